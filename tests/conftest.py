@@ -1,0 +1,90 @@
+"""Shared fixtures: an app on a fresh instance folder, its client, the CLI runner.
+
+Tests that read ../shared/data never skip: a missing folder is a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from zugabe.web import create_app
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# A road renewal in Herne (lon/lat), valid under the default vocabulary.
+VALID_FEATURE: dict[str, Any] = {
+    "type": "Feature",
+    "geometry": {
+        "type": "LineString",
+        "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411], [7.2170, 51.5415]],
+    },
+    "properties": {
+        "title": "Fahrbahnerneuerung Bahnhofstraße",
+        "description": "Deckschicht und Binder erneuern.",
+        "organisation": "herne",
+        "department": "roads",
+        "measure_type": "road_renewal",
+        "status": "planning",
+        "start": "2027-03-01",
+        "end": "2027-11-30",
+        "contact": "Tiefbauamt Herne",
+        "cost_eur": 850000,
+    },
+}
+
+
+def feature(geometry: dict[str, Any] | None = None, **properties: Any) -> dict[str, Any]:
+    """A copy of the valid feature with other geometry and/or properties."""
+    doc = copy.deepcopy(VALID_FEATURE)
+    if geometry is not None:
+        doc["geometry"] = geometry
+    doc["properties"].update(properties)
+    return doc
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings of the developer's shell must not leak into tests."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ZUGABE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"{SHARED_DATA} is missing: tests of real data must run, not skip")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def instance_path(tmp_path: Path) -> Path:
+    return tmp_path / "instance"
+
+
+@pytest.fixture
+def app(instance_path: Path) -> Iterator[Flask]:
+    app = create_app({"instance_path": instance_path})
+    app.testing = True
+    yield app
+    app.extensions["zugabe"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

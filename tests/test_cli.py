@@ -1,0 +1,78 @@
+"""The zugabe command works through the same services as the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import feature
+from zugabe.cli import cli
+from zugabe.web import create_app
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def test_init_creates_the_store(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--instance", str(tmp_path / "inst"), "init"])
+    assert result.exit_code == 0, result.output
+    assert "schema version" in result.output
+    assert (tmp_path / "inst" / "zugabe.sqlite").is_file()
+
+
+def test_demo_loads_once(runner: CliRunner, tmp_path: Path) -> None:
+    args = ["--instance", str(tmp_path), "demo", "--source", str(SAMPLE_DATA)]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    expected = len(json.loads((SAMPLE_DATA / "projects.geojson").read_text())["features"])
+    assert f"demo town loaded: {expected} projects" in first.output
+    again = runner.invoke(cli, args)
+    assert again.exit_code == 0
+    assert "not loaded again" in again.output
+    listed = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list"])
+    assert listed.output.strip().endswith(f"{expected} projects")
+
+
+def test_demo_generates_the_same_town_as_sample_data(runner: CliRunner, tmp_path: Path) -> None:
+    generated = runner.invoke(cli, ["--instance", str(tmp_path / "a"), "demo"])
+    assert generated.exit_code == 0, generated.output
+    from_files = runner.invoke(cli, ["--instance", str(tmp_path / "b"), "demo", "--source", str(SAMPLE_DATA)])
+    exports = [
+        json.loads(
+            runner.invoke(cli, ["--instance", str(tmp_path / name), "projects", "export"]).output
+        )
+        for name in ("a", "b")
+    ]
+    assert from_files.exit_code == 0
+    strip = [[f["geometry"] for f in e["features"]] for e in exports]
+    assert strip[0] == strip[1]
+
+
+def test_list_filters_and_export_geojson(runner: CliRunner, tmp_path: Path) -> None:
+    app = create_app({"instance_path": tmp_path})
+    client = app.test_client()
+    client.post("/api/projects", json=feature(title="Fahrbahnerneuerung Ringstraße"))
+    client.post("/api/projects", json=feature(title="Kanalsanierung Ringstraße", department="drainage", measure_type="sewer_rehabilitation"))
+    app.extensions["zugabe"].close()
+
+    listed = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list", "--department", "drainage"])
+    assert listed.exit_code == 0, listed.output
+    assert "Kanalsanierung Ringstraße" in listed.output
+    assert "Fahrbahnerneuerung" not in listed.output
+
+    out = tmp_path / "export.geojson"
+    exported = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "export", "--format", "geojson", "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    collection = json.loads(out.read_text())
+    assert collection["type"] == "FeatureCollection"
+    assert sorted(f["properties"]["title"] for f in collection["features"]) == [
+        "Fahrbahnerneuerung Ringstraße",
+        "Kanalsanierung Ringstraße",
+    ]
+
+
+def test_bad_filter_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list", "--status", "finished"])
+    assert result.exit_code != 0
+    assert "unknown status 'finished'" in str(result.exception)

@@ -1,0 +1,112 @@
+"""Settings: defaults, TOML file, environment, explicit values; bad ones stop the start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zugabe.config import load_settings
+from zugabe.errors import ConfigError
+from zugabe.web import create_app
+
+
+def test_defaults() -> None:
+    settings = load_settings(environ={})
+    assert settings.storage_crs == "EPSG:25832"
+    assert settings.store_url.endswith("instance/zugabe.sqlite")
+
+
+def test_precedence_file_then_environment_then_explicit(tmp_path: Path) -> None:
+    config = tmp_path / "zugabe.toml"
+    config.write_text('default_user = "from-file"\npage_size = 50\nmax_vertices = 500\n')
+    environ = {"ZUGABE_CONFIG": str(config), "ZUGABE_PAGE_SIZE": "20", "ZUGABE_MAX_VERTICES": "400"}
+    settings = load_settings({"max_vertices": 300}, environ)
+    assert (settings.default_user, settings.page_size, settings.max_vertices) == ("from-file", 20, 300)
+
+
+def test_config_file_in_instance_folder_is_found(tmp_path: Path) -> None:
+    (tmp_path / "zugabe.toml").write_text('default_user = "stadt-herne"\n')
+    assert load_settings({"instance_path": tmp_path}, {}).default_user == "stadt-herne"
+
+
+def test_region_from_environment() -> None:
+    settings = load_settings(environ={"ZUGABE_REGION_BBOX": "6.5, 51.3, 7.8, 51.7"})
+    assert settings.region_bbox == (6.5, 51.3, 7.8, 51.7)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ZUGABE_STORAGE_CRS": "EPSG:4326"}, "setting 'storage_crs' (from environment variable ZUGABE_STORAGE_CRS): 'EPSG:4326' must be a projected CRS in metres"),
+        ({"ZUGABE_STORAGE_CRS": "EPSG:999999"}, "is not a CRS PROJ knows"),
+        ({"ZUGABE_MAX_VERTICES": "many"}, "setting 'max_vertices' (from environment variable ZUGABE_MAX_VERTICES)"),
+        ({"ZUGABE_PORT": "70000"}, "setting 'port'"),
+        ({"ZUGABE_REGION_BBOX": "9,51,7,52"}, "region_bbox must be min_lon,min_lat,max_lon,max_lat"),
+        ({"ZUGABE_PAGE_SIZE": "5000"}, "page_size must not exceed max_page_size"),
+        ({"ZUGABE_MAX_VERTEX": "10"}, "unknown setting 'max_vertex' (from environment variable ZUGABE_MAX_VERTEX)"),
+    ],
+)
+def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+    assert message in caught.value.detail
+
+
+def test_bad_config_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "zugabe.toml"
+    config.write_text("max_vertices = \n")
+    with pytest.raises(ConfigError, match=f"config file {config}: not valid TOML"):
+        load_settings(environ={"ZUGABE_CONFIG": str(config)})
+    config.write_text("max_vertices = -1\n")
+    with pytest.raises(ConfigError, match=f"setting 'max_vertices' \\(from config file {config}\\)"):
+        load_settings(environ={"ZUGABE_CONFIG": str(config)})
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_settings(environ={"ZUGABE_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_broken_vocabulary_stops_the_app(tmp_path: Path) -> None:
+    vocab = tmp_path / "vocab.toml"
+    vocab.write_text(
+        '[measure_types]\nroad_renewal = { de = "Fahrbahnerneuerung", en = "Road renewal" }\n'
+        '[departments.roads]\nde = "Straßenbau"\nen = "Roads"\nmeasure_types = ["road_renewal", "bridge"]\n'
+        '[organisations.town]\nde = "Stadt"\nen = "Town"\ndepartments = ["roads", "parks"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        create_app({"instance_path": tmp_path / "instance", "vocabulary_file": vocab})
+    assert "departments.roads: unknown measure type 'bridge'" in caught.value.detail
+    assert "organisations.town: unknown department 'parks'" in caught.value.detail
+
+
+def test_custom_vocabulary_is_served(tmp_path: Path) -> None:
+    vocab = tmp_path / "vocab.toml"
+    vocab.write_text(
+        '[measure_types]\nroad_renewal = { de = "Fahrbahnerneuerung", en = "Road renewal" }\n'
+        '[departments.roads]\nde = "Straßenbau"\nen = "Roads"\nmeasure_types = ["road_renewal"]\n'
+        '[organisations.town]\nde = "Musterstadt"\nen = "Sample town"\nkind = "city"\ndepartments = ["roads"]\n'
+    )
+    app = create_app({"instance_path": tmp_path / "instance", "vocabulary_file": vocab})
+    try:
+        organisations = app.test_client().get("/api/vocab").get_json()["organisations"]
+        assert [o["labels"]["de"] for o in organisations] == ["Musterstadt"]
+    finally:
+        app.extensions["zugabe"].close()
+
+
+def test_cli_start_with_bad_setting_fails_with_message(tmp_path: Path) -> None:
+    zugabe = Path(sys.executable).with_name("zugabe")
+    result = subprocess.run(
+        [str(zugabe), "--instance", str(tmp_path), "init"],
+        env={"ZUGABE_STORAGE_CRS": "EPSG:4326", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "must be a projected CRS in metres" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,165 @@
+"""The ``zugabe`` command: everything the web API does, through the same services."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zugabe.config import load_settings
+from zugabe.errors import ZugabeError
+from zugabe.services import Services
+from zugabe.services.demo import load_demo_projects
+from zugabe.services.projects import LIST_FILTERS, ProjectFilter
+
+
+class _Context:
+    def __init__(self, overrides: dict[str, Any], user: str | None) -> None:
+        self.overrides = overrides
+        self.user = user
+
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        settings = load_settings(self.overrides)
+        settings.instance_path.mkdir(parents=True, exist_ok=True)
+        services = Services.open(settings)
+        try:
+            yield services
+        finally:
+            services.close()
+
+    def acting_user(self, services: Services) -> str:
+        return self.user or services.settings.default_user
+
+
+pass_context = click.make_pass_decorator(_Context)
+
+
+@click.group()
+@click.option(
+    "--instance",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Instance folder (default: ./instance or ZUGABE_INSTANCE_PATH).",
+)
+@click.option("--user", help="Acting user recorded with changes (default: setting default_user).")
+@click.pass_context
+def cli(ctx: click.Context, instance: Path | None, user: str | None) -> None:
+    """ZUGABE: planning projects of a region on one map, with coordination."""
+    overrides = {"instance_path": instance} if instance else {}
+    ctx.obj = _Context(overrides, user)
+
+
+@cli.command()
+@pass_context
+def init(context: _Context) -> None:
+    """Create the instance folder and the store (migrating an existing one)."""
+    with context.services() as services:
+        click.echo(
+            f"store ready: {services.settings.store_url} "
+            f"(schema version {services.store.schema_version()})"
+        )
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: setting host).")
+@click.option("--port", type=int, help="Port (default: setting port).")
+@pass_context
+def serve(context: _Context, host: str | None, port: int | None) -> None:
+    """Serve the web map and the API."""
+    from zugabe.web import create_app
+
+    app = create_app(context.overrides)
+    settings = app.extensions["zugabe"].settings
+    app.run(host=host or settings.host, port=port or settings.port, threaded=True)
+
+
+@cli.command()
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Load this folder (e.g. sample_data) instead of generating the town anew.",
+)
+@pass_context
+def demo(context: _Context, source: Path | None) -> None:
+    """Generate the demo town and load it, unless the store already has projects."""
+    from zugabe.demo.town import write_town
+
+    with context.services() as services, tempfile.TemporaryDirectory() as scratch:
+        folder = source
+        if folder is None:
+            folder = Path(scratch)
+            write_town(folder)
+        loaded = load_demo_projects(services.projects, folder)
+        if loaded:
+            click.echo(f"demo town loaded: {loaded} projects from {folder}")
+        else:
+            click.echo("store already has projects; demo not loaded again")
+
+
+@cli.group()
+def projects() -> None:
+    """List and export projects."""
+
+
+def _filter_options(command: Any) -> Any:
+    for name in reversed(LIST_FILTERS):
+        command = click.option(f"--{name.replace('_', '-')}", name, help=f"Filter '{name}' as in the API.")(command)
+    return command
+
+
+@projects.command("list")
+@_filter_options
+@pass_context
+def list_projects(context: _Context, **filters: str | None) -> None:
+    """Print matching projects as a table."""
+    project_filter = ProjectFilter.from_params({k: v for k, v in filters.items() if v})
+    with context.services() as services:
+        rows = list(services.projects.iterate(project_filter))
+        for project in rows:
+            a = project.attributes
+            window = f"{a.start or '…'} – {a.end or '…'}"
+            click.echo(
+                f"{project.id:>6}  {a.organisation:<13} {a.department:<16} "
+                f"{a.status.value:<18} {window:<25} {a.title}"
+            )
+        click.echo(f"{len(rows)} projects")
+
+
+@projects.command("export")
+@click.option("--format", "fmt", type=click.Choice(["geojson"]), default="geojson", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@_filter_options
+@pass_context
+def export_projects(context: _Context, fmt: str, output: Path | None, **filters: str | None) -> None:
+    """Export matching projects as an RFC 7946 GeoJSON FeatureCollection."""
+    project_filter = ProjectFilter.from_params({k: v for k, v in filters.items() if v})
+    with context.services() as services:
+        features = [services.projects.to_feature(p) for p in services.projects.iterate(project_filter)]
+    text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", "utf-8")
+        click.echo(f"{len(features)} projects written to {output}", err=True)
+
+
+def main() -> None:
+    """Entry point: user-facing errors become a message and exit code 2, not a traceback."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ZugabeError as exc:
+        click.echo(f"zugabe: {exc.detail}", err=True)
+        for error in exc.field_errors[:20]:
+            click.echo(f"  {error.pointer}: {error.detail}", err=True)
+        sys.exit(2)

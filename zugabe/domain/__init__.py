@@ -1,0 +1,1 @@
+"""Plain domain objects and rules: no Flask, no SQL."""

@@ -1,0 +1,206 @@
+"""The planning project (Maßnahme) and the checks on its attributes.
+
+Geometry is a shapely geometry in the storage CRS (metres); conversion from
+and to GeoJSON happens at the edges (``zugabe.io.geojson``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from shapely.geometry.base import BaseGeometry
+
+from zugabe.errors import FieldError
+
+if TYPE_CHECKING:
+    from zugabe.domain.vocabulary import Vocabulary
+
+TITLE_MAX = 200
+TEXT_MAX = 10_000
+CONTACT_MAX = 200
+
+
+class Status(StrEnum):
+    """Life cycle of a project, in order (cancelled can happen at any time)."""
+
+    IDEA = "idea"
+    PLANNING = "planning"
+    APPROVED = "approved"
+    UNDER_CONSTRUCTION = "under_construction"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ProjectAttributes:
+    """What a planner edits: everything but geometry and bookkeeping."""
+
+    title: str
+    organisation: str
+    department: str
+    measure_type: str
+    status: Status = Status.IDEA
+    start: date | None = None
+    end: date | None = None
+    description: str = ""
+    contact: str = ""
+    cost_eur: float | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A stored project. ``version`` grows by one with every change."""
+
+    id: int
+    attributes: ProjectAttributes
+    geometry: BaseGeometry
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    version: int = 1
+
+
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "organisation",
+    "department",
+    "measure_type",
+    "status",
+    "start",
+    "end",
+    "contact",
+    "cost_eur",
+)
+
+
+def attributes_to_json(attributes: ProjectAttributes) -> dict[str, Any]:
+    """The editable fields as JSON values (dates as ISO strings)."""
+    return {
+        "title": attributes.title,
+        "description": attributes.description,
+        "organisation": attributes.organisation,
+        "department": attributes.department,
+        "measure_type": attributes.measure_type,
+        "status": attributes.status.value,
+        "start": attributes.start.isoformat() if attributes.start else None,
+        "end": attributes.end.isoformat() if attributes.end else None,
+        "contact": attributes.contact,
+        "cost_eur": attributes.cost_eur,
+    }
+
+
+def parse_attributes(
+    values: dict[str, Any], vocabulary: Vocabulary
+) -> tuple[ProjectAttributes | None, list[FieldError]]:
+    """Check submitted attribute values; return the attributes or every problem.
+
+    Pointers in the errors are relative to the properties object
+    (``/title``); the caller prefixes where they sit in its document.
+    """
+    errors: list[FieldError] = []
+
+    def error(name: str, detail: str) -> None:
+        errors.append(FieldError(f"/{name}", detail))
+
+    for name in values:
+        if name not in EDITABLE_FIELDS:
+            error(name, f"unknown field '{name}'; allowed: {', '.join(EDITABLE_FIELDS)}")
+
+    def text(name: str, limit: int, *, required: bool = False) -> str:
+        value = values.get(name)
+        if value is None:
+            if required:
+                error(name, f"'{name}' is required")
+            return ""
+        if not isinstance(value, str):
+            error(name, f"'{name}' must be a string")
+            return ""
+        value = value.strip()
+        if required and not value:
+            error(name, f"'{name}' must not be empty")
+        if len(value) > limit:
+            error(name, f"'{name}' is longer than {limit} characters")
+        return value
+
+    def key(name: str, allowed: dict[str, Any] | tuple[str, ...], context: str) -> str:
+        value = values.get(name)
+        if value is None or value == "":
+            error(name, f"'{name}' is required")
+            return ""
+        if not isinstance(value, str) or value not in allowed:
+            shown = ", ".join(sorted(allowed))
+            error(name, f"unknown {name} '{value}'{context}; allowed: {shown}")
+            return ""
+        return value
+
+    def day(name: str) -> date | None:
+        value = values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {value!r}")
+        return None
+
+    title = text("title", TITLE_MAX, required=True)
+    description = text("description", TEXT_MAX)
+    contact = text("contact", CONTACT_MAX)
+    organisation = key("organisation", vocabulary.organisations, "")
+    department = ""
+    if organisation:
+        org = vocabulary.organisations[organisation]
+        department = key("department", org.departments, f" for organisation '{organisation}'")
+    measure_type = ""
+    if department:
+        dept = vocabulary.departments[department]
+        measure_type = key(
+            "measure_type", dept.measure_types, f" for department '{department}'"
+        )
+    status = Status.IDEA
+    raw_status = values.get("status")
+    if raw_status is not None:
+        try:
+            status = Status(raw_status)
+        except ValueError:
+            error(
+                "status",
+                f"unknown status '{raw_status}'; allowed: {', '.join(s.value for s in Status)}",
+            )
+    start, end = day("start"), day("end")
+    if start and end and end < start:
+        error("end", f"end {end.isoformat()} is before start {start.isoformat()}")
+    cost = values.get("cost_eur")
+    if cost is not None and (
+        isinstance(cost, bool)
+        or not isinstance(cost, int | float)
+        or not math.isfinite(cost)
+        or cost < 0
+    ):
+        error("cost_eur", f"'cost_eur' must be a non-negative number of euros, got {cost!r}")
+        cost = None
+    if errors:
+        return None, errors
+    return (
+        ProjectAttributes(
+            title=title,
+            organisation=organisation,
+            department=department,
+            measure_type=measure_type,
+            status=status,
+            start=start,
+            end=end,
+            description=description,
+            contact=contact,
+            cost_eur=float(cost) if cost is not None else None,
+        ),
+        [],
+    )

@@ -1,0 +1,141 @@
+"""The configured vocabulary: organisations, departments, measure types, statuses.
+
+Keys are stable English identifiers stored with each project; labels (German
+and English) are for the user interface. The vocabulary is data, loaded from
+a TOML file, so a region can ship its own without touching code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from zugabe.domain.project import Status
+from zugabe.errors import ConfigError
+
+ORGANISATION_KINDS = ("city", "water_board", "utility", "other")
+
+STATUS_LABELS: dict[Status, dict[str, str]] = {
+    Status.IDEA: {"de": "Idee", "en": "Idea"},
+    Status.PLANNING: {"de": "In Planung", "en": "Planning"},
+    Status.APPROVED: {"de": "Beschlossen", "en": "Approved"},
+    Status.UNDER_CONSTRUCTION: {"de": "Im Bau", "en": "Under construction"},
+    Status.DONE: {"de": "Abgeschlossen", "en": "Done"},
+    Status.CANCELLED: {"de": "Verworfen", "en": "Cancelled"},
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    """A vocabulary entry: a stable key and its labels."""
+
+    key: str
+    de: str
+    en: str
+
+    def labels(self) -> dict[str, str]:
+        return {"de": self.de, "en": self.en}
+
+
+@dataclass(frozen=True)
+class Department(Term):
+    measure_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Organisation(Term):
+    kind: str
+    departments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    organisations: dict[str, Organisation]
+    departments: dict[str, Department]
+    measure_types: dict[str, Term]
+
+    @classmethod
+    def default(cls) -> Vocabulary:
+        text = resources.files("zugabe.domain").joinpath("vocabulary.toml").read_text("utf-8")
+        return cls.from_toml(text, source="built-in vocabulary")
+
+    @classmethod
+    def from_file(cls, path: Path) -> Vocabulary:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"vocabulary file {path}: cannot be read ({exc.strerror})") from exc
+        return cls.from_toml(text, source=str(path))
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str) -> Vocabulary:
+        """Parse and cross-check a vocabulary; every broken reference is named."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
+        problems: list[str] = []
+
+        def labels(section: str, key: str, entry: object) -> tuple[str, str]:
+            if not isinstance(entry, dict) or not entry.get("de") or not entry.get("en"):
+                problems.append(f"{section}.{key}: needs the labels 'de' and 'en'")
+                return key, key
+            return str(entry["de"]), str(entry["en"])
+
+        measure_types = {
+            key: Term(key, *labels("measure_types", key, entry))
+            for key, entry in data.get("measure_types", {}).items()
+        }
+        departments: dict[str, Department] = {}
+        for key, entry in data.get("departments", {}).items():
+            de, en = labels("departments", key, entry)
+            types = tuple(entry.get("measure_types", ())) if isinstance(entry, dict) else ()
+            problems += [
+                f"departments.{key}: unknown measure type '{t}'"
+                for t in types
+                if t not in measure_types
+            ]
+            departments[key] = Department(key, de, en, types)
+        organisations: dict[str, Organisation] = {}
+        for key, entry in data.get("organisations", {}).items():
+            de, en = labels("organisations", key, entry)
+            entry = entry if isinstance(entry, dict) else {}
+            kind = entry.get("kind", "other")
+            if kind not in ORGANISATION_KINDS:
+                problems.append(
+                    f"organisations.{key}: kind '{kind}' is not one of {', '.join(ORGANISATION_KINDS)}"
+                )
+            depts = tuple(entry.get("departments", ()))
+            problems += [
+                f"organisations.{key}: unknown department '{d}'"
+                for d in depts
+                if d not in departments
+            ]
+            organisations[key] = Organisation(key, de, en, kind, depts)
+        for section, entries in (("organisations", organisations), ("departments", departments)):
+            if not entries:
+                problems.append(f"[{section}] is empty")
+        if problems:
+            raise ConfigError(f"{source}: " + "; ".join(problems))
+        return cls(organisations, departments, measure_types)
+
+    def as_json(self) -> dict[str, object]:
+        """The vocabulary as the web map and API clients consume it."""
+        return {
+            "organisations": [
+                {"key": o.key, "labels": o.labels(), "kind": o.kind, "departments": list(o.departments)}
+                for o in self.organisations.values()
+            ],
+            "departments": [
+                {"key": d.key, "labels": d.labels(), "measure_types": list(d.measure_types)}
+                for d in self.departments.values()
+            ],
+            "measure_types": [
+                {"key": m.key, "labels": m.labels()} for m in self.measure_types.values()
+            ],
+            "statuses": [
+                {"key": s.value, "labels": STATUS_LABELS[s]} for s in Status
+            ],
+        }

@@ -1,0 +1,82 @@
+"""One exception hierarchy for the whole service.
+
+Every error carries the HTTP status it maps to and a message meant for the
+user, so the web layer can turn any of them into an RFC 9457 problem response
+and the CLI into a plain message, without knowing the cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field.
+
+    ``pointer`` is a JSON pointer into the submitted document
+    (``/properties/title``, ``/geometry/coordinates/0/3``) so a form can show
+    the message next to the right input.
+    """
+
+    pointer: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "detail": self.detail}
+
+
+class ZugabeError(Exception):
+    """Base of all errors the service reports to users."""
+
+    status: int = 500
+    title: str = "Internal error"
+    problem_type: str = "about:blank"
+
+    def __init__(self, detail: str, *, field_errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field_errors = field_errors or []
+
+
+class ConfigError(ZugabeError):
+    """Invalid configuration: raised at start, before anything is served."""
+
+    title = "Invalid configuration"
+
+
+class InvalidInput(ZugabeError):
+    """The submitted document cannot be accepted; nothing was stored."""
+
+    status = 422
+    title = "Invalid input"
+    problem_type = "/problems/invalid-input"
+
+
+class BadRequest(ZugabeError):
+    """The request itself is malformed (query parameters, headers)."""
+
+    status = 400
+    title = "Bad request"
+    problem_type = "/problems/bad-request"
+
+
+class NotFound(ZugabeError):
+    status = 404
+    title = "Not found"
+    problem_type = "/problems/not-found"
+
+
+class VersionConflict(ZugabeError):
+    """The caller edited an outdated version (optimistic locking)."""
+
+    status = 412
+    title = "Precondition failed"
+    problem_type = "/problems/version-conflict"
+
+
+class StorageError(ZugabeError):
+    """The store cannot be opened or is in an unexpected state."""
+
+    status = 503
+    title = "Storage unavailable"

@@ -1,0 +1,1 @@
+"""Reading and writing: GeoJSON, GIS files, CRS conversion at the edges."""

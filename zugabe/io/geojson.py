@@ -1,0 +1,261 @@
+"""GeoJSON (RFC 7946) in and out: checks every input before anything is stored.
+
+Input geometry is WGS84 lon/lat. The checks run on the raw JSON first, so a
+message can point at the exact coordinate (``/geometry/coordinates/0/3``),
+then on the shapely geometry for topology (self-intersections, with where).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
+
+from zugabe.domain.project import Project, ProjectAttributes, attributes_to_json, parse_attributes
+from zugabe.domain.vocabulary import Vocabulary
+from zugabe.errors import FieldError, InvalidInput
+from zugabe.io.crs import Reprojector
+
+# Nesting depth of the coordinates array per geometry type.
+COORDINATE_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+READ_ONLY_PROPERTIES = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
+OUTPUT_DECIMALS = 7  # about 1 cm in lon/lat
+MAX_ERRORS = 10  # a geometry with thousands of bad points gets the first few
+
+
+@dataclass(frozen=True)
+class GeometryRules:
+    """What the configured region accepts."""
+
+    region_bbox: tuple[float, float, float, float]
+    max_vertices: int
+
+
+@dataclass(frozen=True)
+class _Position:
+    pointer: str
+    lon: float
+    lat: float
+
+
+def read_geometry(
+    obj: Any, rules: GeometryRules, pointer: str = "/geometry"
+) -> tuple[BaseGeometry | None, list[FieldError]]:
+    """Check a GeoJSON geometry object and build it (lon/lat), or list the problems."""
+    if not isinstance(obj, dict):
+        return None, [FieldError(pointer, "geometry must be a GeoJSON geometry object")]
+    geometry_type = obj.get("type")
+    if geometry_type not in COORDINATE_DEPTH:
+        allowed = ", ".join(COORDINATE_DEPTH)
+        if geometry_type == "GeometryCollection":
+            detail = f"GeometryCollection is not supported; use one of {allowed}"
+        else:
+            detail = f"unknown geometry type {geometry_type!r}; allowed: {allowed}"
+        return None, [FieldError(f"{pointer}/type", detail)]
+    coords_pointer = f"{pointer}/coordinates"
+    if "coordinates" not in obj:
+        return None, [FieldError(coords_pointer, "coordinates are missing")]
+    errors: list[FieldError] = []
+    positions: list[_Position] = []
+    _walk(obj["coordinates"], COORDINATE_DEPTH[geometry_type], coords_pointer, positions, errors)
+    if errors:
+        return None, errors[:MAX_ERRORS]
+    errors = _check_parts(geometry_type, obj["coordinates"], coords_pointer)
+    if not positions:
+        errors.append(FieldError(coords_pointer, "geometry is empty"))
+    if len(positions) > rules.max_vertices:
+        errors.append(
+            FieldError(
+                coords_pointer,
+                f"geometry has {len(positions)} vertices; at most {rules.max_vertices} are allowed",
+            )
+        )
+    errors += _check_ranges(positions, rules.region_bbox)
+    if errors:
+        return None, errors[:MAX_ERRORS]
+    geometry = shape(obj)
+    reason = shapely.is_valid_reason(geometry)
+    if reason != "Valid Geometry":
+        return None, [FieldError(pointer, f"geometry is not valid: {_explain(reason)}")]
+    return geometry, []
+
+
+def _walk(
+    node: Any, depth: int, pointer: str, positions: list[_Position], errors: list[FieldError]
+) -> None:
+    if len(errors) >= MAX_ERRORS:
+        return
+    if not isinstance(node, list):
+        errors.append(FieldError(pointer, "expected an array"))
+        return
+    if depth > 0:
+        for index, child in enumerate(node):
+            _walk(child, depth - 1, f"{pointer}/{index}", positions, errors)
+        return
+    if not node:
+        return  # an empty Point; reported as an empty geometry
+    if any(isinstance(v, list) for v in node):
+        errors.append(FieldError(pointer, "arrays nested too deep for this geometry type"))
+    elif any(isinstance(v, bool) or not isinstance(v, int | float) for v in node) or len(node) < 2:
+        errors.append(FieldError(pointer, "a position must be [lon, lat] numbers"))
+    elif len(node) > 2:
+        errors.append(
+            FieldError(
+                pointer,
+                f"position has {len(node)} values; ZUGABE stores 2D geometry, "
+                "send [lon, lat] without height (Z) or measure (M)",
+            )
+        )
+    elif not all(math.isfinite(v) for v in node):
+        errors.append(FieldError(pointer, f"position {node} is not a finite number (NaN/Infinity)"))
+    else:
+        positions.append(_Position(pointer, float(node[0]), float(node[1])))
+
+
+def _check_parts(geometry_type: str, coords: list[Any], pointer: str) -> list[FieldError]:
+    """Minimum sizes and closed rings, which shapely would otherwise reject vaguely."""
+    errors: list[FieldError] = []
+    if geometry_type in ("LineString", "MultiLineString"):
+        lines = [(pointer, coords)] if geometry_type == "LineString" else _indexed(coords, pointer)
+        for line_pointer, line in lines:
+            if len(line) < 2:
+                errors.append(FieldError(line_pointer, "a line needs at least 2 positions"))
+    if geometry_type in ("Polygon", "MultiPolygon"):
+        polygons = [(pointer, coords)] if geometry_type == "Polygon" else _indexed(coords, pointer)
+        for polygon_pointer, rings in polygons:
+            if not rings:
+                errors.append(FieldError(polygon_pointer, "a polygon needs an outer ring"))
+            for ring_pointer, ring in _indexed(rings, polygon_pointer):
+                if len(ring) < 4:
+                    errors.append(
+                        FieldError(ring_pointer, "a polygon ring needs at least 4 positions")
+                    )
+                elif ring[0] != ring[-1]:
+                    errors.append(
+                        FieldError(
+                            ring_pointer,
+                            f"ring is not closed: it starts at {ring[0]} and ends at {ring[-1]}; "
+                            "the last position must repeat the first",
+                        )
+                    )
+    return errors
+
+
+def _indexed(items: list[Any], pointer: str) -> list[tuple[str, Any]]:
+    return [(f"{pointer}/{index}", item) for index, item in enumerate(items)]
+
+
+def _check_ranges(
+    positions: list[_Position], region: tuple[float, float, float, float]
+) -> list[FieldError]:
+    """WGS84 range, swapped axes and region: one message for the first offender."""
+    min_lon, min_lat, max_lon, max_lat = region
+
+    def in_region(lon: float, lat: float) -> bool:
+        return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
+
+    outside = [p for p in positions if not in_region(p.lon, p.lat)]
+    if not outside:
+        return []
+    first = outside[0]
+    more = f" ({len(outside)} of {len(positions)} positions are)" if len(outside) > 1 else ""
+    if all(in_region(p.lat, p.lon) for p in outside):
+        detail = (
+            f"position [{first.lon}, {first.lat}] looks like [lat, lon]: "
+            f"GeoJSON expects [lon, lat], i.e. [{first.lat}, {first.lon}]{more}"
+        )
+    elif not (-180 <= first.lon <= 180 and -90 <= first.lat <= 90):
+        detail = (
+            f"position [{first.lon}, {first.lat}] is outside the WGS84 range "
+            f"(lon -180..180, lat -90..90); send lon/lat degrees, not projected metres{more}"
+        )
+    else:
+        detail = (
+            f"position [{first.lon}, {first.lat}] lies outside the region served "
+            f"(lon {min_lon}..{max_lon}, lat {min_lat}..{max_lat}){more}"
+        )
+    return [FieldError(first.pointer, detail)]
+
+
+_REASON_WITH_POINT = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>\S+) (?P<y>\S+)\]$")
+
+
+def _explain(reason: str) -> str:
+    """GEOS says 'Self-intersection[7.1 51.5]'; users read 'self-intersection at lon 7.1, lat 51.5'."""
+    match = _REASON_WITH_POINT.match(reason)
+    if not match:
+        return reason.lower()
+    return f"{match['what'].strip().lower()} at lon {match['x']}, lat {match['y']}"
+
+
+def read_properties(
+    properties: Any, vocabulary: Vocabulary, pointer: str = "/properties"
+) -> tuple[ProjectAttributes | None, list[FieldError]]:
+    """Check a feature's properties; read-only bookkeeping fields are ignored."""
+    if not isinstance(properties, dict):
+        return None, [FieldError(pointer, "properties must be an object")]
+    editable = {k: v for k, v in properties.items() if k not in READ_ONLY_PROPERTIES}
+    attributes, errors = parse_attributes(editable, vocabulary)
+    return attributes, [FieldError(pointer + e.pointer, e.detail) for e in errors]
+
+
+def read_project_feature(
+    doc: Any, vocabulary: Vocabulary, rules: GeometryRules
+) -> tuple[ProjectAttributes, BaseGeometry]:
+    """A whole project Feature: attributes and lon/lat geometry, or ``InvalidInput``."""
+    if not isinstance(doc, dict) or doc.get("type") != "Feature":
+        raise InvalidInput(
+            "expected a GeoJSON Feature", field_errors=[FieldError("/type", "must be 'Feature'")]
+        )
+    attributes, errors = read_properties(doc.get("properties"), vocabulary)
+    if "geometry" not in doc or doc["geometry"] is None:
+        geometry, geometry_errors = None, [FieldError("/geometry", "geometry is required")]
+    else:
+        geometry, geometry_errors = read_geometry(doc["geometry"], rules)
+    errors += geometry_errors
+    if errors or attributes is None or geometry is None:
+        raise_invalid(errors)
+    return attributes, geometry
+
+
+def raise_invalid(errors: list[FieldError]) -> None:
+    """Raise one ``InvalidInput`` whose detail sums up all field errors."""
+    summary = "; ".join(f"{e.pointer}: {e.detail}" for e in errors[:3])
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    raise InvalidInput(f"the project was not saved: {summary}{more}", field_errors=errors)
+
+
+def geometry_to_json(geometry: BaseGeometry) -> dict[str, Any]:
+    """A lon/lat shapely geometry as a GeoJSON dict, rounded to about 1 cm."""
+    rounded = shapely.transform(geometry, lambda c: np.round(c, OUTPUT_DECIMALS))
+    return mapping(rounded)
+
+
+def project_to_feature(project: Project, reprojector: Reprojector) -> dict[str, Any]:
+    """A stored project as an RFC 7946 Feature."""
+    properties = attributes_to_json(project.attributes) | {
+        "version": project.version,
+        "created_at": project.created_at.isoformat(),
+        "created_by": project.created_by,
+        "updated_at": project.updated_at.isoformat(),
+        "updated_by": project.updated_by,
+    }
+    return {
+        "type": "Feature",
+        "id": project.id,
+        "geometry": geometry_to_json(reprojector.to_wgs84(project.geometry)),
+        "properties": properties,
+    }

@@ -1,0 +1,156 @@
+"""JSON/GeoJSON API for projects and the vocabulary (``/api``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from zugabe.errors import BadRequest, FieldError, InvalidInput, VersionConflict
+from zugabe.services import Services
+from zugabe.services.projects import ProjectFilter
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+GEOJSON = "application/geo+json"
+USER_HEADER = "X-Zugabe-User"
+_USER_NAME = re.compile(r"^[\w.@ -]{1,100}$")
+_ETAG = re.compile(r"^v(\d+)$")
+
+
+def _services() -> Services:
+    return current_app.extensions["zugabe"]
+
+
+def acting_user() -> str:
+    """Who is acting: the ``X-Zugabe-User`` header, else the configured default.
+
+    Accounts replace this in a later issue; until then the name is recorded
+    in created_by/updated_by.
+    """
+    name = request.headers.get(USER_HEADER)
+    if name is None:
+        return _services().settings.default_user
+    if not _USER_NAME.match(name):
+        raise BadRequest(
+            f"header {USER_HEADER} must be 1-100 letters, digits, spaces or . @ _ -"
+        )
+    return name
+
+
+def expected_version() -> int | None:
+    """The version named by ``If-Match`` (``"v3"``), None when absent or ``*``."""
+    if_match = request.if_match
+    if not if_match or if_match.star_tag:
+        return None
+    tags = list(if_match)
+    match = _ETAG.match(tags[0]) if len(tags) == 1 else None
+    if match is None:
+        raise VersionConflict(
+            "If-Match must carry exactly one ETag of this project, as returned by GET (e.g. \"v3\")"
+        )
+    return int(match[1])
+
+
+def json_body() -> Any:
+    """The request body as JSON, or a 422 that says where parsing failed."""
+    try:
+        text = request.get_data(cache=False).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        detail = f"the body is not UTF-8 text (byte {exc.start})"
+        raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        detail = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from exc
+
+
+def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(feature)
+    response.status_code = status
+    response.mimetype = GEOJSON
+    response.set_etag(f"v{feature['properties']['version']}")
+    return response
+
+
+@blueprint.get("/projects")
+def list_projects() -> Response:
+    services = _services()
+    project_filter = ProjectFilter.from_params(request.args)
+    limit = _int_param("limit")
+    after = _int_param("after")
+    page = services.projects.list(project_filter, limit=limit, after=after)
+    features = [services.projects.to_feature(p) for p in page.projects]
+    base = project_filter.as_params() | ({"limit": str(limit)} if limit else {})
+    links = [
+        {"rel": "self", "type": GEOJSON, "href": request.url},
+    ]
+    if page.next_after is not None:
+        href = url_for("api.list_projects", _external=True, after=page.next_after, **base)
+        links.append({"rel": "next", "type": GEOJSON, "href": href})
+    response = jsonify(
+        {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberMatched": page.number_matched,
+            "numberReturned": len(features),
+            "links": links,
+        }
+    )
+    response.mimetype = GEOJSON
+    return response
+
+
+def _int_param(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise BadRequest(f"'{name}' must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+@blueprint.post("/projects")
+def create_project() -> Response:
+    services = _services()
+    project = services.projects.create(json_body(), acting_user())
+    response = feature_response(services.projects.to_feature(project), 201)
+    response.headers["Location"] = url_for("api.get_project", project_id=project.id)
+    return response
+
+
+@blueprint.get("/projects/<int:project_id>")
+def get_project(project_id: int) -> Response:
+    services = _services()
+    response = feature_response(services.projects.to_feature(services.projects.get(project_id)))
+    return response.make_conditional(request)
+
+
+@blueprint.put("/projects/<int:project_id>")
+def replace_project(project_id: int) -> Response:
+    services = _services()
+    project = services.projects.replace(
+        project_id, json_body(), acting_user(), expected_version()
+    )
+    return feature_response(services.projects.to_feature(project))
+
+
+@blueprint.patch("/projects/<int:project_id>")
+def patch_project(project_id: int) -> Response:
+    services = _services()
+    project = services.projects.patch(project_id, json_body(), acting_user(), expected_version())
+    return feature_response(services.projects.to_feature(project))
+
+
+@blueprint.delete("/projects/<int:project_id>")
+def delete_project(project_id: int) -> Response:
+    _services().projects.delete(project_id, acting_user(), expected_version())
+    return Response(status=204)
+
+
+@blueprint.get("/vocab")
+def vocabulary() -> Response:
+    return jsonify(_services().vocabulary.as_json())

@@ -1,0 +1,305 @@
+"""The OpenAPI 3.1 description of the JSON API, built from the live vocabulary.
+
+Kept next to the routes it describes; ``tests/test_openapi.py`` checks that
+it is valid and that every route of the app is described.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zugabe import __version__
+from zugabe.config import Settings
+from zugabe.domain.project import CONTACT_MAX, TEXT_MAX, TITLE_MAX, Status
+from zugabe.domain.vocabulary import Vocabulary
+
+GEOJSON = "application/geo+json"
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+
+
+def _feature(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        "content": {GEOJSON: {"schema": _ref("ProjectFeature")}},
+    }
+
+
+def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
+    project_id = {
+        "name": "project_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer"},
+    }
+    user = {"$ref": "#/components/parameters/User"}
+    if_match = {"$ref": "#/components/parameters/IfMatch"}
+    invalid = _problem("The input was refused; `errors` names each field. Nothing was stored.")
+    stale = _problem("If-Match names an outdated version: someone else changed the project.")
+    missing = _problem("No project with this id.")
+    write_body = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _ref("ProjectFeatureInput")},
+            GEOJSON: {"schema": _ref("ProjectFeatureInput")},
+        },
+    }
+    list_params = [
+        _query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84): projects intersecting it."),
+        _query("organisation", "Organisation keys, comma-separated (any of)."),
+        _query("department", "Department keys, comma-separated (any of)."),
+        _query("measure_type", "Measure type keys, comma-separated (any of)."),
+        _query("status", "Statuses, comma-separated (any of)."),
+        _query("from", "Planned window overlaps a period starting at this date.", {"type": "string", "format": "date"}),
+        _query("to", "Planned window overlaps a period ending at this date.", {"type": "string", "format": "date"}),
+        _query("q", "Case-insensitive text in the title."),
+        _query(
+            "limit",
+            f"Page size (default {settings.page_size}, at most {settings.max_page_size}).",
+            {"type": "integer", "minimum": 1, "maximum": settings.max_page_size},
+        ),
+        _query("after", "Cursor: the id after which the page starts (see the `next` link).", {"type": "integer"}),
+    ]
+    properties = {
+        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
+        "description": {"type": "string", "maxLength": TEXT_MAX},
+        "organisation": {"type": "string", "enum": list(vocabulary.organisations)},
+        "department": {"type": "string", "enum": list(vocabulary.departments)},
+        "measure_type": {"type": "string", "enum": list(vocabulary.measure_types)},
+        "status": {"type": "string", "enum": [s.value for s in Status], "default": "idea"},
+        "start": {"type": ["string", "null"], "format": "date"},
+        "end": {"type": ["string", "null"], "format": "date", "description": "Not before start."},
+        "contact": {"type": "string", "maxLength": CONTACT_MAX},
+        "cost_eur": {"type": ["number", "null"], "minimum": 0},
+    }
+    read_only = {
+        "version": {"type": "integer", "description": "Grows with each change; the ETag is v<version>."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": "string"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "updated_by": {"type": "string"},
+    }
+    geometry = {
+        "type": "object",
+        "description": (
+            "RFC 7946 geometry in WGS84 lon/lat, 2D only: Point, LineString, Polygon or their "
+            f"Multi forms, valid, at most {settings.max_vertices} vertices, inside the region "
+            f"{list(settings.region_bbox)}."
+        ),
+        "required": ["type", "coordinates"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "enum": ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"],
+            },
+            "coordinates": {"type": "array"},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ZUGABE API",
+            "version": __version__,
+            "description": (
+                "Planning projects (Maßnahmen) of a region's cities, water board and utilities, "
+                "as GeoJSON. Errors are RFC 9457 problem details."
+            ),
+        },
+        "paths": {
+            "/api/projects": {
+                "get": {
+                    "summary": "List projects",
+                    "operationId": "listProjects",
+                    "parameters": list_params,
+                    "responses": {
+                        "200": {
+                            "description": "A page of projects, ordered by id.",
+                            "content": {GEOJSON: {"schema": _ref("ProjectCollection")}},
+                        },
+                        "400": _problem("A query parameter is malformed."),
+                    },
+                },
+                "post": {
+                    "summary": "Create a project",
+                    "operationId": "createProject",
+                    "parameters": [user],
+                    "requestBody": write_body,
+                    "responses": {
+                        "201": _feature("Stored; `Location` names the new project.")
+                        | {
+                            "headers": {
+                                "ETag": {"$ref": "#/components/headers/ETag"},
+                                "Location": {"schema": {"type": "string"}},
+                            }
+                        },
+                        "413": _problem("The body is larger than allowed."),
+                        "422": invalid,
+                    },
+                },
+            },
+            "/api/projects/{project_id}": {
+                "parameters": [project_id],
+                "get": {
+                    "summary": "Get one project",
+                    "operationId": "getProject",
+                    "responses": {
+                        "200": _feature("The project."),
+                        "304": {"description": "Unchanged since the ETag in If-None-Match."},
+                        "404": missing,
+                    },
+                },
+                "put": {
+                    "summary": "Replace a project",
+                    "operationId": "replaceProject",
+                    "parameters": [user, if_match],
+                    "requestBody": write_body,
+                    "responses": {
+                        "200": _feature("Stored as a new version."),
+                        "404": missing,
+                        "412": stale,
+                        "422": invalid,
+                    },
+                },
+                "patch": {
+                    "summary": "Change some fields (JSON merge patch on properties and geometry)",
+                    "operationId": "patchProject",
+                    "parameters": [user, if_match],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/merge-patch+json": {"schema": {"type": "object"}},
+                            "application/json": {"schema": {"type": "object"}},
+                        },
+                    },
+                    "responses": {
+                        "200": _feature("Stored as a new version."),
+                        "404": missing,
+                        "412": stale,
+                        "422": invalid,
+                    },
+                },
+                "delete": {
+                    "summary": "Delete a project",
+                    "operationId": "deleteProject",
+                    "parameters": [user, if_match],
+                    "responses": {"204": {"description": "Deleted."}, "404": missing, "412": stale},
+                },
+            },
+            "/api/vocab": {
+                "get": {
+                    "summary": "Organisations, departments, measure types and statuses with labels",
+                    "operationId": "getVocabulary",
+                    "responses": {
+                        "200": {
+                            "description": "The vocabulary.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "getOpenAPI",
+                    "responses": {"200": {"description": "OpenAPI 3.1 document."}},
+                }
+            },
+        },
+        "components": {
+            "parameters": {
+                "User": {
+                    "name": "X-Zugabe-User",
+                    "in": "header",
+                    "required": False,
+                    "description": "Acting user, recorded as created_by/updated_by (until accounts exist).",
+                    "schema": {"type": "string", "maxLength": 100},
+                },
+                "IfMatch": {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "ETag from GET; the write fails with 412 if the project changed since.",
+                    "schema": {"type": "string"},
+                },
+            },
+            "headers": {
+                "ETag": {"description": "Version tag, e.g. \"v3\".", "schema": {"type": "string"}}
+            },
+            "schemas": {
+                "Geometry": geometry,
+                "ProjectProperties": {
+                    "type": "object",
+                    "required": ["title", "organisation", "department", "measure_type"],
+                    "properties": properties,
+                    "additionalProperties": False,
+                },
+                "ProjectFeatureInput": {
+                    "type": "object",
+                    "required": ["type", "geometry", "properties"],
+                    "properties": {
+                        "type": {"const": "Feature"},
+                        "geometry": _ref("Geometry"),
+                        "properties": _ref("ProjectProperties"),
+                    },
+                },
+                "ProjectFeature": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "Feature"},
+                        "id": {"type": "integer"},
+                        "geometry": _ref("Geometry"),
+                        "properties": {"type": "object", "properties": properties | read_only},
+                    },
+                },
+                "ProjectCollection": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "FeatureCollection"},
+                        "features": {"type": "array", "items": _ref("ProjectFeature")},
+                        "numberMatched": {"type": "integer"},
+                        "numberReturned": {"type": "integer"},
+                        "links": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Problem": {
+                    "type": "object",
+                    "description": "RFC 9457 problem details.",
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "pointer": {"type": "string", "description": "JSON pointer into the body."},
+                                    "detail": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
