@@ -48,8 +48,14 @@ def test_all_geometry_types_are_stored(client: FlaskClient) -> None:
     geometries = [
         {"type": "Point", "coordinates": [7.21, 51.54]},
         {"type": "MultiPoint", "coordinates": [[7.21, 51.54], [7.22, 51.55]]},
-        {"type": "MultiLineString", "coordinates": [[[7.21, 51.54], [7.22, 51.55]], [[7.23, 51.54], [7.24, 51.55]]]},
-        {"type": "Polygon", "coordinates": [[[7.21, 51.54], [7.22, 51.54], [7.22, 51.55], [7.21, 51.54]]]},
+        {
+            "type": "MultiLineString",
+            "coordinates": [[[7.21, 51.54], [7.22, 51.55]], [[7.23, 51.54], [7.24, 51.55]]],
+        },
+        {
+            "type": "Polygon",
+            "coordinates": [[[7.21, 51.54], [7.22, 51.54], [7.22, 51.55], [7.21, 51.54]]],
+        },
         {
             "type": "MultiPolygon",
             "coordinates": [
@@ -88,12 +94,18 @@ def test_put_replaces_and_bumps_version(client: FlaskClient) -> None:
     body = create(client, VALID_FEATURE, user="alice")
     changed = feature(title="Fahrbahnerneuerung Bahnhofstraße, 2. BA", status="approved")
     response = client.put(
-        f"/api/projects/{body['id']}", json=changed, headers={"If-Match": '"v1"', "X-Zugabe-User": "bob"}
+        f"/api/projects/{body['id']}",
+        json=changed,
+        headers={"If-Match": '"v1"', "X-Zugabe-User": "bob"},
     )
     assert response.status_code == 200
     assert response.headers["ETag"] == '"v2"'
     props = response.get_json()["properties"]
-    assert (props["title"], props["status"], props["version"]) == ("Fahrbahnerneuerung Bahnhofstraße, 2. BA", "approved", 2)
+    assert (props["title"], props["status"], props["version"]) == (
+        "Fahrbahnerneuerung Bahnhofstraße, 2. BA",
+        "approved",
+        2,
+    )
     assert (props["created_by"], props["updated_by"]) == ("alice", "bob")
     assert props["created_at"] == body["properties"]["created_at"]
 
@@ -133,10 +145,14 @@ def test_patch_geometry(client: FlaskClient) -> None:
 def test_stale_if_match_is_refused_and_changes_nothing(client: FlaskClient) -> None:
     body = create(client, VALID_FEATURE)
     url = f"/api/projects/{body['id']}"
-    first = client.patch(url, json={"properties": {"status": "approved"}}, headers={"If-Match": '"v1"'})
+    first = client.patch(
+        url, json={"properties": {"status": "approved"}}, headers={"If-Match": '"v1"'}
+    )
     assert first.status_code == 200
     # A second planner still holds version 1.
-    second = client.patch(url, json={"properties": {"status": "cancelled"}}, headers={"If-Match": '"v1"'})
+    second = client.patch(
+        url, json={"properties": {"status": "cancelled"}}, headers={"If-Match": '"v1"'}
+    )
     assert second.status_code == 412
     problem = second.get_json()
     assert "version 1" in problem["detail"] and "version is 2" in problem["detail"]
@@ -164,7 +180,9 @@ def test_delete(client: FlaskClient) -> None:
 def town(client: FlaskClient) -> dict[str, int]:
     """Five projects that differ in every filterable attribute."""
     docs = {
-        "road": feature(title="Fahrbahnerneuerung Bahnhofstraße", start="2026-01-01", end="2026-12-31"),
+        "road": feature(
+            title="Fahrbahnerneuerung Bahnhofstraße", start="2026-01-01", end="2026-12-31"
+        ),
         "sewer": feature(
             title="Kanalsanierung Äußere Straße",
             department="drainage",
@@ -183,7 +201,10 @@ def town(client: FlaskClient) -> dict[str, int]:
             end=None,
         ),
         "park": feature(
-            {"type": "Polygon", "coordinates": [[[7.40, 51.45], [7.41, 51.45], [7.41, 51.46], [7.40, 51.45]]]},
+            {
+                "type": "Polygon",
+                "coordinates": [[[7.40, 51.45], [7.41, 51.45], [7.41, 51.46], [7.40, 51.45]]],
+            },
             title="Grünanlage 100% naturnah",
             organisation="bochum",
             department="green",
@@ -234,7 +255,9 @@ def ids(client: FlaskClient, query: str) -> list[int]:
         ("bbox=8.0,52.0,8.1,52.1", []),
     ],
 )
-def test_list_filters(client: FlaskClient, town: dict[str, int], query: str, expected: list[str]) -> None:
+def test_list_filters(
+    client: FlaskClient, town: dict[str, int], query: str, expected: list[str]
+) -> None:
     assert ids(client, query) == [town[name] for name in expected]
 
 

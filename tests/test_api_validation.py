@@ -22,41 +22,178 @@ def line(*coordinates: Any) -> dict[str, Any]:
 CASES: list[tuple[str, Any, str, str]] = [
     # (case, body, pointer, words the message must contain)
     ("not a feature", {"type": "FeatureCollection", "features": []}, "/type", "must be 'Feature'"),
-    ("unknown geometry type", feature({"type": "Circle", "coordinates": [7.2, 51.5]}), "/geometry/type", "unknown geometry type 'Circle'"),
-    ("geometry collection", feature({"type": "GeometryCollection", "geometries": []}), "/geometry/type", "GeometryCollection is not supported"),
+    (
+        "unknown geometry type",
+        feature({"type": "Circle", "coordinates": [7.2, 51.5]}),
+        "/geometry/type",
+        "unknown geometry type 'Circle'",
+    ),
+    (
+        "geometry collection",
+        feature({"type": "GeometryCollection", "geometries": []}),
+        "/geometry/type",
+        "GeometryCollection is not supported",
+    ),
     ("missing geometry", feature() | {"geometry": None}, "/geometry", "geometry is required"),
-    ("missing coordinates", feature({"type": "Point"}), "/geometry/coordinates", "coordinates are missing"),
-    ("empty point", feature({"type": "Point", "coordinates": []}), "/geometry/coordinates", "geometry is empty"),
-    ("empty multipolygon", feature({"type": "MultiPolygon", "coordinates": []}), "/geometry/coordinates", "geometry is empty"),
-    ("one-point line", feature(line([7.21, 51.54])), "/geometry/coordinates", "at least 2 positions"),
-    ("wrong nesting", feature({"type": "Point", "coordinates": [[7.2, 51.5]]}), "/geometry/coordinates", "nested too deep"),
-    ("text coordinate", feature(line([7.21, "51.54"], [7.22, 51.55])), "/geometry/coordinates/0", "[lon, lat] numbers"),
-    ("self-intersection", feature({"type": "Polygon", "coordinates": [[[7.21, 51.54], [7.23, 51.56], [7.23, 51.54], [7.21, 51.56], [7.21, 51.54]]]}), "/geometry", "self-intersection at lon 7.22, lat 51.55"),
-    ("unclosed ring", feature({"type": "Polygon", "coordinates": [SQUARE[:-1] + [[7.211, 51.541]]]}), "/geometry/coordinates/0", "ring is not closed"),
-    ("short ring", feature({"type": "Polygon", "coordinates": [[[7.21, 51.54], [7.22, 51.54], [7.21, 51.54]]]}), "/geometry/coordinates/0", "at least 4 positions"),
-    ("projected metres", feature(line([371000.0, 5710000.0], [371100.0, 5710100.0])), "/geometry/coordinates/0", "outside the WGS84 range"),
-    ("swapped lat/lon", feature(line([51.54, 7.21], [51.55, 7.22])), "/geometry/coordinates/0", "looks like [lat, lon]"),
-    ("outside region", feature(line([13.40, 52.52], [13.41, 52.53])), "/geometry/coordinates/0", "outside the region served"),
-    ("partly outside region", feature(line([7.21, 51.54], [10.0, 51.54])), "/geometry/coordinates/1", "outside the region served"),
-    ("z value", feature(line([7.21, 51.54, 60.0], [7.22, 51.55, 61.0])), "/geometry/coordinates/0", "2D"),
-    ("end before start", feature(start="2028-05-01", end="2027-05-01"), "/properties/end", "end 2027-05-01 is before start 2028-05-01"),
+    (
+        "missing coordinates",
+        feature({"type": "Point"}),
+        "/geometry/coordinates",
+        "coordinates are missing",
+    ),
+    (
+        "empty point",
+        feature({"type": "Point", "coordinates": []}),
+        "/geometry/coordinates",
+        "geometry is empty",
+    ),
+    (
+        "empty multipolygon",
+        feature({"type": "MultiPolygon", "coordinates": []}),
+        "/geometry/coordinates",
+        "geometry is empty",
+    ),
+    (
+        "one-point line",
+        feature(line([7.21, 51.54])),
+        "/geometry/coordinates",
+        "at least 2 positions",
+    ),
+    (
+        "wrong nesting",
+        feature({"type": "Point", "coordinates": [[7.2, 51.5]]}),
+        "/geometry/coordinates",
+        "nested too deep",
+    ),
+    (
+        "text coordinate",
+        feature(line([7.21, "51.54"], [7.22, 51.55])),
+        "/geometry/coordinates/0",
+        "[lon, lat] numbers",
+    ),
+    (
+        "self-intersection",
+        feature(
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[7.21, 51.54], [7.23, 51.56], [7.23, 51.54], [7.21, 51.56], [7.21, 51.54]]
+                ],
+            }
+        ),
+        "/geometry",
+        "self-intersection at lon 7.22, lat 51.55",
+    ),
+    (
+        "unclosed ring",
+        feature({"type": "Polygon", "coordinates": [[*SQUARE[:-1], [7.211, 51.541]]]}),
+        "/geometry/coordinates/0",
+        "ring is not closed",
+    ),
+    (
+        "short ring",
+        feature(
+            {"type": "Polygon", "coordinates": [[[7.21, 51.54], [7.22, 51.54], [7.21, 51.54]]]}
+        ),
+        "/geometry/coordinates/0",
+        "at least 4 positions",
+    ),
+    (
+        "projected metres",
+        feature(line([371000.0, 5710000.0], [371100.0, 5710100.0])),
+        "/geometry/coordinates/0",
+        "outside the WGS84 range",
+    ),
+    (
+        "swapped lat/lon",
+        feature(line([51.54, 7.21], [51.55, 7.22])),
+        "/geometry/coordinates/0",
+        "looks like [lat, lon]",
+    ),
+    (
+        "outside region",
+        feature(line([13.40, 52.52], [13.41, 52.53])),
+        "/geometry/coordinates/0",
+        "outside the region served",
+    ),
+    (
+        "partly outside region",
+        feature(line([7.21, 51.54], [10.0, 51.54])),
+        "/geometry/coordinates/1",
+        "outside the region served",
+    ),
+    (
+        "z value",
+        feature(line([7.21, 51.54, 60.0], [7.22, 51.55, 61.0])),
+        "/geometry/coordinates/0",
+        "2D",
+    ),
+    (
+        "end before start",
+        feature(start="2028-05-01", end="2027-05-01"),
+        "/properties/end",
+        "end 2027-05-01 is before start 2028-05-01",
+    ),
     ("bad date", feature(start="1. März 2027"), "/properties/start", "YYYY-MM-DD"),
-    ("unknown organisation", feature(organisation="berlin"), "/properties/organisation", "unknown organisation 'berlin'"),
-    ("unknown department", feature(department="police"), "/properties/department", "unknown department 'police'"),
-    ("department not of organisation", feature(organisation="eglv", department="roads"), "/properties/department", "for organisation 'eglv'"),
-    ("unknown measure type", feature(measure_type="bridge"), "/properties/measure_type", "unknown measure_type 'bridge'"),
-    ("measure type not of department", feature(measure_type="tree_planting"), "/properties/measure_type", "for department 'roads'"),
-    ("unknown status", feature(status="finished"), "/properties/status", "unknown status 'finished'"),
-    ("missing title", feature() | {"properties": {k: v for k, v in VALID_FEATURE["properties"].items() if k != "title"}}, "/properties/title", "'title' is required"),
+    (
+        "unknown organisation",
+        feature(organisation="berlin"),
+        "/properties/organisation",
+        "unknown organisation 'berlin'",
+    ),
+    (
+        "unknown department",
+        feature(department="police"),
+        "/properties/department",
+        "unknown department 'police'",
+    ),
+    (
+        "department not of organisation",
+        feature(organisation="eglv", department="roads"),
+        "/properties/department",
+        "for organisation 'eglv'",
+    ),
+    (
+        "unknown measure type",
+        feature(measure_type="bridge"),
+        "/properties/measure_type",
+        "unknown measure_type 'bridge'",
+    ),
+    (
+        "measure type not of department",
+        feature(measure_type="tree_planting"),
+        "/properties/measure_type",
+        "for department 'roads'",
+    ),
+    (
+        "unknown status",
+        feature(status="finished"),
+        "/properties/status",
+        "unknown status 'finished'",
+    ),
+    (
+        "missing title",
+        feature()
+        | {"properties": {k: v for k, v in VALID_FEATURE["properties"].items() if k != "title"}},
+        "/properties/title",
+        "'title' is required",
+    ),
     ("blank title", feature(title="   "), "/properties/title", "must not be empty"),
     ("title not text", feature(title=42), "/properties/title", "must be a string"),
     ("negative cost", feature(cost_eur=-5), "/properties/cost_eur", "non-negative number"),
     ("unknown property", feature(titel="Tippfehler"), "/properties/titel", "unknown field 'titel'"),
-    ("properties not an object", feature() | {"properties": []}, "/properties", "must be an object"),
+    (
+        "properties not an object",
+        feature() | {"properties": []},
+        "/properties",
+        "must be an object",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "pointer", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("body", "pointer", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_feature_is_refused_with_field_and_reason(
     client: FlaskClient, body: Any, pointer: str, message: str
 ) -> None:
@@ -122,7 +259,9 @@ def test_invalid_update_changes_nothing(client: FlaskClient) -> None:
     url = f"/api/projects/{created['id']}"
     assert client.put(url, json=feature(organisation="berlin")).status_code == 422
     assert client.patch(url, json={"properties": {"end": "2020-01-01"}}).status_code == 422
-    assert client.patch(url, json={"geometry": line([51.54, 7.21], [51.55, 7.22])}).status_code == 422
+    assert (
+        client.patch(url, json={"geometry": line([51.54, 7.21], [51.55, 7.22])}).status_code == 422
+    )
     assert client.get(url).get_json() == created
 
 

@@ -37,7 +37,9 @@ def test_demo_loads_once(runner: CliRunner, tmp_path: Path) -> None:
 def test_demo_generates_the_same_town_as_sample_data(runner: CliRunner, tmp_path: Path) -> None:
     generated = runner.invoke(cli, ["--instance", str(tmp_path / "a"), "demo"])
     assert generated.exit_code == 0, generated.output
-    from_files = runner.invoke(cli, ["--instance", str(tmp_path / "b"), "demo", "--source", str(SAMPLE_DATA)])
+    from_files = runner.invoke(
+        cli, ["--instance", str(tmp_path / "b"), "demo", "--source", str(SAMPLE_DATA)]
+    )
     exports = [
         json.loads(
             runner.invoke(cli, ["--instance", str(tmp_path / name), "projects", "export"]).output
@@ -53,16 +55,28 @@ def test_list_filters_and_export_geojson(runner: CliRunner, tmp_path: Path) -> N
     app = create_app({"instance_path": tmp_path})
     client = app.test_client()
     client.post("/api/projects", json=feature(title="Fahrbahnerneuerung Ringstraße"))
-    client.post("/api/projects", json=feature(title="Kanalsanierung Ringstraße", department="drainage", measure_type="sewer_rehabilitation"))
+    client.post(
+        "/api/projects",
+        json=feature(
+            title="Kanalsanierung Ringstraße",
+            department="drainage",
+            measure_type="sewer_rehabilitation",
+        ),
+    )
     app.extensions["zugabe"].close()
 
-    listed = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list", "--department", "drainage"])
+    listed = runner.invoke(
+        cli, ["--instance", str(tmp_path), "projects", "list", "--department", "drainage"]
+    )
     assert listed.exit_code == 0, listed.output
     assert "Kanalsanierung Ringstraße" in listed.output
     assert "Fahrbahnerneuerung" not in listed.output
 
     out = tmp_path / "export.geojson"
-    exported = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "export", "--format", "geojson", "-o", str(out)])
+    exported = runner.invoke(
+        cli,
+        ["--instance", str(tmp_path), "projects", "export", "--format", "geojson", "-o", str(out)],
+    )
     assert exported.exit_code == 0, exported.output
     collection = json.loads(out.read_text())
     assert collection["type"] == "FeatureCollection"
@@ -73,6 +87,8 @@ def test_list_filters_and_export_geojson(runner: CliRunner, tmp_path: Path) -> N
 
 
 def test_bad_filter_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list", "--status", "finished"])
+    result = runner.invoke(
+        cli, ["--instance", str(tmp_path), "projects", "list", "--status", "finished"]
+    )
     assert result.exit_code != 0
     assert "unknown status 'finished'" in str(result.exception)

@@ -24,7 +24,11 @@ def test_precedence_file_then_environment_then_explicit(tmp_path: Path) -> None:
     config.write_text('default_user = "from-file"\npage_size = 50\nmax_vertices = 500\n')
     environ = {"ZUGABE_CONFIG": str(config), "ZUGABE_PAGE_SIZE": "20", "ZUGABE_MAX_VERTICES": "400"}
     settings = load_settings({"max_vertices": 300}, environ)
-    assert (settings.default_user, settings.page_size, settings.max_vertices) == ("from-file", 20, 300)
+    assert (settings.default_user, settings.page_size, settings.max_vertices) == (
+        "from-file",
+        20,
+        300,
+    )
 
 
 def test_config_file_in_instance_folder_is_found(tmp_path: Path) -> None:
@@ -40,13 +44,26 @@ def test_region_from_environment() -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"ZUGABE_STORAGE_CRS": "EPSG:4326"}, "setting 'storage_crs' (from environment variable ZUGABE_STORAGE_CRS): 'EPSG:4326' must be a projected CRS in metres"),
+        (
+            {"ZUGABE_STORAGE_CRS": "EPSG:4326"},
+            "setting 'storage_crs' (from environment variable ZUGABE_STORAGE_CRS): "
+            "'EPSG:4326' must be a projected CRS in metres",
+        ),
         ({"ZUGABE_STORAGE_CRS": "EPSG:999999"}, "is not a CRS PROJ knows"),
-        ({"ZUGABE_MAX_VERTICES": "many"}, "setting 'max_vertices' (from environment variable ZUGABE_MAX_VERTICES)"),
+        (
+            {"ZUGABE_MAX_VERTICES": "many"},
+            "setting 'max_vertices' (from environment variable ZUGABE_MAX_VERTICES)",
+        ),
         ({"ZUGABE_PORT": "70000"}, "setting 'port'"),
-        ({"ZUGABE_REGION_BBOX": "9,51,7,52"}, "region_bbox must be min_lon,min_lat,max_lon,max_lat"),
+        (
+            {"ZUGABE_REGION_BBOX": "9,51,7,52"},
+            "region_bbox must be min_lon,min_lat,max_lon,max_lat",
+        ),
         ({"ZUGABE_PAGE_SIZE": "5000"}, "page_size must not exceed max_page_size"),
-        ({"ZUGABE_MAX_VERTEX": "10"}, "unknown setting 'max_vertex' (from environment variable ZUGABE_MAX_VERTEX)"),
+        (
+            {"ZUGABE_MAX_VERTEX": "10"},
+            "unknown setting 'max_vertex' (from environment variable ZUGABE_MAX_VERTEX)",
+        ),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
@@ -61,7 +78,9 @@ def test_bad_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"config file {config}: not valid TOML"):
         load_settings(environ={"ZUGABE_CONFIG": str(config)})
     config.write_text("max_vertices = -1\n")
-    with pytest.raises(ConfigError, match=f"setting 'max_vertices' \\(from config file {config}\\)"):
+    with pytest.raises(
+        ConfigError, match=f"setting 'max_vertices' \\(from config file {config}\\)"
+    ):
         load_settings(environ={"ZUGABE_CONFIG": str(config)})
 
 
@@ -74,7 +93,8 @@ def test_broken_vocabulary_stops_the_app(tmp_path: Path) -> None:
     vocab = tmp_path / "vocab.toml"
     vocab.write_text(
         '[measure_types]\nroad_renewal = { de = "Fahrbahnerneuerung", en = "Road renewal" }\n'
-        '[departments.roads]\nde = "Straßenbau"\nen = "Roads"\nmeasure_types = ["road_renewal", "bridge"]\n'
+        '[departments.roads]\nde = "Straßenbau"\nen = "Roads"\n'
+        'measure_types = ["road_renewal", "bridge"]\n'
         '[organisations.town]\nde = "Stadt"\nen = "Town"\ndepartments = ["roads", "parks"]\n'
     )
     with pytest.raises(ConfigError) as caught:
@@ -88,7 +108,8 @@ def test_custom_vocabulary_is_served(tmp_path: Path) -> None:
     vocab.write_text(
         '[measure_types]\nroad_renewal = { de = "Fahrbahnerneuerung", en = "Road renewal" }\n'
         '[departments.roads]\nde = "Straßenbau"\nen = "Roads"\nmeasure_types = ["road_renewal"]\n'
-        '[organisations.town]\nde = "Musterstadt"\nen = "Sample town"\nkind = "city"\ndepartments = ["roads"]\n'
+        '[organisations.town]\nde = "Musterstadt"\nen = "Sample town"\nkind = "city"\n'
+        'departments = ["roads"]\n'
     )
     app = create_app({"instance_path": tmp_path / "instance", "vocabulary_file": vocab})
     try:

@@ -25,14 +25,18 @@ def metres_apart(a: list[float], b: list[float]) -> float:
 
 def test_round_trip_is_accurate_to_a_centimetre(app: Flask, client: FlaskClient) -> None:
     sent = [[7.218765432, 51.541234567], [7.2191234567, 51.5419876543], [7.22011, 51.54233]]
-    body = client.post("/api/projects", json=feature({"type": "LineString", "coordinates": sent})).get_json()
+    body = client.post(
+        "/api/projects", json=feature({"type": "LineString", "coordinates": sent})
+    ).get_json()
     returned = client.get(f"/api/projects/{body['id']}").get_json()["geometry"]["coordinates"]
     assert max(metres_apart(a, b) for a, b in zip(sent, returned, strict=True)) < 0.01
 
 
 def test_stored_geometry_is_in_etrs89_utm32(app: Flask, client: FlaskClient) -> None:
     lon, lat = 7.2187654, 51.5412345
-    body = client.post("/api/projects", json=feature({"type": "Point", "coordinates": [lon, lat]})).get_json()
+    body = client.post(
+        "/api/projects", json=feature({"type": "Point", "coordinates": [lon, lat]})
+    ).get_json()
     stored = app.extensions["zugabe"].store.get_project(body["id"]).geometry
     x, y = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True).transform(lon, lat)
     assert math.hypot(stored.x - x, stored.y - y) < 0.001
@@ -50,7 +54,9 @@ def test_projects_survive_a_restart(instance_path: Path) -> None:
         second.extensions["zugabe"].close()
 
 
-def test_koeln_districts_load_through_the_api(shared_data: Path, client: FlaskClient, app: Flask) -> None:
+def test_koeln_districts_load_through_the_api(
+    shared_data: Path, client: FlaskClient, app: Flask
+) -> None:
     """Real polygons (Köln city districts, CC BY Stadt Köln) through the whole pipeline.
 
     The districts file carries each district's official area in m²; the area

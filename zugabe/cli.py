@@ -109,7 +109,9 @@ def projects() -> None:
 
 def _filter_options(command: Any) -> Any:
     for name in reversed(LIST_FILTERS):
-        command = click.option(f"--{name.replace('_', '-')}", name, help=f"Filter '{name}' as in the API.")(command)
+        command = click.option(
+            f"--{name.replace('_', '-')}", name, help=f"Filter '{name}' as in the API."
+        )(command)
     return command
 
 
@@ -132,15 +134,26 @@ def list_projects(context: _Context, **filters: str | None) -> None:
 
 
 @projects.command("export")
-@click.option("--format", "fmt", type=click.Choice(["geojson"]), default="geojson", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["geojson"]), default="geojson", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: stdout).",
+)
 @_filter_options
 @pass_context
-def export_projects(context: _Context, fmt: str, output: Path | None, **filters: str | None) -> None:
+def export_projects(
+    context: _Context, fmt: str, output: Path | None, **filters: str | None
+) -> None:
     """Export matching projects as an RFC 7946 GeoJSON FeatureCollection."""
     project_filter = ProjectFilter.from_params({k: v for k, v in filters.items() if v})
     with context.services() as services:
-        features = [services.projects.to_feature(p) for p in services.projects.iterate(project_filter)]
+        features = [
+            services.projects.to_feature(p) for p in services.projects.iterate(project_filter)
+        ]
     text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
     if output is None:
         click.echo(text)

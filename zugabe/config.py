@@ -36,14 +36,14 @@ class Settings(BaseModel):
     )
     database_url: str = Field(
         default="",
-        description="SQLAlchemy URL of the store; empty: sqlite file zugabe.sqlite in the instance folder.",
+        description="SQLAlchemy URL of the store; empty: <instance>/zugabe.sqlite.",
     )
     storage_crs: str = Field(
         default="EPSG:25832", description="Metric CRS in which geometry is stored and analysed."
     )
     region_bbox: tuple[float, float, float, float] = Field(
         default=NRW_BBOX,
-        description="Region served, lon/lat min_lon,min_lat,max_lon,max_lat; geometry outside is refused.",
+        description="Region served (lon/lat); geometry outside is refused.",
     )
     max_vertices: int = Field(
         default=10_000, ge=1, description="Most vertices a project geometry may have."
@@ -53,14 +53,18 @@ class Settings(BaseModel):
         min_length=1,
         description="Acting user when a request names none (until accounts exist).",
     )
-    page_size: int = Field(default=100, ge=1, description="Features per page when no limit is given.")
-    max_page_size: int = Field(default=1000, ge=1, description="Largest limit a client may ask for.")
+    page_size: int = Field(
+        default=100, ge=1, description="Features per page when no limit is given."
+    )
+    max_page_size: int = Field(
+        default=1000, ge=1, description="Largest limit a client may ask for."
+    )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes."
     )
     vocabulary_file: Path | None = Field(
         default=None,
-        description="TOML file with organisations, departments and measure types; empty: built-in Emscher defaults.",
+        description="Vocabulary TOML file; empty: built-in Emscher-region defaults.",
     )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")

@@ -162,9 +162,7 @@ def parse_attributes(
     measure_type = ""
     if department:
         dept = vocabulary.departments[department]
-        measure_type = key(
-            "measure_type", dept.measure_types, f" for department '{department}'"
-        )
+        measure_type = key("measure_type", dept.measure_types, f" for department '{department}'")
     status = Status.IDEA
     raw_status = values.get("status")
     if raw_status is not None:

@@ -105,7 +105,8 @@ class Vocabulary:
             kind = entry.get("kind", "other")
             if kind not in ORGANISATION_KINDS:
                 problems.append(
-                    f"organisations.{key}: kind '{kind}' is not one of {', '.join(ORGANISATION_KINDS)}"
+                    f"organisations.{key}: kind '{kind}' is not one of "
+                    + ", ".join(ORGANISATION_KINDS)
                 )
             depts = tuple(entry.get("departments", ()))
             problems += [
@@ -125,7 +126,12 @@ class Vocabulary:
         """The vocabulary as the web map and API clients consume it."""
         return {
             "organisations": [
-                {"key": o.key, "labels": o.labels(), "kind": o.kind, "departments": list(o.departments)}
+                {
+                    "key": o.key,
+                    "labels": o.labels(),
+                    "kind": o.kind,
+                    "departments": list(o.departments),
+                }
                 for o in self.organisations.values()
             ],
             "departments": [
@@ -135,7 +141,5 @@ class Vocabulary:
             "measure_types": [
                 {"key": m.key, "labels": m.labels()} for m in self.measure_types.values()
             ],
-            "statuses": [
-                {"key": s.value, "labels": STATUS_LABELS[s]} for s in Status
-            ],
+            "statuses": [{"key": s.value, "labels": STATUS_LABELS[s]} for s in Status],
         }

@@ -194,7 +194,7 @@ _REASON_WITH_POINT = re.compile(r"^(?P<what>[^\[]+)\[(?P<x>\S+) (?P<y>\S+)\]$")
 
 
 def _explain(reason: str) -> str:
-    """GEOS says 'Self-intersection[7.1 51.5]'; users read 'self-intersection at lon 7.1, lat 51.5'."""
+    """GEOS says 'Self-intersection[7.1 51.5]'; users read '... at lon 7.1, lat 51.5'."""
     match = _REASON_WITH_POINT.match(reason)
     if not match:
         return reason.lower()

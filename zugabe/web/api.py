@@ -34,9 +34,7 @@ def acting_user() -> str:
     if name is None:
         return _services().settings.default_user
     if not _USER_NAME.match(name):
-        raise BadRequest(
-            f"header {USER_HEADER} must be 1-100 letters, digits, spaces or . @ _ -"
-        )
+        raise BadRequest(f"header {USER_HEADER} must be 1-100 letters, digits, spaces or . @ _ -")
     return name
 
 
@@ -49,7 +47,7 @@ def expected_version() -> int | None:
     match = _ETAG.match(tags[0]) if len(tags) == 1 else None
     if match is None:
         raise VersionConflict(
-            "If-Match must carry exactly one ETag of this project, as returned by GET (e.g. \"v3\")"
+            'If-Match must carry exactly one ETag of this project, as returned by GET (e.g. "v3")'
         )
     return int(match[1])
 
@@ -132,9 +130,7 @@ def get_project(project_id: int) -> Response:
 @blueprint.put("/projects/<int:project_id>")
 def replace_project(project_id: int) -> Response:
     services = _services()
-    project = services.projects.replace(
-        project_id, json_body(), acting_user(), expected_version()
-    )
+    project = services.projects.replace(project_id, json_body(), acting_user(), expected_version())
     return feature_response(services.projects.to_feature(project))
 
 

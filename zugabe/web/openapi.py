@@ -68,15 +68,27 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         _query("department", "Department keys, comma-separated (any of)."),
         _query("measure_type", "Measure type keys, comma-separated (any of)."),
         _query("status", "Statuses, comma-separated (any of)."),
-        _query("from", "Planned window overlaps a period starting at this date.", {"type": "string", "format": "date"}),
-        _query("to", "Planned window overlaps a period ending at this date.", {"type": "string", "format": "date"}),
+        _query(
+            "from",
+            "Planned window overlaps a period starting at this date.",
+            {"type": "string", "format": "date"},
+        ),
+        _query(
+            "to",
+            "Planned window overlaps a period ending at this date.",
+            {"type": "string", "format": "date"},
+        ),
         _query("q", "Case-insensitive text in the title."),
         _query(
             "limit",
             f"Page size (default {settings.page_size}, at most {settings.max_page_size}).",
             {"type": "integer", "minimum": 1, "maximum": settings.max_page_size},
         ),
-        _query("after", "Cursor: the id after which the page starts (see the `next` link).", {"type": "integer"}),
+        _query(
+            "after",
+            "Cursor: the id after which the page starts (see the `next` link).",
+            {"type": "integer"},
+        ),
     ]
     properties = {
         "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
@@ -91,7 +103,10 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "cost_eur": {"type": ["number", "null"], "minimum": 0},
     }
     read_only = {
-        "version": {"type": "integer", "description": "Grows with each change; the ETag is v<version>."},
+        "version": {
+            "type": "integer",
+            "description": "Grows with each change; the ETag is v<version>.",
+        },
         "created_at": {"type": "string", "format": "date-time"},
         "created_by": {"type": "string"},
         "updated_at": {"type": "string", "format": "date-time"},
@@ -108,7 +123,14 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "properties": {
             "type": {
                 "type": "string",
-                "enum": ["Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon"],
+                "enum": [
+                    "Point",
+                    "LineString",
+                    "Polygon",
+                    "MultiPoint",
+                    "MultiLineString",
+                    "MultiPolygon",
+                ],
             },
             "coordinates": {"type": "array"},
         },
@@ -229,19 +251,19 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "name": "X-Zugabe-User",
                     "in": "header",
                     "required": False,
-                    "description": "Acting user, recorded as created_by/updated_by (until accounts exist).",
+                    "description": "Acting user, recorded as created_by/updated_by.",
                     "schema": {"type": "string", "maxLength": 100},
                 },
                 "IfMatch": {
                     "name": "If-Match",
                     "in": "header",
                     "required": False,
-                    "description": "ETag from GET; the write fails with 412 if the project changed since.",
+                    "description": "ETag from GET; 412 if the project changed since.",
                     "schema": {"type": "string"},
                 },
             },
             "headers": {
-                "ETag": {"description": "Version tag, e.g. \"v3\".", "schema": {"type": "string"}}
+                "ETag": {"description": 'Version tag, e.g. "v3".', "schema": {"type": "string"}}
             },
             "schemas": {
                 "Geometry": geometry,
@@ -293,7 +315,10 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                             "items": {
                                 "type": "object",
                                 "properties": {
-                                    "pointer": {"type": "string", "description": "JSON pointer into the body."},
+                                    "pointer": {
+                                        "type": "string",
+                                        "description": "JSON pointer into the body.",
+                                    },
                                     "detail": {"type": "string"},
                                 },
                             },

@@ -1,0 +1,35 @@
+"""Storage backends behind one contract (``zugabe.storage.contract``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from zugabe.errors import ConfigError
+from zugabe.storage.contract import ProjectStore
+
+SUPPORTED_SCHEMES = ("sqlite",)
+
+
+def open_store(url: str) -> ProjectStore:
+    """Open the backend the URL's scheme names, so configuration picks it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"invalid storage URL: {exc}; expected e.g. sqlite:////srv/zugabe/zugabe.sqlite"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        # Imported here so that backends load only when chosen.
+        from zugabe.storage.sqlite import SqliteProjectStore
+
+        return SqliteProjectStore(url)
+    # Never echo the whole URL: it may carry a password.
+    raise ConfigError(
+        f"unsupported storage URL scheme '{parsed.drivername}'; "
+        f"supported: {', '.join(SUPPORTED_SCHEMES)}"
+    )
+
+
+__all__ = ["ProjectStore", "open_store"]

@@ -1,0 +1,249 @@
+"""Schema of the embedded SQLite store and the migrations that build it.
+
+Migration steps are frozen DDL: once released, a step never changes, so a
+store created by an old release and one created today end up identical.
+New columns or indexes come as new steps appended to ``MIGRATIONS``. Each
+step runs in its own transaction together with the row that records it in
+``zugabe_schema_version``, so a crash leaves the store at the last complete
+step and the next open carries on from there.
+
+The Core tables at the bottom describe the *current* schema for queries;
+``tests/test_storage_sqlite.py`` checks them against a migrated store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Dialect
+
+from zugabe.errors import StorageError
+
+VERSION_TABLE = "zugabe_schema_version"
+
+
+@dataclass(frozen=True)
+class MigrationStep:
+    """One schema change; ``apply`` runs inside the step's transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_projects(conn: Connection) -> None:
+    # AUTOINCREMENT: ids of deleted projects are never handed out again, so
+    # links and coordination cases cannot silently point at a new project.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE projects (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            title_folded TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            organisation TEXT NOT NULL,
+            department TEXT NOT NULL,
+            measure_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            start_date DATE,
+            end_date DATE,
+            contact TEXT NOT NULL DEFAULT '',
+            cost_eur REAL,
+            geometry BLOB NOT NULL,
+            min_x REAL NOT NULL,
+            min_y REAL NOT NULL,
+            max_x REAL NOT NULL,
+            max_y REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_projects_organisation ON projects (organisation)")
+    conn.exec_driver_sql("CREATE INDEX ix_projects_department ON projects (department)")
+    conn.exec_driver_sql("CREATE INDEX ix_projects_status ON projects (status)")
+
+
+def _create_projects_rtree(conn: Connection) -> None:
+    # R*Tree ships with the sqlite3 module of every CPython build, unlike
+    # SpatiaLite; it holds bounding boxes only, the exact test runs in Python.
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE projects_rtree USING rtree(id, min_x, max_x, min_y, max_y)"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO projects_rtree (id, min_x, max_x, min_y, max_y) "
+        "SELECT id, min_x, max_x, min_y, max_y FROM projects"
+    )
+
+
+MIGRATIONS: tuple[MigrationStep, ...] = (
+    MigrationStep(1, "projects table", _create_projects),
+    MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _ensure_version_table(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS zugabe_schema_version ("
+            "version INTEGER PRIMARY KEY, "
+            "description TEXT NOT NULL, "
+            "applied_at TEXT NOT NULL)"
+        )
+
+
+def read_version(conn: Connection) -> int:
+    """The highest applied step, 0 for a store without any."""
+    value = conn.execute(select(func.max(schema_version_table.c.version))).scalar()
+    return int(value or 0)
+
+
+def _refuse_newer(version: int, latest: int, where: str) -> None:
+    if version > latest:
+        raise StorageError(
+            f"the store {where} has schema version {version}, but this version of "
+            f"ZUGABE only knows schema versions up to {latest}; it was written by a "
+            "newer ZUGABE. Upgrade ZUGABE (or restore a backup) instead of opening it "
+            "with this version"
+        )
+
+
+def migrate(
+    reader: Engine,
+    writer: Engine,
+    steps: Sequence[MigrationStep] = MIGRATIONS,
+    where: str = "",
+) -> list[int]:
+    """Bring the schema up to the last step; return the versions applied now.
+
+    An up-to-date store is only read, so opening it takes no write lock.
+    ``writer`` must open write transactions (``BEGIN IMMEDIATE``): two
+    processes opening a new store at once then take turns, and as the
+    version is re-read inside each step's transaction, no step runs twice.
+    """
+    for position, step in enumerate(steps, start=1):
+        if step.version != position:
+            raise ValueError(f"migration steps must be numbered 1, 2, …; got {step.version}")
+    latest = steps[-1].version if steps else 0
+    with reader.connect() as conn:
+        current = read_version(conn) if inspect(conn).has_table(VERSION_TABLE) else 0
+    _refuse_newer(current, latest, where)
+    if current == latest:
+        return []
+    _ensure_version_table(writer)
+    applied: list[int] = []
+    for step in steps:
+        with writer.begin() as conn:
+            current = read_version(conn)
+            _refuse_newer(current, latest, where)
+            if current >= step.version:
+                continue
+            step.apply(conn)
+            conn.execute(
+                insert(schema_version_table).values(
+                    version=step.version, description=step.description, applied_at=_now_iso()
+                )
+            )
+        applied.append(step.version)
+    return applied
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes stored as ISO 8601 text.
+
+    SQLite has no timestamp type and SQLAlchemy's ``DateTime`` drops the
+    offset there; fixed-width UTC text keeps round trips exact and sortable.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.fromisoformat(value).astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_version_table = Table(
+    VERSION_TABLE,
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("applied_at", Text, nullable=False),
+)
+
+projects_table = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("title_folded", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("organisation", Text, nullable=False),
+    Column("department", Text, nullable=False),
+    Column("measure_type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("contact", Text, nullable=False),
+    Column("cost_eur", Float),
+    Column("geometry", LargeBinary, nullable=False),
+    Column("min_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+projects_rtree_table = Table(
+    "projects_rtree",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("min_x", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+)
