@@ -23,23 +23,12 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.demo.town import FILES, generate_town, write_town
-from zugabe.domain.project import parse_attributes
+from zugabe.domain.project import EDITABLE_FIELDS, parse_attributes
 from zugabe.domain.vocabulary import Vocabulary
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 LON_RANGE, LAT_RANGE = (5.86, 9.47), (50.32, 52.53)
-PROPERTY_NAMES = [
-    "title",
-    "description",
-    "organisation",
-    "department",
-    "measure_type",
-    "status",
-    "start",
-    "end",
-    "contact",
-    "cost_eur",
-]
+PROPERTY_NAMES = list(EDITABLE_FIELDS)
 
 
 @cache
