@@ -71,12 +71,16 @@ def init(context: _Context) -> None:
 @click.option("--port", type=int, help="Port (default: setting port).")
 @pass_context
 def serve(context: _Context, host: str | None, port: int | None) -> None:
-    """Serve the web map and the API."""
+    """Serve the web map and the API with waitress, a production WSGI server."""
+    import waitress
+
     from zugabe.web import create_app
 
     app = create_app(context.overrides)
     settings = app.extensions["zugabe"].settings
-    app.run(host=host or settings.host, port=port or settings.port, threaded=True)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
+    waitress.serve(app, host=host, port=port, threads=8, ident="zugabe")
 
 
 @cli.command()

@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
+    app.json.ensure_ascii = False
     app.extensions["zugabe"] = Services.open(settings)
     problems.register(app)
     app.register_blueprint(api.blueprint)
