@@ -1,4 +1,4 @@
-"""The tests every ``ProjectStore`` backend must pass, unchanged.
+"""The tests every storage backend (``Store``) must pass, unchanged.
 
 Use it by subclassing ``StorageContract`` in a backend's test module and
 giving the class a ``store`` fixture that yields a fresh, EMPTY store (and
@@ -7,12 +7,15 @@ closes it afterwards)::
     class TestSqliteContract(StorageContract):
         @pytest.fixture
         def store(self, tmp_path):
-            store = SqliteProjectStore(f"sqlite:///{tmp_path / 'zugabe.sqlite'}")
+            store = SqliteStore(f"sqlite:///{tmp_path / 'zugabe.sqlite'}")
             yield store
             store.close()
 
-Everything here goes through the ``ProjectStore`` interface only, so the
-same tests hold the embedded and the PostGIS backend to one behaviour.
+``StorageContract`` holds the project tests and, through
+``LayerStorageContract``, the thematic-layer tests; a backend module may also
+run ``LayerStorageContract`` alone, e.g. once more with other tuning.
+Everything here goes through the ``Store`` interface only, so the same tests
+hold the embedded and the PostGIS backend to one behaviour.
 Geometry is in EPSG:25832 metres, around a point in the Emscher region.
 """
 
@@ -35,7 +38,15 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import NotFound, VersionConflict
-from zugabe.storage.contract import NewProject, ProjectQuery, ProjectStore
+from zugabe.storage.contract import (
+    LayerFeature,
+    LayerFeatureBatch,
+    NewLayerVersion,
+    NewProject,
+    ProjectQuery,
+    ProjectStore,
+    Store,
+)
 
 X0, Y0 = 370_000.0, 5_710_000.0
 """Origin of the test geometry (EPSG:25832), so offsets read as metres."""
@@ -86,7 +97,385 @@ def ids(projects: list[Project]) -> list[int]:
     return [project.id for project in projects]
 
 
-class StorageContract:
+def layer_version(key: str = "sewer_sections", **changes: object) -> NewLayerVersion:
+    """Complete import metadata; tests change only what they look at."""
+    base = NewLayerVersion(
+        key=key,
+        source="haltungen.gpkg",
+        source_layer="haltungen",
+        source_crs="EPSG:31466",
+        transformation="DHDN / 3-degree Gauss-Kruger zone 2 to ETRS89 (BETA2007), 0.01 m",
+        user="wasserverband",
+        report={
+            "accepted": 3,
+            "repaired": [{"row": 2, "reason": "Selbstüberschneidung behoben"}],
+            "refused": [],
+            "fields": {"ZUSTAND": "condition_class"},
+        },
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def batch(
+    geometries: list[BaseGeometry],
+    attributes: list[dict[str, object]] | None = None,
+    first_row: int = 1,
+    derived: list[BaseGeometry | None] | None = None,
+) -> LayerFeatureBatch:
+    return LayerFeatureBatch(
+        geometries=geometries,
+        attributes=attributes
+        if attributes is not None
+        else [{"n": i} for i in range(len(geometries))],
+        source_rows=list(range(first_row, first_row + len(geometries))),
+        derived=derived,
+    )
+
+
+def feature_ids(features: list[LayerFeature]) -> list[int]:
+    return [feature.id for feature in features]
+
+
+def all_features(store: Store, key: str) -> list[LayerFeature]:
+    return store.layer_features(key)
+
+
+class LayerStorageContract:
+    """Thematic layers, for every backend; subclasses provide ``store``."""
+
+    def test_replace_layer_round_trip(self, store: Store) -> None:
+        geometries = [line((0, 0), (10, 5), (20, 0)), at(3.5, -7.25), square(-4, 2, 6, 12)]
+        attributes = [
+            {"id": "H1", "condition_class": 3, "renewal_year": 2031, "material": "Steinzeug"},
+            {"id": "H2", "condition_class": None, "depth_m": 2.75, "inspected": True},
+            {"id": "Ä3", "names": ["Hauptkanal", "Nebenstraße"], "nested": {"a": [1, 2.5]}},
+        ]
+        new_version = layer_version()
+        before = datetime.now(UTC)
+        info = store.replace_layer(
+            new_version,
+            [
+                batch(geometries[:2], attributes[:2], first_row=2),
+                batch(geometries[2:], attributes[2:], 7),
+            ],
+        )
+        after = datetime.now(UTC)
+
+        assert info.key == "sewer_sections"
+        assert info.version == 1
+        assert info.feature_count == 3
+        assert info.extent == (X0 - 4, Y0 - 7.25, X0 + 20, Y0 + 12)
+        assert info.source == "haltungen.gpkg"
+        assert info.source_layer == "haltungen"
+        assert info.source_crs == "EPSG:31466"
+        assert info.transformation == new_version.transformation
+        assert info.imported_by == "wasserverband"
+        assert info.report == new_version.report
+        assert is_utc(info.imported_at)
+        tolerance = timedelta(milliseconds=1)
+        assert before - tolerance <= info.imported_at <= after + tolerance
+
+        loaded = store.get_layer("sewer_sections")
+        assert loaded is not None
+        assert replace(loaded, imported_at=info.imported_at) == info
+        assert abs(loaded.imported_at - info.imported_at) < tolerance
+        assert is_utc(loaded.imported_at)
+        assert [layer.key for layer in store.list_layers()] == ["sewer_sections"]
+
+        features = all_features(store, "sewer_sections")
+        assert feature_ids(features) == sorted(feature_ids(features))
+        assert len(set(feature_ids(features))) == 3
+        assert [f.attributes for f in features] == attributes
+        assert [f.source_row for f in features] == [2, 3, 7]
+        assert all(f.derived is None for f in features)
+        for feature, geometry in zip(features, geometries, strict=True):
+            assert feature.geometry.geom_type == geometry.geom_type
+            assert feature.geometry.equals_exact(geometry, 0.0)
+        assert store.count_layer_features("sewer_sections") == 3
+
+    def test_source_layer_may_be_missing(self, store: Store) -> None:
+        info = store.replace_layer(
+            layer_version("trees", source="baeume.csv", source_layer=None), [batch([at(1, 1)])]
+        )
+        assert info.source_layer is None
+        loaded = store.get_layer("trees")
+        assert loaded is not None and loaded.source_layer is None
+
+    def test_layers_are_listed_by_key(self, store: Store) -> None:
+        for key in ("trees", "districts", "sewer_sections", "flood_hazard"):
+            store.replace_layer(layer_version(key), [batch([at(1, 1)])])
+        assert [layer.key for layer in store.list_layers()] == [
+            "districts",
+            "flood_hazard",
+            "sewer_sections",
+            "trees",
+        ]
+        assert [layer.version for layer in store.list_layers()] == [1, 1, 1, 1]
+
+    def test_unknown_layer_has_nothing(self, store: Store) -> None:
+        store.replace_layer(layer_version("trees"), [batch([at(1, 1)])])
+        assert store.get_layer("sewer_sections") is None
+        assert store.layer_features("sewer_sections") == []
+        assert store.layer_features("sewer_sections", area=square(-10, -10, 10, 10)) == []
+        assert store.count_layer_features("sewer_sections") == 0
+        assert store.count_layer_features("sewer_sections", area=square(-10, -10, 10, 10)) == 0
+
+    def test_reimport_bumps_version_and_replaces_metadata(self, store: Store) -> None:
+        first = store.replace_layer(layer_version(), [batch([at(1, 1)])])
+        second_version = layer_version(
+            source="haltungen_2026.shp",
+            source_layer=None,
+            source_crs="EPSG:25832",
+            transformation="none",
+            user="tiefbauamt",
+            report={"accepted": 2, "refused": [{"row": 9, "reason": "leere Geometrie"}]},
+        )
+        second = store.replace_layer(second_version, [batch([at(2, 2), at(3, 3)])])
+        assert (first.version, second.version) == (1, 2)
+        assert second.imported_at >= first.imported_at
+        loaded = store.get_layer("sewer_sections")
+        assert loaded is not None
+        assert loaded.version == 2
+        assert loaded.feature_count == 2
+        assert loaded.source == "haltungen_2026.shp"
+        assert loaded.source_layer is None
+        assert loaded.imported_by == "tiefbauamt"
+        assert loaded.report == second_version.report
+        third = store.replace_layer(layer_version(), [batch([at(2, 2)])])
+        assert third.version == 3
+
+    def test_reimport_replaces_the_features_completely(self, store: Store) -> None:
+        old = [at(i * 10, 0) for i in range(5)]
+        store.replace_layer(layer_version(), [batch(old, [{"v": 1, "i": i} for i in range(5)])])
+        old_ids = feature_ids(all_features(store, "sewer_sections"))
+        new = [at(500, 500), line((600, 600), (610, 610))]
+        info = store.replace_layer(layer_version(), [batch(new, [{"v": 2}, {"v": 2}], 11)])
+
+        features = all_features(store, "sewer_sections")
+        assert [f.attributes for f in features] == [{"v": 2}, {"v": 2}]
+        assert [f.source_row for f in features] == [11, 12]
+        assert not set(feature_ids(features)) & set(old_ids)
+        assert store.layer_features("sewer_sections", area=square(-5, -5, 45, 5)) == []
+        assert store.count_layer_features("sewer_sections", area=square(-5, -5, 45, 5)) == 0
+        assert feature_ids(
+            store.layer_features("sewer_sections", area=square(490, 490, 620, 620))
+        ) == (feature_ids(features))
+        assert info.feature_count == store.count_layer_features("sewer_sections") == 2
+        assert info.extent == (X0 + 500, Y0 + 500, X0 + 610, Y0 + 610)
+
+    def test_reimport_leaves_other_layers_alone(self, store: Store) -> None:
+        store.replace_layer(layer_version("trees"), [batch([at(5, 5), at(6, 6)])])
+        trees = all_features(store, "trees")
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])
+        store.replace_layer(layer_version(), [batch([at(7, 7)])])
+        assert all_features(store, "trees") == trees
+        assert feature_ids(store.layer_features("trees", area=square(0, 0, 10, 10))) == (
+            feature_ids(trees)
+        )
+        trees_info = store.get_layer("trees")
+        assert trees_info is not None and trees_info.version == 1
+
+    def test_failed_import_keeps_the_previous_version(self, store: Store) -> None:
+        kept = store.replace_layer(layer_version(), [batch([at(i, i) for i in range(4)])])
+        kept_features = all_features(store, "sewer_sections")
+
+        def failing() -> Iterator[LayerFeatureBatch]:
+            yield batch([at(100 + i, 100) for i in range(3)], [{"half": True}] * 3)
+            yield batch([at(200, 200)], [{"half": True}])
+            raise RuntimeError("Datei abgeschnitten")
+
+        with pytest.raises(RuntimeError, match="Datei abgeschnitten"):
+            store.replace_layer(layer_version(source="kaputt.gpkg", report={"x": 1}), failing())
+
+        loaded = store.get_layer("sewer_sections")
+        assert loaded is not None
+        assert replace(loaded, imported_at=kept.imported_at) == kept
+        assert all_features(store, "sewer_sections") == kept_features
+        assert store.count_layer_features("sewer_sections") == 4
+        assert store.layer_features("sewer_sections", area=square(90, 90, 210, 210)) == []
+        assert len(store.layer_features("sewer_sections", area=square(-1, -1, 10, 10))) == 4
+        assert [layer.key for layer in store.list_layers()] == ["sewer_sections"]
+        # The store is still usable, and the failed attempt used no version number.
+        assert store.replace_layer(layer_version(), [batch([at(1, 1)])]).version == 2
+
+    def test_failed_first_import_leaves_no_layer(self, store: Store) -> None:
+        def failing() -> Iterator[LayerFeatureBatch]:
+            yield batch([at(1, 1)])
+            raise RuntimeError("abgebrochen")
+
+        with pytest.raises(RuntimeError, match="abgebrochen"):
+            store.replace_layer(layer_version(), failing())
+        assert store.get_layer("sewer_sections") is None
+        assert store.list_layers() == []
+        assert store.layer_features("sewer_sections") == []
+        assert store.layer_features("sewer_sections", area=square(-5, -5, 5, 5)) == []
+
+    def test_empty_layer_is_allowed(self, store: Store) -> None:
+        info = store.replace_layer(layer_version(), [])
+        assert info.feature_count == 0
+        assert info.extent is None
+        assert info.version == 1
+        again = store.replace_layer(layer_version(), [batch([]), batch([])])
+        assert again.version == 2
+        assert again.extent is None
+        loaded = store.get_layer("sewer_sections")
+        assert loaded is not None
+        assert loaded.feature_count == 0
+        assert loaded.extent is None
+        assert store.layer_features("sewer_sections") == []
+        assert store.count_layer_features("sewer_sections", area=square(-5, -5, 5, 5)) == 0
+        # And a layer that had features may become empty.
+        store.replace_layer(layer_version("trees"), [batch([at(1, 1)])])
+        emptied = store.replace_layer(layer_version("trees"), [])
+        assert emptied.extent is None
+        assert store.layer_features("trees") == []
+        assert store.layer_features("trees", area=square(-5, -5, 5, 5)) == []
+
+    def test_derived_geometry_round_trip(self, store: Store) -> None:
+        trees = [at(0, 0), at(20, 0), at(40, 0)]
+        zones = [at(0, 0).buffer(4.5), None, at(40, 0).buffer(3.0)]
+        store.replace_layer(
+            layer_version("trees"),
+            [batch(trees, [{"crown_m": 3.0}, {"crown_m": None}, {"crown_m": 1.5}], derived=zones)],
+        )
+        features = all_features(store, "trees")
+        assert features[1].derived is None
+        for feature, zone in zip([features[0], features[2]], [zones[0], zones[2]], strict=True):
+            assert feature.derived is not None and zone is not None
+            assert feature.derived.geom_type == "Polygon"
+            assert feature.derived.equals_exact(zone, 0.0)
+        assert [f.geometry.geom_type for f in features] == ["Point"] * 3
+
+    # -- features in an area -------------------------------------------------
+
+    AREA = square(0, 0, 100, 100)
+
+    @pytest.fixture
+    def layer_places(self, store: Store) -> dict[str, int]:
+        """Features around ``AREA`` (and another layer's inside it)."""
+        spec: dict[str, BaseGeometry] = {
+            "point inside": at(50, 50),
+            "polygon overlapping": square(90, 90, 200, 200),
+            "polygon containing": square(-500, -500, 500, 500),
+            "point on the boundary": at(100, 40),
+            # No vertex inside, but the segment crosses the area.
+            "line crossing": line((-100, 50), (200, 50)),
+            # Bounding boxes overlap the area, the geometries do not.
+            "line around a corner": line((-20, 130), (130, 130), (130, -20)),
+            "point far away": at(5_000, 5_000),
+            "polygon beside": square(101, 0, 200, 100),
+        }
+        store.replace_layer(layer_version("other"), [batch([at(50, 50), at(60, 60)])])
+        names = list(spec)
+        store.replace_layer(
+            layer_version(),
+            [
+                batch(list(spec.values())[:4], [{"name": n} for n in names[:4]]),
+                batch(list(spec.values())[4:], [{"name": n} for n in names[4:]], 5),
+            ],
+        )
+        return {f.attributes["name"]: f.id for f in all_features(store, "sewer_sections")}
+
+    def test_area_query_is_exact(self, store: Store, layer_places: dict[str, int]) -> None:
+        expected = {
+            "point inside",
+            "polygon overlapping",
+            "polygon containing",
+            "point on the boundary",
+            "line crossing",
+        }
+        found = store.layer_features("sewer_sections", area=self.AREA)
+        assert feature_ids(found) == sorted(layer_places[name] for name in expected)
+        assert {f.attributes["name"] for f in found} == expected
+        assert store.count_layer_features("sewer_sections", area=self.AREA) == len(expected)
+
+    def test_area_query_with_a_non_rectangular_area(
+        self, store: Store, layer_places: dict[str, int]
+    ) -> None:
+        triangle = Polygon([(X0, Y0), (X0 + 100, Y0), (X0, Y0 + 60)])
+        expected = {"polygon containing", "line crossing"}
+        found = store.layer_features("sewer_sections", area=triangle)
+        assert feature_ids(found) == sorted(layer_places[name] for name in expected)
+        assert store.count_layer_features("sewer_sections", area=triangle) == 2
+
+    def test_area_query_around_everything_and_nowhere(
+        self, store: Store, layer_places: dict[str, int]
+    ) -> None:
+        everything = square(-10_000, -10_000, 10_000, 10_000)
+        assert feature_ids(store.layer_features("sewer_sections", area=everything)) == sorted(
+            layer_places.values()
+        )
+        assert store.count_layer_features("sewer_sections", area=everything) == 8
+        nowhere = square(-10_000, -10_000, -9_000, -9_000)
+        assert store.layer_features("sewer_sections", area=nowhere) == []
+        assert store.count_layer_features("sewer_sections", area=nowhere) == 0
+        assert store.layer_features("sewer_sections", area=Polygon()) == []
+
+    def test_features_page_by_id(self, store: Store) -> None:
+        store.replace_layer(layer_version("other"), [batch([at(i, 0) for i in range(5)])])
+        store.replace_layer(
+            layer_version(),
+            [batch([at(i, i % 2 * 500) for i in range(s, s + 9)], first_row=s) for s in (0, 9, 18)],
+        )
+        everything = feature_ids(all_features(store, "sewer_sections"))
+        assert len(everything) == 27
+        in_area = feature_ids(store.layer_features("sewer_sections", area=square(-1, -1, 30, 1)))
+        assert len(in_area) == 14
+        for area, expected in ((None, everything), (square(-1, -1, 30, 1), in_area)):
+            seen: list[int] = []
+            after: int | None = None
+            while True:
+                page = store.layer_features("sewer_sections", area=area, after_id=after, limit=4)
+                assert len(page) <= 4
+                if not page:
+                    break
+                seen.extend(feature_ids(page))
+                after = page[-1].id
+            assert seen == expected
+        assert feature_ids(store.layer_features("sewer_sections", limit=3)) == everything[:3]
+        assert (
+            feature_ids(store.layer_features("sewer_sections", after_id=everything[20]))
+            == (everything[21:])
+        )
+        assert store.layer_features("sewer_sections", limit=0) == []
+        assert store.layer_features("sewer_sections", after_id=everything[-1]) == []
+
+    # -- delete --------------------------------------------------------------
+
+    def test_delete_layer(self, store: Store) -> None:
+        store.replace_layer(layer_version("trees"), [batch([at(5, 5)])])
+        trees = all_features(store, "trees")
+        store.replace_layer(layer_version(), [batch([at(5, 5), at(6, 6)])])
+        store.replace_layer(layer_version(), [batch([at(5, 5), at(7, 7)])])
+
+        store.delete_layer("sewer_sections", "wasserverband")
+        assert store.get_layer("sewer_sections") is None
+        assert [layer.key for layer in store.list_layers()] == ["trees"]
+        assert store.layer_features("sewer_sections") == []
+        assert store.layer_features("sewer_sections", area=square(0, 0, 10, 10)) == []
+        assert store.count_layer_features("sewer_sections") == 0
+        assert all_features(store, "trees") == trees
+        assert feature_ids(store.layer_features("trees", area=square(0, 0, 10, 10))) == (
+            feature_ids(trees)
+        )
+        with pytest.raises(NotFound, match="layer 'sewer_sections' does not exist"):
+            store.delete_layer("sewer_sections", "wasserverband")
+        # The key is free again.
+        assert store.replace_layer(layer_version(), [batch([at(1, 1)])]).feature_count == 1
+
+    def test_delete_unknown_layer_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="layer 'nirgends' does not exist"):
+            store.delete_layer("nirgends", "wasserverband")
+
+    def test_layers_and_projects_live_side_by_side(self, store: Store) -> None:
+        [project] = store.add_projects([new(at(5, 5))])
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])
+        assert ids(store.list_projects(ProjectQuery(area=square(0, 0, 10, 10)))) == [project.id]
+        store.delete_layer("sewer_sections", "alice")
+        assert store.get_project(project.id) == project
+
+
+class StorageContract(LayerStorageContract):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 
     # -- add and get -------------------------------------------------------

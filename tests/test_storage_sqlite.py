@@ -13,29 +13,49 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
-from shapely.geometry import Polygon
-from sqlalchemy import Connection, inspect
+import shapely
+from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, insert, inspect
 
+import zugabe.storage.sqlite as sqlite_backend
 from zugabe.errors import ConfigError, InvalidInput, StorageError
 from zugabe.storage import open_store
-from zugabe.storage.contract import NewProject, ProjectQuery
-from zugabe.storage.sqlite import BUSY_TIMEOUT_MS, SqliteProjectStore, connect_engine, writing
+from zugabe.storage.contract import LayerFeatureBatch, NewProject, ProjectQuery
+from zugabe.storage.sqlite import BUSY_TIMEOUT_MS, SqliteStore, connect_engine, writing
 from zugabe.storage.sqlite_schema import (
     LATEST_VERSION,
     MIGRATIONS,
     MigrationStep,
     metadata,
     migrate,
+    projects_rtree_table,
+    projects_table,
     read_version,
 )
 
 # The shared suite lives in a plain module; have pytest rewrite its asserts
 # so failures there show values, as in test modules.
 pytest.register_assert_rewrite("storage_contract")
-from storage_contract import StorageContract, at, attributes, new  # noqa: E402
+from storage_contract import (  # noqa: E402
+    X0,
+    Y0,
+    LayerStorageContract,
+    StorageContract,
+    all_features,
+    at,
+    attributes,
+    feature_ids,
+    layer_version,
+    new,
+    square,
+)
+from storage_contract import batch as layer_batch  # noqa: E402
 
 
 def url_for(path: Path) -> str:
@@ -48,14 +68,43 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[SqliteProjectStore]:
-    store = SqliteProjectStore(url_for(db_path))
+def store(db_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(url_for(db_path))
     yield store
     store.close()
+    assert_spatial_indexes_sound(db_path)
 
 
 class TestSqliteContract(StorageContract):
     """The shared contract, run against a fresh store file per test."""
+
+
+class TestSqliteLayersRebuildingTheIndex(LayerStorageContract):
+    """The layer contract again, every layer write rebuilding the packed R*Tree
+    and every area query (but those around a whole layer) going through it."""
+
+    @pytest.fixture
+    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 0)
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
+        monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+        store = SqliteStore(url_for(db_path))
+        yield store
+        store.close()
+        assert_spatial_indexes_sound(db_path)
+
+
+class TestSqliteLayersUpdatingTheIndexRowByRow(LayerStorageContract):
+    """The layer contract again, the R*Tree never rebuilt and always queried."""
+
+    @pytest.fixture
+    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 10**12)
+        monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+        store = SqliteStore(url_for(db_path))
+        yield store
+        store.close()
+        assert_spatial_indexes_sound(db_path)
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -68,12 +117,29 @@ def count_rows(path: Path, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+def assert_spatial_indexes_sound(path: Path) -> None:
+    """Each R*Tree is well-formed and holds exactly the rows of its table, boxed."""
+    with raw(path) as conn:
+        for table, rtree in (
+            ("projects", "projects_rtree"),
+            ("layer_features", "layer_features_rtree"),
+        ):
+            assert conn.execute(f"SELECT rtreecheck('{rtree}')").fetchone() == ("ok",)
+            unboxed = conn.execute(
+                f"SELECT count(*) FROM {table} t LEFT JOIN {rtree} r ON r.id = t.id "
+                "WHERE r.id IS NULL OR r.min_x > t.min_x OR r.max_x < t.max_x "
+                "OR r.min_y > t.min_y OR r.max_y < t.max_y"
+            ).fetchone()[0]
+            assert unboxed == 0, f"{table} rows without their box in {rtree}"
+            assert count_rows(path, rtree) == count_rows(path, table)
+
+
 # -- opening and migrations ----------------------------------------------
 
 
 def test_fresh_store_is_migrated_to_the_latest_version(db_path: Path) -> None:
     assert not db_path.parent.exists()
-    store = SqliteProjectStore(url_for(db_path))
+    store = SqliteStore(url_for(db_path))
     try:
         assert db_path.is_file()
         assert store.applied_migrations == tuple(step.version for step in MIGRATIONS)
@@ -88,10 +154,10 @@ def test_fresh_store_is_migrated_to_the_latest_version(db_path: Path) -> None:
 
 
 def test_reopening_applies_nothing(db_path: Path) -> None:
-    SqliteProjectStore(url_for(db_path)).close()
+    SqliteStore(url_for(db_path)).close()
     with raw(db_path) as conn:
         before = conn.execute("SELECT * FROM zugabe_schema_version").fetchall()
-    store = SqliteProjectStore(url_for(db_path))
+    store = SqliteStore(url_for(db_path))
     try:
         assert store.applied_migrations == ()
         assert store.schema_version() == LATEST_VERSION
@@ -103,14 +169,14 @@ def test_reopening_applies_nothing(db_path: Path) -> None:
 
 def test_reopening_needs_no_write_lock(db_path: Path) -> None:
     """A server restarting while a long import holds the write lock can still open."""
-    SqliteProjectStore(url_for(db_path)).close()
+    SqliteStore(url_for(db_path)).close()
     importer = raw(db_path)
     try:
         importer.isolation_level = None
         importer.execute("BEGIN IMMEDIATE")
         importer.execute("INSERT INTO zugabe_schema_version VALUES (100, 'pending', 'x')")
         started = time.monotonic()
-        store = SqliteProjectStore(url_for(db_path))
+        store = SqliteStore(url_for(db_path))
         try:
             assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 2
             assert store.applied_migrations == ()
@@ -123,7 +189,7 @@ def test_reopening_needs_no_write_lock(db_path: Path) -> None:
 
 
 def test_store_from_a_newer_zugabe_is_refused(db_path: Path) -> None:
-    SqliteProjectStore(url_for(db_path)).close()
+    SqliteStore(url_for(db_path)).close()
     newer = LATEST_VERSION + 1
     with raw(db_path) as conn:
         conn.execute(
@@ -132,7 +198,7 @@ def test_store_from_a_newer_zugabe_is_refused(db_path: Path) -> None:
             (newer,),
         )
     with pytest.raises(StorageError) as refused:
-        SqliteProjectStore(url_for(db_path))
+        SqliteStore(url_for(db_path))
     message = str(refused.value)
     assert f"schema version {newer}" in message
     assert f"up to {LATEST_VERSION}" in message
@@ -142,7 +208,7 @@ def test_store_from_a_newer_zugabe_is_refused(db_path: Path) -> None:
 
 
 def test_failed_migration_step_rolls_back_alone(db_path: Path) -> None:
-    SqliteProjectStore(url_for(db_path)).close()
+    SqliteStore(url_for(db_path)).close()
     engine = connect_engine(url_for(db_path))
     writer = writing(engine)
 
@@ -180,7 +246,7 @@ def test_migration_steps_must_be_numbered_in_order(db_path: Path) -> None:
         engine.dispose()
 
 
-def test_core_tables_match_the_migrated_schema(store: SqliteProjectStore, db_path: Path) -> None:
+def test_core_tables_match_the_migrated_schema(store: SqliteStore, db_path: Path) -> None:
     engine = connect_engine(url_for(db_path))
     try:
         inspector = inspect(engine)
@@ -198,19 +264,34 @@ def test_core_tables_match_the_migrated_schema(store: SqliteProjectStore, db_pat
             "SELECT sql FROM sqlite_master WHERE name = 'projects_rtree'"
         ).fetchone()[0]
         assert "USING rtree" in sql
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'layer_features'"
+        ).fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'layer_features_rtree'"
+        ).fetchone()[0]
+        assert "USING rtree" in sql
+        indexes = conn.execute("PRAGMA index_list('layer_features')").fetchall()
+        assert "ix_layer_features_layer_key" in {row[1] for row in indexes}
+        primary_key = conn.execute("PRAGMA table_info('layer_versions')").fetchall()
+        assert [row[1] for row in sorted(primary_key, key=lambda r: r[5]) if row[5]] == [
+            "key",
+            "version",
+        ]
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.sqlite"
     path.write_text("Dies ist keine Datenbank. " * 200)
     with pytest.raises(StorageError, match="file is not a database"):
-        SqliteProjectStore(url_for(path))
+        SqliteStore(url_for(path))
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "postgresql://x/y", "nonsense"])
 def test_urls_without_a_file_are_configuration_errors(url: str) -> None:
     with pytest.raises(ConfigError):
-        SqliteProjectStore(url)
+        SqliteStore(url)
 
 
 # -- open_store ------------------------------------------------------------
@@ -219,7 +300,7 @@ def test_urls_without_a_file_are_configuration_errors(url: str) -> None:
 def test_open_store_picks_sqlite(db_path: Path) -> None:
     store = open_store(url_for(db_path))
     try:
-        assert isinstance(store, SqliteProjectStore)
+        assert isinstance(store, SqliteStore)
         assert store.schema_version() == LATEST_VERSION
     finally:
         store.close()
@@ -242,13 +323,13 @@ def test_open_store_rejects_a_malformed_url() -> None:
 
 
 def test_data_survives_close_and_reopen(db_path: Path) -> None:
-    store = SqliteProjectStore(url_for(db_path))
+    store = SqliteStore(url_for(db_path))
     added = store.add_projects([new(title=f"bleibt {i}") for i in range(3)])
     updated = store.update_project(added[0].id, attributes(title="geändert"), at(7, 7), "bob", 1)
     store.delete_project(added[1].id, "bob", 1)
     store.close()
 
-    reopened = SqliteProjectStore(url_for(db_path))
+    reopened = SqliteStore(url_for(db_path))
     try:
         assert reopened.applied_migrations == ()
         assert reopened.list_projects(ProjectQuery()) == [
@@ -263,7 +344,7 @@ def test_data_survives_close_and_reopen(db_path: Path) -> None:
         reopened.close()
 
 
-def test_connections_use_wal_and_durable_settings(store: SqliteProjectStore, db_path: Path) -> None:
+def test_connections_use_wal_and_durable_settings(store: SqliteStore, db_path: Path) -> None:
     with raw(db_path) as conn:
         # WAL is a property of the file, so any connection sees it.
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -278,22 +359,20 @@ def test_connections_use_wal_and_durable_settings(store: SqliteProjectStore, db_
         engine.dispose()
 
 
-def test_empty_geometry_is_refused(store: SqliteProjectStore) -> None:
+def test_empty_geometry_is_refused(store: SqliteStore) -> None:
     with pytest.raises(InvalidInput, match="non-empty geometry"):
         store.add_projects([new(Polygon())])
     assert store.count_projects(ProjectQuery()) == 0
 
 
 def test_a_closed_store_refuses_work(db_path: Path) -> None:
-    store = SqliteProjectStore(url_for(db_path))
+    store = SqliteStore(url_for(db_path))
     store.close()
     with pytest.raises(StorageError, match="closed"):
         store.list_projects(ProjectQuery())
 
 
-def test_spatial_index_stays_in_step_with_the_table(
-    store: SqliteProjectStore, db_path: Path
-) -> None:
+def test_spatial_index_stays_in_step_with_the_table(store: SqliteStore, db_path: Path) -> None:
     added = store.add_projects([new(at(i * 10, 0).buffer(2)) for i in range(5)])
     store.update_project(added[0].id, attributes(), at(500, 500).buffer(3), "bob", 1)
     store.delete_project(added[1].id, "bob", 1)
@@ -317,8 +396,8 @@ def test_spatial_index_stays_in_step_with_the_table(
 
 
 def test_one_store_reads_while_another_writes(db_path: Path) -> None:
-    writer = SqliteProjectStore(url_for(db_path))
-    reader = SqliteProjectStore(url_for(db_path))
+    writer = SqliteStore(url_for(db_path))
+    reader = SqliteStore(url_for(db_path))
     try:
         writer.add_projects([new(title="vorher")])
         seen_during_write: list[int] = []
@@ -343,19 +422,19 @@ def test_one_store_reads_while_another_writes(db_path: Path) -> None:
 def test_readers_see_only_whole_batches_while_writers_work(db_path: Path) -> None:
     """Two writer engines and a reader engine on one file, all at once."""
     batch, batches = 5, 20
-    stores = [SqliteProjectStore(url_for(db_path)) for _ in range(3)]
+    stores = [SqliteStore(url_for(db_path)) for _ in range(3)]
     errors: list[BaseException] = []
     counts: list[int] = []
     done = threading.Event()
 
-    def write(store: SqliteProjectStore, name: str) -> None:
+    def write(store: SqliteStore, name: str) -> None:
         try:
             for n in range(batches):
                 store.add_projects([new(title=f"{name} {n}.{i}") for i in range(batch)])
         except BaseException as exc:
             errors.append(exc)
 
-    def read(store: SqliteProjectStore) -> None:
+    def read(store: SqliteStore) -> None:
         try:
             while not done.is_set():
                 counts.append(store.count_projects(ProjectQuery()))
@@ -396,9 +475,9 @@ from shapely.geometry import Point
 
 from zugabe.domain.project import ProjectAttributes
 from zugabe.storage.contract import NewProject
-from zugabe.storage.sqlite import SqliteProjectStore
+from zugabe.storage.sqlite import SqliteStore
 
-store = SqliteProjectStore(sys.argv[1])
+store = SqliteStore(sys.argv[1])
 
 
 def projects():
@@ -426,7 +505,7 @@ print("FINISHED", flush=True)
 
 def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
     url = url_for(db_path)
-    store = SqliteProjectStore(url)
+    store = SqliteStore(url)
     store.add_projects([new(at(i, i), title=f"vorher {i}") for i in range(5)])
     store.close()
 
@@ -460,7 +539,7 @@ def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
     assert count_rows(db_path, "projects") == 5
     assert count_rows(db_path, "projects_rtree") == 5
 
-    reopened = SqliteProjectStore(url)
+    reopened = SqliteStore(url)
     try:
         assert reopened.count_projects(ProjectQuery()) == 5
         assert reopened.count_projects(ProjectQuery(text="halb")) == 0
@@ -474,7 +553,7 @@ def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
     assert count_rows(db_path, "projects_rtree") == 6
 
 
-def ids_in_area(store: SqliteProjectStore) -> list[int]:
+def ids_in_area(store: SqliteStore) -> list[int]:
     return [p.id for p in store.list_projects(ProjectQuery(area=at(50, 50).buffer(1)))]
 
 
@@ -482,13 +561,13 @@ def test_simultaneous_first_opens_migrate_exactly_once(db_path: Path) -> None:
     """Workers of one server starting together on a new file must not clash."""
     openers = 6
     barrier = threading.Barrier(openers)
-    opened: list[SqliteProjectStore] = []
+    opened: list[SqliteStore] = []
     errors: list[BaseException] = []
 
     def open_it() -> None:
         barrier.wait()
         try:
-            opened.append(SqliteProjectStore(url_for(db_path)))
+            opened.append(SqliteStore(url_for(db_path)))
         except BaseException as exc:
             errors.append(exc)
 
@@ -505,3 +584,410 @@ def test_simultaneous_first_opens_migrate_exactly_once(db_path: Path) -> None:
     finally:
         for store in opened:
             store.close()
+
+
+# -- thematic layers -----------------------------------------------------------
+
+
+def test_migration_from_a_version_2_store_keeps_the_projects(db_path: Path) -> None:
+    url = url_for(db_path)
+    db_path.parent.mkdir(parents=True)
+    engine = connect_engine(url)
+    geometry = square(0, 0, 20, 10)
+    try:
+        assert migrate(engine, writing(engine), MIGRATIONS[:2]) == [1, 2]
+        with writing(engine).begin() as conn:
+            project_id = conn.execute(
+                insert(projects_table).values(
+                    title="Kanal alt",
+                    title_folded="kanal alt",
+                    description="",
+                    organisation="stadt-herne",
+                    department="entwaesserung",
+                    measure_type="kanalsanierung",
+                    status="planning",
+                    contact="",
+                    geometry=shapely.to_wkb(geometry),
+                    min_x=X0,
+                    min_y=Y0,
+                    max_x=X0 + 20,
+                    max_y=Y0 + 10,
+                    created_at=datetime(2025, 5, 1, tzinfo=UTC),
+                    created_by="alice",
+                    updated_at=datetime(2025, 5, 1, tzinfo=UTC),
+                    updated_by="alice",
+                    version=1,
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                insert(projects_rtree_table).values(
+                    id=project_id, min_x=X0, max_x=X0 + 20, min_y=Y0, max_y=Y0 + 10
+                )
+            )
+    finally:
+        engine.dispose()
+
+    store = SqliteStore(url)
+    try:
+        assert store.applied_migrations == tuple(range(3, LATEST_VERSION + 1))
+        assert store.schema_version() == LATEST_VERSION
+        project = store.get_project(project_id)
+        assert project is not None
+        assert project.attributes.title == "Kanal alt"
+        assert project.geometry.equals_exact(geometry, 0.0)
+        found = store.list_projects(ProjectQuery(area=square(5, 5, 6, 6)))
+        assert [p.id for p in found] == [project_id]
+        assert store.list_layers() == []
+        store.replace_layer(layer_version(), [layer_batch([at(5, 5)])])
+        assert store.count_layer_features("sewer_sections", area=square(0, 0, 10, 10)) == 1
+        [added] = store.add_projects([new(at(1, 1))])
+        assert added.id > project_id
+    finally:
+        store.close()
+    assert_spatial_indexes_sound(db_path)
+
+
+def versions_of(path: Path, key: str) -> list[tuple[object, ...]]:
+    with raw(path) as conn:
+        return conn.execute(
+            "SELECT version, feature_count, source, imported_by, report FROM layer_versions "
+            "WHERE key = ? ORDER BY version",
+            (key,),
+        ).fetchall()
+
+
+def test_every_version_is_kept_in_the_history(store: SqliteStore, db_path: Path) -> None:
+    store.replace_layer(
+        layer_version(source="a.gpkg", user="anna", report={"accepted": 1, "Prüfung": "ok"}),
+        [layer_batch([at(1, 1)])],
+    )
+    store.replace_layer(
+        layer_version(source="b.gpkg", user="bert", report={"accepted": 2}),
+        [layer_batch([at(1, 1), at(2, 2)])],
+    )
+
+    def failing() -> Iterator[LayerFeatureBatch]:
+        yield layer_batch([at(3, 3)])
+        raise RuntimeError("abgebrochen")
+
+    with pytest.raises(RuntimeError):
+        store.replace_layer(layer_version(source="c.gpkg"), failing())
+    store.replace_layer(layer_version("trees", report={}), [layer_batch([at(1, 1)])])
+
+    assert versions_of(db_path, "sewer_sections") == [
+        (1, 1, "a.gpkg", "anna", '{"accepted": 1, "Prüfung": "ok"}'),
+        (2, 2, "b.gpkg", "bert", '{"accepted": 2}'),
+    ]
+    with raw(db_path) as conn:
+        current = conn.execute(
+            "SELECT l.version, l.imported_at, l.min_x FROM layers l WHERE key = 'sewer_sections'"
+        ).fetchone()
+        last = conn.execute(
+            "SELECT version, imported_at, min_x FROM layer_versions "
+            "WHERE key = 'sewer_sections' AND version = 2"
+        ).fetchone()
+    assert current == last
+
+    store.delete_layer("sewer_sections", "anna")
+    assert versions_of(db_path, "sewer_sections") == []
+    assert [row[0] for row in versions_of(db_path, "trees")] == [1]
+    # With its history gone, a new layer of that key starts again at 1.
+    assert store.replace_layer(layer_version(), [layer_batch([at(1, 1)])]).version == 1
+
+
+def test_feature_ids_are_never_reused(store: SqliteStore) -> None:
+    store.replace_layer(layer_version(), [layer_batch([at(i, 0) for i in range(5)])])
+    first = feature_ids(all_features(store, "sewer_sections"))
+    store.delete_layer("sewer_sections", "anna")
+    store.replace_layer(layer_version("trees"), [layer_batch([at(1, 1)])])
+    [tree] = all_features(store, "trees")
+    assert tree.id > max(first)
+    reopened = SqliteStore(url_for(store.path))
+    try:
+        reopened.replace_layer(layer_version("trees"), [layer_batch([at(1, 1)])])
+        [again] = all_features(reopened, "trees")
+        assert again.id > tree.id
+    finally:
+        reopened.close()
+
+
+def test_readers_see_the_previous_version_during_an_import(db_path: Path) -> None:
+    writer = SqliteStore(url_for(db_path))
+    reader = SqliteStore(url_for(db_path))
+    try:
+        writer.replace_layer(layer_version(source="alt.gpkg"), [layer_batch([at(1, 1)])])
+        old = all_features(reader, "sewer_sections")
+        seen: list[object] = []
+
+        def batches() -> Iterator[LayerFeatureBatch]:
+            yield layer_batch([at(50 + i, 50) for i in range(30)], first_row=1)
+            info = reader.get_layer("sewer_sections")
+            seen.append((info.version, info.source) if info else None)
+            seen.append(all_features(reader, "sewer_sections") == old)
+            seen.append(reader.count_layer_features("sewer_sections", area=square(0, 0, 100, 100)))
+            yield layer_batch([at(60, 60)], first_row=31)
+
+        writer.replace_layer(layer_version(source="neu.gpkg"), batches())
+        assert seen == [(1, "alt.gpkg"), True, 1]
+        info = reader.get_layer("sewer_sections")
+        assert info is not None and (info.version, info.feature_count) == (2, 31)
+    finally:
+        writer.close()
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [Polygon(), None, Point(float("nan"), 5.0)],
+    ids=["empty", "missing", "nan"],
+)
+def test_features_without_usable_geometry_are_refused(
+    store: SqliteStore, geometry: BaseGeometry | None
+) -> None:
+    kept = store.replace_layer(layer_version(), [layer_batch([at(1, 1)])])
+    broken = LayerFeatureBatch(
+        geometries=[at(2, 2), geometry],  # type: ignore[list-item]
+        attributes=[{}, {}],
+        source_rows=[40, 41],
+    )
+    with pytest.raises(InvalidInput, match="source row 41 has no usable geometry"):
+        store.replace_layer(layer_version(), [layer_batch([at(3, 3)]), broken])
+    assert store.get_layer("sewer_sections") == kept
+    assert len(all_features(store, "sewer_sections")) == 1
+
+
+def test_attributes_must_be_json_values(store: SqliteStore) -> None:
+    kept = store.replace_layer(layer_version(), [layer_batch([at(1, 1)])])
+    dated = layer_batch([at(1, 1), at(2, 2)], [{"year": 2020}, {"built": date(1965, 1, 1)}], 7)
+    with pytest.raises(TypeError, match=r"attributes of source row 8 .*ISO strings"):
+        store.replace_layer(layer_version(), [dated])
+    not_a_number = layer_batch([at(1, 1)], [{"depth": float("nan")}], 3)
+    with pytest.raises(ValueError, match=r"attributes of source row 3 .*not NaN"):
+        store.replace_layer(layer_version(), [not_a_number])
+    with pytest.raises(TypeError, match="import report of layer 'sewer_sections'"):
+        store.replace_layer(layer_version(report={"at": datetime.now(UTC)}), [])
+    assert store.get_layer("sewer_sections") == kept
+
+
+def test_batch_columns_must_have_one_length(store: SqliteStore) -> None:
+    uneven = LayerFeatureBatch(geometries=[at(1, 1), at(2, 2)], attributes=[{}], source_rows=[1, 2])
+    with pytest.raises(ValueError, match="as many attributes"):
+        store.replace_layer(layer_version(), [uneven])
+    assert store.get_layer("sewer_sections") is None
+
+
+def random_lines(count: int, seed: int, spread: float = 5_000.0) -> list[BaseGeometry]:
+    """Short lines scattered around the origin, some with negative coordinates."""
+    rng = np.random.default_rng(seed)
+    starts = rng.uniform([-spread, -spread], [spread, spread], size=(count, 2))
+    steps = rng.normal(0, 15, size=(count, 3, 2)).cumsum(axis=1)
+    coordinates = np.concatenate([starts[:, None, :], starts[:, None, :] + steps], axis=1)
+    # Around (0, 0) for sign changes, around X0/Y0 where 32-bit floats round by 0.5 m.
+    coordinates[count // 2 :] += (X0, Y0)
+    return list(shapely.linestrings(coordinates))
+
+
+def rtree_rows(path: Path) -> list[tuple[object, ...]]:
+    with raw(path) as conn:
+        return conn.execute("SELECT * FROM layer_features_rtree ORDER BY id").fetchall()
+
+
+def rtree_depth(path: Path) -> int:
+    with raw(path) as conn:
+        data = conn.execute(
+            "SELECT data FROM layer_features_rtree_node WHERE nodeno = 1"
+        ).fetchone()[0]
+    return int.from_bytes(data[:2], "big")
+
+
+def test_packed_rtree_equals_the_one_sqlite_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same boxes, same answers, whether packed at once or inserted row by row."""
+    lines = random_lines(6_000, seed=7)
+    paths = {}
+    for way, min_changes in (("packed", 0), ("row by row", 10**12)):
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", min_changes)
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
+        paths[way] = tmp_path / way / "zugabe.sqlite"
+        store = SqliteStore(url_for(paths[way]))
+        try:
+            store.replace_layer(layer_version("trees"), [layer_batch([at(-3, -3), at(0.1, 0.7)])])
+            store.replace_layer(
+                layer_version(),
+                [layer_batch(lines[i : i + 1_000], first_row=i) for i in range(0, 6_000, 1_000)],
+            )
+        finally:
+            store.close()
+        assert_spatial_indexes_sound(paths[way])
+    assert rtree_rows(paths["packed"]) == rtree_rows(paths["row by row"])
+    # 6,000 entries at 51 per node: leaves, one level of inner nodes, the root.
+    assert rtree_depth(paths["packed"]) == 2
+
+    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    stores = {way: SqliteStore(url_for(path)) for way, path in paths.items()}
+    try:
+        rng = np.random.default_rng(3)
+        for _ in range(25):
+            x, y = rng.uniform(-5_000, 5_000, 2) + np.array([X0, Y0]) * rng.integers(0, 2)
+            area = shapely.Point(x, y).buffer(rng.uniform(5, 800))
+            expected = [i for i, geometry in enumerate(lines) if geometry.intersects(area)]
+            for store in stores.values():
+                found = store.layer_features("sewer_sections", area=area)
+                assert [f.source_row for f in found] == expected
+                assert store.count_layer_features("sewer_sections", area=area) == len(expected)
+    finally:
+        for store in stores.values():
+            store.close()
+
+
+def test_row_by_row_updates_work_on_a_packed_rtree(
+    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    lines = random_lines(12_000, seed=11)
+    store.replace_layer(layer_version(), [layer_batch(lines)])  # big: packed
+    assert_spatial_indexes_sound(db_path)
+    assert rtree_depth(db_path) == 2
+    packed_nodes = count_rows(db_path, "layer_features_rtree_node")
+
+    # Small layers written and removed next to it go row by row into that tree.
+    for seed in range(4):
+        trees = random_lines(300, seed=100 + seed)
+        store.replace_layer(layer_version("trees"), [layer_batch(trees)])
+        assert_spatial_indexes_sound(db_path)
+        area = square(-800, -800, 800, 800)
+        expected = [i + 1 for i, geometry in enumerate(trees) if geometry.intersects(area)]
+        found = store.layer_features("trees", area=area)
+        assert [f.source_row for f in found] == expected
+    assert count_rows(db_path, "layer_features_rtree_node") != packed_nodes
+    store.delete_layer("trees", "anna")
+    assert_spatial_indexes_sound(db_path)
+
+    # A big removal rebuilds; what stays is still found.
+    store.replace_layer(layer_version("trees"), [layer_batch([at(1, 1)])])
+    store.delete_layer("sewer_sections", "anna")
+    assert_spatial_indexes_sound(db_path)
+    assert count_rows(db_path, "layer_features_rtree") == 1
+    assert rtree_depth(db_path) == 0
+    assert len(store.layer_features("trees", area=square(0, 0, 2, 2))) == 1
+
+
+def test_an_open_reader_follows_rebuilds_of_the_rtree(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections that already used the R*Tree see the packed one that replaced it."""
+    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    writer = SqliteStore(url_for(db_path))
+    reader = SqliteStore(url_for(db_path))
+    area = square(-800, -800, 800, 800)
+    try:
+        for round_ in range(2):
+            small = random_lines(40, seed=round_)
+            writer.replace_layer(layer_version("trees"), [layer_batch(small)])
+            expected = [i + 1 for i, line in enumerate(small) if line.intersects(area)]
+            found = reader.layer_features("trees", area=area)
+            assert [f.source_row for f in found] == expected
+            big = random_lines(12_000, seed=20 + round_)
+            writer.replace_layer(layer_version(), [layer_batch(big)])
+            assert rtree_depth(db_path) == 2
+            expected = [i + 1 for i, line in enumerate(big) if line.intersects(area)]
+            found = reader.layer_features("sewer_sections", area=area)
+            assert [f.source_row for f in found] == expected
+            writer.delete_layer("sewer_sections", "anna")
+            assert rtree_depth(db_path) == 0
+            assert reader.layer_features("sewer_sections", area=area) == []
+            assert reader.count_layer_features("trees", area=area) == len(
+                [line for line in small if line.intersects(area)]
+            )
+    finally:
+        writer.close()
+        reader.close()
+    assert_spatial_indexes_sound(db_path)
+
+
+CRASHING_LAYER_IMPORT = """
+import sys
+import time
+
+import numpy as np
+import shapely
+
+import zugabe.storage.sqlite as backend
+from zugabe.storage.contract import LayerFeatureBatch, NewLayerVersion
+
+# A small page cache, so the open transaction spills pages into the WAL file.
+backend.IMPORT_CACHE_KIB = 1024
+store = backend.SqliteStore(sys.argv[1])
+
+
+def batches():
+    rng = np.random.default_rng(1)
+    for n in range(100):
+        starts = rng.uniform(0, 10_000, size=(20_000, 2)) + (370_000, 5_710_000)
+        ends = starts + rng.normal(0, 20, size=(20_000, 2))
+        yield LayerFeatureBatch(
+            geometries=shapely.linestrings(np.stack([starts, ends], axis=1)),
+            attributes=[{"name": "halb", "text": "x" * 200}] * 20_000,
+            source_rows=range(n * 20_000, (n + 1) * 20_000),
+        )
+        if n == 3:
+            print("MIDWAY", flush=True)
+            time.sleep(120)
+
+
+version = NewLayerVersion("sewer_sections", "neu.gpkg", None, "EPSG:25832", "none", "writer", {})
+store.replace_layer(version, batches())
+print("FINISHED", flush=True)
+"""
+
+
+def test_killed_layer_import_leaves_the_previous_version(db_path: Path) -> None:
+    url = url_for(db_path)
+    store = SqliteStore(url)
+    kept = store.replace_layer(
+        layer_version(source="alt.gpkg"), [layer_batch([at(i, i) for i in range(5)])]
+    )
+    kept_features = all_features(store, "sewer_sections")
+    store.close()
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CRASHING_LAYER_IMPORT), url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(120, child.kill)
+    watchdog.start()
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line.strip() == "MIDWAY", child.stderr.read() if child.stderr else ""
+        wal = db_path.with_name(db_path.name + "-wal")
+        assert wal.exists() and wal.stat().st_size > 1_000_000
+        child.kill()  # SIGKILL: no cleanup, no rollback, no atexit
+        child.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdout, child.stderr):
+            if stream:
+                stream.close()
+    assert child.returncode != 0
+
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert_spatial_indexes_sound(db_path)
+    assert count_rows(db_path, "layer_features") == 5
+    assert count_rows(db_path, "layer_features_rtree") == 5
+
+    reopened = SqliteStore(url)
+    try:
+        assert reopened.get_layer("sewer_sections") == kept
+        assert all_features(reopened, "sewer_sections") == kept_features
+        assert reopened.count_layer_features("sewer_sections", area=square(-1, -1, 10, 10)) == 5
+        again = reopened.replace_layer(layer_version(), [layer_batch([at(50, 50)])])
+        assert again.version == 2
+    finally:
+        reopened.close()
+    assert_spatial_indexes_sound(db_path)

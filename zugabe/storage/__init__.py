@@ -6,12 +6,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from zugabe.errors import ConfigError
-from zugabe.storage.contract import ProjectStore
+from zugabe.storage.contract import ProjectStore, Store
 
 SUPPORTED_SCHEMES = ("sqlite",)
 
 
-def open_store(url: str) -> ProjectStore:
+def open_store(url: str) -> Store:
     """Open the backend the URL's scheme names, so configuration picks it."""
     try:
         parsed = make_url(url)
@@ -22,9 +22,9 @@ def open_store(url: str) -> ProjectStore:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         # Imported here so that backends load only when chosen.
-        from zugabe.storage.sqlite import SqliteProjectStore
+        from zugabe.storage.sqlite import SqliteStore
 
-        return SqliteProjectStore(url)
+        return SqliteStore(url)
     # Never echo the whole URL: it may carry a password.
     raise ConfigError(
         f"unsupported storage URL scheme '{parsed.drivername}'; "
@@ -32,4 +32,4 @@ def open_store(url: str) -> ProjectStore:
     )
 
 
-__all__ = ["ProjectStore", "open_store"]
+__all__ = ["ProjectStore", "Store", "open_store"]

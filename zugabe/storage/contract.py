@@ -10,9 +10,10 @@ All geometry crossing this boundary is shapely geometry in the storage CRS.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
@@ -106,3 +107,104 @@ class ProjectStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
+
+
+@dataclass(frozen=True)
+class LayerFeatureBatch:
+    """Checked features of one layer, column by column (fast bulk writes).
+
+    ``geometries`` are shapely geometries in the storage CRS; ``derived``
+    holds the derived geometry of each row where the layer defines one (a
+    tree's root-protection zone), else None; ``source_rows`` are the row
+    numbers in the source file, kept for reports.
+    """
+
+    geometries: Sequence[BaseGeometry]
+    attributes: Sequence[dict[str, Any]]
+    source_rows: Sequence[int]
+    derived: Sequence[BaseGeometry | None] | None = None
+
+
+@dataclass(frozen=True)
+class NewLayerVersion:
+    """What an import knows about the version it is writing."""
+
+    key: str
+    source: str
+    source_layer: str | None
+    source_crs: str
+    transformation: str
+    user: str
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A stored layer version: metadata, counts and the import report."""
+
+    key: str
+    version: int
+    feature_count: int
+    extent: tuple[float, float, float, float] | None
+    source: str
+    source_layer: str | None
+    source_crs: str
+    transformation: str
+    imported_at: datetime
+    imported_by: str
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerFeature:
+    id: int
+    geometry: BaseGeometry
+    attributes: dict[str, Any]
+    source_row: int
+    derived: BaseGeometry | None
+
+
+class LayerStore(ABC):
+    """Thematic layers: each key holds one current version of its features."""
+
+    @abstractmethod
+    def replace_layer(
+        self, version: NewLayerVersion, batches: Iterable[LayerFeatureBatch]
+    ) -> LayerInfo:
+        """Write a new version of a layer from the batches, in one transaction.
+
+        The previous version stays visible to readers until the new one is
+        complete; if anything fails (including the iterable raising, or the
+        process being killed) the previous version is kept unchanged. The
+        version number grows by one per successful import.
+        """
+
+    @abstractmethod
+    def list_layers(self) -> list[LayerInfo]:
+        """Every stored layer, ordered by key."""
+
+    @abstractmethod
+    def get_layer(self, key: str) -> LayerInfo | None:
+        """The current version of a layer, or None."""
+
+    @abstractmethod
+    def layer_features(
+        self,
+        key: str,
+        area: BaseGeometry | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[LayerFeature]:
+        """Features of a layer ordered by id, optionally those intersecting ``area``."""
+
+    @abstractmethod
+    def count_layer_features(self, key: str, area: BaseGeometry | None = None) -> int:
+        """How many features ``layer_features`` would return without paging."""
+
+    @abstractmethod
+    def delete_layer(self, key: str, user: str) -> None:
+        """Remove a layer and its features (``NotFound`` if unknown)."""
+
+
+class Store(ProjectStore, LayerStore, ABC):
+    """Everything a backend stores; ``open_store`` returns one."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -30,10 +31,12 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    column,
     func,
     insert,
     inspect,
     select,
+    table,
 )
 from sqlalchemy.engine import Dialect
 
@@ -99,9 +102,72 @@ def _create_projects_rtree(conn: Connection) -> None:
     )
 
 
+def _create_layers(conn: Connection) -> None:
+    # One row per layer key: the current version. ``layer_versions`` keeps
+    # the metadata and import report of every version, for the record.
+    metadata_columns = """
+            feature_count INTEGER NOT NULL,
+            min_x REAL,
+            min_y REAL,
+            max_x REAL,
+            max_y REAL,
+            source TEXT NOT NULL,
+            source_layer TEXT,
+            source_crs TEXT NOT NULL,
+            transformation TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL,
+            report TEXT NOT NULL
+    """
+    conn.exec_driver_sql(
+        f"""
+        CREATE TABLE layers (
+            key TEXT PRIMARY KEY NOT NULL,
+            version INTEGER NOT NULL,
+            {metadata_columns}
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        f"""
+        CREATE TABLE layer_versions (
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            {metadata_columns},
+            PRIMARY KEY (key, version)
+        )
+        """
+    )
+    # AUTOINCREMENT, as for projects: a feature id is never handed out twice,
+    # so ids seen in an old version cannot silently name a new feature.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE layer_features (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            layer_key TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            geometry BLOB NOT NULL,
+            derived BLOB,
+            source_row INTEGER NOT NULL,
+            min_x REAL NOT NULL,
+            min_y REAL NOT NULL,
+            max_x REAL NOT NULL,
+            max_y REAL NOT NULL
+        )
+        """
+    )
+    # The index holds the rowid too, so it serves "layer_key = ? AND id > ?
+    # ORDER BY id" (paging through one layer) without sorting.
+    conn.exec_driver_sql("CREATE INDEX ix_layer_features_layer_key ON layer_features (layer_key)")
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE layer_features_rtree USING rtree(id, min_x, max_x, min_y, max_y)"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
+    MigrationStep(3, "thematic layers: versions, features and their spatial index", _create_layers),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -246,4 +312,79 @@ projects_rtree_table = Table(
     Column("max_x", Float, nullable=False),
     Column("min_y", Float, nullable=False),
     Column("max_y", Float, nullable=False),
+)
+
+
+def _layer_metadata_columns() -> list[Column[Any]]:
+    return [
+        Column("feature_count", Integer, nullable=False),
+        Column("min_x", Float),
+        Column("min_y", Float),
+        Column("max_x", Float),
+        Column("max_y", Float),
+        Column("source", Text, nullable=False),
+        Column("source_layer", Text),
+        Column("source_crs", Text, nullable=False),
+        Column("transformation", Text, nullable=False),
+        Column("imported_at", UtcDateTime, nullable=False),
+        Column("imported_by", Text, nullable=False),
+        Column("report", Text, nullable=False),
+    ]
+
+
+layers_table = Table(
+    "layers",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    *_layer_metadata_columns(),
+)
+
+layer_versions_table = Table(
+    "layer_versions",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    *_layer_metadata_columns(),
+)
+
+layer_features_table = Table(
+    "layer_features",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("layer_key", Text, nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("geometry", LargeBinary, nullable=False),
+    Column("derived", LargeBinary),
+    Column("source_row", Integer, nullable=False),
+    Column("min_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+layer_features_rtree_table = Table(
+    "layer_features_rtree",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("min_x", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+)
+
+# SQLite's own tables, written by the store only to bulk-load the R*Tree
+# (see ``zugabe.storage.sqlite``); not part of ``metadata``, which the schema
+# test compares with the migrated file. Their layout is SQLite's documented
+# file format: https://sqlite.org/src/file?name=ext/rtree/rtree.c (header).
+sqlite_sequence = table("sqlite_sequence", column("name"), column("seq"))
+layer_features_rtree_node = table(
+    "layer_features_rtree_node", column("nodeno", Integer), column("data", LargeBinary)
+)
+layer_features_rtree_parent = table(
+    "layer_features_rtree_parent", column("nodeno", Integer), column("parentnode", Integer)
+)
+layer_features_rtree_rowid = table(
+    "layer_features_rtree_rowid", column("rowid", Integer), column("nodeno", Integer)
 )
