@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages lint format sample-data bench clean
 
-run: install  ## create the venv, load the demo town, serve on http://127.0.0.1:5000
+run: install system-packages  ## create the venv, load the demo town, serve on http://127.0.0.1:5000
 	$(BIN)/zugabe init
 	$(BIN)/zugabe demo --source sample_data
 	$(BIN)/zugabe serve
 
-test: install-dev  ## lint and run the whole test suite
+test: install-dev system-packages  ## lint and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -30,6 +30,23 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+# Debian packages the project uses when present: proj-data brings the BETA2007
+# grid for accurate Gauss-Krüger (DHDN) imports. Installed when we may (root
+# with apt), else named, so `make run` still works without it.
+SYSTEM_PACKAGES := proj-data
+SYSTEM_FILES    := /usr/share/proj/BETA2007.gsb
+
+system-packages:
+	@missing=""; for f in $(SYSTEM_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(SYSTEM_PACKAGES) (missing:$$missing)"; \
+	  fi; \
+	fi
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ def test_demo_loads_once(runner: CliRunner, tmp_path: Path) -> None:
     again = runner.invoke(cli, args)
     assert again.exit_code == 0
     assert "not loaded again" in again.output
+    assert "demo layer" not in again.output
     listed = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list"])
     assert listed.output.strip().endswith(f"{expected} projects")
 
@@ -92,3 +93,49 @@ def test_bad_filter_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "unknown status 'finished'" in str(result.exception)
+
+
+def test_layers_import_list_remove(runner: CliRunner, tmp_path: Path, shared_data: Path) -> None:
+    basins = shared_data / "nrw_rur_wasser" / "regenbecken.geojson"
+    instance = ["--instance", str(tmp_path), "--user", "wasserverband"]
+    imported = runner.invoke(
+        cli, [*instance, "layers", "import", str(basins), "--layer", "stormwater_basins"]
+    )
+    assert imported.exit_code == 0, imported.output
+    assert "layer stormwater_basins version 1 from regenbecken.geojson" in imported.output
+    assert "accepted 70 (repaired 0), refused 0" in imported.output
+    assert "transformation:" in imported.output
+    listed = runner.invoke(cli, [*instance, "layers", "list"])
+    assert "stormwater_basins" in listed.output and "70 features" in listed.output
+    assert "by wasserverband" in listed.output
+    removed = runner.invoke(cli, [*instance, "layers", "remove", "stormwater_basins"])
+    assert removed.exit_code == 0
+    assert "stormwater_basins" not in runner.invoke(cli, [*instance, "layers", "list"]).output
+
+
+def test_layers_import_refusal_is_a_message(tmp_path: Path) -> None:
+    """Through the real entry point: a CSV without CRS gets a message and exit code 2."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "baeume.csv"
+    csv.write_text("x;y;art\n377000;5708000;Linde\n")
+    zugabe = Path(sys.executable).with_name("zugabe")
+    result = subprocess.run(
+        [
+            str(zugabe),
+            "--instance",
+            str(tmp_path),
+            "layers",
+            "import",
+            str(csv),
+            "--layer",
+            "trees",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "give it with --source-crs" in result.stderr
+    assert "Traceback" not in result.stderr

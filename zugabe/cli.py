@@ -14,8 +14,10 @@ import click
 
 from zugabe.config import load_settings
 from zugabe.errors import ZugabeError
+from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
-from zugabe.services.demo import load_demo_projects
+from zugabe.services.demo import load_demo_layers, load_demo_projects
+from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 
 
@@ -91,7 +93,7 @@ def serve(context: _Context, host: str | None, port: int | None) -> None:
 )
 @pass_context
 def demo(context: _Context, source: Path | None) -> None:
-    """Generate the demo town and load it, unless the store already has projects."""
+    """Generate the demo town and load it: projects into an empty store, missing layers."""
     from zugabe.demo.town import write_town
 
     with context.services() as services, tempfile.TemporaryDirectory() as scratch:
@@ -103,7 +105,9 @@ def demo(context: _Context, source: Path | None) -> None:
         if loaded:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
-            click.echo("store already has projects; demo not loaded again")
+            click.echo("store already has projects; demo projects not loaded again")
+        for key, count in load_demo_layers(services.layers, folder).items():
+            click.echo(f"demo layer {key}: {count} features")
 
 
 @cli.group()
@@ -164,6 +168,117 @@ def export_projects(
     else:
         output.write_text(text + "\n", "utf-8")
         click.echo(f"{len(features)} projects written to {output}", err=True)
+
+
+@cli.group()
+def layers() -> None:
+    """Import, list and remove thematic layers."""
+
+
+@layers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--layer", "layer_key", required=True, help="Layer type key, e.g. sewer_sections.")
+@click.option("--source-layer", help="Layer in the file (GeoPackage, zip, ISYBAU part).")
+@click.option("--source-crs", help="CRS of the file when it has none, e.g. EPSG:31467.")
+@click.option("--map", "mappings", multiple=True, metavar="FIELD=ATTRIBUTE", help="Field mapping.")
+@click.option("--x-field", help="CSV: column with x / longitude.")
+@click.option("--y-field", help="CSV: column with y / latitude.")
+@click.option("--delimiter", help="CSV: field delimiter (default: guessed).")
+@click.option("--decimal-comma/--decimal-point", default=None, help="CSV: number format.")
+@click.option("--encoding", help="Text encoding (default: UTF-8, else Windows-1252).")
+@pass_context
+def import_layer(
+    context: _Context,
+    file: Path,
+    layer_key: str,
+    source_layer: str | None,
+    source_crs: str | None,
+    mappings: tuple[str, ...],
+    x_field: str | None,
+    y_field: str | None,
+    delimiter: str | None,
+    decimal_comma: bool | None,
+    encoding: str | None,
+) -> None:
+    """Import FILE as the new version of a layer, printing what was accepted or refused."""
+    mapping = {}
+    for item in mappings:
+        source, separator, attribute = item.partition("=")
+        if not separator:
+            raise click.BadParameter(f"'{item}' is not FIELD=ATTRIBUTE", param_hint="--map")
+        mapping[source.strip()] = attribute.strip()
+    csv_options = CsvOptions(x_field, y_field, delimiter, decimal_comma, encoding)
+    with (
+        context.services() as services,
+        click.progressbar(length=0, label="writing", file=sys.stderr) as bar,
+    ):
+
+        def progress(count: int) -> None:
+            bar.length = max(bar.length or 0, bar.pos + count)
+            bar.update(count)
+
+        info, report = services.layers.import_file(
+            file,
+            layer_key,
+            context.acting_user(services),
+            source_layer=source_layer,
+            source_crs=source_crs,
+            mapping=mapping or None,
+            csv_options=csv_options,
+            progress=progress,
+        )
+    click.echo(format_report(report, info.version))
+
+
+def format_report(report: ImportReport, version: int) -> str:
+    """The import report as the CLI prints it."""
+    lines = [
+        f"layer {report.layer} version {version} from {report.source}"
+        + (f" ({report.source_layer})" if report.source_layer else ""),
+        f"  rows read {report.rows_read}: accepted {report.accepted} "
+        f"(repaired {report.repaired}), refused {report.refused}",
+        f"  source CRS {report.source_crs}; transformation: {report.transformation}"
+        + (
+            f" (accuracy {report.transformation_accuracy_m:g} m)"
+            if report.transformation_accuracy_m is not None
+            else ""
+        ),
+        "  fields: " + ", ".join(f"{s} → {a}" for s, a in report.field_mapping.items()),
+    ]
+    if report.unmatched_fields:
+        lines.append("  not imported: " + ", ".join(report.unmatched_fields))
+    lines += [f"  note: {note}" for note in report.notes]
+    for title, rows, total in (
+        ("refused", report.refused_rows, report.refused),
+        ("repaired", report.repaired_rows, report.repaired),
+    ):
+        for row, reason in rows[:20]:
+            lines.append(f"  {title} row {row}: {reason}")
+        if total > 20:
+            lines.append(f"  … {total - 20} more {title} rows (see GET /api/layers)")
+    return "\n".join(lines)
+
+
+@layers.command("list")
+@pass_context
+def list_layers(context: _Context) -> None:
+    """Print the stored layers."""
+    with context.services() as services:
+        for info in services.layers.list():
+            click.echo(
+                f"{info.key:<24} v{info.version:<3} {info.feature_count:>8} features  "
+                f"{info.source}  {info.imported_at:%Y-%m-%d %H:%M} by {info.imported_by}"
+            )
+
+
+@layers.command("remove")
+@click.argument("key")
+@pass_context
+def remove_layer(context: _Context, key: str) -> None:
+    """Remove a layer and its features."""
+    with context.services() as services:
+        services.layers.remove(key, context.acting_user(services))
+        click.echo(f"layer {key} removed")
 
 
 def main() -> None:

@@ -66,6 +66,12 @@ class Settings(BaseModel):
         default=None,
         description="Vocabulary TOML file; empty: built-in Emscher-region defaults.",
     )
+    layers_folder: Path | None = Field(
+        default=None, description="Folder of layer definitions; empty: the shipped layers/."
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
+    )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 
@@ -76,7 +82,7 @@ class Settings(BaseModel):
             return [part.strip() for part in value.split(",")]
         return value
 
-    @field_validator("vocabulary_file", mode="before")
+    @field_validator("vocabulary_file", "layers_folder", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

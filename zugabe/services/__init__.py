@@ -1,7 +1,8 @@
 """Use cases of ZUGABE, shared by the web layer and the CLI.
 
-``Services.open(settings)`` wires the configured store, vocabulary and
-services together once; the web app and each CLI command hold one.
+``Services.open(settings)`` wires the configured store, vocabulary, layer
+definitions and services together once; the web app and each CLI command
+hold one.
 """
 
 from __future__ import annotations
@@ -9,18 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zugabe.config import Settings
+from zugabe.domain.layers import default_layers_folder, load_layer_definitions
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.services.layers import LayerService
 from zugabe.services.projects import ProjectService
 from zugabe.storage import open_store
-from zugabe.storage.contract import ProjectStore
+from zugabe.storage.contract import Store
 
 
 @dataclass
 class Services:
     settings: Settings
     vocabulary: Vocabulary
-    store: ProjectStore
+    store: Store
     projects: ProjectService
+    layers: LayerService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -29,8 +33,15 @@ class Services:
             if settings.vocabulary_file
             else Vocabulary.default()
         )
+        definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
         store = open_store(settings.store_url)
-        return cls(settings, vocabulary, store, ProjectService(store, vocabulary, settings))
+        return cls(
+            settings,
+            vocabulary,
+            store,
+            ProjectService(store, vocabulary, settings),
+            LayerService(store, definitions, settings),
+        )
 
     def close(self) -> None:
         self.store.close()

@@ -24,6 +24,7 @@ from zugabe.io.geojson import (
     read_project_feature,
     read_properties,
 )
+from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import NewProject, ProjectQuery, ProjectStore
 
 LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", "from", "to", "q")
@@ -33,7 +34,7 @@ LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", 
 class ProjectFilter:
     """List filters as the API and CLI take them (bbox in lon/lat)."""
 
-    bbox: tuple[float, float, float, float] | None = None
+    bbox: BBox | None = None
     organisations: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     measure_types: tuple[str, ...] = ()
@@ -64,13 +65,9 @@ class ProjectFilter:
         bbox = None
         if params.get("bbox"):
             try:
-                values = tuple(float(v) for v in params["bbox"].split(","))
-            except ValueError:
-                values = ()
-            if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
-                problems.append("'bbox' must be min_lon,min_lat,max_lon,max_lat")
-            else:
-                bbox = values
+                bbox = parse_bbox(params["bbox"])
+            except BadRequest as exc:
+                problems.append(exc.detail)
         statuses: list[Status] = []
         for raw in many("status"):
             try:

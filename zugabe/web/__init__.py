@@ -9,7 +9,7 @@ from flask import Flask
 
 from zugabe.config import load_settings
 from zugabe.services import Services
-from zugabe.web import api, docs, problems
+from zugabe.web import api, docs, layers, problems
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["zugabe"] = Services.open(settings)
     problems.register(app)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(layers.blueprint)
     app.register_blueprint(docs.blueprint)
     return app
 

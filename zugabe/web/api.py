@@ -78,8 +78,8 @@ def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
 def list_projects() -> Response:
     services = _services()
     project_filter = ProjectFilter.from_params(request.args)
-    limit = _int_param("limit")
-    after = _int_param("after")
+    limit = int_param("limit")
+    after = int_param("after")
     page = services.projects.list(project_filter, limit=limit, after=after)
     features = [services.projects.to_feature(p) for p in page.projects]
     base = project_filter.as_params() | ({"limit": str(limit)} if limit else {})
@@ -102,7 +102,7 @@ def list_projects() -> Response:
     return response
 
 
-def _int_param(name: str) -> int | None:
+def int_param(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None

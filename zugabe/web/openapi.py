@@ -62,6 +62,27 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             GEOJSON: {"schema": _ref("ProjectFeatureInput")},
         },
     }
+    layer_key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+    no_layer = _problem("No layer type with this key.")
+    upload = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "GeoPackage, zipped Shapefile, GeoJSON, CSV or ISYBAU XML.",
+            },
+            "source_layer": {"type": "string"},
+            "source_crs": {"type": "string", "description": "e.g. EPSG:31467"},
+            "map": {"type": "array", "items": {"type": "string"}, "description": "FIELD=ATTRIBUTE"},
+            "x_field": {"type": "string"},
+            "y_field": {"type": "string"},
+            "delimiter": {"type": "string"},
+            "decimal_comma": {"type": "boolean"},
+            "encoding": {"type": "string"},
+        },
+    }
     list_params = [
         _query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84): projects intersecting it."),
         _query("organisation", "Organisation keys, comma-separated (any of)."),
@@ -223,6 +244,68 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "operationId": "deleteProject",
                     "parameters": [user, if_match],
                     "responses": {"204": {"description": "Deleted."}, "404": missing, "412": stale},
+                },
+            },
+            "/api/layers": {
+                "get": {
+                    "summary": "Layer types with their definitions and what is stored",
+                    "operationId": "listLayers",
+                    "responses": {"200": {"description": "Definitions, styles, versions."}},
+                }
+            },
+            "/api/layers/{key}": {
+                "parameters": [layer_key],
+                "get": {
+                    "summary": "One layer: definition, stored version, last import report",
+                    "operationId": "getLayer",
+                    "responses": {"200": {"description": "The layer."}, "404": no_layer},
+                },
+                "post": {
+                    "summary": "Import a file as the layer's new version (multipart upload)",
+                    "operationId": "importLayer",
+                    "parameters": [user],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": upload}},
+                    },
+                    "responses": {
+                        "201": {"description": "Imported; the body carries the import report."},
+                        "404": no_layer,
+                        "413": _problem(
+                            f"The file is larger than {settings.max_upload_bytes} bytes."
+                        ),
+                        "422": _problem("The file was refused; the previous version is kept."),
+                    },
+                },
+                "delete": {
+                    "summary": "Remove a layer's data",
+                    "operationId": "deleteLayer",
+                    "parameters": [user],
+                    "responses": {"204": {"description": "Removed."}, "404": no_layer},
+                },
+            },
+            "/api/layers/{key}/features": {
+                "parameters": [layer_key],
+                "get": {
+                    "summary": "Features of a layer (GeoJSON, paged)",
+                    "operationId": "getLayerFeatures",
+                    "parameters": [
+                        list_params[0],
+                        _query(
+                            "geometry",
+                            "'derived' serves the derived geometry (e.g. root-protection zone).",
+                            {"type": "string", "enum": ["source", "derived"]},
+                        ),
+                        *list_params[-2:],
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of features, ordered by id.",
+                            "content": {GEOJSON: {"schema": {"type": "object"}}},
+                        },
+                        "400": _problem("A query parameter is malformed."),
+                        "404": no_layer,
+                    },
                 },
             },
             "/api/vocab": {

@@ -1,0 +1,305 @@
+"""Read the GIS files departments already have into one column-wise table.
+
+GeoPackage, Shapefile (also zipped), GeoJSON and whatever else GDAL reads go
+through pyogrio; CSV with coordinate columns is read with Python's csv module
+because German CSVs write decimal commas that GDAL does not parse; ISYBAU XML
+through ``zugabe.io.isybau``. Nothing here checks values: that is the
+importer's job, row by row, with reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from zugabe.errors import FieldError, InvalidInput
+from zugabe.io.isybau import read_isybau
+
+# Zip safety: GDAL reads zipped shapefiles in place (/vsizip/), but a hostile
+# archive can still expand to gigabytes or name paths outside any folder.
+ZIP_MAX_UNCOMPRESSED = 2 * 1024**3
+ZIP_MAX_RATIO = 200
+ZIP_MAX_MEMBERS = 1000
+
+X_FIELD_NAMES = (
+    "x",
+    "lon",
+    "lng",
+    "longitude",
+    "laenge",
+    "rechtswert",
+    "rechts_utm",
+    "easting",
+    "ost",
+    "x_coord",
+)
+Y_FIELD_NAMES = (
+    "y",
+    "lat",
+    "latitude",
+    "breite",
+    "hochwert",
+    "hoch_utm",
+    "northing",
+    "nord",
+    "y_coord",
+)
+
+
+@dataclass
+class SourceTable:
+    """A source layer as columns: field name → array of raw values, plus geometry.
+
+    ``geometries`` are shapely objects (None where the row has none) in the
+    source's own CRS; ``rows`` are 1-based row numbers for messages.
+    """
+
+    source: str
+    source_layer: str | None
+    crs: CRS | None
+    fields: dict[str, np.ndarray]
+    geometries: np.ndarray
+    rows: np.ndarray
+    notes: list[str] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # rows the reader could not use
+
+    def __len__(self) -> int:
+        return len(self.geometries)
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV: the reader guesses what is not given."""
+
+    x_field: str | None = None
+    y_field: str | None = None
+    delimiter: str | None = None
+    decimal_comma: bool | None = None
+    encoding: str | None = None
+
+
+def read_source(
+    path: Path,
+    source_layer: str | None = None,
+    csv_options: CsvOptions | None = None,
+    encoding: str | None = None,
+) -> SourceTable:
+    """Read a GIS file; the format follows from the file name ending."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise InvalidInput(f"file {path} does not exist")
+    if suffix == ".csv":
+        return _read_csv(path, csv_options or CsvOptions(encoding=encoding))
+    if suffix == ".xml":
+        return _read_isybau(path, source_layer)
+    if suffix == ".zip":
+        members = check_zip(path)
+        shapefiles = [m for m in members if m.lower().endswith(".shp")]
+        if not shapefiles:
+            raise InvalidInput(f"{path.name}: the archive holds no shapefile (.shp)")
+        if len(shapefiles) > 1 and source_layer is None:
+            raise InvalidInput(
+                f"{path.name} holds several shapefiles; choose one with --source-layer: "
+                + ", ".join(shapefiles)
+            )
+        inner = source_layer if source_layer in shapefiles else shapefiles[0]
+        return _read_gdal(f"/vsizip/{path.resolve()}/{inner}", path.name, None, encoding)
+    return _read_gdal(str(path), path.name, source_layer, encoding)
+
+
+def check_zip(path: Path) -> list[str]:
+    """Refuse archives with path traversal, too many members or bomb-like ratios."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"{path.name} is not a valid zip archive: {exc}") from exc
+    if len(infos) > ZIP_MAX_MEMBERS:
+        raise InvalidInput(f"{path.name} holds {len(infos)} files; at most {ZIP_MAX_MEMBERS}")
+    total = 0
+    for info in infos:
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts or ":" in name:
+            raise InvalidInput(f"{path.name}: refused member '{name}' (path outside the archive)")
+        total += info.file_size
+        if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
+            raise InvalidInput(
+                f"{path.name}: member '{name}' expands {info.file_size // info.compress_size}-fold;"
+                " refused as a possible zip bomb"
+            )
+    if total > ZIP_MAX_UNCOMPRESSED:
+        raise InvalidInput(f"{path.name} expands to {total} bytes; at most {ZIP_MAX_UNCOMPRESSED}")
+    return [info.filename for info in infos if not info.is_dir()]
+
+
+def _read_gdal(
+    location: str, name: str, source_layer: str | None, encoding: str | None
+) -> SourceTable:
+    try:
+        layers = pyogrio.list_layers(location)
+    except pyogrio.errors.DataSourceError as exc:
+        raise InvalidInput(f"{name} cannot be read as a GIS file: {exc}") from exc
+    layer_names = [str(row[0]) for row in layers]
+    if source_layer is None:
+        if len(layer_names) > 1:
+            raise InvalidInput(
+                f"{name} holds several layers; choose one with --source-layer: "
+                + ", ".join(layer_names)
+            )
+        source_layer = layer_names[0] if layer_names else None
+    elif source_layer not in layer_names:
+        raise InvalidInput(
+            f"{name} has no layer '{source_layer}'; it has: {', '.join(layer_names)}"
+        )
+    kwargs: dict[str, Any] = {"layer": source_layer}
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        meta, _fids, wkb, columns = pyogrio.raw.read(location, **kwargs)
+    except pyogrio.errors.DataSourceError as exc:
+        raise InvalidInput(f"{name} cannot be read: {exc}") from exc
+    geometries = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
+    if geometries is None:
+        raise InvalidInput(f"{name}: layer '{source_layer}' has no geometry column")
+    crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
+    fields = {str(n): np.asarray(c) for n, c in zip(meta["fields"], columns, strict=True)}
+    return SourceTable(
+        source=name,
+        source_layer=source_layer,
+        crs=crs,
+        fields=fields,
+        geometries=geometries,
+        rows=np.arange(1, len(geometries) + 1),
+    )
+
+
+ISYBAU_PARTS = ("sewer_sections", "manholes")
+
+
+def _read_isybau(path: Path, part: str | None) -> SourceTable:
+    """Sewer sections or manholes of an ISYBAU XML file (``part`` picks which)."""
+    if part not in ISYBAU_PARTS:
+        raise InvalidInput(
+            f"{path.name} is ISYBAU XML; choose its part with --source-layer: "
+            + ", ".join(ISYBAU_PARTS)
+        )
+    data = read_isybau(path)
+    features = data.sewer_sections if part == "sewer_sections" else data.manholes
+    problems = data.section_problems if part == "sewer_sections" else data.manhole_problems
+    names = sorted({name for f in features for name in f.attributes})
+    fields = {
+        name: np.array([f.attributes.get(name) for f in features], dtype=object) for name in names
+    }
+    geometries = np.array([f.geometry for f in features], dtype=object)
+    version = f"ISYBAU {data.version}" if data.version else "ISYBAU"
+    return SourceTable(
+        source=path.name,
+        source_layer=part,
+        crs=CRS.from_user_input(data.crs_hint) if data.crs_hint else None,
+        fields=fields,
+        geometries=geometries,
+        rows=np.array([f.record for f in features], dtype=int),
+        notes=[f"read as {version}", *data.warnings],
+        refused=[(record, f"{object_id}: {reason}") for record, object_id, reason in problems],
+    )
+
+
+def _read_csv(path: Path, options: CsvOptions) -> SourceTable:
+    raw = path.read_bytes()
+    text, encoding = _decode(raw, options.encoding, path.name)
+    sample = text[:20_000]
+    delimiter = options.delimiter
+    if delimiter is None:
+        try:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput(f"{path.name} is empty") from None
+    records = list(reader)
+    x_name = options.x_field or _find_field(header, X_FIELD_NAMES, "x", path.name)
+    y_name = options.y_field or _find_field(header, Y_FIELD_NAMES, "y", path.name)
+    for given in (x_name, y_name):
+        if given not in header:
+            raise InvalidInput(
+                f"{path.name} has no column '{given}'; it has: {', '.join(header)}",
+                field_errors=[FieldError("/csv", f"unknown column '{given}'")],
+            )
+    columns = {
+        name: np.array([r[i] if i < len(r) else "" for r in records], dtype=object)
+        for i, name in enumerate(header)
+    }
+    decimal_comma = options.decimal_comma
+    if decimal_comma is None:
+        decimal_comma = any("," in v for v in columns[x_name][:100])
+    xs = _numbers(columns.pop(x_name), decimal_comma)
+    ys = _numbers(columns.pop(y_name), decimal_comma)
+    geometries = shapely.points(xs, ys)
+    geometries[np.isnan(xs) | np.isnan(ys)] = None
+    return SourceTable(
+        source=path.name,
+        source_layer=None,
+        crs=None,
+        fields=columns,
+        geometries=geometries,
+        rows=np.arange(2, len(records) + 2),  # row 1 is the header
+        notes=[f"CSV read as {encoding}, delimiter {delimiter!r}, coordinates {x_name}/{y_name}"],
+    )
+
+
+def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str]:
+    """Decode with the given encoding, else UTF-8, else Windows-1252 (old Excel exports)."""
+    for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
+        try:
+            return raw.decode(candidate), candidate
+        except UnicodeDecodeError as exc:
+            if encoding:
+                raise InvalidInput(f"{name} is not {encoding} text (byte {exc.start})") from exc
+        except LookupError as exc:
+            raise InvalidInput(f"unknown encoding '{encoding}'") from exc
+    return raw.decode("latin-1"), "latin-1"
+
+
+def _find_field(header: list[str], candidates: tuple[str, ...], axis: str, name: str) -> str:
+    lowered = {h.strip().lower(): h for h in header}
+    for candidate in candidates:
+        if candidate in lowered:
+            return lowered[candidate]
+    raise InvalidInput(
+        f"{name}: no {axis} coordinate column found (looked for {', '.join(candidates)}); "
+        f"name it with --{axis}-field"
+    )
+
+
+def _numbers(values: np.ndarray, decimal_comma: bool) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for index, value in enumerate(values):
+        text = str(value).strip()
+        if decimal_comma:
+            text = text.replace(".", "").replace(",", ".")
+        try:
+            out[index] = float(text)
+        except ValueError:
+            continue
+    return out
+
+
+def crs_from_text(text: str) -> CRS:
+    """A CRS from user input (``EPSG:31467``, WKT, PROJ string), with a clear error."""
+    try:
+        return CRS.from_user_input(text)
+    except CRSError as exc:
+        raise InvalidInput(f"'{text}' is not a CRS PROJ knows: {exc}") from exc

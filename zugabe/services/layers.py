@@ -1,0 +1,377 @@
+"""Use cases around thematic layers: import a file, list, read features, remove.
+
+An import checks every row and keeps a report of what was accepted, repaired
+(invalid geometry made valid) or refused (with row number and reason). The
+accepted rows replace the layer's previous version in one transaction, so a
+failure or Ctrl-C leaves the previous version as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+from zugabe.config import Settings
+from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
+from zugabe.errors import BadRequest, InvalidInput, NotFound
+from zugabe.io.crs import Reprojector, choose_transformation
+from zugabe.io.geojson import geometry_to_json
+from zugabe.io.layer_files import CsvOptions, SourceTable, crs_from_text, read_source
+from zugabe.storage.contract import (
+    LayerFeature,
+    LayerFeatureBatch,
+    LayerInfo,
+    NewLayerVersion,
+    Store,
+)
+
+BATCH_SIZE = 50_000
+REPORT_ROWS_KEPT = 1000  # refused/repaired rows listed in a report; the counts are always complete
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportReport:
+    """What an import did, kept with the layer version and printed by the CLI."""
+
+    layer: str
+    source: str
+    source_layer: str | None
+    source_crs: str
+    transformation: str
+    transformation_accuracy_m: float | None
+    rows_read: int = 0
+    accepted: int = 0
+    repaired: int = 0
+    refused: int = 0
+    field_mapping: dict[str, str] = field(default_factory=dict)
+    unmatched_fields: list[str] = field(default_factory=list)
+    repaired_rows: list[tuple[int, str]] = field(default_factory=list)
+    refused_rows: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def refuse(self, row: int, reason: str) -> None:
+        self.refused += 1
+        if len(self.refused_rows) < REPORT_ROWS_KEPT:
+            self.refused_rows.append((row, reason))
+
+    def repair(self, row: int, reason: str) -> None:
+        self.repaired += 1
+        if len(self.repaired_rows) < REPORT_ROWS_KEPT:
+            self.repaired_rows.append((row, reason))
+
+
+class LayerService:
+    def __init__(
+        self, store: Store, definitions: Mapping[str, LayerDefinition], settings: Settings
+    ) -> None:
+        self.store = store
+        self.definitions = definitions
+        self.settings = settings
+        self.reprojector = Reprojector(settings.storage_crs)
+        self.batch_size = BATCH_SIZE
+
+    def definition(self, key: str) -> LayerDefinition:
+        try:
+            return self.definitions[key]
+        except KeyError:
+            raise NotFound(
+                f"unknown layer '{key}'; layers: {', '.join(sorted(self.definitions))}"
+            ) from None
+
+    def import_file(
+        self,
+        path: Path,
+        layer_key: str,
+        user: str,
+        *,
+        source_layer: str | None = None,
+        source_crs: str | None = None,
+        mapping: Mapping[str, str] | None = None,
+        csv_options: CsvOptions | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[LayerInfo, ImportReport]:
+        """Check every row of a file and store the accepted ones as the layer's new version."""
+        definition = self.definition(layer_key)
+        table = read_source(path, source_layer, csv_options)
+        crs = crs_from_text(source_crs) if source_crs else table.crs
+        if crs is None:
+            raise InvalidInput(
+                f"{table.source} says nothing about its coordinate reference system; "
+                "give it with --source-crs (e.g. EPSG:25832)"
+            )
+        transformation = choose_transformation(crs, self.reprojector.storage_crs)
+        report = ImportReport(
+            layer=layer_key,
+            source=table.source,
+            source_layer=table.source_layer,
+            source_crs=_crs_label(crs),
+            transformation=transformation.description,
+            transformation_accuracy_m=transformation.accuracy_m,
+            rows_read=len(table),
+            notes=list(table.notes),
+        )
+        if transformation.warning:
+            report.notes.append(transformation.warning)
+        match = match_fields(list(table.fields), definition, mapping)
+        if match.missing_required:
+            raise InvalidInput(
+                f"{table.source}: no field for the required attribute(s) "
+                f"{', '.join(match.missing_required)} of layer '{layer_key}'; "
+                f"fields in the file: {', '.join(table.fields)}; map one with --map FIELD=ATTRIBUTE"
+            )
+        for row, reason in table.refused:
+            report.refuse(row, reason)
+        report.rows_read += len(table.refused)
+        report.field_mapping = dict(match.mapping)
+        report.unmatched_fields = list(match.unmatched_source)
+        keep = np.ones(len(table), dtype=bool)
+        attributes = self._coerce(table, definition, match.mapping, keep, report)
+        geometries = self._geometries(table, definition, transformation.transformer, keep, report)
+        report.accepted = int(keep.sum())
+        version = NewLayerVersion(
+            key=layer_key,
+            source=table.source,
+            source_layer=table.source_layer,
+            source_crs=report.source_crs,
+            transformation=report.transformation,
+            user=user,
+            report=report.as_dict(),
+        )
+        batches = self._batches(definition, table, geometries, attributes, keep, progress)
+        info = self.store.replace_layer(version, batches)
+        return info, report
+
+    def _coerce(
+        self,
+        table: SourceTable,
+        definition: LayerDefinition,
+        mapping: Mapping[str, str],
+        keep: np.ndarray,
+        report: ImportReport,
+    ) -> list[dict[str, Any]]:
+        """Attribute values per row; a row with a value that does not fit is refused.
+
+        Values are converted once per distinct raw value: source files repeat
+        the same materials, classes and years thousands of times.
+        """
+        rows: list[dict[str, Any]] = [{} for _ in range(len(table))]
+        for source_name, attribute in mapping.items():
+            spec = definition.attribute(attribute)
+            # Free text (ids, names) is mostly distinct: stripping it directly
+            # is what coerce_value would do, without a cache that never hits.
+            free_text = spec.type == "string" and not spec.allowed
+            cache: dict[Any, tuple[Any, str | None]] = {}
+            for index, raw in enumerate(table.fields[source_name].tolist()):
+                if free_text and type(raw) is str and (text := raw.strip()):
+                    rows[index][attribute] = text
+                    continue
+                try:
+                    value, reason = cache[raw]
+                except KeyError:
+                    value, reason = cache.setdefault(raw, coerce_value(spec, raw))
+                except TypeError:  # unhashable raw value
+                    value, reason = coerce_value(spec, raw)
+                if reason is not None:
+                    if keep[index]:
+                        keep[index] = False
+                        report.refuse(int(table.rows[index]), f"{source_name}: {reason}")
+                elif value is not None:
+                    rows[index][attribute] = (
+                        value.isoformat() if hasattr(value, "isoformat") else value
+                    )
+        return rows
+
+    def _geometries(
+        self,
+        table: SourceTable,
+        definition: LayerDefinition,
+        transformer: Transformer,
+        keep: np.ndarray,
+        report: ImportReport,
+    ) -> np.ndarray:
+        """Geometry in the storage CRS; empty, unfitting or out-of-region rows are refused."""
+        geometries = table.geometries.copy()
+
+        def refuse(mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
+            for index in np.flatnonzero(mask & keep):
+                text = reason(index) if callable(reason) else reason
+                report.refuse(int(table.rows[index]), text)
+            keep[mask] = False
+
+        missing = shapely.is_missing(geometries) | shapely.is_empty(geometries)
+        refuse(missing, "no geometry")
+        type_names = np.array(
+            [g.geom_type if g is not None else "" for g in geometries], dtype=object
+        )
+        fits = np.array([definition.accepts_geometry(t) for t in type_names]) | missing
+        refuse(
+            ~fits,
+            lambda i: (
+                f"geometry type {type_names[i]} does not fit layer '{definition.key}' "
+                f"({', '.join(definition.geometry_types)})"
+            ),
+        )
+        present = ~missing
+        finite = np.ones(len(geometries), dtype=bool)
+        finite[present] = np.isfinite(shapely.bounds(geometries[present])).all(axis=1)
+        refuse(~finite, "coordinates are not finite numbers (NaN or infinite)")
+        usable = keep.copy()
+        geometries[usable] = shapely.transform(
+            geometries[usable], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
+        )
+        transformed = np.ones(len(geometries), dtype=bool)
+        transformed[usable] = np.isfinite(shapely.bounds(geometries[usable])).all(axis=1)
+        refuse(~transformed, "coordinates cannot be transformed to the storage CRS")
+        region = self.reprojector.bbox_to_storage(self.settings.region_bbox)
+        shapely.prepare(region)
+        inside = np.ones(len(geometries), dtype=bool)
+        inside[keep] = shapely.intersects(region, geometries[keep])
+        refuse(
+            ~inside,
+            lambda i: (
+                "outside the region served "
+                f"(first point {shapely.get_coordinates(geometries[i])[0].round(1).tolist()} "
+                f"in {self.settings.storage_crs})"
+            ),
+        )
+        valid = np.ones(len(geometries), dtype=bool)
+        valid[keep] = shapely.is_valid(geometries[keep])
+        for index in np.flatnonzero(~valid):
+            reason = shapely.is_valid_reason(geometries[index])
+            repaired = _repair(geometries[index])
+            if repaired is None:
+                report.refuse(
+                    int(table.rows[index]), f"invalid geometry ({reason}), not repairable"
+                )
+                keep[index] = False
+            else:
+                geometries[index] = repaired
+                report.repair(int(table.rows[index]), f"invalid geometry repaired: {reason}")
+        return geometries
+
+    def _batches(
+        self,
+        definition: LayerDefinition,
+        table: SourceTable,
+        geometries: np.ndarray,
+        attributes: list[dict[str, Any]],
+        keep: np.ndarray,
+        progress: Progress | None,
+    ) -> Iterator[LayerFeatureBatch]:
+        indices = np.flatnonzero(keep)
+        for start in range(0, len(indices), self.batch_size):
+            chunk = indices[start : start + self.batch_size]
+            chunk_geometries = geometries[chunk]
+            chunk_attributes = [attributes[i] for i in chunk]
+            derived = None
+            if definition.derived is not None:
+                spec = definition.derived
+                radii = np.array(
+                    [spec.radius_for(a.get(spec.radius_attribute or "")) for a in chunk_attributes]
+                )
+                derived = list(shapely.buffer(chunk_geometries, radii))
+            yield LayerFeatureBatch(
+                geometries=list(chunk_geometries),
+                attributes=chunk_attributes,
+                source_rows=table.rows[chunk].tolist(),
+                derived=derived,
+            )
+            if progress is not None:
+                progress(len(chunk))
+
+    def list(self) -> list[LayerInfo]:
+        return self.store.list_layers()
+
+    def describe(self, key: str) -> dict[str, Any]:
+        """Definition and stored version of a layer, as the API and web map use it."""
+        info = self.store.get_layer(key)
+        return self.definition(key).as_dict() | {"stored": self._info_json(info)}
+
+    def describe_all(self) -> list[dict[str, Any]]:
+        stored = {info.key: info for info in self.store.list_layers()}
+        return [
+            definition.as_dict() | {"stored": self._info_json(stored.get(key))}
+            for key, definition in sorted(self.definitions.items())
+        ]
+
+    def features(
+        self,
+        key: str,
+        bbox: tuple[float, float, float, float] | None,
+        *,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> tuple[list[LayerFeature], int, int | None]:
+        """One page of a layer's features: the features, how many match, the next cursor."""
+        self.definition(key)
+        limit = self.settings.page_size if limit is None else limit
+        if not 1 <= limit <= self.settings.max_page_size:
+            raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
+        area = self.reprojector.bbox_to_storage(bbox) if bbox else None
+        features = self.store.layer_features(key, area, after_id=after, limit=limit + 1)
+        has_more = len(features) > limit
+        features = features[:limit]
+        total = self.store.count_layer_features(key, area)
+        return features, total, features[-1].id if has_more else None
+
+    def feature_json(self, feature: LayerFeature, *, derived: bool = False) -> dict[str, Any]:
+        """A layer feature as a GeoJSON Feature (lon/lat); ``derived`` serves the derived shape."""
+        geometry = feature.derived if derived and feature.derived is not None else feature.geometry
+        return {
+            "type": "Feature",
+            "id": feature.id,
+            "geometry": geometry_to_json(self.reprojector.to_wgs84(geometry)),
+            "properties": feature.attributes | {"source_row": feature.source_row},
+        }
+
+    def _info_json(self, info: LayerInfo | None) -> dict[str, Any] | None:
+        if info is None:
+            return None
+        extent = None
+        if info.extent is not None:
+            lonlat = self.reprojector.to_wgs84(shapely.box(*info.extent)).bounds
+            extent = [round(v, 7) for v in lonlat]
+        return {
+            "version": info.version,
+            "feature_count": info.feature_count,
+            "extent": extent,
+            "source": info.source,
+            "source_layer": info.source_layer,
+            "source_crs": info.source_crs,
+            "transformation": info.transformation,
+            "imported_at": info.imported_at.isoformat(),
+            "imported_by": info.imported_by,
+            "report": info.report,
+        }
+
+    def remove(self, key: str, user: str) -> None:
+        self.store.delete_layer(key, user)
+
+
+def _repair(geometry: shapely.Geometry) -> shapely.Geometry | None:
+    """make_valid, kept only when the result has the same dimension (a polygon stays areal)."""
+    repaired = shapely.make_valid(geometry)
+    dimension = shapely.get_dimensions(geometry)
+    if shapely.get_type_id(repaired) == 7:  # GeometryCollection: keep the parts of our dimension
+        parts = [p for p in shapely.get_parts(repaired) if shapely.get_dimensions(p) == dimension]
+        repaired = shapely.union_all(parts) if parts else None
+    if repaired is None or repaired.is_empty or shapely.get_dimensions(repaired) != dimension:
+        return None
+    return repaired
+
+
+def _crs_label(crs: CRS) -> str:
+    """``EPSG:25832`` when the CRS has a code, else its name and a WKT excerpt."""
+    epsg = crs.to_epsg(min_confidence=90)
+    return f"EPSG:{epsg}" if epsg else f"{crs.name} (custom, no EPSG code)"

@@ -1,0 +1,18 @@
+"""Query parameters shared by several listings (API and CLI)."""
+
+from __future__ import annotations
+
+from zugabe.errors import BadRequest
+
+BBox = tuple[float, float, float, float]
+
+
+def parse_bbox(text: str) -> BBox:
+    """``min_lon,min_lat,max_lon,max_lat`` as numbers, or a 400 saying what is expected."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
+        raise BadRequest(f"'bbox' must be min_lon,min_lat,max_lon,max_lat, got {text!r}")
+    return values  # type: ignore[return-value]

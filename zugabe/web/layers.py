@@ -1,0 +1,135 @@
+"""Thematic layers over HTTP (``/api/layers``): metadata, features, upload, delete."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.utils import secure_filename
+
+from zugabe.errors import BadRequest, FieldError, InvalidInput
+from zugabe.io.layer_files import CsvOptions
+from zugabe.services import Services
+from zugabe.services.query import parse_bbox
+from zugabe.web.api import GEOJSON, acting_user, int_param
+
+blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
+
+# What an upload may be, recognised by its first bytes as well as its name:
+# a renamed executable is refused before GDAL sees it.
+UPLOAD_SIGNATURES = {
+    ".gpkg": (b"SQLite format 3\x00",),
+    ".zip": (b"PK\x03\x04",),
+    ".geojson": (b"{", b"\xef\xbb\xbf{"),
+    ".json": (b"{", b"\xef\xbb\xbf{"),
+    ".xml": (b"<", b"\xef\xbb\xbf<"),
+    ".csv": (b"",),
+}
+
+
+def _services() -> Services:
+    return current_app.extensions["zugabe"]
+
+
+@blueprint.get("")
+def list_layers() -> Response:
+    return jsonify({"layers": _services().layers.describe_all()})
+
+
+@blueprint.get("/<key>")
+def get_layer(key: str) -> Response:
+    return jsonify(_services().layers.describe(key))
+
+
+@blueprint.get("/<key>/features")
+def layer_features(key: str) -> Response:
+    layers = _services().layers
+    bbox = parse_bbox(request.args["bbox"]) if request.args.get("bbox") else None
+    derived = request.args.get("geometry") == "derived"
+    limit, after = int_param("limit"), int_param("after")
+    features, matched, next_after = layers.features(key, bbox, limit=limit, after=after)
+    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
+    if next_after is not None:
+        params = {k: v for k, v in request.args.items() if k != "after"}
+        href = url_for("layers.layer_features", key=key, _external=True, **params, after=next_after)
+        links.append({"rel": "next", "type": GEOJSON, "href": href})
+    response = jsonify(
+        {
+            "type": "FeatureCollection",
+            "features": [layers.feature_json(f, derived=derived) for f in features],
+            "numberMatched": matched,
+            "numberReturned": len(features),
+            "links": links,
+        }
+    )
+    response.mimetype = GEOJSON
+    return response
+
+
+@blueprint.post("/<key>")
+def upload_layer(key: str) -> Response:
+    """Import an uploaded file (multipart field ``file``) as the layer's new version."""
+    services = _services()
+    services.layers.definition(key)
+    request.max_content_length = services.settings.max_upload_bytes
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(
+            "no file uploaded", field_errors=[FieldError("/file", "send the file as 'file'")]
+        )
+    name = secure_filename(upload.filename) or "upload"
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SIGNATURES:
+        raise InvalidInput(
+            f"'{upload.filename}' is not a supported upload; send one of "
+            + ", ".join(sorted(UPLOAD_SIGNATURES))
+            + " (a shapefile zipped with its .dbf, .shx and .prj)",
+            field_errors=[FieldError("/file", "unsupported file type")],
+        )
+    form = request.form
+    mapping = {}
+    for item in form.getlist("map"):
+        source, separator, attribute = item.partition("=")
+        if not separator:
+            raise BadRequest(f"'map' must be FIELD=ATTRIBUTE, got {item!r}")
+        mapping[source.strip()] = attribute.strip()
+    decimal_comma = {"true": True, "false": False}.get(form.get("decimal_comma", "").lower())
+    csv_options = CsvOptions(
+        form.get("x_field") or None,
+        form.get("y_field") or None,
+        form.get("delimiter") or None,
+        decimal_comma,
+        form.get("encoding") or None,
+    )
+    with tempfile.TemporaryDirectory(dir=current_app.instance_path) as folder:
+        path = Path(folder) / name
+        upload.save(path)
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        if not head.startswith(UPLOAD_SIGNATURES[suffix]) or (
+            b"\x00" in head[:8] and suffix == ".csv"
+        ):
+            raise InvalidInput(
+                f"'{upload.filename}' does not look like a {suffix} file",
+                field_errors=[FieldError("/file", "content does not match the file name")],
+            )
+        _info, report = services.layers.import_file(
+            path,
+            key,
+            acting_user(),
+            source_layer=form.get("source_layer") or None,
+            source_crs=form.get("source_crs") or None,
+            mapping=mapping or None,
+            csv_options=csv_options,
+        )
+    response = jsonify(services.layers.describe(key) | {"report": report.as_dict()})
+    response.status_code = 201
+    response.headers["Location"] = url_for("layers.get_layer", key=key)
+    return response
+
+
+@blueprint.delete("/<key>")
+def delete_layer(key: str) -> Response:
+    _services().layers.remove(key, acting_user())
+    return Response(status=204)
