@@ -12,7 +12,8 @@ order and coordinates are rounded before they are written, so the output is
 byte-identical on every run: the committed files can be checked against the
 script (``tests/test_demo_town.py``).
 
-Run ``python -m zugabe.demo.town [OUTPUT_DIR] [--seed N]``.
+Run ``python -m zugabe.demo.town [OUTPUT_DIR] [--seed N]``. It also writes the
+town's thematic layers (``zugabe.demo.layers``) to ``OUTPUT_DIR/layers/``.
 """
 
 from __future__ import annotations
@@ -413,6 +414,9 @@ class Town:
     streams: tuple[Stream, ...]
     projects: tuple[DemoProject, ...]
     situations: tuple[Situation, ...]
+    # Faces of the street network set back from the roads; the thematic layers
+    # (``zugabe.demo.layers``) build parcels, buildings and parks in them.
+    blocks: tuple[Polygon, ...] = ()
 
 
 def generate_town(seed: int = DEFAULT_SEED) -> Town:
@@ -434,6 +438,7 @@ def generate_town(seed: int = DEFAULT_SEED) -> Town:
         streams=tuple(streams),
         projects=tuple(builder.projects),
         situations=tuple(builder.situations),
+        blocks=tuple(blocks),
     )
 
 
@@ -1924,7 +1929,7 @@ def _to_lonlat() -> Transformer:
     return Transformer.from_crs(STORAGE_CRS, "EPSG:4326", always_xy=True)
 
 
-def _wgs84(geom: BaseGeometry) -> BaseGeometry:
+def _wgs84(geom: BaseGeometry, max_vertices: int = MAX_VERTICES) -> BaseGeometry:
     """Round to 1 cm in metres, reproject, round to 7 decimals; check the result."""
     projected = shapely.set_precision(geom, 0.01)
     transformer = _to_lonlat()
@@ -1939,7 +1944,7 @@ def _wgs84(geom: BaseGeometry) -> BaseGeometry:
         problems.append("invalid or empty")
     if out.geom_type != geom.geom_type:
         problems.append(f"type changed from {geom.geom_type} to {out.geom_type}")
-    if shapely.get_num_coordinates(out) > MAX_VERTICES:
+    if shapely.get_num_coordinates(out) > max_vertices:
         problems.append(f"{shapely.get_num_coordinates(out)} vertices")
     if problems:
         raise ValueError(f"demo geometry cannot be written: {', '.join(problems)}")
@@ -1976,15 +1981,18 @@ def _polygon_rings(
     return [ring(oriented.exterior.coords)] + [ring(r.coords) for r in oriented.interiors]
 
 
-def _feature(geom: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
+def feature(
+    geom: BaseGeometry, properties: dict[str, Any], max_vertices: int = MAX_VERTICES
+) -> dict[str, Any]:
+    """A GeoJSON feature in lon/lat from a geometry in EPSG:25832."""
     return {
         "type": "Feature",
-        "geometry": _geojson_geometry(_wgs84(geom)),
+        "geometry": _geojson_geometry(_wgs84(geom, max_vertices)),
         "properties": properties,
     }
 
 
-def _collection_text(features: Sequence[dict[str, Any]]) -> str:
+def collection_text(features: Sequence[dict[str, Any]]) -> str:
     """A FeatureCollection with one feature per line, for readable diffs."""
     body = ",\n".join(json.dumps(f, ensure_ascii=False) for f in features)
     return '{"type": "FeatureCollection", "features": [\n' + body + "\n]}\n"
@@ -1994,31 +2002,41 @@ def town_features(town: Town) -> dict[str, list[dict[str, Any]]]:
     """The GeoJSON features of each output file, in their stable order."""
     return {
         "districts.geojson": [
-            _feature(d.geometry, {"name": d.name, "city": d.city}) for d in town.districts
+            feature(d.geometry, {"name": d.name, "city": d.city}) for d in town.districts
         ],
         "streets.geojson": [
-            _feature(s.geometry, {"name": s.name, "category": s.category}) for s in town.streets
+            feature(s.geometry, {"name": s.name, "category": s.category}) for s in town.streets
         ],
         "streams.geojson": [
-            _feature(s.geometry, {"name": s.name, "category": "stream"}) for s in town.streams
+            feature(s.geometry, {"name": s.name, "category": "stream"}) for s in town.streams
         ],
-        "projects.geojson": [_feature(p.geometry, p.properties()) for p in town.projects],
+        "projects.geojson": [feature(p.geometry, p.properties()) for p in town.projects],
     }
 
 
 def write_town(folder: Path, seed: int = DEFAULT_SEED) -> dict[str, int]:
-    """Generate the town and write its GeoJSON files; returns features per file."""
+    """Generate the town and its thematic layers and write them; returns features per file.
+
+    The layers land in ``folder/layers/<key>.geojson`` and are counted as ``layers/<key>.geojson``.
+    """
+    # Imported here: the layers module builds on this one.
+    from zugabe.demo.layers import write_layers
+
     folder.mkdir(parents=True, exist_ok=True)
+    town = generate_town(seed)
     counts = {}
-    for name, features in town_features(generate_town(seed)).items():
-        (folder / name).write_text(_collection_text(features), encoding="utf-8", newline="\n")
+    for name, features in town_features(town).items():
+        (folder / name).write_text(collection_text(features), encoding="utf-8", newline="\n")
         counts[name] = len(features)
+    for key, count in write_layers(folder / "layers", town, seed).items():
+        counts[f"layers/{key}.geojson"] = count
     return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m zugabe.demo.town", description="Write the synthetic demo town."
+        prog="python -m zugabe.demo.town",
+        description="Write the synthetic demo town and its thematic layers.",
     )
     parser.add_argument("output", nargs="?", default="sample_data", type=Path)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
