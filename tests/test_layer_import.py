@@ -263,7 +263,7 @@ def test_interrupted_import_keeps_the_previous_version(
     previous, _ = services.layers.import_file(path, "streets", "gis")
     services.layers.batch_size = 1000
 
-    def interrupt(_count: int) -> None:
+    def interrupt(_count: int, _total: int) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

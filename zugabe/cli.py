@@ -208,13 +208,14 @@ def import_layer(
             raise click.BadParameter(f"'{item}' is not FIELD=ATTRIBUTE", param_hint="--map")
         mapping[source.strip()] = attribute.strip()
     csv_options = CsvOptions(x_field, y_field, delimiter, decimal_comma, encoding)
+    click.echo(f"reading and checking {file.name} …", err=True)
     with (
         context.services() as services,
-        click.progressbar(length=0, label="writing", file=sys.stderr) as bar,
+        click.progressbar(length=1, label="writing", file=sys.stderr) as bar,
     ):
 
-        def progress(count: int) -> None:
-            bar.length = max(bar.length or 0, bar.pos + count)
+        def progress(count: int, total: int) -> None:
+            bar.length = total
             bar.update(count)
 
         info, report = services.layers.import_file(

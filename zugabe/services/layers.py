@@ -34,7 +34,7 @@ from zugabe.storage.contract import (
 BATCH_SIZE = 50_000
 REPORT_ROWS_KEPT = 1000  # refused/repaired rows listed in a report; the counts are always complete
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (features just written, features to write)
 
 
 @dataclass
@@ -288,7 +288,7 @@ class LayerService:
                 derived=derived,
             )
             if progress is not None:
-                progress(len(chunk))
+                progress(len(chunk), len(indices))
 
     def list(self) -> list[LayerInfo]:
         return self.store.list_layers()
