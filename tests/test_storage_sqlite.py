@@ -503,14 +503,14 @@ print("FINISHED", flush=True)
 """
 
 
-def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
-    url = url_for(db_path)
-    store = SqliteStore(url)
-    store.add_projects([new(at(i, i), title=f"vorher {i}") for i in range(5)])
-    store.close()
+def kill_writer_midway(script: str, url: str, db_path: Path) -> None:
+    """Run ``script`` as a writer process and SIGKILL it once it prints MIDWAY.
 
+    By then its open transaction has spilled more than 1 MB into the WAL
+    file, so the kill really lands in the middle of a write.
+    """
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CRASHING_WRITER), url],
+        [sys.executable, "-c", textwrap.dedent(script), url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -520,7 +520,6 @@ def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
     try:
         line = child.stdout.readline() if child.stdout else ""
         assert line.strip() == "MIDWAY", child.stderr.read() if child.stderr else ""
-        # By now the open transaction has spilled pages into the WAL file.
         wal = db_path.with_name(db_path.name + "-wal")
         assert wal.exists() and wal.stat().st_size > 1_000_000
         child.kill()  # SIGKILL: no cleanup, no rollback, no atexit
@@ -533,6 +532,15 @@ def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
             if stream:
                 stream.close()
     assert child.returncode != 0
+
+
+def test_killed_writer_leaves_a_consistent_store(db_path: Path) -> None:
+    url = url_for(db_path)
+    store = SqliteStore(url)
+    store.add_projects([new(at(i, i), title=f"vorher {i}") for i in range(5)])
+    store.close()
+
+    kill_writer_midway(CRASHING_WRITER, url, db_path)
 
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -951,29 +959,7 @@ def test_killed_layer_import_leaves_the_previous_version(db_path: Path) -> None:
     kept_features = all_features(store, "sewer_sections")
     store.close()
 
-    child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(CRASHING_LAYER_IMPORT), url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(120, child.kill)
-    watchdog.start()
-    try:
-        line = child.stdout.readline() if child.stdout else ""
-        assert line.strip() == "MIDWAY", child.stderr.read() if child.stderr else ""
-        wal = db_path.with_name(db_path.name + "-wal")
-        assert wal.exists() and wal.stat().st_size > 1_000_000
-        child.kill()  # SIGKILL: no cleanup, no rollback, no atexit
-        child.wait(timeout=30)
-    finally:
-        watchdog.cancel()
-        child.kill()
-        child.wait(timeout=30)
-        for stream in (child.stdout, child.stderr):
-            if stream:
-                stream.close()
-    assert child.returncode != 0
+    kill_writer_midway(CRASHING_LAYER_IMPORT, url, db_path)
 
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
