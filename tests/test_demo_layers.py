@@ -19,7 +19,6 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -31,6 +30,7 @@ from zugabe.domain.layers import (
     default_layers_folder,
     load_layer_definitions,
 )
+from zugabe.io.crs import Reprojector
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 LAYERS = SAMPLE_DATA / "layers"
@@ -57,19 +57,12 @@ def town_file(name: str) -> tuple[dict[str, Any], ...]:
     return collection(SAMPLE_DATA / name)
 
 
-@cache
-def _to_metres() -> Transformer:
-    return Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
+TO_METRES = Reprojector("EPSG:25832")
 
 
 def metric(geometry: dict[str, Any]) -> BaseGeometry:
     """A GeoJSON geometry projected back to EPSG:25832."""
-
-    def project(coords: np.ndarray) -> np.ndarray:
-        x, y = _to_metres().transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(shape(geometry), project)
+    return TO_METRES.to_storage(shape(geometry))
 
 
 @cache

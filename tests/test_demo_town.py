@@ -18,13 +18,13 @@ import pyogrio
 import pyogrio.raw
 import pytest
 import shapely
-from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.demo.town import FILES, generate_town, write_town
 from zugabe.domain.project import EDITABLE_FIELDS, parse_attributes
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.io.crs import Reprojector
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 LON_RANGE, LAT_RANGE = (5.86, 9.47), (50.32, 52.53)
@@ -38,19 +38,12 @@ def features(name: str) -> tuple[dict[str, Any], ...]:
     return tuple(doc["features"])
 
 
-@cache
-def _to_metres() -> Transformer:
-    return Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
+TO_METRES = Reprojector("EPSG:25832")
 
 
 def metric(geometry: dict[str, Any]) -> BaseGeometry:
     """A GeoJSON geometry projected back to EPSG:25832."""
-
-    def project(coords: np.ndarray) -> np.ndarray:
-        x, y = _to_metres().transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(shape(geometry), project)
+    return TO_METRES.to_storage(shape(geometry))
 
 
 def months_apart(first: tuple[date, date | None], second: tuple[date, date | None]) -> int:
