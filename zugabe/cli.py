@@ -19,6 +19,7 @@ from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
+from zugabe.services.query import parse_bbox
 
 
 class _Context:
@@ -280,6 +281,42 @@ def remove_layer(context: _Context, key: str) -> None:
     with context.services() as services:
         services.layers.remove(key, context.acting_user(services))
         click.echo(f"layer {key} removed")
+
+
+@cli.command()
+@click.option("--cell-size", type=float, help="Square cells of this size in metres.")
+@click.option("--cells", "cells_layer", help="Use the polygons of this layer as cells.")
+@click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (default: extent of the data).")
+@click.option("--top", type=int, default=10, show_default=True, help="Cells to print.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="GeoJSON file."
+)
+@pass_context
+def synergy(
+    context: _Context,
+    cell_size: float | None,
+    cells_layer: str | None,
+    bbox: str | None,
+    top: int,
+    output: Path | None,
+) -> None:
+    """Compute the synergy grid (Flächenkulisse) and print the best cells."""
+    with context.services() as services:
+        result = services.synergy.compute(
+            cell_size=cell_size, cells_layer=cells_layer, bbox=parse_bbox(bbox) if bbox else None
+        )
+        collection = services.synergy.to_geojson(result)
+    keys = [c["key"] for c in collection["criteria"]]
+    click.echo(f"{len(result.cells)} cells, {int(result.attention.sum())} attention areas")
+    click.echo("rank  score  attention  " + "  ".join(keys))
+    for cell in collection["features"][:top]:
+        p = cell["properties"]
+        utilities = "  ".join(f"{p[k]['utility']:>{len(k)}.2f}" for k in keys)
+        flag = "yes" if p["attention_area"] else "no"
+        click.echo(f"{p['rank']:>4}  {p['score']:.3f}  {flag:<9}  {utilities}")
+    if output is not None:
+        output.write_text(json.dumps(collection, ensure_ascii=False) + "\n", "utf-8")
+        click.echo(f"grid written to {output}", err=True)
 
 
 def main() -> None:

@@ -69,6 +69,9 @@ class Settings(BaseModel):
     layers_folder: Path | None = Field(
         default=None, description="Folder of layer definitions; empty: the shipped layers/."
     )
+    synergy_file: Path | None = Field(
+        default=None, description="Synergy grid criteria (TOML); empty: layers/rules/synergy.toml."
+    )
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
     )
@@ -82,7 +85,7 @@ class Settings(BaseModel):
             return [part.strip() for part in value.split(",")]
         return value
 
-    @field_validator("vocabulary_file", "layers_folder", mode="before")
+    @field_validator("vocabulary_file", "layers_folder", "synergy_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from zugabe.config import Settings
 from zugabe.domain.layers import default_layers_folder, load_layer_definitions
+from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.services.layers import LayerService
 from zugabe.services.projects import ProjectService
+from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
 from zugabe.storage.contract import Store
 
@@ -25,6 +27,7 @@ class Services:
     store: Store
     projects: ProjectService
     layers: LayerService
+    synergy: SynergyService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -34,13 +37,18 @@ class Services:
             else Vocabulary.default()
         )
         definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
+        synergy_config = load_synergy_config(
+            settings.synergy_file or default_synergy_path(), definitions
+        )
         store = open_store(settings.store_url)
+        projects = ProjectService(store, vocabulary, settings)
         return cls(
             settings,
             vocabulary,
             store,
-            ProjectService(store, vocabulary, settings),
+            projects,
             LayerService(store, definitions, settings),
+            SynergyService(store, projects, synergy_config, settings),
         )
 
     def close(self) -> None:

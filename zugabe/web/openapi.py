@@ -308,6 +308,29 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/synergy": {
+                "get": {
+                    "summary": "Synergy grid (Flächenkulisse): cells scored and ranked",
+                    "operationId": "getSynergyGrid",
+                    "parameters": [
+                        _query(
+                            "cell_size",
+                            "Square cell size in metres (default from the criteria file).",
+                            {"type": "number", "exclusiveMinimum": 0},
+                        ),
+                        _query("cells", "A polygon layer whose features are the cells."),
+                        list_params[0],
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Cells best first with measures, utilities, "
+                            "score, rank and attention_area.",
+                            "content": {GEOJSON: {"schema": {"type": "object"}}},
+                        },
+                        "400": _problem("No data for the grid, or too many cells."),
+                    },
+                }
+            },
             "/api/vocab": {
                 "get": {
                     "summary": "Organisations, departments, measure types and statuses with labels",

@@ -1,0 +1,138 @@
+"""Use case: compute the synergy grid [Flächenkulisse] from stored layers and projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+
+from zugabe.config import Settings
+from zugabe.domain.project import Status
+from zugabe.domain.synergy import PROJECTS, Criterion, SynergyConfig
+from zugabe.engine.synergy import CriterionInput, SynergyResult, square_grid, synergy_grid
+from zugabe.errors import BadRequest
+from zugabe.io.geojson import geometry_to_json
+from zugabe.services.projects import ProjectFilter, ProjectService
+from zugabe.services.query import BBox
+from zugabe.storage.contract import Store
+
+MAX_CELLS = 250_000
+PLANNED = (Status.IDEA, Status.PLANNING, Status.APPROVED, Status.UNDER_CONSTRUCTION)
+
+
+class SynergyService:
+    def __init__(
+        self, store: Store, projects: ProjectService, config: SynergyConfig, settings: Settings
+    ) -> None:
+        self.store = store
+        self.projects = projects
+        self.config = config
+        self.settings = settings
+        self.reprojector = projects.reprojector
+
+    def compute(
+        self,
+        *,
+        cell_size: float | None = None,
+        cells_layer: str | None = None,
+        bbox: BBox | None = None,
+    ) -> SynergyResult:
+        """Score cells of a square grid (or the polygons of ``cells_layer``) in ``bbox``.
+
+        Without a bbox the grid covers the stored layers the criteria use.
+        """
+        area = self.reprojector.bbox_to_storage(bbox) if bbox else self._data_extent()
+        if cells_layer:
+            cells = np.array(
+                [
+                    f.geometry
+                    for f in self.store.layer_features(cells_layer, area)
+                    if f.geometry.geom_type in ("Polygon", "MultiPolygon")
+                ],
+                dtype=object,
+            )
+            if not len(cells):
+                raise BadRequest(f"layer '{cells_layer}' has no polygons here to use as cells")
+        else:
+            size = cell_size or self.config.cell_size_m
+            min_x, min_y, max_x, max_y = area.bounds
+            count = np.ceil((max_x - min_x) / size) * np.ceil((max_y - min_y) / size)
+            if size <= 0 or count > MAX_CELLS:
+                raise BadRequest(
+                    f"a {size:g} m grid over this area has {count:,.0f} cells; at most "
+                    f"{MAX_CELLS:,}: choose larger cells or a smaller bbox"
+                )
+            cells = square_grid(area.bounds, size)
+            cells = cells[shapely.intersects(area, cells)]
+        inputs = {c.key: self._input(c, area) for c in self.config.criteria}
+        return synergy_grid(cells, self.config.criteria, inputs, self.config.attention_share)
+
+    def _data_extent(self) -> shapely.Geometry:
+        sources = {c.source for c in self.config.criteria}
+        boxes = [
+            shapely.box(*info.extent)
+            for info in self.store.list_layers()
+            if info.key in sources and info.extent is not None
+        ]
+        if not boxes:
+            raise BadRequest("none of the layers the synergy criteria use is stored yet")
+        return shapely.box(*shapely.total_bounds(boxes))
+
+    def _input(self, criterion: Criterion, area: shapely.Geometry) -> CriterionInput:
+        if criterion.source == PROJECTS:
+            lonlat = self.reprojector.to_wgs84(area).bounds
+            found = self.projects.iterate(
+                ProjectFilter(bbox=lonlat, measure_types=criterion.measure_types, statuses=PLANNED)
+            )
+            return CriterionInput(np.array([p.geometry for p in found], dtype=object))
+        features = [
+            f
+            for f in self.store.layer_features(criterion.source, area)
+            if all(c.holds(f.attributes.get(c.attribute)) for c in criterion.conditions)
+        ]
+        values = None
+        if criterion.attribute:
+            values = np.array(
+                [_number(f.attributes.get(criterion.attribute)) for f in features], dtype=float
+            )
+        return CriterionInput(np.array([f.geometry for f in features], dtype=object), values)
+
+    def to_geojson(self, result: SynergyResult) -> dict[str, Any]:
+        """Cells as a GeoJSON FeatureCollection (lon/lat), best first."""
+        criteria = self.config.criteria
+        features = []
+        for index in np.argsort(result.rank):
+            properties: dict[str, Any] = {
+                "rank": int(result.rank[index]),
+                "score": round(float(result.score[index]), 4),
+                "attention_area": bool(result.attention[index]),
+            }
+            for c in criteria:
+                measure = float(result.measures[c.key][index])
+                properties[c.key] = {
+                    "measure": None if np.isnan(measure) else round(measure, 3),
+                    "utility": round(float(result.utilities[c.key][index]), 4),
+                }
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": int(index),
+                    "geometry": geometry_to_json(self.reprojector.to_wgs84(result.cells[index])),
+                    "properties": properties,
+                }
+            )
+        return {
+            "type": "FeatureCollection",
+            "criteria": [
+                {"key": c.key, "label": c.label, "weight": c.weight, "measure": c.measure}
+                for c in criteria
+            ],
+            "features": features,
+        }
+
+
+def _number(value: object) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else np.nan
+    )
