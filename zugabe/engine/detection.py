@@ -1,0 +1,887 @@
+"""Coordination detection: which projects and layer features meet under which rule.
+
+Two entry points share one evaluation: ``detect_for_project`` checks one new or changed
+project against the spatially indexed candidates (what saving a project runs), and
+``detect_all`` recomputes everything in one batch. Both work on a ``DetectionIndex`` built once
+from all projects and layer features: STRtrees for the geometries and numpy arrays for the
+attributes the rules read (codes for organisations, departments, measure types and statuses;
+day numbers for the planned windows; attribute columns per layer).
+
+Cost control: candidate pairs come from bounding-box queries of the trees; selectors, time
+windows and layer attributes are then filtered with numpy, and only the pairs that survive go
+through exact geometry (predicates, distances, intersections), vectorised over the pair
+arrays. Python runs once per finding, to build the result objects.
+
+Semantics (the tests compare with a brute-force oracle written from this list):
+
+- Project windows are [start, end], both days inclusive; a missing start or end is open-ended.
+- ``intersects``: the geometries share at least a point (touching counts). ``within d``: the
+  distance is at most d metres. Minimum length/area: see ``zugabe.domain.rules.SpatialTest``.
+- The overlap geometry is the intersection; for ``within`` without a minimum it is the
+  shortest connecting line when the two do not touch; with a minimum, b ∩ buffer(a, d).
+- Project pairs: a project never meets itself, and pairs of the same organisation and
+  department are left out unless the rule sets ``same_department``. A pair that fits a rule
+  in both orientations gives one finding, with the lower project id as subject a when that
+  orientation fires. A ``fallback`` rule fires only for pairs no other rule relates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from zugabe.domain.layers import LayerDefinition
+from zugabe.domain.project import Project
+from zugabe.domain.rules import (
+    PROJECT_DATE_FIELDS,
+    PROJECT_FIELDS,
+    Condition,
+    LayerSelector,
+    ProjectSelector,
+    Rule,
+    TemporalTest,
+    value_kind,
+)
+from zugabe.storage.contract import LayerFeature
+
+# Day numbers (date.toordinal) of open window ends: far outside any real date.
+OPEN_START = -(1 << 40)
+OPEN_END = 1 << 40
+_EPOCH = date(1970, 1, 1).toordinal()
+# Candidate boxes for distance rules grow by this much more than the distance, so rounding
+# never drops a pair whose exact distance is within it; the exact test follows.
+_SLACK_M = 1e-6
+# Segments per quarter circle of the corridor buffer (b ∩ buffer(a, d)); 16 like shapely's
+# BaseGeometry.buffer, so a corridor is within 0.2 % of the distance of a true circle.
+BUFFER_QUAD_SEGS = 16
+_NO_VALUE = -1  # text column code of a missing value
+_UNKNOWN_TEXT = -2  # code of a condition value no feature has
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One side of a finding: a project, or a feature of a thematic layer.
+
+    ``id`` is what stays stable across recomputation and re-import: the project id, or for a
+    layer feature the value of the layer's ``id_attribute`` (``"#<feature_id>"`` when the
+    layer has none or the feature lacks it). ``feature_id`` is the store's row id, for lookups.
+    """
+
+    kind: str  # "project" | "layer"
+    id: int | str
+    layer: str | None = None
+    feature_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        """``project/12`` or ``layer/trees/BO-B0001``: the subject's part of a case identity."""
+        if self.kind == "project":
+            return f"project/{self.id}"
+        return f"layer/{self.layer}/{self.id}"
+
+    def sort_key(self) -> tuple[int, str, int, str]:
+        if self.kind == "project":
+            assert isinstance(self.id, int)
+            return (0, "", self.id, "")
+        return (1, self.layer or "", 0, str(self.id))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule firing for one pair: the raw material of a coordination case.
+
+    Measures: ``overlap_area_m2`` and ``overlap_length_m`` (lineal parts) of the overlap
+    geometry, ``distance_m`` between the subjects (0 when they touch), ``overlap_days`` the
+    days both project windows share (0 when they do not, None when the shared period is
+    unbounded or b is a layer feature), ``gap_months`` the calendar months between the
+    windows (0 when they overlap or adjoin; None for layer features).
+    """
+
+    rule_id: str
+    relation: str
+    severity: str
+    subject_a: Subject
+    subject_b: Subject
+    geometry: BaseGeometry = field(compare=False)
+    overlap_area_m2: float
+    overlap_length_m: float
+    distance_m: float
+    overlap_days: int | None
+    gap_months: int | None
+    # (organisation, department) to involve; None where the rule cannot tell which one.
+    involved: tuple[tuple[str | None, str | None], ...] = ()
+
+    @property
+    def pair_key(self) -> str:
+        """Stable identity of the case: rule id and both subjects in a fixed order."""
+        first, second = sorted((self.subject_a, self.subject_b), key=Subject.sort_key)
+        return f"{self.rule_id}|{first.key}|{second.key}"
+
+    @property
+    def pair(self) -> frozenset[str]:
+        """The two subjects, whatever the rule (a fallback rule yields to any other)."""
+        return frozenset((self.subject_a.key, self.subject_b.key))
+
+
+# --------------------------------------------------------------------------- index
+
+
+class _Codes:
+    """Small integers for vocabulary keys, shared by the index and single-project tables."""
+
+    def __init__(self) -> None:
+        self._map: dict[str, int] = {}
+        self._counter = itertools.count()
+
+    def code(self, value: str) -> int:
+        found = self._map.get(value)
+        if found is None:
+            found = self._map.setdefault(value, next(self._counter))
+        return found
+
+    def codes(self, values: Iterable[str]) -> np.ndarray:
+        return np.fromiter((self.code(v) for v in values), dtype=np.int64)
+
+
+def _day(value: date | None, open_value: int) -> int:
+    return open_value if value is None else value.toordinal()
+
+
+@dataclass(frozen=True)
+class _Projects:
+    """Projects column by column, ordered by id."""
+
+    items: tuple[Project, ...]
+    ids: np.ndarray
+    geoms: np.ndarray
+    organisation: np.ndarray
+    department: np.ndarray
+    measure_type: np.ndarray
+    status: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    @classmethod
+    def of(cls, projects: Sequence[Project], codes: _Codes) -> _Projects:
+        attrs = [p.attributes for p in projects]
+        geoms = np.empty(len(projects), dtype=object)
+        geoms[:] = [p.geometry for p in projects]
+        return cls(
+            items=tuple(projects),
+            ids=np.fromiter((p.id for p in projects), dtype=np.int64, count=len(projects)),
+            geoms=geoms,
+            organisation=codes.codes(a.organisation for a in attrs),
+            department=codes.codes(a.department for a in attrs),
+            measure_type=codes.codes(a.measure_type for a in attrs),
+            status=codes.codes(a.status.value for a in attrs),
+            start=np.fromiter((_day(a.start, OPEN_START) for a in attrs), dtype=np.int64),
+            end=np.fromiter((_day(a.end, OPEN_END) for a in attrs), dtype=np.int64),
+        )
+
+    def mask(self, selector: ProjectSelector, codes: _Codes) -> np.ndarray:
+        mask = np.isin(self.status, codes.codes(s.value for s in selector.statuses))
+        for column, wanted in (
+            (self.organisation, selector.organisations),
+            (self.department, selector.departments),
+            (self.measure_type, selector.measure_types),
+        ):
+            if wanted:
+                mask &= np.isin(column, codes.codes(wanted))
+        return mask
+
+
+class _Layer:
+    """The features of one layer: geometries, derived geometries, attribute columns, trees."""
+
+    def __init__(self, key: str, features: Iterable[LayerFeature], id_attribute: str | None):
+        self.key = key
+        self.items = tuple(sorted(features, key=lambda f: f.id))
+        n = len(self.items)
+        self.feature_ids = np.fromiter((f.id for f in self.items), dtype=np.int64, count=n)
+        self.position = {f.id: i for i, f in enumerate(self.items)}
+        self.geoms = np.empty(n, dtype=object)
+        self.geoms[:] = [f.geometry for f in self.items]
+        # A feature without a derived geometry is tested with its own.
+        self.derived = np.empty(n, dtype=object)
+        self.derived[:] = [f.geometry if f.derived is None else f.derived for f in self.items]
+        self.stable_ids = _stable_ids(self.items, id_attribute)
+        self._columns: dict[tuple[str, str], np.ndarray] = {}
+        self._text_codes: dict[str, dict[Any, int]] = {}
+        self._subsets: dict[tuple[LayerSelector, str | None], tuple[np.ndarray, Any]] = {}
+
+    def column(self, attribute: str, kind: str) -> np.ndarray:
+        """One attribute as an array: float64 with NaN for missing, or int codes for text."""
+        cached = self._columns.get((attribute, kind))
+        if cached is not None:
+            return cached
+        raw = [f.attributes.get(attribute) for f in self.items]
+        if kind == "text":
+            lookup = self._text_codes.setdefault(attribute, {})
+            column = np.fromiter(
+                (
+                    lookup.setdefault(v, len(lookup)) if value_kind(v) == "text" else _NO_VALUE
+                    for v in raw
+                ),
+                dtype=np.int64,
+                count=len(raw),
+            )
+        else:
+            column = np.fromiter(
+                (_number(v) if value_kind(v) == kind else math.nan for v in raw),
+                dtype=np.float64,
+                count=len(raw),
+            )
+        self._columns[(attribute, kind)] = column
+        return column
+
+    def condition_mask(self, condition: Condition) -> np.ndarray:
+        kind = condition.kind
+        column = self.column(condition.attribute, kind)
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        if kind == "text":
+            lookup = self._text_codes.get(condition.attribute, {})
+            wanted = np.array([lookup.get(v, _UNKNOWN_TEXT) for v in values], dtype=np.int64)
+            present = column != _NO_VALUE
+        else:
+            wanted = np.array([_number(v) for v in values], dtype=np.float64)
+            present = ~np.isnan(column)
+        op = condition.operator
+        if op == "in":
+            return np.isin(column, wanted) & present
+        value = wanted[0]
+        if op == "==":
+            return (column == value) & present
+        if op == "!=":
+            return (column != value) & present
+        with np.errstate(invalid="ignore"):
+            if op == "<":
+                return column < value
+            if op == "<=":
+                return column <= value
+            if op == ">":
+                return column > value
+            return column >= value
+
+    def subset(self, selector: LayerSelector, year_attribute: str | None) -> tuple[np.ndarray, Any]:
+        """Positions of the features a selector keeps, and an STRtree over just those.
+
+        Built once per selector: attribute conditions discard features before any geometry.
+        """
+        key = (selector, year_attribute)
+        cached = self._subsets.get(key)
+        if cached is not None:
+            return cached
+        mask = np.ones(len(self.items), dtype=bool)
+        for condition in selector.where:
+            mask &= self.condition_mask(condition)
+        if year_attribute is not None:
+            mask &= ~np.isnan(self.column(year_attribute, "number"))
+        positions = np.flatnonzero(mask)
+        geoms = self.derived if selector.use_derived else self.geoms
+        result = (positions, shapely.STRtree(geoms[positions]))
+        self._subsets[key] = result
+        return result
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, date):
+        return float(value.toordinal())
+    return float(value)
+
+
+def _stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list[str]:
+    """The id_attribute's value per feature; '#<feature id>' where missing or repeated."""
+    ids = [
+        str(f.attributes.get(id_attribute))
+        if id_attribute and f.attributes.get(id_attribute) not in (None, "")
+        else f"#{f.id}"
+        for f in items
+    ]
+    counts: dict[str, int] = {}
+    for value in ids:
+        counts[value] = counts.get(value, 0) + 1
+    return [
+        f"{value}#{f.id}" if counts[value] > 1 else value
+        for value, f in zip(ids, items, strict=True)
+    ]
+
+
+class DetectionIndex:
+    """All projects and layer features, indexed once for many detections.
+
+    ``layers`` maps layer keys to their features; ``layer_definitions`` tells each layer's
+    ``id_attribute`` (stable subject ids across re-imports). Passing the ``rules`` builds the
+    attribute columns and per-rule trees up front, so the first detection is as fast as the
+    rest; otherwise they are built on first use. The index is read-only once built: to reflect
+    a saved project, build a new one (or pass the project to ``detect_for_project``, which
+    ignores the indexed version with the same id).
+    """
+
+    def __init__(
+        self,
+        projects: Iterable[Project],
+        layers: Mapping[str, Iterable[LayerFeature]] | None = None,
+        *,
+        layer_definitions: Mapping[str, LayerDefinition] | None = None,
+        rules: Sequence[Rule] = (),
+    ) -> None:
+        self.codes = _Codes()
+        ordered = sorted(projects, key=lambda p: p.id)
+        ids = [p.id for p in ordered]
+        if len(set(ids)) != len(ids):
+            raise ValueError("project ids must be unique")
+        self.projects = _Projects.of(ordered, self.codes)
+        self.project_position = {pid: i for i, pid in enumerate(ids)}
+        self.project_tree = shapely.STRtree(self.projects.geoms)
+        definitions = layer_definitions or {}
+        self.layers = {
+            key: _Layer(
+                key, features, definitions[key].id_attribute if key in definitions else None
+            )
+            for key, features in (layers or {}).items()
+        }
+        self._masks: dict[ProjectSelector, np.ndarray] = {}
+        for rule in rules:
+            self.prepare(rule)
+
+    def prepare(self, rule: Rule) -> None:
+        """Build what ``rule`` needs (selector masks, attribute columns, subset trees)."""
+        self.project_mask(rule.a)
+        if isinstance(rule.b, ProjectSelector):
+            self.project_mask(rule.b)
+        elif rule.b.layer in self.layers:
+            self.layers[rule.b.layer].subset(rule.b, rule.temporal.attribute)
+
+    def project_mask(self, selector: ProjectSelector) -> np.ndarray:
+        mask = self._masks.get(selector)
+        if mask is None:
+            mask = self.projects.mask(selector, self.codes)
+            self._masks[selector] = mask
+        return mask
+
+    def project(self, project_id: int) -> Project | None:
+        position = self.project_position.get(project_id)
+        return None if position is None else self.projects.items[position]
+
+    def feature(self, layer: str, feature_id: int) -> LayerFeature | None:
+        table = self.layers.get(layer)
+        if table is None or feature_id not in table.position:
+            return None
+        return table.items[table.position[feature_id]]
+
+
+# --------------------------------------------------------------------------- time
+
+
+def _d64(days: np.ndarray) -> np.ndarray:
+    return (days - _EPOCH).astype("datetime64[D]")
+
+
+def _years(days: np.ndarray) -> np.ndarray:
+    """Calendar year of each day number."""
+    return _d64(days).astype("datetime64[Y]").astype(np.int64) + 1970
+
+
+def _add_months(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
+    """Day numbers shifted by calendar months; the day is clamped to the month's end."""
+    d = _d64(days)
+    month = d.astype("datetime64[M]")
+    day_in_month = (d - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + np.asarray(months).astype("timedelta64[M]")
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    shifted = target.astype("datetime64[D]") + np.minimum(day_in_month, length - 1)
+    return shifted.astype(np.int64) + _EPOCH
+
+
+def _months_between(earlier_end: np.ndarray, later_start: np.ndarray) -> np.ndarray:
+    """Fewest calendar months k with earlier_end + k months ≥ the day before later_start."""
+    end = _d64(earlier_end)
+    last_free = _d64(later_start - 1)
+    end_month = end.astype("datetime64[M]")
+    free_month = last_free.astype("datetime64[M]")
+    k = (free_month - end_month).astype(np.int64)
+    end_day = (end - end_month.astype("datetime64[D]")).astype(np.int64)
+    free_day = (last_free - free_month.astype("datetime64[D]")).astype(np.int64)
+    length = ((free_month + 1).astype("datetime64[D]") - free_month.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    k = k + (np.minimum(end_day, length - 1) < free_day)
+    return np.maximum(k, 0)
+
+
+def _gap_months(sa: np.ndarray, ea: np.ndarray, sb: np.ndarray, eb: np.ndarray) -> np.ndarray:
+    """Months between two windows: 0 when they overlap or adjoin."""
+    a_first = ea < sb
+    b_first = eb < sa
+    apart = a_first | b_first
+    gap = np.zeros(len(sa), dtype=np.int64)
+    if apart.any():
+        end = np.where(a_first, ea, eb)[apart]
+        start = np.where(a_first, sb, sa)[apart]
+        gap[apart] = _months_between(end, start)
+    return gap
+
+
+def _overlap_days(sa: np.ndarray, ea: np.ndarray, sb: np.ndarray, eb: np.ndarray) -> np.ndarray:
+    """Days both windows share, NaN when that period is unbounded."""
+    low = np.maximum(sa, sb)
+    high = np.minimum(ea, eb)
+    days = (high - low + 1).astype(np.float64)
+    unbounded = (low == OPEN_START) | (high == OPEN_END)
+    days[unbounded] = math.nan
+    days[high < low] = 0.0
+    return days
+
+
+def _project_time(
+    test: TemporalTest, sa: np.ndarray, ea: np.ndarray, sb: np.ndarray, eb: np.ndarray
+) -> np.ndarray:
+    if test.test == "none":
+        return np.ones(len(sa), dtype=bool)
+    overlap = (sa <= eb) & (sb <= ea)
+    if test.test == "overlap":
+        return overlap
+    if test.test == "gap_months":
+        assert test.months is not None
+        return overlap | (_gap_months(sa, ea, sb, eb) <= test.months)
+    if test.test == "moratorium":
+        assert test.years is not None
+        ok = (sa != OPEN_START) & (eb != OPEN_END) & (eb <= sa)
+        if ok.any():
+            limit = _add_months(sa[ok], -12 * test.years)
+            ok[ok] = eb[ok] > limit
+        return ok
+    raise ValueError(f"temporal test {test.test!r} does not apply to two projects")
+
+
+def _layer_time(test: TemporalTest, sa: np.ndarray, ea: np.ndarray, year: np.ndarray) -> np.ndarray:
+    if test.test == "none":
+        return np.ones(len(sa), dtype=bool)
+    assert test.years is not None
+    present = ~np.isnan(year)
+    if test.test == "moratorium":
+        ok = present & (sa != OPEN_START)
+        start_year = _years(np.where(ok, sa, _EPOCH))
+        return ok & (year <= start_year) & (start_year - year < test.years)
+    if test.test == "year_window":
+        low = np.where(sa == OPEN_START, -np.inf, _years(np.where(sa == OPEN_START, _EPOCH, sa)))
+        high = np.where(ea == OPEN_END, np.inf, _years(np.where(ea == OPEN_END, _EPOCH, ea)))
+        with np.errstate(invalid="ignore"):
+            return present & (year >= low - test.years) & (year <= high + test.years)
+    raise ValueError(f"temporal test {test.test!r} does not apply to a layer")
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _candidates(tree: Any, geoms: np.ndarray, rule: Rule, exact: bool) -> np.ndarray:
+    """(query index, tree index) pairs that may meet: boxes only, or exact ``intersects``."""
+    if len(geoms) == 0:
+        return np.empty((2, 0), dtype=np.int64)
+    if rule.spatial.test == "within":
+        r = rule.spatial.distance + _SLACK_M
+        b = shapely.bounds(geoms)
+        boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+        return tree.query(boxes)
+    return tree.query(geoms, predicate="intersects" if exact else None)
+
+
+def _lineal_length(geoms: np.ndarray) -> np.ndarray:
+    """Length of the line parts of each geometry (a polygon's outline does not count)."""
+    n = len(geoms)
+    if n == 0:
+        return np.zeros(0)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    types = shapely.get_type_id(parts)
+    while (nested := types >= 4).any():  # multi-geometries inside collections
+        inner, inner_owner = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], inner])
+        owner = np.concatenate([owner[~nested], owner[nested][inner_owner]])
+        types = shapely.get_type_id(parts)
+    lineal = (types == 1) | (types == 2)
+    return np.bincount(owner[lineal], weights=shapely.length(parts[lineal]), minlength=n)
+
+
+@dataclass
+class _Hits:
+    """The pairs one rule fires for, with their overlap and measures, column by column."""
+
+    rule: Rule
+    a_table: _Projects
+    a_pos: np.ndarray
+    b_table: _Projects | _Layer
+    b_pos: np.ndarray
+    geoms: np.ndarray
+    area: np.ndarray
+    length: np.ndarray
+    distance: np.ndarray
+    overlap_days: np.ndarray
+    gap_months: np.ndarray
+
+    def take(self, keep: np.ndarray) -> _Hits:
+        return _Hits(
+            self.rule,
+            self.a_table,
+            self.a_pos[keep],
+            self.b_table,
+            self.b_pos[keep],
+            self.geoms[keep],
+            self.area[keep],
+            self.length[keep],
+            self.distance[keep],
+            self.overlap_days[keep],
+            self.gap_months[keep],
+        )
+
+    @property
+    def a_ids(self) -> np.ndarray:
+        return self.a_table.ids[self.a_pos]
+
+
+def _evaluate(
+    rule: Rule,
+    a_table: _Projects,
+    a_pos: np.ndarray,
+    b_table: _Projects | _Layer,
+    b_pos: np.ndarray,
+    *,
+    intersecting: bool = False,
+) -> _Hits:
+    """Filter candidate pairs by time and department, then test and measure the geometry.
+
+    ``intersecting`` says the candidates already passed the exact ``intersects`` test.
+    """
+    sa, ea = a_table.start[a_pos], a_table.end[a_pos]
+    if isinstance(b_table, _Projects):
+        sb, eb = b_table.start[b_pos], b_table.end[b_pos]
+        keep = a_table.ids[a_pos] != b_table.ids[b_pos]
+        if not rule.same_department:
+            keep &= (a_table.organisation[a_pos] != b_table.organisation[b_pos]) | (
+                a_table.department[a_pos] != b_table.department[b_pos]
+            )
+        keep &= _project_time(rule.temporal, sa, ea, sb, eb)
+        b_geoms = b_table.geoms
+    else:
+        assert isinstance(rule.b, LayerSelector)
+        if rule.temporal.attribute is not None:
+            year = b_table.column(rule.temporal.attribute, "number")[b_pos]
+            keep = _layer_time(rule.temporal, sa, ea, year)
+        else:
+            keep = np.ones(len(a_pos), dtype=bool)
+        b_geoms = b_table.derived if rule.b.use_derived else b_table.geoms
+    a_pos, b_pos = a_pos[keep], b_pos[keep]
+    ga, gb = a_table.geoms[a_pos], b_geoms[b_pos]
+
+    spatial = rule.spatial
+    if spatial.test == "intersects":
+        if not intersecting:
+            hit = shapely.intersects(ga, gb)
+            a_pos, b_pos, ga, gb = a_pos[hit], b_pos[hit], ga[hit], gb[hit]
+        overlap = shapely.intersection(ga, gb)
+        distance = np.zeros(len(a_pos))
+        touching = np.ones(len(a_pos), dtype=bool)
+    else:
+        distance = shapely.distance(ga, gb)
+        hit = distance <= spatial.distance
+        a_pos, b_pos, ga, gb, distance = a_pos[hit], b_pos[hit], ga[hit], gb[hit], distance[hit]
+        if spatial.has_minimum:
+            # The part of b near a: buffer each a once, however many b it meets.
+            unique, inverse = np.unique(a_pos, return_inverse=True)
+            buffers = shapely.buffer(
+                a_table.geoms[unique], spatial.distance, quad_segs=BUFFER_QUAD_SEGS
+            )[inverse]
+            overlap = shapely.intersection(gb, buffers)
+            touching = np.ones(len(a_pos), dtype=bool)
+        else:
+            overlap = np.empty(len(a_pos), dtype=object)
+            touching = distance == 0
+            overlap[touching] = shapely.intersection(ga[touching], gb[touching])
+            overlap[~touching] = shapely.shortest_line(ga[~touching], gb[~touching])
+    area = np.where(touching, shapely.area(overlap), 0.0)
+    length = np.where(touching, _lineal_length(overlap), 0.0)
+
+    if isinstance(b_table, _Projects):
+        sa, ea = a_table.start[a_pos], a_table.end[a_pos]
+        sb, eb = b_table.start[b_pos], b_table.end[b_pos]
+        overlap_days = _overlap_days(sa, ea, sb, eb)
+        gap = _gap_months(sa, ea, sb, eb).astype(np.float64)
+    else:
+        overlap_days = np.full(len(a_pos), math.nan)
+        gap = np.full(len(a_pos), math.nan)
+    hits = _Hits(
+        rule, a_table, a_pos, b_table, b_pos, overlap, area, length, distance, overlap_days, gap
+    )
+    if spatial.has_minimum:
+        if spatial.min_length is not None and spatial.min_area is not None:
+            enough = (length >= spatial.min_length) | (area >= spatial.min_area)
+        elif spatial.min_length is not None:
+            enough = length >= spatial.min_length
+        else:
+            enough = area >= spatial.min_area
+        hits = hits.take(enough)
+    return hits
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def _involved(
+    rule: Rule, a: tuple[str, str], b: tuple[str, str] | None
+) -> tuple[tuple[str | None, str | None], ...]:
+    """Both projects' departments, then the rule's: in a project's organisation if it has one.
+
+    ``a`` and ``b`` are (organisation, department); b is None for a layer feature.
+    """
+    entries: list[tuple[str | None, str | None]] = [a]
+    if b is not None:
+        entries.append(b)
+    for department in rule.involve_departments:
+        owners = rule.department_organisations.get(department, frozenset())
+        organisation = next(
+            (org for org, _ in (a, b or a) if org in owners),
+            None,
+        )
+        entries.append((organisation, department))
+    named = {org for org, _ in entries}
+    entries += [(org, None) for org in rule.involve_organisations if org not in named]
+    return tuple(dict.fromkeys(entries))
+
+
+def _findings(hits: _Hits) -> list[Finding]:
+    rule = hits.rule
+    a_items = hits.a_table.items
+    b_table = hits.b_table
+    result = []
+    # Few distinct department pairs recur across many findings.
+    involved: dict[tuple[tuple[str, str], tuple[str, str] | None], tuple] = {}
+    columns = zip(
+        hits.a_pos.tolist(),
+        hits.b_pos.tolist(),
+        hits.geoms,
+        hits.area.tolist(),
+        hits.length.tolist(),
+        hits.distance.tolist(),
+        hits.overlap_days.tolist(),
+        hits.gap_months.tolist(),
+        strict=True,
+    )
+    for a_pos, b_pos, geom, area, length, distance, days, gap in columns:
+        a = a_items[a_pos]
+        a_unit = (a.attributes.organisation, a.attributes.department)
+        b_unit: tuple[str, str] | None = None
+        if isinstance(b_table, _Projects):
+            b = b_table.items[b_pos]
+            b_unit = (b.attributes.organisation, b.attributes.department)
+            subject_b = Subject("project", b.id)
+        else:
+            subject_b = Subject(
+                "layer", b_table.stable_ids[b_pos], b_table.key, b_table.items[b_pos].id
+            )
+        units = (a_unit, b_unit)
+        if units not in involved:
+            involved[units] = _involved(rule, a_unit, b_unit)
+        result.append(
+            Finding(
+                rule_id=rule.id,
+                relation=rule.relation,
+                severity=rule.severity,
+                subject_a=Subject("project", a.id),
+                subject_b=subject_b,
+                geometry=geom,
+                overlap_area_m2=area,
+                overlap_length_m=length,
+                distance_m=distance,
+                overlap_days=None if math.isnan(days) else int(days),
+                gap_months=None if math.isnan(gap) else int(gap),
+                involved=involved[units],
+            )
+        )
+    return result
+
+
+def _one_orientation(hits: _Hits) -> _Hits:
+    """Per unordered project pair keep one finding: a = the lower id when that one fired."""
+    if len(hits.a_pos) == 0:
+        return hits
+    assert isinstance(hits.b_table, _Projects)
+    a_ids, b_ids = hits.a_ids, hits.b_table.ids[hits.b_pos]
+    low, high = np.minimum(a_ids, b_ids), np.maximum(a_ids, b_ids)
+    order = np.lexsort((a_ids > b_ids, high, low))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (low[order][1:] != low[order][:-1]) | (high[order][1:] != high[order][:-1])
+    return hits.take(np.sort(order[first]))
+
+
+def _apply_fallbacks(findings: list[Finding], rules: Sequence[Rule]) -> list[Finding]:
+    fallback = {rule.id for rule in rules if rule.fallback}
+    if not fallback:
+        return findings
+    related = {f.pair for f in findings if f.rule_id not in fallback}
+    return [f for f in findings if f.rule_id not in fallback or f.pair not in related]
+
+
+def _ordered(findings: list[Finding], rules: Sequence[Rule]) -> list[Finding]:
+    rank = {rule.id: i for i, rule in enumerate(rules)}
+    return sorted(
+        findings,
+        key=lambda f: (rank[f.rule_id], f.subject_a.sort_key(), f.subject_b.sort_key()),
+    )
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def _layer_candidates(
+    rule: Rule, index: DetectionIndex, a_table: _Projects, a_pos: np.ndarray
+) -> _Hits | None:
+    assert isinstance(rule.b, LayerSelector)
+    layer = index.layers.get(rule.b.layer)
+    if layer is None or len(a_pos) == 0:
+        return None
+    positions, tree = layer.subset(rule.b, rule.temporal.attribute)
+    if len(positions) == 0:
+        return None
+    # Without a time test nothing is left to filter per pair, so the tree tests exactly.
+    exact = rule.spatial.test == "intersects" and rule.temporal.test == "none"
+    query, found = _candidates(tree, a_table.geoms[a_pos], rule, exact)
+    return _evaluate(rule, a_table, a_pos[query], layer, positions[found], intersecting=exact)
+
+
+def _a_prefilter(rule: Rule, table: _Projects) -> np.ndarray:
+    """Projects that cannot be subject a of this rule whatever b is (missing start)."""
+    if rule.temporal.test == "moratorium":
+        return table.start != OPEN_START
+    return np.ones(len(table.ids), dtype=bool)
+
+
+def _b_prefilter(rule: Rule, table: _Projects) -> np.ndarray:
+    if rule.temporal.test == "moratorium":
+        return table.end != OPEN_END
+    return np.ones(len(table.ids), dtype=bool)
+
+
+def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
+    """Every finding of every rule over the whole index, each pair once per rule."""
+    projects = index.projects
+    findings: list[Finding] = []
+    for rule in rules:
+        a_mask = index.project_mask(rule.a) & _a_prefilter(rule, projects)
+        a_pos = np.flatnonzero(a_mask)
+        if isinstance(rule.b, ProjectSelector):
+            b_mask = index.project_mask(rule.b) & _b_prefilter(rule, projects)
+            if len(a_pos) == 0 or not b_mask.any():
+                continue
+            query, found = _candidates(index.project_tree, projects.geoms[a_pos], rule, False)
+            pairs_a, pairs_b = a_pos[query], found
+            keep = b_mask[pairs_b]
+            hits = _evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep])
+            hits = _one_orientation(hits)
+        else:
+            layer_hits = _layer_candidates(rule, index, projects, a_pos)
+            if layer_hits is None:
+                continue
+            hits = layer_hits
+        findings += _findings(hits)
+    return _ordered(_apply_fallbacks(findings, rules), rules)
+
+
+def detect_for_project(
+    project: Project, index: DetectionIndex, rules: Sequence[Rule]
+) -> list[Finding]:
+    """The findings of one new or changed project against the indexed candidates.
+
+    The indexed version of the project (same id), if any, is ignored: the result is what
+    ``detect_all`` gives for this project's pairs once the index holds this version.
+    """
+    single = _Projects.of([project], index.codes)
+    projects = index.projects
+    findings: list[Finding] = []
+    for rule in rules:
+        as_a = rule.a.matches(project.attributes) and bool(_a_prefilter(rule, single)[0])
+        if isinstance(rule.b, ProjectSelector):
+            as_b = rule.b.matches(project.attributes) and bool(_b_prefilter(rule, single)[0])
+            if not (as_a or as_b):
+                continue
+            _, found = _candidates(index.project_tree, single.geoms, rule, False)
+            found = found[projects.ids[found] != project.id]
+            parts = []
+            if as_a:
+                b_pos = found[(index.project_mask(rule.b) & _b_prefilter(rule, projects))[found]]
+                parts += _findings(
+                    _evaluate(rule, single, np.zeros(len(b_pos), np.int64), projects, b_pos)
+                )
+            if as_b:
+                a_pos = found[(index.project_mask(rule.a) & _a_prefilter(rule, projects))[found]]
+                parts += _findings(
+                    _evaluate(rule, projects, a_pos, single, np.zeros(len(a_pos), np.int64))
+                )
+            chosen: dict[str, Finding] = {}
+            for finding in parts:
+                kept = chosen.get(finding.pair_key)
+                if kept is None or finding.subject_a.sort_key() < kept.subject_a.sort_key():
+                    chosen[finding.pair_key] = finding
+            findings += chosen.values()
+        elif as_a:
+            hits = _layer_candidates(rule, index, single, np.zeros(1, np.int64))
+            if hits is not None:
+                findings += _findings(hits)
+    return _ordered(_apply_fallbacks(findings, rules), rules)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def message_values(
+    finding: Finding,
+    a: Project,
+    b: Project | LayerFeature,
+    *,
+    layer_title: str | None = None,
+) -> dict[str, object]:
+    """The values a rule's message template may show for this finding."""
+    values: dict[str, object] = {
+        "distance_m": finding.distance_m,
+        "overlap_m": finding.overlap_length_m,
+        "overlap_m2": finding.overlap_area_m2,
+        "overlap_days": finding.overlap_days,
+        "gap_months": finding.gap_months,
+    }
+    for prefix, subject in (("a", a), ("b", b)):
+        if isinstance(subject, Project):
+            values[f"{prefix}.id"] = subject.id
+            for name in (*PROJECT_FIELDS[1:], *PROJECT_DATE_FIELDS):
+                value = getattr(subject.attributes, name)
+                values[f"{prefix}.{name}"] = getattr(value, "value", value)
+        else:
+            values.update({f"b.{k}": v for k, v in subject.attributes.items()})
+            values["b.layer"] = finding.subject_b.layer
+            values["b.id"] = finding.subject_b.id
+            name = subject.attributes.get("name")
+            shown = layer_title or finding.subject_b.layer
+            values["b.title"] = name or f"{shown} {finding.subject_b.id}"
+    return values
+
+
+def render_message(
+    rule: Rule,
+    finding: Finding,
+    a: Project,
+    b: Project | LayerFeature,
+    lang: str = "de",
+    *,
+    layer_title: str | None = None,
+) -> str:
+    """The rule's message for this finding in ``lang``, placeholders filled in."""
+    return rule.render(lang, message_values(finding, a, b, layer_title=layer_title))
