@@ -12,8 +12,9 @@ closes it afterwards)::
             store.close()
 
 ``StorageContract`` holds the project tests and, through
-``LayerStorageContract``, the thematic-layer tests; a backend module may also
-run ``LayerStorageContract`` alone, e.g. once more with other tuning.
+``LayerStorageContract`` and ``CaseStorageContract``, the thematic-layer and
+coordination-case tests; a backend module may also run either of those
+alone, e.g. once more with other tuning.
 Everything here goes through the ``Store`` interface only, so the same tests
 hold the embedded and the PostGIS backend to one behaviour.
 Geometry is in EPSG:25832 metres, around a point in the Emscher region.
@@ -21,11 +22,13 @@ Geometry is in EPSG:25832 metres, around a point in the Emscher region.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from shapely.geometry import (
     LineString,
@@ -36,9 +39,12 @@ from shapely.geometry import (
 )
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
 from zugabe.domain.project import Project, ProjectAttributes, Status
-from zugabe.errors import NotFound, VersionConflict
+from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import (
+    CaseQuery,
+    CaseSync,
     LayerFeature,
     LayerFeatureBatch,
     NewLayerVersion,
@@ -475,7 +481,913 @@ class LayerStorageContract:
         assert store.get_project(project.id) == project
 
 
-class StorageContract(LayerStorageContract):
+# -- coordination cases ------------------------------------------------------
+
+
+def project(ref: int | str) -> Subject:
+    return Subject("project", str(ref))
+
+
+def feature(layer: str, ref: str) -> Subject:
+    return Subject("layer", ref, layer)
+
+
+P1, P2, P3, P4, P5, P6, P7 = (project(n) for n in range(1, 8))
+SEWER = feature("sewer_sections", "H-1007")
+
+
+def finding(
+    a: Subject = P1, b: Subject = P2, rule: str = "road_sewer", **changes: object
+) -> CaseFinding:
+    """A complete finding for the pair; tests change only what they look at."""
+    base = CaseFinding(
+        pair_key=f"{rule}|{a.key}|{b.key}",
+        rule_id=rule,
+        relation="synergy",
+        severity="medium",
+        subject_a=a,
+        subject_b=b,
+        geometry=square(0, 0, 3, 4),
+        measures={"overlap_area_m2": 12.0, "overlap_days": 92},
+        organisations=("stadt-bottrop", "emschergenossenschaft"),
+        departments=("strassenbau", "entwaesserung"),
+        message={"de": "Baumaßnahmen bündeln", "en": "bundle the construction works"},
+        window_start=date(2026, 3, 1),
+        window_end=date(2027, 6, 30),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def case_ids(cases: list[CoordinationCase]) -> list[int]:
+    return [case.id for case in cases]
+
+
+def sync(
+    store: Store, findings: list[CaseFinding], scope: str | None = None, **kw: str
+) -> CaseSync:
+    return store.sync_cases(
+        findings, scope, kw.get("user", "engine"), kw.get("reason", "recomputed")
+    )
+
+
+def case_of(store: Store, case_id: int) -> CoordinationCase:
+    case = store.get_case(case_id)
+    assert case is not None
+    return case
+
+
+def whats(case: CoordinationCase) -> list[str]:
+    return [entry.what for entry in case.history]
+
+
+def everything(store: Store) -> list[CoordinationCase]:
+    """Every case with its comments and history: to compare before and after."""
+    return [case_of(store, case.id) for case in store.list_cases(CaseQuery())]
+
+
+with np.errstate(invalid="ignore"):  # NaN is the point here
+    NAN_VERTEX = line((0, 0), (float("nan"), 5), (10, 10))
+    """A line whose bounds are finite: GEOS skips the NaN when it computes them."""
+
+NOTHING = CaseSync(created=(), updated=(), unchanged=(), reopened=(), obsoleted=())
+
+
+class CaseStorageContract:
+    """Coordination cases, for every backend; subclasses provide ``store``."""
+
+    # -- sync: create, keep, update ----------------------------------------
+
+    def test_sync_creates_open_cases(self, store: Store) -> None:
+        first, second = finding(P1, P2), finding(P1, SEWER, rule="excavation_sewer")
+        before = datetime.now(UTC)
+        result = sync(store, [first, second], user="engine")
+        after = datetime.now(UTC)
+
+        assert result == replace(NOTHING, created=result.created)
+        assert len(result.created) == 2
+        assert list(result.created) == sorted(result.created)
+        tolerance = timedelta(milliseconds=1)
+        for case_id, found in zip(result.created, (first, second), strict=True):
+            case = case_of(store, case_id)
+            assert case.id == case_id
+            assert case.finding == found
+            assert case.finding.geometry is not None
+            assert case.finding.geometry.equals_exact(found.geometry, 0.0)
+            assert case.status is CaseStatus.OPEN
+            assert case.status_reason == ""
+            assert case.version == 1
+            assert is_utc(case.created_at)
+            assert before - tolerance <= case.created_at <= after + tolerance
+            assert case.updated_at == case.created_at
+            assert case.comments == ()
+            assert [(h.by, h.what) for h in case.history] == [("engine", "created")]
+            assert case.history[0].at == case.created_at
+        assert store.count_cases(CaseQuery()) == 2
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"geometry": None},
+            {"geometry": Polygon()},
+            {"geometry": at(3.25, -7.5)},
+            {"geometry": line((0, 0), (30, 40), (60, 0))},
+            {
+                "geometry": MultiPolygon(
+                    [box(X0, Y0, X0 + 10, Y0 + 10), box(X0 + 20, Y0, X0 + 30, Y0 + 10)]
+                )
+            },
+            {"window_start": None, "window_end": None},
+            {"window_start": date(2026, 1, 1), "window_end": None},
+            {"organisations": (), "departments": (), "measures": {}, "message": {}},
+            {
+                "measures": {"distance_m": 4.5, "overlap_days": None, "parts": [1, 2.5]},
+                "message": {"de": "Äußere Straße: 100% ✓ 'x' \"y\"\nZeile 2", "en": ""},
+                "organisations": ("stadt-essen",),
+            },
+            {"subject_b": feature("trees", "B 17/ä"), "rule_id": "excavation_tree"},
+        ],
+        ids=[
+            "no-geometry",
+            "empty-geometry",
+            "point",
+            "line",
+            "multipolygon",
+            "no-window",
+            "open-end",
+            "nothing-involved",
+            "text-and-values",
+            "layer-subject",
+        ],
+    )
+    def test_finding_round_trips(self, store: Store, changes: dict[str, object]) -> None:
+        found = finding(**changes)  # type: ignore[arg-type]
+        [case_id] = sync(store, [found]).created
+        case = case_of(store, case_id)
+        assert case.finding == found
+        if found.geometry is None:
+            assert case.finding.geometry is None
+        else:
+            assert case.finding.geometry is not None
+            assert case.finding.geometry.geom_type == found.geometry.geom_type
+            assert case.finding.geometry.equals_exact(found.geometry, 0.0)
+        assert store.list_cases(CaseQuery()) == [replace(case, comments=(), history=())]
+
+    def test_sync_nothing(self, store: Store) -> None:
+        assert sync(store, []) == NOTHING
+        assert store.list_cases(CaseQuery()) == []
+        assert store.count_cases(CaseQuery()) == 0
+
+    def test_repeated_sync_keeps_identity_and_changes_nothing(self, store: Store) -> None:
+        findings = [finding(P1, P2), finding(P2, P3), finding(P1, SEWER, rule="x")]
+        created = sync(store, findings).created
+        before = everything(store)
+
+        for _ in range(2):
+            again = sync(store, findings)
+            assert again == replace(NOTHING, unchanged=created)
+        # The order of the findings does not matter either.
+        assert sync(store, findings[::-1]) == replace(NOTHING, unchanged=created)
+        assert everything(store) == before
+        assert store.count_cases(CaseQuery()) == 3
+
+    def test_measures_in_another_key_order_are_unchanged(self, store: Store) -> None:
+        [case_id] = sync(
+            store, [finding(measures={"overlap_area_m2": 12.0, "overlap_days": 92})]
+        ).created
+        reordered = finding(measures={"overlap_days": 92, "overlap_area_m2": 12.0})
+        assert sync(store, [reordered]) == replace(NOTHING, unchanged=(case_id,))
+        assert case_of(store, case_id).version == 1
+
+    def test_changed_measures_update_the_case(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()], user="engine").created
+        created = case_of(store, case_id)
+        grown = finding(
+            geometry=square(0, 0, 3.7, 5),
+            measures={"overlap_area_m2": 18.5, "overlap_days": 92},
+        )
+        assert sync(store, [grown], user="batch") == replace(NOTHING, updated=(case_id,))
+
+        case = case_of(store, case_id)
+        assert case.finding == grown
+        assert case.version == 2
+        assert case.status is CaseStatus.OPEN
+        assert case.created_at == created.created_at
+        assert case.updated_at >= created.updated_at
+        assert [(h.by, h.what) for h in case.history] == [
+            ("engine", "created"),
+            ("batch", "updated: overlap 12.0 → 18.5 m²"),
+        ]
+        assert case.history[-1].at == case.updated_at
+
+    @pytest.mark.parametrize(
+        ("changes", "what"),
+        [
+            ({"severity": "high"}, "severity medium → high"),
+            ({"relation": "conflict"}, "relation synergy → conflict"),
+            ({"geometry": square(1, 0, 4, 4)}, "overlap geometry"),
+            ({"geometry": None}, "overlap geometry"),
+            (
+                {"measures": {"overlap_area_m2": 12.0, "overlap_days": 30, "distance_m": 4.5}},
+                "time overlap 92 → 30 days; distance none → 4.5 m",
+            ),
+            ({"measures": {"overlap_area_m2": 12.0}}, "time overlap 92 → none days"),
+            (
+                {"measures": {"overlap_area_m2": 12.0, "overlap_days": 92, "gap_months": 3}},
+                "time gap none → 3 months",
+            ),
+            (
+                {"measures": {"overlap_area_m2": 12.0, "overlap_days": 92, "crossings": 2}},
+                "crossings none → 2",
+            ),
+            (
+                {"measures": {"overlap_area_m2": 12.3456, "overlap_days": 92}},
+                "overlap 12.0 → 12.35 m²",
+            ),
+            (
+                {"window_end": None},
+                "window 2026-03-01 to 2027-06-30 → 2026-03-01 to open",
+            ),
+            (
+                {"organisations": ("stadt-bottrop",)},
+                "organisations stadt-bottrop, emschergenossenschaft → stadt-bottrop",
+            ),
+            ({"departments": ()}, "departments strassenbau, entwaesserung → none"),
+            ({"message": {"de": "Neu", "en": "new"}}, "message"),
+            (
+                {"severity": "low", "measures": {"overlap_area_m2": 1.0, "overlap_days": 92}},
+                "severity medium → low; overlap 12.0 → 1.0 m²",
+            ),
+        ],
+    )
+    def test_history_says_what_changed(
+        self, store: Store, changes: dict[str, object], what: str
+    ) -> None:
+        [case_id] = sync(store, [finding()]).created
+        changed = finding(**changes)  # type: ignore[arg-type]
+        assert sync(store, [changed]) == replace(NOTHING, updated=(case_id,))
+        case = case_of(store, case_id)
+        assert case.finding == changed
+        assert whats(case) == ["created", f"updated: {what}"]
+
+    def test_a_reviewed_case_keeps_its_status_when_updated(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "Termin am 3.", "anna", 1)
+        sync(store, [finding(severity="high")])
+        case = case_of(store, case_id)
+        assert case.status is CaseStatus.IN_COORDINATION
+        assert case.status_reason == "Termin am 3."
+        assert case.version == 3
+
+    # -- sync: obsolete and reopen ------------------------------------------
+
+    def test_case_without_finding_becomes_obsolete_and_comes_back(self, store: Store) -> None:
+        stays, goes = sync(store, [finding(P1, P2), finding(P1, P3)]).created
+
+        result = sync(store, [finding(P1, P2)], user="batch", reason="project 3 was moved")
+        assert result == replace(NOTHING, unchanged=(stays,), obsoleted=(goes,))
+        gone = case_of(store, goes)
+        assert gone.status is CaseStatus.OBSOLETE
+        assert gone.status_reason == "project 3 was moved"
+        assert gone.version == 2
+        assert gone.finding == finding(P1, P3)  # kept as last found
+        assert [(h.by, h.what) for h in gone.history] == [
+            ("engine", "created"),
+            ("batch", "obsolete: project 3 was moved"),
+        ]
+        assert case_of(store, stays).version == 1
+
+        # Still missing: nothing more happens to it.
+        result = sync(store, [finding(P1, P2)], reason="again")
+        assert result == replace(NOTHING, unchanged=(stays,))
+        assert case_of(store, goes) == gone
+
+        result = sync(store, [finding(P1, P2), finding(P1, P3)], user="batch")
+        assert result == replace(NOTHING, unchanged=(stays,), reopened=(goes,))
+        back = case_of(store, goes)
+        assert back.status is CaseStatus.OPEN
+        assert back.status_reason == ""
+        assert back.version == 3
+        assert whats(back) == [
+            "created",
+            "obsolete: project 3 was moved",
+            "reopened: the rule applies again",
+        ]
+        assert store.count_cases(CaseQuery()) == 2
+
+    def test_reopened_case_with_new_measures_is_updated_too(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        sync(store, [], reason="project 2 was cancelled")
+        changed = finding(measures={"overlap_area_m2": 20.0, "overlap_days": 92})
+        assert sync(store, [changed]) == replace(NOTHING, reopened=(case_id,))
+        case = case_of(store, case_id)
+        assert case.finding == changed
+        assert case.status is CaseStatus.OPEN
+        # One version per sync, whatever it changed.
+        assert case.version == 3
+        assert whats(case) == [
+            "created",
+            "obsolete: project 2 was cancelled",
+            "reopened: the rule applies again",
+            "updated: overlap 12.0 → 20.0 m²",
+        ]
+
+    def test_a_dismissed_case_whose_cause_disappears_becomes_obsolete(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        store.set_case_status(case_id, CaseStatus.DISMISSED, "kein Konflikt", "anna", 1)
+        assert sync(store, [], reason="project 2 was moved").obsoleted == (case_id,)
+        case = case_of(store, case_id)
+        assert (case.status, case.status_reason) == (CaseStatus.OBSOLETE, "project 2 was moved")
+        assert sync(store, [finding()]).reopened == (case_id,)
+        assert case_of(store, case_id).status is CaseStatus.OPEN
+        assert whats(case_of(store, case_id))[1] == "status open → dismissed: kein Konflikt"
+
+    # -- sync: scope ---------------------------------------------------------
+
+    def test_scope_limits_obsoleting_to_the_cases_of_that_subject(self, store: Store) -> None:
+        p1_p2, p2_p3, p3_p4, p1_sewer, sewer_p2 = sync(
+            store,
+            [
+                finding(P1, P2),
+                finding(P2, P3),
+                finding(P3, P4),
+                finding(P1, SEWER, rule="excavation_sewer"),
+                finding(SEWER, P2, rule="sewer_renewal"),
+            ],
+        ).created
+
+        # Project 2 on either side of a pair.
+        result = sync(store, [], scope=P2.key, reason="project 2 was deleted")
+        assert result == replace(NOTHING, obsoleted=(p1_p2, p2_p3, sewer_p2))
+        for case_id in (p3_p4, p1_sewer):
+            assert case_of(store, case_id).status is CaseStatus.OPEN
+            assert case_of(store, case_id).version == 1
+
+        # A layer feature as the scope; its other case is obsolete already.
+        result = sync(store, [], scope=SEWER.key, reason="section renewed")
+        assert result == replace(NOTHING, obsoleted=(p1_sewer,))
+        assert case_of(store, p3_p4).status is CaseStatus.OPEN
+
+    def test_findings_in_scope_are_kept_and_added(self, store: Store) -> None:
+        p1_p2, p1_p3, p3_p4 = sync(
+            store, [finding(P1, P2), finding(P1, P3), finding(P3, P4)]
+        ).created
+        result = sync(store, [finding(P1, P3), finding(P4, P1)], scope=P1.key, reason="moved")
+        [p4_p1] = result.created
+        assert result == CaseSync(
+            created=(p4_p1,), updated=(), unchanged=(p1_p3,), reopened=(), obsoleted=(p1_p2,)
+        )
+        assert p4_p1 > p3_p4
+        assert case_of(store, p3_p4).version == 1
+
+    def test_finding_outside_the_scope_updates_its_case(self, store: Store) -> None:
+        p1_p2, p3_p4, p5_p6 = sync(
+            store, [finding(P1, P2), finding(P3, P4), finding(P5, P6)]
+        ).created
+        sync(store, [], scope=P5.key, reason="project 5 was moved")
+        changed = finding(P3, P4, severity="high")
+        result = sync(store, [finding(P1, P2), changed, finding(P5, P6)], scope=P1.key)
+        assert result == replace(NOTHING, unchanged=(p1_p2,), updated=(p3_p4,), reopened=(p5_p6,))
+        assert store.count_cases(CaseQuery()) == 3
+        assert case_of(store, p3_p4).finding == changed
+        assert case_of(store, p5_p6).status is CaseStatus.OPEN
+
+    def test_case_ids_are_never_reused(self, store: Store) -> None:
+        first = sync(store, [finding(P1, P2), finding(P2, P3)]).created
+        sync(store, [], reason="all gone")
+        [later] = sync(store, [finding(P3, P4)]).created
+        assert later > max(first)
+
+    def test_concurrent_syncs_never_duplicate_a_case(self, store: Store) -> None:
+        workers = 5
+        barrier = threading.Barrier(workers)
+        results: list[CaseSync] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def check() -> None:
+            barrier.wait()
+            try:
+                result = sync(store, [finding(P1, P2)], scope=P1.key)
+                with lock:
+                    results.append(result)
+            except BaseException as exc:  # reported below, not swallowed
+                errors.append(exc)
+
+        threads = [threading.Thread(target=check) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert sorted(len(r.created) for r in results) == [0] * (workers - 1) + [1]
+        assert store.count_cases(CaseQuery()) == 1
+
+    # -- sync: atomic --------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("broken", "error"),
+        [
+            ({"geometry": Point(float("nan"), Y0)}, InvalidInput),
+            ({"geometry": NAN_VERTEX}, InvalidInput),
+            ({"geometry": square(0, 0, float("inf"), 10)}, InvalidInput),
+            ({"measures": {"overlap_area_m2": float("nan")}}, ValueError),
+            ({"measures": {"since": date(2026, 1, 1)}}, TypeError),
+            ({"message": {"de": object()}}, TypeError),
+        ],
+        ids=["nan-point", "nan-vertex", "infinite", "nan-measure", "date-measure", "object"],
+    )
+    def test_sync_is_atomic(
+        self, store: Store, broken: dict[str, object], error: type[Exception]
+    ) -> None:
+        sync(store, [finding(P1, P2), finding(P1, P3), finding(P1, P4)])
+        before = everything(store)
+        findings = [
+            finding(P1, P2, severity="high"),  # would update
+            finding(P1, P5),  # would create
+            finding(P1, P3, **broken),  # type: ignore[arg-type]
+        ]  # and P1 × P4 would become obsolete
+        with pytest.raises(error, match=re.escape("road_sewer|project:1|project:3")):
+            sync(store, findings)
+        assert everything(store) == before
+        assert store.count_cases(CaseQuery(area=square(-10, -10, 10, 10))) == 3
+        # The store still works.
+        assert len(sync(store, findings[:2]).created) == 1
+
+    def test_a_pair_key_twice_is_refused(self, store: Store) -> None:
+        with pytest.raises(ValueError, match="more than once"):
+            sync(store, [finding(), finding(severity="high")])
+        assert store.count_cases(CaseQuery()) == 0
+
+    # -- review: status and comments ----------------------------------------
+
+    def test_set_case_status(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        before = case_of(store, case_id)
+        changed = store.set_case_status(
+            case_id, CaseStatus.DISMISSED, "Doppelt erfasst, siehe Fall 7", "anna", 1
+        )
+        assert changed.status is CaseStatus.DISMISSED
+        assert changed.status_reason == "Doppelt erfasst, siehe Fall 7"
+        assert changed.version == 2
+        assert changed.updated_at >= before.updated_at
+        assert changed.created_at == before.created_at
+        assert changed.finding == before.finding
+        assert changed == case_of(store, case_id)
+        assert [(h.by, h.what) for h in changed.history] == [
+            ("engine", "created"),
+            ("anna", "status open → dismissed: Doppelt erfasst, siehe Fall 7"),
+        ]
+        assert changed.history[-1].at == changed.updated_at
+
+        reopened = store.set_case_status(case_id, CaseStatus.OPEN, "", "bert", None)
+        assert (reopened.status, reopened.status_reason, reopened.version) == (
+            CaseStatus.OPEN,
+            "",
+            3,
+        )
+        assert whats(reopened)[-1] == "status dismissed → open"
+
+    def test_status_change_with_a_stale_version_conflicts(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "", "anna", 1)
+        before = case_of(store, case_id)
+        with pytest.raises(VersionConflict) as conflict:
+            store.set_case_status(case_id, CaseStatus.RESOLVED, "erledigt", "bert", 1)
+        message = str(conflict.value)
+        assert f"case {case_id}" in message
+        assert "version 1" in message
+        assert "current version is 2" in message
+        assert case_of(store, case_id) == before
+
+    def test_recomputation_makes_a_pending_status_change_conflict(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        sync(store, [finding(severity="high")])
+        with pytest.raises(VersionConflict, match="current version is 2"):
+            store.set_case_status(case_id, CaseStatus.DISMISSED, "gering", "anna", 1)
+        assert store.set_case_status(case_id, CaseStatus.DISMISSED, "x", "anna", 2).version == 3
+
+    def test_concurrent_reviewers_cannot_both_win(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        reviewers = 5
+        barrier = threading.Barrier(reviewers)
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def review(n: int) -> None:
+            barrier.wait()
+            try:
+                store.set_case_status(case_id, CaseStatus.RESOLVED, f"r{n}", f"u{n}", 1)
+                outcome = "won"
+            except VersionConflict:
+                outcome = "conflict"
+            except Exception as exc:  # reported below, not swallowed
+                outcome = f"error: {exc!r}"
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=review, args=(n,)) for n in range(reviewers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(outcomes) == ["conflict"] * (reviewers - 1) + ["won"]
+        case = case_of(store, case_id)
+        assert case.version == 2
+        assert len(case.history) == 2
+
+    def test_unknown_case(self, store: Store) -> None:
+        assert store.get_case(1) is None
+        [case_id] = sync(store, [finding()]).created
+        missing = case_id + 1000
+        assert store.get_case(missing) is None
+        for expected in (None, 1):
+            with pytest.raises(NotFound, match=f"case {missing} does not exist"):
+                store.set_case_status(missing, CaseStatus.RESOLVED, "", "anna", expected)
+        with pytest.raises(NotFound, match=f"case {missing} does not exist"):
+            store.add_case_comment(missing, "Hallo?", "anna")
+
+    def test_case_comments(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        before = datetime.now(UTC)
+        first = store.add_case_comment(case_id, "Ortstermin am 3. März?", "anna")
+        second = store.add_case_comment(case_id, "Passt.\nZeile 2 ✓ 'x' \"y\"", "bert")
+        after = datetime.now(UTC)
+        assert second.id > first.id
+        assert (first.by, first.text) == ("anna", "Ortstermin am 3. März?")
+        assert is_utc(first.at)
+        tolerance = timedelta(milliseconds=1)
+        assert before - tolerance <= first.at <= second.at <= after + tolerance
+
+        case = case_of(store, case_id)
+        assert [(c.id, c.by, c.text) for c in case.comments] == [
+            (first.id, "anna", first.text),
+            (second.id, "bert", second.text),
+        ]
+        assert all(
+            abs(c.at - n.at) < tolerance
+            for c, n in zip(case.comments, (first, second), strict=True)
+        )
+        assert [(h.by, h.what) for h in case.history] == [
+            ("engine", "created"),
+            ("anna", "comment"),
+            ("bert", "comment"),
+        ]
+        # Commenting is not a change of the case: no conflict with a reviewer.
+        assert case.version == 1
+        assert store.set_case_status(case_id, CaseStatus.RESOLVED, "", "carl", 1).version == 2
+        # Comments stay with their case.
+        [other] = sync(store, [finding(P3, P4)], scope=P3.key).created
+        assert case_of(store, other).comments == ()
+
+    def test_history_keeps_everything_in_order(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()], user="engine").created
+        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "", "anna", 1)
+        store.add_case_comment(case_id, "Abstimmung läuft", "bert")
+        sync(store, [finding(severity="high")], user="batch")
+        sync(store, [], user="batch", reason="rule retired")
+        sync(store, [finding(severity="high")], user="carl", scope=P2.key)
+        case = case_of(store, case_id)
+        assert [(h.by, h.what) for h in case.history] == [
+            ("engine", "created"),
+            ("anna", "status open → in_coordination"),
+            ("bert", "comment"),
+            ("batch", "updated: severity medium → high"),
+            ("batch", "obsolete: rule retired"),
+            ("carl", "reopened: the rule applies again"),
+        ]
+        moments = [h.at for h in case.history]
+        assert moments == sorted(moments)
+        assert all(is_utc(moment) for moment in moments)
+        assert case.updated_at == moments[-1]
+
+    # -- list and count --------------------------------------------------------
+
+    CASE_AREA = square(0, 0, 100, 100)
+
+    @pytest.fixture
+    def world(self, store: Store) -> dict[str, int]:
+        """Cases that differ in every filtered property; name → id."""
+        spec = {
+            "road×sewer": finding(
+                P1,
+                P2,
+                "road_sewer",
+                geometry=square(0, 0, 10, 10),
+                organisations=("stadt-bottrop",),
+                departments=("strassenbau", "entwaesserung"),
+                window_start=date(2025, 1, 1),
+                window_end=date(2025, 12, 31),
+            ),
+            "road×tree": finding(
+                P1,
+                feature("trees", "T-1"),
+                "excavation_tree",
+                relation="conflict",
+                severity="high",
+                # No vertex inside the area, but the segment crosses it.
+                geometry=line((-100, 50), (200, 50)),
+                organisations=("stadt-bottrop",),
+                departments=("strassenbau", "gruen"),
+                window_start=date(2026, 1, 1),
+                window_end=None,
+            ),
+            "sewer×flood": finding(
+                P2,
+                feature("flood_zones", "F-9"),
+                "sealing_flood",
+                relation="conflict",
+                severity="low",
+                geometry=square(-500, -500, 500, 500),
+                organisations=("emschergenossenschaft", "stadt-essen"),
+                departments=("entwaesserung",),
+                window_start=None,
+                window_end=date(2024, 6, 30),
+            ),
+            "park×swale": finding(
+                P3,
+                P4,
+                "green_swale",
+                severity="high",
+                # Bounding boxes overlap the area, the geometry does not.
+                geometry=line((-20, 130), (130, 130), (130, -20)),
+                organisations=("stadt-essen", "emschergenossenschaft"),
+                departments=("gruen", "wasserwirtschaft"),
+                window_start=None,
+                window_end=None,
+            ),
+            "far note": finding(
+                P4,
+                P5,
+                "any_meeting",
+                relation="note",
+                severity="low",
+                geometry=at(5_000, 5_000),
+                organisations=("stadt-herne",),
+                departments=("stadtplanung",),
+                window_start=date(2027, 3, 1),
+                window_end=date(2027, 3, 31),
+            ),
+            "no geometry": finding(
+                P5,
+                P6,
+                "any_meeting",
+                relation="note",
+                geometry=None,
+                organisations=("stadt-herne", "stadt-bottrop"),
+                departments=(),
+                window_start=date(2025, 6, 15),
+                window_end=date(2026, 2, 1),
+            ),
+            "on the boundary": finding(
+                P6,
+                P7,
+                "road_sewer",
+                severity="low",
+                geometry=at(100, 40),
+                organisations=("stadt-gelsenkirchen",),
+                departments=("strassenbau",),
+                window_start=date(2024, 1, 1),
+                window_end=date(2024, 3, 31),
+            ),
+        }
+        created = sync(store, list(spec.values())).created
+        return dict(zip(spec, created, strict=True))
+
+    def assert_finds(
+        self, store: Store, world: dict[str, int], query: CaseQuery, expected: set[str]
+    ) -> None:
+        assert case_ids(store.list_cases(query)) == sorted(world[name] for name in expected)
+        assert store.count_cases(query) == len(expected)
+
+    def test_cases_without_filters_are_all_listed_by_id(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        listed = store.list_cases(CaseQuery())
+        assert case_ids(listed) == sorted(world.values())
+        # Listing leaves comments and history out.
+        store.add_case_comment(world["road×sewer"], "x", "anna")
+        listed = store.list_cases(CaseQuery())
+        assert listed == [
+            replace(case_of(store, case_id), comments=(), history=())
+            for case_id in sorted(world.values())
+        ]
+        assert store.count_cases(CaseQuery()) == len(world)
+
+    @pytest.mark.parametrize(
+        ("query", "expected"),
+        [
+            (CaseQuery(relations=("conflict",)), {"road×tree", "sewer×flood"}),
+            (
+                CaseQuery(relations=("synergy", "note")),
+                {"road×sewer", "park×swale", "far note", "no geometry", "on the boundary"},
+            ),
+            (CaseQuery(severities=("high",)), {"road×tree", "park×swale"}),
+            (CaseQuery(rule_ids=("road_sewer",)), {"road×sewer", "on the boundary"}),
+            (CaseQuery(rule_ids=("unknown",)), set()),
+            (
+                CaseQuery(organisations=("stadt-bottrop",)),
+                {"road×sewer", "road×tree", "no geometry"},
+            ),
+            (
+                CaseQuery(organisations=("stadt-essen", "stadt-herne")),
+                {"sewer×flood", "park×swale", "far note", "no geometry"},
+            ),
+            (CaseQuery(organisations=("stadt",)), set()),
+            (CaseQuery(departments=("gruen",)), {"road×tree", "park×swale"}),
+            (
+                CaseQuery(departments=("wasserwirtschaft", "stadtplanung")),
+                {"park×swale", "far note"},
+            ),
+            (CaseQuery(subject=P1.key), {"road×sewer", "road×tree"}),
+            (CaseQuery(subject=P2.key), {"road×sewer", "sewer×flood"}),
+            (CaseQuery(subject="layer:trees:T-1"), {"road×tree"}),
+            (CaseQuery(subject="project:99"), set()),
+            (
+                CaseQuery(organisations=("stadt-bottrop",), departments=("gruen",)),
+                {"road×tree"},
+            ),
+        ],
+        ids=lambda value: value if isinstance(value, str) else None,
+    )
+    def test_cases_by_attributes(
+        self, store: Store, world: dict[str, int], query: CaseQuery, expected: set[str]
+    ) -> None:
+        self.assert_finds(store, world, query, expected)
+
+    def test_cases_by_status(self, store: Store, world: dict[str, int]) -> None:
+        store.set_case_status(world["park×swale"], CaseStatus.DISMISSED, "nein", "anna", 1)
+        store.set_case_status(world["far note"], CaseStatus.IN_COORDINATION, "", "anna", 1)
+        rest = [f for f in store.list_cases(CaseQuery()) if f.id != world["road×sewer"]]
+        sync(store, [case.finding for case in rest], reason="project 2 was moved")
+        self.assert_finds(
+            store,
+            world,
+            CaseQuery(statuses=(CaseStatus.DISMISSED, CaseStatus.IN_COORDINATION)),
+            {"park×swale", "far note"},
+        )
+        self.assert_finds(store, world, CaseQuery(statuses=(CaseStatus.OBSOLETE,)), {"road×sewer"})
+        self.assert_finds(
+            store,
+            world,
+            CaseQuery(statuses=(CaseStatus.OPEN,)),
+            {"road×tree", "sewer×flood", "no geometry", "on the boundary"},
+        )
+
+    @pytest.mark.parametrize(
+        ("time_from", "time_to", "expected"),
+        [
+            (date(2025, 6, 1), date(2025, 6, 30), {"road×sewer", "park×swale", "no geometry"}),
+            # Touching boundaries count as overlap, on both sides.
+            (
+                date(2025, 12, 31),
+                date(2026, 1, 1),
+                {"road×sewer", "road×tree", "park×swale", "no geometry"},
+            ),
+            (date(2024, 6, 30), date(2024, 6, 30), {"sewer×flood", "park×swale"}),
+            (date(2027, 3, 31), date(2027, 4, 30), {"road×tree", "park×swale", "far note"}),
+            (date(2024, 7, 1), date(2024, 12, 31), {"park×swale"}),
+            # Only one end of the query window given.
+            (date(2028, 1, 1), None, {"road×tree", "park×swale"}),
+            (None, date(2024, 12, 31), {"sewer×flood", "park×swale", "on the boundary"}),
+            (
+                None,
+                date(2025, 1, 1),
+                {"road×sewer", "sewer×flood", "park×swale", "on the boundary"},
+            ),
+        ],
+    )
+    def test_cases_by_time_window(
+        self,
+        store: Store,
+        world: dict[str, int],
+        time_from: date | None,
+        time_to: date | None,
+        expected: set[str],
+    ) -> None:
+        self.assert_finds(store, world, CaseQuery(time_from=time_from, time_to=time_to), expected)
+
+    def test_cases_by_area_use_exact_intersection(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        expected = {"road×sewer", "road×tree", "sewer×flood", "on the boundary"}
+        self.assert_finds(store, world, CaseQuery(area=self.CASE_AREA), expected)
+
+    def test_cases_by_non_rectangular_area(self, store: Store, world: dict[str, int]) -> None:
+        # A triangle: its bounding box holds "on the boundary", the triangle not.
+        triangle = Polygon([(X0, Y0), (X0 + 100, Y0), (X0, Y0 + 60)])
+        expected = {"road×sewer", "road×tree", "sewer×flood"}
+        self.assert_finds(store, world, CaseQuery(area=triangle), expected)
+
+    def test_cases_by_area_with_nothing_there(self, store: Store, world: dict[str, int]) -> None:
+        far = square(-10_000, -10_000, -9_000, -9_000)
+        self.assert_finds(store, world, CaseQuery(area=far), set())
+        self.assert_finds(store, world, CaseQuery(area=Polygon()), set())
+
+    def test_case_area_filter_follows_updated_geometry(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        moved = replace(case_of(store, world["road×sewer"]).finding, geometry=at(5_000, 5_000))
+        emptied = replace(case_of(store, world["road×tree"]).finding, geometry=None)
+        placed = replace(case_of(store, world["no geometry"]).finding, geometry=at(50, 50))
+        assert sync(store, [moved, emptied, placed], scope="project:0").updated == tuple(
+            sorted((world["road×sewer"], world["road×tree"], world["no geometry"]))
+        )
+        expected = {"sewer×flood", "on the boundary", "no geometry"}
+        self.assert_finds(store, world, CaseQuery(area=self.CASE_AREA), expected)
+        far = square(4_990, 4_990, 5_010, 5_010)
+        self.assert_finds(store, world, CaseQuery(area=far), {"road×sewer", "far note"})
+
+    def test_involvement_filters_follow_updated_findings(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        old = case_of(store, world["road×sewer"]).finding
+        changed = replace(
+            old,
+            organisations=("stadt-herne", "stadt-herne", "emschergenossenschaft"),
+            departments=("entwaesserung", "gruen"),
+        )
+        assert sync(store, [changed], scope="project:0").updated == (world["road×sewer"],)
+        assert case_of(store, world["road×sewer"]).finding == changed
+        self.assert_finds(
+            store, world, CaseQuery(organisations=("stadt-bottrop",)), {"road×tree", "no geometry"}
+        )
+        self.assert_finds(
+            store,
+            world,
+            CaseQuery(organisations=("stadt-herne",)),
+            {"road×sewer", "far note", "no geometry"},
+        )
+        self.assert_finds(
+            store, world, CaseQuery(departments=("strassenbau",)), {"road×tree", "on the boundary"}
+        )
+        self.assert_finds(
+            store,
+            world,
+            CaseQuery(departments=("gruen",)),
+            {"road×sewer", "road×tree", "park×swale"},
+        )
+        # And back again.
+        sync(store, [old], scope="project:0")
+        self.assert_finds(
+            store,
+            world,
+            CaseQuery(organisations=("stadt-bottrop",)),
+            {"road×sewer", "road×tree", "no geometry"},
+        )
+        self.assert_finds(
+            store, world, CaseQuery(organisations=("stadt-herne",)), {"far note", "no geometry"}
+        )
+        self.assert_finds(
+            store, world, CaseQuery(departments=("gruen",)), {"road×tree", "park×swale"}
+        )
+
+    def test_case_filters_must_all_hold(self, store: Store, world: dict[str, int]) -> None:
+        query = CaseQuery(
+            area=self.CASE_AREA,
+            organisations=("stadt-bottrop", "stadt-essen"),
+            departments=("strassenbau", "entwaesserung"),
+            relations=("synergy", "conflict"),
+            severities=("medium", "low"),
+            statuses=(CaseStatus.OPEN,),
+            time_from=date(2024, 1, 1),
+            time_to=date(2025, 3, 1),
+        )
+        self.assert_finds(store, world, query, {"road×sewer", "sewer×flood"})
+        self.assert_finds(
+            store, world, replace(query, rule_ids=("sealing_flood",)), {"sewer×flood"}
+        )
+        self.assert_finds(store, world, replace(query, subject=P1.key), {"road×sewer"})
+
+    def test_case_paging_covers_everything_exactly_once(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        for base, names in (
+            (CaseQuery(), set(world)),
+            (
+                CaseQuery(organisations=("stadt-bottrop", "stadt-herne")),
+                {"road×sewer", "road×tree", "far note", "no geometry"},
+            ),
+        ):
+            expected = sorted(world[name] for name in names)
+            seen: list[int] = []
+            after: int | None = None
+            while True:
+                page = store.list_cases(replace(base, after_id=after, limit=3))
+                assert len(page) <= 3
+                if not page:
+                    break
+                seen.extend(case_ids(page))
+                after = page[-1].id
+            assert seen == expected
+            # count ignores paging
+            assert store.count_cases(replace(base, after_id=after, limit=1)) == len(expected)
+        ordered = sorted(world.values())
+        assert case_ids(store.list_cases(CaseQuery(limit=2))) == ordered[:2]
+        assert case_ids(store.list_cases(CaseQuery(after_id=ordered[3]))) == ordered[4:]
+        assert store.list_cases(CaseQuery(limit=0)) == []
+
+
+class StorageContract(LayerStorageContract, CaseStorageContract):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 
     # -- add and get -------------------------------------------------------

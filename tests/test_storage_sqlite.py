@@ -13,6 +13,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, insert, inspect
 
 import zugabe.storage.sqlite as sqlite_backend
+from zugabe.domain.cases import CaseFinding
 from zugabe.errors import ConfigError, InvalidInput, StorageError
 from zugabe.storage import open_store
-from zugabe.storage.contract import LayerFeatureBatch, NewProject, ProjectQuery
+from zugabe.storage.contract import CaseQuery, LayerFeatureBatch, NewProject, ProjectQuery
 from zugabe.storage.sqlite import BUSY_TIMEOUT_MS, SqliteStore, connect_engine, writing
 from zugabe.storage.sqlite_schema import (
     LATEST_VERSION,
@@ -43,19 +45,30 @@ from zugabe.storage.sqlite_schema import (
 # so failures there show values, as in test modules.
 pytest.register_assert_rewrite("storage_contract")
 from storage_contract import (  # noqa: E402
+    P1,
+    P2,
+    P3,
+    P4,
+    SEWER,
     X0,
     Y0,
+    CaseStorageContract,
     LayerStorageContract,
     StorageContract,
     all_features,
     at,
     attributes,
+    everything,
+    feature,
     feature_ids,
+    finding,
     layer_version,
     new,
+    project,
     square,
 )
 from storage_contract import batch as layer_batch  # noqa: E402
+from storage_contract import sync as case_sync  # noqa: E402
 
 
 def url_for(path: Path) -> str:
@@ -94,6 +107,22 @@ class TestSqliteLayersRebuildingTheIndex(LayerStorageContract):
         assert_spatial_indexes_sound(db_path)
 
 
+class TestSqliteCasesPackedAndInSmallChunks(CaseStorageContract):
+    """The case contract again, every sync packing the case R*Tree anew and
+    looking up cases outside its scope two pair keys at a time."""
+
+    @pytest.fixture
+    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 0)
+        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
+        monkeypatch.setattr(sqlite_backend, "PAIR_KEYS_PER_QUERY", 2)
+        monkeypatch.setattr(sqlite_backend, "CASE_BULK_MIN", 0)
+        store = SqliteStore(url_for(db_path))
+        yield store
+        store.close()
+        assert_spatial_indexes_sound(db_path)
+
+
 class TestSqliteLayersUpdatingTheIndexRowByRow(LayerStorageContract):
     """The layer contract again, the R*Tree never rebuilt and always queried."""
 
@@ -118,20 +147,25 @@ def count_rows(path: Path, table: str) -> int:
 
 
 def assert_spatial_indexes_sound(path: Path) -> None:
-    """Each R*Tree is well-formed and holds exactly the rows of its table, boxed."""
+    """Each R*Tree is well-formed and holds exactly the rows of its table, boxed.
+
+    Cases without an overlap geometry (no box) have no entry.
+    """
     with raw(path) as conn:
-        for table, rtree in (
-            ("projects", "projects_rtree"),
-            ("layer_features", "layer_features_rtree"),
+        for table, rtree, boxed in (
+            ("projects", "projects_rtree", "1"),
+            ("layer_features", "layer_features_rtree", "1"),
+            ("cases", "cases_rtree", "t.min_x IS NOT NULL"),
         ):
             assert conn.execute(f"SELECT rtreecheck('{rtree}')").fetchone() == ("ok",)
             unboxed = conn.execute(
                 f"SELECT count(*) FROM {table} t LEFT JOIN {rtree} r ON r.id = t.id "
-                "WHERE r.id IS NULL OR r.min_x > t.min_x OR r.max_x < t.max_x "
-                "OR r.min_y > t.min_y OR r.max_y < t.max_y"
+                f"WHERE {boxed} AND (r.id IS NULL OR r.min_x > t.min_x OR r.max_x < t.max_x "
+                "OR r.min_y > t.min_y OR r.max_y < t.max_y)"
             ).fetchone()[0]
             assert unboxed == 0, f"{table} rows without their box in {rtree}"
-            assert count_rows(path, rtree) == count_rows(path, table)
+            expected = conn.execute(f"SELECT count(*) FROM {table} t WHERE {boxed}").fetchone()[0]
+            assert count_rows(path, rtree) == expected
 
 
 # -- opening and migrations ----------------------------------------------
@@ -279,6 +313,44 @@ def test_core_tables_match_the_migrated_schema(store: SqliteStore, db_path: Path
             "key",
             "version",
         ]
+
+
+def test_case_tables_have_their_keys_and_indexes(store: SqliteStore, db_path: Path) -> None:
+    with raw(db_path) as conn:
+
+        def sql_of(name: str) -> str:
+            return conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[
+                0
+            ]
+
+        def indexed(table: str) -> dict[tuple[str, ...], bool]:
+            """Indexed column tuples of a table, and whether each index is unique."""
+            found = {}
+            for _, name, unique, *_ in conn.execute(f"PRAGMA index_list('{table}')"):
+                columns = conn.execute(f"PRAGMA index_info('{name}')").fetchall()
+                found[tuple(column[2] for column in columns)] = bool(unique)
+            return found
+
+        assert "AUTOINCREMENT" in sql_of("cases")
+        assert "AUTOINCREMENT" in sql_of("case_comments")
+        assert "USING rtree" in sql_of("cases_rtree")
+        assert "WITHOUT ROWID" in sql_of("case_involvements")
+        cases = indexed("cases")
+        assert cases[("pair_key",)] is True
+        for column in ("subject_a_key", "subject_b_key", "status", "rule_id"):
+            assert cases[(column,)] is False
+        # The primary key of the involvements serves "kind = ? AND value IN (…)".
+        assert indexed("case_involvements")[("kind", "value", "case_id")] is True
+        assert ("case_id",) in indexed("case_comments")
+        assert ("case_id",) in indexed("case_history")
+        plan = " ".join(
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT case_id FROM case_involvements "
+                "WHERE kind = 'organisation' AND value IN ('a', 'b')"
+            )
+        )
+        assert "SEARCH" in plan
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
@@ -655,6 +727,48 @@ def test_migration_from_a_version_2_store_keeps_the_projects(db_path: Path) -> N
     assert_spatial_indexes_sound(db_path)
 
 
+def test_migration_from_a_version_3_store_keeps_projects_and_layers(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = url_for(db_path)
+    # The store of the release before cases: this code, its migrations cut at 3.
+    monkeypatch.setattr(
+        sqlite_backend,
+        "migrate",
+        lambda reader, writer, where="": migrate(reader, writer, MIGRATIONS[:3], where),
+    )
+    old = SqliteStore(url)
+    try:
+        assert old.schema_version() == 3
+        [kept] = old.add_projects([new(square(0, 0, 20, 10), title="Kanal alt")])
+        layer = old.replace_layer(layer_version(), [layer_batch([at(5, 5), at(500, 500)])])
+        features = all_features(old, "sewer_sections")
+    finally:
+        old.close()
+    with raw(db_path) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "cases" not in names
+    monkeypatch.undo()
+
+    store = SqliteStore(url)
+    try:
+        assert store.applied_migrations == tuple(range(4, LATEST_VERSION + 1))
+        assert store.schema_version() == LATEST_VERSION
+        assert store.get_project(kept.id) == kept
+        assert store.list_projects(ProjectQuery(area=square(5, 5, 6, 6))) == [kept]
+        assert store.get_layer("sewer_sections") == layer
+        assert all_features(store, "sewer_sections") == features
+        assert store.count_layer_features("sewer_sections", area=square(0, 0, 10, 10)) == 1
+        assert store.list_cases(CaseQuery()) == []
+        [case_id] = case_sync(store, [finding(project(kept.id), SEWER)]).created
+        assert store.list_cases(CaseQuery(area=square(0, 0, 1, 1)))[0].id == case_id
+        [added] = store.add_projects([new(at(1, 1))])
+        assert added.id > kept.id
+    finally:
+        store.close()
+    assert_spatial_indexes_sound(db_path)
+
+
 def versions_of(path: Path, key: str) -> list[tuple[object, ...]]:
     with raw(path) as conn:
         return conn.execute(
@@ -977,3 +1091,115 @@ def test_killed_layer_import_leaves_the_previous_version(db_path: Path) -> None:
     finally:
         reopened.close()
     assert_spatial_indexes_sound(db_path)
+
+
+# -- coordination cases ------------------------------------------------------------
+
+CASE_TABLES = ("cases", "case_involvements", "case_comments", "case_history", "cases_rtree")
+
+
+def case_table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with raw(path) as conn:
+        return {
+            name: conn.execute(f"SELECT * FROM {name} ORDER BY 1, 2, 3").fetchall()
+            for name in CASE_TABLES
+        }
+
+
+@pytest.mark.parametrize("failing", ["_set_statuses", "_update_rtree"])
+def test_a_sync_failing_midway_changes_nothing(
+    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Rows already written in the transaction go when a later step fails."""
+    case_sync(store, [finding(P1, P2), finding(P1, P3), finding(P1, P4)])
+    store.add_case_comment(1, "bleibt", "anna")
+    before, rows_before = everything(store), case_table_rows(db_path)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(sqlite_backend._CaseSyncer, failing, broken)
+    findings = [
+        finding(P1, P2, geometry=square(50, 50, 60, 60), organisations=("stadt-essen",)),
+        finding(P1, SEWER, rule="excavation_sewer"),
+        finding(P1, P4),
+    ]  # update, create, keep, and P1 × P3 would become obsolete
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        case_sync(store, findings)
+    monkeypatch.undo()
+    assert everything(store) == before
+    assert case_table_rows(db_path) == rows_before
+    result = case_sync(store, findings)
+    assert (len(result.created), len(result.updated), len(result.obsoleted)) == (1, 1, 1)
+
+
+def random_findings(count: int, seed: int) -> list[CaseFinding]:
+    """Small overlaps scattered over 10 km, three cases per project."""
+    rng = np.random.default_rng(seed)
+    corners = rng.uniform(0, 10_000, size=(count, 2)) + np.array([X0, Y0])
+    sizes = rng.uniform(0.5, 30, size=(count, 2))
+    boxes = shapely.box(*corners.T, *(corners + sizes).T)
+    return [
+        finding(
+            project(i // 3),
+            feature("sewer_sections", f"H-{i}"),
+            f"rule-{i % 4}",
+            geometry=boxes[i] if i % 50 else None,
+            measures={"overlap_area_m2": float(sizes[i].prod()), "distance_m": 0.0},
+            organisations=(f"stadt-{i % 16}", "emschergenossenschaft"),
+            departments=(("strassenbau", "gruen", "entwaesserung")[i % 3],),
+        )
+        for i in range(count)
+    ]
+
+
+def case_rtree_depth(path: Path) -> int:
+    with raw(path) as conn:
+        data = conn.execute("SELECT data FROM cases_rtree_node WHERE nodeno = 1").fetchone()[0]
+    return int.from_bytes(data[:2], "big")
+
+
+def test_a_big_batch_sync(store: SqliteStore, db_path: Path) -> None:
+    """Bulk paths: a packed R*Tree, page-sized pair-key lookups, many changes at once."""
+    count = 12_000  # above CASE_BULK_MIN and RTREE_REBUILD_MIN_CHANGES
+    findings = random_findings(count, seed=5)
+    result = case_sync(store, findings)
+    ids = result.created
+    assert len(ids) == count
+    assert ids == tuple(range(ids[0], ids[0] + count))
+    assert_spatial_indexes_sound(db_path)
+    assert case_rtree_depth(db_path) == 2  # packed, 12,000 boxes at 51 per node
+
+    rng = np.random.default_rng(8)
+    for _ in range(10):
+        x, y = rng.uniform(0, 10_000, 2) + np.array([X0, Y0])
+        area = Point(x, y).buffer(rng.uniform(10, 600))
+        expected = [
+            case_id
+            for case_id, found in zip(ids, findings, strict=True)
+            if found.geometry is not None and found.geometry.intersects(area)
+        ]
+        assert [c.id for c in store.list_cases(CaseQuery(area=area))] == expected
+    assert store.count_cases(CaseQuery(organisations=("stadt-3",))) == count // 16
+
+    # Recompute: every 10th moved, every 20th gone, the rest as it was.
+    again = [
+        replace(found, geometry=at(-1_000, -1_000)) if i % 10 == 0 else found
+        for i, found in enumerate(findings)
+        if i % 20 != 5
+    ]
+    result = case_sync(store, again, reason="recomputed")
+    assert len(result.updated) == count // 10
+    assert len(result.obsoleted) == count // 20
+    assert len(result.unchanged) == count - count // 10 - count // 20
+    assert_spatial_indexes_sound(db_path)
+    moved = store.list_cases(CaseQuery(area=square(-1_001, -1_001, -999, -999)))
+    assert [c.id for c in moved] == [ids[i] for i in range(0, count, 10)]
+
+    # An incremental check naming many cases outside its scope finds them
+    # all (in several lookups by pair key) and duplicates none.
+    outside = again[:1_500]
+    result = case_sync(store, outside, scope="project:none")
+    assert result.created == ()
+    assert len(result.unchanged) == len(outside)
+    assert store.count_cases(CaseQuery()) == count

@@ -17,6 +17,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.project import Project, ProjectAttributes, Status
 
 
@@ -206,5 +207,90 @@ class LayerStore(ABC):
         """Remove a layer and its features (``NotFound`` if unknown)."""
 
 
-class Store(ProjectStore, LayerStore, ABC):
+@dataclass(frozen=True)
+class CaseQuery:
+    """Filters for listing cases; all given filters must hold; ordered by id.
+
+    ``organisations``/``departments`` match cases that involve any of them;
+    ``subject`` (a ``Subject.key``) selects the cases of one project or
+    feature; ``area`` (storage CRS) those whose overlap geometry intersects
+    it; ``time_from``/``time_to`` those whose window overlaps the period.
+    """
+
+    organisations: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    relations: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    statuses: tuple[CaseStatus, ...] = ()
+    rule_ids: tuple[str, ...] = ()
+    subject: str | None = None
+    area: BaseGeometry | None = None
+    time_from: date | None = None
+    time_to: date | None = None
+    after_id: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseSync:
+    """What ``sync_cases`` changed, by case id."""
+
+    created: tuple[int, ...]
+    updated: tuple[int, ...]
+    unchanged: tuple[int, ...]
+    reopened: tuple[int, ...]
+    obsoleted: tuple[int, ...]
+
+
+class CaseStore(ABC):
+    """Coordination cases with a stable identity, comments and history."""
+
+    @abstractmethod
+    def sync_cases(
+        self, findings: Sequence[CaseFinding], scope: str | None, user: str, reason: str
+    ) -> CaseSync:
+        """Make the stored cases in ``scope`` match ``findings``, in one transaction.
+
+        ``scope`` is a ``Subject.key`` (the cases involving that project, for
+        an incremental check) or None (all cases, for a batch run). A finding
+        with a new ``pair_key`` creates an open case; one with a known key
+        updates its geometry, measures and message (history "updated" only
+        when something changed) and reopens it if it was obsolete; a case in
+        scope without a finding becomes obsolete, ``reason`` in its history.
+        Case ids are never reused and a case is never duplicated.
+        """
+
+    @abstractmethod
+    def get_case(self, case_id: int) -> CoordinationCase | None:
+        """A case with its comments and history, or None."""
+
+    @abstractmethod
+    def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
+        """Matching cases ordered by id (comments and history left empty)."""
+
+    @abstractmethod
+    def count_cases(self, query: CaseQuery) -> int:
+        """How many cases match, ignoring ``after_id`` and ``limit``."""
+
+    @abstractmethod
+    def set_case_status(
+        self,
+        case_id: int,
+        status: CaseStatus,
+        reason: str,
+        user: str,
+        expected_version: int | None,
+    ) -> CoordinationCase:
+        """Record a reviewer's status change (the service checks the workflow).
+
+        ``NotFound``/``VersionConflict`` as for projects; the change and its
+        history entry are one transaction; the version grows by one.
+        """
+
+    @abstractmethod
+    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
+        """Append a comment (and a history entry); ``NotFound`` if unknown."""
+
+
+class Store(ProjectStore, LayerStore, CaseStore, ABC):
     """Everything a backend stores; ``open_store`` returns one."""

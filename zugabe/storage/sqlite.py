@@ -1,12 +1,13 @@
 """The embedded default store: one SQLite file, nothing to install but pip.
 
 Python's own sqlite3 module through SQLAlchemy Core, no SpatiaLite: the
-bounding boxes live in R*Tree virtual tables kept in step with ``projects``
-and ``layer_features`` in the same transaction, and the exact spatial test is
+bounding boxes live in R*Tree virtual tables kept in step with ``projects``,
+``layer_features`` and ``cases`` in the same transaction, and the exact spatial test is
 a shapely function registered on every connection, so filtering, counting and
 paging all stay in one SQL statement.
 
-Thematic layers are written in bulk (half a million sewer sections in a few
+Thematic layers and the coordination cases of a batch run are written in
+bulk (half a million sewer sections, or a hundred thousand cases, in a few
 seconds): whole batches go through shapely's vectorised functions and the
 DBAPI's ``executemany`` with statements compiled once from Core. Inserting
 into an R*Tree costs about 10 µs per row inside SQLite, so a large import
@@ -30,6 +31,7 @@ import json.encoder
 import math
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,8 +50,10 @@ from sqlalchemy import (
     Engine,
     Executable,
     Row,
+    Select,
     Table,
     bindparam,
+    column,
     create_engine,
     delete,
     event,
@@ -58,6 +62,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -65,9 +70,19 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.expression import TableClause
 
+from zugabe.domain.cases import (
+    CaseFinding,
+    CaseStatus,
+    Comment,
+    CoordinationCase,
+    HistoryEntry,
+    Subject,
+)
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import ConfigError, InvalidInput, NotFound, StorageError, VersionConflict
 from zugabe.storage.contract import (
+    CaseQuery,
+    CaseSync,
     LayerFeature,
     LayerFeatureBatch,
     LayerInfo,
@@ -77,6 +92,15 @@ from zugabe.storage.contract import (
     Store,
 )
 from zugabe.storage.sqlite_schema import (
+    UtcDateTime,
+    case_comments_table,
+    case_history_table,
+    case_involvements_table,
+    cases_rtree_node,
+    cases_rtree_parent,
+    cases_rtree_rowid,
+    cases_rtree_table,
+    cases_table,
     layer_features_rtree_node,
     layer_features_rtree_parent,
     layer_features_rtree_rowid,
@@ -277,7 +301,10 @@ def _database_path(url: str) -> tuple[URL, Path]:
 
 
 class SqliteStore(Store):
-    """Projects and thematic layers in one SQLite file; migrates the schema when opened."""
+    """Projects, thematic layers and coordination cases in one SQLite file.
+
+    Migrates the schema when opened.
+    """
 
     def __init__(self, url: str) -> None:
         parsed, self.path = _database_path(url)
@@ -552,6 +579,104 @@ class SqliteStore(Store):
             conn.execute(delete(layer_versions_table).where(layer_versions_table.c.key == key))
             conn.execute(delete(layers_table).where(layers_table.c.key == key))
 
+    # -- coordination cases --------------------------------------------------
+
+    def sync_cases(
+        self, findings: Sequence[CaseFinding], scope: str | None, user: str, reason: str
+    ) -> CaseSync:
+        # Checked and encoded before the write lock is taken: a broken finding
+        # fails here, and the lock is held only for reading and writing rows.
+        prepared = _PreparedFindings.of(findings)
+        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
+            # Existing cases are read under the write lock, so two syncs of
+            # the same pair (two web workers) cannot both create it.
+            return _CaseSyncer(conn, prepared, scope, user, reason).run()
+
+    def get_case(self, case_id: int) -> CoordinationCase | None:
+        with self._read() as conn:
+            return _load_case(conn, case_id)
+
+    def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
+        statement = select(cases_table).where(*_case_conditions(query)).order_by(cases_table.c.id)
+        if query.after_id is not None:
+            statement = statement.where(cases_table.c.id > query.after_id)
+        if query.limit is not None:
+            statement = statement.limit(query.limit)
+        with self._read() as conn:
+            rows = conn.execute(statement).all()
+        return [_case(row) for row in rows]
+
+    def count_cases(self, query: CaseQuery) -> int:
+        statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))
+        with self._read() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+    def set_case_status(
+        self,
+        case_id: int,
+        status: CaseStatus,
+        reason: str,
+        user: str,
+        expected_version: int | None,
+    ) -> CoordinationCase:
+        new_status = CaseStatus(status)
+        with self._write() as conn:
+            now = datetime.now(UTC)
+            current = conn.execute(
+                select(cases_table.c.status, cases_table.c.version).where(
+                    cases_table.c.id == case_id
+                )
+            ).first()
+            if current is None:
+                raise NotFound(f"case {case_id} does not exist")
+            if expected_version is not None and current.version != expected_version:
+                raise VersionConflict(
+                    f"case {case_id} was changed by someone else: you edited version "
+                    f"{expected_version}, the current version is {current.version}"
+                )
+            conn.execute(
+                update(cases_table)
+                .where(cases_table.c.id == case_id)
+                .values(
+                    status=new_status.value,
+                    status_reason=reason,
+                    updated_at=now,
+                    version=cases_table.c.version + 1,
+                )
+            )
+            what = f"status {current.status} → {new_status.value}"
+            conn.execute(
+                insert(case_history_table).values(
+                    case_id=case_id,
+                    at=now,
+                    by_user=user,
+                    what=f"{what}: {reason}" if reason else what,
+                )
+            )
+            stored = _load_case(conn, case_id)
+        assert stored is not None  # written in this transaction
+        return stored
+
+    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
+        # A comment leaves the case row (status, version) alone: commenting
+        # must not make a colleague's pending status change conflict.
+        with self._write() as conn:
+            now = datetime.now(UTC)
+            exists = conn.execute(
+                select(cases_table.c.id).where(cases_table.c.id == case_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"case {case_id} does not exist")
+            comment_id = conn.execute(
+                insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
+            ).inserted_primary_key[0]
+            conn.execute(
+                insert(case_history_table).values(
+                    case_id=case_id, at=now, by_user=user, what="comment"
+                )
+            )
+        return Comment(id=int(comment_id), at=now, by=user, text=text)
+
 
 def _row_values(attributes: ProjectAttributes, geometry: BaseGeometry) -> dict[str, Any]:
     """Column values for the editable part of a project."""
@@ -755,17 +880,22 @@ def _encode_json(value: Any, what: str) -> str:
 
 
 def _next_feature_id(conn: Connection) -> int:
-    """First free feature id; the write lock keeps it free until commit.
+    """First free feature id (see ``_next_id``)."""
+    return _next_id(conn, layer_features_table)
+
+
+def _next_id(conn: Connection, rows: Table) -> int:
+    """First free id of an AUTOINCREMENT table; the write lock keeps it free until commit.
 
     Ids are assigned here, not by SQLite, so the R*Tree rows can be built
     from the same arrays; AUTOINCREMENT's counter in ``sqlite_sequence``
-    still rules, so ids of deleted features are never handed out again
+    still rules, so ids of deleted rows are never handed out again
     (explicit ids above the counter move it on).
     """
     counter = conn.execute(
-        select(sqlite_sequence.c.seq).where(sqlite_sequence.c.name == layer_features_table.name)
+        select(sqlite_sequence.c.seq).where(sqlite_sequence.c.name == rows.name)
     ).scalar_one_or_none()
-    highest = conn.execute(select(func.max(layer_features_table.c.id))).scalar_one_or_none()
+    highest = conn.execute(select(func.max(rows.c.id))).scalar_one_or_none()
     return max(int(counter or 0), int(highest or 0)) + 1
 
 
@@ -944,21 +1074,34 @@ def _rebuild_rtree(conn: Connection, written: _FeatureWriter) -> None:
     # layer_features keeps (min_x, min_y, max_x, max_y); the R*Tree pairs them
     # per dimension: (min_x, max_x, min_y, max_y).
     boxes = np.concatenate([stored[:, 1:], new[:, [0, 2, 1, 3]]])
+    _write_packed_rtree(
+        conn,
+        (layer_features_rtree_node, layer_features_rtree_parent, layer_features_rtree_rowid),
+        ids,
+        boxes,
+    )
+
+
+def _write_packed_rtree(
+    conn: Connection,
+    shadows: tuple[TableClause, TableClause, TableClause],
+    ids: npt.NDArray[np.int64],
+    boxes: npt.NDArray[np.float64],
+) -> None:
+    """Replace an R*Tree's content by entries ``ids`` with boxes (min_x, max_x, min_y, max_y).
+
+    ``shadows`` are the tree's ``_node``, ``_parent`` and ``_rowid`` tables.
+    """
+    node_table, parent_table, rowid_table = shadows
     node_size = conn.execute(
-        select(func.length(layer_features_rtree_node.c.data)).where(
-            layer_features_rtree_node.c.nodeno == 1
-        )
+        select(func.length(node_table.c.data)).where(node_table.c.nodeno == 1)
     ).scalar_one()
     packed = _RTreePacker(int(node_size)).pack(ids, boxes)
-    for shadow in (
-        layer_features_rtree_node,
-        layer_features_rtree_parent,
-        layer_features_rtree_rowid,
-    ):
+    for shadow in shadows:
         conn.execute(delete(shadow))
-    _insert_rows(conn, layer_features_rtree_node, packed.nodes)
-    _insert_rows(conn, layer_features_rtree_parent, packed.parents)
-    _insert_rows(conn, layer_features_rtree_rowid, packed.rowids)
+    _insert_rows(conn, node_table, packed.nodes)
+    _insert_rows(conn, parent_table, packed.parents)
+    _insert_rows(conn, rowid_table, packed.rowids)
 
 
 # SQLite stores R*Tree coordinates as 32-bit floats, rounding each box
@@ -1215,3 +1358,697 @@ def _layer_feature(row: Row[Any]) -> LayerFeature:
         source_row=row.source_row,
         derived=shapely.from_wkb(row.derived) if row.derived is not None else None,
     )
+
+
+# -- coordination cases --------------------------------------------------------
+
+CASE_BULK_MIN = 10_000
+"""Syncs of at least this many findings get the big page cache of a layer import."""
+
+PAIR_KEYS_PER_QUERY = 500
+"""Cases outside a sync's scope are looked up by pair key this many at a time
+(old SQLite builds allow 999 parameters per statement)."""
+
+_IDENTITY = (
+    "rule_id",
+    "subject_a_key",
+    "subject_a_kind",
+    "subject_a_ref",
+    "subject_a_layer",
+    "subject_b_key",
+    "subject_b_kind",
+    "subject_b_ref",
+    "subject_b_layer",
+)
+"""What the pair key already says: written when a case is created, never after."""
+
+_PAYLOAD = (
+    "relation",
+    "severity",
+    "geometry",
+    "measures",
+    "organisations",
+    "departments",
+    "message",
+    "window_start",
+    "window_end",
+)
+"""What recomputation may change, compared as stored (WKB, JSON and ISO text)."""
+
+_BOX = ("min_x", "min_y", "max_x", "max_y")
+_REVIEW = ("status", "status_reason", "created_at", "updated_at", "version")
+
+if tuple(cases_table.columns.keys()) != ("id", "pair_key", *_IDENTITY, *_PAYLOAD, *_BOX, *_REVIEW):
+    # New cases are written as plain tuples in table order (see ``_insert_rows``).
+    raise RuntimeError("cases_table columns are not in the order sync_cases writes them")
+
+_DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
+_Box = tuple[float, float, float, float] | tuple[None, None, None, None]
+"""min_x, min_y, max_x, max_y of an overlap geometry, or None four times."""
+_NO_BOX: _Box = (None, None, None, None)
+
+_MEASURE_LABELS: dict[str, tuple[str, str]] = {
+    "overlap_area_m2": ("overlap", "m²"),
+    "overlap_length_m": ("overlap length", "m"),
+    "distance_m": ("distance", "m"),
+    "overlap_days": ("time overlap", "days"),
+    "gap_months": ("time gap", "months"),
+}
+"""How history entries name the measures the engine reports (others by their key)."""
+
+CREATED = "created"
+REOPENED = "reopened: the rule applies again"
+
+
+def _utc_text(moment: datetime) -> str:
+    """A timestamp as ``UtcDateTime`` stores it, for rows written as plain tuples."""
+    text = UtcDateTime().process_bind_param(moment, _DIALECT)
+    assert text is not None
+    return text
+
+
+@dataclass(frozen=True)
+class _PreparedFindings:
+    """Findings as column values, checked and encoded before the write lock.
+
+    One entry per finding in each list, in the order of the findings.
+    """
+
+    keys: list[str]
+    identities: list[tuple[Any, ...]]
+    """Values of ``_IDENTITY``."""
+    payloads: list[tuple[Any, ...]]
+    """Values of ``_PAYLOAD``, exactly as stored."""
+    boxes: list[_Box]
+    involvements: list[list[tuple[str, str]]]
+    """(kind, value) to involve, without repeats."""
+
+    @classmethod
+    def of(cls, findings: Sequence[CaseFinding]) -> _PreparedFindings:
+        keys = [finding.pair_key for finding in findings]
+        if len(set(keys)) != len(keys):
+            twice = next(key for key, count in Counter(keys).items() if count > 1)
+            raise ValueError(f"the findings name case '{twice}' more than once")
+        geometries = _geometry_array([finding.geometry for finding in findings])
+        _check_finite(geometries, keys)
+        wkb = shapely.to_wkb(geometries).tolist()
+        bounds = shapely.bounds(geometries)
+        boxed = np.isfinite(bounds).all(axis=1).tolist()
+        boxes = [
+            tuple(box) if ok else _NO_BOX for box, ok in zip(bounds.tolist(), boxed, strict=True)
+        ]
+        measures = _json_column(keys, [f.measures for f in findings], "measures")
+        messages = _json_column(keys, [f.message for f in findings], "message")
+        # Few distinct sets of organisations and departments: encoded once each.
+        involved: dict[tuple[tuple[str, ...], ...], tuple[str, str, list[tuple[str, str]]]] = {}
+        identities = []
+        payloads = []
+        involvements = []
+        for i, finding in enumerate(findings):
+            a, b = finding.subject_a, finding.subject_b
+            start, end = finding.window_start, finding.window_end
+            who = (tuple(finding.organisations), tuple(finding.departments))
+            encoded = involved.get(who)
+            if encoded is None:
+                encoded = involved[who] = _encode_involved(finding)
+            organisations, departments, pairs = encoded
+            identities.append(
+                (
+                    finding.rule_id,
+                    a.key,
+                    a.kind,
+                    str(a.ref),
+                    a.layer,
+                    b.key,
+                    b.kind,
+                    str(b.ref),
+                    b.layer,
+                )
+            )
+            payloads.append(
+                (
+                    finding.relation,
+                    finding.severity,
+                    wkb[i],
+                    measures[i],
+                    organisations,
+                    departments,
+                    messages[i],
+                    start.isoformat() if start is not None else None,
+                    end.isoformat() if end is not None else None,
+                )
+            )
+            involvements.append(pairs)
+        return cls(keys, identities, payloads, boxes, involvements)
+
+
+def _encode_involved(finding: CaseFinding) -> tuple[str, str, list[tuple[str, str]]]:
+    """JSON of a finding's organisations and departments, and its involvement rows."""
+    what = f"case '{finding.pair_key}'"
+    organisations = _encode_json(list(finding.organisations), f"the organisations of {what}")
+    departments = _encode_json(list(finding.departments), f"the departments of {what}")
+    return (
+        organisations,
+        departments,
+        _involvement_pairs(finding.organisations, finding.departments),
+    )
+
+
+def _involvement_pairs(
+    organisations: Iterable[str], departments: Iterable[str]
+) -> list[tuple[str, str]]:
+    return list(
+        dict.fromkeys(
+            [("organisation", value) for value in organisations]
+            + [("department", value) for value in departments]
+        )
+    )
+
+
+def _check_finite(geometries: npt.NDArray[np.object_], keys: list[str]) -> None:
+    """Refuse NaN or infinite coordinates anywhere, not only at the bounds.
+
+    GEOS skips a NaN vertex when it computes an envelope, so a line with one
+    in its middle has finite bounds; every coordinate is checked instead.
+    """
+    coordinates, index = shapely.get_coordinates(geometries, return_index=True)
+    broken = ~np.isfinite(coordinates).all(axis=1)
+    if broken.any():
+        key = keys[int(index[int(np.argmax(broken))])]
+        raise InvalidInput(
+            f"case '{key}': the overlap geometry has coordinates that are not finite numbers"
+        )
+
+
+def _json_column(keys: list[str], values: list[Any], what: str) -> list[str]:
+    try:
+        return [_encode_row(value) for value in values]
+    except (TypeError, ValueError):
+        for key, value in zip(keys, values, strict=True):
+            _encode_json(value, f"the {what} of case '{key}'")
+        raise
+
+
+_STORED = ("id", "pair_key", "status")
+"""What a sync reads of each stored case (then ``_PAYLOAD``), as plain tuples."""
+_ID, _PAIR_KEY, _STATUS = range(len(_STORED))
+_PAYLOAD_AT = len(_STORED)
+_GEOMETRY = _PAYLOAD.index("geometry")
+_ORGANISATIONS = _PAYLOAD.index("organisations")
+_DEPARTMENTS = _PAYLOAD.index("departments")
+
+
+def _select_stored() -> Select[Any]:
+    return select(*(cases_table.c[name] for name in (*_STORED, *_PAYLOAD)))
+
+
+_SELECT_ALL_CASES_SQL = _driver_sql(_select_stored())
+_SELECT_CASES_OF_SUBJECT_SQL = _driver_sql(
+    _select_stored().where(
+        or_(
+            cases_table.c.subject_a_key == bindparam("a_key"),
+            cases_table.c.subject_b_key == bindparam("b_key"),
+        )
+    )
+)
+
+
+@functools.cache
+def _select_cases_by_key_sql(count: int) -> str:
+    keys = [bindparam(f"key_{i}") for i in range(count)]
+    return _driver_sql(_select_stored().where(cases_table.c.pair_key.in_(keys)))
+
+
+def _positional(statement: Executable, names: tuple[str, ...]) -> str:
+    """SQL text of a statement whose ``?`` parameters must come in this order."""
+    compiled = statement.compile(dialect=_DIALECT)
+    if tuple(compiled.positiontup or ()) != names:
+        raise RuntimeError(f"unexpected parameter order in {compiled}")
+    return str(compiled)
+
+
+_UPDATE_PAYLOAD_SQL = _positional(
+    update(cases_table)
+    .where(cases_table.c.id == bindparam("case_id"))
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*_PAYLOAD, *_BOX)},
+            "updated_at": bindparam("new_updated_at"),
+            "version": cases_table.c.version + bindparam("bump"),
+        }
+    ),
+    (*(f"new_{name}" for name in (*_PAYLOAD, *_BOX)), "new_updated_at", "bump", "case_id"),
+)
+"""Parameters: payload, box, updated_at, version increment, id."""
+
+_SET_STATUS_SQL = _positional(
+    update(cases_table)
+    .where(cases_table.c.id == bindparam("case_id"))
+    .values(
+        status=bindparam("new_status"),
+        status_reason=bindparam("new_reason"),
+        updated_at=bindparam("new_updated_at"),
+        version=cases_table.c.version + bindparam("bump"),
+    ),
+    ("new_status", "new_reason", "new_updated_at", "bump", "case_id"),
+)
+"""Parameters: status, reason, updated_at, version increment, id."""
+
+_DELETE_CASE_BOX_SQL = _driver_sql(
+    delete(cases_rtree_table).where(cases_rtree_table.c.id == bindparam("case_id"))
+)
+_DELETE_INVOLVEMENT_SQL = _positional(
+    delete(case_involvements_table).where(
+        case_involvements_table.c.kind == bindparam("kind"),
+        case_involvements_table.c.value == bindparam("value"),
+        case_involvements_table.c.case_id == bindparam("case_id"),
+    ),
+    ("kind", "value", "case_id"),
+)
+_SELECT_CASE_BOXES_SQL = _driver_sql(
+    select(
+        cases_table.c.id,
+        cases_table.c.min_x,
+        cases_table.c.max_x,
+        cases_table.c.min_y,
+        cases_table.c.max_y,
+    ).where(cases_table.c.min_x.is_not(None))
+)
+_HISTORY_ROWS = table(
+    case_history_table.name, column("case_id"), column("at"), column("by_user"), column("what")
+)
+"""History rows without their id, which SQLite assigns."""
+
+
+class _CaseSyncer:
+    """One ``sync_cases`` call, inside its write transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        prepared: _PreparedFindings,
+        scope: str | None,
+        user: str,
+        reason: str,
+    ) -> None:
+        self.conn = conn
+        self.prepared = prepared
+        self.scope = scope
+        self.user = user
+        self.reason = reason
+        self.stamp = _utc_text(datetime.now(UTC))  # under the write lock: commit order
+        self.history: list[tuple[int, str, str, str]] = []
+
+    def run(self) -> CaseSync:
+        stored = self._stored_cases()
+        new: list[int] = []  # positions in ``prepared``
+        changed: list[tuple[int, tuple[Any, ...]]] = []  # position, stored row
+        updated: list[int] = []
+        unchanged: list[int] = []
+        reopened: list[int] = []
+        for position, (key, payload) in enumerate(
+            zip(self.prepared.keys, self.prepared.payloads, strict=True)
+        ):
+            row = stored.get(key)
+            if row is None:
+                new.append(position)
+                continue
+            case_id = row[_ID]
+            old = row[_PAYLOAD_AT:]
+            changes = "" if old == payload else _describe_changes(old, payload)
+            if row[_STATUS] == CaseStatus.OBSOLETE.value:
+                reopened.append(case_id)
+                self._record(case_id, REOPENED)
+            elif changes:
+                updated.append(case_id)
+            else:
+                unchanged.append(case_id)
+            if changes:
+                self._record(case_id, f"updated: {changes}")
+                changed.append((position, row))
+        obsolete = self._obsolete_rows(stored)
+        created = self._create(new)
+        moved = self._update(changed)
+        self._set_statuses(reopened, obsolete, changed)
+        self._update_rtree(created, moved)
+        _insert_rows(self.conn, _HISTORY_ROWS, self.history)
+        return CaseSync(
+            created=tuple(created),
+            updated=tuple(sorted(updated)),
+            unchanged=tuple(sorted(unchanged)),
+            reopened=tuple(sorted(reopened)),
+            obsoleted=tuple(sorted(obsolete)),
+        )
+
+    def _record(self, case_id: int, what: str) -> None:
+        self.history.append((case_id, self.stamp, self.user, what))
+
+    def _cursor(self) -> sqlite3.Cursor:
+        # The DBAPI cursor: a batch run reads every case, and SQLAlchemy's
+        # result rows would cost more than the query.
+        dbapi = self.conn.connection.driver_connection
+        assert isinstance(dbapi, sqlite3.Connection)
+        return dbapi.cursor()
+
+    def _stored_cases(self) -> dict[str, tuple[Any, ...]]:
+        """Cases in scope, and those outside it that a finding names, by pair key."""
+        cursor = self._cursor()
+        try:
+            if self.scope is None:
+                rows = cursor.execute(_SELECT_ALL_CASES_SQL).fetchall()
+            else:
+                rows = cursor.execute(
+                    _SELECT_CASES_OF_SUBJECT_SQL, (self.scope, self.scope)
+                ).fetchall()
+                known = {row[_PAIR_KEY] for row in rows}
+                missing = [key for key in self.prepared.keys if key not in known]
+                size = PAIR_KEYS_PER_QUERY
+                for start in range(0, len(missing), size):
+                    chunk = missing[start : start + size]
+                    # Padded with a repeated key: one SQL text serves every chunk.
+                    chunk += chunk[:1] * (size - len(chunk))
+                    rows.extend(cursor.execute(_select_cases_by_key_sql(size), chunk).fetchall())
+        finally:
+            cursor.close()
+        return {row[_PAIR_KEY]: row for row in rows}
+
+    def _obsolete_rows(self, stored: dict[str, tuple[Any, ...]]) -> list[int]:
+        """Cases in scope that no finding names and that are not obsolete yet.
+
+        ``stored`` holds the cases in scope and those a finding names, so the
+        ones no finding names are in scope.
+        """
+        found = set(self.prepared.keys)
+        gone = [
+            row[_ID]
+            for key, row in stored.items()
+            if key not in found and row[_STATUS] != CaseStatus.OBSOLETE.value
+        ]
+        what = f"obsolete: {self.reason}" if self.reason else "obsolete"
+        for case_id in gone:
+            self._record(case_id, what)
+        return gone
+
+    def _create(self, positions: list[int]) -> list[int]:
+        if not positions:
+            return []
+        first = _next_id(self.conn, cases_table)
+        ids = list(range(first, first + len(positions)))
+        prepared = self.prepared
+        review = (CaseStatus.OPEN.value, "", self.stamp, self.stamp, 1)
+        _insert_rows(
+            self.conn,
+            cases_table,
+            [
+                (
+                    case_id,
+                    prepared.keys[at],
+                    *prepared.identities[at],
+                    *prepared.payloads[at],
+                    *prepared.boxes[at],
+                    *review,
+                )
+                for case_id, at in zip(ids, positions, strict=True)
+            ],
+        )
+        _insert_rows(
+            self.conn,
+            case_involvements_table,
+            [
+                (case_id, kind, value)
+                for case_id, at in zip(ids, positions, strict=True)
+                for kind, value in prepared.involvements[at]
+            ],
+        )
+        self.history.extend((case_id, self.stamp, self.user, CREATED) for case_id in ids)
+        return ids
+
+    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
+        """Write the new payload of changed cases; return those whose geometry changed."""
+        if not changed:
+            return []
+        prepared = self.prepared
+        self.conn.exec_driver_sql(
+            _UPDATE_PAYLOAD_SQL,
+            [
+                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, row[_ID])
+                for at, row in changed
+            ],
+        )
+        removed: list[tuple[str, str, int]] = []
+        added: list[tuple[int, str, str]] = []
+        for at, row in changed:
+            old, new = row[_PAYLOAD_AT:], prepared.payloads[at]
+            if (old[_ORGANISATIONS], old[_DEPARTMENTS]) == (new[_ORGANISATIONS], new[_DEPARTMENTS]):
+                continue
+            before = set(
+                _involvement_pairs(json.loads(old[_ORGANISATIONS]), json.loads(old[_DEPARTMENTS]))
+            )
+            after = set(prepared.involvements[at])
+            removed.extend((kind, value, row[_ID]) for kind, value in before - after)
+            added.extend((row[_ID], kind, value) for kind, value in after - before)
+        if removed:
+            self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, removed)
+        _insert_rows(self.conn, case_involvements_table, added)
+        return [
+            (row[_ID], prepared.boxes[at])
+            for at, row in changed
+            if row[_PAYLOAD_AT + _GEOMETRY] != prepared.payloads[at][_GEOMETRY]
+        ]
+
+    def _set_statuses(
+        self,
+        reopened: list[int],
+        obsolete: list[int],
+        changed: list[tuple[int, tuple[Any, ...]]],
+    ) -> None:
+        """Reopen and obsolete; the version grows once per case and sync."""
+        bumped = {row[_ID] for _, row in changed}
+        rows = [
+            (CaseStatus.OPEN.value, "", self.stamp, 0 if case_id in bumped else 1, case_id)
+            for case_id in reopened
+        ]
+        rows.extend(
+            (CaseStatus.OBSOLETE.value, self.reason, self.stamp, 1, case_id) for case_id in obsolete
+        )
+        if rows:
+            self.conn.exec_driver_sql(_SET_STATUS_SQL, rows)
+
+    def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
+        """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
+        changes = len(created) + len(moved)
+        if not changes:
+            return
+        # Counting the tree's entries scans it: only when a rebuild may pay at all.
+        if changes >= RTREE_REBUILD_MIN_CHANGES and _rebuild_pays(
+            changes, _count_rows(self.conn, cases_rtree_table)
+        ):
+            cursor = self._cursor()
+            try:
+                rows = cursor.execute(_SELECT_CASE_BOXES_SQL).fetchall()
+            finally:
+                cursor.close()
+            boxes = np.fromiter(
+                itertools.chain.from_iterable(rows), dtype=np.float64, count=5 * len(rows)
+            ).reshape(-1, 5)
+            shadows = (cases_rtree_node, cases_rtree_parent, cases_rtree_rowid)
+            _write_packed_rtree(self.conn, shadows, boxes[:, 0].astype(np.int64), boxes[:, 1:])
+            return
+        if moved:
+            self.conn.exec_driver_sql(_DELETE_CASE_BOX_SQL, [(case_id,) for case_id, _ in moved])
+            _insert_rows(
+                self.conn,
+                cases_rtree_table,
+                [
+                    (case_id, min_x, max_x, min_y, max_y)
+                    for case_id, (min_x, min_y, max_x, max_y) in moved
+                    if min_x is not None
+                ],
+            )
+        if created:
+            self.conn.execute(
+                insert(cases_rtree_table).from_select(
+                    ["id", "min_x", "max_x", "min_y", "max_y"],
+                    select(
+                        cases_table.c.id,
+                        cases_table.c.min_x,
+                        cases_table.c.max_x,
+                        cases_table.c.min_y,
+                        cases_table.c.max_y,
+                    ).where(cases_table.c.id >= created[0], cases_table.c.min_x.is_not(None)),
+                )
+            )
+
+
+def _count_rows(conn: Connection, rows: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+
+
+def _describe_changes(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
+    """What recomputation changed in a case, as people read it in its history.
+
+    ``old`` and ``new`` are stored payloads (``_PAYLOAD``); e.g. ``overlap
+    12.0 → 18.5 m²; severity low → high``. Empty when nothing that matters
+    changed (JSON that differs in key order only).
+    """
+    before = dict(zip(_PAYLOAD, old, strict=True))
+    after = dict(zip(_PAYLOAD, new, strict=True))
+    parts = [
+        f"{name} {before[name]} → {after[name]}"
+        for name in ("relation", "severity")
+        if before[name] != after[name]
+    ]
+    measures: list[str] = []
+    if before["measures"] != after["measures"]:
+        measures = _measure_changes(json.loads(before["measures"]), json.loads(after["measures"]))
+    parts.extend(measures)
+    # Changed measures say how the overlap changed; the geometry alone is
+    # named only when it changed without any measure.
+    if not measures and before["geometry"] != after["geometry"]:
+        parts.append("overlap geometry")
+    if (before["window_start"], before["window_end"]) != (
+        after["window_start"],
+        after["window_end"],
+    ):
+        parts.append(f"window {_window_text(before)} → {_window_text(after)}")
+    for name in ("organisations", "departments"):
+        if before[name] != after[name]:
+            names_before, names_after = json.loads(before[name]), json.loads(after[name])
+            if names_before != names_after:
+                parts.append(
+                    f"{name} {', '.join(names_before) or 'none'} → "
+                    f"{', '.join(names_after) or 'none'}"
+                )
+    if before["message"] != after["message"] and json.loads(before["message"]) != json.loads(
+        after["message"]
+    ):
+        parts.append("message")
+    return "; ".join(parts)
+
+
+def _measure_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    changes = []
+    for name in dict.fromkeys([*after, *before]):
+        if name in before and name in after and before[name] == after[name]:
+            continue
+        label, unit = _MEASURE_LABELS.get(name, (name, ""))
+        suffix = f" {unit}" if unit else ""
+        old, new = _measure_text(before.get(name)), _measure_text(after.get(name))
+        changes.append(f"{label} {old} → {new}{suffix}")
+    return changes
+
+
+def _measure_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return str(round(value, 2))
+    return str(value)
+
+
+def _window_text(payload: dict[str, Any]) -> str:
+    return f"{payload['window_start'] or 'open'} to {payload['window_end'] or 'open'}"
+
+
+def _finding(row: Row[Any]) -> CaseFinding:
+    """The finding a stored case holds."""
+    return CaseFinding(
+        pair_key=row.pair_key,
+        rule_id=row.rule_id,
+        relation=row.relation,
+        severity=row.severity,
+        subject_a=Subject(row.subject_a_kind, row.subject_a_ref, row.subject_a_layer),
+        subject_b=Subject(row.subject_b_kind, row.subject_b_ref, row.subject_b_layer),
+        geometry=shapely.from_wkb(row.geometry) if row.geometry is not None else None,
+        measures=json.loads(row.measures),
+        organisations=tuple(json.loads(row.organisations)),
+        departments=tuple(json.loads(row.departments)),
+        message=json.loads(row.message),
+        window_start=row.window_start,
+        window_end=row.window_end,
+    )
+
+
+def _case(
+    row: Row[Any],
+    comments: tuple[Comment, ...] = (),
+    history: tuple[HistoryEntry, ...] = (),
+) -> CoordinationCase:
+    return CoordinationCase(
+        id=row.id,
+        finding=_finding(row),
+        status=CaseStatus(row.status),
+        status_reason=row.status_reason,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        comments=comments,
+        history=history,
+    )
+
+
+def _load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
+    """A case with its comments and history, in the order they were written."""
+    row = conn.execute(select(cases_table).where(cases_table.c.id == case_id)).first()
+    if row is None:
+        return None
+    comments = conn.execute(
+        select(case_comments_table)
+        .where(case_comments_table.c.case_id == case_id)
+        .order_by(case_comments_table.c.at, case_comments_table.c.id)
+    ).all()
+    history = conn.execute(
+        select(case_history_table)
+        .where(case_history_table.c.case_id == case_id)
+        .order_by(case_history_table.c.at, case_history_table.c.id)
+    ).all()
+    return _case(
+        row,
+        tuple(Comment(id=c.id, at=c.at, by=c.by_user, text=c.text) for c in comments),
+        tuple(HistoryEntry(at=h.at, by=h.by_user, what=h.what) for h in history),
+    )
+
+
+def _involves(kind: str, values: tuple[str, ...]) -> ColumnElement[bool]:
+    return cases_table.c.id.in_(
+        select(case_involvements_table.c.case_id).where(
+            case_involvements_table.c.kind == kind,
+            case_involvements_table.c.value.in_(values),
+        )
+    )
+
+
+def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
+    """WHERE terms for the filters of a case query (paging is the caller's)."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.organisations:
+        conditions.append(_involves("organisation", query.organisations))
+    if query.departments:
+        conditions.append(_involves("department", query.departments))
+    for column_, values in (
+        (cases_table.c.relation, query.relations),
+        (cases_table.c.severity, query.severities),
+        (cases_table.c.rule_id, query.rule_ids),
+    ):
+        if values:
+            conditions.append(column_.in_(values))
+    if query.statuses:
+        conditions.append(cases_table.c.status.in_([CaseStatus(s).value for s in query.statuses]))
+    if query.subject is not None:
+        conditions.append(
+            or_(
+                cases_table.c.subject_a_key == query.subject,
+                cases_table.c.subject_b_key == query.subject,
+            )
+        )
+    if query.time_to is not None:
+        conditions.append(
+            or_(cases_table.c.window_start.is_(None), cases_table.c.window_start <= query.time_to)
+        )
+    if query.time_from is not None:
+        conditions.append(
+            or_(cases_table.c.window_end.is_(None), cases_table.c.window_end >= query.time_from)
+        )
+    if query.area is not None:
+        conditions.extend(_area_conditions(query.area, cases_table, cases_rtree_table))
+    return conditions

@@ -164,10 +164,102 @@ def _create_layers(conn: Connection) -> None:
     )
 
 
+def _create_cases(conn: Connection) -> None:
+    # One row per coordination case; ``pair_key`` (rule + ordered pair of
+    # subjects) is its identity across recomputations, so it is UNIQUE.
+    # AUTOINCREMENT, as for projects: case ids are quoted in mails and
+    # minutes and must never name another case.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            pair_key TEXT NOT NULL UNIQUE,
+            rule_id TEXT NOT NULL,
+            subject_a_key TEXT NOT NULL,
+            subject_a_kind TEXT NOT NULL,
+            subject_a_ref TEXT NOT NULL,
+            subject_a_layer TEXT,
+            subject_b_key TEXT NOT NULL,
+            subject_b_kind TEXT NOT NULL,
+            subject_b_ref TEXT NOT NULL,
+            subject_b_layer TEXT,
+            relation TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            geometry BLOB,
+            measures TEXT NOT NULL,
+            organisations TEXT NOT NULL,
+            departments TEXT NOT NULL,
+            message TEXT NOT NULL,
+            window_start DATE,
+            window_end DATE,
+            min_x REAL,
+            min_y REAL,
+            max_x REAL,
+            max_y REAL,
+            status TEXT NOT NULL,
+            status_reason TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1
+        )
+        """
+    )
+    for name in ("subject_a_key", "subject_b_key", "status", "rule_id"):
+        conn.exec_driver_sql(f"CREATE INDEX ix_cases_{name} ON cases ({name})")
+    # Organisations and departments to involve, one row each, for the
+    # "involves organisation X" filter; the JSON columns above keep the
+    # finding's own order for reading. Clustered by (kind, value): a filter
+    # reads one contiguous range of case ids. No index on case_id: rows are
+    # replaced by their whole key (the old values are in the JSON columns),
+    # and cases are never deleted.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_involvements (
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (kind, value, case_id)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_comments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            at TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            text TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_case_comments_case_id ON case_comments (case_id)")
+    # Append-only and never deleted, so the rowid alone keeps ids unique.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_history (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            at TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            what TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_case_history_case_id ON case_history (case_id)")
+    # Boxes of the overlap geometries; cases without one have no row here.
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE cases_rtree USING rtree(id, min_x, max_x, min_y, max_y)"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
     MigrationStep(3, "thematic layers: versions, features and their spatial index", _create_layers),
+    MigrationStep(
+        4, "coordination cases: involvements, comments, history, spatial index", _create_cases
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -374,6 +466,85 @@ layer_features_rtree_table = Table(
     Column("max_y", Float, nullable=False),
 )
 
+cases_table = Table(
+    "cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pair_key", Text, nullable=False, unique=True),
+    # Identity: fixed by the pair key when the case is created.
+    Column("rule_id", Text, nullable=False),
+    *(
+        column_
+        for side in ("a", "b")
+        for column_ in (
+            Column(f"subject_{side}_key", Text, nullable=False),
+            Column(f"subject_{side}_kind", Text, nullable=False),
+            Column(f"subject_{side}_ref", Text, nullable=False),
+            Column(f"subject_{side}_layer", Text),
+        )
+    ),
+    # What recomputation may change.
+    Column("relation", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("geometry", LargeBinary),
+    Column("measures", Text, nullable=False),
+    Column("organisations", Text, nullable=False),
+    Column("departments", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("window_start", Date),
+    Column("window_end", Date),
+    Column("min_x", Float),
+    Column("min_y", Float),
+    Column("max_x", Float),
+    Column("max_y", Float),
+    # The review.
+    Column("status", Text, nullable=False),
+    Column("status_reason", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+case_involvements_table = Table(
+    "case_involvements",
+    metadata,
+    Column("case_id", Integer, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+)
+
+case_comments_table = Table(
+    "case_comments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+case_history_table = Table(
+    "case_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Column("what", Text, nullable=False),
+)
+
+cases_rtree_table = Table(
+    "cases_rtree",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("min_x", Float, nullable=False),
+    Column("max_x", Float, nullable=False),
+    Column("min_y", Float, nullable=False),
+    Column("max_y", Float, nullable=False),
+)
+
 # SQLite's own tables, written by the store only to bulk-load the R*Tree
 # (see ``zugabe.storage.sqlite``); not part of ``metadata``, which the schema
 # test compares with the migrated file. Their layout is SQLite's documented
@@ -388,3 +559,8 @@ layer_features_rtree_parent = table(
 layer_features_rtree_rowid = table(
     "layer_features_rtree_rowid", column("rowid", Integer), column("nodeno", Integer)
 )
+cases_rtree_node = table("cases_rtree_node", column("nodeno", Integer), column("data", LargeBinary))
+cases_rtree_parent = table(
+    "cases_rtree_parent", column("nodeno", Integer), column("parentnode", Integer)
+)
+cases_rtree_rowid = table("cases_rtree_rowid", column("rowid", Integer), column("nodeno", Integer))

@@ -1,0 +1,112 @@
+"""Coordination cases [Koordinierungsfälle]: one rule firing for one pair of subjects.
+
+A case keeps its identity across recomputations (``pair_key``: rule + the
+ordered pair of subjects), so comments, status and history survive when the
+projects or layers change; a case whose cause disappeared becomes obsolete
+rather than being deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+
+class CaseStatus(StrEnum):
+    """Review workflow: open → in coordination → resolved | dismissed (reason required).
+
+    ``obsolete`` is set by recomputation, never by a reviewer: the rule no
+    longer fires for the pair (a project moved, a window changed).
+    """
+
+    OPEN = "open"
+    IN_COORDINATION = "in_coordination"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+    OBSOLETE = "obsolete"
+
+
+# Which status a reviewer may set from which; obsolete cases come back to
+# open by recomputation only.
+REVIEW_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.OPEN: frozenset(
+        {CaseStatus.IN_COORDINATION, CaseStatus.RESOLVED, CaseStatus.DISMISSED}
+    ),
+    CaseStatus.IN_COORDINATION: frozenset(
+        {CaseStatus.OPEN, CaseStatus.RESOLVED, CaseStatus.DISMISSED}
+    ),
+    CaseStatus.RESOLVED: frozenset({CaseStatus.OPEN, CaseStatus.IN_COORDINATION}),
+    CaseStatus.DISMISSED: frozenset({CaseStatus.OPEN}),
+    CaseStatus.OBSOLETE: frozenset(),
+}
+REASON_REQUIRED = frozenset({CaseStatus.DISMISSED})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One side of a case: a project, or a feature of a thematic layer.
+
+    ``ref`` is the subject's stable reference as text: a project's id, or a
+    layer feature's value of the layer's ``id_attribute`` (e.g. the sewer
+    section id), which survives a re-import, where the stored feature id
+    would not; layers without one fall back to the stored id.
+    """
+
+    kind: str  # "project" or "layer"
+    ref: str
+    layer: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"project:{self.ref}" if self.kind == "project" else f"layer:{self.layer}:{self.ref}"
+
+
+@dataclass(frozen=True)
+class CaseFinding:
+    """What detection found for one pair, as the case store takes it."""
+
+    pair_key: str
+    rule_id: str
+    relation: str  # conflict | synergy | note
+    severity: str  # low | medium | high
+    subject_a: Subject
+    subject_b: Subject
+    geometry: BaseGeometry | None  # overlap, or connecting line for distance rules
+    measures: dict[str, Any]  # overlap_area_m2, overlap_length_m, distance_m, overlap_days, …
+    organisations: tuple[str, ...]
+    departments: tuple[str, ...]
+    message: dict[str, str]  # de/en, rendered from the rule's template
+    window_start: date | None = None  # earliest start of the projects involved
+    window_end: date | None = None  # latest end; None = open-ended
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    by: str
+    what: str  # e.g. "created", "measures updated", "status open → dismissed: <reason>"
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    at: datetime
+    by: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CoordinationCase:
+    id: int
+    finding: CaseFinding
+    status: CaseStatus
+    status_reason: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    comments: tuple[Comment, ...] = field(default_factory=tuple)
+    history: tuple[HistoryEntry, ...] = field(default_factory=tuple)
