@@ -111,7 +111,20 @@ def test_custom_vocabulary_is_served(tmp_path: Path) -> None:
         '[organisations.town]\nde = "Musterstadt"\nen = "Sample town"\nkind = "city"\n'
         'departments = ["roads"]\n'
     )
-    app = create_app({"instance_path": tmp_path / "instance", "vocabulary_file": vocab})
+    # A region with its own vocabulary brings rules that speak it.
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rules]]\nid = "two_roads"\nname = { de = "Zwei Straßen", en = "Two roads" }\n'
+        'relation = "note"\nseverity = "low"\na = {}\nb = {}\nsame_department = true\n'
+        'spatial = { test = "intersects" }\ntemporal = { test = "overlap" }\n'
+        'message = { de = "{a.title} trifft {b.title}", en = "{a.title} meets {b.title}" }\n'
+    )
+    settings = {
+        "instance_path": tmp_path / "instance",
+        "vocabulary_file": vocab,
+        "rules_file": rules,
+    }
+    app = create_app(settings)
     try:
         organisations = app.test_client().get("/api/vocab").get_json()["organisations"]
         assert [o["labels"]["de"] for o in organisations] == ["Musterstadt"]

@@ -20,6 +20,7 @@ from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox
+from zugabe.storage.contract import CaseQuery
 
 
 class _Context:
@@ -102,13 +103,15 @@ def demo(context: _Context, source: Path | None) -> None:
         if folder is None:
             folder = Path(scratch)
             write_town(folder)
+        for key, count in load_demo_layers(services.layers, folder).items():
+            click.echo(f"demo layer {key}: {count} features")
         loaded = load_demo_projects(services.projects, folder)
         if loaded:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
             click.echo("store already has projects; demo projects not loaded again")
-        for key, count in load_demo_layers(services.layers, folder).items():
-            click.echo(f"demo layer {key}: {count} features")
+        live = services.cases.list(CaseQuery(limit=1))[1]
+        click.echo(f"coordination cases: {live}")
 
 
 @cli.group()
@@ -281,6 +284,28 @@ def remove_layer(context: _Context, key: str) -> None:
     with context.services() as services:
         services.layers.remove(key, context.acting_user(services))
         click.echo(f"layer {key} removed")
+
+
+@cli.command()
+@click.option("--project", "project_id", type=int, help="Check this project only.")
+@click.option("--all", "everything", is_flag=True, help="Recompute every case (batch run).")
+@pass_context
+def detect(context: _Context, project_id: int | None, everything: bool) -> None:
+    """Find coordination cases: for one project or, with --all, for everything."""
+    if (project_id is None) == (not everything):
+        raise click.UsageError("give either --project ID or --all")
+    with context.services() as services:
+        user = context.acting_user(services)
+        if everything:
+            run = services.cases.detect_everything(user)
+        else:
+            run = services.cases.detect_project(services.projects.get(project_id), user)
+    sync = run.sync
+    click.echo(
+        f"{run.findings} findings: {len(sync.created)} new cases, {len(sync.updated)} updated, "
+        f"{len(sync.unchanged)} unchanged, {len(sync.reopened)} reopened, "
+        f"{len(sync.obsoleted)} obsolete"
+    )
 
 
 @cli.command()

@@ -69,6 +69,10 @@ class Settings(BaseModel):
     layers_folder: Path | None = Field(
         default=None, description="Folder of layer definitions; empty: the shipped layers/."
     )
+    rules_file: Path | None = Field(
+        default=None,
+        description="Coordination rules (TOML); empty: layers/rules/coordination.toml.",
+    )
     synergy_file: Path | None = Field(
         default=None, description="Synergy grid criteria (TOML); empty: layers/rules/synergy.toml."
     )
@@ -85,7 +89,9 @@ class Settings(BaseModel):
             return [part.strip() for part in value.split(",")]
         return value
 
-    @field_validator("vocabulary_file", "layers_folder", "synergy_file", mode="before")
+    @field_validator(
+        "vocabulary_file", "layers_folder", "rules_file", "synergy_file", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

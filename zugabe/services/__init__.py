@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from zugabe.config import Settings
 from zugabe.domain.layers import default_layers_folder, load_layer_definitions
+from zugabe.domain.rules import default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.services.cases import CaseService
 from zugabe.services.layers import LayerService
 from zugabe.services.projects import ProjectService
 from zugabe.services.synergy import SynergyService
@@ -28,6 +30,7 @@ class Services:
     projects: ProjectService
     layers: LayerService
     synergy: SynergyService
+    cases: CaseService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -40,15 +43,21 @@ class Services:
         synergy_config = load_synergy_config(
             settings.synergy_file or default_synergy_path(), definitions
         )
+        rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
         store = open_store(settings.store_url)
         projects = ProjectService(store, vocabulary, settings)
+        cases = CaseService(store, rules, definitions, projects.reprojector)
+        projects.cases = cases
+        layers = LayerService(store, definitions, settings)
+        layers.cases = cases
         return cls(
             settings,
             vocabulary,
             store,
             projects,
-            LayerService(store, definitions, settings),
+            layers,
             SynergyService(store, projects, synergy_config, settings),
+            cases,
         )
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -30,6 +30,9 @@ from zugabe.storage.contract import (
     NewLayerVersion,
     Store,
 )
+
+if TYPE_CHECKING:
+    from zugabe.services.cases import CaseService
 
 BATCH_SIZE = 50_000
 REPORT_ROWS_KEPT = 1000  # refused/repaired rows listed in a report; the counts are always complete
@@ -80,6 +83,8 @@ class LayerService:
         self.settings = settings
         self.reprojector = Reprojector(settings.storage_crs)
         self.batch_size = BATCH_SIZE
+        # Set by ``Services.open``: an import recomputes the coordination cases.
+        self.cases: CaseService | None = None
 
     def definition(self, key: str) -> LayerDefinition:
         try:
@@ -150,6 +155,8 @@ class LayerService:
         )
         batches = self._batches(definition, table, geometries, attributes, keep, progress)
         info = self.store.replace_layer(version, batches)
+        if self.cases is not None:
+            self.cases.detect_everything(user)  # cases with this layer's features may change
         return info, report
 
     def _coerce(
@@ -357,6 +364,8 @@ class LayerService:
 
     def remove(self, key: str, user: str) -> None:
         self.store.delete_layer(key, user)
+        if self.cases is not None:
+            self.cases.detect_everything(user)
 
 
 def _repair(geometry: shapely.Geometry) -> shapely.Geometry | None:

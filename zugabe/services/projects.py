@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zugabe.config import Settings
 from zugabe.domain.project import Project, Status
@@ -26,6 +26,9 @@ from zugabe.io.geojson import (
 )
 from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import NewProject, ProjectQuery, ProjectStore
+
+if TYPE_CHECKING:
+    from zugabe.services.cases import CaseService
 
 LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", "from", "to", "q")
 
@@ -119,6 +122,8 @@ class ProjectService:
         self.settings = settings
         self.reprojector = Reprojector(settings.storage_crs)
         self.rules = GeometryRules(settings.region_bbox, settings.max_vertices)
+        # Set by ``Services.open``: saving a project runs detection through it.
+        self.cases: CaseService | None = None
 
     def create(self, feature: Any, user: str) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
@@ -142,7 +147,12 @@ class ProjectService:
             drafts.append(NewProject(attributes, self.reprojector.to_storage(geometry), user))
         if errors:
             raise_invalid(errors)
-        return self.store.add_projects(drafts)
+        projects = self.store.add_projects(drafts)
+        if self.cases is not None and len(projects) == 1:
+            self.cases.detect_project(projects[0], user)
+        elif self.cases is not None and projects:
+            self.cases.detect_everything(user)  # one batch run beats many single checks
+        return projects
 
     def get(self, project_id: int) -> Project:
         project = self.store.get_project(project_id)
@@ -156,9 +166,10 @@ class ProjectService:
         """PUT: the feature replaces all attributes and the geometry."""
         self.get(project_id)
         attributes, geometry = read_project_feature(feature, self.vocabulary, self.rules)
-        return self.store.update_project(
+        project = self.store.update_project(
             project_id, attributes, self.reprojector.to_storage(geometry), user, expected_version
         )
+        return self._detected(project, user)
 
     def patch(
         self, project_id: int, patch: Any, user: str, expected_version: int | None
@@ -184,10 +195,21 @@ class ProjectService:
                 geometry = self.reprojector.to_storage(lonlat)
         if errors or attributes is None:
             raise_invalid(errors)
-        return self.store.update_project(project_id, attributes, geometry, user, expected_version)
+        project = self.store.update_project(
+            project_id, attributes, geometry, user, expected_version
+        )
+        return self._detected(project, user)
+
+    def _detected(self, project: Project, user: str) -> Project:
+        """Bring the project's coordination cases in step with its new version."""
+        if self.cases is not None:
+            self.cases.detect_project(project, user)
+        return project
 
     def delete(self, project_id: int, user: str, expected_version: int | None) -> None:
         self.store.delete_project(project_id, user, expected_version)
+        if self.cases is not None:
+            self.cases.project_deleted(project_id, user)
 
     def list(
         self, project_filter: ProjectFilter, *, limit: int | None = None, after: int | None = None

@@ -9,7 +9,7 @@ from flask import Flask
 
 from zugabe.config import load_settings
 from zugabe.services import Services
-from zugabe.web import api, docs, layers, problems, synergy
+from zugabe.web import api, cases, docs, layers, problems, synergy
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     problems.register(app)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(layers.blueprint)
+    app.register_blueprint(cases.blueprint)
     app.register_blueprint(synergy.blueprint)
     app.register_blueprint(docs.blueprint)
     return app

@@ -67,6 +67,9 @@ def json_body() -> Any:
 
 
 def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
+    """A project Feature with its live coordination cases (a foreign member ``cases``)."""
+    cases = _services().cases
+    feature["cases"] = [cases.to_json(c) for c in cases.of_project(int(feature["id"]))]
     response = jsonify(feature)
     response.status_code = status
     response.mimetype = GEOJSON

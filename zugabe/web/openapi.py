@@ -62,6 +62,8 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             GEOJSON: {"schema": _ref("ProjectFeatureInput")},
         },
     }
+    case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    no_case = _problem("No case with this id.")
     layer_key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
     no_layer = _problem("No layer type with this key.")
     upload = {
@@ -307,6 +309,83 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                         "404": no_layer,
                     },
                 },
+            },
+            "/api/cases": {
+                "get": {
+                    "summary": "List coordination cases",
+                    "operationId": "listCases",
+                    "parameters": [
+                        _query("organisation", "Cases involving any of these organisations."),
+                        _query("department", "Cases involving any of these departments."),
+                        _query("relation", "conflict, synergy, note (comma-separated)."),
+                        _query("severity", "low, medium, high (comma-separated)."),
+                        _query("status", "open, in_coordination, resolved, dismissed, obsolete."),
+                        _query("rule", "Rule ids (comma-separated)."),
+                        _query("subject", "Cases of one subject, e.g. project:12."),
+                        list_params[0],
+                        list_params[5],
+                        list_params[6],
+                        *list_params[-2:],
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of cases (overlap geometry), by id.",
+                            "content": {GEOJSON: {"schema": {"type": "object"}}},
+                        },
+                        "400": _problem("A query parameter is malformed."),
+                    },
+                }
+            },
+            "/api/cases/{case_id}": {
+                "parameters": [case_id],
+                "get": {
+                    "summary": "One case with both subjects, comments and history",
+                    "operationId": "getCase",
+                    "responses": {"200": {"description": "The case."}, "404": no_case},
+                },
+            },
+            "/api/cases/{case_id}/status": {
+                "parameters": [case_id],
+                "post": {
+                    "summary": "Change a case's status (dismissing needs a reason)",
+                    "operationId": "changeCaseStatus",
+                    "parameters": [user, if_match],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "responses": {
+                        "200": {"description": "The changed case."},
+                        "404": no_case,
+                        "412": stale,
+                        "422": invalid,
+                    },
+                },
+            },
+            "/api/cases/{case_id}/comments": {
+                "parameters": [case_id],
+                "post": {
+                    "summary": "Comment on a case",
+                    "operationId": "commentCase",
+                    "parameters": [user],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "responses": {
+                        "201": {"description": "The case with the comment."},
+                        "404": no_case,
+                        "422": invalid,
+                    },
+                },
+            },
+            "/api/cases/detect": {
+                "post": {
+                    "summary": "Recompute every case (batch run)",
+                    "operationId": "detectAll",
+                    "parameters": [user],
+                    "responses": {"200": {"description": "Counts of what changed."}},
+                }
             },
             "/api/synergy": {
                 "get": {

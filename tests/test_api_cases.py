@@ -1,0 +1,152 @@
+"""Coordination cases through the API: found on save, reviewed, kept stable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.conftest import feature
+
+LINE = {"type": "LineString", "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411]]}
+
+
+def save(client: FlaskClient, doc: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/api/projects", json=doc)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def road_and_sewer(client: FlaskClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    road = save(client, feature(LINE, title="Fahrbahnerneuerung Ringstraße"))
+    sewer = save(
+        client,
+        feature(
+            LINE,
+            title="Kanalsanierung Ringstraße",
+            department="drainage",
+            measure_type="sewer_rehabilitation",
+            start="2028-03-01",
+            end="2028-12-31",
+        ),
+    )
+    return road, sewer
+
+
+def test_saving_a_project_shows_its_cases_at_once(client: FlaskClient) -> None:
+    road, sewer = road_and_sewer(client)
+    assert road["cases"] == []
+    rules = {c["properties"]["rule"] for c in sewer["cases"]}
+    assert "road_works_sewer_bundle" in rules
+    case = next(c for c in sewer["cases"] if c["properties"]["rule"] == "road_works_sewer_bundle")
+    props = case["properties"]
+    assert props["relation"] == "synergy" and props["status"] == "open"
+    assert {props["subject_a"]["ref"], props["subject_b"]["ref"]} == {
+        str(road["id"]),
+        str(sewer["id"]),
+    }
+    assert "drainage" in props["departments"] and "roads" in props["departments"]
+    assert props["message"]["de"] and props["message"]["en"]
+    # The road now shows the same case.
+    again = client.get(f"/api/projects/{road['id']}").get_json()
+    assert case["id"] in [c["id"] for c in again["cases"]]
+
+
+def test_case_identity_survives_recomputation_and_obsolete_when_cause_goes(
+    client: FlaskClient,
+) -> None:
+    _road, sewer = road_and_sewer(client)
+    case_ids = sorted(c["id"] for c in sewer["cases"])
+    assert client.post("/api/cases/detect").get_json()["created"] == 0
+    assert (
+        sorted(c["id"] for c in client.get("/api/projects/" + str(sewer["id"])).get_json()["cases"])
+        == case_ids
+    )
+    # Move the sewer works ten years later: the bundle case loses its cause.
+    moved = client.patch(
+        f"/api/projects/{sewer['id']}",
+        json={"properties": {"start": "2038-01-01", "end": "2038-12-31"}},
+    ).get_json()
+    assert "road_works_sewer_bundle" not in {c["properties"]["rule"] for c in moved["cases"]}
+    bundle = next(
+        i
+        for i in case_ids
+        if client.get(f"/api/cases/{i}").get_json()["properties"]["rule"]
+        == "road_works_sewer_bundle"
+    )
+    detail = client.get(f"/api/cases/{bundle}").get_json()
+    assert detail["properties"]["status"] == "obsolete"
+    assert any("no longer applies" in h["what"] for h in detail["history"])
+    # Back to 2028: the same case reopens, no duplicate.
+    client.patch(
+        f"/api/projects/{sewer['id']}",
+        json={"properties": {"start": "2028-03-01", "end": "2028-12-31"}},
+    )
+    assert client.get(f"/api/cases/{bundle}").get_json()["properties"]["status"] == "open"
+    listed = client.get("/api/cases?rule=road_works_sewer_bundle").get_json()
+    assert listed["numberMatched"] == 1
+
+
+def test_review_workflow(client: FlaskClient) -> None:
+    _road, sewer = road_and_sewer(client)
+    case_id = sewer["cases"][0]["id"]
+    url = f"/api/cases/{case_id}"
+    response = client.post(
+        f"{url}/status",
+        json={"status": "in_coordination"},
+        headers={"If-Match": '"v1"', "X-Zugabe-User": "s.yilmaz"},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["properties"]["status"] == "in_coordination"
+    stale = client.post(f"{url}/status", json={"status": "resolved"}, headers={"If-Match": '"v1"'})
+    assert stale.status_code == 412
+    no_reason = client.post(f"{url}/status", json={"status": "dismissed"})
+    assert no_reason.status_code == 422
+    assert no_reason.get_json()["errors"][0]["pointer"] == "/reason"
+    dismissed = client.post(
+        f"{url}/status",
+        json={"status": "dismissed", "reason": "Kanal wird 2031 in offener Bauweise erneuert"},
+    )
+    assert dismissed.get_json()["properties"]["status_reason"].startswith("Kanal wird 2031")
+    bad = client.post(f"{url}/status", json={"status": "resolved"})
+    assert (
+        bad.status_code == 422
+        and "cannot go from dismissed to resolved" in bad.get_json()["detail"]
+    )
+    commented = client.post(
+        f"{url}/comments",
+        json={"text": "Abstimmung am 12.3. im Tiefbauamt"},
+        headers={"X-Zugabe-User": "k.becker"},
+    )
+    assert commented.status_code == 201
+    detail = commented.get_json()
+    assert detail["comments"][-1]["by"] == "k.becker"
+    whats = [h["what"] for h in detail["history"]]
+    assert any("in_coordination" in w for w in whats) and any("dismissed" in w for w in whats)
+    assert client.post(f"{url}/comments", json={"text": "  "}).status_code == 422
+    assert client.get("/api/cases/9999").status_code == 404
+
+
+def test_deleting_a_project_makes_its_cases_obsolete(client: FlaskClient) -> None:
+    road, sewer = road_and_sewer(client)
+    case_id = sewer["cases"][0]["id"]
+    assert client.delete(f"/api/projects/{road['id']}").status_code == 204
+    detail = client.get(f"/api/cases/{case_id}").get_json()
+    assert detail["properties"]["status"] == "obsolete"
+    assert any(f"project {road['id']} was deleted" in h["what"] for h in detail["history"])
+
+
+def test_case_filters(client: FlaskClient) -> None:
+    road_and_sewer(client)
+    assert client.get("/api/cases?relation=synergy").get_json()["numberMatched"] >= 1
+    assert (
+        client.get("/api/cases?relation=conflict&rule=road_works_sewer_bundle").get_json()[
+            "numberMatched"
+        ]
+        == 0
+    )
+    assert client.get("/api/cases?department=drainage").get_json()["numberMatched"] >= 1
+    assert client.get("/api/cases?organisation=gelsenwasser").get_json()["numberMatched"] == 0
+    assert client.get("/api/cases?bbox=7.20,51.53,7.22,51.55").get_json()["numberMatched"] >= 1
+    assert client.get("/api/cases?bbox=8.0,52.0,8.1,52.1").get_json()["numberMatched"] == 0
+    assert client.get("/api/cases?status=finished").status_code == 400

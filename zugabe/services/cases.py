@@ -1,0 +1,289 @@
+"""Use cases around coordination: detect, keep cases in step, review them.
+
+Detection itself is pure (``zugabe.engine``); this service feeds it the
+stored projects and layer features, turns findings into cases with a stable
+identity (``CaseStore.sync_cases``) and applies the review workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zugabe.domain.cases import (
+    REASON_REQUIRED,
+    REVIEW_TRANSITIONS,
+    CaseFinding,
+    CaseStatus,
+    CoordinationCase,
+    Subject,
+)
+from zugabe.domain.layers import LayerDefinition
+from zugabe.domain.project import Project
+from zugabe.domain.rules import Rule
+from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
+from zugabe.engine import Subject as EngineSubject
+from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
+from zugabe.io.crs import Reprojector
+from zugabe.io.geojson import geometry_to_json
+from zugabe.services.projects import ProjectFilter
+from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
+
+OBSOLETE_BY_RECOMPUTATION = "the rule no longer applies to this pair"
+COMMENT_MAX = 5000
+
+
+@dataclass(frozen=True)
+class DetectionRun:
+    findings: int
+    sync: CaseSync
+
+
+class CaseService:
+    def __init__(
+        self,
+        store: Store,
+        rules: Sequence[Rule],
+        definitions: Mapping[str, LayerDefinition],
+        reprojector: Reprojector,
+    ) -> None:
+        self.store = store
+        self.rules = tuple(rules)
+        self.rule_by_id = {rule.id: rule for rule in rules}
+        self.definitions = definitions
+        self.reprojector = reprojector
+
+    # ------------------------------------------------------------ detection
+
+    def _index(self) -> DetectionIndex:
+        """Every stored project and the features of the layers the rules use.
+
+        Built per detection for now; an index kept in memory between saves is
+        what the 50,000-project target will need.
+        """
+        projects = self.store.list_projects(ProjectQuery())
+        layer_keys = {rule.layer for rule in self.rules if rule.layer}
+        layers = {key: self.store.layer_features(key) for key in sorted(layer_keys)}
+        return DetectionIndex(
+            projects, layers, layer_definitions=self.definitions, rules=self.rules
+        )
+
+    def detect_project(self, project: Project, user: str) -> DetectionRun:
+        """Check one saved project and bring its cases in step (incremental)."""
+        index = self._index()
+        findings = detect_for_project(project, index, self.rules)
+        scope = Subject("project", str(project.id)).key
+        sync = self.store.sync_cases(
+            self._case_findings(findings, index), scope, user, OBSOLETE_BY_RECOMPUTATION
+        )
+        return DetectionRun(len(findings), sync)
+
+    def project_deleted(self, project_id: int, user: str) -> CaseSync:
+        """A deleted project's cases become obsolete; their history stays."""
+        scope = Subject("project", str(project_id)).key
+        return self.store.sync_cases([], scope, user, f"project {project_id} was deleted")
+
+    def detect_everything(self, user: str) -> DetectionRun:
+        """The batch run: every pair under every rule; cases created, updated, obsoleted."""
+        index = self._index()
+        findings = detect_all(index, self.rules)
+        sync = self.store.sync_cases(
+            self._case_findings(findings, index), None, user, OBSOLETE_BY_RECOMPUTATION
+        )
+        return DetectionRun(len(findings), sync)
+
+    def _case_findings(
+        self, findings: Sequence[Finding], index: DetectionIndex
+    ) -> list[CaseFinding]:
+        return [self._case_finding(f, index) for f in findings]
+
+    def _case_finding(self, finding: Finding, index: DetectionIndex) -> CaseFinding:
+        rule = self.rule_by_id[finding.rule_id]
+        a = index.project(int(finding.subject_a.id))
+        b = self._subject_object(finding.subject_b, index)
+        assert a is not None and b is not None, finding.pair_key
+        layer_title = self.definitions[rule.layer].title.de if rule.layer else None
+        values = message_values(finding, a, b, layer_title=layer_title)
+        organisations = sorted({o for o, _d in finding.involved if o})
+        departments = sorted({d for _o, d in finding.involved if d})
+        windows = [p.attributes for p in (a, b) if isinstance(p, Project)]
+        starts = [w.start for w in windows]
+        ends = [w.end for w in windows]
+        return CaseFinding(
+            pair_key=finding.pair_key,
+            rule_id=finding.rule_id,
+            relation=finding.relation,
+            severity=finding.severity,
+            subject_a=_subject(finding.subject_a),
+            subject_b=_subject(finding.subject_b),
+            geometry=finding.geometry,
+            measures={
+                "overlap_area_m2": round(finding.overlap_area_m2, 2),
+                "overlap_length_m": round(finding.overlap_length_m, 2),
+                "distance_m": round(finding.distance_m, 2),
+                "overlap_days": finding.overlap_days,
+                "gap_months": finding.gap_months,
+            },
+            organisations=tuple(organisations),
+            departments=tuple(departments),
+            message={"de": rule.render("de", values), "en": rule.render("en", values)},
+            window_start=min(starts) if starts and None not in starts else None,
+            window_end=max(ends) if ends and None not in ends else None,
+        )
+
+    @staticmethod
+    def _subject_object(
+        subject: EngineSubject, index: DetectionIndex
+    ) -> Project | LayerFeature | None:
+        if subject.kind == "project":
+            return index.project(int(subject.id))
+        assert subject.layer is not None and subject.feature_id is not None
+        return index.feature(subject.layer, subject.feature_id)
+
+    # ------------------------------------------------------------ review
+
+    def of_project(self, project_id: int) -> list[CoordinationCase]:
+        """The live (not obsolete) cases a project is part of."""
+        live = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+        query = CaseQuery(subject=Subject("project", str(project_id)).key, statuses=live)
+        return self.store.list_cases(query)
+
+    def get(self, case_id: int) -> CoordinationCase:
+        case = self.store.get_case(case_id)
+        if case is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return case
+
+    def list(self, query: CaseQuery) -> tuple[list[CoordinationCase], int]:
+        return self.store.list_cases(query), self.store.count_cases(query)
+
+    def change_status(
+        self, case_id: int, status: str, reason: str, user: str, expected_version: int | None
+    ) -> CoordinationCase:
+        """Move a case through the review workflow; dismissing needs a reason."""
+        case = self.get(case_id)
+        try:
+            target = CaseStatus(status)
+        except ValueError:
+            allowed = ", ".join(s.value for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+            raise InvalidInput(
+                f"unknown status '{status}'",
+                field_errors=[FieldError("/status", f"allowed: {allowed}")],
+            ) from None
+        if target not in REVIEW_TRANSITIONS[case.status]:
+            allowed = ", ".join(sorted(s.value for s in REVIEW_TRANSITIONS[case.status])) or "none"
+            raise InvalidInput(
+                f"case {case_id} cannot go from {case.status.value} to {target.value}",
+                field_errors=[FieldError("/status", f"from {case.status.value}: {allowed}")],
+            )
+        reason = reason.strip()
+        if target in REASON_REQUIRED and not reason:
+            raise InvalidInput(
+                f"a reason is required to set a case to {target.value}",
+                field_errors=[FieldError("/reason", "say why the case is dismissed")],
+            )
+        return self.store.set_case_status(case_id, target, reason, user, expected_version)
+
+    def comment(self, case_id: int, text: Any, user: str) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput(
+                "a comment needs text", field_errors=[FieldError("/text", "must not be empty")]
+            )
+        if len(text) > COMMENT_MAX:
+            raise InvalidInput(
+                f"a comment has at most {COMMENT_MAX} characters",
+                field_errors=[FieldError("/text", f"longer than {COMMENT_MAX} characters")],
+            )
+        self.get(case_id)
+        self.store.add_case_comment(case_id, text.strip(), user)
+
+    # ------------------------------------------------------------ output
+
+    def to_json(self, case: CoordinationCase, *, detail: bool = False) -> dict[str, Any]:
+        """A case as GeoJSON Feature: the overlap geometry, lon/lat; detail adds
+        both subjects' geometries, comments and history."""
+        f = case.finding
+        rule = self.rule_by_id.get(f.rule_id)
+        body: dict[str, Any] = {
+            "type": "Feature",
+            "id": case.id,
+            "geometry": geometry_to_json(self.reprojector.to_wgs84(f.geometry))
+            if f.geometry is not None and not f.geometry.is_empty
+            else None,
+            "properties": {
+                "rule": f.rule_id,
+                "rule_name": {"de": rule.name.de, "en": rule.name.en} if rule else None,
+                "relation": f.relation,
+                "severity": f.severity,
+                "status": case.status.value,
+                "status_reason": case.status_reason,
+                "subject_a": _subject_json(f.subject_a),
+                "subject_b": _subject_json(f.subject_b),
+                "message": f.message,
+                "measures": f.measures,
+                "organisations": list(f.organisations),
+                "departments": list(f.departments),
+                "window_start": f.window_start.isoformat() if f.window_start else None,
+                "window_end": f.window_end.isoformat() if f.window_end else None,
+                "version": case.version,
+                "created_at": case.created_at.isoformat(),
+                "updated_at": case.updated_at.isoformat(),
+            },
+        }
+        if detail:
+            body["subjects"] = [self._subject_geometry(s) for s in (f.subject_a, f.subject_b)]
+            body["comments"] = [
+                {"id": c.id, "at": c.at.isoformat(), "by": c.by, "text": c.text}
+                for c in case.comments
+            ]
+            body["history"] = [
+                {"at": h.at.isoformat(), "by": h.by, "what": h.what} for h in case.history
+            ]
+        return body
+
+    def _subject_geometry(self, subject: Subject) -> dict[str, Any]:
+        geometry = None
+        if subject.kind == "project":
+            project = self.store.get_project(int(subject.ref))
+            geometry = project.geometry if project else None
+        return _subject_json(subject) | {
+            "geometry": geometry_to_json(self.reprojector.to_wgs84(geometry)) if geometry else None
+        }
+
+
+def _subject(subject: EngineSubject) -> Subject:
+    return Subject(subject.kind, str(subject.id), subject.layer)
+
+
+def _subject_json(subject: Subject) -> dict[str, Any]:
+    return {"kind": subject.kind, "ref": subject.ref, "layer": subject.layer, "key": subject.key}
+
+
+def parse_case_query(params: Mapping[str, str], reprojector: Reprojector) -> CaseQuery:
+    """API/CLI filters of the case list; comma-separated values mean 'any of'."""
+
+    def many(name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in params.get(name, "").split(",") if v.strip())
+
+    statuses = []
+    for raw in many("status"):
+        try:
+            statuses.append(CaseStatus(raw))
+        except ValueError:
+            raise BadRequest(f"unknown case status {raw!r}") from None
+    window = ProjectFilter.from_params(
+        {k: params[k] for k in ("bbox", "from", "to") if k in params}
+    )
+    return CaseQuery(
+        organisations=many("organisation"),
+        departments=many("department"),
+        relations=many("relation"),
+        severities=many("severity"),
+        statuses=tuple(statuses),
+        rule_ids=many("rule"),
+        subject=params.get("subject") or None,
+        area=reprojector.bbox_to_storage(window.bbox) if window.bbox else None,
+        time_from=window.time_from,
+        time_to=window.time_to,
+    )

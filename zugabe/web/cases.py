@@ -1,0 +1,105 @@
+"""Coordination cases over HTTP (``/api/cases``): list, detail, status, comments, detection."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from zugabe.errors import FieldError, InvalidInput
+from zugabe.services import Services
+from zugabe.services.cases import parse_case_query
+from zugabe.web.api import GEOJSON, acting_user, expected_version, int_param, json_body
+
+blueprint = Blueprint("cases", __name__, url_prefix="/api/cases")
+
+
+def _services() -> Services:
+    return current_app.extensions["zugabe"]
+
+
+def case_response(case_id: int, status: int = 200) -> Response:
+    cases = _services().cases
+    case = cases.get(case_id)
+    response = jsonify(cases.to_json(case, detail=True))
+    response.status_code = status
+    response.mimetype = GEOJSON
+    response.set_etag(f"v{case.version}")
+    return response
+
+
+@blueprint.get("")
+def list_cases() -> Response:
+    services = _services()
+    query = parse_case_query(request.args, services.projects.reprojector)
+    limit = int_param("limit") or services.settings.page_size
+    if not 1 <= limit <= services.settings.max_page_size:
+        raise InvalidInput(f"'limit' must be between 1 and {services.settings.max_page_size}")
+    page_query = replace(query, after_id=int_param("after"), limit=limit + 1)
+    cases, matched = services.cases.list(page_query)
+    has_more = len(cases) > limit
+    cases = cases[:limit]
+    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
+    if has_more:
+        params = {k: v for k, v in request.args.items() if k != "after"}
+        href = url_for("cases.list_cases", _external=True, **params, after=cases[-1].id)
+        links.append({"rel": "next", "type": GEOJSON, "href": href})
+    response = jsonify(
+        {
+            "type": "FeatureCollection",
+            "features": [services.cases.to_json(c) for c in cases],
+            "numberMatched": matched,
+            "numberReturned": len(cases),
+            "links": links,
+        }
+    )
+    response.mimetype = GEOJSON
+    return response
+
+
+@blueprint.get("/<int:case_id>")
+def get_case(case_id: int) -> Response:
+    return case_response(case_id)
+
+
+@blueprint.post("/<int:case_id>/status")
+def change_status(case_id: int) -> Response:
+    """Body ``{"status": "dismissed", "reason": "…"}``; ``If-Match`` guards stale edits."""
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        raise InvalidInput(
+            'send {"status": …, "reason": …}',
+            field_errors=[FieldError("/status", "required")],
+        )
+    reason = body.get("reason") or ""
+    if not isinstance(reason, str):
+        raise InvalidInput("'reason' must be text", field_errors=[FieldError("/reason", "text")])
+    _services().cases.change_status(
+        case_id, body["status"], reason, acting_user(), expected_version()
+    )
+    return case_response(case_id)
+
+
+@blueprint.post("/<int:case_id>/comments")
+def add_comment(case_id: int) -> Response:
+    body = json_body()
+    text = body.get("text") if isinstance(body, dict) else None
+    _services().cases.comment(case_id, text, acting_user())
+    return case_response(case_id, 201)
+
+
+@blueprint.post("/detect")
+def detect_all() -> Response:
+    """The batch run over everything; answers with what changed."""
+    run = _services().cases.detect_everything(acting_user())
+    sync = run.sync
+    return jsonify(
+        {
+            "findings": run.findings,
+            "created": len(sync.created),
+            "updated": len(sync.updated),
+            "unchanged": len(sync.unchanged),
+            "reopened": len(sync.reopened),
+            "obsoleted": len(sync.obsoleted),
+        }
+    )
