@@ -93,20 +93,6 @@ class ProjectFilter:
             text=params.get("q") or None,
         )
 
-    def as_params(self) -> dict[str, str]:
-        """The inverse of ``from_params``, for building ``next`` links."""
-        params = {
-            "bbox": ",".join(str(v) for v in self.bbox) if self.bbox else "",
-            "organisation": ",".join(self.organisations),
-            "department": ",".join(self.departments),
-            "measure_type": ",".join(self.measure_types),
-            "status": ",".join(s.value for s in self.statuses),
-            "from": self.time_from.isoformat() if self.time_from else "",
-            "to": self.time_to.isoformat() if self.time_to else "",
-            "q": self.text or "",
-        }
-        return {k: v for k, v in params.items() if v}
-
 
 @dataclass(frozen=True)
 class ProjectPage:

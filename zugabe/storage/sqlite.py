@@ -300,6 +300,16 @@ def _database_path(url: str) -> tuple[URL, Path]:
     return parsed, Path(database)
 
 
+def _paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: int | None) -> Any:
+    """Order by id and page with a cursor: the same for every listing."""
+    statement = statement.order_by(id_column)
+    if after_id is not None:
+        statement = statement.where(id_column > after_id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement
+
+
 class SqliteStore(Store):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
@@ -453,11 +463,12 @@ class SqliteStore(Store):
             )
 
     def list_projects(self, query: ProjectQuery) -> list[Project]:
-        statement = select(projects_table).where(*_conditions(query)).order_by(projects_table.c.id)
-        if query.after_id is not None:
-            statement = statement.where(projects_table.c.id > query.after_id)
-        if query.limit is not None:
-            statement = statement.limit(query.limit)
+        statement = _paged(
+            select(projects_table).where(*_conditions(query)),
+            projects_table.c.id,
+            query.after_id,
+            query.limit,
+        )
         with self._read() as conn:
             rows = conn.execute(statement).all()
         return [_project(row) for row in rows]
@@ -597,11 +608,12 @@ class SqliteStore(Store):
             return _load_case(conn, case_id)
 
     def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
-        statement = select(cases_table).where(*_case_conditions(query)).order_by(cases_table.c.id)
-        if query.after_id is not None:
-            statement = statement.where(cases_table.c.id > query.after_id)
-        if query.limit is not None:
-            statement = statement.limit(query.limit)
+        statement = _paged(
+            select(cases_table).where(*_case_conditions(query)),
+            cases_table.c.id,
+            query.after_id,
+            query.limit,
+        )
         with self._read() as conn:
             rows = conn.execute(statement).all()
         return [_case(row) for row in rows]

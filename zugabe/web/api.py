@@ -85,18 +85,28 @@ def list_projects() -> Response:
     after = int_param("after")
     page = services.projects.list(project_filter, limit=limit, after=after)
     features = [services.projects.to_feature(p) for p in page.projects]
-    base = project_filter.as_params() | ({"limit": str(limit)} if limit else {})
-    links = [
-        {"rel": "self", "type": GEOJSON, "href": request.url},
-    ]
-    if page.next_after is not None:
-        href = url_for("api.list_projects", _external=True, after=page.next_after, **base)
+    return page_response(features, page.number_matched, page.next_after)
+
+
+def page_response(features: list[dict[str, Any]], matched: int, next_after: int | None) -> Response:
+    """A page of a listing as a FeatureCollection with OGC-style ``self``/``next`` links.
+
+    The ``next`` link repeats the request's own parameters with the cursor
+    moved, so every listing pages the same way.
+    """
+    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
+    if next_after is not None:
+        params = {k: v for k, v in request.args.items() if k != "after"}
+        view_args = request.view_args or {}
+        href = url_for(
+            request.endpoint or "", _external=True, **view_args, **params, after=next_after
+        )
         links.append({"rel": "next", "type": GEOJSON, "href": href})
     response = jsonify(
         {
             "type": "FeatureCollection",
             "features": features,
-            "numberMatched": page.number_matched,
+            "numberMatched": matched,
             "numberReturned": len(features),
             "links": links,
         }

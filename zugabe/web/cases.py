@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.services.cases import parse_case_query
-from zugabe.web.api import GEOJSON, acting_user, expected_version, int_param, json_body
+from zugabe.web.api import (
+    GEOJSON,
+    acting_user,
+    expected_version,
+    int_param,
+    json_body,
+    page_response,
+)
 
 blueprint = Blueprint("cases", __name__, url_prefix="/api/cases")
 
@@ -39,22 +46,8 @@ def list_cases() -> Response:
     cases, matched = services.cases.list(page_query)
     has_more = len(cases) > limit
     cases = cases[:limit]
-    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
-    if has_more:
-        params = {k: v for k, v in request.args.items() if k != "after"}
-        href = url_for("cases.list_cases", _external=True, **params, after=cases[-1].id)
-        links.append({"rel": "next", "type": GEOJSON, "href": href})
-    response = jsonify(
-        {
-            "type": "FeatureCollection",
-            "features": [services.cases.to_json(c) for c in cases],
-            "numberMatched": matched,
-            "numberReturned": len(cases),
-            "links": links,
-        }
-    )
-    response.mimetype = GEOJSON
-    return response
+    features = [services.cases.to_json(c) for c in cases]
+    return page_response(features, matched, cases[-1].id if has_more else None)
 
 
 @blueprint.get("/<int:case_id>")

@@ -12,7 +12,7 @@ from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
 from zugabe.services.query import parse_bbox
-from zugabe.web.api import GEOJSON, acting_user, int_param
+from zugabe.web.api import acting_user, int_param, page_response
 
 blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
 
@@ -49,22 +49,9 @@ def layer_features(key: str) -> Response:
     derived = request.args.get("geometry") == "derived"
     limit, after = int_param("limit"), int_param("after")
     features, matched, next_after = layers.features(key, bbox, limit=limit, after=after)
-    links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
-    if next_after is not None:
-        params = {k: v for k, v in request.args.items() if k != "after"}
-        href = url_for("layers.layer_features", key=key, _external=True, **params, after=next_after)
-        links.append({"rel": "next", "type": GEOJSON, "href": href})
-    response = jsonify(
-        {
-            "type": "FeatureCollection",
-            "features": [layers.feature_json(f, derived=derived) for f in features],
-            "numberMatched": matched,
-            "numberReturned": len(features),
-            "links": links,
-        }
+    return page_response(
+        [layers.feature_json(f, derived=derived) for f in features], matched, next_after
     )
-    response.mimetype = GEOJSON
-    return response
 
 
 @blueprint.post("/<key>")
