@@ -318,3 +318,20 @@ def test_csv_with_decimal_comma(services: Services, tmp_path: Path) -> None:
     assert trees[0].attributes["crown_radius"] == 3.5
     # root-protection zone: crown + 1.5 m, else the default radius
     assert trees[0].derived.area == pytest.approx(np.pi * 5.0**2, rel=0.01)
+
+
+def test_nan_in_a_middle_vertex_is_refused(services: Services, tmp_path: Path) -> None:
+    """GEOS ignores NaN when computing bounds; the importer looks at every vertex."""
+    path = tmp_path / "haltungen.gpkg"
+    coords = np.array(
+        [
+            [[377000, 5708000], [377010, 5708005], [377020, 5708010]],
+            [[377100, 5708000], [np.nan, 5708005], [377120, 5708010]],
+        ]
+    )
+    with np.errstate(invalid="ignore"):
+        lines = shapely.linestrings(coords)
+    write_layer(path, "haltungen", lines, {"haltung": ["H1", "H2"]})
+    info, report = services.layers.import_file(path, "sewer_sections", "gis")
+    assert info.feature_count == 1
+    assert report.refused_rows == [(2, "coordinates are not finite numbers (NaN or infinite)")]

@@ -168,7 +168,8 @@ def _read_gdal(
         meta, _fids, wkb, columns = pyogrio.raw.read(location, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
         raise InvalidInput(f"{name} cannot be read: {exc}") from exc
-    geometries = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
+    with np.errstate(invalid="ignore"):  # NaN coordinates are refused per row later
+        geometries = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
     if geometries is None:
         raise InvalidInput(f"{name}: layer '{source_layer}' has no geometry column")
     crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None

@@ -231,14 +231,14 @@ class LayerService:
         )
         present = ~missing
         finite = np.ones(len(geometries), dtype=bool)
-        finite[present] = np.isfinite(shapely.bounds(geometries[present])).all(axis=1)
+        finite[present] = _all_finite(geometries[present])
         refuse(~finite, "coordinates are not finite numbers (NaN or infinite)")
         usable = keep.copy()
         geometries[usable] = shapely.transform(
             geometries[usable], lambda c: np.column_stack(transformer.transform(c[:, 0], c[:, 1]))
         )
         transformed = np.ones(len(geometries), dtype=bool)
-        transformed[usable] = np.isfinite(shapely.bounds(geometries[usable])).all(axis=1)
+        transformed[usable] = _all_finite(geometries[usable])
         refuse(~transformed, "coordinates cannot be transformed to the storage CRS")
         region = self.reprojector.bbox_to_storage(self.settings.region_bbox)
         shapely.prepare(region)
@@ -366,6 +366,14 @@ class LayerService:
         self.store.delete_layer(key, user)
         if self.cases is not None:
             self.cases.detect_everything(user)
+
+
+def _all_finite(geometries: np.ndarray) -> np.ndarray:
+    """Per geometry: are all its coordinates finite? (GEOS bounds skip NaN vertices.)"""
+    coords, owner = shapely.get_coordinates(geometries, return_index=True)
+    finite = np.ones(len(geometries), dtype=bool)
+    finite[owner[~np.isfinite(coords).all(axis=1)]] = False
+    return finite
 
 
 def _repair(geometry: shapely.Geometry) -> shapely.Geometry | None:
