@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -144,6 +144,33 @@ def feature_ids(features: list[LayerFeature]) -> list[int]:
 
 def all_features(store: Store, key: str) -> list[LayerFeature]:
     return store.layer_features(key)
+
+
+def race(writers: int, write: Callable[[int], object]) -> list[str]:
+    """Start ``writers`` threads at once, each calling ``write(n)`` with the same
+    expected version; return their sorted outcomes ("won", "conflict", or the error)."""
+    barrier = threading.Barrier(writers)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(n: int) -> None:
+        barrier.wait()
+        try:
+            write(n)
+            outcome = "won"
+        except VersionConflict:
+            outcome = "conflict"
+        except Exception as exc:  # reported in the outcomes, not swallowed
+            outcome = f"error: {exc!r}"
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return sorted(outcomes)
 
 
 class LayerStorageContract:
@@ -969,28 +996,11 @@ class CaseStorageContract:
     def test_concurrent_reviewers_cannot_both_win(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
         reviewers = 5
-        barrier = threading.Barrier(reviewers)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def review(n: int) -> None:
-            barrier.wait()
-            try:
-                store.set_case_status(case_id, CaseStatus.RESOLVED, f"r{n}", f"u{n}", 1)
-                outcome = "won"
-            except VersionConflict:
-                outcome = "conflict"
-            except Exception as exc:  # reported below, not swallowed
-                outcome = f"error: {exc!r}"
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=review, args=(n,)) for n in range(reviewers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert sorted(outcomes) == ["conflict"] * (reviewers - 1) + ["won"]
+        outcomes = race(
+            reviewers,
+            lambda n: store.set_case_status(case_id, CaseStatus.RESOLVED, f"r{n}", f"u{n}", 1),
+        )
+        assert outcomes == ["conflict"] * (reviewers - 1) + ["won"]
         case = case_of(store, case_id)
         assert case.version == 2
         assert len(case.history) == 2
@@ -1586,28 +1596,13 @@ class StorageContract(LayerStorageContract, CaseStorageContract):
     def test_concurrent_editors_cannot_both_win(self, store: ProjectStore) -> None:
         [added] = store.add_projects([new(title="shared")])
         editors = 6
-        barrier = threading.Barrier(editors)
-        outcomes: list[str] = []
-        lock = threading.Lock()
-
-        def edit(n: int) -> None:
-            barrier.wait()
-            try:
-                store.update_project(added.id, attributes(title=f"edit {n}"), at(n, n), f"u{n}", 1)
-                outcome = "won"
-            except VersionConflict:
-                outcome = "conflict"
-            except Exception as exc:  # reported below, not swallowed
-                outcome = f"error: {exc!r}"
-            with lock:
-                outcomes.append(outcome)
-
-        threads = [threading.Thread(target=edit, args=(n,)) for n in range(editors)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert sorted(outcomes) == ["conflict"] * (editors - 1) + ["won"]
+        outcomes = race(
+            editors,
+            lambda n: store.update_project(
+                added.id, attributes(title=f"edit {n}"), at(n, n), f"u{n}", 1
+            ),
+        )
+        assert outcomes == ["conflict"] * (editors - 1) + ["won"]
         loaded = store.get_project(added.id)
         assert loaded is not None
         assert loaded.version == 2
