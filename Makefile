@@ -56,6 +56,14 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+bench: $(VENV)/.installed-bench  ## run the benchmarks (minutes; installs PostGIS when root)
+	$(BIN)/python bench/bench_layer_import.py
+	$(BIN)/python bench/bench_detection.py
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
 sample-data: install  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m zugabe.demo.town sample_data
 
