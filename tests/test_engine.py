@@ -28,6 +28,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, box, shape
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.cases import Subject
 from zugabe.domain.layers import (
     LayerDefinition,
     Text,
@@ -51,9 +52,9 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.engine import (
     DetectionIndex,
     Finding,
-    Subject,
     detect_all,
     detect_for_project,
+    detection,
     render_message,
 )
 from zugabe.storage.contract import LayerFeature
@@ -129,8 +130,13 @@ def detect(
     return detect_all(DetectionIndex(projects, layers or {}, rules=rules), rules)
 
 
+def ident(subject: Subject) -> int | str:
+    """A project's number, or a layer feature's reference."""
+    return int(subject.ref) if subject.kind == "project" else subject.ref
+
+
 def pairs(findings: Iterable[Finding]) -> set[tuple[str, Any, Any]]:
-    return {(f.rule_id, f.subject_a.id, f.subject_b.id) for f in findings}
+    return {(f.rule_id, ident(f.subject_a), ident(f.subject_b)) for f in findings}
 
 
 LINE = LineString([(0, 0), (100, 0)])
@@ -145,7 +151,7 @@ def test_touching_boundaries_intersect() -> None:
     b = project(2, box(10, 0, 20, 10), **SEWERS)
     c = project(3, box(10.001, 0, 20, 10), **SEWERS)
     (found,) = detect([a, b, c], [rule()])
-    assert (found.subject_a.id, found.subject_b.id) == (1, 2)
+    assert (found.subject_a.ref, found.subject_b.ref) == ("1", "2")
     assert found.geometry.geom_type == "LineString"
     assert found.overlap_length_m == pytest.approx(10)
     assert found.overlap_area_m2 == 0
@@ -187,7 +193,7 @@ def test_minimum_overlap_length_tells_a_parallel_sewer_from_a_cross_street() -> 
     cross = project(3, LineString([(50, -1.5), (50, -40)]), **SEWERS)
     corridor = rule(spatial=SpatialTest("within", 5.0, min_length=10.0))
     (found,) = detect([road, along, cross], [corridor])
-    assert found.subject_b.id == 2
+    assert found.subject_b.ref == "2"
     assert found.overlap_length_m == pytest.approx(50)
     assert found.distance_m == pytest.approx(1.5)
     assert found.geometry.equals(along.geometry)
@@ -247,7 +253,7 @@ def test_derived_geometry_is_used_when_the_rule_asks() -> None:
     index = DetectionIndex([trench], {"trees": [tree, lonely]}, layer_definitions=definitions)
     (found,) = detect_all(index, [roots])
     assert found.subject_b == Subject("layer", "B-7", "trees", 7)
-    assert found.pair_key == "r|project/1|layer/trees/B-7"
+    assert found.pair_key == "r|project:1|layer:trees:B-7"
 
 
 def test_features_without_a_derived_geometry_are_tested_with_their_own() -> None:
@@ -471,7 +477,7 @@ def test_a_pair_fires_once_with_the_lower_id_first() -> None:
     # An asymmetric rule keeps its orientation.
     roads_first = rule(a=ProjectSelector(departments=("drainage",)))
     assert pairs(detect([a, b], [roads_first])) == {("r", 5, 2)}
-    assert findings[0].pair_key == "r|project/2|project/5"
+    assert findings[0].pair_key == "r|project:2|project:5"
 
 
 def test_statuses_select_projects() -> None:
@@ -711,7 +717,7 @@ def oracle_findings(
                         per_pair[key] = entry
             for entry in per_pair.values():
                 low, high = sorted(entry[:2])
-                found[f"{r.id}|project/{low}|project/{high}"] = (r.id, entry)
+                found[f"{r.id}|project:{low}|project:{high}"] = (r.id, entry)
         else:
             selector = r.b
             for p in projects:
@@ -726,7 +732,7 @@ def oracle_findings(
                     measures = spatial_measures(r.spatial, p.geometry, gb)
                     if measures is None:
                         continue
-                    key = f"{r.id}|project/{p.id}|layer/{selector.layer}/#{f.id}"
+                    key = f"{r.id}|project:{p.id}|layer:{selector.layer}:#{f.id}"
                     found[key] = (r.id, (p.id, f"#{f.id}", *measures, None, None))
     fallback = {r.id for r in rules if r.fallback}
     related = {key.split("|", 1)[1] for key, (rid, _) in found.items() if rid not in fallback}
@@ -742,8 +748,8 @@ def as_result(findings: Iterable[Finding]) -> Result:
     for f in findings:
         assert f.pair_key not in result, f"{f.pair_key} found twice"
         result[f.pair_key] = (
-            f.subject_a.id,
-            f.subject_b.id,
+            ident(f.subject_a),
+            ident(f.subject_b),
             f.geometry,
             f.overlap_area_m2,
             f.overlap_length_m,
@@ -952,7 +958,7 @@ def test_detect_for_project_agrees_with_the_batch(
     index = DetectionIndex(world_projects, layers, rules=rule_set)
     batch = as_result(detect_all(index, rule_set))
     for p in world_projects:
-        mine = f"project/{p.id}"
+        mine = f"project:{p.id}"
         expected = {key: value for key, value in batch.items() if mine in key.split("|")[1:]}
         assert_same(as_result(detect_for_project(p, index, rule_set)), expected)
 
@@ -966,7 +972,7 @@ def test_a_new_or_changed_project_is_checked_like_the_oracle(
 ) -> None:
     world_projects, layers, rule_set = world
     first, rest = world_projects[0], world_projects[1:]
-    mine = f"project/{first.id}"
+    mine = f"project:{first.id}"
 
     def involving(result: Result) -> Result:
         return {key: value for key, value in result.items() if mine in key.split("|")[1:]}
@@ -984,6 +990,42 @@ def test_a_new_or_changed_project_is_checked_like_the_oracle(
     index = DetectionIndex(world_projects, layers)
     expected = involving(oracle_findings([changed, *rest], layers, rule_set))
     assert_same(as_result(detect_for_project(changed, index, rule_set)), expected)
+
+
+@pytest.mark.parametrize("compact_min", [0, 1000])
+@ORACLE_SETTINGS
+@given(worlds(), st.lists(st.tuples(st.integers(0, 5), geometries, st.booleans()), max_size=6))
+def test_an_updated_index_detects_like_a_rebuilt_one(
+    compact_min: int,
+    world: tuple[list[Project], dict[str, list[LayerFeature]], list[Rule]],
+    edits: list[tuple[int, BaseGeometry, bool]],
+) -> None:
+    """Saves and deletes applied with ``updated`` (both with the small second tree and with
+    folding it in at once) give what an index built from the resulting projects gives."""
+    world_projects, layers, rule_set = world
+    current = {p.id: p for p in world_projects}
+    index = DetectionIndex(world_projects, layers, rules=rule_set)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detection, "COMPACT_MIN", compact_min)
+        for which, geometry, delete in edits:
+            target = sorted(current)[which % len(current)] if current else None
+            if delete and target is not None:
+                del current[target]
+                index = index.updated(removed=[target])
+            else:
+                base = current.get(target) or world_projects[0]
+                moved = replace(base, id=target or 99, geometry=geometry, version=base.version + 1)
+                current[moved.id] = moved
+                index = index.updated(saved=[moved])
+    rebuilt = DetectionIndex(list(current.values()), layers)
+    assert len(index) == len(current)
+    assert_same(as_result(detect_all(index, rule_set)), as_result(detect_all(rebuilt, rule_set)))
+    for p in current.values():
+        assert index.project(p.id) is p
+        assert_same(
+            as_result(detect_for_project(p, index, rule_set)),
+            as_result(detect_for_project(p, rebuilt, rule_set)),
+        )
 
 
 # --------------------------------------------------------------------------- demo town
@@ -1053,7 +1095,7 @@ def found(rule_id: str, first: str, second: str) -> bool:
     return any(
         f.rule_id == rule_id
         and f.subject_b.kind == "project"
-        and {titles[f.subject_a.id], titles[f.subject_b.id]} == wanted
+        and {titles[ident(f.subject_a)], titles[ident(f.subject_b)]} == wanted
         for f in demo_findings()
     )
 
@@ -1063,7 +1105,9 @@ def features_found(rule_id: str, title: str) -> list[Finding]:
     return [
         f
         for f in demo_findings()
-        if f.rule_id == rule_id and f.subject_b.kind == "layer" and titles[f.subject_a.id] == title
+        if f.rule_id == rule_id
+        and f.subject_b.kind == "layer"
+        and titles[ident(f.subject_a)] == title
     ]
 
 
@@ -1167,7 +1211,7 @@ def test_demo_town_c_plan_area_in_a_flood_hollow() -> None:
 
 def test_demo_town_d_basin_beside_an_overflow_basin() -> None:
     (near,) = features_found("basin_at_existing_outfall", "Regenrückhaltebecken Wiesenbach Süd")
-    assert near.subject_b.id == "BO-RUEB05"
+    assert near.subject_b.ref == "BO-RUEB05"
     assert near.distance_m == pytest.approx(7, abs=0.5)
 
 
@@ -1205,7 +1249,7 @@ def test_demo_town_g_root_protection_zones_in_the_trench() -> None:
 
 def test_demo_town_h_disconnection_where_overflows_are_frequent() -> None:
     (catchment,) = features_found("runoff_overflow_hotspot", GARTEN_DISCONNECTION)
-    assert catchment.subject_b.id == "EZG-04"
+    assert catchment.subject_b.ref == "EZG-04"
     assert features_found("runoff_disconnection_potential", GARTEN_DISCONNECTION)
 
 
@@ -1263,7 +1307,7 @@ def test_demo_town_batch_and_incremental_agree() -> None:
     )
     batch = as_result(demo_findings())
     for p in world.projects:
-        mine = f"project/{p.id}"
+        mine = f"project:{p.id}"
         expected = {key: value for key, value in batch.items() if mine in key.split("|")[1:]}
         assert_same(as_result(detect_for_project(p, index, world.rules)), expected)
 

@@ -53,16 +53,32 @@ class Subject:
     ``ref`` is the subject's stable reference as text: a project's id, or a
     layer feature's value of the layer's ``id_attribute`` (e.g. the sewer
     section id), which survives a re-import, where the stored feature id
-    would not; layers without one fall back to the stored id.
+    would not; layers without one fall back to ``#<feature id>``.
+    ``feature_id`` is the stored row of a layer feature when the finder knew
+    it: a lookup hint, not part of the identity.
     """
 
     kind: str  # "project" or "layer"
     ref: str
     layer: str | None = None
+    feature_id: int | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
+        """``project:12`` or ``layer:trees:BO-B0001``: the subject's part of a case identity."""
         return f"project:{self.ref}" if self.kind == "project" else f"layer:{self.layer}:{self.ref}"
+
+    def sort_key(self) -> tuple[int, str, int, str]:
+        """Projects first, by number; then layer features by layer and reference."""
+        if self.kind == "project":
+            return (0, "", int(self.ref), "")
+        return (1, self.layer or "", 0, self.ref)
+
+
+def pair_key(rule_id: str, a: Subject, b: Subject) -> str:
+    """A case's identity: the rule and both subjects in a fixed order."""
+    first, second = sorted((a, b), key=Subject.sort_key)
+    return f"{rule_id}|{first.key}|{second.key}"
 
 
 @dataclass(frozen=True)

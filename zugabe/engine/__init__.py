@@ -7,7 +7,6 @@ configured rules (``zugabe.domain.rules``).
 from zugabe.engine.detection import (
     DetectionIndex,
     Finding,
-    Subject,
     detect_all,
     detect_for_project,
     message_values,
@@ -17,7 +16,6 @@ from zugabe.engine.detection import (
 __all__ = [
     "DetectionIndex",
     "Finding",
-    "Subject",
     "detect_all",
     "detect_for_project",
     "message_values",

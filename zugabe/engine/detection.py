@@ -38,6 +38,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.cases import Subject, pair_key
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import (
@@ -64,36 +65,12 @@ _SLACK_M = 1e-6
 BUFFER_QUAD_SEGS = 16
 _NO_VALUE = -1  # text column code of a missing value
 _UNKNOWN_TEXT = -2  # code of a condition value no feature has
+# ``DetectionIndex.updated`` rebuilds the big project tree once the projects saved since it
+# was built exceed the larger of these: a count, and a share (1/50) of the indexed projects.
+COMPACT_MIN = 256
+COMPACT_SHARE = 50
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Subject:
-    """One side of a finding: a project, or a feature of a thematic layer.
-
-    ``id`` is what stays stable across recomputation and re-import: the project id, or for a
-    layer feature the value of the layer's ``id_attribute`` (``"#<feature_id>"`` when the
-    layer has none or the feature lacks it). ``feature_id`` is the store's row id, for lookups.
-    """
-
-    kind: str  # "project" | "layer"
-    id: int | str
-    layer: str | None = None
-    feature_id: int | None = None
-
-    @property
-    def key(self) -> str:
-        """``project/12`` or ``layer/trees/BO-B0001``: the subject's part of a case identity."""
-        if self.kind == "project":
-            return f"project/{self.id}"
-        return f"layer/{self.layer}/{self.id}"
-
-    def sort_key(self) -> tuple[int, str, int, str]:
-        if self.kind == "project":
-            assert isinstance(self.id, int)
-            return (0, "", self.id, "")
-        return (1, self.layer or "", 0, str(self.id))
 
 
 @dataclass(frozen=True)
@@ -124,8 +101,7 @@ class Finding:
     @property
     def pair_key(self) -> str:
         """Stable identity of the case: rule id and both subjects in a fixed order."""
-        first, second = sorted((self.subject_a, self.subject_b), key=Subject.sort_key)
-        return f"{self.rule_id}|{first.key}|{second.key}"
+        return pair_key(self.rule_id, self.subject_a, self.subject_b)
 
     @property
     def pair(self) -> frozenset[str]:
@@ -316,15 +292,44 @@ def _stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list
     ]
 
 
+class _ProjectSet:
+    """Projects with their STRtree and, per selector, the mask of those it keeps."""
+
+    def __init__(self, projects: Sequence[Project], codes: _Codes) -> None:
+        ordered = sorted(projects, key=lambda p: p.id)
+        ids = [p.id for p in ordered]
+        if len(set(ids)) != len(ids):
+            raise ValueError("project ids must be unique")
+        self.codes = codes
+        self.table = _Projects.of(ordered, codes)
+        self.position = {pid: i for i, pid in enumerate(ids)}
+        self.tree = shapely.STRtree(self.table.geoms)
+        self._masks: dict[ProjectSelector, np.ndarray] = {}
+
+    def mask(self, selector: ProjectSelector) -> np.ndarray:
+        mask = self._masks.get(selector)
+        if mask is None:
+            mask = self.table.mask(selector, self.codes)
+            self._masks[selector] = mask
+        return mask
+
+    def __len__(self) -> int:
+        return len(self.table.items)
+
+
 class DetectionIndex:
     """All projects and layer features, indexed once for many detections.
 
     ``layers`` maps layer keys to their features; ``layer_definitions`` tells each layer's
     ``id_attribute`` (stable subject ids across re-imports). Passing the ``rules`` builds the
     attribute columns and per-rule trees up front, so the first detection is as fast as the
-    rest; otherwise they are built on first use. The index is read-only once built: to reflect
-    a saved project, build a new one (or pass the project to ``detect_for_project``, which
-    ignores the indexed version with the same id).
+    rest; otherwise they are built on first use.
+
+    An index is never changed in place. ``updated`` gives a new index with some projects
+    saved or removed: it shares the layers and the big project tree, hides the superseded
+    projects in it and keeps the changed ones in a small second tree, which is folded into
+    the big one once it holds more than a few percent of the projects. So a save costs
+    milliseconds, not a rebuild, while readers of the old index are undisturbed.
     """
 
     def __init__(
@@ -336,13 +341,9 @@ class DetectionIndex:
         rules: Sequence[Rule] = (),
     ) -> None:
         self.codes = _Codes()
-        ordered = sorted(projects, key=lambda p: p.id)
-        ids = [p.id for p in ordered]
-        if len(set(ids)) != len(ids):
-            raise ValueError("project ids must be unique")
-        self.projects = _Projects.of(ordered, self.codes)
-        self.project_position = {pid: i for i, pid in enumerate(ids)}
-        self.project_tree = shapely.STRtree(self.projects.geoms)
+        self._base = _ProjectSet(list(projects), self.codes)
+        self._hidden: np.ndarray | None = None  # base positions superseded or removed
+        self._extra: _ProjectSet | None = None  # saved since the base was built
         definitions = layer_definitions or {}
         self.layers = {
             key: _Layer(
@@ -350,28 +351,75 @@ class DetectionIndex:
             )
             for key, features in (layers or {}).items()
         }
-        self._masks: dict[ProjectSelector, np.ndarray] = {}
-        for rule in rules:
+        self.rules = tuple(rules)
+        for rule in self.rules:
             self.prepare(rule)
+
+    def updated(self, saved: Iterable[Project] = (), removed: Iterable[int] = ()) -> DetectionIndex:
+        """A new index with these project versions in and these project ids out."""
+        extra = {p.id: p for p in self._extra.table.items} if self._extra else {}
+        gone = set(removed)
+        for project_id in gone:
+            extra.pop(project_id, None)
+        extra.update((p.id, p) for p in saved)
+        hidden = (
+            np.zeros(len(self._base), dtype=bool) if self._hidden is None else self._hidden.copy()
+        )
+        for project_id in gone | extra.keys():
+            position = self._base.position.get(project_id)
+            if position is not None:
+                hidden[position] = True
+        result = object.__new__(DetectionIndex)
+        result.codes, result.layers, result.rules = self.codes, self.layers, self.rules
+        if len(extra) > max(COMPACT_MIN, len(self._base) // COMPACT_SHARE):
+            kept = itertools.compress(self._base.table.items, (~hidden).tolist())
+            result._base = _ProjectSet([*kept, *extra.values()], self.codes)
+            result._hidden, result._extra = None, None
+            for rule in self.rules:
+                result.prepare(rule)
+        else:
+            result._base = self._base
+            result._hidden = hidden
+            result._extra = _ProjectSet(list(extra.values()), self.codes) if extra else None
+        return result
 
     def prepare(self, rule: Rule) -> None:
         """Build what ``rule`` needs (selector masks, attribute columns, subset trees)."""
-        self.project_mask(rule.a)
+        self._base.mask(rule.a)
         if isinstance(rule.b, ProjectSelector):
-            self.project_mask(rule.b)
+            self._base.mask(rule.b)
         elif rule.b.layer in self.layers:
             self.layers[rule.b.layer].subset(rule.b, rule.temporal.attribute)
 
-    def project_mask(self, selector: ProjectSelector) -> np.ndarray:
-        mask = self._masks.get(selector)
-        if mask is None:
-            mask = self.projects.mask(selector, self.codes)
-            self._masks[selector] = mask
-        return mask
+    def _project_sets(self) -> list[tuple[_ProjectSet, np.ndarray | None]]:
+        """Each project set with the mask of its visible projects (None: all)."""
+        sets = [(self._base, None if self._hidden is None else ~self._hidden)]
+        if self._extra is not None:
+            sets.append((self._extra, None))
+        return sets
+
+    def _single_set(self) -> _ProjectSet:
+        """All visible projects in one set: the base, or a merged one for a batch run."""
+        if self._hidden is None and self._extra is None:
+            return self._base
+        visible = self._base.table.items
+        if self._hidden is not None:
+            visible = tuple(itertools.compress(visible, (~self._hidden).tolist()))
+        extra = self._extra.table.items if self._extra else ()
+        return _ProjectSet([*visible, *extra], self.codes)
 
     def project(self, project_id: int) -> Project | None:
-        position = self.project_position.get(project_id)
-        return None if position is None else self.projects.items[position]
+        if self._extra is not None and project_id in self._extra.position:
+            return self._extra.table.items[self._extra.position[project_id]]
+        position = self._base.position.get(project_id)
+        if position is None or (self._hidden is not None and self._hidden[position]):
+            return None
+        return self._base.table.items[position]
+
+    def __len__(self) -> int:
+        """The number of projects in the index."""
+        hidden = 0 if self._hidden is None else int(self._hidden.sum())
+        return len(self._base) - hidden + (len(self._extra) if self._extra else 0)
 
     def feature(self, layer: str, feature_id: int) -> LayerFeature | None:
         table = self.layers.get(layer)
@@ -684,7 +732,7 @@ def _findings(hits: _Hits) -> list[Finding]:
         if isinstance(b_table, _Projects):
             b = b_table.items[b_pos]
             b_unit = (b.attributes.organisation, b.attributes.department)
-            subject_b = Subject("project", b.id)
+            subject_b = Subject("project", str(b.id))
         else:
             subject_b = Subject(
                 "layer", b_table.stable_ids[b_pos], b_table.key, b_table.items[b_pos].id
@@ -697,7 +745,7 @@ def _findings(hits: _Hits) -> list[Finding]:
                 rule_id=rule.id,
                 relation=rule.relation,
                 severity=rule.severity,
-                subject_a=Subject("project", a.id),
+                subject_a=Subject("project", str(a.id)),
                 subject_b=subject_b,
                 geometry=geom,
                 overlap_area_m2=area,
@@ -774,16 +822,17 @@ def _b_prefilter(rule: Rule, table: _Projects) -> np.ndarray:
 
 def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
     """Every finding of every rule over the whole index, each pair once per rule."""
-    projects = index.projects
+    project_set = index._single_set()
+    projects = project_set.table
     findings: list[Finding] = []
     for rule in rules:
-        a_mask = index.project_mask(rule.a) & _a_prefilter(rule, projects)
+        a_mask = project_set.mask(rule.a) & _a_prefilter(rule, projects)
         a_pos = np.flatnonzero(a_mask)
         if isinstance(rule.b, ProjectSelector):
-            b_mask = index.project_mask(rule.b) & _b_prefilter(rule, projects)
+            b_mask = project_set.mask(rule.b) & _b_prefilter(rule, projects)
             if len(a_pos) == 0 or not b_mask.any():
                 continue
-            query, found = _candidates(index.project_tree, projects.geoms[a_pos], rule, False)
+            query, found = _candidates(project_set.tree, projects.geoms[a_pos], rule, False)
             pairs_a, pairs_b = a_pos[query], found
             keep = b_mask[pairs_b]
             hits = _evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep])
@@ -797,6 +846,40 @@ def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
     return _ordered(_apply_fallbacks(findings, rules), rules)
 
 
+def _project_pair_findings(
+    rule: Rule, project: Project, single: _Projects, index: DetectionIndex
+) -> list[Finding]:
+    """One project against the indexed projects under a project × project rule."""
+    as_a = rule.a.matches(project.attributes) and bool(_a_prefilter(rule, single)[0])
+    as_b = rule.b.matches(project.attributes) and bool(_b_prefilter(rule, single)[0])
+    if not (as_a or as_b):
+        return []
+    parts = []
+    for project_set, visible in index._project_sets():
+        projects = project_set.table
+        _, found = _candidates(project_set.tree, single.geoms, rule, False)
+        keep = projects.ids[found] != project.id
+        if visible is not None:
+            keep &= visible[found]
+        found = found[keep]
+        if as_a:
+            b_pos = found[(project_set.mask(rule.b) & _b_prefilter(rule, projects))[found]]
+            parts += _findings(
+                _evaluate(rule, single, np.zeros(len(b_pos), np.int64), projects, b_pos)
+            )
+        if as_b:
+            a_pos = found[(project_set.mask(rule.a) & _a_prefilter(rule, projects))[found]]
+            parts += _findings(
+                _evaluate(rule, projects, a_pos, single, np.zeros(len(a_pos), np.int64))
+            )
+    chosen: dict[str, Finding] = {}
+    for finding in parts:
+        kept = chosen.get(finding.pair_key)
+        if kept is None or finding.subject_a.sort_key() < kept.subject_a.sort_key():
+            chosen[finding.pair_key] = finding
+    return list(chosen.values())
+
+
 def detect_for_project(
     project: Project, index: DetectionIndex, rules: Sequence[Rule]
 ) -> list[Finding]:
@@ -806,34 +889,11 @@ def detect_for_project(
     ``detect_all`` gives for this project's pairs once the index holds this version.
     """
     single = _Projects.of([project], index.codes)
-    projects = index.projects
     findings: list[Finding] = []
     for rule in rules:
-        as_a = rule.a.matches(project.attributes) and bool(_a_prefilter(rule, single)[0])
         if isinstance(rule.b, ProjectSelector):
-            as_b = rule.b.matches(project.attributes) and bool(_b_prefilter(rule, single)[0])
-            if not (as_a or as_b):
-                continue
-            _, found = _candidates(index.project_tree, single.geoms, rule, False)
-            found = found[projects.ids[found] != project.id]
-            parts = []
-            if as_a:
-                b_pos = found[(index.project_mask(rule.b) & _b_prefilter(rule, projects))[found]]
-                parts += _findings(
-                    _evaluate(rule, single, np.zeros(len(b_pos), np.int64), projects, b_pos)
-                )
-            if as_b:
-                a_pos = found[(index.project_mask(rule.a) & _a_prefilter(rule, projects))[found]]
-                parts += _findings(
-                    _evaluate(rule, projects, a_pos, single, np.zeros(len(a_pos), np.int64))
-                )
-            chosen: dict[str, Finding] = {}
-            for finding in parts:
-                kept = chosen.get(finding.pair_key)
-                if kept is None or finding.subject_a.sort_key() < kept.subject_a.sort_key():
-                    chosen[finding.pair_key] = finding
-            findings += chosen.values()
-        elif as_a:
+            findings += _project_pair_findings(rule, project, single, index)
+        elif rule.a.matches(project.attributes) and bool(_a_prefilter(rule, single)[0]):
             hits = _layer_candidates(rule, index, single, np.zeros(1, np.int64))
             if hits is not None:
                 findings += _findings(hits)
@@ -867,10 +927,10 @@ def message_values(
         else:
             values.update({f"b.{k}": v for k, v in subject.attributes.items()})
             values["b.layer"] = finding.subject_b.layer
-            values["b.id"] = finding.subject_b.id
+            values["b.id"] = finding.subject_b.ref
             name = subject.attributes.get("name")
             shown = layer_title or finding.subject_b.layer
-            values["b.title"] = name or f"{shown} {finding.subject_b.id}"
+            values["b.title"] = name or f"{shown} {finding.subject_b.ref}"
     return values
 
 
