@@ -508,6 +508,33 @@ class LayerStorageContract:
         assert store.get_project(project.id) == project
 
 
+class RevisionContract:
+    """``Store.revision``: what the in-memory detection index relies on to stay in step."""
+
+    def test_each_project_or_layer_change_adds_one(self, store: Store) -> None:
+        start = store.revision()
+        [p] = store.add_projects([new(at(5, 5))])
+        assert store.revision() == start + 1
+        store.update_project(p.id, attributes(title="Neu"), at(6, 6), "bob", p.version)
+        assert store.revision() == start + 2
+        store.replace_layer(layer_version(), [batch([at(5, 5), at(7, 7)])])
+        assert store.revision() == start + 3
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])
+        assert store.revision() == start + 4
+        store.delete_layer("sewer_sections", "alice")
+        store.delete_project(p.id, "bob", None)
+        assert store.revision() == start + 6
+
+    def test_reads_failures_and_cases_leave_it_alone(self, store: Store) -> None:
+        [p] = store.add_projects([new(at(5, 5))])
+        before = store.revision()
+        store.list_projects(ProjectQuery())
+        with pytest.raises(VersionConflict):
+            store.update_project(p.id, attributes(), at(6, 6), "bob", p.version + 1)
+        sync(store, [finding(project(p.id), P2)])
+        assert store.revision() == before
+
+
 # -- coordination cases ------------------------------------------------------
 
 
@@ -1397,7 +1424,7 @@ class CaseStorageContract:
         assert store.list_cases(CaseQuery(limit=0)) == []
 
 
-class StorageContract(LayerStorageContract, CaseStorageContract):
+class StorageContract(LayerStorageContract, CaseStorageContract, RevisionContract):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 
     # -- add and get -------------------------------------------------------

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, insert, inspect
 
 import zugabe.storage.sqlite as sqlite_backend
-from zugabe.domain.cases import CaseFinding
+from zugabe.domain.cases import CaseFinding, pair_key
 from zugabe.errors import ConfigError, InvalidInput, StorageError
 from zugabe.storage import open_store
 from zugabe.storage.contract import CaseQuery, LayerFeatureBatch, NewProject, ProjectQuery
@@ -90,6 +90,18 @@ def store(db_path: Path) -> Iterator[SqliteStore]:
 
 class TestSqliteContract(StorageContract):
     """The shared contract, run against a fresh store file per test."""
+
+
+def test_another_process_changes_are_seen_in_the_revision(
+    store: SqliteStore, db_path: Path
+) -> None:
+    other = SqliteStore(url_for(db_path))
+    try:
+        before = other.revision()
+        store.add_projects([new(at(5, 5)), new(at(6, 6))])
+        assert other.revision() == before + 2
+    finally:
+        other.close()
 
 
 class TestSqliteLayersRebuildingTheIndex(LayerStorageContract):
@@ -767,6 +779,43 @@ def test_migration_from_a_version_3_store_keeps_projects_and_layers(
     finally:
         store.close()
     assert_spatial_indexes_sound(db_path)
+
+
+def test_migration_from_a_version_4_store_keeps_cases_and_counts_changes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = url_for(db_path)
+    monkeypatch.setattr(
+        sqlite_backend,
+        "migrate",
+        lambda reader, writer, where="": migrate(reader, writer, MIGRATIONS[:4], where),
+    )
+    old = SqliteStore(url)
+    try:
+        # As the release before wrote them: the layer feature first in the pair key.
+        findings = [
+            finding(project(12), SEWER, rule="r", pair_key="r|project/12|layer/sewer_sections/H-1"),
+            finding(project(10), project(9), rule="s", pair_key="s|project/9|project/10"),
+        ]
+        created = case_sync(old, findings).created
+    finally:
+        old.close()
+    monkeypatch.undo()
+
+    store = SqliteStore(url)
+    try:
+        assert store.applied_migrations == (5, 6)
+        assert store.revision() == 0
+        store.add_projects([new(at(1, 1))])
+        assert store.revision() == 1
+        # The same findings in today's key format are the same cases, not new ones.
+        today = [
+            replace(f, pair_key=pair_key(f.rule_id, f.subject_a, f.subject_b)) for f in findings
+        ]
+        result = case_sync(store, today)
+        assert result.created == () and sorted(result.unchanged) == sorted(created)
+    finally:
+        store.close()
 
 
 def versions_of(path: Path, key: str) -> list[tuple[object, ...]]:

@@ -294,3 +294,12 @@ class CaseStore(ABC):
 
 class Store(ProjectStore, LayerStore, CaseStore, ABC):
     """Everything a backend stores; ``open_store`` returns one."""
+
+    @abstractmethod
+    def revision(self) -> int:
+        """A counter of changes to projects and layers, by any process.
+
+        Each project written, updated or deleted and each layer version written or removed
+        adds one, in the same transaction. Whoever keeps projects or features in memory (the
+        detection index) compares it to know whether anything changed behind its back.
+        """

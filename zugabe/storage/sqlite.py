@@ -113,6 +113,7 @@ from zugabe.storage.sqlite_schema import (
     projects_table,
     read_version,
     sqlite_sequence,
+    store_revision_table,
 )
 
 BUSY_TIMEOUT_MS = 5000
@@ -481,6 +482,10 @@ class SqliteStore(Store):
     def schema_version(self) -> int:
         with self._read() as conn:
             return read_version(conn)
+
+    def revision(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(store_revision_table.c.revision)).scalar_one())
 
     def close(self) -> None:
         self._closed = True

@@ -253,6 +253,53 @@ def _create_cases(conn: Connection) -> None:
     )
 
 
+def _create_revision(conn: Connection) -> None:
+    # Triggers, so every writer bumps the counter, whatever code path it takes. On ``layers``
+    # (one row per layer), not on its features: a layer import adds one, not a million.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE store_revision (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            revision INTEGER NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("INSERT INTO store_revision (id, revision) VALUES (1, 0)")
+    for source in ("projects", "layers"):
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f"""
+                CREATE TRIGGER {source}_{event.lower()}_revision AFTER {event} ON {source}
+                BEGIN
+                    UPDATE store_revision SET revision = revision + 1 WHERE id = 1;
+                END
+                """
+            )
+
+
+def _rewrite_pair_keys(conn: Connection) -> None:
+    # Case identities were written as ``rule|project/1|layer/trees/B-7`` before the engine
+    # and the case store shared one subject type; now ``rule|project:1|layer:trees:B-7``,
+    # the subject keys of the case columns. Self-contained (frozen with the step): projects
+    # first by number, then layer features by layer and reference.
+    rows = conn.exec_driver_sql(
+        "SELECT id, rule_id, subject_a_key, subject_a_kind, subject_a_ref, subject_a_layer, "
+        "subject_b_key, subject_b_kind, subject_b_ref, subject_b_layer FROM cases"
+    ).all()
+
+    def order(kind: str, ref: str, layer: str | None) -> tuple[int, str, int, str]:
+        return (0, "", int(ref), "") if kind == "project" else (1, layer or "", 0, ref)
+
+    for row in rows:
+        subjects = sorted(
+            [(order(*row[3:6]), row[2]), (order(*row[7:10]), row[6])], key=lambda s: s[0]
+        )
+        conn.exec_driver_sql(
+            "UPDATE cases SET pair_key = ? WHERE id = ?",
+            (f"{row[1]}|{subjects[0][1]}|{subjects[1][1]}", row[0]),
+        )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -260,6 +307,8 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(
         4, "coordination cases: involvements, comments, history, spatial index", _create_cases
     ),
+    MigrationStep(5, "a revision counter of project and layer changes", _create_revision),
+    MigrationStep(6, "case identities in the subject key format", _rewrite_pair_keys),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -543,6 +592,13 @@ cases_rtree_table = Table(
     Column("max_x", Float, nullable=False),
     Column("min_y", Float, nullable=False),
     Column("max_y", Float, nullable=False),
+)
+
+store_revision_table = Table(
+    "store_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", Integer, nullable=False),
 )
 
 # SQLite's own tables, written by the store only to bulk-load the R*Tree
