@@ -7,7 +7,9 @@ identity (``CaseStore.sync_cases``) and applies the review workflow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,6 @@ from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
-from zugabe.engine import Subject as EngineSubject
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
@@ -40,6 +41,14 @@ class DetectionRun:
     sync: CaseSync
 
 
+@dataclass(frozen=True)
+class _LiveIndex:
+    """The detection index kept between saves and the store revision it reflects."""
+
+    index: DetectionIndex
+    revision: int
+
+
 class CaseService:
     def __init__(
         self,
@@ -53,25 +62,60 @@ class CaseService:
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
         self.reprojector = reprojector
+        self._lock = threading.RLock()
+        self._live: _LiveIndex | None = None
 
     # ------------------------------------------------------------ detection
 
-    def _index(self) -> DetectionIndex:
-        """Every stored project and the features of the layers the rules use.
+    @contextmanager
+    def project_write(self) -> Iterator[None]:
+        """Hold around writing a project and detecting its cases (``ProjectService`` does).
 
-        Built per detection for now; an index kept in memory between saves is
-        what the 50,000-project target will need.
+        In-process project writes then come one at a time, so when the store's revision has
+        grown by exactly one since the live index was made, that step is our own write and
+        the index can take it over incrementally; anything else means another process (or
+        a layer import) changed the store, and the index is rebuilt.
         """
+        with self._lock:
+            yield
+
+    def warm_up(self) -> None:
+        """Build the live index now (the server does it at start, in the background), so
+        the first save does not pay for loading every project and layer feature."""
+        with self._lock:
+            if self._live is None or self._live.revision != self.store.revision():
+                self._rebuild()
+
+    def _rebuild(self) -> DetectionIndex:
+        """Every stored project and the features of the layers the rules use."""
+        revision = self.store.revision()  # read first: a change while loading forces a rebuild
         projects = self.store.list_projects(ProjectQuery())
         layer_keys = {rule.layer for rule in self.rules if rule.layer}
         layers = {key: self.store.layer_features(key) for key in sorted(layer_keys)}
-        return DetectionIndex(
+        index = DetectionIndex(
             projects, layers, layer_definitions=self.definitions, rules=self.rules
         )
+        self._live = _LiveIndex(index, revision)
+        return index
+
+    def _index_after_write(
+        self, saved: Project | None = None, removed: int | None = None
+    ) -> DetectionIndex:
+        """The live index once it holds our last project write (see ``project_write``)."""
+        revision = self.store.revision()
+        live = self._live
+        if live is None or revision != live.revision + 1:
+            return self._rebuild()
+        index = live.index.updated(
+            saved=[saved] if saved else [], removed=[removed] if removed is not None else []
+        )
+        self._live = _LiveIndex(index, revision)
+        return index
 
     def detect_project(self, project: Project, user: str) -> DetectionRun:
         """Check one saved project and bring its cases in step (incremental)."""
-        index = self._index()
+        with self._lock:
+            index = self._index_after_write(saved=project)
         findings = detect_for_project(project, index, self.rules)
         scope = Subject("project", str(project.id)).key
         sync = self.store.sync_cases(
@@ -81,12 +125,16 @@ class CaseService:
 
     def project_deleted(self, project_id: int, user: str) -> CaseSync:
         """A deleted project's cases become obsolete; their history stays."""
+        with self._lock:
+            if self._live is not None:
+                self._index_after_write(removed=project_id)
         scope = Subject("project", str(project_id)).key
         return self.store.sync_cases([], scope, user, f"project {project_id} was deleted")
 
     def detect_everything(self, user: str) -> DetectionRun:
         """The batch run: every pair under every rule; cases created, updated, obsoleted."""
-        index = self._index()
+        with self._lock:
+            index = self._rebuild()
         findings = detect_all(index, self.rules)
         sync = self.store.sync_cases(
             self._case_findings(findings, index), None, user, OBSOLETE_BY_RECOMPUTATION
@@ -100,7 +148,7 @@ class CaseService:
 
     def _case_finding(self, finding: Finding, index: DetectionIndex) -> CaseFinding:
         rule = self.rule_by_id[finding.rule_id]
-        a = index.project(int(finding.subject_a.id))
+        a = index.project(int(finding.subject_a.ref))
         b = self._subject_object(finding.subject_b, index)
         assert a is not None and b is not None, finding.pair_key
         layer_title = self.definitions[rule.layer].title.de if rule.layer else None
@@ -115,8 +163,8 @@ class CaseService:
             rule_id=finding.rule_id,
             relation=finding.relation,
             severity=finding.severity,
-            subject_a=_subject(finding.subject_a),
-            subject_b=_subject(finding.subject_b),
+            subject_a=finding.subject_a,
+            subject_b=finding.subject_b,
             geometry=finding.geometry,
             measures={
                 "overlap_area_m2": round(finding.overlap_area_m2, 2),
@@ -133,11 +181,9 @@ class CaseService:
         )
 
     @staticmethod
-    def _subject_object(
-        subject: EngineSubject, index: DetectionIndex
-    ) -> Project | LayerFeature | None:
+    def _subject_object(subject: Subject, index: DetectionIndex) -> Project | LayerFeature | None:
         if subject.kind == "project":
-            return index.project(int(subject.id))
+            return index.project(int(subject.ref))
         assert subject.layer is not None and subject.feature_id is not None
         return index.feature(subject.layer, subject.feature_id)
 
@@ -250,10 +296,6 @@ class CaseService:
         return _subject_json(subject) | {
             "geometry": geometry_to_json(self.reprojector.to_wgs84(geometry)) if geometry else None
         }
-
-
-def _subject(subject: EngineSubject) -> Subject:
-    return Subject(subject.kind, str(subject.id), subject.layer)
 
 
 def _subject_json(subject: Subject) -> dict[str, Any]:

@@ -7,12 +7,15 @@ added here without touching the web layer or the CLI.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from shapely.geometry.base import BaseGeometry
+
 from zugabe.config import Settings
-from zugabe.domain.project import Project, Status
+from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
@@ -133,11 +136,12 @@ class ProjectService:
             drafts.append(NewProject(attributes, self.reprojector.to_storage(geometry), user))
         if errors:
             raise_invalid(errors)
-        projects = self.store.add_projects(drafts)
-        if self.cases is not None and len(projects) == 1:
-            self.cases.detect_project(projects[0], user)
-        elif self.cases is not None and projects:
-            self.cases.detect_everything(user)  # one batch run beats many single checks
+        with self._writing():
+            projects = self.store.add_projects(drafts)
+            if self.cases is not None and len(projects) == 1:
+                self.cases.detect_project(projects[0], user)
+            elif self.cases is not None and projects:
+                self.cases.detect_everything(user)  # one batch run beats many single checks
         return projects
 
     def get(self, project_id: int) -> Project:
@@ -152,10 +156,9 @@ class ProjectService:
         """PUT: the feature replaces all attributes and the geometry."""
         self.get(project_id)
         attributes, geometry = read_project_feature(feature, self.vocabulary, self.rules)
-        project = self.store.update_project(
+        return self._updated(
             project_id, attributes, self.reprojector.to_storage(geometry), user, expected_version
         )
-        return self._detected(project, user)
 
     def patch(
         self, project_id: int, patch: Any, user: str, expected_version: int | None
@@ -181,21 +184,34 @@ class ProjectService:
                 geometry = self.reprojector.to_storage(lonlat)
         if errors or attributes is None:
             raise_invalid(errors)
-        project = self.store.update_project(
-            project_id, attributes, geometry, user, expected_version
-        )
-        return self._detected(project, user)
+        return self._updated(project_id, attributes, geometry, user, expected_version)
 
-    def _detected(self, project: Project, user: str) -> Project:
-        """Bring the project's coordination cases in step with its new version."""
-        if self.cases is not None:
-            self.cases.detect_project(project, user)
+    def _updated(
+        self,
+        project_id: int,
+        attributes: ProjectAttributes,
+        geometry: BaseGeometry,
+        user: str,
+        expected_version: int | None,
+    ) -> Project:
+        """Store the new version and bring the project's coordination cases in step."""
+        with self._writing():
+            project = self.store.update_project(
+                project_id, attributes, geometry, user, expected_version
+            )
+            if self.cases is not None:
+                self.cases.detect_project(project, user)
         return project
 
     def delete(self, project_id: int, user: str, expected_version: int | None) -> None:
-        self.store.delete_project(project_id, user, expected_version)
-        if self.cases is not None:
-            self.cases.project_deleted(project_id, user)
+        with self._writing():
+            self.store.delete_project(project_id, user, expected_version)
+            if self.cases is not None:
+                self.cases.project_deleted(project_id, user)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """See ``CaseService.project_write``: a write and its detection, one at a time."""
+        return self.cases.project_write() if self.cases is not None else nullcontext()
 
     def list(
         self, project_filter: ProjectFilter, *, limit: int | None = None, after: int | None = None

@@ -1,0 +1,94 @@
+"""The detection index kept in memory between saves stays in step with the store.
+
+Saves update it incrementally; changes it was not told about (another process, a layer
+import) make it rebuild. Either way the cases after a save are those a batch run finds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import feature
+from zugabe.config import Settings
+from zugabe.services import Services
+
+
+def line(dx: float) -> dict[str, Any]:
+    """A street-long line in Herne, moved east by ``dx`` degrees."""
+    return {
+        "type": "LineString",
+        "coordinates": [[7.2101 + dx, 51.5402], [7.2135 + dx, 51.5411]],
+    }
+
+
+def sewer(dx: float = 0.0, **properties: Any) -> dict[str, Any]:
+    return feature(
+        line(dx),
+        title="Kanalsanierung",
+        department="drainage",
+        measure_type="sewer_rehabilitation",
+        start="2027-06-01",
+        end="2027-12-31",
+        **properties,
+    )
+
+
+def rules_of(doc: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (
+            c["properties"]["rule"],
+            c["properties"]["subject_a"]["key"],
+            c["properties"]["subject_b"]["key"],
+        )
+        for c in doc["cases"]
+    }
+
+
+def test_saves_edits_and_deletes_leave_what_a_batch_run_finds(
+    app: Flask, client: FlaskClient
+) -> None:
+    services: Services = app.extensions["zugabe"]
+    services.cases.warm_up()
+    built = services.cases._live
+    road = client.post("/api/projects", json=feature(line(0))).get_json()
+    first = client.post("/api/projects", json=sewer()).get_json()
+    assert "road_works_sewer_bundle" in {rule for rule, _a, _b in rules_of(first)}
+    far = client.post("/api/projects", json=sewer(0.05)).get_json()
+    assert far["cases"] == []
+    # Moved next to the road: found against the first sewer's and the road's current versions.
+    moved = client.patch(f"/api/projects/{far['id']}", json={"geometry": line(0.0001)})
+    assert moved.status_code == 200
+    assert f"project:{road['id']}" in str(rules_of(moved.get_json()))
+    assert client.delete(f"/api/projects/{first['id']}").status_code == 204
+    again = client.get(f"/api/projects/{road['id']}").get_json()
+    assert f"project:{first['id']}" not in str(rules_of(again))
+    # The index was updated, never rebuilt: its base is the one built at warm-up.
+    assert (
+        services.cases._live is not None and services.cases._live.index._base is built.index._base
+    )
+    # A batch run over the store changes nothing the saves left behind.
+    batch = client.post("/api/cases/detect").get_json()
+    assert (batch["created"], batch["updated"], batch["obsoleted"]) == (0, 0, 0), batch
+
+
+def test_a_project_saved_by_another_process_is_seen_by_the_next_save(
+    app: Flask, client: FlaskClient, instance_path: Path
+) -> None:
+    ours: Services = app.extensions["zugabe"]
+    ours.cases.warm_up()
+    client.post("/api/projects", json=sewer(0.05))  # the live index is in use
+    other = Services.open(Settings(instance_path=instance_path))
+    try:
+        [theirs] = other.projects.create_many([sewer()], "someone-else")
+    finally:
+        other.close()
+    road = client.post("/api/projects", json=feature(line(0))).get_json()
+    assert (
+        "road_works_sewer_bundle",
+        f"project:{road['id']}",
+        f"project:{theirs.id}",
+    ) in {(r, a, b) for r, a, b in rules_of(road)} | {(r, b, a) for r, a, b in rules_of(road)}
