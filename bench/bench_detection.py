@@ -443,6 +443,19 @@ def generate_layers(region: Region, total: int, definitions: dict) -> dict[str, 
     return layers
 
 
+def synthetic_region(
+    seed: int, n_projects: int, n_features: int, vocabulary: Vocabulary, definitions: dict
+) -> tuple[list[Project], dict[str, list[LayerFeature]]]:
+    """The seeded region of the module docstring: projects (ids 1…n) and layer features."""
+    region = Region(np.random.default_rng(seed))
+    layers = generate_layers(region, n_features, definitions)
+    anchors = {
+        "green_roof": (_centres(layers["green_roof_potential"]), 0.0, 3.0),
+        "stormwater_basin": (_centres(layers["stormwater_basins"]), 30.0, 60.0),
+    }
+    return generate_projects(region, n_projects, vocabulary, anchors), layers
+
+
 # --------------------------------------------------------------------------- baseline
 
 
@@ -500,13 +513,9 @@ def main() -> None:
     rules = load_rules(default_rules_path(), vocabulary, definitions)
 
     started = time.perf_counter()
-    region = Region(np.random.default_rng(args.seed))
-    layers = generate_layers(region, args.features, definitions)
-    anchors = {
-        "green_roof": (_centres(layers["green_roof_potential"]), 0.0, 3.0),
-        "stormwater_basin": (_centres(layers["stormwater_basins"]), 30.0, 60.0),
-    }
-    projects = generate_projects(region, args.projects, vocabulary, anchors)
+    projects, layers = synthetic_region(
+        args.seed, args.projects, args.features, vocabulary, definitions
+    )
     print(
         f"generated {len(projects):,} projects and "
         f"{sum(map(len, layers.values())):,} layer features in "

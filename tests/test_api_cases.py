@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 from flask.testing import FlaskClient
+from shapely.geometry import shape
 
 from tests.conftest import feature
 
@@ -150,3 +153,39 @@ def test_case_filters(client: FlaskClient) -> None:
     assert client.get("/api/cases?bbox=7.20,51.53,7.22,51.55").get_json()["numberMatched"] >= 1
     assert client.get("/api/cases?bbox=8.0,52.0,8.1,52.1").get_json()["numberMatched"] == 0
     assert client.get("/api/cases?status=finished").status_code == 400
+
+
+def test_case_detail_shows_a_layer_feature_with_its_derived_zone(client: FlaskClient) -> None:
+    trees = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"Baum-Nr": "HER-0042", "Baumart": "Linde", "Kronenradius": 4.0},
+                "geometry": {"type": "Point", "coordinates": [7.2118, 51.54065]},
+            }
+        ],
+    }
+    data = {"file": (io.BytesIO(json.dumps(trees).encode()), "trees.geojson")}
+    assert client.post("/api/layers/trees", data=data).status_code == 201
+    trench = save(
+        client,
+        feature(
+            LINE,
+            title="Kanalsanierung Ringstraße",
+            department="drainage",
+            measure_type="sewer_rehabilitation",
+        ),
+    )
+    [case] = [c for c in trench["cases"] if c["properties"]["rule"] == "excavation_root_protection"]
+    detail = client.get(f"/api/cases/{case['id']}").get_json()
+    project_side, tree_side = detail["subjects"]
+    assert project_side["geometry"]["type"] == "LineString"
+    assert tree_side["layer"] == "trees" and tree_side["ref"] == "HER-0042"
+    assert tree_side["geometry"] == {"type": "Point", "coordinates": [7.2118, 51.54065]}
+    zone = shape(tree_side["derived_geometry"])
+    assert zone.geom_type == "Polygon" and zone.contains(shape(tree_side["geometry"]))
+    # Removing the layer leaves the case's tree without geometry, not an error.
+    assert client.delete("/api/layers/trees").status_code == 204
+    gone = client.get(f"/api/cases/{case['id']}").get_json()["subjects"][1]
+    assert gone["ref"] == "HER-0042" and gone["geometry"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,8 +82,12 @@ def serve(context: _Context, host: str | None, port: int | None) -> None:
     from zugabe.web import create_app
 
     app = create_app(context.overrides)
-    settings = app.extensions["zugabe"].settings
+    services = app.extensions["zugabe"]
+    settings = services.settings
     host, port = host or settings.host, port or settings.port
+    # Loading every project and layer feature for detection takes seconds with a big store:
+    # done now, beside serving, so the first save does not wait for it.
+    threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
     click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
     waitress.serve(app, host=host, port=port, threads=8, ident="zugabe")
 

@@ -191,9 +191,16 @@ class _Layer:
         self.derived = np.empty(n, dtype=object)
         self.derived[:] = [f.geometry if f.derived is None else f.derived for f in self.items]
         self.stable_ids = _stable_ids(self.items, id_attribute)
+        self._by_stable_id: dict[str, int] | None = None
         self._columns: dict[tuple[str, str], np.ndarray] = {}
         self._text_codes: dict[str, dict[Any, int]] = {}
         self._subsets: dict[tuple[LayerSelector, str | None], tuple[np.ndarray, Any]] = {}
+
+    def by_stable_id(self, ref: str) -> LayerFeature | None:
+        if self._by_stable_id is None:
+            self._by_stable_id = {ref: i for i, ref in enumerate(self.stable_ids)}
+        position = self._by_stable_id.get(ref)
+        return None if position is None else self.items[position]
 
     def column(self, attribute: str, kind: str) -> np.ndarray:
         """One attribute as an array: float64 with NaN for missing, or int codes for text."""
@@ -426,6 +433,11 @@ class DetectionIndex:
         if table is None or feature_id not in table.position:
             return None
         return table.items[table.position[feature_id]]
+
+    def feature_by_ref(self, layer: str, ref: str) -> LayerFeature | None:
+        """The feature a case names by its stable reference (``Subject.ref``)."""
+        table = self.layers.get(layer)
+        return None if table is None else table.by_stable_id(ref)
 
 
 # --------------------------------------------------------------------------- time
@@ -772,6 +784,11 @@ def _one_orientation(hits: _Hits) -> _Hits:
     return hits.take(np.sort(order[first]))
 
 
+def _pair_codes(a_pos: np.ndarray, b_pos: np.ndarray, n: int) -> np.ndarray:
+    """One number per unordered pair of positions in a table of n projects."""
+    return np.minimum(a_pos, b_pos) * n + np.maximum(a_pos, b_pos)
+
+
 def _apply_fallbacks(findings: list[Finding], rules: Sequence[Rule]) -> list[Finding]:
     fallback = {rule.id for rule in rules if rule.fallback}
     if not fallback:
@@ -824,8 +841,12 @@ def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
     """Every finding of every rule over the whole index, each pair once per rule."""
     project_set = index._single_set()
     projects = project_set.table
+    n = len(project_set)
     findings: list[Finding] = []
-    for rule in rules:
+    # Project pairs related by a rule that is not a fallback, as low·n + high positions: a
+    # fallback rule drops them before any geometry. Fallback rules come last for that.
+    related: list[np.ndarray] = []
+    for rule in sorted(rules, key=lambda r: r.fallback):
         a_mask = project_set.mask(rule.a) & _a_prefilter(rule, projects)
         a_pos = np.flatnonzero(a_mask)
         if isinstance(rule.b, ProjectSelector):
@@ -835,8 +856,12 @@ def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
             query, found = _candidates(project_set.tree, projects.geoms[a_pos], rule, False)
             pairs_a, pairs_b = a_pos[query], found
             keep = b_mask[pairs_b]
+            if rule.fallback and related:
+                keep &= ~np.isin(_pair_codes(pairs_a, pairs_b, n), np.concatenate(related))
             hits = _evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep])
             hits = _one_orientation(hits)
+            if not rule.fallback:
+                related.append(_pair_codes(hits.a_pos, hits.b_pos, n))
         else:
             layer_hits = _layer_candidates(rule, index, projects, a_pos)
             if layer_hits is None:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from shapely.geometry.base import BaseGeometry
+
 from zugabe.domain.cases import (
     REASON_REQUIRED,
     REVIEW_TRANSITIONS,
@@ -82,9 +84,15 @@ class CaseService:
     def warm_up(self) -> None:
         """Build the live index now (the server does it at start, in the background), so
         the first save does not pay for loading every project and layer feature."""
+        self._current_index()
+
+    def _current_index(self) -> DetectionIndex:
+        """The live index, rebuilt first if the store changed since it was made."""
         with self._lock:
-            if self._live is None or self._live.revision != self.store.revision():
-                self._rebuild()
+            live = self._live
+            if live is not None and live.revision == self.store.revision():
+                return live.index
+            return self._rebuild()
 
     def _rebuild(self) -> DetectionIndex:
         """Every stored project and the features of the layers the rules use."""
@@ -289,13 +297,23 @@ class CaseService:
         return body
 
     def _subject_geometry(self, subject: Subject) -> dict[str, Any]:
-        geometry = None
+        """A subject with its current geometry (and a layer feature's derived one, such as
+        a tree's root-protection zone); None where it no longer exists."""
+        geometry = derived = None
         if subject.kind == "project":
             project = self.store.get_project(int(subject.ref))
             geometry = project.geometry if project else None
-        return _subject_json(subject) | {
-            "geometry": geometry_to_json(self.reprojector.to_wgs84(geometry)) if geometry else None
-        }
+        elif subject.layer is not None:
+            feature = self._current_index().feature_by_ref(subject.layer, subject.ref)
+            if feature is not None:
+                geometry, derived = feature.geometry, feature.derived
+        body = _subject_json(subject) | {"geometry": self._lonlat(geometry)}
+        if derived is not None:
+            body["derived_geometry"] = self._lonlat(derived)
+        return body
+
+    def _lonlat(self, geometry: BaseGeometry | None) -> dict[str, Any] | None:
+        return geometry_to_json(self.reprojector.to_wgs84(geometry)) if geometry else None
 
 
 def _subject_json(subject: Subject) -> dict[str, Any]:
