@@ -37,10 +37,3 @@ def test_docs_page_lists_operations(client: FlaskClient) -> None:
     for operation in ("listProjects", "createProject", "patchProject", "getVocabulary"):
         assert f'id="{operation}"' in page
     assert "road_renewal" in page
-
-
-def test_start_page_in_german_and_english(client: FlaskClient) -> None:
-    german = client.get("/").get_data(as_text=True)
-    english = client.get("/?lang=en").get_data(as_text=True)
-    assert 'lang="de"' in german and "Maßnahmen" in german
-    assert 'lang="en"' in english and "projects stored" in english

@@ -79,6 +79,20 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
     )
+    basemap_url: str = Field(
+        default="",
+        description=(
+            "Base map of the web map: an XYZ tile URL ({z}/{x}/{y}) or a WMS endpoint; "
+            "empty: a plain background with the districts and streets layers (works offline)."
+        ),
+    )
+    basemap_wms_layers: str = Field(
+        default="",
+        description="WMS layer names (comma-separated); set: basemap_url is a WMS endpoint.",
+    )
+    basemap_attribution: str = Field(
+        default="", description="Attribution text shown on the map for the base map."
+    )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 
@@ -115,6 +129,12 @@ class Settings(BaseModel):
             raise ValueError("region_bbox must be min_lon,min_lat,max_lon,max_lat in WGS84")
         if self.page_size > self.max_page_size:
             raise ValueError("page_size must not exceed max_page_size")
+        if self.basemap_url and not self.basemap_url.startswith(("https://", "http://")):
+            raise ValueError("basemap_url must be an http(s) URL")
+        if self.basemap_url and not self.basemap_wms_layers and "{z}" not in self.basemap_url:
+            raise ValueError(
+                "basemap_url needs {z}, {x} and {y} (XYZ tiles), or basemap_wms_layers (WMS)"
+            )
         return self
 
     @property

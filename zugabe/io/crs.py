@@ -91,6 +91,11 @@ class Reprojector:
     def to_wgs84(self, geometry: BaseGeometry) -> BaseGeometry:
         return _apply(self._to_wgs84, geometry)
 
+    def coordinates_to_wgs84(self, xy: np.ndarray) -> np.ndarray:
+        """Many (x, y) rows of the storage CRS at once, as (lon, lat) rows."""
+        lon, lat = self._to_wgs84.transform(xy[:, 0], xy[:, 1], errcheck=True)
+        return np.column_stack([lon, lat])
+
     def bbox_to_storage(self, bbox: tuple[float, float, float, float]) -> BaseGeometry:
         """A lon/lat box as a polygon in the storage CRS.
 

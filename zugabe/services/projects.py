@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
@@ -102,6 +104,14 @@ class ProjectPage:
     projects: list[Project]
     number_matched: int
     next_after: int | None
+
+
+@dataclass(frozen=True)
+class ProjectPoint:
+    id: int
+    lon: float
+    lat: float
+    attributes: ProjectAttributes
 
 
 class ProjectService:
@@ -229,6 +239,19 @@ class ProjectService:
             number_matched=self.store.count_projects(query),
             next_after=projects[-1].id if has_more else None,
         )
+
+    def points(self, project_filter: ProjectFilter) -> list[ProjectPoint]:
+        """Every matching project as one point on it, in id order: what a map shows, as
+        clusters, where drawing each geometry would be too much (zoomed out, 10,000 projects)."""
+        projects = self.store.list_projects(self._query(project_filter))
+        if not projects:
+            return []
+        inside = shapely.point_on_surface(np.array([p.geometry for p in projects], dtype=object))
+        lonlat = self.reprojector.coordinates_to_wgs84(shapely.get_coordinates(inside))
+        return [
+            ProjectPoint(p.id, round(lon, 6), round(lat, 6), p.attributes)
+            for p, (lon, lat) in zip(projects, lonlat.tolist(), strict=True)
+        ]
 
     def iterate(self, project_filter: ProjectFilter) -> Iterator[Project]:
         """Every matching project, page by page (for exports)."""

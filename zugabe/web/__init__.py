@@ -9,7 +9,7 @@ from flask import Flask
 
 from zugabe.config import load_settings
 from zugabe.services import Services
-from zugabe.web import api, cases, docs, layers, problems, synergy
+from zugabe.web import api, cases, docs, layers, problems, synergy, webmap
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(cases.blueprint)
     app.register_blueprint(synergy.blueprint)
     app.register_blueprint(docs.blueprint)
+    app.register_blueprint(webmap.blueprint)
     return app
 
 

@@ -1,0 +1,787 @@
+/* ZUGABE web map: the planner's client of the JSON API, started on a folium/Leaflet map.
+ *
+ * Data is loaded by bounding box whenever the view changes: projects (as clustered points
+ * when more than CLUSTER_ABOVE are in view, else their geometries), coordination cases
+ * (overlap shapes, coloured by relation) and the thematic layers switched on.
+ *
+ * Every user-supplied string reaches the page through textContent (the el() helper) or as
+ * a DOM node handed to Leaflet; never through innerHTML or an HTML string, so a title like
+ * <img src=x onerror=alert(1)> shows as text. */
+"use strict";
+
+const ZugabeMap = (() => {
+  const TEXTS = {
+    de: {
+      switch: "English", api_docs: "API", user: "Ihr Name (für die Historie)",
+      reload: "Neu laden", close: "Schließen", filters: "Filter", layers: "Themenkarten",
+      organisation: "Organisation", department: "Fachbereich", status: "Status",
+      measure_type: "Maßnahmenart", year_from: "ab Jahr", year_to: "bis Jahr", all: "alle",
+      title: "Titel", start: "Beginn", end: "Ende", contact: "Kontakt",
+      cost_eur: "Kosten (EUR)", description: "Beschreibung", save: "Speichern",
+      edit: "Bearbeiten", edit_geometry: "Geometrie bearbeiten", delete: "Löschen",
+      cancel: "Abbrechen", cases: "Koordinierungsfälle", no_cases: "Keine Koordinierungsfälle.",
+      new_status: "Neuer Status", reason: "Begründung", change_status: "Status ändern",
+      comments: "Kommentare", comment: "Kommentar", add_comment: "Kommentar hinzufügen",
+      history: "Verlauf", legend: "Legende",
+      draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
+        "(Linie, Fläche oder Punkt) oder klicken Sie eine Maßnahme an.",
+      new_project: "Neue Maßnahme", edit_project: "Maßnahme bearbeiten",
+      projects_in_view: "{n} Maßnahmen im Ausschnitt", clustered: " (zusammengefasst)",
+      zoom_in: "(hineinzoomen: {n} von {total})", saved: "Gespeichert: {title}.",
+      deleted: "Gelöscht: {title}.", confirm_delete: "Maßnahme „{title}“ wirklich löschen?",
+      stale: "Diese Maßnahme wurde inzwischen von jemand anderem geändert. Laden Sie die " +
+        "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
+      stale_case: "Der Fall wurde inzwischen geändert; er wurde neu geladen.",
+      error: "Fehler: {detail}", network: "Der Server ist nicht erreichbar.",
+      need_title: "Bitte einen Titel eingeben.", need_choice: "Bitte auswählen.",
+      end_before_start: "Das Ende liegt vor dem Beginn.", negative: "Darf nicht negativ sein.",
+      need_geometry: "Bitte zuerst eine Geometrie auf der Karte zeichnen.",
+      relation_conflict: "Konflikt", relation_synergy: "Synergie", relation_note: "Hinweis",
+      severity: "Schwere", severity_low: "gering", severity_medium: "mittel",
+      severity_high: "hoch", involved: "Beteiligte", window: "Zeitraum",
+      overlap_area_m2: "Überlagerung (m²)", overlap_length_m: "Überlagerung (m)",
+      distance_m: "Abstand (m)", overlap_days: "gemeinsame Tage", gap_months: "Abstand (Monate)",
+      case_status_open: "offen", case_status_in_coordination: "in Abstimmung",
+      case_status_resolved: "erledigt", case_status_dismissed: "verworfen",
+      case_status_obsolete: "gegenstandslos", case_of: "Fall {id}",
+      layer_feature: "{layer} {ref}", project_ref: "Maßnahme {id}", version: "Version",
+      updated: "Geändert", by: "von",
+    },
+    en: {
+      switch: "Deutsch", api_docs: "API", user: "Your name (for the history)",
+      reload: "Reload", close: "Close", filters: "Filters", layers: "Thematic layers",
+      organisation: "Organisation", department: "Department", status: "Status",
+      measure_type: "Measure type", year_from: "from year", year_to: "to year", all: "all",
+      title: "Title", start: "Start", end: "End", contact: "Contact",
+      cost_eur: "Cost (EUR)", description: "Description", save: "Save",
+      edit: "Edit", edit_geometry: "Edit geometry", delete: "Delete",
+      cancel: "Cancel", cases: "Coordination cases", no_cases: "No coordination cases.",
+      new_status: "New status", reason: "Reason", change_status: "Change status",
+      comments: "Comments", comment: "Comment", add_comment: "Add comment",
+      history: "History", legend: "Legend",
+      draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
+        "point), or click a project.",
+      new_project: "New project", edit_project: "Edit project",
+      projects_in_view: "{n} projects in view", clustered: " (clustered)",
+      zoom_in: "(zoom in: {n} of {total})", saved: "Saved: {title}.",
+      deleted: "Deleted: {title}.", confirm_delete: "Really delete the project “{title}”?",
+      stale: "Someone else changed this project in the meantime. Reload the current " +
+        "version and enter your change again.",
+      stale_case: "The case was changed in the meantime; it has been reloaded.",
+      error: "Error: {detail}", network: "The server cannot be reached.",
+      need_title: "Please enter a title.", need_choice: "Please choose.",
+      end_before_start: "The end is before the start.", negative: "Must not be negative.",
+      need_geometry: "Please draw a geometry on the map first.",
+      relation_conflict: "Conflict", relation_synergy: "Synergy", relation_note: "Note",
+      severity: "Severity", severity_low: "low", severity_medium: "medium",
+      severity_high: "high", involved: "Involved", window: "Period",
+      overlap_area_m2: "Overlap (m²)", overlap_length_m: "Overlap (m)",
+      distance_m: "Distance (m)", overlap_days: "Shared days", gap_months: "Gap (months)",
+      case_status_open: "open", case_status_in_coordination: "in coordination",
+      case_status_resolved: "resolved", case_status_dismissed: "dismissed",
+      case_status_obsolete: "obsolete", case_of: "Case {id}",
+      layer_feature: "{layer} {ref}", project_ref: "Project {id}", version: "Version",
+      updated: "Changed", by: "by",
+    },
+  };
+  const RELATION_COLORS = { conflict: "#d7301f", synergy: "#1a9850", note: "#6a51a3" };
+  const DEPARTMENT_COLORS = [
+    "#1f78b4", "#8c510a", "#33a02c", "#e7298a", "#ff7f00", "#6a3d9a", "#b15928",
+    "#01665e", "#a6761d", "#666666",
+  ];
+  const REVIEW_STATUSES = ["open", "in_coordination", "resolved", "dismissed"];
+  const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
+  const PAGE = 1000; // features per request (the API's largest page by default)
+  const BASE_LAYERS = ["districts", "streets"]; // shown at start without a base map
+
+  const state = {
+    map: null, drawnItems: null, lang: "de", t: TEXTS.de, vocab: null, layers: [],
+    labels: {}, departmentColor: {}, shown: new Set(), groups: {}, notes: {},
+    projects: null, clusters: null, cases: null, highlight: null,
+    current: null, draft: null, openCase: null, generation: 0, pending: 0,
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function el(tag, attributes, text) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function $(id) { return document.getElementById(id); }
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+  }
+
+  function label(kind, key) {
+    const entry = state.labels[kind] && state.labels[kind][key];
+    return entry ? entry[state.lang] || entry.de : key;
+  }
+
+  function busy(delta) {
+    state.pending += delta;
+    document.body.dataset.loading = state.pending > 0 ? "true" : "false";
+  }
+
+  async function api(method, path, body, headers) {
+    const options = { method, headers: { Accept: "application/json", ...(headers || {}) } };
+    const user = $("user-name").value.trim();
+    if (user) options.headers["X-Zugabe-User"] = user;
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    busy(1);
+    try {
+      const response = await fetch(path, options);
+      const text = await response.text();
+      const data = text ? JSON.parse(text) : null;
+      return { status: response.status, data, etag: response.headers.get("ETag") };
+    } catch (error) {
+      say(state.t.network);
+      throw error;
+    } finally {
+      busy(-1);
+    }
+  }
+
+  function say(text, withReload) {
+    $("message-text").textContent = text;
+    $("reload").hidden = !withReload;
+    $("message").hidden = false;
+  }
+
+  function problemText(data) {
+    if (!data) return "";
+    const details = (data.errors || []).map((e) => `${e.pointer || "/"}: ${e.detail}`);
+    return [data.detail || data.title || "", ...details].filter(Boolean).join(" — ");
+  }
+
+  function bboxParam() {
+    const b = state.map.getBounds();
+    const clamp = (v, low, high) => Math.min(Math.max(v, low), high);
+    return [
+      clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90),
+      clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90),
+    ].map((v) => v.toFixed(6)).join(",");
+  }
+
+  function filterParams() {
+    const params = new URLSearchParams();
+    for (const name of ["organisation", "department", "status"]) {
+      const value = $(`filter-${name}`).value;
+      if (value) params.set(name, value);
+    }
+    const from = parseInt($("filter-from").value, 10);
+    const to = parseInt($("filter-to").value, 10);
+    if (from) params.set("from", `${from}-01-01`);
+    if (to) params.set("to", `${to}-12-31`);
+    return params;
+  }
+
+  function fillSelect(select, entries, withAll) {
+    select.replaceChildren();
+    if (withAll) select.append(el("option", { value: "" }, state.t.all));
+    for (const [value, text] of entries) select.append(el("option", { value }, text));
+  }
+
+  function tooltip(text) { return el("span", {}, text); }
+
+  // ------------------------------------------------------------------ start
+
+  async function start(map, drawnItems) {
+    state.map = map;
+    state.drawnItems = drawnItems;
+    state.lang = $("panel").dataset.lang === "en" ? "en" : "de";
+    state.t = TEXTS[state.lang];
+    document.documentElement.lang = state.lang;
+    for (const node of document.querySelectorAll("[data-t]")) {
+      node.textContent = state.t[node.dataset.t] || node.dataset.t;
+    }
+    $("user-name").value = localStorage.getItem("zugabe-user") || "";
+    $("user-name").addEventListener("change", () => {
+      localStorage.setItem("zugabe-user", $("user-name").value.trim());
+    });
+    busy(0);
+    const [vocab, layers] = await Promise.all([api("GET", "/api/vocab"), api("GET", "/api/layers")]);
+    state.vocab = vocab.data;
+    state.layers = layers.data.layers;
+    for (const kind of ["organisations", "departments", "measure_types", "statuses"]) {
+      state.labels[kind] = Object.fromEntries(state.vocab[kind].map((v) => [v.key, v.labels]));
+    }
+    state.vocab.departments.forEach((d, i) => {
+      state.departmentColor[d.key] = DEPARTMENT_COLORS[i % DEPARTMENT_COLORS.length];
+    });
+    buildFilters();
+    buildForm();
+    buildLegend();
+    buildLayerList();
+    state.projects = L.featureGroup().addTo(map);
+    state.clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+    state.clusters.addTo(map);
+    state.cases = L.featureGroup().addTo(map);
+    state.highlight = L.featureGroup().addTo(map);
+    map.on("moveend", () => { saveView(); reload(); });
+    map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
+    wireButtons();
+    if (!restoreView()) fitToData();
+    await reload();
+  }
+
+  /** The view in the address (#zoom/lat/lon), kept across reloads and the language switch. */
+  function restoreView() {
+    const match = /^#(\d+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(window.location.hash);
+    if (match) state.map.setView([+match[2], +match[3]], +match[1]);
+    return Boolean(match);
+  }
+
+  /** Open on the districts (or else any stored layer), not on a fixed place. */
+  function fitToData() {
+    const stored = state.layers.filter((l) => l.stored && l.stored.extent);
+    const layer = stored.find((l) => l.key === "districts") || stored[0];
+    if (layer) {
+      const [w, s, e, n] = layer.stored.extent;
+      state.map.fitBounds([[s, w], [n, e]]);
+    }
+  }
+
+  function saveView() {
+    const c = state.map.getCenter();
+    const hash = `#${state.map.getZoom()}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`;
+    history.replaceState(null, "", hash);
+    $("lang-switch").href = `?lang=${state.lang === "en" ? "de" : "en"}${hash}`;
+  }
+
+  function buildFilters() {
+    const v = state.vocab;
+    fillSelect($("filter-organisation"), v.organisations.map((o) => [o.key, label("organisations", o.key)]), true);
+    fillSelect($("filter-department"), v.departments.map((d) => [d.key, label("departments", d.key)]), true);
+    fillSelect($("filter-status"), v.statuses.map((s) => [s.key, label("statuses", s.key)]), true);
+    for (const id of ["filter-organisation", "filter-department", "filter-status", "filter-from", "filter-to"]) {
+      $(id).addEventListener("change", () => reload());
+    }
+  }
+
+  function buildLegend() {
+    const departments = $("legend-departments");
+    for (const d of state.vocab.departments) {
+      const item = el("li");
+      item.append(el("span", { class: "swatch", style: `background:${state.departmentColor[d.key]}` }));
+      item.append(document.createTextNode(label("departments", d.key)));
+      departments.append(item);
+    }
+    const relations = $("legend-relations");
+    for (const [relation, color] of Object.entries(RELATION_COLORS)) {
+      const item = el("li");
+      item.append(el("span", { class: "swatch case", style: `border-color:${color}` }));
+      item.append(document.createTextNode(state.t[`relation_${relation}`]));
+      relations.append(item);
+    }
+  }
+
+  // ------------------------------------------------------------------ thematic layers
+
+  function count(layer) { return layer.stored ? layer.stored.feature_count : 0; }
+
+  function buildLayerList() {
+    const list = $("layer-list");
+    const themes = {};
+    for (const layer of state.layers) (themes[layer.theme] ||= []).push(layer);
+    const withoutBasemap = $("panel").dataset.basemap !== "yes";
+    for (const [theme, layers] of Object.entries(themes)) {
+      const group = el("fieldset", { class: "theme" });
+      group.append(el("legend", {}, theme));
+      for (const layer of layers) {
+        const id = `layer-${layer.key}`;
+        const row = el("div", { class: "layer" });
+        const box = el("input", { type: "checkbox", id, "data-layer": layer.key });
+        if (!count(layer)) box.disabled = true;
+        if (count(layer) && withoutBasemap && BASE_LAYERS.includes(layer.key)) {
+          box.checked = true;
+          state.shown.add(layer.key);
+        }
+        box.addEventListener("change", () => {
+          if (box.checked) state.shown.add(layer.key);
+          else state.shown.delete(layer.key);
+          reload();
+        });
+        const text = el("label", { for: id }, layer.title[state.lang] || layer.title.de);
+        const note = el("span", { class: "note" }, count(layer) ? "" : " (–)");
+        state.notes[layer.key] = note;
+        row.append(box, text, note);
+        if (layer.classify) {
+          const legend = el("ul", { class: "classes" });
+          for (const c of layer.classify.classes) {
+            const item = el("li");
+            item.append(el("span", { class: "swatch", style: `background:${c.color}` }));
+            item.append(document.createTextNode(c.label[state.lang] || c.label.de));
+            legend.append(item);
+          }
+          row.append(legend);
+        }
+        group.append(row);
+      }
+      list.append(group);
+    }
+    const themeTitles = { base: { de: "Grundlagen", en: "Base" }, drainage: { de: "Entwässerung", en: "Drainage" }, green: { de: "Grün und Klima", en: "Green and climate" } };
+    for (const legend of list.querySelectorAll("legend")) {
+      const titles = themeTitles[legend.textContent];
+      if (titles) legend.textContent = titles[state.lang];
+    }
+  }
+
+  function layerStyle(layer, properties) {
+    const style = layer.style;
+    let color = style.fill_color;
+    if (layer.classify) {
+      const value = properties[layer.classify.attribute];
+      for (const c of layer.classify.classes) {
+        const hit = "value" in c ? c.value === value
+          : value !== null && value !== undefined && (c.min === null || value >= c.min) && (c.max === null || value < c.max);
+        if (hit) { color = c.color; break; }
+      }
+    }
+    // Base layers (districts, streets) stay in the background: fainter, so that the red of
+    // a main road is not taken for the red of a conflict.
+    const faint = layer.theme === "base" ? 0.45 : 1;
+    return {
+      color: layer.geometry_types.includes("Point") ? style.stroke_color : (layer.classify ? color : style.stroke_color),
+      weight: style.stroke_width, opacity: style.stroke_opacity * faint,
+      fillColor: color, fillOpacity: style.fill_opacity, radius: style.point_radius,
+    };
+  }
+
+  async function loadLayer(layer, bbox, generation) {
+    const path = `/api/layers/${encodeURIComponent(layer.key)}/features?bbox=${bbox}&limit=${PAGE}`;
+    const response = await api("GET", path);
+    if (generation !== state.generation || response.status !== 200) return;
+    const group = state.groups[layer.key] || (state.groups[layer.key] = L.featureGroup());
+    group.clearLayers();
+    L.geoJSON(response.data, {
+      style: (f) => layerStyle(layer, f.properties),
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, layerStyle(layer, f.properties)),
+      onEachFeature: (f, shape) => {
+        const name = f.properties.name || f.properties[layer.id_attribute] || "";
+        shape.bindTooltip(tooltip(`${layer.title[state.lang]} ${name}`));
+      },
+    }).addTo(group);
+    group.addTo(state.map);
+    group.bringToBack();
+    const { numberMatched: total, numberReturned: n } = response.data;
+    state.notes[layer.key].textContent = total > n ? ` ${format(state.t.zoom_in, { n, total })}` : "";
+  }
+
+  // ------------------------------------------------------------------ projects and cases
+
+  async function reload() {
+    if (!state.vocab) return;
+    const generation = ++state.generation;
+    const bbox = bboxParam();
+    const filters = filterParams();
+    const jobs = [loadProjects(bbox, filters, generation), loadCases(bbox, generation)];
+    for (const layer of state.layers) {
+      if (state.shown.has(layer.key)) jobs.push(loadLayer(layer, bbox, generation));
+      else if (state.groups[layer.key]) state.groups[layer.key].remove();
+    }
+    await Promise.all(jobs);
+  }
+
+  function projectStyle(properties) {
+    const color = state.departmentColor[properties.department] || "#333";
+    return { color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7 };
+  }
+
+  async function loadProjects(bbox, filters, generation) {
+    filters.set("bbox", bbox);
+    const points = await api("GET", `/api/projects/points?${filters}`);
+    if (generation !== state.generation || points.status !== 200) return;
+    const rows = points.data.points;
+    const clustered = rows.length > CLUSTER_ABOVE;
+    $("project-count").textContent = format(state.t.projects_in_view, { n: rows.length }) +
+      (clustered ? state.t.clustered : "");
+    if (clustered) {
+      state.projects.clearLayers();
+      state.clusters.clearLayers();
+      state.clusters.addLayers(rows.map(([id, lon, lat, , department]) => {
+        const marker = L.circleMarker([lat, lon], projectStyle({ department }));
+        marker.on("click", () => showProject(id));
+        return marker;
+      }));
+      return;
+    }
+    const features = [];
+    let next = `/api/projects?${filters}&limit=${PAGE}`;
+    while (next) {
+      const page = await api("GET", next);
+      if (generation !== state.generation || page.status !== 200) return;
+      features.push(...page.data.features);
+      const link = page.data.links.find((l) => l.rel === "next");
+      next = link ? link.href : null;
+    }
+    state.clusters.clearLayers();
+    state.projects.clearLayers();
+    L.geoJSON({ type: "FeatureCollection", features }, {
+      style: (f) => projectStyle(f.properties),
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, projectStyle(f.properties)),
+      onEachFeature: (f, shape) => {
+        shape.bindTooltip(tooltip(f.properties.title));
+        shape.on("click", (event) => { L.DomEvent.stopPropagation(event); showProject(f.id); });
+      },
+    }).addTo(state.projects);
+  }
+
+  async function loadCases(bbox, generation) {
+    const statuses = "open,in_coordination";
+    const response = await api("GET", `/api/cases?bbox=${bbox}&status=${statuses}&limit=${PAGE}`);
+    if (generation !== state.generation || response.status !== 200) return;
+    state.cases.clearLayers();
+    drawCases(response.data.features, state.cases, false);
+  }
+
+  function drawCases(features, group, emphasised) {
+    L.geoJSON({ type: "FeatureCollection", features: features.filter((f) => f.geometry) }, {
+      style: (f) => caseStyle(f.properties.relation, emphasised),
+      pointToLayer: (f, latlng) => L.circleMarker(latlng, caseStyle(f.properties.relation, emphasised)),
+      onEachFeature: (f, shape) => {
+        const name = f.properties.rule_name ? f.properties.rule_name[state.lang] : f.properties.rule;
+        shape.bindTooltip(tooltip(`${state.t[`relation_${f.properties.relation}`]}: ${name}`));
+        shape.on("click", (event) => { L.DomEvent.stopPropagation(event); showCase(f.id); });
+      },
+    }).addTo(group);
+  }
+
+  function caseStyle(relation, emphasised) {
+    const color = RELATION_COLORS[relation] || "#333";
+    return {
+      color, weight: emphasised ? 7 : 5, opacity: 0.9, dashArray: relation === "note" ? "6 6" : null,
+      fillColor: color, fillOpacity: 0.35, radius: 9,
+    };
+  }
+
+  // ------------------------------------------------------------------ viewing a project
+
+  function show(...ids) {
+    for (const id of ["hint", "project-form", "project-view", "cases-section", "case-detail"]) {
+      $(id).hidden = !ids.includes(id);
+    }
+  }
+
+  async function showProject(id) {
+    const response = await api("GET", `/api/projects/${id}`);
+    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    state.current = response.data;
+    renderProject(response.data);
+  }
+
+  function renderProject(feature) {
+    const p = feature.properties;
+    $("project-title").textContent = p.title;
+    const data = $("project-data");
+    data.replaceChildren();
+    const rows = [
+      ["organisation", label("organisations", p.organisation)],
+      ["department", label("departments", p.department)],
+      ["measure_type", label("measure_types", p.measure_type)],
+      ["status", label("statuses", p.status)],
+      ["start", p.start || "–"], ["end", p.end || "–"],
+      ["contact", p.contact || "–"],
+      ["cost_eur", p.cost_eur === null || p.cost_eur === undefined ? "–" : Number(p.cost_eur).toLocaleString(state.lang)],
+      ["description", p.description || "–"],
+      ["updated", `${p.updated_at.slice(0, 10)} ${state.t.by} ${p.updated_by} (${state.t.version} ${p.version})`],
+    ];
+    for (const [key, value] of rows) data.append(el("dt", {}, state.t[key]), el("dd", {}, value));
+    show("project-view", "cases-section");
+    renderCases(feature.cases || []);
+    state.highlight.clearLayers();
+    L.geoJSON(feature.geometry, { style: { color: "#000", weight: 3, dashArray: "4 4", fill: false } })
+      .addTo(state.highlight);
+  }
+
+  function renderCases(cases) {
+    const list = $("cases");
+    list.replaceChildren();
+    $("cases-empty").hidden = cases.length > 0;
+    for (const c of cases) {
+      const p = c.properties;
+      const item = el("li", { class: `case ${p.relation}`, "data-case-id": String(c.id), tabindex: "0" });
+      item.append(el("span", { class: "badge" }, state.t[`relation_${p.relation}`]));
+      item.append(el("span", { class: "rule" }, p.rule_name ? p.rule_name[state.lang] : p.rule));
+      item.append(el("span", { class: "state" }, state.t[`case_status_${p.status}`]));
+      item.append(el("p", { class: "message" }, p.message[state.lang] || p.message.de));
+      item.addEventListener("click", () => showCase(c.id));
+      item.addEventListener("keydown", (e) => { if (e.key === "Enter") showCase(c.id); });
+      list.append(item);
+    }
+    const emphasised = L.featureGroup();
+    drawCases(cases, emphasised, true);
+    emphasised.eachLayer((layer) => layer.addTo(state.highlight));
+  }
+
+  // ------------------------------------------------------------------ a case
+
+  async function showCase(id) {
+    const response = await api("GET", `/api/cases/${id}`);
+    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    state.openCase = response.data;
+    const c = response.data;
+    const p = c.properties;
+    $("case-title").textContent = `${format(state.t.case_of, { id: c.id })} · ` +
+      `${state.t[`relation_${p.relation}`]}: ${p.rule_name ? p.rule_name[state.lang] : p.rule}`;
+    $("case-message").textContent = p.message[state.lang] || p.message.de;
+    const data = $("case-data");
+    data.replaceChildren();
+    const subject = (s) => s.kind === "project" ? format(state.t.project_ref, { id: s.ref })
+      : format(state.t.layer_feature, { layer: s.layer, ref: s.ref });
+    const rows = [
+      ["status", state.t[`case_status_${p.status}`] + (p.status_reason ? ` – ${p.status_reason}` : "")],
+      ["severity", state.t[`severity_${p.severity}`]],
+      ["involved", [...p.organisations.map((o) => label("organisations", o)), ...p.departments.map((d) => label("departments", d))].join(", ")],
+      ["window", `${p.window_start || "–"} – ${p.window_end || "–"}`],
+    ];
+    for (const [key, value] of Object.entries(p.measures)) {
+      if (value !== null && value !== undefined && state.t[key]) rows.push([key, String(value)]);
+    }
+    for (const [key, value] of rows) data.append(el("dt", {}, state.t[key]), el("dd", {}, value));
+    const subjects = el("dd", { class: "subjects" });
+    for (const s of c.subjects) {
+      const link = el("button", { type: "button", class: "link" }, subject(s));
+      if (s.kind === "project") link.addEventListener("click", () => showProject(Number(s.ref)));
+      else link.disabled = true;
+      subjects.append(link);
+    }
+    data.append(el("dt", {}, state.t.involved), subjects);
+    fillSelect($("case-status"), REVIEW_STATUSES.filter((s) => s !== p.status).map((s) => [s, state.t[`case_status_${s}`]]), false);
+    $("case-reason").value = "";
+    $("case-comment").value = "";
+    const comments = $("case-comments");
+    comments.replaceChildren(...c.comments.map((m) => el("li", {}, `${m.at.slice(0, 16).replace("T", " ")} ${m.by}: ${m.text}`)));
+    const history = $("case-history");
+    history.replaceChildren(...c.history.map((h) => el("li", {}, `${h.at.slice(0, 16).replace("T", " ")} ${h.by}: ${h.what}`)));
+    $("case-detail").hidden = false;
+    $("hint").hidden = true;
+    state.highlight.clearLayers();
+    for (const s of c.subjects) {
+      if (s.geometry) {
+        L.geoJSON(s.geometry, {
+          style: { color: "#000", weight: 4, dashArray: "4 4", fillOpacity: 0.1 },
+          pointToLayer: (f, latlng) => L.circleMarker(latlng, { color: "#000", radius: 8 }),
+        }).addTo(state.highlight);
+      }
+    }
+    drawCases([c], state.highlight, true);
+    $("case-detail").scrollIntoView({ block: "nearest" });
+  }
+
+  async function changeCaseStatus() {
+    const c = state.openCase;
+    const body = { status: $("case-status").value, reason: $("case-reason").value };
+    const response = await api("POST", `/api/cases/${c.id}/status`, body, { "If-Match": `"v${c.properties.version}"` });
+    if (response.status === 412) say(state.t.stale_case);
+    else if (response.status >= 400) say(format(state.t.error, { detail: problemText(response.data) }));
+    await showCase(c.id);
+    await reload();
+  }
+
+  async function addComment() {
+    const c = state.openCase;
+    const response = await api("POST", `/api/cases/${c.id}/comments`, { text: $("case-comment").value });
+    if (response.status >= 400) say(format(state.t.error, { detail: problemText(response.data) }));
+    else await showCase(c.id);
+  }
+
+  // ------------------------------------------------------------------ the form
+
+  function buildForm() {
+    const form = $("project-form");
+    const v = state.vocab;
+    fillSelect(form.elements.organisation, v.organisations.map((o) => [o.key, label("organisations", o.key)]), false);
+    fillSelect(form.elements.status, v.statuses.map((s) => [s.key, label("statuses", s.key)]), false);
+    form.elements.organisation.addEventListener("change", () => narrowForm());
+    form.elements.department.addEventListener("change", () => narrowForm());
+    form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
+  }
+
+  /** Departments of the chosen organisation, measure types of the chosen department. */
+  function narrowForm() {
+    const form = $("project-form").elements;
+    const organisation = state.vocab.organisations.find((o) => o.key === form.organisation.value);
+    const departments = organisation ? organisation.departments : [];
+    const keepDepartment = form.department.value;
+    fillSelect(form.department, departments.map((d) => [d, label("departments", d)]), false);
+    if (departments.includes(keepDepartment)) form.department.value = keepDepartment;
+    const department = state.vocab.departments.find((d) => d.key === form.department.value);
+    const measures = department ? department.measure_types : [];
+    const keepMeasure = form.measure_type.value;
+    fillSelect(form.measure_type, measures.map((m) => [m, label("measure_types", m)]), false);
+    if (measures.includes(keepMeasure)) form.measure_type.value = keepMeasure;
+  }
+
+  function openForm(feature) {
+    const form = $("project-form");
+    const fields = form.elements;
+    const p = feature ? feature.properties : {};
+    clearErrors();
+    $("form-title").textContent = feature ? state.t.edit_project : state.t.new_project;
+    fields.title.value = p.title || "";
+    fields.organisation.value = p.organisation || state.vocab.organisations[0].key;
+    narrowForm();
+    if (p.department) fields.department.value = p.department;
+    narrowForm();
+    if (p.measure_type) fields.measure_type.value = p.measure_type;
+    fields.status.value = p.status || "planning";
+    for (const name of ["start", "end", "contact", "description"]) fields[name].value = p[name] || "";
+    fields.cost_eur.value = p.cost_eur === null || p.cost_eur === undefined ? "" : p.cost_eur;
+    $("delete").hidden = !feature;
+    $("edit-geometry").hidden = !feature;
+    show("project-form");
+    fields.title.focus();
+  }
+
+  function startDraft(layer) {
+    state.drawnItems.removeLayer(layer);
+    discardDraft();
+    state.draft = layer.addTo(state.map);
+    if (!state.current || $("project-form").hidden) {
+      state.current = null;
+      openForm(null);
+    }
+  }
+
+  function discardDraft() {
+    if (state.draft) state.draft.remove();
+    state.draft = null;
+  }
+
+  function editGeometry() {
+    discardDraft();
+    const shape = L.geoJSON(state.current.geometry).getLayers()[0];
+    state.draft = shape.addTo(state.map);
+    if (shape.editing) shape.editing.enable();
+    else if (shape.dragging) shape.dragging.enable();
+  }
+
+  function clearErrors() {
+    $("form-errors").hidden = true;
+    $("form-errors").replaceChildren();
+    for (const node of document.querySelectorAll("#project-form .field-error")) node.remove();
+    for (const node of document.querySelectorAll("#project-form [aria-invalid]")) node.removeAttribute("aria-invalid");
+  }
+
+  function showErrors(errors) {
+    clearErrors();
+    const general = [];
+    for (const { pointer, detail } of errors) {
+      const name = (pointer || "").replace(/^\/properties\//, "").split("/")[0];
+      const field = $("project-form").elements[name];
+      if (field && field.tagName) {
+        field.setAttribute("aria-invalid", "true");
+        field.closest("label").append(el("span", { class: "field-error", "data-field": name }, detail));
+      } else {
+        general.push(detail);
+      }
+    }
+    if (general.length) {
+      $("form-errors").replaceChildren(...general.map((text) => el("p", {}, text)));
+      $("form-errors").hidden = false;
+    }
+  }
+
+  /** The checks the server makes that the form can make too, with the same pointers. */
+  function check(properties, geometry) {
+    const errors = [];
+    if (!properties.title.trim()) errors.push({ pointer: "/properties/title", detail: state.t.need_title });
+    for (const name of ["organisation", "department", "measure_type", "status"]) {
+      if (!properties[name]) errors.push({ pointer: `/properties/${name}`, detail: state.t.need_choice });
+    }
+    if (properties.start && properties.end && properties.end < properties.start) {
+      errors.push({ pointer: "/properties/end", detail: state.t.end_before_start });
+    }
+    if (properties.cost_eur !== null && properties.cost_eur < 0) {
+      errors.push({ pointer: "/properties/cost_eur", detail: state.t.negative });
+    }
+    if (!geometry) errors.push({ pointer: "/geometry", detail: state.t.need_geometry });
+    return errors;
+  }
+
+  async function save() {
+    const fields = $("project-form").elements;
+    const properties = {
+      title: fields.title.value, organisation: fields.organisation.value,
+      department: fields.department.value, measure_type: fields.measure_type.value,
+      status: fields.status.value, start: fields.start.value || null, end: fields.end.value || null,
+      contact: fields.contact.value, description: fields.description.value,
+      cost_eur: fields.cost_eur.value === "" ? null : Number(fields.cost_eur.value),
+    };
+    const existing = state.current;
+    const geometry = state.draft ? state.draft.toGeoJSON().geometry : existing && existing.geometry;
+    const problems = check(properties, geometry);
+    if (problems.length) { showErrors(problems); return; }
+    const feature = { type: "Feature", geometry, properties };
+    const response = existing
+      ? await api("PUT", `/api/projects/${existing.id}`, feature, { "If-Match": `"v${existing.properties.version}"` })
+      : await api("POST", "/api/projects", feature);
+    if (response.status === 200 || response.status === 201) {
+      discardDraft();
+      state.current = response.data;
+      say(format(state.t.saved, { title: response.data.properties.title }));
+      renderProject(response.data);
+      await reload();
+    } else if (response.status === 412) {
+      say(state.t.stale, true);
+    } else if (response.status === 422 || response.status === 400) {
+      showErrors(response.data.errors && response.data.errors.length ? response.data.errors
+        : [{ pointer: "", detail: problemText(response.data) }]);
+    } else {
+      say(format(state.t.error, { detail: problemText(response.data) }));
+    }
+  }
+
+  async function remove() {
+    const existing = state.current;
+    if (!existing || !window.confirm(format(state.t.confirm_delete, { title: existing.properties.title }))) return;
+    const response = await api("DELETE", `/api/projects/${existing.id}`, undefined, { "If-Match": `"v${existing.properties.version}"` });
+    if (response.status === 204) {
+      say(format(state.t.deleted, { title: existing.properties.title }));
+      state.current = null;
+      state.highlight.clearLayers();
+      show("hint");
+      await reload();
+    } else if (response.status === 412) {
+      say(state.t.stale, true);
+    } else {
+      say(format(state.t.error, { detail: problemText(response.data) }));
+    }
+  }
+
+  async function reloadCurrent() {
+    $("message").hidden = true;
+    if (!state.current) return;
+    const response = await api("GET", `/api/projects/${state.current.id}`);
+    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    state.current = response.data;
+    discardDraft();
+    openForm(response.data);
+    await reload();
+  }
+
+  function wireButtons() {
+    $("edit").addEventListener("click", () => openForm(state.current));
+    $("edit-geometry").addEventListener("click", editGeometry);
+    $("delete").addEventListener("click", remove);
+    $("cancel").addEventListener("click", () => {
+      discardDraft();
+      if (state.current && state.current.id) renderProject(state.current);
+      else show("hint");
+    });
+    $("reload").addEventListener("click", reloadCurrent);
+    $("message-close").addEventListener("click", () => { $("message").hidden = true; });
+    $("case-status-save").addEventListener("click", changeCaseStatus);
+    $("case-comment-save").addEventListener("click", addComment);
+    $("case-close").addEventListener("click", () => { $("case-detail").hidden = true; });
+  }
+
+  return { start };
+})();
