@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser lint format sample-data bench clean
 
 run: install system-packages  ## create the venv, load the demo town, serve on http://127.0.0.1:5000
 	$(BIN)/zugabe init
 	$(BIN)/zugabe demo --source sample_data
 	$(BIN)/zugabe serve
 
-test: install-dev system-packages  ## lint and run the whole test suite
+test: install-dev system-packages browser  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -48,6 +48,26 @@ system-packages:
 	  fi; \
 	fi
 
+# The browser tests (tests/browser) drive Debian's chromium with Playwright
+# (executable_path): Playwright's own browser download does not work here.
+# Installed when we may (root with apt), else named; the tests then fail with
+# the same advice rather than skip, so CI never passes without them.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+BROWSER_FILES    := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+
+# After system-packages, so that `make -j test` never runs two apt-gets at once.
+browser: system-packages
+	@missing=""; command -v chromium >/dev/null || missing=" chromium"; \
+	for f in $(BROWSER_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(BROWSER_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(BROWSER_PACKAGES) for the browser tests (missing:$$missing)"; \
+	  fi; \
+	fi
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -68,4 +88,4 @@ sample-data: install  ## regenerate sample_data/ (deterministic)
 	$(BIN)/python -m zugabe.demo.town sample_data
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -11,8 +11,11 @@ that pair of subjects) followed by the exact ``intersection`` of ALL joined pair
 time or attribute prefilter; ``detect_all`` runs on the same subset and the ratio is printed.
 
 Only the pure engine is measured (``zugabe.engine.detection``, default rules, vocabulary and
-layer definitions). Not yet here (later work): the PostGIS comparison and saving a project
-over HTTP.
+layer definitions); saving a project over HTTP is ``bench_save_http.py``. The second baseline
+is PostGIS (``postgis_baseline.py``: a throwaway PostgreSQL 15 + PostGIS 3 cluster, Debian
+``postgresql-15-postgis-3`` installed with apt-get when missing) running the same rules as
+SQL on the same full region, overlap geometries and measures included; its findings per rule
+are checked against the engine's. ``--no-postgis`` skips it.
 
 Synthetic region (seeded, ``--seed``; generation time is printed but not part of the figures):
 a 30 × 30 km square of EPSG:25832 (x 360000–390000, y 5695000–5725000) with a street grid of
@@ -57,6 +60,7 @@ from datetime import UTC, date, datetime
 import geopandas as gpd
 import numpy as np
 import shapely
+from postgis_baseline import PostgisBaseline
 
 from zugabe.domain.layers import default_layers_folder, load_layer_definitions
 from zugabe.domain.project import Project, ProjectAttributes, Status
@@ -488,6 +492,31 @@ def naive_geopandas(projects: list[Project], layers: dict, rules) -> tuple[float
     return time.perf_counter() - started, pairs
 
 
+def compare_with_postgis(
+    projects: list[Project],
+    layers: dict,
+    definitions: dict,
+    rules,
+    engine_seconds: float,
+    engine_counts: dict[str, int],
+) -> None:
+    """The same rules as SQL in PostGIS on the same data; counts must agree."""
+    with PostgisBaseline() as postgis:
+        loaded = postgis.load(projects, layers, definitions)
+        seconds, counts = postgis.detect_all(rules)
+        print(f"PostGIS ({postgis.describe()}):")
+    print(f"    load (COPY, GiST, ANALYZE; not measured): {loaded:6.2f} s")
+    found = sum(counts.values())
+    print(f"    all rules as SQL, overlaps included:      {seconds:6.2f} s  ({found:,} findings)")
+    print(f"    ratio PostGIS / detect_all:               {seconds / engine_seconds:6.2f}x")
+    differing = {
+        rule.id: (engine_counts.get(rule.id, 0), counts.get(rule.id, 0))
+        for rule in rules
+        if engine_counts.get(rule.id, 0) != counts.get(rule.id, 0)
+    }
+    print(f"    findings per rule differ (engine, PostGIS): {differing or 'none'}")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -504,6 +533,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200, help="detect_for_project calls")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="5,000 projects × 100,000 features")
+    parser.add_argument("--no-postgis", action="store_true", help="skip the PostGIS baseline")
     args = parser.parse_args()
     if args.quick:
         args.projects, args.features, args.baseline_share = 5_000, 100_000, 1.0
@@ -555,6 +585,9 @@ def main() -> None:
         f"detect_for_project:          p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(sample)} "
         f"projects, {single_findings / len(sample):.1f} findings each  (target engine <= 5 ms)"
     )
+
+    if not args.no_postgis:
+        compare_with_postgis(projects, layers, definitions, rules, batch, by_rule)
 
     # Baseline subset: what lies within a centred square window of the region, so the density
     # (and so the pairs per project) is that of the full run.

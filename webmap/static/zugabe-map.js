@@ -98,7 +98,7 @@ const ZugabeMap = (() => {
     map: null, drawnItems: null, lang: "de", t: TEXTS.de, vocab: null, layers: [],
     labels: {}, departmentColor: {}, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
-    current: null, draft: null, openCase: null, generation: 0, pending: 0,
+    current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
   };
 
   // ------------------------------------------------------------------ helpers
@@ -198,6 +198,7 @@ const ZugabeMap = (() => {
     state.lang = $("panel").dataset.lang === "en" ? "en" : "de";
     state.t = TEXTS[state.lang];
     document.documentElement.lang = state.lang;
+    if (state.lang === "de") germanDrawTools();
     for (const node of document.querySelectorAll("[data-t]")) {
       node.textContent = state.t[node.dataset.t] || node.dataset.t;
     }
@@ -220,7 +221,12 @@ const ZugabeMap = (() => {
     buildLegend();
     buildLayerList();
     state.projects = L.featureGroup().addTo(map);
-    state.clusters = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+    state.clusters = L.markerClusterGroup({
+      chunkedLoading: true,
+      showCoverageOnHover: false,
+      // Clusters are built in chunks, between frames: loading lasts until the last one.
+      chunkProgress: (done, total) => { if (done === total) clustersBuilt(); },
+    });
     state.clusters.addTo(map);
     state.cases = L.featureGroup().addTo(map);
     state.highlight = L.featureGroup().addTo(map);
@@ -229,6 +235,29 @@ const ZugabeMap = (() => {
     wireButtons();
     if (!restoreView()) fitToData();
     await reload();
+  }
+
+  /** Leaflet.draw speaks English only: the German texts of the tools used here. */
+  function germanDrawTools() {
+    const draw = L.drawLocal.draw;
+    Object.assign(draw.toolbar.buttons, {
+      polyline: "Linie zeichnen", polygon: "Fläche zeichnen", marker: "Punkt setzen",
+    });
+    Object.assign(draw.toolbar.actions, { title: "Zeichnen abbrechen", text: "Abbrechen" });
+    Object.assign(draw.toolbar.finish, { title: "Zeichnen beenden", text: "Fertig" });
+    Object.assign(draw.toolbar.undo, { title: "Letzten Punkt löschen", text: "Letzten Punkt löschen" });
+    draw.handlers.marker.tooltip.start = "Klicken Sie auf die Karte, um den Punkt zu setzen.";
+    Object.assign(draw.handlers.polyline.tooltip, {
+      start: "Klicken Sie, um die Linie zu beginnen.",
+      cont: "Klicken Sie, um die Linie fortzusetzen.",
+      end: "Klicken Sie auf den letzten Punkt, um die Linie zu beenden.",
+    });
+    draw.handlers.polyline.error = "<strong>Fehler:</strong> Linien dürfen sich nicht kreuzen.";
+    Object.assign(draw.handlers.polygon.tooltip, {
+      start: "Klicken Sie, um die Fläche zu beginnen.",
+      cont: "Klicken Sie, um die Fläche fortzusetzen.",
+      end: "Klicken Sie auf den ersten Punkt, um die Fläche zu schließen.",
+    });
   }
 
   /** The view in the address (#zoom/lat/lon), kept across reloads and the language switch. */
@@ -405,6 +434,7 @@ const ZugabeMap = (() => {
     if (clustered) {
       state.projects.clearLayers();
       state.clusters.clearLayers();
+      if (!state.clustering) { state.clustering = true; busy(1); }
       state.clusters.addLayers(rows.map(([id, lon, lat, , department]) => {
         const marker = L.circleMarker([lat, lon], projectStyle({ department }));
         marker.on("click", () => showProject(id));
@@ -431,6 +461,10 @@ const ZugabeMap = (() => {
         shape.on("click", (event) => { L.DomEvent.stopPropagation(event); showProject(f.id); });
       },
     }).addTo(state.projects);
+  }
+
+  function clustersBuilt() {
+    if (state.clustering) { state.clustering = false; busy(-1); }
   }
 
   async function loadCases(bbox, generation) {
@@ -783,5 +817,5 @@ const ZugabeMap = (() => {
     $("case-close").addEventListener("click", () => { $("case-detail").hidden = true; });
   }
 
-  return { start };
+  return { start, showProject };
 })();

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -190,7 +192,7 @@ class _Layer:
         # A feature without a derived geometry is tested with its own.
         self.derived = np.empty(n, dtype=object)
         self.derived[:] = [f.geometry if f.derived is None else f.derived for f in self.items]
-        self.stable_ids = _stable_ids(self.items, id_attribute)
+        self.stable_ids = stable_ids(self.items, id_attribute)
         self._by_stable_id: dict[str, int] | None = None
         self._columns: dict[tuple[str, str], np.ndarray] = {}
         self._text_codes: dict[str, dict[Any, int]] = {}
@@ -282,7 +284,7 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list[str]:
+def stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list[str]:
     """The id_attribute's value per feature; '#<feature id>' where missing or repeated."""
     ids = [
         str(f.attributes.get(id_attribute))
@@ -784,6 +786,16 @@ def _one_orientation(hits: _Hits) -> _Hits:
     return hits.take(np.sort(order[first]))
 
 
+def _symmetric(rule: Rule) -> bool:
+    """Whether swapping the two projects changes nothing: same selector on both sides and
+    tests that do not tell a from b (a corridor around a or a moratorium after b do)."""
+    return (
+        rule.a == rule.b
+        and not (rule.spatial.test == "within" and rule.spatial.has_minimum)
+        and rule.temporal.test in ("none", "overlap", "gap_months")
+    )
+
+
 def _pair_codes(a_pos: np.ndarray, b_pos: np.ndarray, n: int) -> np.ndarray:
     """One number per unordered pair of positions in a table of n projects."""
     return np.minimum(a_pos, b_pos) * n + np.maximum(a_pos, b_pos)
@@ -837,38 +849,55 @@ def _b_prefilter(rule: Rule, table: _Projects) -> np.ndarray:
     return np.ones(len(table.ids), dtype=bool)
 
 
-def detect_all(index: DetectionIndex, rules: Sequence[Rule]) -> list[Finding]:
-    """Every finding of every rule over the whole index, each pair once per rule."""
+def detect_all(
+    index: DetectionIndex, rules: Sequence[Rule], workers: int | None = None
+) -> list[Finding]:
+    """Every finding of every rule over the whole index, each pair once per rule.
+
+    Rules run side by side on ``workers`` threads (default: one per CPU): GEOS and numpy
+    release the GIL, so the geometry of one rule is computed while another builds its
+    findings. Fallback rules run after the others, as they skip the pairs those relate.
+    """
     project_set = index._single_set()
+    plain = [rule for rule in rules if not rule.fallback]
+    fallbacks = [rule for rule in rules if rule.fallback]
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        first = list(pool.map(lambda r: _rule_findings(r, index, project_set, None), plain))
+        # Project pairs related by a rule that is not a fallback, as low·n + high positions.
+        related = np.concatenate([codes for _, codes in first] or [np.empty(0, np.int64)])
+        second = list(pool.map(lambda r: _rule_findings(r, index, project_set, related), fallbacks))
+    findings = [f for part, _ in first + second for f in part]
+    return _ordered(_apply_fallbacks(findings, rules), rules)
+
+
+def _rule_findings(
+    rule: Rule, index: DetectionIndex, project_set: _ProjectSet, related: np.ndarray | None
+) -> tuple[list[Finding], np.ndarray]:
+    """One rule over everything; with the pair codes of the project pairs it relates.
+
+    ``related``: pairs a fallback rule leaves out before computing any geometry.
+    """
     projects = project_set.table
     n = len(project_set)
-    findings: list[Finding] = []
-    # Project pairs related by a rule that is not a fallback, as low·n + high positions: a
-    # fallback rule drops them before any geometry. Fallback rules come last for that.
-    related: list[np.ndarray] = []
-    for rule in sorted(rules, key=lambda r: r.fallback):
-        a_mask = project_set.mask(rule.a) & _a_prefilter(rule, projects)
-        a_pos = np.flatnonzero(a_mask)
-        if isinstance(rule.b, ProjectSelector):
-            b_mask = project_set.mask(rule.b) & _b_prefilter(rule, projects)
-            if len(a_pos) == 0 or not b_mask.any():
-                continue
-            query, found = _candidates(project_set.tree, projects.geoms[a_pos], rule, False)
-            pairs_a, pairs_b = a_pos[query], found
-            keep = b_mask[pairs_b]
-            if rule.fallback and related:
-                keep &= ~np.isin(_pair_codes(pairs_a, pairs_b, n), np.concatenate(related))
-            hits = _evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep])
-            hits = _one_orientation(hits)
-            if not rule.fallback:
-                related.append(_pair_codes(hits.a_pos, hits.b_pos, n))
-        else:
-            layer_hits = _layer_candidates(rule, index, projects, a_pos)
-            if layer_hits is None:
-                continue
-            hits = layer_hits
-        findings += _findings(hits)
-    return _ordered(_apply_fallbacks(findings, rules), rules)
+    nothing = ([], np.empty(0, np.int64))
+    a_pos = np.flatnonzero(project_set.mask(rule.a) & _a_prefilter(rule, projects))
+    if not isinstance(rule.b, ProjectSelector):
+        hits = _layer_candidates(rule, index, projects, a_pos)
+        return nothing if hits is None else (_findings(hits), nothing[1])
+    b_mask = project_set.mask(rule.b) & _b_prefilter(rule, projects)
+    if len(a_pos) == 0 or not b_mask.any():
+        return nothing
+    query, pairs_b = _candidates(project_set.tree, projects.geoms[a_pos], rule, False)
+    pairs_a = a_pos[query]
+    keep = b_mask[pairs_b]
+    if _symmetric(rule):
+        # Each pair fires in both orientations alike: evaluate it once, lower id as a
+        # (positions follow ids), which is the orientation ``_one_orientation`` keeps.
+        keep &= pairs_a < pairs_b
+    if related is not None and len(related):
+        keep &= ~np.isin(_pair_codes(pairs_a, pairs_b, n), related)
+    hits = _one_orientation(_evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep]))
+    return _findings(hits), _pair_codes(hits.a_pos, hits.b_pos, n)
 
 
 def _project_pair_findings(

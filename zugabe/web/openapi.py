@@ -200,6 +200,45 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     },
                 },
             },
+            "/api/projects/points": {
+                "get": {
+                    "summary": "Projects as points, for clustering on a map",
+                    "operationId": "listProjectPoints",
+                    "description": (
+                        "Every matching project (no paging) as a compact row "
+                        "`[id, lon, lat, organisation, department, status]`, the point lying "
+                        "on the project's geometry. The web map clusters these when too many "
+                        "projects are in view to draw each geometry."
+                    ),
+                    "parameters": [
+                        p for p in list_params if p.get("name") not in ("limit", "after")
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The points, in id order.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["columns", "points"],
+                                        "properties": {
+                                            "columns": {
+                                                "type": "array",
+                                                "items": {"type": "string"},
+                                            },
+                                            "points": {
+                                                "type": "array",
+                                                "items": {"type": "array"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _problem("A query parameter is malformed."),
+                    },
+                },
+            },
             "/api/projects/{project_id}": {
                 "parameters": [project_id],
                 "get": {

@@ -1,0 +1,357 @@
+"""Browser tests: the real app served by waitress, driven in Debian's chromium by Playwright.
+
+Fixtures (how a test uses them):
+
+- ``live_server``: an empty store, served on a free port; ``live_server.url``
+  (no trailing slash) and ``live_server.services`` (the app's ``Services``,
+  to arrange data or check what a page stored).
+- ``demo_server``: the same with the demo town of ``sample_data/`` loaded
+  (layers, 150 projects, their cases); a fresh copy for every test.
+- ``page``: a Playwright ``Page`` in a new context (1366×768, de-DE) with the
+  network cut: only 127.0.0.1 is reached. After the test body, the test fails
+  when the page tried to reach another host, logged a console error, or
+  raised an uncaught JavaScript error.
+- ``page_guard``: what ``page`` recorded; a test that provokes a console
+  error on purpose (a 412 or 422 answer logs one) declares it with
+  ``page_guard.allow_console_error(regex)``.
+- ``browser``: the session's chromium, for tests that need contexts of their own.
+
+A failing browser test leaves a full-page screenshot in
+``test-artifacts/<test name>.png`` under the rootdir and names it in the report.
+
+The tests fail, never skip, when chromium or Playwright is missing: ``make test``
+installs both (``make browser``), and CI must not pass without running them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import waitress
+from flask import Flask
+from waitress import wasyncore
+
+from zugabe.services import Services
+from zugabe.services.demo import load_demo_layers, load_demo_projects
+from zugabe.web import create_app
+
+try:
+    from playwright.sync_api import (
+        Browser,
+        ConsoleMessage,
+        Error,
+        Page,
+        Route,
+        ViewportSize,
+        sync_playwright,
+    )
+except ImportError as exc:  # a setup problem: say how to fix it
+    raise ImportError(
+        "Playwright for Python is missing: run `make test` or `.venv/bin/pip install -e '.[dev]'`"
+    ) from exc
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DATA = ROOT / "sample_data"
+HERE = Path(__file__).resolve().parent
+
+# The only host a page may reach: the live server. Anything else would not
+# work on a planner's machine with the network cut (issue 5, item 5).
+LOCAL_HOSTS = frozenset({"127.0.0.1"})
+
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
+LOCALE = "de-DE"
+# As root chromium will not start with its sandbox. Playwright adds --no-sandbox
+# by default too (unless chromium_sandbox=True); said here so nobody turns it on.
+# Its other defaults already switch off background networking and component
+# updates, which this machine's closed network would otherwise refuse noisily.
+CHROMIUM_ARGS = ["--no-sandbox"]
+
+PAGE_KEY = pytest.StashKey[Page]()
+GUARD_KEY = pytest.StashKey["PageGuard"]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this folder ``browser`` (``-m 'not browser'`` for a quick local run)."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+# --- the server -----------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    """The app served over HTTP; ``url`` has no trailing slash."""
+
+    url: str
+    services: Services
+    instance_path: Path
+
+
+@dataclass
+class _Running:
+    app: Flask
+    server: Any  # waitress' server classes have no type hints
+    sockets: dict[int, Any]  # the server loop's socket map: it runs while this is not empty
+    thread: threading.Thread
+
+
+def _serve(app: Flask) -> tuple[str, _Running]:
+    """Serve ``app`` with waitress on a free loopback port, in a daemon thread."""
+    sockets: dict[int, Any] = {}
+    server = waitress.create_server(
+        app, map=sockets, host="127.0.0.1", port=0, threads=4, ident="zugabe"
+    )
+    thread = threading.Thread(target=server.run, name="zugabe-live-server", daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{server.effective_port}", _Running(app, server, sockets, thread)
+
+
+def _stop(running: _Running) -> None:
+    """Stop the server, its worker threads and the store.
+
+    The server's loop runs while its socket map is not empty, waking only
+    every second: a thunk run by the loop itself (through its trigger) empties
+    the map so the loop returns at once, and the sockets are closed here
+    afterwards (closing the trigger inside its own thunk would deadlock).
+    """
+    detached: dict[int, Any] = {}
+
+    def detach() -> None:
+        detached.update(running.sockets)
+        running.sockets.clear()
+
+    running.server.trigger.pull_trigger(detach)
+    running.thread.join(timeout=10)
+    if running.thread.is_alive():
+        pytest.fail("the live server did not stop within 10 s")
+    wasyncore.close_all(detached)
+    running.server.task_dispatcher.shutdown()
+    running.app.extensions["zugabe"].close()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on an empty store of its own.
+
+    Function-scoped: a test that saves, edits or deletes projects must not
+    change what the next one sees, and a fresh store costs ~0.1 s.
+    """
+    instance = tmp_path / "instance"
+    app = create_app({"instance_path": instance})
+    url, running = _serve(app)
+    try:
+        yield LiveServer(url, app.extensions["zugabe"], instance)
+    finally:
+        _stop(running)
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder with the demo town loaded, once per session (~1.5 s)."""
+    instance = tmp_path_factory.mktemp("demo") / "instance"
+    app = create_app({"instance_path": instance})
+    services: Services = app.extensions["zugabe"]
+    try:
+        load_demo_layers(services.layers, SAMPLE_DATA)
+        if not load_demo_projects(services.projects, SAMPLE_DATA):
+            pytest.fail(f"no demo projects loaded from {SAMPLE_DATA}")
+    finally:
+        services.close()  # checkpoints the WAL: the folder is one file to copy
+    return instance
+
+
+@pytest.fixture
+def demo_server(_demo_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app on a fresh copy of the demo town (as ``make run`` serves it)."""
+    instance = tmp_path / "instance"
+    shutil.copytree(_demo_template, instance)
+    app = create_app({"instance_path": instance})
+    url, running = _serve(app)
+    try:
+        yield LiveServer(url, app.extensions["zugabe"], instance)
+    finally:
+        _stop(running)
+
+
+# --- the browser ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, one for the session (its start costs ~1 s)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail(
+            "chromium is not installed: run `make browser` (as root it installs Debian's "
+            "chromium package; otherwise install it yourself). Browser tests must not skip.",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def is_local(url: str) -> bool:
+    """Whether a page may load ``url`` with the network cut."""
+    return urlsplit(url).hostname in LOCAL_HOSTS
+
+
+@dataclass
+class PageGuard:
+    """What a page did that it must not: reach the internet, log errors, throw."""
+
+    blocked_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    allowed_console_errors: list[re.Pattern[str]] = field(default_factory=list)
+    accepted_console_errors: list[str] = field(default_factory=list)  # matched an allowed pattern
+
+    def allow_console_error(self, pattern: str) -> None:
+        """Accept console errors matching ``pattern`` (e.g. ``r"status of 412"``) in this test."""
+        self.allowed_console_errors.append(re.compile(pattern))
+
+    def on_route(self, route: Route) -> None:
+        """Let requests to the live server through; abort and record every other."""
+        url = route.request.url
+        if is_local(url):
+            route.continue_()
+        else:
+            self.blocked_requests.append(url)
+            route.abort("internetdisconnected")
+
+    def watch(self, page: Page) -> None:
+        """Record what ``page`` logs and throws."""
+        page.on("console", self.on_console)
+        page.on("pageerror", self.on_page_error)
+        page.on("websocket", lambda ws: self.on_websocket(ws.url))
+
+    def on_websocket(self, url: str) -> None:
+        if not is_local(url):
+            self.blocked_requests.append(url)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        location = message.location.get("url") or ""
+        # A blocked request logs "Failed to load resource: net::ERR_INTERNET_DISCONNECTED";
+        # it is reported once, as a blocked request.
+        if location and not is_local(location) and location in self.blocked_requests:
+            return
+        line = f"{text} ({location})" if location else text
+        if any(p.search(text) for p in self.allowed_console_errors):
+            self.accepted_console_errors.append(line)
+        else:
+            self.console_errors.append(line)
+
+    def on_page_error(self, error: Error) -> None:
+        self.page_errors.append(error.stack or f"{error.name}: {error.message}")
+
+    def problems(self) -> list[str]:
+        """One line per problem, empty when the page behaved."""
+        return (
+            [
+                f"request to a host other than 127.0.0.1 (network cut): {u}"
+                for u in self.blocked_requests
+            ]
+            + [f"console error: {t}" for t in self.console_errors]
+            + [f"uncaught JavaScript error: {t}" for t in self.page_errors]
+        )
+
+    def pop_problems(self) -> list[str]:
+        """Return and forget the problems: only for tests of this guard itself."""
+        found = self.problems()
+        self.blocked_requests.clear()
+        self.console_errors.clear()
+        self.page_errors.clear()
+        return found
+
+
+@pytest.fixture
+def page_guard() -> PageGuard:
+    """The record of the test's ``page``; checked after the test body."""
+    return PageGuard()
+
+
+@pytest.fixture
+def page(browser: Browser, page_guard: PageGuard, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page (new context: no cookies or storage from other tests) with the network cut."""
+    context = browser.new_context(
+        viewport=VIEWPORT,
+        locale=LOCALE,
+        # Requests of a service worker would bypass the route below.
+        service_workers="block",
+    )
+    context.route("**/*", page_guard.on_route)
+    # Fires for new_page() too, and for any popup the test opens.
+    context.on("page", page_guard.watch)
+    page = context.new_page()
+    request.node.stash[PAGE_KEY] = page
+    request.node.stash[GUARD_KEY] = page_guard
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+# --- checks and reports ---------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Fail the test itself (not its teardown) when its page broke the rules.
+
+    Checked here rather than in the fixture's teardown so that the failure is
+    the test's, and the screenshot below shows the page as the test left it.
+    """
+    try:
+        result = yield
+    except BaseException as exc:
+        guard = item.stash.get(GUARD_KEY, None)
+        for problem in guard.problems() if guard else []:
+            exc.add_note(f"also: {problem}")
+        raise
+    guard = item.stash.get(GUARD_KEY, None)
+    page = item.stash.get(PAGE_KEY, None)
+    if page is not None and not page.is_closed():
+        # A round trip delivers the events chromium sent before it.
+        with contextlib.suppress(Error):
+            page.evaluate("0")
+    if guard is not None and (problems := guard.problems()):
+        message = "the page broke the rules of browser tests:\n  " + "\n  ".join(problems)
+        pytest.fail(message, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    """Save a full-page screenshot when a browser test fails, and name it in the report."""
+    report: pytest.TestReport = yield
+    page = item.stash.get(PAGE_KEY, None)
+    if report.failed and report.when in ("setup", "call") and page is not None:
+        folder = item.config.rootpath / "test-artifacts"
+        folder.mkdir(exist_ok=True)
+        path = folder / (re.sub(r"[^\w.-]+", "_", item.name).strip("_") + ".png")
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            note = f"screenshot: {path}"
+        except Exception as exc:  # a crashed page must not hide the real failure
+            note = f"no screenshot ({type(exc).__name__}: {exc})"
+        report.sections.append(("browser", note))
+    return report
