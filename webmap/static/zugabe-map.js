@@ -598,8 +598,9 @@ const ZugabeMap = (() => {
     $("hint").hidden = true;
     state.highlight.clearLayers();
     for (const s of c.subjects) {
-      if (s.geometry) {
-        L.geoJSON(s.geometry, {
+      for (const geometry of [s.geometry, s.derived_geometry]) {
+        if (!geometry) continue;
+        L.geoJSON(geometry, {
           style: { color: "#000", weight: 4, dashArray: "4 4", fillOpacity: 0.1 },
           pointToLayer: (f, latlng) => L.circleMarker(latlng, { color: "#000", radius: 8 }),
         }).addTo(state.highlight);
