@@ -161,6 +161,28 @@ def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, pag
     edited = live_server.services.projects.get(sewer.id)
     assert (edited.version, edited.attributes.cost_eur) == (2, 120000)
 
+    # Edit the shape: drag a corner 60 px to the right.
+    page.click("#message-close")
+    page.click("#edit")
+    page.click("#edit-geometry")
+    corner = page.locator(".leaflet-editing-icon").first
+    expect(corner).to_be_visible()
+    box = corner.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y, steps=5)
+    page.mouse.move(x + 60, y, steps=5)
+    page.mouse.up()
+    page.click("#save")
+    expect(page.locator("#message")).to_be_visible()
+    expect(page.locator("#message-text")).to_contain_text("Gespeichert")
+    reshaped = live_server.services.projects.get(sewer.id)
+    assert reshaped.version == 3
+    moved = reshaped.geometry.symmetric_difference(edited.geometry).area
+    assert moved > 0.05 * edited.geometry.area  # one corner 60 px (about 40 m) away
+
     # Delete, after confirming.
     page.click("#edit")
     page.click("#delete")
