@@ -349,6 +349,15 @@ def synergy(
         click.echo(f"grid written to {output}", err=True)
 
 
+# -- reports (issue 6) -------------------------------------------------------------------
+
+
+# -- exports (issue 6) -------------------------------------------------------------------
+
+
+# -- project import (issue 6) ------------------------------------------------------------
+
+
 def main() -> None:
     """Entry point: user-facing errors become a message and exit code 2, not a traceback."""
     try:

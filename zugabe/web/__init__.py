@@ -9,7 +9,18 @@ from flask import Flask
 
 from zugabe.config import load_settings
 from zugabe.services import Services
-from zugabe.web import api, cases, docs, layers, problems, synergy, webmap
+from zugabe.web import (
+    api,
+    cases,
+    docs,
+    exports,
+    imports,
+    layers,
+    problems,
+    reports,
+    synergy,
+    webmap,
+)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -32,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(synergy.blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(webmap.blueprint)
+    app.register_blueprint(reports.blueprint)
+    app.register_blueprint(exports.blueprint)
+    app.register_blueprint(imports.blueprint)
     return app
 
 

@@ -12,6 +12,7 @@ from zugabe import __version__
 from zugabe.config import Settings
 from zugabe.domain.project import CONTACT_MAX, TEXT_MAX, TITLE_MAX, Status
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.web import exports, imports, reports
 
 GEOJSON = "application/geo+json"
 PROBLEM = "application/problem+json"
@@ -158,7 +159,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             "coordinates": {"type": "array"},
         },
     }
-    return {
+    spec = {
         "openapi": "3.1.0",
         "info": {
             "title": "ZUGABE API",
@@ -552,3 +553,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             },
         },
     }
+    for module in (reports, exports, imports):  # the issue-6 blueprints describe their paths
+        spec["paths"].update(module.openapi_paths())
+    return spec
