@@ -207,6 +207,7 @@ const ZugabeMap = (() => {
       localStorage.setItem("zugabe-user", $("user-name").value.trim());
     });
     busy(0);
+    const viewInAddress = restoreView();
     const [vocab, layers] = await Promise.all([api("GET", "/api/vocab"), api("GET", "/api/layers")]);
     state.vocab = vocab.data;
     state.layers = layers.data.layers;
@@ -223,6 +224,7 @@ const ZugabeMap = (() => {
     state.projects = L.featureGroup().addTo(map);
     state.clusters = L.markerClusterGroup({
       chunkedLoading: true,
+      chunkDelay: 10, // ms between chunks of 200 ms work: the page stays responsive
       showCoverageOnHover: false,
       // Clusters are built in chunks, between frames: loading lasts until the last one.
       chunkProgress: (done, total) => { if (done === total) clustersBuilt(); },
@@ -230,10 +232,12 @@ const ZugabeMap = (() => {
     state.clusters.addTo(map);
     state.cases = L.featureGroup().addTo(map);
     state.highlight = L.featureGroup().addTo(map);
+    if (!viewInAddress) fitToData();
+    saveView();
+    // Wired once the view is set: the first view is loaded once, by the call below.
     map.on("moveend", () => { saveView(); reload(); });
     map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
     wireButtons();
-    if (!restoreView()) fitToData();
     await reload();
   }
 
@@ -263,7 +267,7 @@ const ZugabeMap = (() => {
   /** The view in the address (#zoom/lat/lon), kept across reloads and the language switch. */
   function restoreView() {
     const match = /^#(\d+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(window.location.hash);
-    if (match) state.map.setView([+match[2], +match[3]], +match[1]);
+    if (match) state.map.setView([+match[2], +match[3]], +match[1], { animate: false });
     return Boolean(match);
   }
 
@@ -273,7 +277,7 @@ const ZugabeMap = (() => {
     const layer = stored.find((l) => l.key === "districts") || stored[0];
     if (layer) {
       const [w, s, e, n] = layer.stored.extent;
-      state.map.fitBounds([[s, w], [n, e]]);
+      state.map.fitBounds([[s, w], [n, e]], { animate: false });
     }
   }
 
