@@ -1,7 +1,7 @@
 """Read the GIS files departments already have into one column-wise table.
 
 GeoPackage, Shapefile (also zipped), GeoJSON and whatever else GDAL reads go
-through pyogrio; CSV with coordinate columns is read with Python's csv module
+through pyogrio; CSV with coordinate columns or WKT is read with Python's csv module
 because German CSVs write decimal commas that GDAL does not parse; ISYBAU XML
 through ``zugabe.io.isybau``. Nothing here checks values: that is the
 importer's job, row by row, with reasons.
@@ -54,6 +54,8 @@ Y_FIELD_NAMES = (
     "nord",
     "y_coord",
 )
+# A CSV may carry its geometry as WKT (lines and areas do not fit in two coordinate columns).
+WKT_FIELD_NAMES = ("wkt", "geometry", "geometrie", "geom", "the_geom", "shape")
 
 
 @dataclass
@@ -86,6 +88,7 @@ class CsvOptions:
     delimiter: str | None = None
     decimal_comma: bool | None = None
     encoding: str | None = None
+    wkt_field: str | None = None
 
 
 def read_source(
@@ -231,25 +234,17 @@ def _read_csv(path: Path, options: CsvOptions) -> SourceTable:
     except StopIteration:
         raise InvalidInput(f"{path.name} is empty") from None
     records = list(reader)
-    x_name = options.x_field or _find_field(header, X_FIELD_NAMES, "x", path.name)
-    y_name = options.y_field or _find_field(header, Y_FIELD_NAMES, "y", path.name)
-    for given in (x_name, y_name):
-        if given not in header:
-            raise InvalidInput(
-                f"{path.name} has no column '{given}'; it has: {', '.join(header)}",
-                field_errors=[FieldError("/csv", f"unknown column '{given}'")],
-            )
     columns = {
         name: np.array([r[i] if i < len(r) else "" for r in records], dtype=object)
         for i, name in enumerate(header)
     }
-    decimal_comma = options.decimal_comma
-    if decimal_comma is None:
-        decimal_comma = any("," in v for v in columns[x_name][:100])
-    xs = _numbers(columns.pop(x_name), decimal_comma)
-    ys = _numbers(columns.pop(y_name), decimal_comma)
-    geometries = shapely.points(xs, ys)
-    geometries[np.isnan(xs) | np.isnan(ys)] = None
+    wkt_name = options.wkt_field
+    if wkt_name is None and not (options.x_field or options.y_field):
+        wkt_name = next((h for h in header if h.strip().lower() in WKT_FIELD_NAMES), None)
+    if wkt_name is not None:
+        geometries, where = _wkt_geometries(columns, header, wkt_name, path.name)
+    else:
+        geometries, where = _point_geometries(columns, header, options, path.name)
     return SourceTable(
         source=path.name,
         source_layer=None,
@@ -257,8 +252,34 @@ def _read_csv(path: Path, options: CsvOptions) -> SourceTable:
         fields=columns,
         geometries=geometries,
         rows=np.arange(2, len(records) + 2),  # row 1 is the header
-        notes=[f"CSV read as {encoding}, delimiter {delimiter!r}, coordinates {x_name}/{y_name}"],
+        notes=[f"CSV read as {encoding}, delimiter {delimiter!r}, {where}"],
     )
+
+
+def _wkt_geometries(
+    columns: dict[str, np.ndarray], header: list[str], wkt_name: str, name: str
+) -> tuple[np.ndarray, str]:
+    """Geometry from a WKT column (taken out of ``columns``); unreadable WKT gives None."""
+    _check_columns(header, (wkt_name,), name)
+    texts = np.array([str(v).strip() or None for v in columns.pop(wkt_name)], dtype=object)
+    return shapely.from_wkt(texts, on_invalid="ignore"), f"geometry from WKT in {wkt_name}"
+
+
+def _point_geometries(
+    columns: dict[str, np.ndarray], header: list[str], options: CsvOptions, name: str
+) -> tuple[np.ndarray, str]:
+    """Points from coordinate columns (taken out of ``columns``), found by name if not given."""
+    x_name = options.x_field or _find_field(header, X_FIELD_NAMES, "x", name)
+    y_name = options.y_field or _find_field(header, Y_FIELD_NAMES, "y", name)
+    _check_columns(header, (x_name, y_name), name)
+    decimal_comma = options.decimal_comma
+    if decimal_comma is None:
+        decimal_comma = any("," in v for v in columns[x_name][:100])
+    xs = _numbers(columns.pop(x_name), decimal_comma)
+    ys = _numbers(columns.pop(y_name), decimal_comma)
+    geometries = shapely.points(xs, ys)
+    geometries[np.isnan(xs) | np.isnan(ys)] = None
+    return geometries, f"coordinates {x_name}/{y_name}"
 
 
 def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str]:
@@ -274,6 +295,15 @@ def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"
 
 
+def _check_columns(header: list[str], given: tuple[str, ...], name: str) -> None:
+    for column in given:
+        if column not in header:
+            raise InvalidInput(
+                f"{name} has no column '{column}'; it has: {', '.join(header)}",
+                field_errors=[FieldError("/csv", f"unknown column '{column}'")],
+            )
+
+
 def _find_field(header: list[str], candidates: tuple[str, ...], axis: str, name: str) -> str:
     lowered = {h.strip().lower(): h for h in header}
     for candidate in candidates:
@@ -281,7 +311,7 @@ def _find_field(header: list[str], candidates: tuple[str, ...], axis: str, name:
             return lowered[candidate]
     raise InvalidInput(
         f"{name}: no {axis} coordinate column found (looked for {', '.join(candidates)}); "
-        f"name it with --{axis}-field"
+        f"name it with --{axis}-field, or give the geometry as WKT (--wkt-field)"
     )
 
 

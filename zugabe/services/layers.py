@@ -109,18 +109,13 @@ class LayerService:
         """Check every row of a file and store the accepted ones as the layer's new version."""
         definition = self.definition(layer_key)
         table = read_source(path, source_layer, csv_options)
-        crs = crs_from_text(source_crs) if source_crs else table.crs
-        if crs is None:
-            raise InvalidInput(
-                f"{table.source} says nothing about its coordinate reference system; "
-                "give it with --source-crs (e.g. EPSG:25832)"
-            )
+        crs = source_crs_of(table, source_crs)
         transformation = choose_transformation(crs, self.reprojector.storage_crs)
         report = ImportReport(
             layer=layer_key,
             source=table.source,
             source_layer=table.source_layer,
-            source_crs=_crs_label(crs),
+            source_crs=crs_label(crs),
             transformation=transformation.description,
             transformation_accuracy_m=transformation.accuracy_m,
             rows_read=len(table),
@@ -388,7 +383,18 @@ def _repair(geometry: shapely.Geometry) -> shapely.Geometry | None:
     return repaired
 
 
-def _crs_label(crs: CRS) -> str:
+def source_crs_of(table: SourceTable, given: str | None) -> CRS:
+    """The CRS the user gave, else the file's; a file without one cannot be placed."""
+    crs = crs_from_text(given) if given else table.crs
+    if crs is None:
+        raise InvalidInput(
+            f"{table.source} says nothing about its coordinate reference system; "
+            "give it with --source-crs (e.g. EPSG:25832)"
+        )
+    return crs
+
+
+def crs_label(crs: CRS) -> str:
     """``EPSG:25832`` when the CRS has a code, else its name and a WKT excerpt."""
     epsg = crs.to_epsg(min_confidence=90)
     return f"EPSG:{epsg}" if epsg else f"{crs.name} (custom, no EPSG code)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from zugabe.errors import BadRequest
 
 BBox = tuple[float, float, float, float]
@@ -16,3 +18,14 @@ def parse_bbox(text: str) -> BBox:
     if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
         raise BadRequest(f"'bbox' must be min_lon,min_lat,max_lon,max_lat, got {text!r}")
     return values  # type: ignore[return-value]
+
+
+def parse_mapping(items: Iterable[str]) -> dict[str, str]:
+    """``FIELD=ATTRIBUTE`` items of a field mapping (``FIELD=`` ignores the field)."""
+    mapping = {}
+    for item in items:
+        source, separator, attribute = item.partition("=")
+        if not separator:
+            raise BadRequest(f"'map' must be FIELD=ATTRIBUTE, got {item!r}")
+        mapping[source.strip()] = attribute.strip()
+    return mapping

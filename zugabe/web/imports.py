@@ -1,14 +1,145 @@
-"""(issue 6, in progress)"""
+"""Bulk import of projects over HTTP (``POST /api/projects/import``), dry run or apply.
+
+The upload goes through the same checks as a layer upload (``received_upload``: size, name
+ending, first bytes; zip archives checked by the reader) and the same reading options.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from zugabe.errors import BadRequest
+from zugabe.services import Services
+from zugabe.services.project_import import ProjectImporter
+from zugabe.web.api import acting_user
+from zugabe.web.layers import UPLOAD_SIGNATURES, received_upload, upload_options
 
 blueprint = Blueprint("imports", __name__)
+
+# A project list is never ISYBAU XML (that holds sewers).
+PROJECT_UPLOADS = {suffix: sig for suffix, sig in UPLOAD_SIGNATURES.items() if suffix != ".xml"}
+_FLAGS = {"": False, "false": False, "0": False, "no": False, "true": True, "1": True, "yes": True}
+
+
+@blueprint.post("/api/projects/import")
+def import_projects() -> Response:
+    """Check an uploaded project list row by row; store all rows, or with ``dry_run`` none."""
+    services: Services = current_app.extensions["zugabe"]
+    with received_upload(services.settings.max_upload_bytes, PROJECT_UPLOADS) as path:
+        raw = request.args.get("dry_run", request.form.get("dry_run", "")).strip().lower()
+        if raw not in _FLAGS:
+            raise BadRequest(f"'dry_run' must be true or false, got {raw!r}")
+        report = ProjectImporter(services.projects).import_file(
+            path, acting_user(), dry_run=_FLAGS[raw], **upload_options()
+        )
+    response = jsonify(report.as_dict())
+    response.status_code = 200 if report.dry_run else 201
+    return response
 
 
 def openapi_paths() -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
-    return {}
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    text = {"type": "string"}
+    upload = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "description": "GeoPackage, zipped Shapefile, GeoJSON or CSV.",
+            },
+            "dry_run": {"type": "boolean", "description": "Same as the query parameter."},
+            "source_layer": {"type": "string", "description": "Layer of a GeoPackage or zip."},
+            "source_crs": {"type": "string", "description": "CRS when the file has none."},
+            "map": {
+                "type": "array",
+                "items": text,
+                "description": "FIELD=PROPERTY, e.g. Bezeichnung=title; FIELD= ignores a field.",
+            },
+            "x_field": text,
+            "y_field": text,
+            "wkt_field": text,
+            "delimiter": text,
+            "decimal_comma": {"type": "boolean"},
+            "encoding": text,
+        },
+    }
+    problem_row = {
+        "type": "object",
+        "properties": {
+            "row": {"type": "integer", "description": "Row of the file (CSV: line number)."},
+            "field": {"type": "string", "description": "Project property, or 'geometry'."},
+            "source_field": {"type": ["string", "null"], "description": "Column of the file."},
+            "detail": text,
+        },
+    }
+    report = {
+        "type": "object",
+        "properties": {
+            "dry_run": {"type": "boolean"},
+            "stored": {"type": "boolean"},
+            "rows_read": {"type": "integer"},
+            "valid_rows": {"type": "integer"},
+            "invalid_rows": {"type": "integer"},
+            "problems": {"type": "array", "items": problem_row},
+            "field_mapping": {"type": "object", "additionalProperties": text},
+            "unmatched_fields": {"type": "array", "items": text},
+            "source_crs": text,
+            "transformation": text,
+            "transformation_accuracy_m": {"type": ["number", "null"]},
+            "notes": {"type": "array", "items": text},
+            "imported": {"type": "integer"},
+            "project_ids": {"type": "array", "items": {"type": "integer"}},
+            "cases_created": {"type": "integer"},
+            "cases_updated": {"type": "integer"},
+        },
+    }
+    return {
+        "/api/projects/import": {
+            "post": {
+                "summary": "Import projects from a file (multipart): dry run or all rows at once",
+                "description": (
+                    "Every row is checked like `POST /api/projects`. A dry run returns the "
+                    "per-row report and stores nothing; otherwise all rows are stored in one "
+                    "transaction and the coordination cases are recomputed, or, when any row "
+                    "has a problem, nothing is stored (422, `errors` pointing at "
+                    "`/rows/<row>/<field>`)."
+                ),
+                "operationId": "importProjects",
+                "parameters": [
+                    {
+                        "name": "dry_run",
+                        "in": "query",
+                        "required": False,
+                        "description": "true: check and report only.",
+                        "schema": {"type": "boolean", "default": False},
+                    },
+                    {"$ref": "#/components/parameters/User"},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"multipart/form-data": {"schema": upload}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Dry run: the report; nothing stored.",
+                        "content": {"application/json": {"schema": report}},
+                    },
+                    "201": {
+                        "description": "Imported: the report with project ids and new cases.",
+                        "content": {"application/json": {"schema": report}},
+                    },
+                    "400": {"description": "A malformed option.", "content": problem},
+                    "413": {"description": "The file is too large.", "content": problem},
+                    "422": {
+                        "description": "The file or some rows were refused; nothing stored.",
+                        "content": problem,
+                    },
+                },
+            }
+        }
+    }

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.utils import secure_filename
 
-from zugabe.errors import BadRequest, FieldError, InvalidInput
+from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
-from zugabe.services.query import parse_bbox
+from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.web.api import acting_user, int_param, page_response
 
 blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
@@ -59,7 +62,23 @@ def upload_layer(key: str) -> Response:
     """Import an uploaded file (multipart field ``file``) as the layer's new version."""
     services = _services()
     services.layers.definition(key)
-    request.max_content_length = services.settings.max_upload_bytes
+    with received_upload(services.settings.max_upload_bytes, UPLOAD_SIGNATURES) as path:
+        _info, report = services.layers.import_file(path, key, acting_user(), **upload_options())
+    response = jsonify(services.layers.describe(key) | {"report": report.as_dict()})
+    response.status_code = 201
+    response.headers["Location"] = url_for("layers.get_layer", key=key)
+    return response
+
+
+@contextmanager
+def received_upload(max_bytes: int, signatures: Mapping[str, tuple[bytes, ...]]) -> Iterator[Path]:
+    """The uploaded ``file``, saved in a temporary folder that is removed afterwards.
+
+    Checked before any reader sees it: size (``max_bytes``, else 413), name ending (a key of
+    ``signatures``) and first bytes (one of its values), so a renamed executable never
+    reaches GDAL. Zip archives are checked further by the reader (``check_zip``).
+    """
+    request.max_content_length = max_bytes
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(
@@ -67,20 +86,29 @@ def upload_layer(key: str) -> Response:
         )
     name = secure_filename(upload.filename) or "upload"
     suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SIGNATURES:
+    if suffix not in signatures:
         raise InvalidInput(
             f"'{upload.filename}' is not a supported upload; send one of "
-            + ", ".join(sorted(UPLOAD_SIGNATURES))
+            + ", ".join(sorted(signatures))
             + " (a shapefile zipped with its .dbf, .shx and .prj)",
             field_errors=[FieldError("/file", "unsupported file type")],
         )
+    with tempfile.TemporaryDirectory(dir=current_app.instance_path) as folder:
+        path = Path(folder) / name
+        upload.save(path)
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        if not head.startswith(signatures[suffix]) or (b"\x00" in head[:8] and suffix == ".csv"):
+            raise InvalidInput(
+                f"'{upload.filename}' does not look like a {suffix} file",
+                field_errors=[FieldError("/file", "content does not match the file name")],
+            )
+        yield path
+
+
+def upload_options() -> dict[str, Any]:
+    """The reading options sent as form fields beside an upload, as import keywords."""
     form = request.form
-    mapping = {}
-    for item in form.getlist("map"):
-        source, separator, attribute = item.partition("=")
-        if not separator:
-            raise BadRequest(f"'map' must be FIELD=ATTRIBUTE, got {item!r}")
-        mapping[source.strip()] = attribute.strip()
     decimal_comma = {"true": True, "false": False}.get(form.get("decimal_comma", "").lower())
     csv_options = CsvOptions(
         form.get("x_field") or None,
@@ -88,32 +116,14 @@ def upload_layer(key: str) -> Response:
         form.get("delimiter") or None,
         decimal_comma,
         form.get("encoding") or None,
+        form.get("wkt_field") or None,
     )
-    with tempfile.TemporaryDirectory(dir=current_app.instance_path) as folder:
-        path = Path(folder) / name
-        upload.save(path)
-        with path.open("rb") as handle:
-            head = handle.read(16)
-        if not head.startswith(UPLOAD_SIGNATURES[suffix]) or (
-            b"\x00" in head[:8] and suffix == ".csv"
-        ):
-            raise InvalidInput(
-                f"'{upload.filename}' does not look like a {suffix} file",
-                field_errors=[FieldError("/file", "content does not match the file name")],
-            )
-        _info, report = services.layers.import_file(
-            path,
-            key,
-            acting_user(),
-            source_layer=form.get("source_layer") or None,
-            source_crs=form.get("source_crs") or None,
-            mapping=mapping or None,
-            csv_options=csv_options,
-        )
-    response = jsonify(services.layers.describe(key) | {"report": report.as_dict()})
-    response.status_code = 201
-    response.headers["Location"] = url_for("layers.get_layer", key=key)
-    return response
+    return {
+        "source_layer": form.get("source_layer") or None,
+        "source_crs": form.get("source_crs") or None,
+        "mapping": parse_mapping(form.getlist("map")) or None,
+        "csv_options": csv_options,
+    }
 
 
 @blueprint.delete("/<key>")
