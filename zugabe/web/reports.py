@@ -1,14 +1,269 @@
-"""(issue 6, in progress)"""
+"""Coordination reports as pages to read and print, and case lists as CSV and XLSX (``/reports``).
+
+The pages are HTML with a print stylesheet (A4) and the map and timeline inlined as SVG drawn
+on the server, so they work offline and print crisply; they carry no script at all, and a
+Content-Security-Policy says so to the browser. The same rendering serves ``zugabe report``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, request, url_for
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-blueprint = Blueprint("reports", __name__)
+from zugabe.errors import BadRequest
+from zugabe.io.report_tables import CSV_MIMETYPE, XLSX_MIMETYPE, write_csv, write_xlsx
+from zugabe.services.reports import (
+    Report,
+    ReportService,
+    parse_language,
+    parse_period,
+)
+
+blueprint = Blueprint("reports", __name__, url_prefix="/reports")
+
+FORMATS = ("html", "csv", "xlsx")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Reports contain no script; inline styles only. A title that slipped past escaping could
+# still not run anything.
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
+
+_templates = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_report(
+    reports: ReportService,
+    report: Report,
+    lang: str,
+    fmt: str,
+    url: Callable[[str, str], str | None] | None = None,
+    nav: dict[str, Any] | None = None,
+) -> tuple[bytes, str]:
+    """The report as bytes and its media type: an HTML page, or the case list as CSV/XLSX.
+
+    ``url`` and ``nav`` (language switch, downloads) are given by the web layer; a file
+    written by the CLI has neither.
+    """
+    if fmt == "html":
+        page = reports.page(report, lang, url)
+        template = "report_project.html" if report.kind == "project" else "report_cases.html"
+        html = _templates.get_template(template).render(page=page, t=reports.labels(lang), nav=nav)
+        return html.encode("utf-8"), "text/html; charset=utf-8"
+    header, rows = reports.case_table(report, lang)
+    if fmt == "csv":
+        return write_csv(header, rows), f"{CSV_MIMETYPE}; charset=utf-8"
+    if fmt == "xlsx":
+        sheet = reports.labels(lang)("sheet")
+        return write_xlsx(header, rows, sheet), XLSX_MIMETYPE
+    raise BadRequest(f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def _reports() -> ReportService:
+    return ReportService(current_app.extensions["zugabe"])
+
+
+def _format(fmt: str | None) -> str:
+    fmt = fmt or request.args.get("format") or "html"
+    if fmt not in FORMATS:
+        raise BadRequest(f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    return fmt
+
+
+def _answer(
+    build: Callable[[ReportService], Report], endpoint: str, fmt: str | None, **values: Any
+) -> Response:
+    """Check ``lang`` and ``format``, build the report, answer in the asked format."""
+    lang = parse_language(request.args.get("lang"))
+    fmt = _format(fmt)
+    reports = _reports()
+    report = build(reports)
+    keep = {k: v for k, v in request.args.items() if k not in ("lang", "format")} | values
+
+    extra = {"lang": "en"} if lang == "en" else {}
+
+    def url(kind: str, key: str) -> str:
+        if kind == "project":
+            return url_for("reports.project_report", project_id=int(key), **extra)
+        return url_for(f"reports.{kind}_report", key=key, **extra)
+
+    nav = {
+        "switch": url_for(endpoint, **keep, **({} if lang == "en" else {"lang": "en"})),
+        "downloads": [
+            (f.upper(), url_for(f"{endpoint}_cases", fmt=f, **keep, **extra))
+            for f in ("csv", "xlsx")
+        ],
+    }
+    body, mimetype = render_report(reports, report, lang, fmt, url, nav)
+    response = Response(body, mimetype=mimetype)
+    if fmt == "html":
+        response.headers["Content-Security-Policy"] = CSP
+    else:
+        name = reports.filename(report, fmt)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@blueprint.get("/projects/<int:project_id>")
+@blueprint.get(
+    "/projects/<int:project_id>/cases.<any(csv, xlsx):fmt>", endpoint="project_report_cases"
+)
+def project_report(project_id: int, fmt: str | None = None) -> Response:
+    """The project fact sheet [Projektkennblatt]."""
+    return _answer(
+        lambda r: r.project(project_id), "reports.project_report", fmt, project_id=project_id
+    )
+
+
+@blueprint.get("/organisations/<key>")
+@blueprint.get(
+    "/organisations/<key>/cases.<any(csv, xlsx):fmt>", endpoint="organisation_report_cases"
+)
+def organisation_report(key: str, fmt: str | None = None) -> Response:
+    """Every live case involving an organisation, by severity and date."""
+    period = parse_period(request.args)
+    return _answer(
+        lambda r: r.organisation(key, period), "reports.organisation_report", fmt, key=key
+    )
+
+
+@blueprint.get("/departments/<key>")
+@blueprint.get("/departments/<key>/cases.<any(csv, xlsx):fmt>", endpoint="department_report_cases")
+def department_report(key: str, fmt: str | None = None) -> Response:
+    """Every live case involving a department, by severity and date."""
+    period = parse_period(request.args)
+    return _answer(lambda r: r.department(key, period), "reports.department_report", fmt, key=key)
+
+
+@blueprint.get("/area")
+@blueprint.get("/area/cases.<any(csv, xlsx):fmt>", endpoint="area_report_cases")
+def area_report(fmt: str | None = None) -> Response:
+    """Projects and cases of a district (``district=``) or a box (``bbox=``) and period."""
+    period = parse_period(request.args)
+    district, bbox = request.args.get("district") or None, request.args.get("bbox") or None
+    return _answer(
+        lambda r: r.area(district=district, bbox=bbox, period=period), "reports.area_report", fmt
+    )
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
 
 
 def openapi_paths() -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
-    return {}
+    text = {"type": "string"}
+    binary = {"type": "string", "format": "binary"}
+    page_params = [
+        _query(
+            "lang", "Language of the labels (default de).", {"type": "string", "enum": ["de", "en"]}
+        ),
+        _query(
+            "format",
+            "html (default): the report page; csv or xlsx: its case list.",
+            {"type": "string", "enum": list(FORMATS)},
+        ),
+    ]
+    day = {"type": "string", "format": "date"}
+    period = [
+        _query(
+            "from", "Only cases (and projects) whose window meets the period from this day.", day
+        ),
+        _query("to", "… up to this day.", day),
+    ]
+    area = [
+        _query("district", "An id (district_id) of the districts layer; or give bbox.", text),
+        _query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84); or give district.", text),
+    ]
+    fmt = {
+        "name": "fmt",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": ["csv", "xlsx"]},
+    }
+    disposition = {
+        "Content-Disposition": {
+            "description": 'attachment; filename="zugabe-<kind>-<key>-cases.<fmt>"',
+            "schema": text,
+        }
+    }
+    table = {
+        "description": "The case list (one row per case, in report order), as a download.",
+        "headers": disposition,
+        "content": {CSV_MIMETYPE: {"schema": text}, XLSX_MIMETYPE: {"schema": binary}},
+    }
+    reports = {
+        "/reports/projects/{project_id}": (
+            "Project fact sheet [Projektkennblatt]: data, map, timeline, live cases",
+            "getProjectReport",
+            [{"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "No project with this id.",
+        ),
+        "/reports/organisations/{key}": (
+            "Every live case involving an organisation, by severity and date",
+            "getOrganisationReport",
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *period],
+            "No organisation with this key.",
+        ),
+        "/reports/departments/{key}": (
+            "Every live case involving a department, by severity and date",
+            "getDepartmentReport",
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *period],
+            "No department with this key.",
+        ),
+        "/reports/area": (
+            "Projects and live cases of a district or a box, in a period",
+            "getAreaReport",
+            [*area, *period],
+            "No district with this id (or no districts layer stored).",
+        ),
+    }
+    paths: dict[str, Any] = {}
+    for path, (summary, operation, params, missing) in reports.items():
+        responses = {
+            "400": _problem("A parameter is malformed; the detail names it."),
+            "404": _problem(missing),
+        }
+        paths[path] = {
+            "get": {
+                "summary": summary,
+                "operationId": operation,
+                "parameters": [*params, *page_params],
+                "responses": {
+                    "200": {
+                        "description": "The report as an HTML page with a print stylesheet "
+                        "(map and timeline as inline SVG), or its case list.",
+                        "content": {"text/html": {"schema": text}} | table["content"],
+                    }
+                }
+                | responses,
+            }
+        }
+        paths[f"{path}/cases.{{fmt}}"] = {
+            "get": {
+                "summary": f"Case list of: {summary[0].lower()}{summary[1:]}",
+                "operationId": f"{operation}Cases",
+                "parameters": [*params, fmt, page_params[0]],
+                "responses": {"200": table} | responses,
+            }
+        }
+    return paths

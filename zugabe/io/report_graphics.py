@@ -1,0 +1,348 @@
+"""Pictures for printed reports, drawn on the server as SVG: a map excerpt and a timeline.
+
+Reports must work without internet access and print crisply, so there are no tiles and no
+browser-side map: shapely geometries in the (metric) storage CRS become SVG paths inside a
+fixed ``viewBox``, with a scale bar and a north arrow; planned time windows become a Gantt-like
+chart. Every text that reaches the SVG (titles, names, labels) is XML-escaped here, because the
+SVG is inlined into the HTML report as markup.
+
+This module knows nothing of projects or cases: the report service decides what is drawn in
+which colour (``Shape``, ``Bar``) and this module only draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import shapely
+from markupsafe import Markup, escape
+from shapely.geometry.base import BaseGeometry
+
+MAP_WIDTH = 800  # px of the viewBox; the page scales it to the paper's width
+MAP_MAX_HEIGHT = 720
+MAP_MIN_HEIGHT = 300
+TIMELINE_WIDTH = 800
+TIMELINE_LABEL_WIDTH = 250
+TIMELINE_ROW = 22
+TIMELINE_AXIS = 26
+LABEL_CHARS = 38
+
+Extent = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One geometry to draw, with its style; points are drawn as circles of ``radius`` px."""
+
+    geometry: BaseGeometry
+    stroke: str
+    width: float = 2.0
+    fill: str | None = None
+    fill_opacity: float = 0.3
+    opacity: float = 1.0
+    dash: str | None = None
+    radius: float = 4.0
+    title: str = ""  # tooltip: an SVG <title> child
+    label: str | None = None  # drawn at a point inside the shape (or inside ``label_at``)
+    label_at: BaseGeometry | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict)  # class, data-* for tests and CSS
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A marked stretch of a timeline bar: the period two windows share."""
+
+    start: date
+    end: date
+    color: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One timeline row: a window from ``start`` to ``end`` (None: open on that side)."""
+
+    key: str
+    label: str
+    start: date | None
+    end: date | None
+    color: str
+    emphasised: bool = False
+    title: str = ""
+    overlaps: tuple[Overlap, ...] = ()
+
+
+# ------------------------------------------------------------------------------------ map
+
+
+def padded_extent(geometries: Iterable[BaseGeometry], margin: float = 0.12) -> Extent:
+    """The bounds of the geometries with a margin (share of the larger side, at least 60 m)."""
+    bounds = shapely.total_bounds([g for g in geometries if g is not None and not g.is_empty])
+    if not all(math.isfinite(v) for v in bounds):
+        raise ValueError("nothing to draw")
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    pad = max(max(maxx - minx, maxy - miny) * margin, 60.0)
+    return (minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+
+class _Frame:
+    """Map coordinates (metres, y up) to viewBox pixels (y down), same scale on both axes."""
+
+    def __init__(self, extent: Extent, width: int) -> None:
+        minx, miny, maxx, maxy = extent
+        span_x, span_y = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+        height = width * span_y / span_x
+        if height > MAP_MAX_HEIGHT or height < MAP_MIN_HEIGHT:  # widen the extent to fit
+            height = min(max(height, MAP_MIN_HEIGHT), MAP_MAX_HEIGHT)
+            if span_y / span_x > height / width:
+                grow = span_y * width / height - span_x
+                minx, maxx = minx - grow / 2, maxx + grow / 2
+            else:
+                grow = span_x * height / width - span_y
+                miny, maxy = miny - grow / 2, maxy + grow / 2
+        self.extent = (minx, miny, maxx, maxy)
+        self.width, self.height = width, round(height)
+        self.scale = width / (maxx - minx)  # px per metre
+
+    def xy(self, x: float, y: float) -> tuple[float, float]:
+        minx, _miny, _maxx, maxy = self.extent
+        return (x - minx) * self.scale, (maxy - y) * self.scale
+
+    def clip(self, geometry: BaseGeometry) -> BaseGeometry:
+        return shapely.clip_by_rect(geometry, *self.extent)
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _attrs(values: Mapping[str, object]) -> str:
+    return "".join(f' {k}="{escape(str(v))}"' for k, v in values.items() if v is not None)
+
+
+def _ring(coords: Sequence[Sequence[float]], frame: _Frame, close: bool) -> str:
+    points = [frame.xy(x, y) for x, y, *_ in coords]
+    text = "M" + " L".join(f"{_num(x)},{_num(y)}" for x, y in points)
+    return text + (" Z" if close else "")
+
+
+def _circle(x: float, y: float, r: float) -> str:
+    return (
+        f"M{_num(x - r)},{_num(y)} a{_num(r)},{_num(r)} 0 1,0 {_num(2 * r)},0 "
+        f"a{_num(r)},{_num(r)} 0 1,0 {_num(-2 * r)},0 Z"
+    )
+
+
+def path_data(geometry: BaseGeometry, frame: _Frame, radius: float) -> tuple[str, bool]:
+    """SVG path data of a geometry and whether it has an area (fill) or not."""
+    kind = geometry.geom_type
+    if geometry.is_empty:
+        return "", False
+    if kind == "Point":
+        return _circle(*frame.xy(geometry.x, geometry.y), radius), True
+    if kind in ("LineString", "LinearRing"):
+        return _ring(geometry.coords, frame, close=False), False
+    if kind == "Polygon":
+        rings = [geometry.exterior, *geometry.interiors]
+        return " ".join(_ring(r.coords, frame, close=True) for r in rings), True
+    parts = [path_data(part, frame, radius) for part in geometry.geoms]
+    return " ".join(d for d, _ in parts if d), any(area for _, area in parts)
+
+
+def _shape(shape: Shape, frame: _Frame) -> tuple[str, str]:
+    """The shape's path and its label (drawn later, above every shape)."""
+    geometry = frame.clip(shape.geometry)
+    data, area = path_data(geometry, frame, shape.radius)
+    if not data:
+        return "", ""
+    style: dict[str, object] = {
+        "d": data,
+        "stroke": shape.stroke,
+        "stroke-width": _num(shape.width),
+        "stroke-opacity": shape.opacity if shape.opacity < 1 else None,
+        "stroke-dasharray": shape.dash,
+        "stroke-linejoin": "round",
+        "stroke-linecap": "round",
+        "fill": (shape.fill or shape.stroke) if area and shape.fill != "none" else "none",
+        "fill-opacity": shape.fill_opacity if area else None,
+        "fill-rule": "evenodd" if area else None,
+    }
+    title = f"<title>{escape(shape.title)}</title>" if shape.title else ""
+    path = f"<path{_attrs(dict(shape.attrs))}{_attrs(style)}>{title}</path>"
+    label = ""
+    if shape.label:
+        point = (shape.label_at or geometry).point_on_surface()
+        if shapely.contains_xy(shapely.box(*frame.extent), point.x, point.y):
+            x, y = frame.xy(point.x, point.y)
+            kind = escape(shape.attrs.get("class", ""))
+            label = (
+                f'<text class="map-label {kind}" x="{_num(x)}" y="{_num(y - shape.radius - 2)}" '
+                f'text-anchor="middle">{escape(shape.label)}</text>'
+            )
+    return path, label
+
+
+def _nice_length(metres: float) -> float:
+    """1, 2 or 5 × 10^n metres, at most ``metres``."""
+    power = 10 ** math.floor(math.log10(metres))
+    return max(step * power for step in (1, 2, 5) if step * power <= metres)
+
+
+def _scale_bar(frame: _Frame) -> str:
+    length_m = _nice_length(frame.width / 5 / frame.scale)
+    px = length_m * frame.scale
+    x, y = 16.0, frame.height - 16.0
+    shown = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
+    return (
+        f'<g class="scale-bar" data-metres="{length_m:g}">'
+        f'<rect x="{_num(x - 6)}" y="{_num(y - 20)}" width="{_num(px + 12)}" height="28" '
+        'fill="#fff" fill-opacity="0.8"/>'
+        f'<path d="M{_num(x)},{_num(y - 6)} V{_num(y)} H{_num(x + px)} V{_num(y - 6)}" '
+        'stroke="#000" stroke-width="1.5" fill="none"/>'
+        f'<text x="{_num(x + px / 2)}" y="{_num(y - 8)}" text-anchor="middle">{shown}</text></g>'
+    )
+
+
+def _north_arrow(frame: _Frame) -> str:
+    x, y = frame.width - 26.0, 18.0
+    return (
+        '<g class="north-arrow">'
+        f'<path d="M{_num(x)},{_num(y)} L{_num(x + 9)},{_num(y + 26)} L{_num(x)},{_num(y + 20)} '
+        f'L{_num(x - 9)},{_num(y + 26)} Z" fill="#000"/>'
+        f'<text x="{_num(x)}" y="{_num(y + 40)}" text-anchor="middle">N</text></g>'
+    )
+
+
+def render_map(
+    shapes: Sequence[Shape], extent: Extent, *, label: str, width: int = MAP_WIDTH
+) -> Markup:
+    """An SVG map of the shapes (drawn in order: background first) inside ``extent``.
+
+    ``label`` becomes the picture's accessible name. Grid north is drawn as north; in
+    UTM the difference from true north is well under a degree across a city.
+    """
+    frame = _Frame(extent, width)
+    drawn = [_shape(s, frame) for s in shapes]
+    body = "".join(path for path, _ in drawn) + "".join(label for _, label in drawn)
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="report-map" role="img" '
+        f'viewBox="0 0 {frame.width} {frame.height}" aria-label="{escape(label)}" '
+        'font-family="sans-serif" font-size="12" '
+        f'data-extent="{",".join(f"{v:.1f}" for v in frame.extent)}">'
+        f'<rect class="map-frame" x="0" y="0" width="{frame.width}" height="{frame.height}" '
+        'fill="#fbfbf8" stroke="#444" stroke-width="1"/>'
+        f"{body}{_scale_bar(frame)}{_north_arrow(frame)}</svg>"
+    )
+    return Markup(svg)
+
+
+# ------------------------------------------------------------------------------- timeline
+
+
+def _axis_range(bars: Sequence[Bar], period: tuple[date | None, date | None]) -> tuple[date, date]:
+    """Whole years from the earliest to the latest date known (at least one year)."""
+    known = [d for b in bars for d in (b.start, b.end) if d is not None]
+    known += [d for d in period if d is not None]
+    if not known:
+        today = date.today()
+        return date(today.year, 1, 1), date(today.year + 1, 1, 1)
+    first, last = min(known), max(known)
+    open_end = any(b.end is None for b in bars)
+    return date(first.year, 1, 1), date(last.year + 1 + (1 if open_end else 0), 1, 1)
+
+
+def _clipped(text: str, chars: int = LABEL_CHARS) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+def render_timeline(
+    bars: Sequence[Bar],
+    *,
+    label: str,
+    undated: str,
+    period: tuple[date | None, date | None] = (None, None),
+) -> Markup:
+    """A Gantt-like SVG: a row per bar, year ticks, shared periods marked on the bars.
+
+    ``period`` (a report's time range) is shaded behind the rows; ``undated`` is the text
+    shown for a row without any date.
+    """
+    first, last = _axis_range(bars, period)
+    days = (last - first).days
+    left, right = TIMELINE_LABEL_WIDTH, TIMELINE_WIDTH - 10
+    height = TIMELINE_AXIS + TIMELINE_ROW * max(len(bars), 1) + 6
+
+    def x(day: date | None, default: float) -> float:
+        if day is None:
+            return default
+        return left + (right - left) * min(max((day - first).days, 0), days) / days
+
+    parts = []
+    if period != (None, None):
+        x0, x1 = x(period[0], left), x(period[1] and period[1] + timedelta(days=1), right)
+        parts.append(
+            f'<rect class="period" x="{_num(x0)}" y="{TIMELINE_AXIS - 4}" width="{_num(x1 - x0)}"'
+            f' height="{height - TIMELINE_AXIS}" fill="#fff3b0"/>'
+        )
+    for year in range(first.year, last.year + 1):
+        xy = x(date(year, 1, 1), left)
+        parts.append(
+            f'<path d="M{_num(xy)},{TIMELINE_AXIS - 6} V{height}" stroke="#ccc" stroke-width="1"/>'
+        )
+        if year < last.year:
+            mid = x(date(year, 7, 1), left)
+            parts.append(
+                f'<text class="year" x="{_num(mid)}" y="14" text-anchor="middle">{year}</text>'
+            )
+    for row, bar in enumerate(bars):
+        top = TIMELINE_AXIS + row * TIMELINE_ROW
+        weight = ' font-weight="bold"' if bar.emphasised else ""
+        parts.append(
+            f'<text class="bar-label" x="4" y="{top + 15}"{weight}>{escape(_clipped(bar.label))}'
+            f"<title>{escape(bar.title or bar.label)}</title></text>"
+        )
+        if bar.start is None and bar.end is None:
+            parts.append(
+                f'<text class="undated" x="{left + 4}" y="{top + 15}" fill="#666">'
+                f"{escape(undated)}</text>"
+            )
+            continue
+        x0 = x(bar.start, left)
+        x1 = x(bar.end and bar.end + timedelta(days=1), right)
+        open_end = ' stroke-dasharray="4 3"' if bar.end is None or bar.start is None else ""
+        stroke = "#000" if bar.emphasised else bar.color
+        parts.append(
+            f'<rect class="bar" data-project="{escape(bar.key)}" x="{_num(x0)}" y="{top + 4}" '
+            f'width="{_num(max(x1 - x0, 2))}" height="{TIMELINE_ROW - 8}" fill="{bar.color}" '
+            f'fill-opacity="0.45" stroke="{stroke}" stroke-width="{2 if bar.emphasised else 1}"'
+            f"{open_end}><title>{escape(bar.title or bar.label)}</title></rect>"
+        )
+        for overlap in bar.overlaps:
+            o0, o1 = x(overlap.start, left), x(overlap.end + timedelta(days=1), right)
+            parts.append(
+                f'<rect class="overlap" data-project="{escape(bar.key)}" x="{_num(o0)}" '
+                f'y="{top + 8}" width="{_num(max(o1 - o0, 2))}" height="{TIMELINE_ROW - 16}" '
+                f'fill="{overlap.color}"><title>{escape(overlap.title)}</title></rect>'
+            )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="report-timeline" role="img" '
+        f'viewBox="0 0 {TIMELINE_WIDTH} {height}" aria-label="{escape(label)}" '
+        'font-family="sans-serif" font-size="12">'
+        f"{''.join(parts)}</svg>"
+    )
+    return Markup(svg)
+
+
+def shared_period(
+    a: tuple[date | None, date | None], b: tuple[date | None, date | None]
+) -> tuple[date, date] | None:
+    """The days two windows share, when both are bounded there; None when they do not meet."""
+    starts = [d for d in (a[0], b[0]) if d is not None]
+    ends = [d for d in (a[1], b[1]) if d is not None]
+    if not starts or not ends:
+        return None
+    start, end = max(starts), min(ends)
+    return (start, end) if start <= end else None

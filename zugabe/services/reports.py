@@ -1,0 +1,897 @@
+"""Coordination reports: what a reviewer takes to a meeting, on screen, on paper, in a sheet.
+
+Four reports share one shape: the cases that matter (live cases, grouped by severity and
+ordered by date), a map excerpt and a timeline of the windows that meet.
+
+- project fact sheet [Projektkennblatt]: every datum of one project, its live cases;
+- organisation and department: every live case involving them;
+- area: a district of the ``districts`` layer or a lon/lat box, and a time range.
+
+``ReportService`` gathers the data (``Report``, language-neutral), and ``page`` and
+``case_table`` turn it into German or English words for the HTML templates and the CSV/XLSX
+case lists; the pictures are drawn by ``zugabe.io.report_graphics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import shapely
+from markupsafe import Markup
+from shapely.geometry.base import BaseGeometry
+
+from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
+from zugabe.domain.palette import department_colors, relation_color
+from zugabe.domain.project import Project, Status
+from zugabe.domain.vocabulary import STATUS_LABELS
+from zugabe.errors import BadRequest, NotFound
+from zugabe.io.report_graphics import (
+    Bar,
+    Extent,
+    Overlap,
+    Shape,
+    padded_extent,
+    render_map,
+    render_timeline,
+    shared_period,
+)
+from zugabe.io.report_tables import Cell
+from zugabe.services.projects import ProjectFilter
+from zugabe.services.query import BBox, parse_bbox
+from zugabe.storage.contract import CaseQuery, ProjectQuery
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from zugabe.services import Services
+
+LANGUAGES = ("de", "en")
+LIVE_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+SEVERITY_ORDER = ("high", "medium", "low")
+MEASURES = ("overlap_area_m2", "overlap_length_m", "distance_m", "overlap_days", "gap_months")
+BACKGROUND_LAYERS = ("districts", "streets")
+BACKGROUND_LIMIT = 5000  # features per background layer; more would bloat the page
+Period = tuple[date | None, date | None]
+
+TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "report_project": "Projektkennblatt",
+        "report_organisation": "Koordinierungsfälle: {name}",
+        "report_department": "Koordinierungsfälle des Fachbereichs {name}",
+        "report_area": "Gebietsbericht: {name}",
+        "area_district": "Stadtteil {name} ({id})",
+        "area_bbox": "Ausschnitt {bbox}",
+        "generated": "Stand",
+        "period": "Zeitraum",
+        "any_time": "ohne Einschränkung",
+        "data": "Stammdaten",
+        "map": "Karte",
+        "map_label": "Kartenausschnitt",
+        "timeline": "Zeitplan der Maßnahmen, die sich treffen",
+        "timeline_note": "Balken: geplanter Zeitraum; farbig markiert: gemeinsame Zeit",
+        "no_timeline": "Keine zeitlichen Überschneidungen zwischen Maßnahmen.",
+        "cases": "Koordinierungsfälle",
+        "cases_count": "{n} Koordinierungsfälle",
+        "no_cases": "Keine Koordinierungsfälle.",
+        "no_map": "Nichts zu zeigen.",
+        "projects": "Maßnahmen",
+        "no_projects": "Keine Maßnahmen.",
+        "id": "Nr.",
+        "title": "Titel",
+        "organisation": "Organisation",
+        "department": "Fachbereich",
+        "measure_type": "Maßnahmenart",
+        "status": "Status",
+        "start": "Beginn",
+        "end": "Ende",
+        "window": "Zeitraum",
+        "contact": "Kontakt",
+        "cost_eur": "Kosten (EUR)",
+        "description": "Beschreibung",
+        "version": "Version",
+        "created": "Angelegt",
+        "updated": "Geändert",
+        "by": "von",
+        "geometry": "Geometrie",
+        "length_m": "Länge (m)",
+        "area_m2": "Fläche (m²)",
+        "centre": "Lage (Länge, Breite)",
+        "districts": "Stadtteile",
+        "relation": "Beziehung",
+        "severity": "Schwere",
+        "rule": "Regel",
+        "rule_id": "Regel-Nr.",
+        "case_status": "Fallstatus",
+        "subjects": "Beteiligt",
+        "subject_a": "Gegenstand A",
+        "subject_b": "Gegenstand B",
+        "message": "Meldung",
+        "organisations": "Organisationen",
+        "departments": "Fachbereiche",
+        "measures": "Kennzahlen",
+        "relation_conflict": "Konflikt",
+        "relation_synergy": "Synergie",
+        "relation_note": "Hinweis",
+        "severity_high": "hoch",
+        "severity_medium": "mittel",
+        "severity_low": "gering",
+        "case_status_open": "offen",
+        "case_status_in_coordination": "in Abstimmung",
+        "case_status_resolved": "erledigt",
+        "case_status_dismissed": "verworfen",
+        "case_status_obsolete": "gegenstandslos",
+        "overlap_area_m2": "Überlagerung (m²)",
+        "overlap_length_m": "Überlagerung (m)",
+        "distance_m": "Abstand (m)",
+        "overlap_days": "gemeinsame Tage",
+        "gap_months": "Abstand (Monate)",
+        "project_ref": "Maßnahme {id}",
+        "case_of": "Fall {id}",
+        "shared": "gemeinsam {start} – {end}",
+        "open": "offen",
+        "undated": "ohne Termin",
+        "legend": "Legende",
+        "this_project": "diese Maßnahme",
+        "other_projects": "weitere Maßnahmen",
+        "switch_lang": "English",
+        "print": "Drucken",
+        "download": "Fallliste als",
+        "live_only": "Gezeigt werden alle nicht gegenstandslosen Fälle, nach Schwere gruppiert "
+        "und nach Beginn des gemeinsamen Zeitraums sortiert.",
+        "sheet": "Koordinierungsfälle",
+    },
+    "en": {
+        "report_project": "Project fact sheet",
+        "report_organisation": "Coordination cases: {name}",
+        "report_department": "Coordination cases of the department {name}",
+        "report_area": "Area report: {name}",
+        "area_district": "District {name} ({id})",
+        "area_bbox": "Box {bbox}",
+        "generated": "As of",
+        "period": "Period",
+        "any_time": "any time",
+        "data": "Project data",
+        "map": "Map",
+        "map_label": "Map excerpt",
+        "timeline": "Timeline of the projects that meet",
+        "timeline_note": "Bars: planned window; coloured marks: shared time",
+        "no_timeline": "No projects whose windows meet.",
+        "cases": "Coordination cases",
+        "cases_count": "{n} coordination cases",
+        "no_cases": "No coordination cases.",
+        "no_map": "Nothing to show.",
+        "projects": "Projects",
+        "no_projects": "No projects.",
+        "id": "No.",
+        "title": "Title",
+        "organisation": "Organisation",
+        "department": "Department",
+        "measure_type": "Measure type",
+        "status": "Status",
+        "start": "Start",
+        "end": "End",
+        "window": "Period",
+        "contact": "Contact",
+        "cost_eur": "Cost (EUR)",
+        "description": "Description",
+        "version": "Version",
+        "created": "Created",
+        "updated": "Changed",
+        "by": "by",
+        "geometry": "Geometry",
+        "length_m": "Length (m)",
+        "area_m2": "Area (m²)",
+        "centre": "Location (lon, lat)",
+        "districts": "Districts",
+        "relation": "Relation",
+        "severity": "Severity",
+        "rule": "Rule",
+        "rule_id": "Rule id",
+        "case_status": "Case status",
+        "subjects": "Involved",
+        "subject_a": "Subject A",
+        "subject_b": "Subject B",
+        "message": "Message",
+        "organisations": "Organisations",
+        "departments": "Departments",
+        "measures": "Measures",
+        "relation_conflict": "Conflict",
+        "relation_synergy": "Synergy",
+        "relation_note": "Note",
+        "severity_high": "high",
+        "severity_medium": "medium",
+        "severity_low": "low",
+        "case_status_open": "open",
+        "case_status_in_coordination": "in coordination",
+        "case_status_resolved": "resolved",
+        "case_status_dismissed": "dismissed",
+        "case_status_obsolete": "obsolete",
+        "overlap_area_m2": "Overlap (m²)",
+        "overlap_length_m": "Overlap (m)",
+        "distance_m": "Distance (m)",
+        "overlap_days": "Shared days",
+        "gap_months": "Gap (months)",
+        "project_ref": "Project {id}",
+        "case_of": "Case {id}",
+        "shared": "shared {start} – {end}",
+        "open": "open",
+        "undated": "no dates",
+        "legend": "Legend",
+        "this_project": "this project",
+        "other_projects": "other projects",
+        "switch_lang": "Deutsch",
+        "print": "Print",
+        "download": "Case list as",
+        "live_only": "All cases that are not obsolete, grouped by severity and ordered by the "
+        "start of their shared period.",
+        "sheet": "Coordination cases",
+    },
+}
+
+
+def parse_language(value: str | None) -> str:
+    """``de`` (default) or ``en``; anything else is a 400 naming the parameter."""
+    if value is None or value == "":
+        return "de"
+    if value not in LANGUAGES:
+        raise BadRequest(f"'lang' must be one of {', '.join(LANGUAGES)}, got {value!r}")
+    return value
+
+
+def parse_period(params: Mapping[str, str]) -> Period:
+    """``from``/``to`` as dates (either may be missing); a 400 names the bad parameter."""
+    window = ProjectFilter.from_params({k: params[k] for k in ("from", "to") if params.get(k)})
+    return window.time_from, window.time_to
+
+
+# ----------------------------------------------------------------------------- the data
+
+
+@dataclass(frozen=True)
+class Area:
+    """Where an area report looks: a district of the ``districts`` layer, or a lon/lat box."""
+
+    geometry: BaseGeometry  # storage CRS
+    district_id: str | None = None
+    district_name: str | None = None
+    bbox: BBox | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a report shows, before it is put into words.
+
+    ``cases`` are in report order (severity, then window start, then id); ``projects`` holds
+    every project a case or the report names, by id; ``listed`` the projects the report lists
+    (the subject of a fact sheet, the projects of an area).
+    """
+
+    kind: str  # project | organisation | department | area
+    key: str
+    cases: list[CoordinationCase]
+    projects: dict[int, Project]
+    listed: list[int] = field(default_factory=list)
+    area: Area | None = None
+    period: Period = (None, None)
+    generated_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+
+    @property
+    def subject(self) -> Project | None:
+        """The project of a fact sheet."""
+        return self.projects[int(self.key)] if self.kind == "project" else None
+
+
+def case_order(case: CoordinationCase) -> tuple[int, date, int]:
+    """Severity (high first), then the start of the case's window (undated last), then id."""
+    f = case.finding
+    rank = SEVERITY_ORDER.index(f.severity) if f.severity in SEVERITY_ORDER else 99
+    return rank, f.window_start or date.max, case.id
+
+
+class ReportService:
+    """Builds reports from the store; cheap to create, so the web layer makes one per request."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.store = services.store
+        self.vocabulary = services.vocabulary
+        self.reprojector = services.projects.reprojector
+
+    # -------------------------------------------------------------- gathering
+
+    def project(self, project_id: int) -> Report:
+        """The fact sheet: the project and every live case it is part of."""
+        project = self.services.projects.get(project_id)
+        cases = self.services.cases.of_project(project_id)
+        return self._report("project", str(project_id), cases, [project])
+
+    def organisation(self, key: str, period: Period = (None, None)) -> Report:
+        if key not in self.vocabulary.organisations:
+            raise NotFound(f"organisation {key!r} does not exist")
+        query = CaseQuery(organisations=(key,), statuses=LIVE_STATUSES)
+        return self._report("organisation", key, self._cases(query, period), [], period=period)
+
+    def department(self, key: str, period: Period = (None, None)) -> Report:
+        if key not in self.vocabulary.departments:
+            raise NotFound(f"department {key!r} does not exist")
+        query = CaseQuery(departments=(key,), statuses=LIVE_STATUSES)
+        return self._report("department", key, self._cases(query, period), [], period=period)
+
+    def area(
+        self,
+        *,
+        district: str | None = None,
+        bbox: BBox | str | None = None,
+        period: Period = (None, None),
+    ) -> Report:
+        """Projects whose geometry and window meet the area and period, and the live cases
+        whose overlap lies in the area and whose window meets the period."""
+        area = self._area(district, bbox)
+        projects = self.store.list_projects(
+            ProjectQuery(area=area.geometry, time_from=period[0], time_to=period[1])
+        )
+        query = CaseQuery(area=area.geometry, statuses=LIVE_STATUSES)
+        key = area.district_id or ",".join(f"{v:g}" for v in area.bbox or ())
+        return self._report(
+            "area", key, self._cases(query, period), projects, area=area, period=period
+        )
+
+    def _area(self, district: str | None, bbox: BBox | str | None) -> Area:
+        if (district is None) == (bbox is None):
+            raise BadRequest("give either 'district' (an id of the districts layer) or 'bbox'")
+        if bbox is not None:
+            box = parse_bbox(bbox) if isinstance(bbox, str) else bbox
+            return Area(self.reprojector.bbox_to_storage(box), bbox=box)
+        for feature in self.store.layer_features("districts"):
+            if str(feature.attributes.get("district_id")) == district:
+                name = feature.attributes.get("name")
+                return Area(feature.geometry, district, str(name) if name else district)
+        raise NotFound(f"district {district!r} does not exist in the districts layer")
+
+    def _cases(self, query: CaseQuery, period: Period) -> list[CoordinationCase]:
+        return self.store.list_cases(replace(query, time_from=period[0], time_to=period[1]))
+
+    def _report(
+        self,
+        kind: str,
+        key: str,
+        cases: list[CoordinationCase],
+        listed: list[Project],
+        **extra: Any,
+    ) -> Report:
+        projects = {p.id: p for p in listed}
+        for case in cases:
+            for subject in (case.finding.subject_a, case.finding.subject_b):
+                ref = _project_id(subject)
+                if ref is not None and ref not in projects:
+                    found = self.store.get_project(ref)
+                    if found is not None:
+                        projects[ref] = found
+        return Report(
+            kind,
+            key,
+            sorted(cases, key=case_order),
+            projects,
+            listed=[p.id for p in listed],
+            **extra,
+        )
+
+    # -------------------------------------------------------------- putting into words
+
+    def labels(self, lang: str) -> Labels:
+        return Labels(lang, self.services)
+
+    def page(
+        self, report: Report, lang: str, url: Callable[[str, str], str | None] | None = None
+    ) -> ReportPage:
+        """Everything the templates show, in one language; ``url(kind, key)`` links other
+        reports (None in a file written by the CLI, where there is no server to link to)."""
+        t = self.labels(lang)
+        link = url or (lambda _kind, _key: None)
+        cases = [self._case_view(c, report, t, link) for c in report.cases]
+        groups = [
+            (severity, t(f"severity_{severity}"), [c for c in cases if c.severity == severity])
+            for severity in SEVERITY_ORDER
+        ]
+        subject = report.subject
+        return ReportPage(
+            kind=report.kind,
+            lang=lang,
+            heading=self._heading(report, t),
+            period=self._period_text(report.period, t),
+            generated=t.datetime(report.generated_at),
+            facts=self._facts(subject, t, link) if subject else [],
+            projects=[self._project_row(report.projects[i], t, link) for i in report.listed]
+            if report.kind == "area"
+            else [],
+            case_groups=[g for g in groups if g[2]],
+            case_count=len(cases),
+            map=self._map(report, t),
+            timeline=self._timeline(report, t),
+            legend=self._legend(report, t),
+        )
+
+    def case_table(self, report: Report, lang: str) -> tuple[list[str], list[list[Cell]]]:
+        """The case list as header and rows for CSV and XLSX (dates as dates, numbers as
+        numbers), in report order."""
+        t = self.labels(lang)
+        header = [
+            t("id"),
+            t("relation"),
+            t("severity"),
+            t("rule_id"),
+            t("rule"),
+            t("case_status"),
+            t("start"),
+            t("end"),
+            t("subject_a"),
+            t("subject_b"),
+            t("organisations"),
+            t("departments"),
+            t("message"),
+            *(t(m) for m in MEASURES),
+        ]
+        rows: list[list[Cell]] = []
+        for case in report.cases:
+            f = case.finding
+            rows.append(
+                [
+                    case.id,
+                    t(f"relation_{f.relation}"),
+                    t(f"severity_{f.severity}"),
+                    f.rule_id,
+                    t.rule(f.rule_id),
+                    t(f"case_status_{case.status.value}"),
+                    f.window_start,
+                    f.window_end,
+                    t.subject(f.subject_a, report.projects),
+                    t.subject(f.subject_b, report.projects),
+                    ", ".join(t.organisation(o) for o in f.organisations),
+                    ", ".join(t.department(d) for d in f.departments),
+                    f.message.get(lang) or f.message.get("de", ""),
+                    *(f.measures.get(m) for m in MEASURES),
+                ]
+            )
+        return header, rows
+
+    def filename(self, report: Report, extension: str) -> str:
+        """``zugabe-project-12-cases.csv``: only letters, digits, ``-``, ``_`` and ``.``."""
+        safe = "".join(
+            ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in report.key
+        )
+        return f"zugabe-{report.kind}-{safe}-cases.{extension}"
+
+    def _heading(self, report: Report, t: Labels) -> str:
+        if report.kind == "project":
+            assert report.subject is not None
+            return f"{t('report_project')}: {report.subject.attributes.title}"
+        if report.kind == "organisation":
+            return t("report_organisation").format(name=t.organisation(report.key))
+        if report.kind == "department":
+            return t("report_department").format(name=t.department(report.key))
+        assert report.area is not None
+        if report.area.district_id is not None:
+            name = t("area_district").format(
+                name=report.area.district_name, id=report.area.district_id
+            )
+        else:
+            name = t("area_bbox").format(bbox=report.key)
+        return t("report_area").format(name=name)
+
+    @staticmethod
+    def _period_text(period: Period, t: Labels) -> str | None:
+        if period == (None, None):
+            return None
+        return t.window(*period)
+
+    def _facts(
+        self, project: Project, t: Labels, link: Callable[[str, str], str | None]
+    ) -> list[Fact]:
+        a = project.attributes
+        geometry = project.geometry
+        centre = self.reprojector.to_wgs84(geometry.centroid)
+        districts = [
+            str(f.attributes.get("name") or f.attributes.get("district_id"))
+            for f in self.store.layer_features("districts", area=geometry)
+        ]
+        facts = [
+            Fact(t("id"), str(project.id)),
+            Fact(t("title"), a.title),
+            Fact(
+                t("organisation"),
+                t.organisation(a.organisation),
+                link("organisation", a.organisation),
+            ),
+            Fact(t("department"), t.department(a.department), link("department", a.department)),
+            Fact(t("measure_type"), t.measure_type(a.measure_type)),
+            Fact(t("status"), t.project_status(a.status)),
+            Fact(t("window"), t.window(a.start, a.end)),
+            Fact(t("cost_eur"), t.number(a.cost_eur, 0) if a.cost_eur is not None else "–"),
+            Fact(t("contact"), a.contact or "–"),
+            Fact(t("description"), a.description or "–"),
+            Fact(t("geometry"), geometry.geom_type),
+        ]
+        if geometry.area > 0:
+            facts.append(Fact(t("area_m2"), t.number(geometry.area, 0)))
+        elif geometry.length > 0:
+            facts.append(Fact(t("length_m"), t.number(geometry.length, 0)))
+        facts += [
+            Fact(t("centre"), f"{centre.x:.5f}, {centre.y:.5f}"),
+            Fact(t("districts"), ", ".join(districts) or "–"),
+            Fact(t("version"), str(project.version)),
+            Fact(t("created"), f"{t.datetime(project.created_at)} {t('by')} {project.created_by}"),
+            Fact(t("updated"), f"{t.datetime(project.updated_at)} {t('by')} {project.updated_by}"),
+        ]
+        return facts
+
+    def _project_row(
+        self, project: Project, t: Labels, link: Callable[[str, str], str | None]
+    ) -> ProjectRow:
+        a = project.attributes
+        return ProjectRow(
+            id=project.id,
+            title=a.title,
+            url=link("project", str(project.id)),
+            organisation=t.organisation(a.organisation),
+            department=t.department(a.department),
+            measure_type=t.measure_type(a.measure_type),
+            status=t.project_status(a.status),
+            window=t.window(a.start, a.end),
+            color=t.department_color(a.department),
+        )
+
+    def _case_view(
+        self,
+        case: CoordinationCase,
+        report: Report,
+        t: Labels,
+        link: Callable[[str, str], str | None],
+    ) -> CaseView:
+        f = case.finding
+        subjects = tuple(
+            SubjectRef(
+                t.subject(s, report.projects),
+                link("project", s.ref) if s.kind == "project" else None,
+                _project_id(s) == (report.subject.id if report.subject else None),
+            )
+            for s in (f.subject_a, f.subject_b)
+        )
+        measures = tuple(
+            (t(m), t.number(f.measures[m], 0 if m in ("overlap_days", "gap_months") else 1))
+            for m in MEASURES
+            if f.measures.get(m)
+        )
+        return CaseView(
+            id=case.id,
+            relation=f.relation,
+            relation_label=t(f"relation_{f.relation}"),
+            color=relation_color(f.relation),
+            severity=f.severity,
+            severity_label=t(f"severity_{f.severity}"),
+            rule_id=f.rule_id,
+            rule=t.rule(f.rule_id),
+            status=t(f"case_status_{case.status.value}"),
+            window=t.window(f.window_start, f.window_end),
+            subjects=subjects,
+            message=f.message.get(t.lang) or f.message.get("de", ""),
+            organisations=tuple(
+                (t.organisation(o), link("organisation", o)) for o in f.organisations
+            ),
+            departments=tuple((t.department(d), link("department", d)) for d in f.departments),
+            measures=measures,
+        )
+
+    # -------------------------------------------------------------- pictures
+
+    def _map(self, report: Report, t: Labels) -> Markup | None:
+        """Background (districts, streets), projects, then the cases' overlaps on top."""
+        subject = report.subject
+        focus = [p.geometry for p in report.projects.values()]
+        overlaps = [c for c in report.cases if c.finding.geometry is not None]
+        focus += [c.finding.geometry for c in overlaps]
+        if report.area is not None:
+            focus = [report.area.geometry]
+        if not focus:
+            return None
+        extent = padded_extent(focus, margin=0.05 if report.area else 0.12)
+        box = shapely.box(*extent)
+        shapes = self._background(box, extent)
+        if report.area is not None:
+            shapes.append(
+                Shape(
+                    report.area.geometry,
+                    "#000",
+                    2.5,
+                    fill="none",
+                    dash="8 4",
+                    attrs={"class": "area"},
+                )
+            )
+        named = set(report.projects)
+        if subject is not None:  # the neighbourhood, faint: what else is planned there
+            for other in self.store.list_projects(ProjectQuery(area=box)):
+                if other.id not in named:
+                    shapes.append(self._project_shape(other, t, faint=True))
+        drawn = sorted(report.projects.values(), key=lambda p: -p.geometry.area)
+        for project in drawn:
+            if subject is None or project.id != subject.id:
+                shapes.append(self._project_shape(project, t))
+        if subject is not None:
+            shapes.append(Shape(subject.geometry, "#000", 7, fill="none", radius=7))
+            shapes.append(self._project_shape(subject, t, emphasised=True))
+        for case in overlaps:
+            f = case.finding
+            assert f.geometry is not None
+            color = relation_color(f.relation)
+            shapes.append(
+                Shape(  # a highlighter over the projects: they stay visible beneath
+                    f.geometry,
+                    color,
+                    2 if f.geometry.area > 0 else 10,
+                    fill=color,
+                    fill_opacity=0.45,
+                    opacity=0.55,
+                    dash="6 6" if f.relation == "note" else None,
+                    radius=6,
+                    title=f"{t('case_of').format(id=case.id)}: {t.rule(f.rule_id)} "
+                    f"({t(f'relation_{f.relation}')})",
+                    attrs={"class": f"case {f.relation}", "data-case": str(case.id)},
+                )
+            )
+        return render_map(shapes, extent, label=f"{t('map_label')}: {self._heading(report, t)}")
+
+    def _background(self, box: BaseGeometry, extent: Extent) -> list[Shape]:
+        shapes = []
+        for feature in self.store.layer_features("streets", area=box, limit=BACKGROUND_LIMIT):
+            main = feature.attributes.get("category") in ("main", "collector")
+            shapes.append(
+                Shape(feature.geometry, "#c8c8c8", 3.5 if main else 2, attrs={"class": "street"})
+            )
+        for feature in self.store.layer_features("districts", area=box, limit=BACKGROUND_LIMIT):
+            name = feature.attributes.get("name")
+            inside = shapely.clip_by_rect(feature.geometry, *extent)
+            shapes.append(
+                Shape(
+                    feature.geometry.boundary,
+                    "#7a7a7a",
+                    1.2,
+                    dash="5 3",
+                    title=str(name or ""),
+                    label=str(name) if name and not inside.is_empty else None,
+                    label_at=inside,
+                    radius=0,
+                    attrs={"class": "district"},
+                )
+            )
+        return shapes
+
+    @staticmethod
+    def _project_shape(
+        project: Project, t: Labels, *, faint: bool = False, emphasised: bool = False
+    ) -> Shape:
+        a = project.attributes
+        color = "#9e9e9e" if faint else t.department_color(a.department)
+        role = "neighbour" if faint else "subject" if emphasised else "project"
+        return Shape(
+            project.geometry,
+            color,
+            2 if faint else 4,
+            fill=color,
+            fill_opacity=0.1 if faint else 0.25,
+            opacity=0.7 if faint else 1,
+            radius=3 if faint else 5,
+            title=f"{t('project_ref').format(id=project.id)}: {a.title} "
+            f"({t.department(a.department)}, {t.window(a.start, a.end)})",
+            label=None if faint else str(project.id),
+            attrs={"class": f"project {role}", "data-project": str(project.id)},
+        )
+
+    def _timeline(self, report: Report, t: Labels) -> Markup | None:
+        """A bar per project of a project–project case (and the fact sheet's project), the
+        shared period of each case marked on both bars in the case's colour."""
+        marks: dict[int, list[Overlap]] = {}
+        for case in report.cases:
+            a, b = (_project_id(s) for s in (case.finding.subject_a, case.finding.subject_b))
+            if a is None or b is None or a not in report.projects or b not in report.projects:
+                continue
+            wa, wb = (_window(report.projects[i]) for i in (a, b))
+            shared = shared_period(wa, wb)
+            marks.setdefault(a, [])
+            marks.setdefault(b, [])
+            if shared is not None:
+                color = relation_color(case.finding.relation)
+                title = f"{t('case_of').format(id=case.id)}: " + t("shared").format(
+                    start=t.date(shared[0]), end=t.date(shared[1])
+                )
+                for side in (a, b):
+                    marks[side].append(Overlap(shared[0], shared[1], color, title))
+        subject = report.subject
+        if subject is not None:
+            marks.setdefault(subject.id, [])
+        if not marks:
+            return None
+
+        def order(project_id: int) -> tuple[bool, date, int]:
+            start = report.projects[project_id].attributes.start
+            return (subject is None or project_id != subject.id, start or date.min, project_id)
+
+        bars = []
+        for project_id in sorted(marks, key=order):
+            project = report.projects[project_id]
+            a = project.attributes
+            bars.append(
+                Bar(
+                    key=str(project_id),
+                    label=f"{project_id} {a.title}",
+                    title=f"{t('project_ref').format(id=project_id)}: {a.title} "
+                    f"({t.window(a.start, a.end)})",
+                    start=a.start,
+                    end=a.end,
+                    color=t.department_color(a.department),
+                    emphasised=subject is not None and project_id == subject.id,
+                    overlaps=tuple(marks[project_id]),
+                )
+            )
+        return render_timeline(
+            bars, label=t("timeline"), undated=t("undated"), period=report.period
+        )
+
+    def _legend(self, report: Report, t: Labels) -> list[tuple[str, str, str]]:
+        """(kind, colour, label): relations of the cases shown, departments of the projects."""
+        relations = sorted({c.finding.relation for c in report.cases})
+        departments = sorted({p.attributes.department for p in report.projects.values()})
+        legend = [("case", relation_color(r), t(f"relation_{r}")) for r in relations] + [
+            ("project", t.department_color(d), t.department(d)) for d in departments
+        ]
+        if report.subject is not None:
+            legend += [
+                ("subject", "#000000", t("this_project")),
+                ("neighbour", "#9e9e9e", t("other_projects")),
+            ]
+        return legend
+
+
+# ------------------------------------------------------------------------- the words
+
+
+class Labels:
+    """The words of a report in one language: the report's own texts, the vocabulary's
+    labels, rule names and layer titles (as the web map shows them)."""
+
+    def __init__(self, lang: str, services: Services) -> None:
+        self.lang = parse_language(lang)
+        self.texts = TEXTS[self.lang]
+        self.vocabulary = services.vocabulary
+        self.rules = services.cases.rule_by_id
+        self.definitions = services.cases.definitions
+        self._colors = department_colors(self.vocabulary.departments)
+
+    def __call__(self, key: str) -> str:
+        return self.texts.get(key, key)
+
+    def _term(self, terms: Mapping[str, Any], key: str) -> str:
+        term = terms.get(key)
+        return getattr(term, self.lang) if term is not None else key
+
+    def organisation(self, key: str) -> str:
+        return self._term(self.vocabulary.organisations, key)
+
+    def department(self, key: str) -> str:
+        return self._term(self.vocabulary.departments, key)
+
+    def measure_type(self, key: str) -> str:
+        return self._term(self.vocabulary.measure_types, key)
+
+    def department_color(self, key: str) -> str:
+        return self._colors.get(key, "#666666")
+
+    def project_status(self, status: Status) -> str:
+        return STATUS_LABELS[status][self.lang]
+
+    def rule(self, rule_id: str) -> str:
+        rule = self.rules.get(rule_id)
+        return getattr(rule.name, self.lang) if rule is not None else rule_id
+
+    def subject(self, subject: Subject, projects: Mapping[int, Project]) -> str:
+        """``Maßnahme 12: Titel`` or ``Bäume BO-B0001``."""
+        project_id = _project_id(subject)
+        if project_id is not None:
+            project = projects.get(project_id)
+            name = self("project_ref").format(id=project_id)
+            return f"{name}: {project.attributes.title}" if project else name
+        definition = self.definitions.get(subject.layer or "")
+        layer = getattr(definition.title, self.lang) if definition else subject.layer
+        return f"{layer} {subject.ref}"
+
+    def date(self, day: date) -> str:
+        return day.strftime("%d.%m.%Y") if self.lang == "de" else day.isoformat()
+
+    def datetime(self, moment: datetime) -> str:
+        local = moment.astimezone()
+        return f"{self.date(local.date())} {local:%H:%M}"
+
+    def window(self, start: date | None, end: date | None) -> str:
+        if start is None and end is None:
+            return self("undated")
+        first = self.date(start) if start else "…"
+        return f"{first} – {self.date(end) if end else self('open')}"
+
+    def number(self, value: float, decimals: int) -> str:
+        text = f"{value:,.{decimals}f}"
+        return text.translate(str.maketrans(",.", ".,")) if self.lang == "de" else text
+
+
+# ------------------------------------------------------------------------- the views
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    label: str
+    url: str | None
+    is_subject: bool  # the fact sheet's own project
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    relation: str
+    relation_label: str
+    color: str
+    severity: str
+    severity_label: str
+    rule_id: str
+    rule: str
+    status: str
+    window: str
+    subjects: tuple[SubjectRef, ...]
+    message: str
+    organisations: tuple[tuple[str, str | None], ...]
+    departments: tuple[tuple[str, str | None], ...]
+    measures: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    id: int
+    title: str
+    url: str | None
+    organisation: str
+    department: str
+    measure_type: str
+    status: str
+    window: str
+    color: str
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    kind: str
+    lang: str
+    heading: str
+    period: str | None
+    generated: str
+    facts: list[Fact]
+    projects: list[ProjectRow]
+    case_groups: list[tuple[str, str, list[CaseView]]]
+    case_count: int
+    map: Markup | None
+    timeline: Markup | None
+    legend: list[tuple[str, str, str]]
+
+
+def _project_id(subject: Subject) -> int | None:
+    return int(subject.ref) if subject.kind == "project" else None
+
+
+def _window(project: Project) -> Period:
+    return project.attributes.start, project.attributes.end
