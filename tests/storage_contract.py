@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import (
     LineString,
     MultiPolygon,
@@ -40,7 +41,7 @@ from shapely.geometry import (
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
-from zugabe.domain.project import Project, ProjectAttributes, Status
+from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import (
     CaseQuery,
@@ -1940,3 +1941,47 @@ class StorageContract(LayerStorageContract, CaseStorageContract, RevisionContrac
 
     def test_schema_version_is_positive(self, store: ProjectStore) -> None:
         assert store.schema_version() >= 1
+
+    # -- columns (exports) ---------------------------------------------------
+
+    def test_project_columns_match_the_listed_projects(self, store: ProjectStore) -> None:
+        inside = new(at(10, 10), title="Straße neu", organisation="a")
+        added = store.add_projects(
+            [
+                inside,
+                new(square(0, 0, 50, 40), start=None, end=None, cost_eur=None),
+                new(line((0, 0), (30, 5)), organisation="b", contact="", description="Ä ö ü"),
+                replace(inside, geometry=at(5_000, 5_000)),
+            ]
+        )
+        store.update_project(added[0].id, attributes(title="geändert"), at(11, 11), "bob", None)
+        for query in (
+            ProjectQuery(),
+            ProjectQuery(area=square(-1, -1, 60, 60), organisations=("a", "b")),
+            ProjectQuery(after_id=added[0].id, limit=2),
+            ProjectQuery(organisations=("nobody",)),
+        ):
+            listed = store.list_projects(query)
+            columns = store.project_columns(query)
+            assert len(columns) == len(listed)
+            assert columns.id.tolist() == ids(listed)
+            assert [shapely.from_wkb(w) for w in columns.wkb] == [p.geometry for p in listed]
+            for name in ("title", "description", "organisation", "status", "contact"):
+                expected = [attributes_to_json(p.attributes)[name] for p in listed]
+                assert columns.text[name].tolist() == expected
+            assert columns.text["updated_by"].tolist() == [p.updated_by for p in listed]
+            assert columns.start.dtype == np.dtype("datetime64[D]")
+            assert [None if np.isnat(d) else d.astype(date) for d in columns.start] == [
+                p.attributes.start for p in listed
+            ]
+            assert np.array_equal(
+                columns.cost_eur,
+                [
+                    np.nan if p.attributes.cost_eur is None else p.attributes.cost_eur
+                    for p in listed
+                ],
+                equal_nan=True,
+            )
+            assert columns.version.tolist() == [p.version for p in listed]
+            moments = [p.updated_at.replace(tzinfo=None) for p in listed]
+            assert columns.updated_at.astype("datetime64[us]").tolist() == moments

@@ -51,6 +51,7 @@ from sqlalchemy import (
     Executable,
     Row,
     Select,
+    String,
     Table,
     bindparam,
     column,
@@ -63,6 +64,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -81,6 +83,7 @@ from zugabe.domain.cases import (
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import ConfigError, InvalidInput, NotFound, StorageError, VersionConflict
 from zugabe.storage.contract import (
+    PROJECT_TEXT_COLUMNS,
     CaseQuery,
     CaseSync,
     LayerFeature,
@@ -88,6 +91,7 @@ from zugabe.storage.contract import (
     LayerInfo,
     NewLayerVersion,
     NewProject,
+    ProjectColumns,
     ProjectQuery,
     Store,
 )
@@ -479,6 +483,42 @@ class SqliteStore(Store):
         with self._read() as conn:
             return int(conn.execute(statement).scalar_one())
 
+    def project_columns(self, query: ProjectQuery) -> ProjectColumns:
+        """One query, raw rows from the DBAPI cursor, no object per project (exports)."""
+        names = ("id", "geometry", *PROJECT_TEXT_COLUMNS, "cost_eur", "version")
+        raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored text
+        statement = _paged(
+            select(
+                *(projects_table.c[name] for name in names),
+                *(type_coerce(projects_table.c[name], String) for name in raw),
+            ).where(*_conditions(query)),
+            projects_table.c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            result = conn.execute(statement)
+            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
+            result.close()
+        columns = dict(zip((*names, *raw), zip(*rows, strict=True), strict=True)) if rows else {}
+
+        def column(name: str) -> tuple[Any, ...]:
+            return columns.get(name, ())
+
+        return ProjectColumns(
+            id=np.array(column("id"), dtype=np.int64),
+            wkb=np.array(column("geometry"), dtype=object),
+            text={name: np.array(column(name), dtype=object) for name in PROJECT_TEXT_COLUMNS},
+            start=_date_column(column("start_date")),
+            end=_date_column(column("end_date")),
+            cost_eur=np.array(
+                [np.nan if v is None else v for v in column("cost_eur")], dtype=float
+            ),
+            version=np.array(column("version"), dtype=np.int64),
+            created_at=_utc_column(column("created_at")),
+            updated_at=_utc_column(column("updated_at")),
+        )
+
     def schema_version(self) -> int:
         with self._read() as conn:
             return read_version(conn)
@@ -748,6 +788,19 @@ def _project(row: Row[Any]) -> Project:
         updated_by=row.updated_by,
         version=row.version,
     )
+
+
+def _date_column(values: Sequence[str | None]) -> npt.NDArray[np.datetime64]:
+    """Stored ISO dates as ``datetime64[D]``, NaT where there is none."""
+    return np.array(["NaT" if v is None else v for v in values], dtype="datetime64[D]")
+
+
+def _utc_column(values: Sequence[str]) -> npt.NDArray[np.datetime64]:
+    """Stored ``UtcDateTime`` text (always ``+00:00``) as naive UTC ``datetime64[us]``."""
+    if all(v.endswith("+00:00") for v in values):
+        return np.array([v[:-6] for v in values], dtype="datetime64[us]")
+    moments = [datetime.fromisoformat(v).astimezone(UTC).replace(tzinfo=None) for v in values]
+    return np.array(moments, dtype="datetime64[us]")
 
 
 def _raise_missing_or_conflict(
