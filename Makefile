@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages browser lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser gdal lint format sample-data bench clean
 
 run: install system-packages  ## create the venv, load the demo town, serve on http://127.0.0.1:5000
 	$(BIN)/zugabe init
 	$(BIN)/zugabe demo --source sample_data
 	$(BIN)/zugabe serve
 
-test: install-dev system-packages browser  ## lint and run the whole test suite, browser tests included
+test: install-dev system-packages browser gdal  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -68,6 +68,24 @@ browser: system-packages
 	  fi; \
 	fi
 
+# The export tests read the GeoPackage back with GDAL's own ogrinfo, and the export
+# benchmark times ogr2ogr: Debian's gdal-bin. Installed when we may (root with apt), else
+# named; the tests then fail with the same advice rather than skip.
+GDAL_PACKAGES := gdal-bin
+GDAL_FILES    := /usr/bin/ogrinfo /usr/bin/ogr2ogr
+
+# After browser, so that `make -j test` never runs two apt-gets at once.
+gdal: browser
+	@missing=""; for f in $(GDAL_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(GDAL_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(GDAL_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(GDAL_PACKAGES) for the export tests and benchmark (missing:$$missing)"; \
+	  fi; \
+	fi
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -76,9 +94,12 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.installed-bench  ## run the benchmarks (minutes; installs PostGIS when root)
+bench: $(VENV)/.installed-bench gdal browser  ## run the benchmarks (minutes; installs PostGIS when root)
 	$(BIN)/python bench/bench_layer_import.py
 	$(BIN)/python bench/bench_detection.py
+	$(BIN)/python bench/bench_save_http.py
+	$(BIN)/python bench/bench_map_render.py
+	$(BIN)/python bench/bench_export.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'

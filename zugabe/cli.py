@@ -20,7 +20,7 @@ from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
-from zugabe.services.query import parse_bbox
+from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.storage.contract import CaseQuery
 
 
@@ -184,17 +184,30 @@ def layers() -> None:
     """Import, list and remove thematic layers."""
 
 
+def _file_options(command: Any) -> Any:
+    """The options of reading a GIS file or CSV, shared by the layer and project imports."""
+    options = [
+        click.option("--source-layer", help="Layer in the file (GeoPackage, zip, ISYBAU part)."),
+        click.option("--source-crs", help="CRS of the file when it has none, e.g. EPSG:31467."),
+        click.option(
+            "--map", "mappings", multiple=True, metavar="FIELD=ATTRIBUTE", help="Field mapping."
+        ),
+        click.option("--x-field", help="CSV: column with x / longitude."),
+        click.option("--y-field", help="CSV: column with y / latitude."),
+        click.option("--wkt-field", help="CSV: column with the geometry as WKT."),
+        click.option("--delimiter", help="CSV: field delimiter (default: guessed)."),
+        click.option("--decimal-comma/--decimal-point", default=None, help="CSV: number format."),
+        click.option("--encoding", help="Text encoding (default: UTF-8, else Windows-1252)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @layers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--layer", "layer_key", required=True, help="Layer type key, e.g. sewer_sections.")
-@click.option("--source-layer", help="Layer in the file (GeoPackage, zip, ISYBAU part).")
-@click.option("--source-crs", help="CRS of the file when it has none, e.g. EPSG:31467.")
-@click.option("--map", "mappings", multiple=True, metavar="FIELD=ATTRIBUTE", help="Field mapping.")
-@click.option("--x-field", help="CSV: column with x / longitude.")
-@click.option("--y-field", help="CSV: column with y / latitude.")
-@click.option("--delimiter", help="CSV: field delimiter (default: guessed).")
-@click.option("--decimal-comma/--decimal-point", default=None, help="CSV: number format.")
-@click.option("--encoding", help="Text encoding (default: UTF-8, else Windows-1252).")
+@_file_options
 @pass_context
 def import_layer(
     context: _Context,
@@ -203,20 +216,11 @@ def import_layer(
     source_layer: str | None,
     source_crs: str | None,
     mappings: tuple[str, ...],
-    x_field: str | None,
-    y_field: str | None,
-    delimiter: str | None,
-    decimal_comma: bool | None,
-    encoding: str | None,
+    **csv: Any,
 ) -> None:
     """Import FILE as the new version of a layer, printing what was accepted or refused."""
-    mapping = {}
-    for item in mappings:
-        source, separator, attribute = item.partition("=")
-        if not separator:
-            raise click.BadParameter(f"'{item}' is not FIELD=ATTRIBUTE", param_hint="--map")
-        mapping[source.strip()] = attribute.strip()
-    csv_options = CsvOptions(x_field, y_field, delimiter, decimal_comma, encoding)
+    mapping = parse_mapping(mappings)
+    csv_options = CsvOptions(**csv)
     click.echo(f"reading and checking {file.name} …", err=True)
     with (
         context.services() as services,
@@ -352,10 +356,213 @@ def synergy(
 # -- reports (issue 6) -------------------------------------------------------------------
 
 
+@cli.group()
+def report() -> None:
+    """Coordination reports as HTML pages to print, or their case lists as CSV/XLSX."""
+
+
+def _report_options(command: Any) -> Any:
+    """-o, --format, --lang: what every report command takes."""
+    for option in (
+        click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["html", "csv", "xlsx"]),
+            default="html",
+            show_default=True,
+            help="html: the report page; csv, xlsx: its case list.",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="File (default: stdout; for xlsx the file name of the web download).",
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def _write_report(
+    context: _Context,
+    build: Any,
+    fmt: str,
+    lang: str,
+    output: Path | None,
+    time_from: str | None = None,
+    time_to: str | None = None,
+) -> None:
+    """Build with ``build(reports, period)``, render as the web does, write or print."""
+    from zugabe.services.reports import ReportService, parse_period
+    from zugabe.web.reports import render_report
+
+    period = parse_period({"from": time_from or "", "to": time_to or ""})
+    with context.services() as services:
+        reports = ReportService(services)
+        built = build(reports, period)
+        body, _mimetype = render_report(reports, built, lang, fmt)
+        if output is None and fmt == "xlsx":
+            output = Path(reports.filename(built, fmt))
+    if output is None:
+        click.echo(body.decode("utf-8"), nl=False)
+    else:
+        output.write_bytes(body)
+        click.echo(f"{len(built.cases)} cases: report written to {output}", err=True)
+
+
+def _period_options(command: Any) -> Any:
+    command = click.option("--to", "time_to", help="Period end, YYYY-MM-DD.")(command)
+    return click.option("--from", "time_from", help="Period start, YYYY-MM-DD.")(command)
+
+
+@report.command("project")
+@click.argument("project_id", type=int)
+@_report_options
+@pass_context
+def report_project(context: _Context, project_id: int, **options: Any) -> None:
+    """The fact sheet of project PROJECT_ID: data, map, timeline, live cases."""
+    _write_report(context, lambda r, _period: r.project(project_id), **options)
+
+
+@report.command("organisation")
+@click.argument("key")
+@_period_options
+@_report_options
+@pass_context
+def report_organisation(context: _Context, key: str, **options: Any) -> None:
+    """Every live case involving organisation KEY, by severity and date."""
+    _write_report(context, lambda r, period: r.organisation(key, period), **options)
+
+
+@report.command("department")
+@click.argument("key")
+@_period_options
+@_report_options
+@pass_context
+def report_department(context: _Context, key: str, **options: Any) -> None:
+    """Every live case involving department KEY, by severity and date."""
+    _write_report(context, lambda r, period: r.department(key, period), **options)
+
+
+@report.command("area")
+@click.option("--district", help="An id (district_id) of the districts layer.")
+@click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (WGS84).")
+@_period_options
+@_report_options
+@pass_context
+def report_area(context: _Context, district: str | None, bbox: str | None, **options: Any) -> None:
+    """Projects and live cases of a district or a box (give one), in a period."""
+    _write_report(
+        context, lambda r, period: r.area(district=district, bbox=bbox, period=period), **options
+    )
+
+
 # -- exports (issue 6) -------------------------------------------------------------------
 
 
+@cli.command("export")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write; it appears only when complete.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gpkg", "geojson", "csv"]),
+    help="Default: from the file name (.gpkg, .geojson/.json, .csv).",
+)
+@click.option(
+    "--data",
+    type=click.Choice(["projects", "cases"]),
+    default="projects",
+    show_default=True,
+    help="GeoJSON and CSV: what to export (a GeoPackage holds everything).",
+)
+@_filter_options
+@click.option("--district", help="Number or name of a polygon of the districts layer.")
+@click.option(
+    "--cases",
+    type=click.Choice(["live", "all", "none"]),
+    default="live",
+    show_default=True,
+    help="Cases of the exported projects: live ones, all (obsolete too) or none.",
+)
+@click.option("--layers", help="GeoPackage: thematic layers, comma-separated, or 'none'.")
+@click.option("--synergy/--no-synergy", default=True, help="GeoPackage: the synergy grid.")
+@click.option("--cell-size", type=float, help="GeoPackage: synergy grid cell size in metres.")
+@pass_context
+def export(
+    context: _Context,
+    output: Path,
+    fmt: str | None,
+    data: str,
+    synergy: bool,
+    cell_size: float | None,
+    **filters: str | None,
+) -> None:
+    """Export a styled GeoPackage of everything, or projects or cases as GeoJSON or CSV."""
+    from zugabe.services.exports import ExportFilter, ExportService, write_text
+
+    suffixes = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".csv": "csv"}
+    fmt = fmt or suffixes.get(output.suffix.lower())
+    if fmt is None:
+        raise click.UsageError("give --format, or a file name ending in .gpkg, .geojson or .csv")
+    params = {k: v for k, v in filters.items() if v} | {"synergy": str(synergy).lower()}
+    if cell_size is not None:
+        params["cell_size"] = str(cell_size)
+    export_filter = ExportFilter.from_params(params)
+    with context.services() as services:
+        exports = ExportService.of(services)
+        if fmt == "gpkg":
+            summary = exports.write_geopackage(export_filter, output)
+            for name, count in summary.layers.items():
+                click.echo(f"{name:<32} {count:>8}")
+            for note in summary.notes:
+                click.echo(f"note: {note}", err=True)
+        else:
+            write_text(output, getattr(exports, f"{data}_{fmt}")(export_filter))
+    click.echo(f"written to {output}", err=True)
+
+
 # -- project import (issue 6) ------------------------------------------------------------
+
+
+@projects.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and print the report only.")
+@_file_options
+@pass_context
+def import_projects(
+    context: _Context,
+    file: Path,
+    dry_run: bool,
+    source_layer: str | None,
+    source_crs: str | None,
+    mappings: tuple[str, ...],
+    **csv: Any,
+) -> None:
+    """Import projects from FILE: every row checked as in the API, all stored or none."""
+    from zugabe.services.project_import import ProjectImporter, ProjectImportRefused
+
+    with context.services() as services:
+        try:
+            report = ProjectImporter(services.projects).import_file(
+                file,
+                context.acting_user(services),
+                dry_run=dry_run,
+                source_layer=source_layer,
+                source_crs=source_crs,
+                mapping=parse_mapping(mappings) or None,
+                csv_options=CsvOptions(**csv),
+            )
+        except ProjectImportRefused as refused:
+            click.echo(refused.report.as_text())
+            raise ZugabeError(refused.detail) from None  # the rows are listed above
+    click.echo(report.as_text())
 
 
 def main() -> None:

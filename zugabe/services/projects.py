@@ -33,7 +33,7 @@ from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import NewProject, ProjectQuery, ProjectStore
 
 if TYPE_CHECKING:
-    from zugabe.services.cases import CaseService
+    from zugabe.services.cases import CaseService, DetectionRun
 
 LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", "from", "to", "q")
 
@@ -111,7 +111,9 @@ class ProjectPoint:
     id: int
     lon: float
     lat: float
-    attributes: ProjectAttributes
+    organisation: str
+    department: str
+    status: str
 
 
 class ProjectService:
@@ -146,13 +148,24 @@ class ProjectService:
             drafts.append(NewProject(attributes, self.reprojector.to_storage(geometry), user))
         if errors:
             raise_invalid(errors)
+        return self.add_checked(drafts, user)[0]
+
+    def add_checked(
+        self, drafts: Sequence[NewProject], user: str
+    ) -> tuple[list[Project], DetectionRun | None]:
+        """Store drafts that passed every check in one transaction, then detect their cases.
+
+        Split from ``create_many`` for the bulk import, which checks rows itself (to report
+        them by row) and reprojects straight from the file's CRS.
+        """
+        run = None
         with self._writing():
             projects = self.store.add_projects(drafts)
             if self.cases is not None and len(projects) == 1:
-                self.cases.detect_project(projects[0], user)
+                run = self.cases.detect_project(projects[0], user)
             elif self.cases is not None and projects:
-                self.cases.detect_everything(user)  # one batch run beats many single checks
-        return projects
+                run = self.cases.detect_everything(user)  # one batch run beats many single checks
+        return projects, run
 
     def get(self, project_id: int) -> Project:
         project = self.store.get_project(project_id)
@@ -242,15 +255,26 @@ class ProjectService:
 
     def points(self, project_filter: ProjectFilter) -> list[ProjectPoint]:
         """Every matching project as one point on it, in id order: what a map shows, as
-        clusters, where drawing each geometry would be too much (zoomed out, 10,000 projects)."""
-        projects = self.store.list_projects(self._query(project_filter))
-        if not projects:
+        clusters, where drawing each geometry would be too much (zoomed out, 10,000 projects).
+
+        Read column by column (``project_columns``): no project object per row.
+        """
+        columns = self.store.project_columns(self._query(project_filter))
+        if not len(columns):
             return []
-        inside = shapely.point_on_surface(np.array([p.geometry for p in projects], dtype=object))
+        inside = shapely.point_on_surface(shapely.from_wkb(columns.wkb))
         lonlat = self.reprojector.coordinates_to_wgs84(shapely.get_coordinates(inside))
+        rows = zip(
+            columns.id.tolist(),
+            np.round(lonlat, 6).tolist(),
+            columns.text["organisation"].tolist(),
+            columns.text["department"].tolist(),
+            columns.text["status"].tolist(),
+            strict=True,
+        )
         return [
-            ProjectPoint(p.id, round(lon, 6), round(lat, 6), p.attributes)
-            for p, (lon, lat) in zip(projects, lonlat.tolist(), strict=True)
+            ProjectPoint(pid, lon, lat, organisation, department, status)
+            for pid, (lon, lat), organisation, department, status in rows
         ]
 
     def iterate(self, project_filter: ProjectFilter) -> Iterator[Project]:
