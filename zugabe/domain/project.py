@@ -35,6 +35,23 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
+# How people read the project fields, for reports, exports and their column headers.
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "id": {"de": "Nr.", "en": "No."},
+    "title": {"de": "Titel", "en": "Title"},
+    "description": {"de": "Beschreibung", "en": "Description"},
+    "organisation": {"de": "Organisation", "en": "Organisation"},
+    "department": {"de": "Fachbereich", "en": "Department"},
+    "measure_type": {"de": "Maßnahmenart", "en": "Measure type"},
+    "status": {"de": "Status", "en": "Status"},
+    "start": {"de": "Beginn", "en": "Start"},
+    "end": {"de": "Ende", "en": "End"},
+    "contact": {"de": "Kontakt", "en": "Contact"},
+    "cost_eur": {"de": "Kosten (EUR)", "en": "Cost (EUR)"},
+    "version": {"de": "Version", "en": "Version"},
+}
+
+
 @dataclass(frozen=True)
 class ProjectAttributes:
     """What a planner edits: everything but geometry and bookkeeping."""

@@ -43,7 +43,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
 from zugabe.domain.layers import LayerDefinition
-from zugabe.domain.project import Project, attributes_to_json
+from zugabe.domain.project import FIELD_LABELS, Project, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest
 from zugabe.io.geopackage import Column, GeoPackage, Layer, geometry_families
@@ -75,19 +75,7 @@ FAMILY_LABELS = {
     "polygons": ("Flächen", "polygons"),
 }
 RELATION_LABELS = {"conflict": "Konflikt", "synergy": "Synergie", "note": "Hinweis"}
-PROJECT_ALIASES = {
-    "id": "Nr.",
-    "title": "Titel",
-    "description": "Beschreibung",
-    "organisation": "Organisation",
-    "department": "Fachbereich",
-    "measure_type": "Maßnahmenart",
-    "status": "Status",
-    "start": "Beginn",
-    "end": "Ende",
-    "contact": "Kontakt",
-    "cost_eur": "Kosten (EUR)",
-    "version": "Version",
+PROJECT_ALIASES = {field: labels["de"] for field, labels in FIELD_LABELS.items()} | {
     "created_at": "angelegt am",
     "created_by": "angelegt von",
     "updated_at": "geändert am",

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
 from zugabe.domain.palette import department_colors, relation_color
-from zugabe.domain.project import Project, Status
+from zugabe.domain.project import FIELD_LABELS, Project, Status
 from zugabe.domain.vocabulary import STATUS_LABELS
 from zugabe.errors import BadRequest, NotFound
 from zugabe.io.report_graphics import (
@@ -79,19 +79,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_map": "Nichts zu zeigen.",
         "projects": "Maßnahmen",
         "no_projects": "Keine Maßnahmen.",
-        "id": "Nr.",
-        "title": "Titel",
-        "organisation": "Organisation",
-        "department": "Fachbereich",
-        "measure_type": "Maßnahmenart",
-        "status": "Status",
-        "start": "Beginn",
-        "end": "Ende",
         "window": "Zeitraum",
-        "contact": "Kontakt",
-        "cost_eur": "Kosten (EUR)",
-        "description": "Beschreibung",
-        "version": "Version",
         "created": "Angelegt",
         "updated": "Geändert",
         "by": "von",
@@ -165,19 +153,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_map": "Nothing to show.",
         "projects": "Projects",
         "no_projects": "No projects.",
-        "id": "No.",
-        "title": "Title",
-        "organisation": "Organisation",
-        "department": "Department",
-        "measure_type": "Measure type",
-        "status": "Status",
-        "start": "Start",
-        "end": "End",
         "window": "Period",
-        "contact": "Contact",
-        "cost_eur": "Cost (EUR)",
-        "description": "Description",
-        "version": "Version",
         "created": "Created",
         "updated": "Changed",
         "by": "by",
@@ -230,6 +206,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "sheet": "Coordination cases",
     },
 }
+for _lang, _texts in TEXTS.items():
+    _texts.update({field: labels[_lang] for field, labels in FIELD_LABELS.items()})
 
 
 def parse_language(value: str | None) -> str:

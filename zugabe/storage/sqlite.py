@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 import shapely.errors
+import shapely.prepared
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     ColumnElement,
@@ -53,6 +54,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
     bindparam,
     column,
     create_engine,
@@ -859,10 +861,30 @@ def _area_conditions(
         rtree.c.max_y >= min_y,
         rtree.c.min_y <= max_y,
     )
-    return [
-        rows.c.id.in_(candidates),
-        func.zugabe_intersects(rows.c.geometry, shapely.to_wkb(area)) == 1,
-    ]
+    exact = func.zugabe_intersects(rows.c.geometry, shapely.to_wkb(area)) == 1
+    inner = _inner_box(area)
+    if inner is not None:
+        # A row whose box lies inside the area meets it: no geometry to decode. With a map
+        # view over 10,000 projects that is most of them.
+        x0, y0, x1, y1 = inner
+        inside = and_(
+            rows.c.min_x >= x0, rows.c.max_x <= x1, rows.c.min_y >= y0, rows.c.max_y <= y1
+        )
+        exact = or_(inside, exact)
+    return [rows.c.id.in_(candidates), exact]
+
+
+def _inner_box(area: BaseGeometry) -> tuple[float, float, float, float] | None:
+    """An axis-aligned box inside ``area``: its bounds shrunk until contained, if that comes
+    soon (a reprojected lon/lat box is a slightly turned rectangle; a district is not)."""
+    min_x, min_y, max_x, max_y = area.bounds
+    prepared = shapely.prepared.prep(area)
+    for share in (0.0, 0.005, 0.01, 0.02, 0.05):
+        dx, dy = (max_x - min_x) * share, (max_y - min_y) * share
+        box = (min_x + dx, min_y + dy, max_x - dx, max_y - dy)
+        if prepared.contains(shapely.box(*box)):
+            return box
+    return None
 
 
 # -- thematic layers ---------------------------------------------------------
