@@ -138,6 +138,9 @@ def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, pag
     assert sewer.geometry.geom_type == "Polygon"
     stored_cases = live_server.services.cases.of_project(sewer.id)
     assert cases.count() == len(stored_cases) >= 1
+    # Its fact sheet (a printable report) is one click away.
+    sheet = page.locator("#fact-sheet")
+    expect(sheet).to_have_attribute("href", f"/reports/projects/{sewer.id}?lang=de")
 
     # Work a case: coordinate, comment.
     bundle = page.locator("#cases li.case.synergy").first

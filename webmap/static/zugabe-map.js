@@ -22,7 +22,7 @@ const ZugabeMap = (() => {
       cancel: "Abbrechen", cases: "Koordinierungsfälle", no_cases: "Keine Koordinierungsfälle.",
       new_status: "Neuer Status", reason: "Begründung", change_status: "Status ändern",
       comments: "Kommentare", comment: "Kommentar", add_comment: "Kommentar hinzufügen",
-      history: "Verlauf", legend: "Legende",
+      history: "Verlauf", legend: "Legende", fact_sheet: "Projektkennblatt",
       draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
         "(Linie, Fläche oder Punkt) oder klicken Sie eine Maßnahme an.",
       new_project: "Neue Maßnahme", edit_project: "Maßnahme bearbeiten",
@@ -58,7 +58,7 @@ const ZugabeMap = (() => {
       cancel: "Cancel", cases: "Coordination cases", no_cases: "No coordination cases.",
       new_status: "New status", reason: "Reason", change_status: "Change status",
       comments: "Comments", comment: "Comment", add_comment: "Add comment",
-      history: "History", legend: "Legend",
+      history: "History", legend: "Legend", fact_sheet: "Fact sheet",
       draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
         "point), or click a project.",
       new_project: "New project", edit_project: "Edit project",
@@ -517,6 +517,7 @@ const ZugabeMap = (() => {
   function renderProject(feature) {
     const p = feature.properties;
     $("project-title").textContent = p.title;
+    $("fact-sheet").href = `/reports/projects/${feature.id}?lang=${state.lang}`;
     const data = $("project-data");
     data.replaceChildren();
     const rows = [
