@@ -45,23 +45,21 @@ import os
 import shutil
 import statistics
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import folium
-import waitress
 from bench_detection import SIZE, X0, Y0, synthetic_region
 from branca.element import Element
-from flask import Flask, Response
+from flask import Response
 from playwright.sync_api import Browser, Page, sync_playwright
 from pyproj import Transformer
-from waitress import wasyncore
 
 from zugabe.services import Services
 from zugabe.storage.contract import NewProject
 from zugabe.web import create_app
+from zugabe.web.background import BackgroundServer
 from zugabe.web.webmap import LocalMap
 
 VIEWPORT = {"width": 1366, "height": 768}
@@ -139,39 +137,6 @@ class Run:
 
 
 # --------------------------------------------------------------------------- server
-
-
-@dataclass
-class Server:
-    url: str
-    server: Any  # waitress has no type hints
-    sockets: dict[int, Any]
-    thread: threading.Thread
-
-
-def serve(app: Flask) -> Server:
-    """The app under waitress on a free loopback port, in a daemon thread."""
-    # A page's parallel requests queue briefly: waitress would warn about each.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    sockets: dict[int, Any] = {}
-    server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return Server(f"http://127.0.0.1:{server.effective_port}", server, sockets, thread)
-
-
-def stop(running: Server) -> None:
-    """Stop waitress as tests/browser/conftest.py does: empty its socket map from its loop."""
-    detached: dict[int, Any] = {}
-
-    def detach() -> None:
-        detached.update(running.sockets)
-        running.sockets.clear()
-
-    running.server.trigger.pull_trigger(detach)
-    running.thread.join(timeout=10)
-    wasyncore.close_all(detached)
-    running.server.task_dispatcher.shutdown()
 
 
 # --------------------------------------------------------------------------- the pages
@@ -371,7 +336,9 @@ def main() -> None:
         )
 
         load_before = os.getloadavg()[0]
-        running = serve(app)
+        # A page's parallel requests queue briefly: waitress would warn about each.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        running = BackgroundServer.start(app)
         whole = f"{zoom}/{lat:.5f}/{lon:.5f}"
         close = f"{HIGH_ZOOM}/{lat:.5f}/{lon:.5f}"
         try:
@@ -396,7 +363,7 @@ def main() -> None:
                 geometries = [zugabe_run(browser, running.url, close) for _ in range(args.runs)]
                 browser.close()
         finally:
-            stop(running)
+            running.stop()
             services.close()
 
     wanted = (str(args.projects), f"{args.projects:,}".replace(",", "."))

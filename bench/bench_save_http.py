@@ -25,13 +25,11 @@ import argparse
 import http.client
 import json
 import tempfile
-import threading
 import time
 from collections import Counter
 
 import numpy as np
 import shapely
-import waitress
 from bench_detection import synthetic_region
 
 from zugabe.domain.project import Project
@@ -40,6 +38,7 @@ from zugabe.io.geojson import project_to_feature
 from zugabe.services import Services
 from zugabe.storage.contract import LayerFeatureBatch, NewLayerVersion, NewProject
 from zugabe.web import create_app
+from zugabe.web.background import BackgroundServer
 
 BATCH = 50_000
 
@@ -105,9 +104,8 @@ def main() -> None:
         )
         print(f"warm-up (index already current): {warm * 1000:.1f} ms")
 
-        server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-        threading.Thread(target=server.run, daemon=True).start()
-        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port)
+        server = BackgroundServer.start(app, threads=8)
+        connection = http.client.HTTPConnection(server.url.removeprefix("http://"))
         rng = np.random.default_rng(args.seed + 2)
         reprojector = services.projects.reprojector
         headers = {"Content-Type": "application/json", "X-Zugabe-User": "bench"}
@@ -143,7 +141,8 @@ def main() -> None:
                 answer = json.loads(payload)
                 case_counts.append(len(answer["cases"]))
                 saved_ids.append(int(answer["id"]))
-        connection.close()  # the server thread ends with the process
+        connection.close()
+        server.stop()
 
         live = services.cases._live
         assert live is not None

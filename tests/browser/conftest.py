@@ -28,21 +28,18 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import waitress
 from flask import Flask
-from waitress import wasyncore
 
 from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.web import create_app
+from zugabe.web.background import BackgroundServer
 
 try:
     from playwright.sync_api import (
@@ -98,46 +95,12 @@ class LiveServer:
     instance_path: Path
 
 
-@dataclass
-class _Running:
-    app: Flask
-    server: Any  # waitress' server classes have no type hints
-    sockets: dict[int, Any]  # the server loop's socket map: it runs while this is not empty
-    thread: threading.Thread
-
-
-def _serve(app: Flask) -> tuple[str, _Running]:
-    """Serve ``app`` with waitress on a free loopback port, in a daemon thread."""
-    sockets: dict[int, Any] = {}
-    server = waitress.create_server(
-        app, map=sockets, host="127.0.0.1", port=0, threads=4, ident="zugabe"
-    )
-    thread = threading.Thread(target=server.run, name="zugabe-live-server", daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{server.effective_port}", _Running(app, server, sockets, thread)
-
-
-def _stop(running: _Running) -> None:
-    """Stop the server, its worker threads and the store.
-
-    The server's loop runs while its socket map is not empty, waking only
-    every second: a thunk run by the loop itself (through its trigger) empties
-    the map so the loop returns at once, and the sockets are closed here
-    afterwards (closing the trigger inside its own thunk would deadlock).
-    """
-    detached: dict[int, Any] = {}
-
-    def detach() -> None:
-        detached.update(running.sockets)
-        running.sockets.clear()
-
-    running.server.trigger.pull_trigger(detach)
-    running.thread.join(timeout=10)
-    if running.thread.is_alive():
+def _stop(running: BackgroundServer, app: Flask) -> None:
+    """Stop the server, its worker threads and the store."""
+    stopped = running.stop()
+    app.extensions["zugabe"].close()
+    if not stopped:
         pytest.fail("the live server did not stop within 10 s")
-    wasyncore.close_all(detached)
-    running.server.task_dispatcher.shutdown()
-    running.app.extensions["zugabe"].close()
 
 
 @pytest.fixture
@@ -149,11 +112,11 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """
     instance = tmp_path / "instance"
     app = create_app({"instance_path": instance})
-    url, running = _serve(app)
+    running = BackgroundServer.start(app)
     try:
-        yield LiveServer(url, app.extensions["zugabe"], instance)
+        yield LiveServer(running.url, app.extensions["zugabe"], instance)
     finally:
-        _stop(running)
+        _stop(running, app)
 
 
 @pytest.fixture(scope="session")
@@ -177,11 +140,11 @@ def demo_server(_demo_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     instance = tmp_path / "instance"
     shutil.copytree(_demo_template, instance)
     app = create_app({"instance_path": instance})
-    url, running = _serve(app)
+    running = BackgroundServer.start(app)
     try:
-        yield LiveServer(url, app.extensions["zugabe"], instance)
+        yield LiveServer(running.url, app.extensions["zugabe"], instance)
     finally:
-        _stop(running)
+        _stop(running, app)
 
 
 # --- the browser ----------------------------------------------------------
