@@ -460,6 +460,24 @@ def synthetic_region(
     return generate_projects(region, n_projects, vocabulary, anchors), layers
 
 
+def default_world(
+    seed: int, n_projects: int, n_features: int
+) -> tuple[dict, list, list[Project], dict[str, list[LayerFeature]]]:
+    """The default layer definitions and rules with the seeded region; prints how long the
+    generation took (never part of a figure)."""
+    vocabulary = Vocabulary.default()
+    definitions = load_layer_definitions(default_layers_folder())
+    rules = load_rules(default_rules_path(), vocabulary, definitions)
+    started = time.perf_counter()
+    projects, layers = synthetic_region(seed, n_projects, n_features, vocabulary, definitions)
+    print(
+        f"generated {len(projects):,} projects and "
+        f"{sum(map(len, layers.values())):,} layer features in "
+        f"{time.perf_counter() - started:.1f} s (not measured)"
+    )
+    return definitions, rules, projects, layers
+
+
 # --------------------------------------------------------------------------- baseline
 
 
@@ -538,19 +556,7 @@ def main() -> None:
     if args.quick:
         args.projects, args.features, args.baseline_share = 5_000, 100_000, 1.0
 
-    vocabulary = Vocabulary.default()
-    definitions = load_layer_definitions(default_layers_folder())
-    rules = load_rules(default_rules_path(), vocabulary, definitions)
-
-    started = time.perf_counter()
-    projects, layers = synthetic_region(
-        args.seed, args.projects, args.features, vocabulary, definitions
-    )
-    print(
-        f"generated {len(projects):,} projects and "
-        f"{sum(map(len, layers.values())):,} layer features in "
-        f"{time.perf_counter() - started:.1f} s (not measured)"
-    )
+    definitions, rules, projects, layers = default_world(args.seed, args.projects, args.features)
 
     gc.collect()
     started = time.perf_counter()

@@ -882,11 +882,8 @@ def _engine_pairs(findings: Iterable[Any]) -> dict[str, set[tuple[int, int]]]:
 
 def main() -> None:
     """Engine vs PostGIS on one generated region: counts per rule and timings."""
-    from bench_detection import synthetic_region
+    from bench_detection import default_world
 
-    from zugabe.domain.layers import default_layers_folder, load_layer_definitions
-    from zugabe.domain.rules import default_rules_path, load_rules
-    from zugabe.domain.vocabulary import Vocabulary
     from zugabe.engine.detection import DetectionIndex, detect_all
 
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -901,17 +898,7 @@ def main() -> None:
     parser.add_argument("--no-engine", action="store_true", help="PostGIS only")
     args = parser.parse_args()
 
-    vocabulary = Vocabulary.default()
-    definitions = load_layer_definitions(default_layers_folder())
-    rules = load_rules(default_rules_path(), vocabulary, definitions)
-    started = time.perf_counter()
-    projects, layers = synthetic_region(
-        args.seed, args.projects, args.features, vocabulary, definitions
-    )
-    print(
-        f"generated {len(projects):,} projects × {sum(map(len, layers.values())):,} features "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
+    definitions, rules, projects, layers = default_world(args.seed, args.projects, args.features)
 
     engine_counts: dict[str, int] = {}
     engine_pairs: dict[str, set[tuple[int, int]]] = {}
