@@ -478,6 +478,20 @@ def default_world(
     return definitions, rules, projects, layers
 
 
+def timed_engine(
+    projects: list[Project], layers: dict, definitions: dict, rules: list
+) -> tuple[DetectionIndex, list, float, float]:
+    """Index build and ``detect_all``, each timed after a garbage collection."""
+    gc.collect()
+    started = time.perf_counter()
+    index = DetectionIndex(projects, layers, layer_definitions=definitions, rules=rules)
+    build = time.perf_counter() - started
+    gc.collect()
+    started = time.perf_counter()
+    findings = detect_all(index, rules)
+    return index, findings, build, time.perf_counter() - started
+
+
 # --------------------------------------------------------------------------- baseline
 
 
@@ -558,15 +572,7 @@ def main() -> None:
 
     definitions, rules, projects, layers = default_world(args.seed, args.projects, args.features)
 
-    gc.collect()
-    started = time.perf_counter()
-    index = DetectionIndex(projects, layers, layer_definitions=definitions, rules=rules)
-    build = time.perf_counter() - started
-
-    gc.collect()
-    started = time.perf_counter()
-    findings = detect_all(index, rules)
-    batch = time.perf_counter() - started
+    index, findings, build, batch = timed_engine(projects, layers, definitions, rules)
     by_rule: dict[str, int] = {}
     for finding in findings:
         by_rule[finding.rule_id] = by_rule.get(finding.rule_id, 0) + 1

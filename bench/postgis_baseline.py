@@ -882,9 +882,7 @@ def _engine_pairs(findings: Iterable[Any]) -> dict[str, set[tuple[int, int]]]:
 
 def main() -> None:
     """Engine vs PostGIS on one generated region: counts per rule and timings."""
-    from bench_detection import default_world
-
-    from zugabe.engine.detection import DetectionIndex, detect_all
+    from bench_detection import default_world, timed_engine
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--projects", type=int, default=2_000)
@@ -903,14 +901,7 @@ def main() -> None:
     engine_counts: dict[str, int] = {}
     engine_pairs: dict[str, set[tuple[int, int]]] = {}
     if not args.no_engine:
-        gc.collect()
-        started = time.perf_counter()
-        index = DetectionIndex(projects, layers, layer_definitions=definitions, rules=rules)
-        build = time.perf_counter() - started
-        gc.collect()
-        started = time.perf_counter()
-        findings = detect_all(index, rules)
-        batch = time.perf_counter() - started
+        index, findings, build, batch = timed_engine(projects, layers, definitions, rules)
         print(f"engine: index build {build:.2f} s, detect_all {batch:.2f} s")
         engine_pairs = _engine_pairs(findings)
         engine_counts = {rule.id: len(engine_pairs.get(rule.id, ())) for rule in rules}
