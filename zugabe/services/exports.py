@@ -258,7 +258,7 @@ class ExportService:
 
     def project_query(self, export: ExportFilter, area: BaseGeometry | None) -> ProjectQuery:
         # The service's own translation of the list filters, with the export's area.
-        return replace(self.projects._query(export.projects), area=area)
+        return replace(self.projects.query(export.projects), area=area)
 
     def project_columns(self, export: ExportFilter, area: BaseGeometry | None) -> ProjectColumns:
         return self.store.project_columns(self.project_query(export, area))

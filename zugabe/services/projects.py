@@ -243,7 +243,7 @@ class ProjectService:
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
             raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
-        query = self._query(project_filter)
+        query = self.query(project_filter)
         projects = self.store.list_projects(replace(query, after_id=after, limit=limit + 1))
         has_more = len(projects) > limit
         projects = projects[:limit]
@@ -259,7 +259,7 @@ class ProjectService:
 
         Read column by column (``project_columns``): no project object per row.
         """
-        columns = self.store.project_columns(self._query(project_filter))
+        columns = self.store.project_columns(self.query(project_filter))
         if not len(columns):
             return []
         inside = shapely.point_on_surface(shapely.from_wkb(columns.wkb))
@@ -290,7 +290,9 @@ class ProjectService:
     def to_feature(self, project: Project) -> dict[str, Any]:
         return project_to_feature(project, self.reprojector)
 
-    def _query(self, f: ProjectFilter) -> ProjectQuery:
+    def query(self, f: ProjectFilter) -> ProjectQuery:
+        """The store query of a filter (lon/lat box to the storage CRS): for other services
+        that read projects, such as the exports."""
         return ProjectQuery(
             area=self.reprojector.bbox_to_storage(f.bbox) if f.bbox else None,
             organisations=f.organisations,
