@@ -99,6 +99,7 @@ const ZugabeMap = (() => {
     labels: {}, departmentColor: {}, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
     current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
+    prefetched: null,
   };
 
   // ------------------------------------------------------------------ helpers
@@ -208,6 +209,8 @@ const ZugabeMap = (() => {
     });
     busy(0);
     const viewInAddress = restoreView();
+    // The view is known before the vocabulary: ask for its projects at once (no filters yet).
+    if (viewInAddress) prefetchPoints(pointsPath(new URLSearchParams({ bbox: bboxParam() })));
     const [vocab, layers] = await Promise.all([api("GET", "/api/vocab"), api("GET", "/api/layers")]);
     state.vocab = vocab.data;
     state.layers = layers.data.layers;
@@ -429,7 +432,10 @@ const ZugabeMap = (() => {
 
   async function loadProjects(bbox, filters, generation) {
     filters.set("bbox", bbox);
-    const points = await api("GET", `/api/projects/points?${filters}`);
+    const path = pointsPath(filters);
+    const early = state.prefetched;
+    state.prefetched = null;
+    const points = await (early && early.path === path ? early.response : api("GET", path));
     if (generation !== state.generation || points.status !== 200) return;
     const rows = points.data.points;
     const clustered = rows.length > CLUSTER_ABOVE;
@@ -466,6 +472,10 @@ const ZugabeMap = (() => {
       },
     }).addTo(state.projects);
   }
+
+  function pointsPath(params) { return `/api/projects/points?${params}`; }
+
+  function prefetchPoints(path) { state.prefetched = { path, response: api("GET", path) }; }
 
   function clustersBuilt() {
     if (state.clustering) { state.clustering = false; busy(-1); }
