@@ -90,6 +90,7 @@ const ZugabeMap = (() => {
     "#01665e", "#a6761d", "#666666",
   ];
   const REVIEW_STATUSES = ["open", "in_coordination", "resolved", "dismissed"];
+  const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
   const BASE_LAYERS = ["districts", "streets"]; // shown at start without a base map
@@ -224,6 +225,10 @@ const ZugabeMap = (() => {
     buildForm();
     buildLegend();
     buildLayerList();
+    // Fixed drawing order, whatever loads first: layers (overlayPane, 400) < cases <
+    // projects < highlights. A click on a project's line opens the project; the wider
+    // case stroke around it opens the case.
+    for (const [pane, z] of Object.entries(PANES)) map.createPane(pane).style.zIndex = z;
     state.projects = L.featureGroup().addTo(map);
     state.clusters = L.markerClusterGroup({
       chunkedLoading: true,
@@ -427,7 +432,10 @@ const ZugabeMap = (() => {
 
   function projectStyle(properties) {
     const color = state.departmentColor[properties.department] || "#333";
-    return { color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7 };
+    return {
+      color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7,
+      pane: "zugabe-projects",
+    };
   }
 
   async function loadProjects(bbox, filters, generation) {
@@ -464,6 +472,7 @@ const ZugabeMap = (() => {
     state.clusters.clearLayers();
     state.projects.clearLayers();
     L.geoJSON({ type: "FeatureCollection", features }, {
+      pane: "zugabe-projects",
       style: (f) => projectStyle(f.properties),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, projectStyle(f.properties)),
       onEachFeature: (f, shape) => {
@@ -491,6 +500,7 @@ const ZugabeMap = (() => {
 
   function drawCases(features, group, emphasised) {
     L.geoJSON({ type: "FeatureCollection", features: features.filter((f) => f.geometry) }, {
+      pane: emphasised ? "zugabe-highlight" : "zugabe-cases",
       style: (f) => caseStyle(f.properties.relation, emphasised),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, caseStyle(f.properties.relation, emphasised)),
       onEachFeature: (f, shape) => {
@@ -506,6 +516,7 @@ const ZugabeMap = (() => {
     return {
       color, weight: emphasised ? 7 : 5, opacity: 0.9, dashArray: relation === "note" ? "6 6" : null,
       fillColor: color, fillOpacity: 0.35, radius: 9,
+      pane: emphasised ? "zugabe-highlight" : "zugabe-cases",
     };
   }
 
@@ -545,7 +556,10 @@ const ZugabeMap = (() => {
     show("project-view", "cases-section");
     renderCases(feature.cases || []);
     state.highlight.clearLayers();
-    L.geoJSON(feature.geometry, { style: { color: "#000", weight: 3, dashArray: "4 4", fill: false } })
+    L.geoJSON(feature.geometry, {
+      pane: "zugabe-highlight",
+      style: { color: "#000", weight: 3, dashArray: "4 4", fill: false },
+    })
       .addTo(state.highlight);
   }
 
@@ -616,8 +630,11 @@ const ZugabeMap = (() => {
       for (const geometry of [s.geometry, s.derived_geometry]) {
         if (!geometry) continue;
         L.geoJSON(geometry, {
+          pane: "zugabe-highlight",
           style: { color: "#000", weight: 4, dashArray: "4 4", fillOpacity: 0.1 },
-          pointToLayer: (f, latlng) => L.circleMarker(latlng, { color: "#000", radius: 8 }),
+          pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+            color: "#000", radius: 8, pane: "zugabe-highlight",
+          }),
         }).addTo(state.highlight);
       }
     }
