@@ -485,10 +485,10 @@ def test_malformed_filters_are_refused(params: dict[str, str], message: str) -> 
 
 
 def test_unknown_district_or_layer_is_refused(services: Services, tmp_path: Path) -> None:
-    from zugabe.errors import BadRequest
+    from zugabe.errors import BadRequest, NotFound
 
     exports = ExportService.of(services)
-    with pytest.raises(BadRequest, match=r"no district 'Atlantis'.*Mühlenwinkel"):
+    with pytest.raises(NotFound, match=r"no district 'Atlantis'.*Mühlenwinkel"):
         exports.write_geopackage(ExportFilter(district="Atlantis"), tmp_path / "x.gpkg")
     with pytest.raises(BadRequest, match="unknown layer 'sewers'"):
         exports.write_geopackage(ExportFilter(layers=("sewers",)), tmp_path / "x.gpkg")
@@ -601,17 +601,19 @@ def test_api_cases_geojson_and_csv(services: Services, demo_client: FlaskClient)
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "status"),
     [
-        "/api/export.gpkg?district=Atlantis",
-        "/api/export/projects.geojson?district=Atlantis",
-        "/api/export/projects.csv?departement=roads",
-        "/api/export/cases.csv?cases=some",
+        ("/api/export.gpkg?district=Atlantis", 404),
+        ("/api/export/projects.geojson?district=Atlantis", 404),
+        ("/api/export/projects.csv?departement=roads", 400),
+        ("/api/export/cases.csv?cases=some", 400),
     ],
 )
-def test_api_refuses_bad_filters_before_streaming(demo_client: FlaskClient, url: str) -> None:
+def test_api_refuses_bad_filters_before_streaming(
+    demo_client: FlaskClient, url: str, status: int
+) -> None:
     response = demo_client.get(url)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.mimetype == "application/problem+json"
 
 

@@ -49,6 +49,7 @@ from zugabe.errors import BadRequest
 from zugabe.io.geopackage import Column, GeoPackage, Layer, geometry_families
 from zugabe.io.qgis_styles import FAMILIES, case_qml, layer_qml, project_qml, synergy_qml
 from zugabe.services.cases import CaseService
+from zugabe.services.layers import LayerService
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter, ProjectService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage.contract import (
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 
 EXPORT_FILTERS = (*LIST_FILTERS, "district", "cases", "layers", "synergy", "cell_size")
 CASE_CHOICES = ("live", "all", "none")
-DISTRICTS_LAYER = "districts"
 PAGE = 1000  # projects per read when streaming GeoJSON or CSV
 COORDINATE_DECIMALS = 7  # about 1 cm, as the API
 
@@ -198,14 +198,15 @@ class ExportService:
         projects: ProjectService,
         cases: CaseService,
         synergy: SynergyService,
-        definitions: Mapping[str, LayerDefinition],
+        layers: LayerService,
         vocabulary: Vocabulary,
     ) -> None:
         self.store = store
+        self.layers = layers
         self.projects = projects
         self.cases = cases
         self.synergy = synergy
-        self.definitions = definitions
+        self.definitions = layers.definitions
         self.vocabulary = vocabulary
         self.reprojector = projects.reprojector
 
@@ -216,7 +217,7 @@ class ExportService:
             services.projects,
             services.cases,
             services.synergy,
-            services.layers.definitions,
+            services.layers,
             services.vocabulary,
         )
 
@@ -228,33 +229,11 @@ class ExportService:
         if export.projects.bbox:
             areas.append(self.reprojector.bbox_to_storage(export.projects.bbox))
         if export.district:
-            areas.append(self._district(export.district))
+            districts = self.layers.districts(export.district)
+            areas.append(shapely.union_all([d.geometry for d in districts]))
         if not areas:
             return None
         return areas[0] if len(areas) == 1 else shapely.intersection(*areas)
-
-    def _district(self, wanted: str) -> BaseGeometry:
-        """The polygon(s) of the districts layer whose number or name is ``wanted``."""
-        definition = self.definitions.get(DISTRICTS_LAYER)
-        if definition is None or self.store.get_layer(DISTRICTS_LAYER) is None:
-            raise BadRequest(f"'district' needs the layer '{DISTRICTS_LAYER}'; it is not stored")
-        id_name = definition.id_attribute or "district_id"
-        features = self.store.layer_features(DISTRICTS_LAYER)
-        folded = wanted.casefold()
-        hits = [
-            f.geometry
-            for f in features
-            if str(f.attributes.get(id_name, "")) == wanted
-            or str(f.attributes.get("name", "")).casefold() == folded
-        ]
-        if not hits:
-            known = ", ".join(
-                f"{f.attributes.get(id_name)} ({f.attributes.get('name')})" for f in features[:20]
-            )
-            raise BadRequest(
-                f"no district {wanted!r} in the layer '{DISTRICTS_LAYER}'; known: {known}"
-            )
-        return shapely.union_all(hits)
 
     def project_query(self, export: ExportFilter, area: BaseGeometry | None) -> ProjectQuery:
         # The service's own translation of the list filters, with the export's area.

@@ -39,6 +39,9 @@ REPORT_ROWS_KEPT = 1000  # refused/repaired rows listed in a report; the counts 
 
 Progress = Callable[[int, int], None]  # (features just written, features to write)
 
+# The layer whose polygons name areas in filters ("district=…" of exports and reports).
+DISTRICTS = "districts"
+
 
 @dataclass
 class ImportReport:
@@ -356,6 +359,28 @@ class LayerService:
             "imported_by": info.imported_by,
             "report": info.report,
         }
+
+    def districts(self, wanted: str) -> list[LayerFeature]:
+        """The features of the ``districts`` layer whose number (its id attribute) or name
+        (any case) is ``wanted``: the area filter of exports and reports."""
+        definition = self.definitions.get(DISTRICTS)
+        if definition is None or self.store.get_layer(DISTRICTS) is None:
+            raise NotFound(f"no district {wanted!r}: the layer '{DISTRICTS}' is not stored")
+        id_name = definition.id_attribute or "district_id"
+        features = self.store.layer_features(DISTRICTS)
+        folded = wanted.casefold()
+        hits = [
+            f
+            for f in features
+            if str(f.attributes.get(id_name, "")) == wanted
+            or str(f.attributes.get("name", "")).casefold() == folded
+        ]
+        if not hits:
+            known = ", ".join(
+                f"{f.attributes.get(id_name)} ({f.attributes.get('name')})" for f in features[:20]
+            )
+            raise NotFound(f"no district {wanted!r} in the layer '{DISTRICTS}'; known: {known}")
+        return hits
 
     def remove(self, key: str, user: str) -> None:
         self.store.delete_layer(key, user)

@@ -323,11 +323,10 @@ class ReportService:
         if bbox is not None:
             box = parse_bbox(bbox) if isinstance(bbox, str) else bbox
             return Area(self.reprojector.bbox_to_storage(box), bbox=box)
-        for feature in self.store.layer_features("districts"):
-            if str(feature.attributes.get("district_id")) == district:
-                name = feature.attributes.get("name")
-                return Area(feature.geometry, district, str(name) if name else district)
-        raise NotFound(f"district {district!r} does not exist in the districts layer")
+        found = self.services.layers.districts(district)
+        name = found[0].attributes.get("name")
+        geometry = shapely.union_all([f.geometry for f in found])
+        return Area(geometry, district, str(name) if name else district)
 
     def _cases(self, query: CaseQuery, period: Period) -> list[CoordinationCase]:
         return self.store.list_cases(replace(query, time_from=period[0], time_to=period[1]))
