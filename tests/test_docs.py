@@ -1,4 +1,8 @@
-"""The README stays honest: settings and commands documented, curl examples working."""
+"""The documentation stays honest: settings and commands documented, curl examples working,
+links pointing at files that exist.
+
+The guides live in ``docs/`` (one page per audience); ``README.md`` is the entry with links.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,20 @@ from zugabe.cli import cli
 from zugabe.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text("utf-8")
+DOCS = ROOT / "docs"
+PAGES = ["planners", "reviewers", "analysts", "administrators", "developers"]
+ADMINISTRATORS = (DOCS / "administrators.md").read_text("utf-8")
+ANALYSTS = (DOCS / "analysts.md").read_text("utf-8")
+ALL_DOCS = "\n".join(path.read_text("utf-8") for path in sorted(DOCS.glob("*.md")))
+
+
+def test_every_audience_has_its_page() -> None:
+    assert sorted(path.stem for path in DOCS.glob("*.md")) == sorted(PAGES)
 
 
 @pytest.mark.parametrize("name", list(Settings.model_fields))
 def test_every_setting_is_documented(name: str) -> None:
-    assert f"| `{name}` |" in README
+    assert f"| `{name}` |" in ADMINISTRATORS
 
 
 def _commands(group: click.Group, prefix: str = "zugabe") -> Iterator[str]:
@@ -37,11 +49,38 @@ def _commands(group: click.Group, prefix: str = "zugabe") -> Iterator[str]:
 
 @pytest.mark.parametrize("command", list(_commands(cli)))
 def test_every_command_is_documented(command: str) -> None:
-    assert f"`{command}" in README
+    assert f"`{command}" in ALL_DOCS
+
+
+# [text](target) or [text](target "title"); fenced code is left out before matching.
+_LINK = re.compile(r"\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
+_FENCE = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+
+
+def _relative_links() -> list[tuple[str, str]]:
+    links = []
+    for page in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = _FENCE.sub("", page.read_text("utf-8"))
+        for target in _LINK.findall(text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith("#"):
+                continue  # http:, https:, mailto: …, or an anchor on the same page
+            links.append((str(page.relative_to(ROOT)), target))
+    return links
+
+
+def test_the_pages_have_relative_links() -> None:
+    pages = {page for page, _ in _relative_links()}
+    assert pages == {"README.md", *(f"docs/{name}.md" for name in PAGES)}
+
+
+@pytest.mark.parametrize(("page", "target"), _relative_links())
+def test_every_relative_link_points_to_a_file(page: str, target: str) -> None:
+    path = target.split("#", 1)[0]  # the file only; anchors are not checked
+    assert (ROOT / page).parent.joinpath(path).resolve().exists(), f"{page}: {target}"
 
 
 def _curl_examples() -> list[str]:
-    section = README.split("### Examples", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    section = ANALYSTS.split("### Examples", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     return [line for line in section.splitlines() if line.startswith("curl ")]
 
 
