@@ -15,6 +15,9 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
+from zugabe.domain.accounts import Actor, Role, Scope
+from zugabe.services import Services
+from zugabe.services.accounts import AccountInput
 from zugabe.web import create_app
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -50,6 +53,49 @@ def feature(geometry: dict[str, Any] | None = None, **properties: Any) -> dict[s
     return doc
 
 
+ADMIN = Actor.system("test.admin", roles=frozenset({Role.REGION_ADMIN}))
+"""A region admin for tests that call the services directly."""
+
+# The accounts tests sign in as: username -> organisation, roles, departments.
+TEST_ACCOUNTS: dict[str, tuple[str | None, frozenset[Role], tuple[str, ...]]] = {
+    "r.admin": (None, frozenset({Role.REGION_ADMIN}), ()),
+    "h.planner": ("herne", frozenset({Role.PLANNER}), ("roads", "drainage")),
+    "h.coordinator": ("herne", frozenset({Role.COORDINATOR}), ()),
+    "h.viewer": ("herne", frozenset({Role.VIEWER}), ()),
+    "h.orgadmin": ("herne", frozenset({Role.ORG_ADMIN}), ()),
+    "steward": (None, frozenset({Role.DATA_STEWARD}), ()),
+    "b.planner": ("bochum", frozenset({Role.PLANNER}), ("roads", "drainage")),
+    "b.coordinator": ("bochum", frozenset({Role.COORDINATOR}), ()),
+}
+
+
+def ensure_account(services: Services, username: str) -> None:
+    """One of ``TEST_ACCOUNTS``, created (without a password) if missing."""
+    if services.store.find_account(username) is not None:
+        return
+    organisation, roles, departments = TEST_ACCOUNTS[username]
+    themes = ("*",) if Role.DATA_STEWARD in roles else ()
+    display = username.replace(".", " ").title()
+    services.accounts.add(
+        ADMIN, AccountInput(username, display, "", organisation, departments, roles, themes)
+    )
+
+
+def token_for(app: Flask, username: str, scope: Scope = Scope.WRITE) -> str:
+    """A bearer token of a ``TEST_ACCOUNTS`` account (created on first use)."""
+    services: Services = app.extensions["zugabe"]
+    ensure_account(services, username)
+    return services.accounts.create_token(ADMIN, username, "tests", scope)[1]
+
+
+def client_as(app: Flask, username: str | None, scope: Scope = Scope.WRITE) -> FlaskClient:
+    """A test client sending the bearer token of ``username`` (None: anonymous)."""
+    client = app.test_client()
+    if username is not None:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token_for(app, username, scope)}"
+    return client
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings of the developer's shell must not leak into tests."""
@@ -82,6 +128,12 @@ def app(instance_path: Path) -> Iterator[Flask]:
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    """Signed in as a region admin (bearer token): may do everything."""
+    return client_as(app, "r.admin")
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
 
 

@@ -6,44 +6,25 @@ import json
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from zugabe.config import load_settings
+from zugabe.cli_accounts import audit, tokens, users
+from zugabe.cli_context import CliContext, pass_context
 from zugabe.errors import ZugabeError
 from zugabe.io.layer_files import CsvOptions
-from zugabe.services import Services
-from zugabe.services.demo import load_demo_layers, load_demo_projects
+from zugabe.services.demo import (
+    create_demo_accounts,
+    demo_actor,
+    load_demo_layers,
+    load_demo_projects,
+)
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.storage.contract import CaseQuery
-
-
-class _Context:
-    def __init__(self, overrides: dict[str, Any], user: str | None) -> None:
-        self.overrides = overrides
-        self.user = user
-
-    @contextmanager
-    def services(self) -> Iterator[Services]:
-        settings = load_settings(self.overrides)
-        settings.instance_path.mkdir(parents=True, exist_ok=True)
-        services = Services.open(settings)
-        try:
-            yield services
-        finally:
-            services.close()
-
-    def acting_user(self, services: Services) -> str:
-        return self.user or services.settings.default_user
-
-
-pass_context = click.make_pass_decorator(_Context)
 
 
 @click.group()
@@ -52,17 +33,17 @@ pass_context = click.make_pass_decorator(_Context)
     type=click.Path(file_okay=False, path_type=Path),
     help="Instance folder (default: ./instance or ZUGABE_INSTANCE_PATH).",
 )
-@click.option("--user", help="Acting user recorded with changes (default: setting default_user).")
+@click.option("--user", help="Your account: changes are made and recorded as it (must exist).")
 @click.pass_context
 def cli(ctx: click.Context, instance: Path | None, user: str | None) -> None:
     """ZUGABE: planning projects of a region on one map, with coordination."""
     overrides = {"instance_path": instance} if instance else {}
-    ctx.obj = _Context(overrides, user)
+    ctx.obj = CliContext(overrides, user)
 
 
 @cli.command()
 @pass_context
-def init(context: _Context) -> None:
+def init(context: CliContext) -> None:
     """Create the instance folder and the store (migrating an existing one)."""
     with context.services() as services:
         click.echo(
@@ -75,7 +56,7 @@ def init(context: _Context) -> None:
 @click.option("--host", help="Address to listen on (default: setting host).")
 @click.option("--port", type=int, help="Port (default: setting port).")
 @pass_context
-def serve(context: _Context, host: str | None, port: int | None) -> None:
+def serve(context: CliContext, host: str | None, port: int | None) -> None:
     """Serve the web map and the API with waitress, a production WSGI server."""
     import waitress
 
@@ -99,8 +80,9 @@ def serve(context: _Context, host: str | None, port: int | None) -> None:
     help="Load this folder (e.g. sample_data) instead of generating the town anew.",
 )
 @pass_context
-def demo(context: _Context, source: Path | None) -> None:
-    """Generate the demo town and load it: projects into an empty store, missing layers."""
+def demo(context: CliContext, source: Path | None) -> None:
+    """Generate the demo town and load it: demo accounts (their passwords printed once),
+    projects into an empty store, missing layers."""
     from zugabe.demo.town import write_town
 
     with context.services() as services, tempfile.TemporaryDirectory() as scratch:
@@ -108,14 +90,23 @@ def demo(context: _Context, source: Path | None) -> None:
         if folder is None:
             folder = Path(scratch)
             write_town(folder)
-        for key, count in load_demo_layers(services.layers, folder).items():
+        created = create_demo_accounts(services)
+        if created:
+            click.echo("demo accounts (DEMO ONLY: these passwords are shown this once):")
+            for account in created:
+                click.echo(
+                    f"  {account.username:<22} {account.password:<18} {account.role.value:<13} "
+                    f"{account.display_name}"
+                )
+        actor = demo_actor(services)
+        for key, count in load_demo_layers(services.layers, folder, actor).items():
             click.echo(f"demo layer {key}: {count} features")
-        loaded = load_demo_projects(services.projects, folder)
+        loaded = load_demo_projects(services.projects, folder, actor)
         if loaded:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
             click.echo("store already has projects; demo projects not loaded again")
-        live = services.cases.list(CaseQuery(limit=1))[1]
+        live = services.cases.list(actor, CaseQuery(limit=1))[1]
         click.echo(f"coordination cases: {live}")
 
 
@@ -135,11 +126,11 @@ def _filter_options(command: Any) -> Any:
 @projects.command("list")
 @_filter_options
 @pass_context
-def list_projects(context: _Context, **filters: str | None) -> None:
+def list_projects(context: CliContext, **filters: str | None) -> None:
     """Print matching projects as a table."""
     project_filter = ProjectFilter.from_params({k: v for k, v in filters.items() if v})
     with context.services() as services:
-        rows = list(services.projects.iterate(project_filter))
+        rows = list(services.projects.iterate(context.actor(services, write=False), project_filter))
         for project in rows:
             a = project.attributes
             window = f"{a.start or '…'} – {a.end or '…'}"
@@ -163,13 +154,14 @@ def list_projects(context: _Context, **filters: str | None) -> None:
 @_filter_options
 @pass_context
 def export_projects(
-    context: _Context, fmt: str, output: Path | None, **filters: str | None
+    context: CliContext, fmt: str, output: Path | None, **filters: str | None
 ) -> None:
     """Export matching projects as an RFC 7946 GeoJSON FeatureCollection."""
     project_filter = ProjectFilter.from_params({k: v for k, v in filters.items() if v})
     with context.services() as services:
         features = [
-            services.projects.to_feature(p) for p in services.projects.iterate(project_filter)
+            services.projects.to_feature(p)
+            for p in services.projects.iterate(context.actor(services, write=False), project_filter)
         ]
     text = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
     if output is None:
@@ -210,7 +202,7 @@ def _file_options(command: Any) -> Any:
 @_file_options
 @pass_context
 def import_layer(
-    context: _Context,
+    context: CliContext,
     file: Path,
     layer_key: str,
     source_layer: str | None,
@@ -234,7 +226,7 @@ def import_layer(
         info, report = services.layers.import_file(
             file,
             layer_key,
-            context.acting_user(services),
+            context.actor(services, write=True),
             source_layer=source_layer,
             source_crs=source_crs,
             mapping=mapping or None,
@@ -275,10 +267,10 @@ def format_report(report: ImportReport, version: int) -> str:
 
 @layers.command("list")
 @pass_context
-def list_layers(context: _Context) -> None:
+def list_layers(context: CliContext) -> None:
     """Print the stored layers."""
     with context.services() as services:
-        for info in services.layers.list():
+        for info in services.layers.list(context.actor(services, write=False)):
             click.echo(
                 f"{info.key:<24} v{info.version:<3} {info.feature_count:>8} features  "
                 f"{info.source}  {info.imported_at:%Y-%m-%d %H:%M} by {info.imported_by}"
@@ -288,10 +280,10 @@ def list_layers(context: _Context) -> None:
 @layers.command("remove")
 @click.argument("key")
 @pass_context
-def remove_layer(context: _Context, key: str) -> None:
+def remove_layer(context: CliContext, key: str) -> None:
     """Remove a layer and its features."""
     with context.services() as services:
-        services.layers.remove(key, context.acting_user(services))
+        services.layers.remove(key, context.actor(services, write=True))
         click.echo(f"layer {key} removed")
 
 
@@ -299,16 +291,16 @@ def remove_layer(context: _Context, key: str) -> None:
 @click.option("--project", "project_id", type=int, help="Check this project only.")
 @click.option("--all", "everything", is_flag=True, help="Recompute every case (batch run).")
 @pass_context
-def detect(context: _Context, project_id: int | None, everything: bool) -> None:
+def detect(context: CliContext, project_id: int | None, everything: bool) -> None:
     """Find coordination cases: for one project or, with --all, for everything."""
     if (project_id is None) == (not everything):
         raise click.UsageError("give either --project ID or --all")
     with context.services() as services:
-        user = context.acting_user(services)
+        actor = context.actor(services, write=True)
         if everything:
-            run = services.cases.detect_everything(user)
+            run = services.cases.batch_run(actor)
         else:
-            run = services.cases.detect_project(services.projects.get(project_id), user)
+            run = services.cases.recheck_project(actor, project_id)
     sync = run.sync
     click.echo(
         f"{run.findings} findings: {len(sync.created)} new cases, {len(sync.updated)} updated, "
@@ -327,7 +319,7 @@ def detect(context: _Context, project_id: int | None, everything: bool) -> None:
 )
 @pass_context
 def synergy(
-    context: _Context,
+    context: CliContext,
     cell_size: float | None,
     cells_layer: str | None,
     bbox: str | None,
@@ -337,7 +329,10 @@ def synergy(
     """Compute the synergy grid (Flächenkulisse) and print the best cells."""
     with context.services() as services:
         result = services.synergy.compute(
-            cell_size=cell_size, cells_layer=cells_layer, bbox=parse_bbox(bbox) if bbox else None
+            context.actor(services, write=False),
+            cell_size=cell_size,
+            cells_layer=cells_layer,
+            bbox=parse_bbox(bbox) if bbox else None,
         )
         collection = services.synergy.to_geojson(result)
     keys = [c["key"] for c in collection["criteria"]]
@@ -385,7 +380,7 @@ def _report_options(command: Any) -> Any:
 
 
 def _write_report(
-    context: _Context,
+    context: CliContext,
     build: Any,
     fmt: str,
     lang: str,
@@ -399,7 +394,7 @@ def _write_report(
 
     period = parse_period({"from": time_from or "", "to": time_to or ""})
     with context.services() as services:
-        reports = ReportService(services)
+        reports = ReportService(services, context.actor(services, write=False))
         built = build(reports, period)
         body, _mimetype = render_report(reports, built, lang, fmt)
         if output is None and fmt == "xlsx":
@@ -420,7 +415,7 @@ def _period_options(command: Any) -> Any:
 @click.argument("project_id", type=int)
 @_report_options
 @pass_context
-def report_project(context: _Context, project_id: int, **options: Any) -> None:
+def report_project(context: CliContext, project_id: int, **options: Any) -> None:
     """The fact sheet of project PROJECT_ID: data, map, timeline, live cases."""
     _write_report(context, lambda r, _period: r.project(project_id), **options)
 
@@ -430,7 +425,7 @@ def report_project(context: _Context, project_id: int, **options: Any) -> None:
 @_period_options
 @_report_options
 @pass_context
-def report_organisation(context: _Context, key: str, **options: Any) -> None:
+def report_organisation(context: CliContext, key: str, **options: Any) -> None:
     """Every live case involving organisation KEY, by severity and date."""
     _write_report(context, lambda r, period: r.organisation(key, period), **options)
 
@@ -440,7 +435,7 @@ def report_organisation(context: _Context, key: str, **options: Any) -> None:
 @_period_options
 @_report_options
 @pass_context
-def report_department(context: _Context, key: str, **options: Any) -> None:
+def report_department(context: CliContext, key: str, **options: Any) -> None:
     """Every live case involving department KEY, by severity and date."""
     _write_report(context, lambda r, period: r.department(key, period), **options)
 
@@ -451,7 +446,9 @@ def report_department(context: _Context, key: str, **options: Any) -> None:
 @_period_options
 @_report_options
 @pass_context
-def report_area(context: _Context, district: str | None, bbox: str | None, **options: Any) -> None:
+def report_area(
+    context: CliContext, district: str | None, bbox: str | None, **options: Any
+) -> None:
     """Projects and live cases of a district or a box (give one), in a period."""
     _write_report(
         context, lambda r, period: r.area(district=district, bbox=bbox, period=period), **options
@@ -496,7 +493,7 @@ def report_area(context: _Context, district: str | None, bbox: str | None, **opt
 @click.option("--cell-size", type=float, help="GeoPackage: synergy grid cell size in metres.")
 @pass_context
 def export(
-    context: _Context,
+    context: CliContext,
     output: Path,
     fmt: str | None,
     data: str,
@@ -516,7 +513,7 @@ def export(
         params["cell_size"] = str(cell_size)
     export_filter = ExportFilter.from_params(params)
     with context.services() as services:
-        exports = ExportService.of(services)
+        exports = ExportService.of(services, context.actor(services, write=False))
         if fmt == "gpkg":
             summary = exports.write_geopackage(export_filter, output)
             for name, count in summary.layers.items():
@@ -537,7 +534,7 @@ def export(
 @_file_options
 @pass_context
 def import_projects(
-    context: _Context,
+    context: CliContext,
     file: Path,
     dry_run: bool,
     source_layer: str | None,
@@ -552,7 +549,7 @@ def import_projects(
         try:
             report = ProjectImporter(services.projects).import_file(
                 file,
-                context.acting_user(services),
+                context.actor(services, write=True),
                 dry_run=dry_run,
                 source_layer=source_layer,
                 source_crs=source_crs,
@@ -563,6 +560,11 @@ def import_projects(
             click.echo(refused.report.as_text())
             raise ZugabeError(refused.detail) from None  # the rows are listed above
     click.echo(report.as_text())
+
+
+cli.add_command(users)
+cli.add_command(tokens)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ message naming the setting and where it came from.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from zugabe.domain.accounts import Role
 from zugabe.errors import ConfigError
 
 ENV_PREFIX = "ZUGABE_"
@@ -27,7 +29,7 @@ NRW_BBOX = (5.86, 50.32, 9.47, 52.53)
 
 
 class Settings(BaseModel):
-    """All settings of a ZUGABE instance. Each field is documented in the README."""
+    """All settings of a ZUGABE instance. Each field is documented in docs/administrators.md."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -47,11 +49,6 @@ class Settings(BaseModel):
     )
     max_vertices: int = Field(
         default=10_000, ge=1, description="Most vertices a project geometry may have."
-    )
-    default_user: str = Field(
-        default="anonymous",
-        min_length=1,
-        description="Acting user when a request names none (until accounts exist).",
     )
     page_size: int = Field(
         default=100, ge=1, description="Features per page when no limit is given."
@@ -93,6 +90,105 @@ class Settings(BaseModel):
     basemap_attribution: str = Field(
         default="", description="Attribution text shown on the map for the base map."
     )
+    public_read: bool = Field(
+        default=False,
+        description="Open the map and the GET API to anyone without signing in (read only).",
+    )
+    demo_instance: bool = Field(
+        default=False,
+        description=(
+            "A demo instance (`make run`): accounts may keep the demo passwords that "
+            "`zugabe demo` printed; any other instance refuses to start while one does."
+        ),
+    )
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Key that signs session cookies (32+ characters); empty: generated once and "
+            "kept in <instance>/secret_key (mode 600)."
+        ),
+    )
+    session_hours: int = Field(
+        default=10, ge=1, le=24 * 7, description="Longest life of a browser session, in hours."
+    )
+    session_idle_minutes: int = Field(
+        default=60, ge=5, le=24 * 60, description="A browser session ends after this idle time."
+    )
+    token_days: int = Field(
+        default=90, ge=1, description="Life of a new API token when none is given, in days."
+    )
+    token_max_days: int = Field(default=365, ge=1, description="Longest life of an API token.")
+    login_limit_account: str = Field(
+        default="5 per 15 minutes",
+        description="Failed sign-ins allowed per account (flask-limiter syntax).",
+    )
+    login_limit_address: str = Field(
+        default="20 per 15 minutes",
+        description="Failed sign-ins allowed per client address (flask-limiter syntax).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where the sign-in limits are counted (flask-limiter storage URI); memory:// "
+            "counts per process, redis://… across workers."
+        ),
+    )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=("127.0.0.1", "localhost", "::1"),
+        description=(
+            "Host names the service answers to (comma-separated; a leading dot allows "
+            "subdomains): other Host headers get 400, against DNS rebinding."
+        ),
+    )
+    behind_https: bool = Field(
+        default=False,
+        description="Served through HTTPS (a proxy): cookies get the Secure flag, HSTS is sent.",
+    )
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description=(
+            "Reverse proxies in front of ZUGABE whose X-Forwarded-For/-Proto/-Host are "
+            "trusted; 0: none (the client address is the connection's)."
+        ),
+    )
+    access_log: bool = Field(
+        default=True,
+        description="One line per request (method, path, status, time, account; no secrets).",
+    )
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer URL for single sign-on; empty: sign-on is off.",
+    )
+    oidc_client_id: str = Field(default="", description="Client id registered at the issuer.")
+    oidc_client_secret: str = Field(default="", description="Client secret for the issuer.")
+    oidc_scopes: str = Field(
+        default="openid profile email", description="Scopes asked for at sign-on."
+    )
+    oidc_label: str = Field(
+        default="Single Sign-on", description="Text of the sign-on button on the login page."
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="Claim that becomes the username."
+    )
+    oidc_organisation_claim: str = Field(
+        default="zugabe_org", description="Claim that names the organisation."
+    )
+    oidc_organisation_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claim value → organisation key, where they differ (TOML table or JSON).",
+    )
+    oidc_departments_claim: str = Field(
+        default="zugabe_departments", description="Claim with the department keys."
+    )
+    oidc_roles_claim: str = Field(
+        default="groups", description="Claim with the groups that map to roles."
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Group → role (viewer, planner, …); unmapped groups give no role.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 
@@ -101,6 +197,43 @@ class Settings(BaseModel):
     def _split_bbox(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",")]
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("oidc_organisation_map", "oidc_role_map", mode="before")
+    @classmethod
+    def _json_table(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"must be a JSON object ({exc.msg})") from None
+        return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        roles = {role.value for role in Role}
+        unknown = sorted(set(value.values()) - roles)
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles: {', '.join(roles)}")
+        return value
+
+    @field_validator("login_limit_account", "login_limit_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a rate limit such as '5 per 15 minutes'") from None
         return value
 
     @field_validator(
@@ -129,6 +262,14 @@ class Settings(BaseModel):
             raise ValueError("region_bbox must be min_lon,min_lat,max_lon,max_lat in WGS84")
         if self.page_size > self.max_page_size:
             raise ValueError("page_size must not exceed max_page_size")
+        if self.secret_key and len(self.secret_key) < 32:
+            raise ValueError("secret_key must have at least 32 characters")
+        if self.token_days > self.token_max_days:
+            raise ValueError("token_days must not exceed token_max_days")
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("oidc_issuer needs oidc_client_id and oidc_client_secret")
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise ValueError("oidc_issuer must be an http(s) URL")
         if self.basemap_url and not self.basemap_url.startswith(("https://", "http://")):
             raise ValueError("basemap_url must be an http(s) URL")
         if self.basemap_url and not self.basemap_wms_layers and "{z}" not in self.basemap_url:

@@ -80,3 +80,39 @@ class StorageError(ZugabeError):
 
     status = 503
     title = "Storage unavailable"
+
+
+class Unauthorized(ZugabeError):
+    """No valid credentials: not signed in, an unknown, expired or revoked token."""
+
+    status = 401
+    title = "Unauthorized"
+    problem_type = "/problems/unauthorized"
+
+
+class Forbidden(ZugabeError):
+    """Signed in, but the account may not do this; the detail names what is needed."""
+
+    status = 403
+    title = "Forbidden"
+    problem_type = "/problems/forbidden"
+
+
+class TooManyAttempts(ZugabeError):
+    """Too many failed sign-ins for an account or from an address."""
+
+    status = 429
+    title = "Too many attempts"
+    problem_type = "/problems/too-many-attempts"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class UnsupportedMediaType(ZugabeError):
+    """A body in a media type the endpoint does not take (e.g. text/plain for JSON)."""
+
+    status = 415
+    title = "Unsupported media type"
+    problem_type = "/problems/unsupported-media-type"

@@ -48,6 +48,8 @@ class Department(Term):
 class Organisation(Term):
     kind: str
     departments: tuple[str, ...]
+    # Planners may only touch the projects of their own department(s).
+    planners_by_department: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,10 @@ class Vocabulary:
                 for d in depts
                 if d not in departments
             ]
-            organisations[key] = Organisation(key, de, en, kind, depts)
+            by_department = entry.get("planners_by_department", False)
+            if not isinstance(by_department, bool):
+                problems.append(f"organisations.{key}: planners_by_department must be true/false")
+            organisations[key] = Organisation(key, de, en, kind, depts, bool(by_department))
         for section, entries in (("organisations", organisations), ("departments", departments)):
             if not entries:
                 problems.append(f"[{section}] is empty")

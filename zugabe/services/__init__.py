@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 from zugabe.config import Settings
 from zugabe.domain.layers import default_layers_folder, load_layer_definitions
+from zugabe.domain.policy import Policy
 from zugabe.domain.rules import default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.services.accounts import AccountService
+from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
 from zugabe.services.layers import LayerService
 from zugabe.services.projects import ProjectService
@@ -27,6 +30,9 @@ class Services:
     settings: Settings
     vocabulary: Vocabulary
     store: Store
+    policy: Policy
+    audit: AuditService
+    accounts: AccountService
     projects: ProjectService
     layers: LayerService
     synergy: SynergyService
@@ -45,15 +51,22 @@ class Services:
         )
         rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
         store = open_store(settings.store_url)
-        projects = ProjectService(store, vocabulary, settings)
-        cases = CaseService(store, rules, definitions, projects.reprojector)
+        policy = Policy(
+            o.key for o in vocabulary.organisations.values() if o.planners_by_department
+        )
+        audit = AuditService(store, policy)
+        projects = ProjectService(store, vocabulary, settings, policy, audit)
+        cases = CaseService(store, rules, definitions, projects.reprojector, policy, audit)
         projects.cases = cases
-        layers = LayerService(store, definitions, settings)
+        layers = LayerService(store, definitions, settings, policy, audit)
         layers.cases = cases
         return cls(
             settings,
             vocabulary,
             store,
+            policy,
+            audit,
+            AccountService(store, vocabulary, settings, policy, audit),
             projects,
             layers,
             SynergyService(store, projects, synergy_config, settings),

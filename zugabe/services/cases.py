@@ -15,6 +15,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import (
     REASON_REQUIRED,
     REVIEW_TRANSITIONS,
@@ -24,12 +25,14 @@ from zugabe.domain.cases import (
     Subject,
 )
 from zugabe.domain.layers import LayerDefinition
+from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
+from zugabe.services.audit import AuditService, Change
 from zugabe.services.projects import ProjectFilter
 from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
 
@@ -58,8 +61,12 @@ class CaseService:
         rules: Sequence[Rule],
         definitions: Mapping[str, LayerDefinition],
         reprojector: Reprojector,
+        policy: Policy,
+        audit: AuditService,
     ) -> None:
         self.store = store
+        self.policy = policy
+        self.audit = audit
         self.rules = tuple(rules)
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
@@ -120,32 +127,53 @@ class CaseService:
         self._live = _LiveIndex(index, revision)
         return index
 
-    def detect_project(self, project: Project, user: str) -> DetectionRun:
+    def detect_project(self, project: Project, actor: Actor) -> DetectionRun:
         """Check one saved project and bring its cases in step (incremental)."""
         with self._lock:
             index = self._index_after_write(saved=project)
         findings = detect_for_project(project, index, self.rules)
         scope = Subject("project", str(project.id)).key
         sync = self.store.sync_cases(
-            self._case_findings(findings, index), scope, user, OBSOLETE_BY_RECOMPUTATION
+            self._case_findings(findings, index), scope, actor.username, OBSOLETE_BY_RECOMPUTATION
         )
         return DetectionRun(len(findings), sync)
 
-    def project_deleted(self, project_id: int, user: str) -> CaseSync:
+    def project_deleted(self, project_id: int, actor: Actor) -> CaseSync:
         """A deleted project's cases become obsolete; their history stays."""
         with self._lock:
             if self._live is not None:
                 self._index_after_write(removed=project_id)
         scope = Subject("project", str(project_id)).key
-        return self.store.sync_cases([], scope, user, f"project {project_id} was deleted")
+        return self.store.sync_cases([], scope, actor.username, f"project {project_id} was deleted")
 
-    def detect_everything(self, user: str) -> DetectionRun:
-        """The batch run: every pair under every rule; cases created, updated, obsoleted."""
+    def batch_run(self, actor: Actor) -> DetectionRun:
+        """The batch run as a use case of its own (``POST /api/cases/detect``): region admins."""
+        self.policy.require_region_admin(actor, "the batch detection run")
+        run = self.detect_everything(actor)
+        with self.store.transaction():
+            self.audit.record(
+                actor,
+                Change("cases.detect_all", "cases", "*", None, _sync_counts(run)),
+            )
+        return run
+
+    def recheck_project(self, actor: Actor, project_id: int) -> DetectionRun:
+        """Detection for one stored project on demand (``zugabe detect --project``)."""
+        self.policy.require_region_admin(actor, "a detection run")
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} does not exist")
+        with self.project_write():
+            return self.detect_project(project, actor)
+
+    def detect_everything(self, actor: Actor) -> DetectionRun:
+        """Every pair under every rule; cases created, updated, obsoleted (after a layer
+        import or a bulk import, whose own permission was checked)."""
         with self._lock:
             index = self._rebuild()
         findings = detect_all(index, self.rules)
         sync = self.store.sync_cases(
-            self._case_findings(findings, index), None, user, OBSOLETE_BY_RECOMPUTATION
+            self._case_findings(findings, index), None, actor.username, OBSOLETE_BY_RECOMPUTATION
         )
         return DetectionRun(len(findings), sync)
 
@@ -203,20 +231,29 @@ class CaseService:
         query = CaseQuery(subject=Subject("project", str(project_id)).key, statuses=live)
         return self.store.list_cases(query)
 
-    def get(self, case_id: int) -> CoordinationCase:
+    def get(self, actor: Actor, case_id: int) -> CoordinationCase:
+        self.policy.require_read(actor)
+        return self._stored(case_id)
+
+    def _stored(self, case_id: int) -> CoordinationCase:
         case = self.store.get_case(case_id)
         if case is None:
             raise NotFound(f"case {case_id} does not exist")
         return case
 
-    def list(self, query: CaseQuery) -> tuple[list[CoordinationCase], int]:
+    def list(self, actor: Actor, query: CaseQuery) -> tuple[list[CoordinationCase], int]:
+        self.policy.require_read(actor)
         return self.store.list_cases(query), self.store.count_cases(query)
 
     def change_status(
-        self, case_id: int, status: str, reason: str, user: str, expected_version: int | None
+        self, case_id: int, status: str, reason: str, actor: Actor, expected_version: int | None
     ) -> CoordinationCase:
         """Move a case through the review workflow; dismissing needs a reason."""
-        case = self.get(case_id)
+        self.policy.require_writer(actor)
+        case = self._stored(case_id)
+        self.policy.require_case_review(
+            actor, case.finding.organisations, f"changing the status of case {case_id}"
+        )
         try:
             target = CaseStatus(status)
         except ValueError:
@@ -237,9 +274,28 @@ class CaseService:
                 f"a reason is required to set a case to {target.value}",
                 field_errors=[FieldError("/reason", "say why the case is dismissed")],
             )
-        return self.store.set_case_status(case_id, target, reason, user, expected_version)
+        with self.store.transaction():
+            changed = self.store.set_case_status(
+                case_id, target, reason, actor.username, expected_version
+            )
+            self.audit.record(
+                actor,
+                Change(
+                    "case.status",
+                    "case",
+                    str(case_id),
+                    {"status": case.status.value, "reason": case.status_reason},
+                    {"status": target.value, "reason": reason},
+                ),
+            )
+        return changed
 
-    def comment(self, case_id: int, text: Any, user: str) -> None:
+    def comment(self, case_id: int, text: Any, actor: Actor) -> None:
+        self.policy.require_writer(actor)
+        case = self._stored(case_id)
+        self.policy.require_case_comment(
+            actor, case.finding.organisations, f"commenting on case {case_id}"
+        )
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput(
                 "a comment needs text", field_errors=[FieldError("/text", "must not be empty")]
@@ -249,8 +305,18 @@ class CaseService:
                 f"a comment has at most {COMMENT_MAX} characters",
                 field_errors=[FieldError("/text", f"longer than {COMMENT_MAX} characters")],
             )
-        self.get(case_id)
-        self.store.add_case_comment(case_id, text.strip(), user)
+        with self.store.transaction():
+            comment = self.store.add_case_comment(case_id, text.strip(), actor.username)
+            self.audit.record(
+                actor,
+                Change(
+                    "case.comment",
+                    "case",
+                    str(case_id),
+                    None,
+                    {"comment": comment.id, "text": comment.text},
+                ),
+            )
 
     # ------------------------------------------------------------ output
 
@@ -347,3 +413,15 @@ def parse_case_query(params: Mapping[str, str], reprojector: Reprojector) -> Cas
         time_from=window.time_from,
         time_to=window.time_to,
     )
+
+
+def _sync_counts(run: DetectionRun) -> dict[str, int]:
+    sync = run.sync
+    return {
+        "findings": run.findings,
+        "created": len(sync.created),
+        "updated": len(sync.updated),
+        "unchanged": len(sync.unchanged),
+        "reopened": len(sync.reopened),
+        "obsoleted": len(sync.obsoleted),
+    }

@@ -41,6 +41,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import FIELD_LABELS, Project, attributes_to_json
@@ -200,7 +201,10 @@ class ExportService:
         synergy: SynergyService,
         layers: LayerService,
         vocabulary: Vocabulary,
+        actor: Actor,
     ) -> None:
+        projects.policy.require_read(actor)  # every export reads the whole region
+        self.actor = actor
         self.store = store
         self.layers = layers
         self.projects = projects
@@ -211,7 +215,8 @@ class ExportService:
         self.reprojector = projects.reprojector
 
     @classmethod
-    def of(cls, services: Services) -> ExportService:
+    def of(cls, services: Services, actor: Actor) -> ExportService:
+        """The exports as ``actor`` may read them (401/403 here if not at all)."""
         return cls(
             services.store,
             services.projects,
@@ -219,6 +224,7 @@ class ExportService:
             services.synergy,
             services.layers,
             services.vocabulary,
+            actor,
         )
 
     # ------------------------------------------------------------ selection
@@ -452,7 +458,7 @@ class ExportService:
     ) -> list[Layer]:
         bbox = self.reprojector.to_wgs84(area).bounds if area is not None else None
         try:
-            result = self.synergy.compute(cell_size=export.cell_size, bbox=bbox)
+            result = self.synergy.compute(self.actor, cell_size=export.cell_size, bbox=bbox)
         except BadRequest as exc:
             if export.cell_size is not None:
                 raise  # asked for explicitly

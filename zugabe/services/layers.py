@@ -18,11 +18,14 @@ import shapely
 from pyproj import CRS, Transformer
 
 from zugabe.config import Settings
+from zugabe.domain.accounts import Actor
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
+from zugabe.domain.policy import Policy
 from zugabe.errors import BadRequest, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector, choose_transformation
 from zugabe.io.geojson import geometry_to_json
 from zugabe.io.layer_files import CsvOptions, SourceTable, crs_from_text, read_source
+from zugabe.services.audit import AuditService, Change
 from zugabe.storage.contract import (
     LayerFeature,
     LayerFeatureBatch,
@@ -79,9 +82,16 @@ class ImportReport:
 
 class LayerService:
     def __init__(
-        self, store: Store, definitions: Mapping[str, LayerDefinition], settings: Settings
+        self,
+        store: Store,
+        definitions: Mapping[str, LayerDefinition],
+        settings: Settings,
+        policy: Policy,
+        audit: AuditService,
     ) -> None:
         self.store = store
+        self.policy = policy
+        self.audit = audit
         self.definitions = definitions
         self.settings = settings
         self.reprojector = Reprojector(settings.storage_crs)
@@ -101,7 +111,7 @@ class LayerService:
         self,
         path: Path,
         layer_key: str,
-        user: str,
+        actor: Actor,
         *,
         source_layer: str | None = None,
         source_crs: str | None = None,
@@ -110,7 +120,9 @@ class LayerService:
         progress: Progress | None = None,
     ) -> tuple[LayerInfo, ImportReport]:
         """Check every row of a file and store the accepted ones as the layer's new version."""
+        self.policy.require_writer(actor)
         definition = self.definition(layer_key)
+        self.policy.require_layer_write(actor, definition.theme, f"importing the layer {layer_key}")
         table = read_source(path, source_layer, csv_options)
         crs = source_crs_of(table, source_crs)
         transformation = choose_transformation(crs, self.reprojector.storage_crs)
@@ -148,13 +160,25 @@ class LayerService:
             source_layer=table.source_layer,
             source_crs=report.source_crs,
             transformation=report.transformation,
-            user=user,
+            user=actor.username,
             report=report.as_dict(),
         )
         batches = self._batches(definition, table, geometries, attributes, keep, progress)
-        info = self.store.replace_layer(version, batches)
+        before = self.store.get_layer(layer_key)
+        with self.store.transaction(bulk=True):
+            info = self.store.replace_layer(version, batches)
+            self.audit.record(
+                actor,
+                Change(
+                    "layer.import",
+                    "layer",
+                    layer_key,
+                    _layer_values(before),
+                    (_layer_values(info) or {}) | {"refused": report.refused},
+                ),
+            )
         if self.cases is not None:
-            self.cases.detect_everything(user)  # cases with this layer's features may change
+            self.cases.detect_everything(actor)  # cases with this layer's features may change
         return info, report
 
     def _coerce(
@@ -295,15 +319,18 @@ class LayerService:
             if progress is not None:
                 progress(len(chunk), len(indices))
 
-    def list(self) -> list[LayerInfo]:
+    def list(self, actor: Actor) -> list[LayerInfo]:
+        self.policy.require_read(actor)
         return self.store.list_layers()
 
-    def describe(self, key: str) -> dict[str, Any]:
+    def describe(self, actor: Actor, key: str) -> dict[str, Any]:
         """Definition and stored version of a layer, as the API and web map use it."""
+        self.policy.require_read(actor)
         info = self.store.get_layer(key)
         return self.definition(key).as_dict() | {"stored": self._info_json(info)}
 
-    def describe_all(self) -> list[dict[str, Any]]:
+    def describe_all(self, actor: Actor) -> list[dict[str, Any]]:
+        self.policy.require_read(actor)
         stored = {info.key: info for info in self.store.list_layers()}
         return [
             definition.as_dict() | {"stored": self._info_json(stored.get(key))}
@@ -312,6 +339,7 @@ class LayerService:
 
     def features(
         self,
+        actor: Actor,
         key: str,
         bbox: tuple[float, float, float, float] | None,
         *,
@@ -319,6 +347,7 @@ class LayerService:
         after: int | None = None,
     ) -> tuple[list[LayerFeature], int, int | None]:
         """One page of a layer's features: the features, how many match, the next cursor."""
+        self.policy.require_read(actor)
         self.definition(key)
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
@@ -382,10 +411,16 @@ class LayerService:
             raise NotFound(f"no district {wanted!r} in the layer '{DISTRICTS}'; known: {known}")
         return hits
 
-    def remove(self, key: str, user: str) -> None:
-        self.store.delete_layer(key, user)
+    def remove(self, key: str, actor: Actor) -> None:
+        self.policy.require_writer(actor)
+        definition = self.definition(key)
+        self.policy.require_layer_write(actor, definition.theme, f"removing the layer {key}")
+        with self.store.transaction(bulk=True):
+            before = self.store.get_layer(key)
+            self.store.delete_layer(key, actor.username)
+            self.audit.record(actor, Change("layer.remove", "layer", key, _layer_values(before)))
         if self.cases is not None:
-            self.cases.detect_everything(user)
+            self.cases.detect_everything(actor)
 
 
 def _all_finite(geometries: np.ndarray) -> np.ndarray:
@@ -423,3 +458,15 @@ def crs_label(crs: CRS) -> str:
     """``EPSG:25832`` when the CRS has a code, else its name and a WKT excerpt."""
     epsg = crs.to_epsg(min_confidence=90)
     return f"EPSG:{epsg}" if epsg else f"{crs.name} (custom, no EPSG code)"
+
+
+def _layer_values(info: LayerInfo | None) -> dict[str, Any] | None:
+    """A stored layer version for the audit log (not its features)."""
+    if info is None:
+        return None
+    return {
+        "version": info.version,
+        "features": info.feature_count,
+        "source": info.source,
+        "source_crs": info.source_crs,
+    }

@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from zugabe.domain.accounts import Actor
 from zugabe.domain.layers import (
     AttributeSpec,
     LayerDefinition,
@@ -183,7 +184,7 @@ class ProjectImporter:
     def import_file(
         self,
         path: Path,
-        user: str,
+        actor: Actor,
         *,
         dry_run: bool = False,
         source_layer: str | None = None,
@@ -195,7 +196,10 @@ class ProjectImporter:
 
         The report of a dry run lists every problem; an apply with any problem stores
         nothing. ``csv_options.encoding`` also serves files read by GDAL (old shapefiles).
+        A row of an organisation (or department) the actor may not plan for is a problem
+        of that row.
         """
+        self.projects.policy.require_project_creator(actor)
         if path.suffix.lower() not in PROJECT_FILE_SUFFIXES:
             raise InvalidInput(
                 f"{path.name}: projects are imported from "
@@ -230,12 +234,12 @@ class ProjectImporter:
         if transformation.warning:
             report.notes.append(transformation.warning)
         _unmatched(report, match.unmatched_source)
-        drafts = self._check_rows(table, match.mapping, transformation.transformer, user, report)
+        drafts = self._check_rows(table, match.mapping, transformation.transformer, actor, report)
         if dry_run:
             return report
         if report.invalid_rows:
             raise ProjectImportRefused(report)
-        projects, run = self.projects.add_checked(drafts, user)
+        projects, run = self.projects.add_checked(drafts, actor)
         report.stored = True
         report.imported = len(projects)
         report.project_ids = [p.id for p in projects]
@@ -249,7 +253,7 @@ class ProjectImporter:
         table: SourceTable,
         mapping: Mapping[str, str],
         transformer: Transformer,
-        user: str,
+        actor: Actor,
         report: ProjectImportReport,
     ) -> list[NewProject]:
         """Every row through the API's checks; problems go to the report, fits to drafts."""
@@ -265,13 +269,25 @@ class ProjectImporter:
                 problems,
             )
             geometry = self._geometry(table.geometries[index], geometries[index], row, problems)
+            if attributes is not None and not self.projects.policy.may_write_project(
+                actor, attributes.organisation, attributes.department
+            ):
+                problems.append(
+                    RowProblem(
+                        row,
+                        "organisation",
+                        f"you may not plan for {attributes.organisation}/"
+                        f"{attributes.department} (needs the role planner there)",
+                        _source_of(mapping, "organisation"),
+                    )
+                )
             if problems:
                 report.invalid_rows += 1
                 room = REPORT_ROWS_KEPT - len(report.problems)
                 report.problems += problems[: max(room, 0)]
             elif attributes is not None and geometry is not None:
                 report.valid_rows += 1
-                drafts.append(NewProject(attributes, geometry, user))
+                drafts.append(NewProject(attributes, geometry, actor.username))
         return drafts
 
     def _to_storage(
@@ -401,3 +417,8 @@ def _unmatched(report: ProjectImportReport, unmatched: list[str]) -> None:
             f"ignored {', '.join(bookkeeping)} (an export's bookkeeping): "
             "every row becomes a new project with its own id and version"
         )
+
+
+def _source_of(mapping: Mapping[str, str], name: str) -> str | None:
+    """The file's column mapped to a project property, if any."""
+    return next((source for source, target in mapping.items() if target == name), None)

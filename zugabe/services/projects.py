@@ -1,7 +1,7 @@
 """Use cases around projects: create, read, change, delete, list, bulk load.
 
-Every write takes the acting user, so permissions and an audit trail can be
-added here without touching the web layer or the CLI.
+Every use case takes the acting account (``Actor``) and asks the policy first;
+every write records its audit entry in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
-from zugabe.domain.project import Project, ProjectAttributes, Status
+from zugabe.domain.accounts import Actor
+from zugabe.domain.policy import Policy
+from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
@@ -29,8 +31,9 @@ from zugabe.io.geojson import (
     read_project_feature,
     read_properties,
 )
+from zugabe.services.audit import AuditService, Change
 from zugabe.services.query import BBox, parse_bbox
-from zugabe.storage.contract import NewProject, ProjectQuery, ProjectStore
+from zugabe.storage.contract import NewProject, ProjectQuery, Store
 
 if TYPE_CHECKING:
     from zugabe.services.cases import CaseService, DetectionRun
@@ -117,25 +120,35 @@ class ProjectPoint:
 
 
 class ProjectService:
-    def __init__(self, store: ProjectStore, vocabulary: Vocabulary, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        vocabulary: Vocabulary,
+        settings: Settings,
+        policy: Policy,
+        audit: AuditService,
+    ) -> None:
         self.store = store
         self.vocabulary = vocabulary
         self.settings = settings
+        self.policy = policy
+        self.audit = audit
         self.reprojector = Reprojector(settings.storage_crs)
         self.rules = GeometryRules(settings.region_bbox, settings.max_vertices)
         # Set by ``Services.open``: saving a project runs detection through it.
         self.cases: CaseService | None = None
 
-    def create(self, feature: Any, user: str) -> Project:
+    def create(self, feature: Any, actor: Actor) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
-        return self.create_many([feature], user)[0]
+        return self.create_many([feature], actor)[0]
 
-    def create_many(self, features: Sequence[Any], user: str) -> list[Project]:
+    def create_many(self, features: Sequence[Any], actor: Actor) -> list[Project]:
         """Store many features in one transaction: all of them, or none.
 
         Every feature is checked first; the errors of all features are
         reported together, pointing at ``/features/<index>/...``.
         """
+        self.policy.require_project_creator(actor)
         drafts: list[NewProject] = []
         errors: list[FieldError] = []
         for index, feature in enumerate(features):
@@ -145,52 +158,72 @@ class ProjectService:
                 prefix = f"/features/{index}" if len(features) > 1 else ""
                 errors += [FieldError(prefix + e.pointer, e.detail) for e in exc.field_errors]
                 continue
-            drafts.append(NewProject(attributes, self.reprojector.to_storage(geometry), user))
+            drafts.append(
+                NewProject(attributes, self.reprojector.to_storage(geometry), actor.username)
+            )
         if errors:
             raise_invalid(errors)
-        return self.add_checked(drafts, user)[0]
+        return self.add_checked(drafts, actor)[0]
 
     def add_checked(
-        self, drafts: Sequence[NewProject], user: str
+        self, drafts: Sequence[NewProject], actor: Actor
     ) -> tuple[list[Project], DetectionRun | None]:
         """Store drafts that passed every check in one transaction, then detect their cases.
 
         Split from ``create_many`` for the bulk import, which checks rows itself (to report
-        them by row) and reprojects straight from the file's CRS.
+        them by row) and reprojects straight from the file's CRS. The projects and their
+        audit entries commit together; a single project's cases too.
         """
+        for draft in drafts:
+            organisation, department = draft.attributes.organisation, draft.attributes.department
+            self.policy.require_project_write(
+                actor, organisation, department, f"creating a project of {organisation}"
+            )
         run = None
         with self._writing():
-            projects = self.store.add_projects(drafts)
-            if self.cases is not None and len(projects) == 1:
-                run = self.cases.detect_project(projects[0], user)
-            elif self.cases is not None and projects:
-                run = self.cases.detect_everything(user)  # one batch run beats many single checks
+            with self.store.transaction():
+                projects = self.store.add_projects(drafts)
+                self.audit.record(
+                    actor,
+                    *(
+                        Change("project.create", "project", str(p.id), None, project_values(p))
+                        for p in projects
+                    ),
+                )
+                if self.cases is not None and len(projects) == 1:
+                    run = self.cases.detect_project(projects[0], actor)
+            if self.cases is not None and len(projects) > 1:
+                run = self.cases.detect_everything(actor)  # one batch run beats many checks
         return projects, run
 
-    def get(self, project_id: int) -> Project:
+    def get(self, actor: Actor, project_id: int) -> Project:
+        self.policy.require_read(actor)
+        return self._stored(project_id)
+
+    def _stored(self, project_id: int) -> Project:
         project = self.store.get_project(project_id)
         if project is None:
             raise NotFound(f"project {project_id} does not exist")
         return project
 
     def replace(
-        self, project_id: int, feature: Any, user: str, expected_version: int | None
+        self, project_id: int, feature: Any, actor: Actor, expected_version: int | None
     ) -> Project:
         """PUT: the feature replaces all attributes and the geometry."""
-        self.get(project_id)
+        current = self._writable(actor, project_id)
         attributes, geometry = read_project_feature(feature, self.vocabulary, self.rules)
         return self._updated(
-            project_id, attributes, self.reprojector.to_storage(geometry), user, expected_version
+            current, attributes, self.reprojector.to_storage(geometry), actor, expected_version
         )
 
     def patch(
-        self, project_id: int, patch: Any, user: str, expected_version: int | None
+        self, project_id: int, patch: Any, actor: Actor, expected_version: int | None
     ) -> Project:
         """PATCH as JSON merge patch (RFC 7396) on a Feature's properties and geometry.
 
         An unchanged geometry is kept as stored (no lon/lat round trip).
         """
-        current = self.get(project_id)
+        current = self._writable(actor, project_id)
         if not isinstance(patch, dict):
             raise_invalid([FieldError("", "a patch must be a JSON object")])
         errors: list[FieldError] = []
@@ -207,39 +240,77 @@ class ProjectService:
                 geometry = self.reprojector.to_storage(lonlat)
         if errors or attributes is None:
             raise_invalid(errors)
-        return self._updated(project_id, attributes, geometry, user, expected_version)
+        return self._updated(current, attributes, geometry, actor, expected_version)
+
+    def _writable(self, actor: Actor, project_id: int) -> Project:
+        """The stored project, if the actor may change it (else 401/403/404)."""
+        self.policy.require_project_creator(actor)
+        current = self._stored(project_id)
+        attributes = current.attributes
+        self.policy.require_project_write(
+            actor, attributes.organisation, attributes.department, f"changing project {project_id}"
+        )
+        return current
 
     def _updated(
         self,
-        project_id: int,
+        current: Project,
         attributes: ProjectAttributes,
         geometry: BaseGeometry,
-        user: str,
+        actor: Actor,
         expected_version: int | None,
     ) -> Project:
         """Store the new version and bring the project's coordination cases in step."""
-        with self._writing():
+        self.policy.require_project_write(
+            actor,
+            attributes.organisation,
+            attributes.department,
+            f"giving project {current.id} to {attributes.organisation}/{attributes.department}",
+        )
+        with self._writing(), self.store.transaction():
             project = self.store.update_project(
-                project_id, attributes, geometry, user, expected_version
+                current.id, attributes, geometry, actor.username, expected_version
+            )
+            before, after = project_values(current), project_values(project)
+            self.audit.record(
+                actor,
+                Change(
+                    "project.update",
+                    "project",
+                    str(project.id),
+                    {k: v for k, v in before.items() if after.get(k) != v},
+                    {k: v for k, v in after.items() if before.get(k) != v},
+                ),
             )
             if self.cases is not None:
-                self.cases.detect_project(project, user)
+                self.cases.detect_project(project, actor)
         return project
 
-    def delete(self, project_id: int, user: str, expected_version: int | None) -> None:
-        with self._writing():
-            self.store.delete_project(project_id, user, expected_version)
+    def delete(self, project_id: int, actor: Actor, expected_version: int | None) -> None:
+        current = self._writable(actor, project_id)
+        with self._writing(), self.store.transaction():
+            self.store.delete_project(project_id, actor.username, expected_version)
+            self.audit.record(
+                actor,
+                Change("project.delete", "project", str(project_id), project_values(current)),
+            )
             if self.cases is not None:
-                self.cases.project_deleted(project_id, user)
+                self.cases.project_deleted(project_id, actor)
 
     def _writing(self) -> AbstractContextManager[None]:
         """See ``CaseService.project_write``: a write and its detection, one at a time."""
         return self.cases.project_write() if self.cases is not None else nullcontext()
 
     def list(
-        self, project_filter: ProjectFilter, *, limit: int | None = None, after: int | None = None
+        self,
+        actor: Actor,
+        project_filter: ProjectFilter,
+        *,
+        limit: int | None = None,
+        after: int | None = None,
     ) -> ProjectPage:
         """One page of matching projects in id order, and the cursor for the next."""
+        self.policy.require_read(actor)
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
             raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
@@ -253,12 +324,13 @@ class ProjectService:
             next_after=projects[-1].id if has_more else None,
         )
 
-    def points(self, project_filter: ProjectFilter) -> list[ProjectPoint]:
+    def points(self, actor: Actor, project_filter: ProjectFilter) -> list[ProjectPoint]:
         """Every matching project as one point on it, in id order: what a map shows, as
         clusters, where drawing each geometry would be too much (zoomed out, 10,000 projects).
 
         Read column by column (``project_columns``): no project object per row.
         """
+        self.policy.require_read(actor)
         columns = self.store.project_columns(self.query(project_filter))
         if not len(columns):
             return []
@@ -277,11 +349,11 @@ class ProjectService:
             for pid, (lon, lat), organisation, department, status in rows
         ]
 
-    def iterate(self, project_filter: ProjectFilter) -> Iterator[Project]:
+    def iterate(self, actor: Actor, project_filter: ProjectFilter) -> Iterator[Project]:
         """Every matching project, page by page (for exports)."""
         after = None
         while True:
-            page = self.list(project_filter, limit=self.settings.max_page_size, after=after)
+            page = self.list(actor, project_filter, limit=self.settings.max_page_size, after=after)
             yield from page.projects
             if page.next_after is None:
                 return
@@ -316,3 +388,11 @@ def _merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = _merge_patch(result.get(key), value)
     return result
+
+
+def project_values(project: Project) -> dict[str, Any]:
+    """A project's values for the audit log: its attributes and its geometry as WKT
+    (storage CRS, to the centimetre)."""
+    return attributes_to_json(project.attributes) | {
+        "geometry": shapely.to_wkt(project.geometry, rounding_precision=2)
+    }

@@ -23,6 +23,7 @@ import shapely
 from markupsafe import Markup
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
 from zugabe.domain.palette import department_colors, relation_color
 from zugabe.domain.project import FIELD_LABELS, Project, Status
@@ -272,7 +273,9 @@ def case_order(case: CoordinationCase) -> tuple[int, date, int]:
 class ReportService:
     """Builds reports from the store; cheap to create, so the web layer makes one per request."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, actor: Actor) -> None:
+        services.projects.policy.require_read(actor)  # reports read the whole region
+        self.actor = actor
         self.services = services
         self.store = services.store
         self.vocabulary = services.vocabulary
@@ -282,7 +285,7 @@ class ReportService:
 
     def project(self, project_id: int) -> Report:
         """The fact sheet: the project and every live case it is part of."""
-        project = self.services.projects.get(project_id)
+        project = self.services.projects.get(self.actor, project_id)
         cases = self.services.cases.of_project(project_id)
         return self._report("project", str(project_id), cases, [project])
 

@@ -8,6 +8,7 @@ import numpy as np
 import shapely
 
 from zugabe.config import Settings
+from zugabe.domain.accounts import Actor
 from zugabe.domain.project import Status
 from zugabe.domain.synergy import PROJECTS, Criterion, SynergyConfig
 from zugabe.engine.synergy import CriterionInput, SynergyResult, square_grid, synergy_grid
@@ -33,6 +34,7 @@ class SynergyService:
 
     def compute(
         self,
+        actor: Actor,
         *,
         cell_size: float | None = None,
         cells_layer: str | None = None,
@@ -42,6 +44,7 @@ class SynergyService:
 
         Without a bbox the grid covers the stored layers the criteria use.
         """
+        self.projects.policy.require_read(actor)
         area = self.reprojector.bbox_to_storage(bbox) if bbox else self._data_extent()
         if cells_layer:
             cells = np.array(
@@ -65,7 +68,7 @@ class SynergyService:
                 )
             cells = square_grid(area.bounds, size)
             cells = cells[shapely.intersects(area, cells)]
-        inputs = {c.key: self._input(c, area) for c in self.config.criteria}
+        inputs = {c.key: self._input(actor, c, area) for c in self.config.criteria}
         return synergy_grid(cells, self.config.criteria, inputs, self.config.attention_share)
 
     def _data_extent(self) -> shapely.Geometry:
@@ -79,11 +82,12 @@ class SynergyService:
             raise BadRequest("none of the layers the synergy criteria use is stored yet")
         return shapely.box(*shapely.total_bounds(boxes))
 
-    def _input(self, criterion: Criterion, area: shapely.Geometry) -> CriterionInput:
+    def _input(self, actor: Actor, criterion: Criterion, area: shapely.Geometry) -> CriterionInput:
         if criterion.source == PROJECTS:
             lonlat = self.reprojector.to_wgs84(area).bounds
             found = self.projects.iterate(
-                ProjectFilter(bbox=lonlat, measure_types=criterion.measure_types, statuses=PLANNED)
+                actor,
+                ProjectFilter(bbox=lonlat, measure_types=criterion.measure_types, statuses=PLANNED),
             )
             return CriterionInput(np.array([p.geometry for p in found], dtype=object))
         features = [

@@ -10,7 +10,8 @@ All geometry crossing this boundary is shapely geometry in the storage CRS.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,6 +21,8 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.accounts import Account, Role, Scope
+from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
@@ -368,7 +371,193 @@ class CaseStore(ABC):
         """Append a comment (and a history entry); ``NotFound`` if unknown."""
 
 
-class Store(ProjectStore, LayerStore, CaseStore, ABC):
+@dataclass(frozen=True)
+class NewAccount:
+    """An account to be stored; ``username`` lower-case (``USERNAME_PATTERN``)."""
+
+    username: str
+    display_name: str
+    email: str
+    organisation: str | None
+    departments: tuple[str, ...]
+    roles: frozenset[Role]
+    themes: tuple[str, ...] = ()
+    password_hash: str | None = None
+    demo_password: bool = False
+    external_subject: str | None = None
+    active: bool = True
+
+
+ACCOUNT_FIELDS = frozenset(
+    {
+        "display_name",
+        "email",
+        "organisation",
+        "departments",
+        "roles",
+        "themes",
+        "active",
+        "password_hash",
+        "demo_password",
+        "external_subject",
+    }
+)
+"""What ``update_account`` may change."""
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A personal API token as stored: never the secret, only its first characters."""
+
+    id: int
+    account_id: int
+    name: str
+    prefix: str
+    scope: Scope
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    account_id: int
+    name: str
+    token_hash: str
+    prefix: str
+    scope: Scope
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    """A signed-in browser: the SHA-256 of the cookie's random id, never the id itself."""
+
+    id_hash: str
+    account_id: int
+    via: str  # password | oidc
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit log; ordered by ``seq``; ``after_seq``/``limit`` page."""
+
+    actor: str | None = None
+    action: str | None = None  # exact, or a prefix ending in "." (``project.``)
+    object_type: str | None = None
+    object_id: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    after_seq: int | None = None
+    limit: int | None = None
+
+
+class AccountStore(ABC):
+    """Accounts, their API tokens and browser sessions."""
+
+    @abstractmethod
+    def add_account(self, account: NewAccount) -> Account:
+        """Store a new account; ``InvalidInput`` if the username (or subject) is taken."""
+
+    @abstractmethod
+    def get_account(self, account_id: int) -> Account | None: ...
+
+    @abstractmethod
+    def find_account(self, username: str) -> Account | None:
+        """The account of a username (compared lower-case), or None."""
+
+    @abstractmethod
+    def find_account_by_subject(self, external_subject: str) -> Account | None:
+        """The account linked to a single sign-on subject (``issuer|sub``), or None."""
+
+    @abstractmethod
+    def list_accounts(self, organisation: str | None = None) -> list[Account]:
+        """Accounts ordered by username; of one organisation when given."""
+
+    @abstractmethod
+    def update_account(
+        self, account_id: int, changes: dict[str, Any], expected_version: int | None = None
+    ) -> Account:
+        """Change fields of ``ACCOUNT_FIELDS``; the version grows by one.
+
+        ``NotFound``/``VersionConflict`` as for projects.
+        """
+
+    @abstractmethod
+    def password_hash(self, account_id: int) -> str | None:
+        """The stored password hash: read by the sign-in only."""
+
+    @abstractmethod
+    def add_token(self, token: NewApiToken) -> ApiToken: ...
+
+    @abstractmethod
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The token with this hash, revoked and expired ones included."""
+
+    @abstractmethod
+    def list_tokens(self, account_id: int | None = None) -> list[ApiToken]:
+        """Tokens ordered by id; of one account when given."""
+
+    @abstractmethod
+    def update_token(
+        self,
+        token_id: int,
+        *,
+        last_used_at: datetime | None = None,
+        revoked_at: datetime | None = None,
+    ) -> None:
+        """Record a token's use or revocation; ``NotFound`` if unknown."""
+
+    @abstractmethod
+    def add_session(self, session: BrowserSession) -> None: ...
+
+    @abstractmethod
+    def find_session(self, id_hash: str) -> BrowserSession | None: ...
+
+    @abstractmethod
+    def touch_session(self, id_hash: str, last_seen_at: datetime, expires_at: datetime) -> None:
+        """Move a session's idle deadline (no error if it is gone)."""
+
+    @abstractmethod
+    def delete_sessions(
+        self,
+        *,
+        id_hash: str | None = None,
+        account_id: int | None = None,
+        expired_before: datetime | None = None,
+    ) -> int:
+        """End one session, all of an account, or all expired before a moment; how many."""
+
+
+class AuditStore(ABC):
+    """The append-only, hash-chained audit log."""
+
+    @abstractmethod
+    def append_audit(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        """Append events at the chain's end (``zugabe.domain.audit.seal``), under the write
+        lock, in the caller's transaction when there is one (``Store.transaction``)."""
+
+    @abstractmethod
+    def list_audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    def count_audit(self, query: AuditQuery) -> int:
+        """How many entries match, ignoring ``after_seq`` and ``limit``."""
+
+    @abstractmethod
+    def iter_audit(self) -> Iterator[AuditEntry]:
+        """Every entry in ``seq`` order, read in batches: for ``verify_chain``."""
+
+    @abstractmethod
+    def audit_head(self) -> tuple[int, str] | None:
+        """The last entry's (seq, hash) as recorded beside the log; None when empty."""
+
+
+class Store(ProjectStore, LayerStore, CaseStore, AccountStore, AuditStore, ABC):
     """Everything a backend stores; ``open_store`` returns one."""
 
     @abstractmethod
@@ -378,4 +567,14 @@ class Store(ProjectStore, LayerStore, CaseStore, ABC):
         Each project written, updated or deleted and each layer version written or removed
         adds one, in the same transaction. Whoever keeps projects or features in memory (the
         detection index) compares it to know whether anything changed behind its back.
+        """
+
+    @abstractmethod
+    def transaction(self, *, bulk: bool = False) -> AbstractContextManager[None]:
+        """Group this thread's writes (and reads) in one transaction: all or nothing.
+
+        ``bulk`` readies it for a large write (a layer import).
+
+        Used by the services so that a change and its audit entry (and a project's case
+        changes) commit together; nested use joins the outer transaction.
         """

@@ -30,6 +30,7 @@ import json
 import json.encoder
 import math
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +98,7 @@ from zugabe.storage.contract import (
     ProjectQuery,
     Store,
 )
+from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_schema import (
     UtcDateTime,
     case_comments_table,
@@ -317,7 +319,7 @@ def _paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: 
     return statement
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteAccountsAndAudit, Store):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
     Migrates the schema when opened.
@@ -334,6 +336,7 @@ class SqliteStore(Store):
         self._engine = connect_engine(parsed)
         self._writer = writing(self._engine)
         self._closed = False
+        self._ambient = threading.local()  # the connection of ``transaction``, per thread
         try:
             applied = migrate(self._engine, self._writer, where=str(self.path))
         except DBAPIError as exc:
@@ -349,8 +352,25 @@ class SqliteStore(Store):
         return f"SqliteStore({str(self.path)!r})"
 
     @contextmanager
+    def transaction(self, *, bulk: bool = False) -> Iterator[None]:
+        """This thread's writes and reads in one write transaction (see the contract)."""
+        if getattr(self._ambient, "conn", None) is not None:
+            yield
+            return
+        with self._write(bulk) as conn:
+            self._ambient.conn = conn
+            try:
+                yield
+            finally:
+                self._ambient.conn = None
+
+    @contextmanager
     def _read(self) -> Iterator[Connection]:
         self._check_open()
+        ambient = getattr(self._ambient, "conn", None)
+        if ambient is not None:  # inside ``transaction``: see our own writes
+            yield ambient
+            return
         try:
             with self._engine.connect() as conn:
                 yield conn
@@ -361,8 +381,15 @@ class SqliteStore(Store):
 
     @contextmanager
     def _write(self, bulk: bool = False) -> Iterator[Connection]:
-        """A write transaction; ``bulk`` gives it a big page cache for a layer."""
+        """A write transaction; ``bulk`` gives it a big page cache for a layer.
+
+        Inside ``transaction`` the ambient one is used: it commits (or rolls back) as one.
+        """
         self._check_open()
+        ambient = getattr(self._ambient, "conn", None)
+        if ambient is not None:
+            yield ambient
+            return
         try:
             if not bulk:
                 with self._writer.begin() as conn:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Date,
     Engine,
     Float,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -300,6 +301,96 @@ def _rewrite_pair_keys(conn: Connection) -> None:
         )
 
 
+def _create_accounts(conn: Connection) -> None:
+    # Accounts: roles, departments and themes as JSON lists (a handful per account).
+    # ``username`` is stored lower-case and unique. A password hash (argon2id) is never
+    # read with the account, only by the sign-in (``password_hash``).
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            email TEXT NOT NULL DEFAULT '',
+            organisation TEXT,
+            departments TEXT NOT NULL DEFAULT '[]',
+            roles TEXT NOT NULL DEFAULT '[]',
+            themes TEXT NOT NULL DEFAULT '[]',
+            active INTEGER NOT NULL DEFAULT 1,
+            password_hash TEXT,
+            demo_password INTEGER NOT NULL DEFAULT 0,
+            external_subject TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL
+        )
+        """
+    )
+    # Personal API tokens: only the SHA-256 of the secret is kept.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts (id),
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX api_tokens_account ON api_tokens (account_id)")
+    # Browser sessions, server side: the cookie holds a random id, the store its SHA-256,
+    # so signing out (or disabling an account) ends a session for good.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES accounts (id),
+            via TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX sessions_account ON sessions (account_id)")
+    # The audit log, hash-chained (``zugabe.domain.audit``); ``audit_head`` holds the last
+    # entry's number and hash, so deleting the newest entries is noticed too.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            actor_id INTEGER,
+            address TEXT,
+            action TEXT NOT NULL,
+            object_type TEXT NOT NULL,
+            object_id TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            previous_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX audit_log_at ON audit_log (at)")
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE audit_head (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -309,6 +400,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     ),
     MigrationStep(5, "a revision counter of project and layer changes", _create_revision),
     MigrationStep(6, "case identities in the subject key format", _rewrite_pair_keys),
+    MigrationStep(7, "accounts, API tokens, sessions and the audit log", _create_accounts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -599,6 +691,80 @@ store_revision_table = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("revision", Integer, nullable=False),
+)
+
+
+accounts_table = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", Text, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("organisation", Text),
+    Column("departments", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("themes", Text, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("password_hash", Text),
+    Column("demo_password", Integer, nullable=False),
+    Column("external_subject", Text, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+api_tokens_table = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+
+sessions_table = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", Text, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("via", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+audit_log_table = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", Text, nullable=False),
+    Column("actor_id", Integer),
+    Column("address", Text),
+    Column("action", Text, nullable=False),
+    Column("object_type", Text, nullable=False),
+    Column("object_id", Text, nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("previous_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+)
+
+audit_head_table = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", Text, nullable=False),
 )
 
 # SQLite's own tables, written by the store only to bulk-load the R*Tree

@@ -8,9 +8,12 @@ from typing import Any
 from flask import Flask
 
 from zugabe.config import load_settings
+from zugabe.errors import ConfigError
 from zugabe.services import Services
 from zugabe.web import (
+    accounts,
     api,
+    auth,
     cases,
     docs,
     exports,
@@ -18,6 +21,8 @@ from zugabe.web import (
     layers,
     problems,
     reports,
+    security,
+    signin,
     synergy,
     webmap,
 )
@@ -35,8 +40,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions["zugabe"] = Services.open(settings)
+    services = Services.open(settings)
+    app.extensions["zugabe"] = services
+    refuse_demo_passwords(services)
+    security.configure(app, settings)
+    auth.register(app)
     problems.register(app)
+    signin.register(app)
+    app.register_blueprint(accounts.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(layers.blueprint)
     app.register_blueprint(cases.blueprint)
@@ -47,6 +58,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
     return app
+
+
+def refuse_demo_passwords(services: Services) -> None:
+    """Outside a demo instance, accounts with the passwords ``zugabe demo`` printed are a
+    door anyone who read the README can open: refuse to start."""
+    if services.settings.demo_instance:
+        return
+    names = services.accounts.demo_passwords_in_use()
+    if names:
+        services.close()
+        raise ConfigError(
+            f"{len(names)} account(s) still have a demo password ({', '.join(names[:5])}"
+            f"{', …' if len(names) > 5 else ''}): set new passwords with "
+            "`zugabe users password NAME`, disable them with `zugabe users disable NAME`, "
+            "or set demo_instance = true for a demo"
+        )
 
 
 def services_of(app: Flask) -> Services:

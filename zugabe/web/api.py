@@ -8,34 +8,26 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from zugabe.errors import BadRequest, FieldError, InvalidInput, VersionConflict
+from zugabe.errors import (
+    BadRequest,
+    FieldError,
+    InvalidInput,
+    UnsupportedMediaType,
+    VersionConflict,
+)
 from zugabe.services import Services
 from zugabe.services.projects import ProjectFilter
+from zugabe.web.auth import current_actor
+from zugabe.web.security import JSON_MEDIA_TYPES
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 GEOJSON = "application/geo+json"
-USER_HEADER = "X-Zugabe-User"
-_USER_NAME = re.compile(r"^[\w.@ -]{1,100}$")
 _ETAG = re.compile(r"^v(\d+)$")
 
 
 def _services() -> Services:
     return current_app.extensions["zugabe"]
-
-
-def acting_user() -> str:
-    """Who is acting: the ``X-Zugabe-User`` header, else the configured default.
-
-    Accounts replace this in a later issue; until then the name is recorded
-    in created_by/updated_by.
-    """
-    name = request.headers.get(USER_HEADER)
-    if name is None:
-        return _services().settings.default_user
-    if not _USER_NAME.match(name):
-        raise BadRequest(f"header {USER_HEADER} must be 1-100 letters, digits, spaces or . @ _ -")
-    return name
 
 
 def expected_version() -> int | None:
@@ -53,7 +45,16 @@ def expected_version() -> int | None:
 
 
 def json_body() -> Any:
-    """The request body as JSON, or a 422 that says where parsing failed."""
+    """The request body as JSON, or a 422 that says where parsing failed.
+
+    Only JSON media types are taken (415 otherwise): a form or ``text/plain`` post from
+    another site is refused before its body is even read.
+    """
+    if request.mimetype not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"send the body as {', '.join(sorted(JSON_MEDIA_TYPES))}, "
+            f"not {request.mimetype or 'no Content-Type'}"
+        )
     try:
         text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -83,7 +84,7 @@ def list_projects() -> Response:
     project_filter = ProjectFilter.from_params(request.args)
     limit = int_param("limit")
     after = int_param("after")
-    page = services.projects.list(project_filter, limit=limit, after=after)
+    page = services.projects.list(current_actor(), project_filter, limit=limit, after=after)
     features = [services.projects.to_feature(p) for p in page.projects]
     return page_response(features, page.number_matched, page.next_after)
 
@@ -92,7 +93,7 @@ def list_projects() -> Response:
 def project_points() -> Response:
     """Matching projects as compact points for clustering: ``[id, lon, lat, organisation,
     department, status]`` rows, no paging (a row is ~60 bytes: 10,000 are 600 kB)."""
-    points = _services().projects.points(ProjectFilter.from_params(request.args))
+    points = _services().projects.points(current_actor(), ProjectFilter.from_params(request.args))
     rows = [[p.id, p.lon, p.lat, p.organisation, p.department, p.status] for p in points]
     return jsonify(
         {"columns": ["id", "lon", "lat", "organisation", "department", "status"], "points": rows}
@@ -138,7 +139,7 @@ def int_param(name: str) -> int | None:
 @blueprint.post("/projects")
 def create_project() -> Response:
     services = _services()
-    project = services.projects.create(json_body(), acting_user())
+    project = services.projects.create(json_body(), current_actor())
     response = feature_response(services.projects.to_feature(project), 201)
     response.headers["Location"] = url_for("api.get_project", project_id=project.id)
     return response
@@ -147,30 +148,35 @@ def create_project() -> Response:
 @blueprint.get("/projects/<int:project_id>")
 def get_project(project_id: int) -> Response:
     services = _services()
-    response = feature_response(services.projects.to_feature(services.projects.get(project_id)))
+    project = services.projects.get(current_actor(), project_id)
+    response = feature_response(services.projects.to_feature(project))
     return response.make_conditional(request)
 
 
 @blueprint.put("/projects/<int:project_id>")
 def replace_project(project_id: int) -> Response:
     services = _services()
-    project = services.projects.replace(project_id, json_body(), acting_user(), expected_version())
+    project = services.projects.replace(
+        project_id, json_body(), current_actor(), expected_version()
+    )
     return feature_response(services.projects.to_feature(project))
 
 
 @blueprint.patch("/projects/<int:project_id>")
 def patch_project(project_id: int) -> Response:
     services = _services()
-    project = services.projects.patch(project_id, json_body(), acting_user(), expected_version())
+    project = services.projects.patch(project_id, json_body(), current_actor(), expected_version())
     return feature_response(services.projects.to_feature(project))
 
 
 @blueprint.delete("/projects/<int:project_id>")
 def delete_project(project_id: int) -> Response:
-    _services().projects.delete(project_id, acting_user(), expected_version())
+    _services().projects.delete(project_id, current_actor(), expected_version())
     return Response(status=204)
 
 
 @blueprint.get("/vocab")
 def vocabulary() -> Response:
-    return jsonify(_services().vocabulary.as_json())
+    services = _services()
+    services.policy.require_read(current_actor())
+    return jsonify(services.vocabulary.as_json())

@@ -11,12 +11,12 @@ from zugabe.services import Services
 from zugabe.services.cases import parse_case_query
 from zugabe.web.api import (
     GEOJSON,
-    acting_user,
     expected_version,
     int_param,
     json_body,
     page_response,
 )
+from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("cases", __name__, url_prefix="/api/cases")
 
@@ -27,7 +27,7 @@ def _services() -> Services:
 
 def case_response(case_id: int, status: int = 200) -> Response:
     cases = _services().cases
-    case = cases.get(case_id)
+    case = cases.get(current_actor(), case_id)
     response = jsonify(cases.to_json(case, detail=True))
     response.status_code = status
     response.mimetype = GEOJSON
@@ -43,7 +43,7 @@ def list_cases() -> Response:
     if not 1 <= limit <= services.settings.max_page_size:
         raise InvalidInput(f"'limit' must be between 1 and {services.settings.max_page_size}")
     page_query = replace(query, after_id=int_param("after"), limit=limit + 1)
-    cases, matched = services.cases.list(page_query)
+    cases, matched = services.cases.list(current_actor(), page_query)
     has_more = len(cases) > limit
     cases = cases[:limit]
     features = [services.cases.to_json(c) for c in cases]
@@ -68,7 +68,7 @@ def change_status(case_id: int) -> Response:
     if not isinstance(reason, str):
         raise InvalidInput("'reason' must be text", field_errors=[FieldError("/reason", "text")])
     _services().cases.change_status(
-        case_id, body["status"], reason, acting_user(), expected_version()
+        case_id, body["status"], reason, current_actor(), expected_version()
     )
     return case_response(case_id)
 
@@ -77,14 +77,14 @@ def change_status(case_id: int) -> Response:
 def add_comment(case_id: int) -> Response:
     body = json_body()
     text = body.get("text") if isinstance(body, dict) else None
-    _services().cases.comment(case_id, text, acting_user())
+    _services().cases.comment(case_id, text, current_actor())
     return case_response(case_id, 201)
 
 
 @blueprint.post("/detect")
 def detect_all() -> Response:
     """The batch run over everything; answers with what changed."""
-    run = _services().cases.detect_everything(acting_user())
+    run = _services().cases.batch_run(current_actor())
     sync = run.sync
     return jsonify(
         {

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, send_file
 
 from zugabe.services.exports import CASE_CHOICES, ExportFilter, ExportService
+from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("exports", __name__)
 
@@ -26,7 +27,7 @@ CSV = "text/csv; charset=utf-8"
 
 
 def _exports() -> ExportService:
-    return ExportService.of(current_app.extensions["zugabe"])
+    return ExportService.of(current_app.extensions["zugabe"], current_actor())
 
 
 def _filter() -> ExportFilter:

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from zugabe.errors import BadRequest
 from zugabe.services import Services
 from zugabe.services.project_import import ProjectImporter
-from zugabe.web.api import acting_user
+from zugabe.web.auth import current_actor
 from zugabe.web.layers import UPLOAD_SIGNATURES, received_upload, upload_options
 
 blueprint = Blueprint("imports", __name__)
@@ -27,12 +27,14 @@ _FLAGS = {"": False, "false": False, "0": False, "no": False, "true": True, "1":
 def import_projects() -> Response:
     """Check an uploaded project list row by row; store all rows, or with ``dry_run`` none."""
     services: Services = current_app.extensions["zugabe"]
+    actor = current_actor()
+    services.policy.require_project_creator(actor)  # before the upload is read
     with received_upload(services.settings.max_upload_bytes, PROJECT_UPLOADS) as path:
         raw = request.args.get("dry_run", request.form.get("dry_run", "")).strip().lower()
         if raw not in _FLAGS:
             raise BadRequest(f"'dry_run' must be true or false, got {raw!r}")
         report = ProjectImporter(services.projects).import_file(
-            path, acting_user(), dry_run=_FLAGS[raw], **upload_options()
+            path, actor, dry_run=_FLAGS[raw], **upload_options()
         )
     response = jsonify(report.as_dict())
     response.status_code = 200 if report.dry_run else 201
@@ -118,7 +120,6 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "true: check and report only.",
                         "schema": {"type": "boolean", "default": False},
                     },
-                    {"$ref": "#/components/parameters/User"},
                 ],
                 "requestBody": {
                     "required": True,

@@ -15,7 +15,8 @@ from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
 from zugabe.services.query import parse_bbox, parse_mapping
-from zugabe.web.api import acting_user, int_param, page_response
+from zugabe.web.api import int_param, page_response
+from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
 
@@ -37,12 +38,12 @@ def _services() -> Services:
 
 @blueprint.get("")
 def list_layers() -> Response:
-    return jsonify({"layers": _services().layers.describe_all()})
+    return jsonify({"layers": _services().layers.describe_all(current_actor())})
 
 
 @blueprint.get("/<key>")
 def get_layer(key: str) -> Response:
-    return jsonify(_services().layers.describe(key))
+    return jsonify(_services().layers.describe(current_actor(), key))
 
 
 @blueprint.get("/<key>/features")
@@ -51,7 +52,9 @@ def layer_features(key: str) -> Response:
     bbox = parse_bbox(request.args["bbox"]) if request.args.get("bbox") else None
     derived = request.args.get("geometry") == "derived"
     limit, after = int_param("limit"), int_param("after")
-    features, matched, next_after = layers.features(key, bbox, limit=limit, after=after)
+    features, matched, next_after = layers.features(
+        current_actor(), key, bbox, limit=limit, after=after
+    )
     return page_response(
         [layers.feature_json(f, derived=derived) for f in features], matched, next_after
     )
@@ -61,10 +64,13 @@ def layer_features(key: str) -> Response:
 def upload_layer(key: str) -> Response:
     """Import an uploaded file (multipart field ``file``) as the layer's new version."""
     services = _services()
-    services.layers.definition(key)
+    actor = current_actor()
+    definition = services.layers.definition(key)
+    # Refused before the upload is read: anonymous callers and accounts without the theme.
+    services.policy.require_layer_write(actor, definition.theme, f"importing the layer {key}")
     with received_upload(services.settings.max_upload_bytes, UPLOAD_SIGNATURES) as path:
-        _info, report = services.layers.import_file(path, key, acting_user(), **upload_options())
-    response = jsonify(services.layers.describe(key) | {"report": report.as_dict()})
+        _info, report = services.layers.import_file(path, key, actor, **upload_options())
+    response = jsonify(services.layers.describe(actor, key) | {"report": report.as_dict()})
     response.status_code = 201
     response.headers["Location"] = url_for("layers.get_layer", key=key)
     return response
@@ -128,5 +134,5 @@ def upload_options() -> dict[str, Any]:
 
 @blueprint.delete("/<key>")
 def delete_layer(key: str) -> Response:
-    _services().layers.remove(key, acting_user())
+    _services().layers.remove(key, current_actor())
     return Response(status=204)

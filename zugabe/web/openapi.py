@@ -12,7 +12,7 @@ from zugabe import __version__
 from zugabe.config import Settings
 from zugabe.domain.project import CONTACT_MAX, TEXT_MAX, TITLE_MAX, Status
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.web import exports, imports, reports
+from zugabe.web import accounts, exports, imports, reports, signin
 
 GEOJSON = "application/geo+json"
 PROBLEM = "application/problem+json"
@@ -51,7 +51,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "required": True,
         "schema": {"type": "integer"},
     }
-    user = {"$ref": "#/components/parameters/User"}
     if_match = {"$ref": "#/components/parameters/IfMatch"}
     invalid = _problem("The input was refused; `errors` names each field. Nothing was stored.")
     stale = _problem("If-Match names an outdated version: someone else changed the project.")
@@ -186,7 +185,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Create a project",
                     "operationId": "createProject",
-                    "parameters": [user],
                     "requestBody": write_body,
                     "responses": {
                         "201": _feature("Stored; `Location` names the new project.")
@@ -254,7 +252,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "put": {
                     "summary": "Replace a project",
                     "operationId": "replaceProject",
-                    "parameters": [user, if_match],
+                    "parameters": [if_match],
                     "requestBody": write_body,
                     "responses": {
                         "200": _feature("Stored as a new version."),
@@ -266,7 +264,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "patch": {
                     "summary": "Change some fields (JSON merge patch on properties and geometry)",
                     "operationId": "patchProject",
-                    "parameters": [user, if_match],
+                    "parameters": [if_match],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -284,7 +282,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "delete": {
                     "summary": "Delete a project",
                     "operationId": "deleteProject",
-                    "parameters": [user, if_match],
+                    "parameters": [if_match],
                     "responses": {"204": {"description": "Deleted."}, "404": missing, "412": stale},
                 },
             },
@@ -305,7 +303,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Import a file as the layer's new version (multipart upload)",
                     "operationId": "importLayer",
-                    "parameters": [user],
                     "requestBody": {
                         "required": True,
                         "content": {"multipart/form-data": {"schema": upload}},
@@ -322,7 +319,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "delete": {
                     "summary": "Remove a layer's data",
                     "operationId": "deleteLayer",
-                    "parameters": [user],
                     "responses": {"204": {"description": "Removed."}, "404": no_layer},
                 },
             },
@@ -389,7 +385,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Change a case's status (dismissing needs a reason)",
                     "operationId": "changeCaseStatus",
-                    "parameters": [user, if_match],
+                    "parameters": [if_match],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"type": "object"}}},
@@ -407,7 +403,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Comment on a case",
                     "operationId": "commentCase",
-                    "parameters": [user],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"type": "object"}}},
@@ -423,7 +418,6 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Recompute every case (batch run)",
                     "operationId": "detectAll",
-                    "parameters": [user],
                     "responses": {"200": {"description": "Counts of what changed."}},
                 }
             },
@@ -469,16 +463,27 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "responses": {"200": {"description": "OpenAPI 3.1 document."}},
                 }
             },
+            "/api/docs": {
+                "get": {
+                    "summary": "This document as a page",
+                    "operationId": "getAPIDocs",
+                    "responses": {"200": {"description": "HTML.", "content": {"text/html": {}}}},
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The web map (signed out: a redirect to /login)",
+                    "operationId": "getMap",
+                    "parameters": [_query("lang", "de (default) or en.")],
+                    "responses": {
+                        "200": {"description": "HTML.", "content": {"text/html": {}}},
+                        "302": {"description": "Not signed in: to the login page."},
+                    },
+                }
+            },
         },
         "components": {
             "parameters": {
-                "User": {
-                    "name": "X-Zugabe-User",
-                    "in": "header",
-                    "required": False,
-                    "description": "Acting user, recorded as created_by/updated_by.",
-                    "schema": {"type": "string", "maxLength": 100},
-                },
                 "IfMatch": {
                     "name": "If-Match",
                     "in": "header",
@@ -553,6 +558,63 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             },
         },
     }
-    for module in (reports, exports, imports):  # the issue-6 blueprints describe their paths
+    for module in (
+        reports,
+        exports,
+        imports,
+        accounts,
+        signin,
+    ):  # blueprints that describe their paths
         spec["paths"].update(module.openapi_paths())
+    _declare_security(spec, settings)
     return spec
+
+
+def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
+    """Security schemes, and 401/403 on every operation: every route asks the policy."""
+    components = spec["components"]
+    components["securitySchemes"] = {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token (`zugabe tokens create`, or the map's account "
+            "panel): scripts, QGIS, GDAL.",
+        },
+        "cookieAuth": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "zugabe_session",
+            "description": "The browser session of `/login`; writes also need the "
+            "`X-CSRFToken` header (its value from `GET /api/me`).",
+        },
+    }
+    components["responses"] = {
+        "Unauthorized": _problem("Not signed in, or a bad bearer token."),
+        "Forbidden": _problem(
+            "Signed in, but the account may not do this (the detail says "
+            "which role or organisation is needed)."
+        ),
+    }
+    spec["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            if path in PUBLIC_PATHS or (settings.public_read and method == "get"):
+                operation["security"] = [{}, *spec["security"]]
+                if path in PUBLIC_PATHS:
+                    continue
+            responses.setdefault("401", {"$ref": "#/components/responses/Unauthorized"})
+            responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+
+
+PUBLIC_PATHS = frozenset(
+    {
+        "/api/openapi.json",
+        "/api/docs",
+        "/login",
+        "/logout",
+        "/login/oidc",
+        "/login/oidc/callback",
+    }
+)
+"""What anyone may read, signed in or not: the description of the API itself."""

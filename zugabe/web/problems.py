@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zugabe.errors import ZugabeError
+from zugabe.errors import Unauthorized, ZugabeError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -36,7 +37,9 @@ def problem_response(
 
 def register(app: Flask) -> None:
     @app.errorhandler(ZugabeError)
-    def zugabe_error(exc: ZugabeError) -> Response:
+    def zugabe_error(exc: ZugabeError) -> Response | WerkzeugResponse:
+        if isinstance(exc, Unauthorized) and _wants_page():
+            return redirect(url_for("signin.login_page", next=request.full_path.rstrip("?")))
         return problem_response(
             exc.status,
             exc.title,
@@ -51,3 +54,9 @@ def register(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+
+def _wants_page() -> bool:
+    """A browser asking for a page (the map, a report), not a client of the JSON API."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return request.method == "GET" and best == "text/html" and not request.path.startswith("/api/")

@@ -22,6 +22,7 @@ from zugabe.services.reports import (
     parse_language,
     parse_period,
 )
+from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -68,7 +69,7 @@ def render_report(
 
 
 def _reports() -> ReportService:
-    return ReportService(current_app.extensions["zugabe"])
+    return ReportService(current_app.extensions["zugabe"], current_actor())
 
 
 def _format(fmt: str | None) -> str:

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from zugabe.errors import BadRequest
 from zugabe.services.query import parse_bbox
 from zugabe.web.api import GEOJSON
+from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("synergy", __name__, url_prefix="/api/synergy")
 
@@ -22,7 +23,10 @@ def synergy_grid() -> Response:
         raise BadRequest(f"'cell_size' must be a number of metres, got {raw_size!r}") from None
     bbox = parse_bbox(request.args["bbox"]) if request.args.get("bbox") else None
     result = synergy.compute(
-        cell_size=cell_size, cells_layer=request.args.get("cells") or None, bbox=bbox
+        current_actor(),
+        cell_size=cell_size,
+        cells_layer=request.args.get("cells") or None,
+        bbox=bbox,
     )
     response = jsonify(synergy.to_geojson(result))
     response.mimetype = GEOJSON

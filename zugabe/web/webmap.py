@@ -13,21 +13,33 @@ asks for anything else fails the page instead of reaching out to the internet.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 import folium
 import folium.plugins
 from branca.element import Element, MacroElement
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+)
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from zugabe.config import Settings
+from zugabe.web.auth import current_actor
 
 WEBMAP = Path(__file__).resolve().parents[2] / "webmap"
 VENDOR = "/static/vendor"
 APP = "/static/webmap"
+PAGE_SCRIPTS = "/static/page"
 
 # folium resource name -> our URL, or None to drop it (see the module docstring).
 LOCAL_ASSETS: dict[str, str | None] = {
@@ -152,7 +164,48 @@ def build_map(settings: Settings, lang: str) -> str:
     figure.html.add_child(
         Element(render_template("webmap_panel.html", lang=lang, settings=settings))
     )
+    _number_elements(figure)
     return figure.render().replace("<html>", f'<html lang="{lang}">', 1)
+
+
+def _number_elements(root: Element) -> None:
+    """Give folium's elements ids in page order instead of random ones, so the same
+    settings and language always give the same page (and page scripts), in any worker."""
+    stack, number = [root], 0
+    while stack:
+        element = stack.pop(0)
+        number += 1
+        element._id = f"{number:08x}"
+        stack.extend(element._children.values())
+
+
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
+
+
+def external_scripts(html: str) -> tuple[str, dict[str, str]]:
+    """The page with each inline script moved to ``/static/page/<hash>.js``: the
+    Content-Security-Policy then forbids inline script altogether."""
+    scripts: dict[str, str] = {}
+
+    def move(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if not body.strip():
+            return ""
+        name = hashlib.sha256(body.encode("utf-8")).hexdigest()[:20] + ".js"
+        scripts[name] = body
+        return f'<script src="{PAGE_SCRIPTS}/{name}"></script>'
+
+    return _INLINE_SCRIPT.sub(move, html), scripts
+
+
+def map_page_html(settings: Settings, lang: str) -> str:
+    """The map page of a language, built once per process; its scripts kept for serving."""
+    pages: dict[str, str] = current_app.extensions.setdefault("zugabe_map_pages", {})
+    if lang not in pages:
+        html, scripts = external_scripts(build_map(settings, lang))
+        current_app.extensions.setdefault("zugabe_page_scripts", {}).update(scripts)
+        pages[lang] = html
+    return pages[lang]
 
 
 def _language() -> str:
@@ -161,8 +214,23 @@ def _language() -> str:
 
 @blueprint.get("/")
 def map_page() -> Response:
-    html = build_map(current_app.extensions["zugabe"].settings, _language())
-    return Response(html, mimetype="text/html")
+    services = current_app.extensions["zugabe"]
+    services.policy.require_read(current_actor())  # signed out: to the login page
+    return Response(map_page_html(services.settings, _language()), mimetype="text/html")
+
+
+@blueprint.get(f"{PAGE_SCRIPTS}/<name>")
+def page_script(name: str) -> Response:
+    """A script of the map page (see ``external_scripts``); the same in every worker."""
+    settings = current_app.extensions["zugabe"].settings
+    scripts: dict[str, str] = current_app.extensions.get("zugabe_page_scripts", {})
+    if name not in scripts:
+        for lang in ("de", "en"):
+            map_page_html(settings, lang)
+        scripts = current_app.extensions["zugabe_page_scripts"]
+    if name not in scripts:
+        abort(404)
+    return Response(scripts[name], mimetype="text/javascript")
 
 
 @blueprint.get("/static/vendor/<path:name>")
