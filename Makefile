@@ -5,14 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages browser gdal lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser gdal oidc lint format sample-data bench clean
 
+# A demo instance: the demo accounts' passwords are printed once by `zugabe demo`, and
+# only an instance with demo_instance set starts while they are in use.
 run: install system-packages  ## create the venv, load the demo town, serve on http://127.0.0.1:5000
 	$(BIN)/zugabe init
 	$(BIN)/zugabe demo --source sample_data
-	$(BIN)/zugabe serve
+	ZUGABE_DEMO_INSTANCE=true $(BIN)/zugabe serve
 
-test: install-dev system-packages browser gdal  ## lint and run the whole test suite, browser tests included
+test: install-dev system-packages browser gdal oidc  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -84,6 +86,25 @@ gdal: browser
 	  else \
 	    echo "note: install the Debian packages $(GDAL_PACKAGES) for the export tests and benchmark (missing:$$missing)"; \
 	  fi; \
+	fi
+
+# The single sign-on tests run a real OpenID Connect provider: npm's oidc-provider on
+# Debian's node (tests/oidc, pinned by its package-lock.json). node and npm are installed
+# when we may (root with apt), else named; the tests then fail with the same advice.
+OIDC_PACKAGES := nodejs npm
+
+# After gdal, so that `make -j test` never runs two apt-gets at once.
+oidc: gdal
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(OIDC_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(OIDC_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(OIDC_PACKAGES) for the single sign-on tests"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null && [ ! -d tests/oidc/node_modules/oidc-provider ]; then \
+	  cd tests/oidc && npm ci --no-audit --no-fund --silent; \
 	fi
 
 lint: install-dev

@@ -598,6 +598,8 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
     spec["security"] = [{"bearerAuth": []}, {"cookieAuth": []}]
     for path, item in spec["paths"].items():
         for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
             responses = operation.setdefault("responses", {})
             if path in PUBLIC_PATHS or (settings.public_read and method == "get"):
                 operation["security"] = [{}, *spec["security"]]
@@ -607,6 +609,7 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
             responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
 
 
+HTTP_METHODS = frozenset({"get", "put", "post", "patch", "delete"})
 PUBLIC_PATHS = frozenset(
     {
         "/api/openapi.json",

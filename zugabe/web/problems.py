@@ -58,5 +58,5 @@ def register(app: Flask) -> None:
 
 def _wants_page() -> bool:
     """A browser asking for a page (the map, a report), not a client of the JSON API."""
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return request.method == "GET" and best == "text/html" and not request.path.startswith("/api/")
+    asks_html = "text/html" in request.accept_mimetypes.values()  # said so, not */*
+    return request.method == "GET" and asks_html and not request.path.startswith("/api/")

@@ -1,0 +1,339 @@
+"""Every operation of the OpenAPI document × every role (and anonymous): the expected status.
+
+The operations come from the live OpenAPI document, and every Flask route must be one of
+them: a new route that is not described, or described without a row in ``EXPECTED``, fails
+here, so nothing escapes the permission check. The expected statuses are written down by
+hand (they are the specification), not computed from the policy they test.
+
+The world is the demo town (herne, bochum, eglv, gelsenwasser). The actors are accounts of
+``tests.conftest.TEST_ACCOUNTS``: the "own" organisation of every target is Herne; the
+``*_other`` actors belong to Bochum.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import ADMIN, VALID_FEATURE, client_as, ensure_account
+from zugabe.domain.accounts import Scope
+from zugabe.domain.cases import CaseStatus
+from zugabe.services import Services
+from zugabe.services.demo import load_demo_layers, load_demo_projects
+from zugabe.storage.contract import CaseQuery
+from zugabe.web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+
+ACTORS = {
+    "anonymous": None,
+    "viewer": "h.viewer",
+    "planner": "h.planner",
+    "planner_other": "b.planner",
+    "coordinator": "h.coordinator",
+    "coordinator_other": "b.coordinator",
+    "steward": "steward",
+    "org_admin": "h.orgadmin",
+    "region_admin": "r.admin",
+}
+
+
+def row(anonymous: int, default: int, **others: int) -> dict[str, int]:
+    """Expected statuses: anonymous, then every signed-in actor ``default`` unless named."""
+    expected = {actor: default for actor in ACTORS} | {"anonymous": anonymous}
+    unknown = set(others) - set(ACTORS)
+    assert not unknown, unknown
+    return expected | others
+
+
+READ = row(401, 200)
+PAGE = row(302, 200)  # an HTML page: signed out, to the login page
+PUBLIC = row(200, 200)
+
+EXPECTED: dict[str, dict[str, int]] = {
+    # projects
+    "listProjects": READ,
+    "listProjectPoints": READ,
+    "getProject": READ,
+    "createProject": row(401, 403, planner=201, region_admin=201),
+    "replaceProject": row(401, 403, planner=200, region_admin=200),
+    "patchProject": row(401, 403, planner=200, region_admin=200),
+    "deleteProject": row(401, 403, planner=204, region_admin=204),
+    # a bochum planner's rows for herne are problems of those rows: 422, nothing stored
+    "importProjects": row(401, 403, planner=201, planner_other=422, region_admin=201),
+    "getVocabulary": READ,
+    # layers
+    "listLayers": READ,
+    "getLayer": READ,
+    "getLayerFeatures": READ,
+    "importLayer": row(401, 403, steward=201, region_admin=201),
+    "deleteLayer": row(401, 403, steward=204, region_admin=204),
+    # cases
+    "listCases": READ,
+    "getCase": READ,
+    "changeCaseStatus": row(401, 403, coordinator=200, region_admin=200),
+    "commentCase": row(401, 403, planner=201, coordinator=201, region_admin=201),
+    "detectAll": row(401, 403, region_admin=200),
+    "getSynergyGrid": READ,
+    # reports, exports
+    "getProjectReport": PAGE,
+    "getProjectReportCases": READ,
+    "getOrganisationReport": PAGE,
+    "getOrganisationReportCases": READ,
+    "getDepartmentReport": PAGE,
+    "getDepartmentReportCases": READ,
+    "getAreaReport": PAGE,
+    "getAreaReportCases": READ,
+    "exportGeoPackage": READ,
+    "exportProjectsGeoJSON": READ,
+    "exportProjectsCSV": READ,
+    "exportCasesGeoJSON": READ,
+    "exportCasesCSV": READ,
+    # accounts, tokens, audit
+    "getMe": READ,
+    "listTokens": READ,
+    "createToken": row(401, 201),
+    "revokeToken": row(401, 204),
+    "listAccounts": row(401, 403, org_admin=200, region_admin=200),
+    "createAccount": row(401, 403, org_admin=201, region_admin=201),
+    "changeAccount": row(401, 403, org_admin=200, region_admin=200),
+    "listAudit": row(401, 403, region_admin=200),
+    "exportAudit": row(401, 403, region_admin=200),
+    # pages and documents anyone may see
+    "getMap": PAGE,
+    "getOpenAPI": PUBLIC,
+    "getAPIDocs": PUBLIC,
+    "getLoginPage": PUBLIC,
+    "signIn": row(401, 401),  # a wrong password, whoever sends it
+    "signOut": row(303, 303),
+    "startSingleSignOn": row(403, 403),  # not configured in this instance
+    "finishSingleSignOn": row(403, 403),
+}
+
+# Routes that serve files every visitor's browser needs (scripts, styles), not data.
+ASSET_ENDPOINTS = {"static", "webmap.page_script", "webmap.vendor_file", "webmap.app_file"}
+
+
+@dataclass
+class World:
+    app: Flask
+    services: Services
+    clients: dict[str, FlaskClient] = field(default_factory=dict)
+    counter: int = 0
+
+    def herne_project(self) -> int:
+        """A fresh Herne roads project (a target every call may change or delete)."""
+        self.counter += 1
+        doc = copy.deepcopy(VALID_FEATURE)
+        doc["properties"]["title"] = f"Matrix {self.counter}"
+        return self.services.projects.create(doc, ADMIN).id
+
+    def herne_case(self) -> tuple[int, str]:
+        """A live case involving Herne but not Bochum, and a status it may move to."""
+        live = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+        cases, _ = self.services.cases.list(
+            ADMIN, CaseQuery(organisations=("herne",), statuses=live)
+        )
+        case = next(c for c in cases if "bochum" not in c.finding.organisations)
+        target = "open" if case.status is CaseStatus.IN_COORDINATION else "in_coordination"
+        return case.id, target
+
+    def own_token_id(self, actor: str) -> int:
+        """A token of the acting account to revoke (the anonymous caller gets one of r.admin)."""
+        username = ACTORS[actor] or "r.admin"
+        token, _ = self.services.accounts.create_token(ADMIN, username, "matrix", Scope.READ)
+        return token.id
+
+    def ensure_layer(self, key: str) -> None:
+        if self.services.store.get_layer(key) is None:
+            self.services.layers.import_file(SAMPLE / "layers" / f"{key}.geojson", key, ADMIN)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    app = create_app({"instance_path": tmp_path_factory.mktemp("matrix") / "instance"})
+    app.testing = True
+    services: Services = app.extensions["zugabe"]
+    load_demo_layers(services.layers, SAMPLE, ADMIN)
+    load_demo_projects(services.projects, SAMPLE, ADMIN)
+    world = World(app, services)
+    for actor, username in ACTORS.items():
+        if username is not None:
+            ensure_account(services, username)
+        world.clients[actor] = client_as(app, username)
+    yield world
+    services.close()
+
+
+Request = tuple[str, str, dict[str, Any]]
+JSON = {"Accept": "application/json"}
+HTML = {"Accept": "text/html"}
+
+
+def _request(operation: str, world: World, actor: str) -> Request:
+    """A well-formed request of ``operation``: only the permission decides its status."""
+    case_id, target = (0, "") if "Case" not in operation else world.herne_case()
+    project_id = world.herne_project() if operation in _FRESH_PROJECT else 1
+    fixed: dict[str, Request] = {
+        "listProjects": ("GET", "/api/projects?organisation=herne&limit=5", {}),
+        "listProjectPoints": ("GET", "/api/projects/points?organisation=herne", {}),
+        "getProject": ("GET", "/api/projects/1", {}),
+        "createProject": ("POST", "/api/projects", {"json": VALID_FEATURE}),
+        "replaceProject": ("PUT", f"/api/projects/{project_id}", {"json": VALID_FEATURE}),
+        "patchProject": (
+            "PATCH",
+            f"/api/projects/{project_id}",
+            {"json": {"properties": {"status": "approved"}}},
+        ),
+        "deleteProject": ("DELETE", f"/api/projects/{project_id}", {}),
+        "importProjects": ("POST", "/api/projects/import", {"data": _project_csv()}),
+        "getVocabulary": ("GET", "/api/vocab", {}),
+        "listLayers": ("GET", "/api/layers", {}),
+        "getLayer": ("GET", "/api/layers/districts", {}),
+        "getLayerFeatures": ("GET", "/api/layers/districts/features?limit=2", {}),
+        "importLayer": ("POST", "/api/layers/stormwater_basins", {"data": _basins_upload()}),
+        "deleteLayer": ("DELETE", "/api/layers/stormwater_basins", {}),
+        "listCases": ("GET", "/api/cases?limit=5", {}),
+        "getCase": ("GET", f"/api/cases/{case_id}", {}),
+        "changeCaseStatus": (
+            "POST",
+            f"/api/cases/{case_id}/status",
+            {"json": {"status": target, "reason": "matrix"}},
+        ),
+        "commentCase": ("POST", f"/api/cases/{case_id}/comments", {"json": {"text": "ok"}}),
+        "detectAll": ("POST", "/api/cases/detect", {}),
+        "getSynergyGrid": ("GET", "/api/synergy?cell_size=500&bbox=7.21,51.52,7.23,51.53", {}),
+        "getProjectReport": ("GET", "/reports/projects/1", {"headers": HTML}),
+        "getProjectReportCases": ("GET", "/reports/projects/1/cases.csv", {}),
+        "getOrganisationReport": ("GET", "/reports/organisations/herne", {"headers": HTML}),
+        "getOrganisationReportCases": ("GET", "/reports/organisations/herne/cases.csv", {}),
+        "getDepartmentReport": ("GET", "/reports/departments/roads", {"headers": HTML}),
+        "getDepartmentReportCases": ("GET", "/reports/departments/roads/cases.csv", {}),
+        "getAreaReport": ("GET", "/reports/area?district=05916000-01", {"headers": HTML}),
+        "getAreaReportCases": ("GET", "/reports/area/cases.csv?district=05916000-01", {}),
+        "exportGeoPackage": ("GET", "/api/export.gpkg?layers=none&synergy=false", {}),
+        "exportProjectsGeoJSON": ("GET", "/api/export/projects.geojson?organisation=herne", {}),
+        "exportProjectsCSV": ("GET", "/api/export/projects.csv?organisation=herne", {}),
+        "exportCasesGeoJSON": ("GET", "/api/export/cases.geojson?organisation=herne", {}),
+        "exportCasesCSV": ("GET", "/api/export/cases.csv?organisation=herne", {}),
+        "getMe": ("GET", "/api/me", {}),
+        "listTokens": ("GET", "/api/tokens", {}),
+        "createToken": ("POST", "/api/tokens", {"json": {"name": "QGIS", "scope": "read"}}),
+        "revokeToken": ("DELETE", f"/api/tokens/{world.own_token_id(actor)}", {}),
+        "listAccounts": ("GET", "/api/accounts?organisation=herne", {}),
+        "createAccount": ("POST", "/api/accounts", {"json": _new_account(world)}),
+        "changeAccount": ("PATCH", "/api/accounts/h.viewer", {"json": {"roles": ["viewer"]}}),
+        "listAudit": ("GET", "/api/audit?limit=5", {}),
+        "exportAudit": ("GET", "/api/audit.csv?action=project.", {}),
+        "getMap": ("GET", "/", {"headers": HTML}),
+        "getOpenAPI": ("GET", "/api/openapi.json", {}),
+        "getAPIDocs": ("GET", "/api/docs", {}),
+        "getLoginPage": ("GET", "/login", {}),
+        "signIn": ("POST", "/login", {"data": _wrong_sign_in(world.clients[actor], actor)}),
+        "signOut": ("POST", "/logout", {}),
+        "startSingleSignOn": ("GET", "/login/oidc", {}),
+        "finishSingleSignOn": ("GET", "/login/oidc/callback?code=x&state=y", {}),
+    }
+    if operation == "deleteLayer" or operation == "importLayer":
+        world.ensure_layer("stormwater_basins")
+    return fixed[operation]
+
+
+_FRESH_PROJECT = {"replaceProject", "patchProject", "deleteProject"}
+
+
+def _project_csv() -> dict[str, Any]:
+    text = (
+        "title;organisation;department;measure_type;status;start;end;wkt\n"
+        "Kanal Matrix;herne;drainage;sewer_rehabilitation;planning;2028-01-01;2028-12-31;"
+        "POINT (7.2101 51.5402)\n"
+    )
+    return {
+        "file": (io.BytesIO(text.encode("utf-8")), "matrix.csv"),
+        "wkt_field": "wkt",
+        "source_crs": "EPSG:4326",
+    }
+
+
+def _basins_upload() -> dict[str, Any]:
+    data = (SAMPLE / "layers" / "stormwater_basins.geojson").read_bytes()
+    return {"file": (io.BytesIO(data), "basins.geojson")}
+
+
+def _wrong_sign_in(client: FlaskClient, actor: str) -> dict[str, str]:
+    """The login form as the page gives it (with its CSRF token), with a wrong password
+    (for a different account each time: failures are limited per account)."""
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    return {"username": f"nobody.{actor}", "password": "x" * 12, "csrf_token": token[1]}
+
+
+def _new_account(world: World) -> dict[str, Any]:
+    world.counter += 1
+    return {
+        "username": f"matrix.{world.counter}",
+        "display_name": "Matrix Person",
+        "organisation": "herne",
+        "roles": ["viewer"],
+    }
+
+
+def _operations(app: Flask) -> list[tuple[str, str, str]]:
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    return [
+        (path, method, operation["operationId"])
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def _spec_operations() -> list[str]:
+    """The operations of the OpenAPI document, read once at collection."""
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"instance_path": Path(folder)})
+        try:
+            return [operation for _path, _method, operation in _operations(app)]
+        finally:
+            app.extensions["zugabe"].close()
+
+
+def test_every_route_is_described_and_in_the_matrix(world: World) -> None:
+    described = {(path, method) for path, method, _ in _operations(world.app)}
+    operations = {operation for _, _, operation in _operations(world.app)}
+    assert operations == set(EXPECTED), "operations without a row, or rows without operation"
+    for rule in world.app.url_map.iter_rules():
+        if rule.endpoint in ASSET_ENDPOINTS:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            assert (path, method.lower()) in described, f"{method} {rule.rule} is not described"
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+@pytest.mark.parametrize("operation", _spec_operations())
+def test_permission(world: World, operation: str, actor: str) -> None:
+    method, url, options = _request(operation, world, actor)
+    headers = {**JSON, **options.pop("headers", {})}
+    response = world.clients[actor].open(url, method=method, headers=headers, **options)
+    expected = EXPECTED[operation][actor]
+    assert response.status_code == expected, (
+        f"{method} {url} as {actor}: {response.status_code}, expected {expected}: "
+        f"{response.get_data(as_text=True)[:300]}"
+    )
+    if response.status_code in (401, 403) and response.mimetype == "application/problem+json":
+        detail = json.loads(response.get_data(as_text=True))["detail"]
+        assert detail  # says what is needed, e.g. "needs the role planner in organisation herne"
