@@ -70,7 +70,7 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
     # done now, beside serving, so the first save does not wait for it.
     threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
     click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, threads=8, ident="zugabe")
+    waitress.serve(app, host=host, port=port, threads=8, ident="")  # no Server header
 
 
 @cli.command()

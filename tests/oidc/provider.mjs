@@ -48,7 +48,7 @@ const accounts = JSON.parse(readFileSync(requireEnv('OIDC_ACCOUNTS'), 'utf8'));
 // without requesting an extra scope.
 const PROFILE_CLAIMS = [
   'name', 'given_name', 'family_name', 'preferred_username', 'locale',
-  'zugabe_org', 'groups',
+  'zugabe_org', 'zugabe_departments', 'groups',
 ];
 const EMAIL_CLAIMS = ['email', 'email_verified'];
 

@@ -55,8 +55,17 @@ class Services:
             o.key for o in vocabulary.organisations.values() if o.planners_by_department
         )
         audit = AuditService(store, policy)
+        accounts = AccountService(store, vocabulary, settings, policy, audit)
         projects = ProjectService(store, vocabulary, settings, policy, audit)
-        cases = CaseService(store, rules, definitions, projects.reprojector, policy, audit)
+        cases = CaseService(
+            store,
+            rules,
+            definitions,
+            projects.reprojector,
+            policy,
+            audit,
+            accounts.display_name,
+        )
         projects.cases = cases
         layers = LayerService(store, definitions, settings, policy, audit)
         layers.cases = cases
@@ -66,7 +75,7 @@ class Services:
             store,
             policy,
             audit,
-            AccountService(store, vocabulary, settings, policy, audit),
+            accounts,
             projects,
             layers,
             SynergyService(store, projects, synergy_config, settings),

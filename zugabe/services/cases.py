@@ -8,7 +8,7 @@ identity (``CaseStore.sync_cases``) and applies the review workflow.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,10 +63,12 @@ class CaseService:
         reprojector: Reprojector,
         policy: Policy,
         audit: AuditService,
+        display_name: Callable[[str], str],
     ) -> None:
         self.store = store
         self.policy = policy
         self.audit = audit
+        self.display_name = display_name  # username -> the name histories show
         self.rules = tuple(rules)
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
@@ -354,11 +356,23 @@ class CaseService:
         if detail:
             body["subjects"] = [self._subject_geometry(s) for s in (f.subject_a, f.subject_b)]
             body["comments"] = [
-                {"id": c.id, "at": c.at.isoformat(), "by": c.by, "text": c.text}
+                {
+                    "id": c.id,
+                    "at": c.at.isoformat(),
+                    "by": c.by,
+                    "by_name": self.display_name(c.by),
+                    "text": c.text,
+                }
                 for c in case.comments
             ]
             body["history"] = [
-                {"at": h.at.isoformat(), "by": h.by, "what": h.what} for h in case.history
+                {
+                    "at": h.at.isoformat(),
+                    "by": h.by,
+                    "by_name": self.display_name(h.by),
+                    "what": h.what,
+                }
+                for h in case.history
             ]
         return body
 

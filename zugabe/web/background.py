@@ -24,11 +24,11 @@ class BackgroundServer:
     thread: threading.Thread
 
     @classmethod
-    def start(cls, app: Flask, threads: int = 4) -> BackgroundServer:
-        """Serve ``app`` on a free loopback port, in a daemon thread."""
+    def start(cls, app: Flask, threads: int = 4, port: int = 0) -> BackgroundServer:
+        """Serve ``app`` on a loopback port (0: a free one), in a daemon thread."""
         sockets: dict[int, Any] = {}
         server = waitress.create_server(
-            app, map=sockets, host="127.0.0.1", port=0, threads=threads, ident="zugabe"
+            app, map=sockets, host="127.0.0.1", port=port, threads=threads, ident=""
         )
         thread = threading.Thread(target=server.run, name="zugabe-background", daemon=True)
         thread.start()
