@@ -6,10 +6,11 @@ import io
 import json
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import shape
 
-from tests.conftest import feature
+from tests.conftest import client_as, feature
 
 LINE = {"type": "LineString", "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411]]}
 
@@ -90,14 +91,12 @@ def test_case_identity_survives_recomputation_and_obsolete_when_cause_goes(
     assert listed["numberMatched"] == 1
 
 
-def test_review_workflow(client: FlaskClient) -> None:
+def test_review_workflow(app: Flask, client: FlaskClient) -> None:
     _road, sewer = road_and_sewer(client)
     case_id = sewer["cases"][0]["id"]
     url = f"/api/cases/{case_id}"
-    response = client.post(
-        f"{url}/status",
-        json={"status": "in_coordination"},
-        headers={"If-Match": '"v1"', "X-Zugabe-User": "s.yilmaz"},
+    response = client_as(app, "h.coordinator").post(
+        f"{url}/status", json={"status": "in_coordination"}, headers={"If-Match": '"v1"'}
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["properties"]["status"] == "in_coordination"
@@ -116,16 +115,17 @@ def test_review_workflow(client: FlaskClient) -> None:
         bad.status_code == 422
         and "cannot go from dismissed to resolved" in bad.get_json()["detail"]
     )
-    commented = client.post(
-        f"{url}/comments",
-        json={"text": "Abstimmung am 12.3. im Tiefbauamt"},
-        headers={"X-Zugabe-User": "k.becker"},
+    commented = client_as(app, "h.planner").post(
+        f"{url}/comments", json={"text": "Abstimmung am 12.3. im Tiefbauamt"}
     )
     assert commented.status_code == 201
     detail = commented.get_json()
-    assert detail["comments"][-1]["by"] == "k.becker"
+    assert detail["comments"][-1]["by"] == "h.planner"
     whats = [h["what"] for h in detail["history"]]
     assert any("in_coordination" in w for w in whats) and any("dismissed" in w for w in whats)
+    by_what = {h["what"]: h["by"] for h in detail["history"]}
+    assert [b for w, b in by_what.items() if w.endswith("→ in_coordination")] == ["h.coordinator"]
+    assert [b for w, b in by_what.items() if "→ dismissed" in w] == ["r.admin"]
     assert client.post(f"{url}/comments", json={"text": "  "}).status_code == 422
     assert client.get("/api/cases/9999").status_code == 404
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from tests.conftest import client_as
 from zugabe.web import create_app
 
 
@@ -108,10 +109,11 @@ def test_zip_with_path_traversal_is_refused(client: FlaskClient) -> None:
 def test_oversize_upload_is_refused(instance_path: Path) -> None:
     app = create_app({"instance_path": instance_path, "max_upload_bytes": 4096})
     try:
-        response = upload(app.test_client(), "trees", "baeume.geojson", trees_geojson(200))
+        steward = client_as(app, "steward")
+        response = upload(steward, "trees", "baeume.geojson", trees_geojson(200))
         assert response.status_code == 413
         assert response.mimetype == "application/problem+json"
-        assert app.test_client().get("/api/layers/trees").get_json()["stored"] is None
+        assert steward.get("/api/layers/trees").get_json()["stored"] is None
     finally:
         app.extensions["zugabe"].close()
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import VALID_FEATURE, feature
+from tests.conftest import VALID_FEATURE, client_as, feature
+from zugabe.domain.accounts import Scope
 
 
-def create(client: FlaskClient, doc: dict[str, Any], user: str | None = None) -> dict[str, Any]:
-    headers = {"X-Zugabe-User": user} if user else {}
-    response = client.post("/api/projects", json=doc, headers=headers)
+def create(client: FlaskClient, doc: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/api/projects", json=doc)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
 
-def test_create_returns_location_etag_and_stored_feature(client: FlaskClient) -> None:
-    response = client.post("/api/projects", json=VALID_FEATURE, headers={"X-Zugabe-User": "m.kaya"})
+def test_create_returns_location_etag_and_stored_feature(app: Flask) -> None:
+    client = client_as(app, "h.planner")
+    response = client.post("/api/projects", json=VALID_FEATURE)
     assert response.status_code == 201
     assert response.mimetype == "application/geo+json"
     body = response.get_json()
@@ -28,20 +30,40 @@ def test_create_returns_location_etag_and_stored_feature(client: FlaskClient) ->
     expected = {k: v for k, v in VALID_FEATURE["properties"].items()}
     assert {k: props[k] for k in expected} == expected
     assert props["version"] == 1
-    assert props["created_by"] == props["updated_by"] == "m.kaya"
+    assert props["created_by"] == props["updated_by"] == "h.planner"
     fetched = client.get(response.headers["Location"])
     assert fetched.status_code == 200
     assert fetched.get_json() == body
 
 
-def test_default_user_recorded_without_header(client: FlaskClient) -> None:
-    assert create(client, VALID_FEATURE)["properties"]["created_by"] == "anonymous"
+def test_signed_in_account_is_recorded(client: FlaskClient) -> None:
+    assert create(client, VALID_FEATURE)["properties"]["created_by"] == "r.admin"
 
 
-def test_bad_user_header_is_refused(client: FlaskClient) -> None:
-    response = client.post("/api/projects", json=VALID_FEATURE, headers={"X-Zugabe-User": "<x>"})
-    assert response.status_code == 400
-    assert "X-Zugabe-User" in response.get_json()["detail"]
+def test_anonymous_create_is_refused_and_stores_nothing(anonymous: FlaskClient) -> None:
+    response = anonymous.post("/api/projects", json=VALID_FEATURE)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert anonymous.get("/api/projects").status_code == 401
+
+
+def test_malformed_authorization_header_is_refused(app: Flask, client: FlaskClient) -> None:
+    bad = app.test_client()
+    for header in ("Basic dXNlcjpwdw==", "Bearer", "Bearer zgb_not-a-token", "<x>"):
+        response = bad.post("/api/projects", json=VALID_FEATURE, headers={"Authorization": header})
+        assert response.status_code == 401, header
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["detail"]
+    assert client.get("/api/projects").get_json()["features"] == []
+
+
+def test_read_scope_token_cannot_create(app: Flask, client: FlaskClient) -> None:
+    reader = client_as(app, "h.planner", scope=Scope.READ)
+    assert reader.get("/api/projects").status_code == 200
+    response = reader.post("/api/projects", json=VALID_FEATURE)
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    assert client.get("/api/projects").get_json()["features"] == []
 
 
 def test_all_geometry_types_are_stored(client: FlaskClient) -> None:
@@ -90,13 +112,11 @@ def test_if_none_match_gives_not_modified(client: FlaskClient) -> None:
     assert response.status_code == 304
 
 
-def test_put_replaces_and_bumps_version(client: FlaskClient) -> None:
-    body = create(client, VALID_FEATURE, user="alice")
+def test_put_replaces_and_bumps_version(app: Flask) -> None:
+    body = create(client_as(app, "h.planner"), VALID_FEATURE)
     changed = feature(title="Fahrbahnerneuerung Bahnhofstraße, 2. BA", status="approved")
-    response = client.put(
-        f"/api/projects/{body['id']}",
-        json=changed,
-        headers={"If-Match": '"v1"', "X-Zugabe-User": "bob"},
+    response = client_as(app, "r.admin").put(
+        f"/api/projects/{body['id']}", json=changed, headers={"If-Match": '"v1"'}
     )
     assert response.status_code == 200
     assert response.headers["ETag"] == '"v2"'
@@ -106,7 +126,7 @@ def test_put_replaces_and_bumps_version(client: FlaskClient) -> None:
         "approved",
         2,
     )
-    assert (props["created_by"], props["updated_by"]) == ("alice", "bob")
+    assert (props["created_by"], props["updated_by"]) == ("h.planner", "r.admin")
     assert props["created_at"] == body["properties"]["created_at"]
 
 

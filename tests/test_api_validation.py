@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import VALID_FEATURE, feature
+from tests.conftest import VALID_FEATURE, client_as, feature
 from zugabe.web import create_app
 
 SQUARE = [[7.21, 51.54], [7.22, 51.54], [7.22, 51.55], [7.21, 51.55], [7.21, 51.54]]
@@ -243,7 +243,7 @@ def test_all_problems_are_reported_at_once(client: FlaskClient) -> None:
 def test_vertex_limit_is_configurable(instance_path: Any) -> None:
     app: Flask = create_app({"instance_path": instance_path, "max_vertices": 10})
     try:
-        client = app.test_client()
+        client = client_as(app, "h.planner")
         ok = feature(line(*[[7.21 + i / 1000, 51.54] for i in range(10)]))
         too_many = feature(line(*[[7.21 + i / 1000, 51.54] for i in range(11)]))
         assert client.post("/api/projects", json=ok).status_code == 201
@@ -269,8 +269,10 @@ def test_oversized_body_is_refused(instance_path: Any) -> None:
     app = create_app({"instance_path": instance_path, "max_request_bytes": 2048})
     try:
         body = feature(description="x" * 5000)
-        response = app.test_client().post("/api/projects", json=body)
+        client = client_as(app, "h.planner")
+        response = client.post("/api/projects", json=body)
         assert response.status_code == 413
         assert response.mimetype == "application/problem+json"
+        assert client.get("/api/projects").get_json()["features"] == []
     finally:
         app.extensions["zugabe"].close()

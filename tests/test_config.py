@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import client_as
 from zugabe.config import load_settings
 from zugabe.errors import ConfigError
 from zugabe.web import create_app
@@ -17,14 +18,24 @@ def test_defaults() -> None:
     settings = load_settings(environ={})
     assert settings.storage_crs == "EPSG:25832"
     assert settings.store_url.endswith("instance/zugabe.sqlite")
+    # Closed by default: no anonymous reading, no demo passwords, local host names only.
+    assert (settings.public_read, settings.demo_instance, settings.behind_https) == (
+        False,
+        False,
+        False,
+    )
+    assert settings.allowed_hosts == ("127.0.0.1", "localhost", "::1")
+    assert (settings.secret_key, settings.oidc_issuer, settings.proxy_hops) == ("", "", 0)
+    assert (settings.session_hours, settings.session_idle_minutes) == (10, 60)
+    assert (settings.token_days, settings.token_max_days) == (90, 365)
 
 
 def test_precedence_file_then_environment_then_explicit(tmp_path: Path) -> None:
     config = tmp_path / "zugabe.toml"
-    config.write_text('default_user = "from-file"\npage_size = 50\nmax_vertices = 500\n')
+    config.write_text('oidc_label = "from-file"\npage_size = 50\nmax_vertices = 500\n')
     environ = {"ZUGABE_CONFIG": str(config), "ZUGABE_PAGE_SIZE": "20", "ZUGABE_MAX_VERTICES": "400"}
     settings = load_settings({"max_vertices": 300}, environ)
-    assert (settings.default_user, settings.page_size, settings.max_vertices) == (
+    assert (settings.oidc_label, settings.page_size, settings.max_vertices) == (
         "from-file",
         20,
         300,
@@ -32,8 +43,39 @@ def test_precedence_file_then_environment_then_explicit(tmp_path: Path) -> None:
 
 
 def test_config_file_in_instance_folder_is_found(tmp_path: Path) -> None:
-    (tmp_path / "zugabe.toml").write_text('default_user = "stadt-herne"\n')
-    assert load_settings({"instance_path": tmp_path}, {}).default_user == "stadt-herne"
+    (tmp_path / "zugabe.toml").write_text('oidc_label = "Stadt Herne"\npublic_read = true\n')
+    settings = load_settings({"instance_path": tmp_path}, {})
+    assert (settings.oidc_label, settings.public_read) == ("Stadt Herne", True)
+
+
+def test_default_user_is_gone(tmp_path: Path) -> None:
+    """Who acts comes from the credentials now; an old setting stops the start, named."""
+    config = tmp_path / "zugabe.toml"
+    config.write_text('default_user = "stadt-herne"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": tmp_path}, {})
+    assert f"unknown setting 'default_user' (from config file {config})" in caught.value.detail
+    with pytest.raises(ConfigError, match="unknown setting 'default_user' \\(from environment"):
+        load_settings(environ={"ZUGABE_DEFAULT_USER": "stadt-herne"})
+
+
+def test_account_settings_from_environment() -> None:
+    settings = load_settings(
+        environ={
+            "ZUGABE_ALLOWED_HOSTS": "zugabe.example.org, .emscher.example ,",
+            "ZUGABE_PUBLIC_READ": "true",
+            "ZUGABE_SECRET_KEY": "k" * 32,
+            "ZUGABE_OIDC_ISSUER": "https://sso.example.org/realms/emscher",
+            "ZUGABE_OIDC_CLIENT_ID": "zugabe",
+            "ZUGABE_OIDC_CLIENT_SECRET": "s3cret",
+            "ZUGABE_OIDC_ROLE_MAP": '{"gis-planer": "planner", "gis-admins": "region_admin"}',
+            "ZUGABE_LOGIN_LIMIT_ACCOUNT": "3 per 10 minutes",
+        }
+    )
+    assert settings.allowed_hosts == ("zugabe.example.org", ".emscher.example")
+    assert settings.public_read is True
+    assert settings.oidc_role_map == {"gis-planer": "planner", "gis-admins": "region_admin"}
+    assert settings.login_limit_account == "3 per 10 minutes"
 
 
 def test_region_from_environment() -> None:
@@ -60,6 +102,27 @@ def test_region_from_environment() -> None:
             "region_bbox must be min_lon,min_lat,max_lon,max_lat",
         ),
         ({"ZUGABE_PAGE_SIZE": "5000"}, "page_size must not exceed max_page_size"),
+        ({"ZUGABE_SECRET_KEY": "short"}, "secret_key must have at least 32 characters"),
+        (
+            {"ZUGABE_TOKEN_DAYS": "400"},
+            "token_days must not exceed token_max_days",
+        ),
+        ({"ZUGABE_SESSION_HOURS": "0"}, "setting 'session_hours'"),
+        (
+            {"ZUGABE_OIDC_ISSUER": "https://sso.example.org"},
+            "oidc_issuer needs oidc_client_id and oidc_client_secret",
+        ),
+        (
+            {"ZUGABE_OIDC_ROLE_MAP": '{"gis": "superuser"}'},
+            "setting 'oidc_role_map' (from environment variable ZUGABE_OIDC_ROLE_MAP): "
+            "unknown role(s) superuser",
+        ),
+        ({"ZUGABE_OIDC_ROLE_MAP": "gis=planner"}, "must be a JSON object"),
+        (
+            {"ZUGABE_LOGIN_LIMIT_ADDRESS": "lots"},
+            "'lots' is not a rate limit such as '5 per 15 minutes'",
+        ),
+        ({"ZUGABE_PROXY_HOPS": "9"}, "setting 'proxy_hops'"),
         (
             {"ZUGABE_MAX_VERTEX": "10"},
             "unknown setting 'max_vertex' (from environment variable ZUGABE_MAX_VERTEX)",
@@ -126,7 +189,7 @@ def test_custom_vocabulary_is_served(tmp_path: Path) -> None:
     }
     app = create_app(settings)
     try:
-        organisations = app.test_client().get("/api/vocab").get_json()["organisations"]
+        organisations = client_as(app, "r.admin").get("/api/vocab").get_json()["organisations"]
         assert [o["labels"]["de"] for o in organisations] == ["Musterstadt"]
     finally:
         app.extensions["zugabe"].close()

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pyproj import Transformer
 
-from tests.conftest import feature
+from tests.conftest import feature, token_for
 from zugabe.web import create_app
 
 EARTH_METRES_PER_DEGREE = 111_320
@@ -45,11 +45,13 @@ def test_stored_geometry_is_in_etrs89_utm32(app: Flask, client: FlaskClient) -> 
 
 def test_projects_survive_a_restart(instance_path: Path) -> None:
     first = create_app({"instance_path": instance_path})
-    created = first.test_client().post("/api/projects", json=feature()).get_json()
+    auth = {"Authorization": f"Bearer {token_for(first, 'h.planner')}"}
+    created = first.test_client().post("/api/projects", json=feature(), headers=auth).get_json()
     first.extensions["zugabe"].close()
     second = create_app({"instance_path": instance_path})
     try:
-        assert second.test_client().get(f"/api/projects/{created['id']}").get_json() == created
+        fetched = second.test_client().get(f"/api/projects/{created['id']}", headers=auth)
+        assert fetched.get_json() == created
     finally:
         second.extensions["zugabe"].close()
 

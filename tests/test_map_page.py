@@ -7,20 +7,49 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import feature
+from tests.conftest import client_as, feature
 from zugabe.errors import ConfigError
 from zugabe.web import create_app
 
 # Any script, stylesheet, image or frame not served by the app itself.
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+# The page's own scripts (folium's, moved out of the page: the CSP forbids inline script).
+PAGE_SCRIPT = re.compile(r'<script src="(/static/page/[0-9a-f]+\.js)"></script>')
+
+
+def page_with_scripts(client: FlaskClient, path: str = "/") -> str:
+    """The map page followed by the text of its own scripts, as the browser runs them."""
+    response = client.get(path)
+    assert response.status_code == 200, response.status
+    page = response.get_data(as_text=True)
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) is None  # no inline script
+    scripts = PAGE_SCRIPT.findall(page)
+    assert scripts
+    texts = []
+    for url in scripts:
+        script = client.get(url)
+        assert script.status_code == 200, url
+        assert script.mimetype == "text/javascript"
+        texts.append(script.get_data(as_text=True))
+    return "\n".join([page, *texts])
+
+
+def signed_in_page(settings: dict[str, Any]) -> str:
+    """The map page with its scripts of an app with these settings, for a viewer."""
+    app = create_app(settings)
+    try:
+        return page_with_scripts(client_as(app, "h.viewer"))
+    finally:
+        app.extensions["zugabe"].close()
 
 
 def test_the_map_page_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
-    page = client.get("/").get_data(as_text=True)
+    page = page_with_scripts(client)
     assert "L.map(" in page and "ZugabeMap.start(" in page
     assert EXTERNAL.findall(page) == []
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
@@ -33,6 +62,15 @@ def test_the_map_page_loads_nothing_from_elsewhere(client: FlaskClient) -> None:
     # Nothing of folium's CDN defaults the page does not need.
     for dropped in ("jquery", "bootstrap", "awesome-markers", "fontawesome"):
         assert dropped not in page.lower()
+
+
+def test_the_map_page_needs_a_signed_in_account(anonymous: FlaskClient) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = anonymous.get("/?lang=en", headers=browser)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert anonymous.get("/").status_code == 401  # not a browser: a problem, no redirect
 
 
 def test_vendored_css_finds_its_images(client: FlaskClient) -> None:
@@ -51,9 +89,9 @@ def test_german_by_default_with_a_switch_to_english(client: FlaskClient) -> None
 
 
 def test_no_base_map_by_default_and_a_configured_one(instance_path: Path) -> None:
-    plain = create_app({"instance_path": instance_path}).test_client().get("/")
-    assert "L.tileLayer" not in plain.get_data(as_text=True)
-    xyz = create_app(
+    plain = signed_in_page({"instance_path": instance_path})
+    assert "L.map(" in plain and "L.tileLayer" not in plain
+    xyz = signed_in_page(
         {
             "instance_path": instance_path,
             "basemap_url": "https://sgx.geodatenzentrum.de/wmts_basemapde/tile/1.0.0/"
@@ -61,16 +99,15 @@ def test_no_base_map_by_default_and_a_configured_one(instance_path: Path) -> Non
             "basemap_attribution": "© basemap.de / BKG",
         }
     )
-    page = xyz.test_client().get("/").get_data(as_text=True)
-    assert "L.tileLayer" in page and "basemap.de / BKG" in page
-    wms = create_app(
+    assert "L.tileLayer" in xyz and "basemap.de / BKG" in xyz
+    wms = signed_in_page(
         {
             "instance_path": instance_path,
             "basemap_url": "https://sgx.geodatenzentrum.de/wms_basemapde",
             "basemap_wms_layers": "de_basemapde_web_raster_grau",
         }
     )
-    assert "L.tileLayer.wms" in wms.test_client().get("/").get_data(as_text=True)
+    assert "L.tileLayer.wms" in wms
 
 
 @pytest.mark.parametrize(

@@ -601,7 +601,8 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
             if method not in HTTP_METHODS:
                 continue
             responses = operation.setdefault("responses", {})
-            if path in PUBLIC_PATHS or (settings.public_read and method == "get"):
+            readable = method == "get" and not path.startswith(ACCOUNT_ONLY_PREFIXES)
+            if path in PUBLIC_PATHS or (settings.public_read and readable):
                 operation["security"] = [{}, *spec["security"]]
                 if path in PUBLIC_PATHS:
                     continue
@@ -609,6 +610,8 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
             responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
 
 
+ACCOUNT_ONLY_PREFIXES = ("/api/tokens", "/api/accounts", "/api/audit")
+"""Never open to anonymous readers, whatever ``public_read`` says."""
 HTTP_METHODS = frozenset({"get", "put", "post", "patch", "delete"})
 PUBLIC_PATHS = frozenset(
     {
