@@ -140,3 +140,11 @@ def anonymous(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def actor_for(services: Services, username: str, via: str = "cli") -> Actor:
+    """The ``Actor`` of one of ``TEST_ACCOUNTS`` (created if missing), for direct service calls."""
+    ensure_account(services, username)
+    account = services.store.find_account(username)
+    assert account is not None
+    return Actor.of(account, via=via, address=None)

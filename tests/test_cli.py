@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from tests.conftest import feature
+from tests.conftest import client_as, feature
 from zugabe.cli import cli
 from zugabe.web import create_app
 
@@ -54,7 +54,7 @@ def test_demo_generates_the_same_town_as_sample_data(runner: CliRunner, tmp_path
 
 def test_list_filters_and_export_geojson(runner: CliRunner, tmp_path: Path) -> None:
     app = create_app({"instance_path": tmp_path})
-    client = app.test_client()
+    client = client_as(app, "h.planner")
     client.post("/api/projects", json=feature(title="Fahrbahnerneuerung Ringstraße"))
     client.post(
         "/api/projects",
@@ -98,6 +98,14 @@ def test_bad_filter_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
 def test_layers_import_list_remove(runner: CliRunner, tmp_path: Path, shared_data: Path) -> None:
     basins = shared_data / "nrw_rur_wasser" / "regenbecken.geojson"
     instance = ["--instance", str(tmp_path), "--user", "wasserverband"]
+    admin = ["users", "add", "r.admin", "--name", "Regions-Admin", "--role", "region_admin"]
+    added = runner.invoke(cli, [*instance[:2], *admin, "--no-password"])
+    assert added.exit_code == 0, added.output
+    steward = ["users", "add", "wasserverband", "--name", "Wasserverband", "--role", "data_steward"]
+    added = runner.invoke(
+        cli, [*instance[:2], "--user", "r.admin", *steward, "--theme", "*", "--no-password"]
+    )
+    assert added.exit_code == 0, added.output
     imported = runner.invoke(
         cli, [*instance, "layers", "import", str(basins), "--layer", "stormwater_basins"]
     )
@@ -113,11 +121,13 @@ def test_layers_import_list_remove(runner: CliRunner, tmp_path: Path, shared_dat
     assert "stormwater_basins" not in runner.invoke(cli, [*instance, "layers", "list"]).output
 
 
-def test_layers_import_refusal_is_a_message(tmp_path: Path) -> None:
+def test_layers_import_refusal_is_a_message(runner: CliRunner, tmp_path: Path) -> None:
     """Through the real entry point: a CSV without CRS gets a message and exit code 2."""
     import subprocess
     import sys
 
+    admin = ["users", "add", "gis", "--name", "GIS", "--role", "region_admin", "--no-password"]
+    assert runner.invoke(cli, ["--instance", str(tmp_path), *admin]).exit_code == 0
     csv = tmp_path / "baeume.csv"
     csv.write_text("x;y;art\n377000;5708000;Linde\n")
     zugabe = Path(sys.executable).with_name("zugabe")
@@ -126,6 +136,8 @@ def test_layers_import_refusal_is_a_message(tmp_path: Path) -> None:
             str(zugabe),
             "--instance",
             str(tmp_path),
+            "--user",
+            "gis",
             "layers",
             "import",
             str(csv),

@@ -6,12 +6,14 @@ The guides live in ``docs/`` (one page per audience); ``README.md`` is the entry
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,9 +81,23 @@ def test_every_relative_link_points_to_a_file(page: str, target: str) -> None:
     assert (ROOT / page).parent.joinpath(path).resolve().exists(), f"{page}: {target}"
 
 
+def _examples_block() -> str:
+    return ANALYSTS.split("### Examples", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+
+
 def _curl_examples() -> list[str]:
-    section = ANALYSTS.split("### Examples", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("curl ")]
+    return [line for line in _examples_block().splitlines() if line.startswith("curl ")]
+
+
+# The block's first command: an API token of a demo planner, as the documented CLI makes it.
+_TOKEN_LINE = re.compile(r"^TOKEN=\$\((?P<command>[^)]+)\)\s*$", re.MULTILINE)
+_AUTHORIZATION = '-H "Authorization: Bearer $TOKEN"'
+
+
+def _token_command() -> list[str]:
+    found = _TOKEN_LINE.findall(_examples_block())
+    assert len(found) == 1, "the examples start with: TOKEN=$(zugabe … tokens create …)"
+    return shlex.split(found[0])
 
 
 def _free_port() -> int:
@@ -90,21 +106,42 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+ZUGABE = str(Path(sys.executable).with_name("zugabe"))
+
+
 @pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[int]:
-    """`zugabe serve` on a free port, with the demo town loaded as `make run` does."""
-    zugabe = str(Path(sys.executable).with_name("zugabe"))
-    instance = ["--instance", str(tmp_path)]
-    subprocess.run([zugabe, *instance, "demo", "--source", str(ROOT / "sample_data")], check=True)
+def demo_instance(tmp_path: Path) -> Path:
+    """The demo town loaded as `make run` does (`zugabe demo`, with its demo accounts)."""
+    instance = tmp_path / "instance"
+    loaded = subprocess.run(
+        [ZUGABE, "--instance", str(instance), "demo", "--source", str(ROOT / "sample_data")],
+        capture_output=True,  # the demo accounts' passwords: not for the test log
+        text=True,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    return instance
+
+
+@pytest.fixture
+def demo_server(demo_instance: Path) -> Iterator[int]:
+    """`zugabe serve` of the demo town on a free port, a demo instance as under `make run`."""
     port = _free_port()
-    server = subprocess.Popen([zugabe, *instance, "serve", "--port", str(port)])
+    server = subprocess.Popen(
+        [ZUGABE, "--instance", str(demo_instance), "serve", "--port", str(port)],
+        env={**os.environ, "ZUGABE_DEMO_INSTANCE": "true"},
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/vocab", timeout=1)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1)
                 break
+            except urllib.error.HTTPError:
+                break  # it answers
             except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"zugabe serve ended with exit code {server.returncode}")
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
@@ -114,11 +151,27 @@ def demo_server(tmp_path: Path) -> Iterator[int]:
         server.wait(timeout=10)
 
 
-def test_curl_examples_work_as_written(demo_server: int) -> None:
+def test_curl_examples_work_as_written(demo_instance: Path, demo_server: int) -> None:
     examples = _curl_examples()
     assert len(examples) >= 6
     for example in examples:
-        args = shlex.split(example.replace("127.0.0.1:5000", f"127.0.0.1:{demo_server}"))
+        assert _AUTHORIZATION in example, f"every example authenticates: {example}"
+    # The token as the docs make it: their command, run against the test's demo instance.
+    program, *args = _token_command()
+    assert Path(program).name == "zugabe"
+    made = subprocess.run(
+        [ZUGABE, *args],
+        env={**os.environ, "ZUGABE_INSTANCE_PATH": str(demo_instance)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert token.startswith("zgb_") and len(token.split()) == 1, "only the token on stdout"
+    for example in examples:
+        written = example.replace("127.0.0.1:5000", f"127.0.0.1:{demo_server}")
+        args = shlex.split(written.replace("$TOKEN", token))
         result = subprocess.run(
             [args[0], "--fail-with-body", *args[1:]], capture_output=True, text=True, check=False
         )

@@ -28,7 +28,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import feature
+from tests.conftest import ADMIN, client_as, feature
 from zugabe.cli import cli
 from zugabe.domain.palette import DEPARTMENT_COLORS, RELATION_COLORS
 from zugabe.domain.project import EDITABLE_FIELDS
@@ -70,8 +70,8 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     app = create_app({"instance_path": tmp_path_factory.mktemp("exports") / "instance"})
     app.testing = True
     services: Services = app.extensions["zugabe"]
-    load_demo_layers(services.layers, SAMPLE_DATA)
-    load_demo_projects(services.projects, SAMPLE_DATA)
+    load_demo_layers(services.layers, SAMPLE_DATA, ADMIN)
+    load_demo_projects(services.projects, SAMPLE_DATA, ADMIN)
     yield app
     services.close()
 
@@ -83,7 +83,8 @@ def services(demo_app: Flask) -> Services:
 
 @pytest.fixture(scope="module")
 def demo_client(demo_app: Flask) -> FlaskClient:
-    return demo_app.test_client()
+    """A viewer of Herne: every role may read and export everything."""
+    return client_as(demo_app, "h.viewer")
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def exported(
 ) -> tuple[Path, ExportSummary]:
     """Everything, unfiltered, as one GeoPackage."""
     path = tmp_path_factory.mktemp("gpkg") / "zugabe.gpkg"
-    return path, ExportService.of(services).write_geopackage(ExportFilter(), path)
+    return path, ExportService.of(services, ADMIN).write_geopackage(ExportFilter(), path)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def features(path: Path, layers: tuple[str, ...], **options: Any) -> list[Any]:
 
 
 def live_cases(services: Services) -> int:
-    return sum(c.status.value != "obsolete" for c in services.cases.list(CaseQuery())[0])
+    return sum(c.status.value != "obsolete" for c in services.cases.list(ADMIN, CaseQuery())[0])
 
 
 # --------------------------------------------------------------------------- the GeoPackage
@@ -138,7 +139,7 @@ def test_layers_and_counts_read_back_with_pyogrio(services: Services, gpkg: Path
     counts = {n: pyogrio.read_info(gpkg, layer=n)["features"] for n in names}
     assert sum(counts[n] for n in PROJECT_LAYERS) == 150
     assert sum(counts[n] for n in CASE_LAYERS) == live_cases(services) > 0
-    assert counts["synergy_grid"] == len(services.synergy.compute().cells)
+    assert counts["synergy_grid"] == len(services.synergy.compute(ADMIN).cells)
     for name in names[:-1]:
         assert pyogrio.read_info(gpkg, layer=name)["crs"] == "EPSG:25832", name
 
@@ -395,7 +396,9 @@ def test_filters_reduce_the_content(
         "from": "2026-01-01",
         "to": "2029-12-31",
     }
-    summary = ExportService.of(services).write_geopackage(ExportFilter.from_params(params), path)
+    summary = ExportService.of(services, ADMIN).write_geopackage(
+        ExportFilter.from_params(params), path
+    )
     district = shapely.union_all(
         [
             f.geometry
@@ -445,7 +448,7 @@ def test_layers_and_synergy_can_be_left_out(services: Services, tmp_path: Path) 
     export = ExportFilter.from_params(
         {"layers": "sewer_sections,trees", "synergy": "false", "cases": "none"}
     )
-    summary = ExportService.of(services).write_geopackage(export, path)
+    summary = ExportService.of(services, ADMIN).write_geopackage(export, path)
     names = [name for name, _g in pyogrio.list_layers(path)]
     assert names == [
         *PROJECT_LAYERS,
@@ -457,7 +460,7 @@ def test_layers_and_synergy_can_be_left_out(services: Services, tmp_path: Path) 
     ]
     assert all(summary.layers[n] == 0 for n in CASE_LAYERS)
     nothing = ExportFilter.from_params({"layers": "none", "synergy": "no"})
-    ExportService.of(services).write_geopackage(nothing, path)
+    ExportService.of(services, ADMIN).write_geopackage(nothing, path)
     assert [n for n, _g in pyogrio.list_layers(path)] == [
         *PROJECT_LAYERS,
         *CASE_LAYERS,
@@ -487,7 +490,7 @@ def test_malformed_filters_are_refused(params: dict[str, str], message: str) -> 
 def test_unknown_district_or_layer_is_refused(services: Services, tmp_path: Path) -> None:
     from zugabe.errors import BadRequest, NotFound
 
-    exports = ExportService.of(services)
+    exports = ExportService.of(services, ADMIN)
     with pytest.raises(NotFound, match=r"no district 'Atlantis'.*Mühlenwinkel"):
         exports.write_geopackage(ExportFilter(district="Atlantis"), tmp_path / "x.gpkg")
     with pytest.raises(BadRequest, match="unknown layer 'sewers'"):
@@ -514,7 +517,7 @@ def test_obsolete_cases_only_on_request(client: FlaskClient, app: Flask, tmp_pat
         ),
     ).get_json()
     assert sewer["cases"], sewer
-    exports = ExportService.of(app.extensions["zugabe"])
+    exports = ExportService.of(app.extensions["zugabe"], ADMIN)
     path = tmp_path / "cases.gpkg"
     live = exports.write_geopackage(ExportFilter(synergy=False), path)
     assert sum(live.layers[n] for n in CASE_LAYERS) == len(sewer["cases"])

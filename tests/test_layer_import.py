@@ -13,6 +13,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from tests.conftest import ADMIN, actor_for
 from tests.isybau_samples import write_isybau_2017
 from zugabe.config import load_settings
 from zugabe.errors import InvalidInput
@@ -42,7 +43,7 @@ def test_koeln_districts_with_custom_crs_land_where_the_geojson_puts_them(
 ) -> None:
     """Köln's shapefiles use UTM 32N with a false easting of 2,500,000 and no EPSG code."""
     info, report = services.layers.import_file(
-        koeln_shapefile(shared_data, "stadtteile", "Stadtteil"), "districts", "gis"
+        koeln_shapefile(shared_data, "stadtteile", "Stadtteil"), "districts", ADMIN
     )
     assert report.source_crs.endswith("(custom, no EPSG code)")
     assert info.feature_count == 86 and report.refused == 0
@@ -64,7 +65,7 @@ def test_koeln_districts_with_custom_crs_land_where_the_geojson_puts_them(
 
 def test_koeln_streets(services: Services, shared_data: Path) -> None:
     info, report = services.layers.import_file(
-        koeln_shapefile(shared_data, "strassen", "Strasse"), "streets", "gis"
+        koeln_shapefile(shared_data, "strassen", "Strasse"), "streets", ADMIN
     )
     assert report.rows_read == 5516
     assert info.feature_count == report.accepted == 5516 - report.refused
@@ -77,7 +78,7 @@ def test_koeln_land_use_plan_repairs_invalid_polygons(
     services: Services, shared_data: Path
 ) -> None:
     info, report = services.layers.import_file(
-        koeln_shapefile(shared_data, "flaechennutzungsplan", "fnp_aktuell"), "green_spaces", "gis"
+        koeln_shapefile(shared_data, "flaechennutzungsplan", "fnp_aktuell"), "green_spaces", ADMIN
     )
     assert report.rows_read == 2121
     # Five polygons are invalid: four self-touching rings are repaired; one
@@ -98,8 +99,8 @@ def test_koeln_land_use_plan_repairs_invalid_polygons(
 def test_bochum_playgrounds_csv(services: Services, shared_data: Path) -> None:
     path = shared_data / "bochum" / "data" / "EDUC" / "playgrounds" / "bochum_playgrounds.csv"
     with pytest.raises(InvalidInput, match="says nothing about its coordinate reference system"):
-        services.layers.import_file(path, "green_spaces", "gis")
-    info, report = services.layers.import_file(path, "green_spaces", "gis", source_crs="EPSG:25832")
+        services.layers.import_file(path, "green_spaces", ADMIN)
+    info, report = services.layers.import_file(path, "green_spaces", ADMIN, source_crs="EPSG:25832")
     assert info.feature_count == 352 and report.refused == 0
     assert "coordinates rechts_utm/hoch_utm" in report.notes[0]
     sample = services.store.layer_features("green_spaces", limit=1)[0]
@@ -115,7 +116,7 @@ def test_bochum_tree_register_with_broken_encoding(services: Services, shared_da
         / "tree_register"
         / "bochum_tree_planting_felling_register.csv"
     )
-    info, report = services.layers.import_file(path, "trees", "gis", source_crs="EPSG:25832")
+    info, report = services.layers.import_file(path, "trees", ADMIN, source_crs="EPSG:25832")
     assert report.rows_read > 0
     assert info.feature_count == report.accepted
     # Free-text trunk diameters ("70 - 80 cm:") are refused with row and reason.
@@ -128,7 +129,7 @@ def test_nrw_discharge_points_with_placeholder_coordinates(
     services: Services, shared_data: Path
 ) -> None:
     path = shared_data / "nrw_rur_wasser" / "elwas_einleiter.geojson"
-    info, report = services.layers.import_file(path, "discharge_points", "gis")
+    info, report = services.layers.import_file(path, "discharge_points", ADMIN)
     outside = [reason for _row, reason in report.refused_rows if "outside the region" in reason]
     assert len(outside) == 12
     assert info.feature_count == report.rows_read - report.refused
@@ -136,7 +137,7 @@ def test_nrw_discharge_points_with_placeholder_coordinates(
 
 def test_nrw_stormwater_basins(services: Services, shared_data: Path) -> None:
     path = shared_data / "nrw_rur_wasser" / "regenbecken.geojson"
-    info, report = services.layers.import_file(path, "stormwater_basins", "gis")
+    info, report = services.layers.import_file(path, "stormwater_basins", ADMIN)
     assert info.feature_count == 70 and report.refused == 0
     types = {
         f.attributes.get("basin_type")
@@ -161,9 +162,9 @@ def test_geopackage_with_several_layers_needs_a_choice(services: Services, tmp_p
     with pytest.raises(
         InvalidInput, match="several layers; choose one with --source-layer: haltungen, schaechte"
     ):
-        services.layers.import_file(path, "sewer_sections", "gis")
+        services.layers.import_file(path, "sewer_sections", ADMIN)
     info, report = services.layers.import_file(
-        path, "sewer_sections", "gis", source_layer="haltungen"
+        path, "sewer_sections", ADMIN, source_layer="haltungen"
     )
     assert info.feature_count == 5
     assert report.source_crs == "EPSG:25832"
@@ -199,7 +200,7 @@ def test_zipped_shapefile(services: Services, shared_data: Path, tmp_path: Path)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for part in shp.parent.glob("Stadtteil.*"):
             zf.write(part, f"Stadtteil/{part.name}")
-    info, _report = services.layers.import_file(archive, "districts", "gis")
+    info, _report = services.layers.import_file(archive, "districts", ADMIN)
     assert info.feature_count == 86
 
 
@@ -208,7 +209,7 @@ def test_zip_with_path_traversal_is_refused(services: Services, tmp_path: Path) 
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../etc/cron.d/evil.shp", b"x")
     with pytest.raises(InvalidInput, match="path outside the archive"):
-        services.layers.import_file(archive, "districts", "gis")
+        services.layers.import_file(archive, "districts", ADMIN)
 
 
 def test_zip_bomb_is_refused(services: Services, tmp_path: Path) -> None:
@@ -216,20 +217,20 @@ def test_zip_bomb_is_refused(services: Services, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("bomb.shp", b"\0" * 50_000_000)
     with pytest.raises(InvalidInput, match="possible zip bomb"):
-        services.layers.import_file(archive, "districts", "gis")
+        services.layers.import_file(archive, "districts", ADMIN)
 
 
 def test_isybau_xml(services: Services, tmp_path: Path) -> None:
     path = tmp_path / "kanal.xml"
     write_isybau_2017(path)
     with pytest.raises(InvalidInput, match="choose its part with --source-layer"):
-        services.layers.import_file(path, "sewer_sections", "gis")
+        services.layers.import_file(path, "sewer_sections", ADMIN)
     info, report = services.layers.import_file(
-        path, "sewer_sections", "gis", source_layer="sewer_sections"
+        path, "sewer_sections", ADMIN, source_layer="sewer_sections"
     )
     assert info.feature_count > 0
     assert report.notes[0].startswith("read as ISYBAU")
-    manholes, _ = services.layers.import_file(path, "manholes", "gis", source_layer="manholes")
+    manholes, _ = services.layers.import_file(path, "manholes", ADMIN, source_layer="manholes")
     assert manholes.feature_count > 0
 
 
@@ -240,7 +241,7 @@ def test_gauss_krueger_uses_the_beta2007_grid(services: Services, tmp_path: Path
     write_layer(
         path, "baeume", shapely.points(np.array([[x, y]])), {"art": ["Linde"]}, crs="EPSG:31467"
     )
-    _info, report = services.layers.import_file(path, "trees", "gis")
+    _info, report = services.layers.import_file(path, "trees", ADMIN)
     assert report.source_crs == "EPSG:31467"
     assert "DHDN to ETRS89 (8)" in report.transformation  # the BETA2007 grid shift
     assert report.transformation_accuracy_m is not None and report.transformation_accuracy_m < 1
@@ -249,8 +250,8 @@ def test_gauss_krueger_uses_the_beta2007_grid(services: Services, tmp_path: Path
 
 def test_reimport_replaces_the_version(services: Services, shared_data: Path) -> None:
     path = shared_data / "nrw_rur_wasser" / "regenbecken.geojson"
-    first, _ = services.layers.import_file(path, "stormwater_basins", "gis")
-    second, _ = services.layers.import_file(path, "stormwater_basins", "gis")
+    first, _ = services.layers.import_file(path, "stormwater_basins", ADMIN)
+    second, _ = services.layers.import_file(path, "stormwater_basins", ADMIN)
     assert (first.version, second.version) == (1, 2)
     assert services.store.count_layer_features("stormwater_basins") == 70
 
@@ -260,20 +261,21 @@ def test_interrupted_import_keeps_the_previous_version(
 ) -> None:
     """Ctrl-C in the middle of writing: the previous version stays as it was."""
     path = koeln_shapefile(shared_data, "strassen", "Strasse")
-    previous, _ = services.layers.import_file(path, "streets", "gis")
+    previous, _ = services.layers.import_file(path, "streets", ADMIN)
     services.layers.batch_size = 1000
+    steward = actor_for(services, "steward")
 
     def interrupt(_count: int, _total: int) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        services.layers.import_file(path, "streets", "someone-else", progress=interrupt)
+        services.layers.import_file(path, "streets", steward, progress=interrupt)
     current = services.store.get_layer("streets")
     assert current is not None
     assert (current.version, current.feature_count, current.imported_by) == (
         previous.version,
         previous.feature_count,
-        "gis",
+        ADMIN.username,
     )
     assert services.store.count_layer_features("streets") == previous.feature_count
 
@@ -300,7 +302,7 @@ def test_missing_required_field_is_named(services: Services, tmp_path: Path) -> 
         )
     )
     with pytest.raises(InvalidInput, match="required attribute"):
-        services.layers.import_file(path, "heavy_rain_hazard", "gis")
+        services.layers.import_file(path, "heavy_rain_hazard", ADMIN)
 
 
 def test_csv_with_decimal_comma(services: Services, tmp_path: Path) -> None:
@@ -310,7 +312,7 @@ def test_csv_with_decimal_comma(services: Services, tmp_path: Path) -> None:
         encoding="cp1252",
     )
     info, report = services.layers.import_file(
-        path, "trees", "gis", source_crs="EPSG:25832", csv_options=CsvOptions()
+        path, "trees", ADMIN, source_crs="EPSG:25832", csv_options=CsvOptions()
     )
     assert info.feature_count == 2, report
     trees = services.store.layer_features("trees")
@@ -332,6 +334,6 @@ def test_nan_in_a_middle_vertex_is_refused(services: Services, tmp_path: Path) -
     with np.errstate(invalid="ignore"):
         lines = shapely.linestrings(coords)
     write_layer(path, "haltungen", lines, {"haltung": ["H1", "H2"]})
-    info, report = services.layers.import_file(path, "sewer_sections", "gis")
+    info, report = services.layers.import_file(path, "sewer_sections", ADMIN)
     assert info.feature_count == 1
     assert report.refused_rows == [(2, "coordinates are not finite numbers (NaN or infinite)")]

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import feature
+from tests.conftest import actor_for, feature
 from zugabe.config import Settings
 from zugabe.services import Services
 
@@ -83,7 +83,7 @@ def test_a_project_saved_by_another_process_is_seen_by_the_next_save(
     client.post("/api/projects", json=sewer(0.05))  # the live index is in use
     other = Services.open(Settings(instance_path=instance_path))
     try:
-        [theirs] = other.projects.create_many([sewer()], "someone-else")
+        [theirs] = other.projects.create_many([sewer()], actor_for(other, "h.planner"))
     finally:
         other.close()
     road = client.post("/api/projects", json=feature(line(0))).get_json()

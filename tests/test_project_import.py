@@ -21,7 +21,7 @@ from pyproj import Transformer
 from pyproj.transformer import TransformerGroup
 from shapely.geometry import LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon
 
-from tests.conftest import VALID_FEATURE, feature
+from tests.conftest import ADMIN, VALID_FEATURE, actor_for, client_as, feature
 from zugabe.cli import cli
 from zugabe.config import load_settings
 from zugabe.domain.project import attributes_to_json
@@ -126,7 +126,7 @@ def test_dry_run_reports_every_problem_by_row_and_field_and_stores_nothing(
     ]
     geometries = [ROAD, ROAD, ROAD, ROAD, BERLIN, ROAD]
     path = write_file(tmp_path / "massnahmen.gpkg", rows, geometries)
-    report = importer.import_file(path, "gis", dry_run=True)
+    report = importer.import_file(path, ADMIN, dry_run=True)
     found = [(p.row, p.field, p.source_field) for p in report.problems]
     assert found == [
         (2, "department", "department"),
@@ -157,11 +157,11 @@ def test_apply_with_one_bad_row_stores_nothing_and_names_the_row(
     rows = [project_row(), project_row(end="2026-01-31"), project_row(title="Dritte")]
     path = write_file(tmp_path / "massnahmen.gpkg", rows, [ROAD, SEWER, ROAD])
     with pytest.raises(ProjectImportRefused, match=r"1 of 3 rows .*row 2, end") as refused:
-        importer.import_file(path, "gis")
+        importer.import_file(path, ADMIN)
     assert [e.pointer for e in refused.value.field_errors] == ["/rows/2/end"]
     assert refused.value.report.valid_rows == 2 and not refused.value.report.stored
     assert stored(services) == []
-    assert services.cases.list(CaseQuery())[1] == 0
+    assert services.cases.list(ADMIN, CaseQuery())[1] == 0
 
 
 def test_apply_stores_every_row_and_runs_the_engine(
@@ -180,7 +180,7 @@ def test_apply_stores_every_row_and_runs_the_engine(
         ),
     ]
     path = write_file(tmp_path / "massnahmen.geojson", rows, [ROAD, SEWER])
-    report = importer.import_file(path, "gis")
+    report = importer.import_file(path, actor_for(services, "h.planner"))
     assert report.stored and report.imported == 2 and report.invalid_rows == 0
     projects = stored(services)
     assert [p.id for p in projects] == report.project_ids
@@ -191,8 +191,8 @@ def test_apply_stores_every_row_and_runs_the_engine(
         "approved",
         None,
     )
-    assert all(p.created_by == "gis" for p in projects)
-    cases, total = services.cases.list(CaseQuery())
+    assert all(p.created_by == "h.planner" for p in projects)
+    cases, total = services.cases.list(ADMIN, CaseQuery())
     assert report.cases_created == total >= 1
     assert "road_works_sewer_bundle" in {c.finding.rule_id for c in cases}
     assert f"projects imported: 2; coordination cases: {total} new" in report.as_text()
@@ -216,7 +216,7 @@ def test_german_csv_with_labels_decimal_comma_and_german_dates(
         f"Road renewal;Approved;2027-03-01;30.11.2027;850.000;;{german(x + 5)};{german(y)}\n",
         encoding="cp1252",
     )
-    report = importer.import_file(path, "gis", source_crs="EPSG:25832")
+    report = importer.import_file(path, ADMIN, source_crs="EPSG:25832")
     assert report.problems == [] and report.imported == 2
     assert report.field_mapping == {
         "Bezeichnung": "title",
@@ -264,8 +264,8 @@ def test_csv_with_wkt_lines_in_lon_lat(
         '"Straße B",herne,roads,road_renewal,"LINESTRING (7.2101 51.5402"\n'
     )
     with pytest.raises(InvalidInput, match="says nothing about its coordinate reference system"):
-        importer.import_file(path, "gis")
-    report = importer.import_file(path, "gis", source_crs="EPSG:4326", dry_run=True)
+        importer.import_file(path, ADMIN)
+    report = importer.import_file(path, ADMIN, source_crs="EPSG:4326", dry_run=True)
     assert "geometry from WKT in wkt" in report.notes[0]
     assert [(p.row, p.field, p.detail) for p in report.problems] == [
         (3, "geometry", "geometry is required")
@@ -274,7 +274,7 @@ def test_csv_with_wkt_lines_in_lon_lat(
         path.read_text().replace('51.5402"', '51.5402, 7.2135 51.5411)"').replace("wkt", "Linie")
     )
     report = importer.import_file(
-        path, "gis", source_crs="EPSG:4326", csv_options=CsvOptions(wkt_field="Linie")
+        path, ADMIN, source_crs="EPSG:4326", csv_options=CsvOptions(wkt_field="Linie")
     )
     assert report.imported == 2 and report.invalid_rows == 0
     assert [p.geometry.geom_type for p in stored(services)] == ["LineString", "LineString"]
@@ -299,8 +299,8 @@ def test_geopackage_layer_choice_in_etrs89_utm(
     write_file(path, rows, [MultiLineString([ROAD]), MultiPolygon([PARK])], layer="massnahmen_2027")
     write_file(path, [{"name": "Kataster"}], [Point(375000, 5711000)], layer="flurstuecke")
     with pytest.raises(InvalidInput, match="several layers; choose one with --source-layer"):
-        importer.import_file(path, "gis")
-    report = importer.import_file(path, "gis", source_layer="massnahmen_2027")
+        importer.import_file(path, ADMIN)
+    report = importer.import_file(path, ADMIN, source_layer="massnahmen_2027")
     assert report.source_layer == "massnahmen_2027" and report.imported == 2
     assert report.source_crs == "EPSG:25832"
     assert "2 one-part Multi geometries taken as their single part" in report.notes
@@ -333,14 +333,14 @@ def test_gauss_krueger_shapefile_uses_the_beta2007_grid(
     ]
     shp = write_file(tmp_path / "shape" / "massnahmen.shp", rows, gk, crs="EPSG:31467")
     assert "measure_ty" in pyogrio.read_info(shp)["fields"]
-    report = importer.import_file(shp, "gis", dry_run=True)
+    report = importer.import_file(shp, ADMIN, dry_run=True)
     assert report.field_mapping["measure_ty"] == "measure_type"
     assert report.field_mapping["descriptio"] == "description"
     archive = tmp_path / "massnahmen.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for part in shp.parent.iterdir():
             zf.write(part, f"massnahmen/{part.name}")
-    report = importer.import_file(archive, "gis")
+    report = importer.import_file(archive, ADMIN)
     assert report.source_crs == "EPSG:31467"
     assert "DHDN to ETRS89 (8)" in report.transformation  # the BETA2007 grid shift
     assert report.transformation_accuracy_m is not None and report.transformation_accuracy_m < 1
@@ -364,11 +364,11 @@ def test_field_mapping_option(
     ]
     path = write_file(tmp_path / "baeume.geojson", rows, [ROAD])
     with pytest.raises(InvalidInput, match="no field for department"):
-        importer.import_file(path, "gis", dry_run=True)
+        importer.import_file(path, ADMIN, dry_run=True)
     with pytest.raises(InvalidInput, match="source field 'Nope' is not in the file"):
-        importer.import_file(path, "gis", mapping={"Nope": "title"})
+        importer.import_file(path, ADMIN, mapping={"Nope": "title"})
     report = importer.import_file(
-        path, "gis", mapping={"Kurztitel": "title", "Abt": "department", "Bezeichnung": ""}
+        path, ADMIN, mapping={"Kurztitel": "title", "Abt": "department", "Bezeichnung": ""}
     )
     assert report.field_mapping == {
         "Kurztitel": "title",
@@ -389,7 +389,7 @@ def test_heights_are_dropped_and_said(
 ) -> None:
     road_z = shapely.force_3d(ROAD, 62.5)
     path = write_file(tmp_path / "mit_hoehe.gpkg", [project_row()], [road_z])
-    report = importer.import_file(path, "gis")
+    report = importer.import_file(path, ADMIN)
     assert "1 rows have heights (Z); ZUGABE plans in 2D, so Z was dropped" in report.notes
     assert not stored(services)[0].geometry.has_z
 
@@ -428,7 +428,7 @@ def test_koeln_streets_with_a_custom_crs_and_a_regional_vocabulary(
         ]
         originals = shapely.from_wkb(wkb)
         path = write_file(tmp_path / "koeln" / "strassen.shp", rows, originals, crs=meta["crs"])
-        report = ProjectImporter(services.projects).import_file(path, "stadt-koeln")
+        report = ProjectImporter(services.projects).import_file(path, ADMIN)
         assert report.source_crs.endswith("(custom, no EPSG code)")
         assert report.field_mapping["Fachbereic"] == "department"  # cut at 10 characters
         assert report.imported == 40, report.as_text()
@@ -475,7 +475,7 @@ def test_api_dry_run_then_apply(client: FlaskClient) -> None:
     assert body["imported"] == 2 and body["cases_created"] >= 1
     listed = client.get("/api/projects").get_json()["features"]
     assert [f["properties"]["department"] for f in listed] == ["roads", "drainage"]
-    assert listed[0]["properties"]["created_by"] == "anonymous"
+    assert listed[0]["properties"]["created_by"] == "r.admin"
 
 
 def test_api_refuses_the_whole_file_for_one_bad_row(client: FlaskClient) -> None:
@@ -508,9 +508,13 @@ def test_api_upload_safety_is_the_layer_uploads(client: FlaskClient) -> None:
 
 # ------------------------------------------------------------------------------ CLI
 
+# The instance's first region admin (no --user needed for it), who then imports.
+FIRST_ADMIN = ["users", "add", "gis", "--name", "GIS", "--role", "region_admin", "--no-password"]
+
 
 def test_cli_dry_run_apply_and_refusal(runner: CliRunner, tmp_path: Path) -> None:
     instance = ["--instance", str(tmp_path / "instance"), "--user", "gis"]
+    assert runner.invoke(cli, [*instance[:2], *FIRST_ADMIN]).exit_code == 0
     path = tmp_path / "massnahmen.csv"
     x, y = TO_UTM.transform(7.2101, 51.5402)
     path.write_text(
@@ -606,23 +610,24 @@ def test_export_then_import_gives_the_same_projects(
     source, target, exported = tmp_path / "source", tmp_path / "target", tmp_path / file_name
     app = create_app({"instance_path": source})
     try:
+        client = client_as(app, "r.admin")
         for doc in round_trip_features():
-            assert app.test_client().post("/api/projects", json=doc).status_code == 201
-        originals = list(app.extensions["zugabe"].projects.iterate(ProjectFilter()))
+            assert client.post("/api/projects", json=doc).status_code == 201
+        originals = list(app.extensions["zugabe"].projects.iterate(ADMIN, ProjectFilter()))
     finally:
         app.extensions["zugabe"].close()
     args = [a.format(file=exported) for a in export_args]
     result = runner.invoke(cli, ["--instance", str(source), *args])
     assert result.exit_code == 0, result.output
+    assert runner.invoke(cli, ["--instance", str(target), *FIRST_ADMIN]).exit_code == 0
     for options in imports:
-        imported = runner.invoke(
-            cli, ["--instance", str(target), "projects", "import", str(exported), *options]
-        )
+        command = ["projects", "import", str(exported), *options]
+        imported = runner.invoke(cli, ["--instance", str(target), "--user", "gis", *command])
         assert imported.exit_code == 0, imported.output
         assert "(an export's bookkeeping)" in imported.output
     services = Services.open(load_settings({"instance_path": target}, {}))
     try:
-        copies = list(services.projects.iterate(ProjectFilter()))
+        copies = list(services.projects.iterate(ADMIN, ProjectFilter()))
     finally:
         services.close()
     assert len(copies) == len(originals) == 5

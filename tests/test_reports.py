@@ -11,6 +11,7 @@ import io
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import Point, Polygon
 
+from tests.conftest import ADMIN
 from zugabe.cli import cli
 from zugabe.domain.cases import CoordinationCase
 from zugabe.io.report_graphics import (
@@ -35,6 +37,7 @@ from zugabe.io.report_tables import neutralise
 from zugabe.services import Services
 from zugabe.services.reports import LIVE_STATUSES, SEVERITY_ORDER, case_order
 from zugabe.storage.contract import CaseQuery, ProjectQuery
+from zugabe.web import create_app
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -57,6 +60,15 @@ def instance_path(demo_template: Path, tmp_path: Path) -> Path:
     instance = tmp_path / "instance"
     shutil.copytree(demo_template, instance)
     return instance
+
+
+@pytest.fixture
+def app(instance_path: Path) -> Iterator[Flask]:
+    """conftest's ``app`` as a demo instance: the demo accounts still have demo passwords."""
+    app = create_app({"instance_path": instance_path, "demo_instance": True})
+    app.testing = True
+    yield app
+    app.extensions["zugabe"].close()
 
 
 @pytest.fixture
@@ -130,7 +142,7 @@ def test_fact_sheet_lists_every_live_case_of_the_project(client: FlaskClient, se
         (c.id, c.finding.rule_id) for c in cases
     }
     assert len(rows) == len(cases)
-    project = services.projects.get(project_id)
+    project = services.projects.get(ADMIN, project_id)
     assert "Projektkennblatt" in html and project.attributes.title in html
     for rule in {c.finding.rule_id for c in cases}:
         assert services.cases.rule_by_id[rule].name.de in html
@@ -193,7 +205,7 @@ def test_case_report_lists_exactly_the_live_cases_involving_it(
 ):
     key = "herne" if kind == "organisations" else "drainage"
     query = {"organisations": (key,)} if kind == "organisations" else {"departments": (key,)}
-    everything, _count = services.cases.list(CaseQuery(**query))  # type: ignore[arg-type]
+    everything, _count = services.cases.list(ADMIN, CaseQuery(**query))  # type: ignore[arg-type]
     html = page(client, f"/reports/{kind}/{key}")
     rows = Tags(html).find("tr", "case")
     assert [int(r["data-case"]) for r in rows] == [c.id for c in sorted(everything, key=case_order)]
@@ -206,7 +218,7 @@ def test_case_report_lists_exactly_the_live_cases_involving_it(
 
     # A deleted project's cases become obsolete and leave the report.
     gone = everything[0].finding.subject_a
-    services.projects.delete(int(gone.ref), "test", None)
+    services.projects.delete(int(gone.ref), ADMIN, None)
     rows = Tags(page(client, f"/reports/{kind}/{key}")).find("tr", "case")
     assert {int(r["data-case"]) for r in rows} == {c.id for c in live_cases(services, **query)}
     assert len(rows) < len(everything)
@@ -259,7 +271,7 @@ def test_case_list_as_csv_and_xlsx(client: FlaskClient, services: Services):
 def test_case_lists_do_not_run_formulas(client: FlaskClient, services: Services, title: str):
     case = next(c for c in live_cases(services) if c.finding.rule_id == "road_works_sewer_bundle")
     project_id = int(case.finding.subject_a.ref)  # its message starts with this title
-    services.projects.patch(project_id, {"properties": {"title": title}}, "test", None)
+    services.projects.patch(project_id, {"properties": {"title": title}}, ADMIN, None)
     rows = list(
         csv.reader(io.StringIO(client.get(f"/reports/projects/{project_id}/cases.csv").text))
     )
@@ -344,7 +356,7 @@ def test_bad_requests_are_problems_naming_the_parameter(
 
 def test_user_text_is_escaped_in_the_page_and_the_pictures(client: FlaskClient, services: Services):
     project_id = busiest_project(services)
-    services.projects.patch(project_id, {"properties": {"title": XSS}}, "test", None)
+    services.projects.patch(project_id, {"properties": {"title": XSS}}, ADMIN, None)
     escaped = "&lt;img src=x onerror=alert(1)&gt;"
     html = page(client, f"/reports/projects/{project_id}")
     assert XSS not in html and escaped in html
@@ -356,7 +368,7 @@ def test_user_text_is_escaped_in_the_page_and_the_pictures(client: FlaskClient, 
     other = next(iter(partners(services.cases.of_project(project_id)) - {project_id}))
     neighbour = page(client, f"/reports/projects/{other}")
     assert XSS not in neighbour and escaped in neighbour
-    organisation = services.projects.get(project_id).attributes.organisation
+    organisation = services.projects.get(ADMIN, project_id).attributes.organisation
     assert XSS not in page(client, f"/reports/organisations/{organisation}")
 
 

@@ -296,6 +296,8 @@ def test_core_tables_match_the_migrated_schema(store: SqliteStore, db_path: Path
     engine = connect_engine(url_for(db_path))
     try:
         inspector = inspect(engine)
+        accounts = {"accounts", "api_tokens", "sessions", "audit_log", "audit_head"}  # step 7
+        assert accounts <= set(inspector.get_table_names()) & set(metadata.tables)
         for table in metadata.sorted_tables:
             actual = {column["name"] for column in inspector.get_columns(table.name)}
             assert actual == set(table.columns.keys()), table.name
@@ -320,6 +322,11 @@ def test_core_tables_match_the_migrated_schema(store: SqliteStore, db_path: Path
         assert "USING rtree" in sql
         indexes = conn.execute("PRAGMA index_list('layer_features')").fetchall()
         assert "ix_layer_features_layer_key" in {row[1] for row in indexes}
+        for name, unique in (("accounts", "username"), ("api_tokens", "token_hash")):
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+            assert f"{unique} TEXT NOT NULL UNIQUE" in sql[0], name
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'audit_head'").fetchone()
+        assert "CHECK (id = 1)" in sql[0]  # one head row: the last entry's number and hash
         primary_key = conn.execute("PRAGMA table_info('layer_versions')").fetchall()
         assert [row[1] for row in sorted(primary_key, key=lambda r: r[5]) if row[5]] == [
             "key",
@@ -804,7 +811,7 @@ def test_migration_from_a_version_4_store_keeps_cases_and_counts_changes(
 
     store = SqliteStore(url)
     try:
-        assert store.applied_migrations == (5, 6)
+        assert store.applied_migrations == tuple(range(5, LATEST_VERSION + 1))
         assert store.revision() == 0
         store.add_projects([new(at(1, 1))])
         assert store.revision() == 1

@@ -10,6 +10,7 @@ import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import ADMIN
 from zugabe.domain.layers import default_layers_folder, load_layer_definitions
 from zugabe.domain.synergy import (
     Criterion,
@@ -144,8 +145,8 @@ def test_synergy_grid_of_the_demo_town(client: FlaskClient, app: Flask) -> None:
     from zugabe.services.demo import load_demo_layers, load_demo_projects
 
     services = app.extensions["zugabe"]
-    load_demo_projects(services.projects, SAMPLE_DATA)
-    load_demo_layers(services.layers, SAMPLE_DATA)
+    load_demo_projects(services.projects, SAMPLE_DATA, ADMIN)
+    load_demo_layers(services.layers, SAMPLE_DATA, ADMIN)
     response = client.get("/api/synergy")
     assert response.status_code == 200
     grid = response.get_json()

@@ -242,13 +242,13 @@ class ProjectService:
             raise_invalid(errors)
         return self._updated(current, attributes, geometry, actor, expected_version)
 
-    def _writable(self, actor: Actor, project_id: int) -> Project:
+    def _writable(self, actor: Actor, project_id: int, what: str = "changing") -> Project:
         """The stored project, if the actor may change it (else 401/403/404)."""
         self.policy.require_project_creator(actor)
         current = self._stored(project_id)
         attributes = current.attributes
         self.policy.require_project_write(
-            actor, attributes.organisation, attributes.department, f"changing project {project_id}"
+            actor, attributes.organisation, attributes.department, f"{what} project {project_id}"
         )
         return current
 
@@ -287,7 +287,7 @@ class ProjectService:
         return project
 
     def delete(self, project_id: int, actor: Actor, expected_version: int | None) -> None:
-        current = self._writable(actor, project_id)
+        current = self._writable(actor, project_id, "deleting")
         with self._writing(), self.store.transaction():
             self.store.delete_project(project_id, actor.username, expected_version)
             self.audit.record(
