@@ -98,9 +98,7 @@ def list_users(context: CliContext, organisation: str | None) -> None:
 @pass_context
 def disable_user(context: CliContext, username: str) -> None:
     """Disable USERNAME: no sign-in, no token, its sessions end."""
-    with context.services() as services:
-        services.accounts.set_active(context.actor(services, write=True), username, False)
-    click.echo(f"account {username} disabled")
+    _set_active(context, username, False)
 
 
 @users.command("enable")
@@ -108,9 +106,13 @@ def disable_user(context: CliContext, username: str) -> None:
 @pass_context
 def enable_user(context: CliContext, username: str) -> None:
     """Enable USERNAME again."""
+    _set_active(context, username, True)
+
+
+def _set_active(context: CliContext, username: str, active: bool) -> None:
     with context.services() as services:
-        services.accounts.set_active(context.actor(services, write=True), username, True)
-    click.echo(f"account {username} enabled")
+        services.accounts.set_active(context.actor(services, write=True), username, active)
+    click.echo(f"account {username} {'enabled' if active else 'disabled'}")
 
 
 @users.command("roles")
