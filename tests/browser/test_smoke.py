@@ -16,7 +16,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ROOT, LiveServer, PageGuard
+from tests.browser.conftest import (
+    ADMIN_ACTOR,
+    ROOT,
+    LiveServer,
+    OtherSite,
+    PageGuard,
+    sign_in,
+)
 from zugabe.services.projects import ProjectFilter
 
 
@@ -30,29 +37,36 @@ def test_api_docs_render_in_chromium(live_server: LiveServer, page: Page) -> Non
 
 
 def test_demo_server_serves_the_demo_town(demo_server: LiveServer, page: Page) -> None:
-    """The page reads the demo town through the API; the test sees the same store."""
-    page.goto(f"{demo_server.url}/api/docs")
+    """The signed-in page reads the demo town through the API; the test sees the same store."""
+    sign_in(page, demo_server, "h.viewer", next="/api/docs")
     matched = page.evaluate(
         "fetch('/api/projects?limit=1').then(r => r.json()).then(c => c.numberMatched)"
     )
-    stored = demo_server.services.projects.list(ProjectFilter(), limit=1).number_matched
+    projects = demo_server.services.projects
+    stored = projects.list(ADMIN_ACTOR, ProjectFilter(), limit=1).number_matched
     assert matched == stored == 150
 
 
+REACH_OUT = """async () => {
+    const img = new Image();
+    const loaded = new Promise(done => { img.onload = img.onerror = e => done(e.type); });
+    img.src = 'https://tile.openstreetmap.org/0/0/0.png';
+    const fetched = await fetch('https://example.org/').then(() => 'ok', e => e.name);
+    return [fetched, await loaded];
+}"""
+
+
 def test_requests_off_the_machine_are_aborted_and_recorded(
-    live_server: LiveServer, page: Page, page_guard: PageGuard
+    other_site: OtherSite, page: Page, page_guard: PageGuard
 ) -> None:
-    """A CDN script, a tile image and a fetch never leave the machine, and each is recorded."""
-    page.goto(f"{live_server.url}/api/docs")
-    outcome = page.evaluate(
-        """async () => {
-            const img = new Image();
-            const loaded = new Promise(done => { img.onload = img.onerror = e => done(e.type); });
-            img.src = 'https://tile.openstreetmap.org/0/0/0.png';
-            const fetched = await fetch('https://example.org/').then(() => 'ok', e => e.name);
-            return [fetched, await loaded];
-        }"""
-    )
+    """A CDN script, a tile image and a fetch never leave the machine, and each is recorded.
+
+    Tried from a page without ZUGABE's Content-Security-Policy (which refuses them
+    before the network cut sees them: the test below).
+    """
+    other_site.add("/", "<!DOCTYPE html><title>no CSP</title>")
+    page.goto(other_site.url() + "/")
+    outcome = page.evaluate(REACH_OUT)
     assert outcome == ["TypeError", "error"]
     blocked = ["https://example.org/", "https://tile.openstreetmap.org/0/0/0.png"]
     assert sorted(page_guard.blocked_requests) == blocked
@@ -62,6 +76,20 @@ def test_requests_off_the_machine_are_aborted_and_recorded(
     assert problems == [
         f"request to a host other than 127.0.0.1 (network cut): {u}" for u in blocked
     ]
+
+
+def test_zugabe_pages_refuse_other_hosts_by_their_content_security_policy(
+    live_server: LiveServer, page: Page, page_guard: PageGuard
+) -> None:
+    """On a page of ZUGABE the browser refuses the same requests itself (a console error
+    each, which fails any other test): nothing even reaches the network cut."""
+    page.goto(f"{live_server.url}/api/docs")
+    assert page.evaluate(REACH_OUT) == ["TypeError", "error"]
+    page.evaluate("0")  # delivers the console messages
+    assert page_guard.blocked_requests == []
+    problems = page_guard.pop_problems()
+    assert len(problems) >= 2, problems
+    assert all("Content Security Policy" in p for p in problems), problems
 
 
 def test_a_console_error_a_test_expects_can_be_allowed(
@@ -87,8 +115,9 @@ def test_a_page_breaking_the_rules_fails_its_test_with_a_screenshot(tmp_path: Pa
     (tmp_path / "test_inner.py").write_text(
         textwrap.dedent(
             """
-            def test_breaks_every_rule(live_server, page):
-                page.goto(live_server.url + "/api/docs")
+            def test_breaks_every_rule(other_site, page):
+                other_site.add("/", "<!DOCTYPE html><title>no CSP</title>")
+                page.goto(other_site.url() + "/")
                 page.evaluate("fetch('https://example.org/').catch(() => null)")
                 page.evaluate("console.error('broken')")
                 page.evaluate("setTimeout(() => { throw new Error('boom') })")

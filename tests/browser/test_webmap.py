@@ -1,18 +1,29 @@
 """The web map in chromium: what a planner and a reviewer do, with the mouse.
 
-Every test runs with the network cut and fails on a console or JavaScript error (see
-``conftest.py``); a 412 or 422 answer is provoked on purpose where a test says so.
+Every test signs in first (a herne planner draws and edits herne projects, a herne
+coordinator reviews cases; see ``ACCOUNTS`` in ``conftest.py``), runs with the network
+cut and fails on a console or JavaScript error; a 412 or 422 answer is provoked on purpose
+where a test says so. What each role is offered, and what is refused, is tested in
+``test_accounts.py``.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer, PageGuard
+from tests.browser.conftest import (
+    ADMIN_ACTOR,
+    LiveServer,
+    PageGuard,
+    add_account,
+    sign_in,
+)
 from tests.conftest import VALID_FEATURE
+from zugabe.domain.accounts import Role
 from zugabe.domain.project import ProjectAttributes
 from zugabe.services.projects import ProjectFilter
 
@@ -22,14 +33,19 @@ VIEW = "#17/51.54085/7.21350"
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def open_map(page: Page, url: str) -> None:
-    page.goto(url)
+def open_map(page: Page, server: LiveServer, username: str, view: str = "") -> None:
+    """Sign in as ``username`` and open the map (at ``view``, ``#zoom/lat/lon``), loaded."""
+    sign_in(page, server, username, next="/" + view)
     idle(page)
 
 
 def idle(page: Page) -> None:
-    """Wait until every request the map started has been answered and drawn."""
-    page.wait_for_function("document.body?.dataset.loading === 'false'")
+    """Wait until every request the map started has been answered and drawn.
+
+    (Not ``wait_for_function``: Playwright evaluates its string with ``eval``, which the
+    page's Content-Security-Policy forbids.)
+    """
+    expect(page.locator("body")).to_have_attribute("data-loading", "false")
 
 
 def map_point(page: Page, lon: float, lat: float) -> tuple[float, float]:
@@ -77,14 +93,14 @@ def fill_form(page: Page, **values: str) -> None:
 
 
 def store_titles(server: LiveServer) -> list[str]:
-    page = server.services.projects.list(ProjectFilter(), limit=100)
+    page = server.services.projects.list(ADMIN_ACTOR, ProjectFilter(), limit=100)
     return sorted(p.attributes.title for p in page.projects)
 
 
 def add_road(server: LiveServer, **properties: Any) -> int:
     doc = copy.deepcopy(ROAD)
     doc["properties"].update(properties)
-    return server.services.projects.create(doc, "tiefbau").id
+    return server.services.projects.create(doc, ADMIN_ACTOR).id
 
 
 # --------------------------------------------------------------------------- tests
@@ -93,7 +109,8 @@ def add_road(server: LiveServer, **properties: Any) -> int:
 def test_the_demo_town_opens_with_its_projects_and_base_layers(
     demo_server: LiveServer, page: Page
 ) -> None:
-    open_map(page, demo_server.url)
+    open_map(page, demo_server, "h.viewer")  # reading needs any role
+    expect(page.locator("#account-name")).to_have_text("Vera Leser")
     expect(page.locator("#project-count")).to_have_text("150 Maßnahmen im Ausschnitt")
     # No base map configured: districts and streets are the background, switched on.
     expect(page.locator("#layer-districts")).to_be_checked()
@@ -102,19 +119,27 @@ def test_the_demo_town_opens_with_its_projects_and_base_layers(
     # Filtering asks the server again: the drainage department's projects only.
     page.select_option("#filter-department", "drainage")
     idle(page)
-    drainage = demo_server.services.projects.list(ProjectFilter(departments=("drainage",)))
+    drainage = demo_server.services.projects.list(
+        ADMIN_ACTOR, ProjectFilter(departments=("drainage",))
+    )
     expect(page.locator("#project-count")).to_contain_text(f"{drainage.number_matched} ")
     assert drainage.number_matched < 150
 
 
-def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, page: Page) -> None:
+def test_draw_save_see_cases_review_edit_and_delete(
+    live_server: LiveServer, page: Page, new_page: Callable[[], Page]
+) -> None:
     road_id = add_road(live_server)
-    open_map(page, live_server.url + VIEW)
+    open_map(page, live_server, "h.planner", VIEW)
     page.on("dialog", lambda dialog: dialog.accept())
+    expect(page.locator("#account-name")).to_have_text("Hanna Müller")
     # Draw a sewer renewal over the road, fill the form, save.
     draw_polygon(page, [(7.2125, 51.5403), (7.2145, 51.5403), (7.2145, 51.5413), (7.2125, 51.5413)])
     expect(page.locator("#project-form")).to_be_visible()
     expect(page.locator("#form-title")).to_have_text("Neue Maßnahme")
+    # The form starts at the planner's organisation and first department.
+    expect(page.locator("#project-form select[name=organisation]")).to_have_value("herne")
+    expect(page.locator("#project-form select[name=department]")).to_have_value("roads")
     fill_form(
         page,
         title="Kanalsanierung Bahnhofstraße",
@@ -126,42 +151,59 @@ def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, pag
     )
     page.click("#save")
     expect(page.locator("#project-title")).to_have_text("Kanalsanierung Bahnhofstraße")
+    expect(page.locator("#project-data")).to_contain_text("von h.planner")
     # The cases the server found are listed at once: bundle the works with the road.
     cases = page.locator("#cases li.case")
     expect(cases.first).to_be_visible()
     expect(page.locator("#cases")).to_contain_text("Synergie")
     [sewer] = [
         p
-        for p in live_server.services.projects.list(ProjectFilter(), limit=10).projects
+        for p in live_server.services.projects.list(ADMIN_ACTOR, ProjectFilter(), limit=10).projects
         if p.id != road_id
     ]
     assert sewer.geometry.geom_type == "Polygon"
+    assert sewer.created_by == "h.planner"
     stored_cases = live_server.services.cases.of_project(sewer.id)
     assert cases.count() == len(stored_cases) >= 1
     # Its fact sheet (a printable report) is one click away.
     sheet = page.locator("#fact-sheet")
     expect(sheet).to_have_attribute("href", f"/reports/projects/{sewer.id}?lang=de")
 
-    # Work a case: coordinate, comment.
+    # The planner comments on the case; its status is the coordinator's.
     bundle = page.locator("#cases li.case.synergy").first
+    case_id = int(bundle.get_attribute("data-case-id") or 0)
     bundle.click()
     expect(page.locator("#case-detail")).to_be_visible()
-    page.select_option("#case-status", "in_coordination")
-    page.click("#case-status-save")
-    expect(page.locator("#case-data")).to_contain_text("in Abstimmung")
+    expect(page.locator("#case-review")).to_be_hidden()
     page.fill("#case-comment", "Termin mit dem Tiefbauamt am 12. März.")
     page.click("#case-comment-save")
-    expect(page.locator("#case-comments")).to_contain_text("Termin mit dem Tiefbauamt")
-    case_id = int(bundle.get_attribute("data-case-id") or 0)
-    assert live_server.services.cases.get(case_id).status.value == "in_coordination"
+    # Histories name people by their display name.
+    expect(page.locator("#case-comments")).to_contain_text(
+        "Hanna Müller: Termin mit dem Tiefbauamt am 12. März."
+    )
 
-    # Edit the attributes.
+    # The coordinator, at another desk, sets the case in coordination.
+    desk = new_page()
+    open_map(desk, live_server, "h.coordinator", VIEW)
+    expect(desk.locator(".leaflet-draw")).to_have_count(0)  # no planner: no drawing tools
+    desk.evaluate(f"ZugabeMap.showProject({sewer.id})")
+    expect(desk.locator("#project-title")).to_have_text("Kanalsanierung Bahnhofstraße")
+    expect(desk.locator("#edit")).to_be_hidden()
+    desk.locator(f"#cases li.case[data-case-id='{case_id}']").click()
+    expect(desk.locator("#case-comments")).to_contain_text("Termin mit dem Tiefbauamt")
+    desk.select_option("#case-status", "in_coordination")
+    desk.click("#case-status-save")
+    expect(desk.locator("#case-data")).to_contain_text("in Abstimmung")
+    expect(desk.locator("#case-history")).to_contain_text("Jörg Koordinator")
+    assert live_server.services.cases.get(ADMIN_ACTOR, case_id).status.value == "in_coordination"
+
+    # Back at the planner's desk: edit the attributes.
     page.click("#edit")
     expect(page.locator("#form-title")).to_have_text("Maßnahme bearbeiten")
     fill_form(page, title="Kanalsanierung Bahnhofstraße, 2. BA", cost_eur="120000")
     page.click("#save")
     expect(page.locator("#project-title")).to_have_text("Kanalsanierung Bahnhofstraße, 2. BA")
-    edited = live_server.services.projects.get(sewer.id)
+    edited = live_server.services.projects.get(ADMIN_ACTOR, sewer.id)
     assert (edited.version, edited.attributes.cost_eur) == (2, 120000)
 
     # Edit the shape: drag a corner 60 px to the right.
@@ -181,7 +223,7 @@ def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, pag
     page.click("#save")
     expect(page.locator("#message")).to_be_visible()
     expect(page.locator("#message-text")).to_contain_text("Gespeichert")
-    reshaped = live_server.services.projects.get(sewer.id)
+    reshaped = live_server.services.projects.get(ADMIN_ACTOR, sewer.id)
     assert reshaped.version == 3
     moved = reshaped.geometry.symmetric_difference(edited.geometry).area
     assert moved > 0.05 * edited.geometry.area  # one corner 60 px (about 40 m) away
@@ -190,13 +232,14 @@ def test_draw_save_see_cases_review_edit_and_delete(live_server: LiveServer, pag
     page.click("#edit")
     page.click("#delete")
     expect(page.locator("#message-text")).to_contain_text("Gelöscht")
-    assert [p.id for p in live_server.services.projects.list(ProjectFilter()).projects] == [road_id]
+    remaining = live_server.services.projects.list(ADMIN_ACTOR, ProjectFilter()).projects
+    assert [p.id for p in remaining] == [road_id]
 
 
 def test_the_form_explains_what_is_wrong_before_and_after_the_server(
     live_server: LiveServer, page: Page, page_guard: PageGuard
 ) -> None:
-    open_map(page, live_server.url + VIEW)
+    open_map(page, live_server, "h.planner", VIEW)
     draw_polygon(page, [(7.2125, 51.5403), (7.2145, 51.5403), (7.2145, 51.5413), (7.2125, 51.5413)])
     fill_form(page, title="", start="2028-01-01", end="2027-01-01")
     page.click("#save")
@@ -219,11 +262,11 @@ def test_a_stale_edit_is_explained_and_can_be_reloaded(
     live_server: LiveServer, page: Page, page_guard: PageGuard
 ) -> None:
     road_id = add_road(live_server, title="Fahrbahn Bahnhofstraße")
-    open_map(page, live_server.url + VIEW)
+    open_map(page, live_server, "h.planner", VIEW)
     page.evaluate(f"ZugabeMap.showProject({road_id})")
     page.click("#edit")
     # Meanwhile someone else saves a new version.
-    road = live_server.services.projects.get(road_id)
+    road = live_server.services.projects.get(ADMIN_ACTOR, road_id)
     live_server.services.store.update_project(
         road_id,
         ProjectAttributes(**{**road.attributes.__dict__, "title": "Fahrbahn, neu geplant"}),
@@ -237,7 +280,8 @@ def test_a_stale_edit_is_explained_and_can_be_reloaded(
     expect(page.locator("#message-text")).to_contain_text("inzwischen von jemand anderem")
     page.click("#reload")
     expect(page.locator("#project-form [name=title]")).to_have_value("Fahrbahn, neu geplant")
-    assert live_server.services.projects.get(road_id).attributes.title == "Fahrbahn, neu geplant"
+    stored = live_server.services.projects.get(ADMIN_ACTOR, road_id)
+    assert stored.attributes.title == "Fahrbahn, neu geplant"
 
 
 def test_a_title_with_markup_shows_as_text_everywhere(live_server: LiveServer, page: Page) -> None:
@@ -248,8 +292,19 @@ def test_a_title_with_markup_shows_as_text_everywhere(live_server: LiveServer, p
     sewer["properties"].update(
         title=XSS, department="drainage", measure_type="sewer_rehabilitation"
     )
-    live_server.services.projects.create(sewer, "kanal")
-    open_map(page, live_server.url + VIEW)
+    sewer_id = live_server.services.projects.create(sewer, ADMIN_ACTOR).id
+    for case in live_server.services.cases.of_project(sewer_id):
+        live_server.services.cases.comment(case.id, XSS, ADMIN_ACTOR)
+    # A display name is text its owner chose: markup in it stays text too.
+    add_account(
+        live_server,
+        "x.planner",
+        display_name=XSS,
+        organisation="herne",
+        roles=frozenset({Role.PLANNER}),
+    )
+    open_map(page, live_server, "x.planner", VIEW)
+    expect(page.locator("#account-name")).to_have_text(XSS)
     # The tooltip on the map, then a click: the panel, its cases and the case detail.
     page.mouse.move(*map_point(page, 7.2118, 51.54065))
     expect(page.locator(".leaflet-tooltip").first).to_have_text(XSS)
@@ -258,13 +313,15 @@ def test_a_title_with_markup_shows_as_text_everywhere(live_server: LiveServer, p
     expect(page.locator("#cases")).to_contain_text(XSS)
     page.locator("#cases li.case").first.click()
     expect(page.locator("#case-message")).to_contain_text(XSS)
+    expect(page.locator("#case-comments")).to_contain_text(f"test.admin: {XSS}")
     assert page.locator("img[src=x]").count() == 0
     assert alerts == []
 
 
 def test_the_language_switch_keeps_the_view(demo_server: LiveServer, page: Page) -> None:
-    open_map(page, demo_server.url + "#15/51.51500/7.23000")
+    open_map(page, demo_server, "h.planner", "#15/51.51500/7.23000")
     expect(page.locator("#filters summary")).to_have_text("Filter")
+    expect(page.locator("#sign-out")).to_have_text("Abmelden")
     with page.expect_navigation():
         page.click("#lang-switch")
     idle(page)
@@ -273,3 +330,5 @@ def test_the_language_switch_keeps_the_view(demo_server: LiveServer, page: Page)
     expect(page.locator("#filters summary")).to_have_text("Filters")
     expect(page.locator("#project-count")).to_contain_text("projects in view")
     expect(page.locator("label[for=layer-trees]")).to_have_text("Trees")
+    expect(page.locator("#sign-out")).to_have_text("Sign out")
+    expect(page.locator("#account-name")).to_have_text("Hanna Müller")

@@ -6,13 +6,19 @@
  *
  * Every user-supplied string reaches the page through textContent (the el() helper) or as
  * a DOM node handed to Leaflet; never through innerHTML or an HTML string, so a title like
- * <img src=x onerror=alert(1)> shows as text. */
+ * <img src=x onerror=alert(1)> shows as text.
+ *
+ * Who is signed in comes from GET /api/me: the display name, what the panel may offer
+ * (its "permissions": the server still checks every request) and the CSRF token that every
+ * write of this session sends as X-CSRFToken. A 401 (the session ended) leads to the
+ * login page and back here; a 403 shows the server's reason in the message box. */
 "use strict";
 
 const ZugabeMap = (() => {
   const TEXTS = {
     de: {
-      switch: "English", api_docs: "API", user: "Ihr Name (für die Historie)",
+      switch: "English", api_docs: "API", sign_out: "Abmelden", sign_in: "Anmelden",
+      signed_in_as: "Angemeldet als {username}", not_signed_in: "Nicht angemeldet",
       reload: "Neu laden", close: "Schließen", filters: "Filter", layers: "Themenkarten",
       organisation: "Organisation", department: "Fachbereich", status: "Status",
       measure_type: "Maßnahmenart", year_from: "ab Jahr", year_to: "bis Jahr", all: "alle",
@@ -25,6 +31,7 @@ const ZugabeMap = (() => {
       history: "Verlauf", legend: "Legende", fact_sheet: "Projektkennblatt",
       draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
         "(Linie, Fläche oder Punkt) oder klicken Sie eine Maßnahme an.",
+      view_hint: "Klicken Sie eine Maßnahme oder einen Koordinierungsfall an, um Einzelheiten zu sehen.",
       new_project: "Neue Maßnahme", edit_project: "Maßnahme bearbeiten",
       projects_in_view: "{n} Maßnahmen im Ausschnitt", clustered: " (zusammengefasst)",
       zoom_in: "(hineinzoomen: {n} von {total})", saved: "Gespeichert: {title}.",
@@ -33,6 +40,7 @@ const ZugabeMap = (() => {
         "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
       stale_case: "Der Fall wurde inzwischen geändert; er wurde neu geladen.",
       error: "Fehler: {detail}", network: "Der Server ist nicht erreichbar.",
+      forbidden: "Nicht erlaubt: {detail}",
       need_title: "Bitte einen Titel eingeben.", need_choice: "Bitte auswählen.",
       end_before_start: "Das Ende liegt vor dem Beginn.", negative: "Darf nicht negativ sein.",
       need_geometry: "Bitte zuerst eine Geometrie auf der Karte zeichnen.",
@@ -48,7 +56,8 @@ const ZugabeMap = (() => {
       updated: "Geändert", by: "von",
     },
     en: {
-      switch: "Deutsch", api_docs: "API", user: "Your name (for the history)",
+      switch: "Deutsch", api_docs: "API", sign_out: "Sign out", sign_in: "Sign in",
+      signed_in_as: "Signed in as {username}", not_signed_in: "Not signed in",
       reload: "Reload", close: "Close", filters: "Filters", layers: "Thematic layers",
       organisation: "Organisation", department: "Department", status: "Status",
       measure_type: "Measure type", year_from: "from year", year_to: "to year", all: "all",
@@ -61,6 +70,7 @@ const ZugabeMap = (() => {
       history: "History", legend: "Legend", fact_sheet: "Fact sheet",
       draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
         "point), or click a project.",
+      view_hint: "Click a project or a coordination case to see its details.",
       new_project: "New project", edit_project: "Edit project",
       projects_in_view: "{n} projects in view", clustered: " (clustered)",
       zoom_in: "(zoom in: {n} of {total})", saved: "Saved: {title}.",
@@ -69,6 +79,7 @@ const ZugabeMap = (() => {
         "version and enter your change again.",
       stale_case: "The case was changed in the meantime; it has been reloaded.",
       error: "Error: {detail}", network: "The server cannot be reached.",
+      forbidden: "Not allowed: {detail}",
       need_title: "Please enter a title.", need_choice: "Please choose.",
       end_before_start: "The end is before the start.", negative: "Must not be negative.",
       need_geometry: "Please draw a geometry on the map first.",
@@ -100,8 +111,10 @@ const ZugabeMap = (() => {
     labels: {}, departmentColor: {}, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
     current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
-    prefetched: null,
+    prefetched: null, me: null, drawControl: null, signingIn: false,
   };
+  const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+  const CSRF_PROBLEM = "/problems/csrf"; // the problem type of a refused CSRF token
 
   // ------------------------------------------------------------------ helpers
 
@@ -128,10 +141,16 @@ const ZugabeMap = (() => {
     document.body.dataset.loading = state.pending > 0 ? "true" : "false";
   }
 
-  async function api(method, path, body, headers) {
-    const options = { method, headers: { Accept: "application/json", ...(headers || {}) } };
-    const user = $("user-name").value.trim();
-    if (user) options.headers["X-Zugabe-User"] = user;
+  /** A request to the JSON API with the session cookie; writes carry the CSRF token.
+   * A 401 (signed out meanwhile) goes to the login page: the promise then never settles.
+   * A write refused for its CSRF token is sent once more with the session's current one. */
+  async function api(method, path, body, headers, retried) {
+    const options = {
+      method, credentials: "same-origin", headers: { Accept: "application/json", ...(headers || {}) },
+    };
+    if (!SAFE_METHODS.has(method) && state.me && state.me.csrf_token) {
+      options.headers["X-CSRFToken"] = state.me.csrf_token;
+    }
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
@@ -139,8 +158,16 @@ const ZugabeMap = (() => {
     busy(1);
     try {
       const response = await fetch(path, options);
+      if (response.status === 401) {
+        signInAgain();
+        return new Promise(() => {});
+      }
       const text = await response.text();
       const data = text ? JSON.parse(text) : null;
+      if (response.status === 403 && !retried && !SAFE_METHODS.has(method) &&
+          data && data.type === CSRF_PROBLEM && await renewToken()) {
+        return api(method, path, body, headers, true);
+      }
       return { status: response.status, data, etag: response.headers.get("ETag") };
     } catch (error) {
       say(state.t.network);
@@ -148,6 +175,39 @@ const ZugabeMap = (() => {
     } finally {
       busy(-1);
     }
+  }
+
+  /** The session's CSRF token once more, after the server refused the one this page holds
+   * (the session was renewed, say by signing in again in another tab). True when the same
+   * person is still signed in; when another one is, the page starts again as them. */
+  async function renewToken() {
+    const response = await api("GET", "/api/me");
+    if (response.status !== 200) return false;
+    if (state.me && response.data.username !== state.me.username) {
+      window.location.reload();
+      return new Promise(() => {});
+    }
+    state.me = response.data;
+    const field = document.querySelector("#sign-out-form input[name=csrf_token]");
+    if (field) field.value = state.me.csrf_token || "";
+    return Boolean(state.me.csrf_token);
+  }
+
+  /** To the login page, and back to this view (path, language and #zoom/lat/lon) after it. */
+  function signInAgain() {
+    if (state.signingIn) return;
+    state.signingIn = true;
+    const params = new URLSearchParams({
+      next: window.location.pathname + window.location.search + window.location.hash,
+    });
+    if (state.lang === "en") params.set("lang", "en");
+    window.location.assign(`/login?${params}`);
+  }
+
+  /** An error answer in the message box: a refusal (403) with the server's reason. */
+  function sayProblem(response) {
+    const template = response.status === 403 ? state.t.forbidden : state.t.error;
+    say(format(template, { detail: problemText(response.data) || String(response.status) }));
   }
 
   function say(text, withReload) {
@@ -204,15 +264,30 @@ const ZugabeMap = (() => {
     for (const node of document.querySelectorAll("[data-t]")) {
       node.textContent = state.t[node.dataset.t] || node.dataset.t;
     }
-    $("user-name").value = localStorage.getItem("zugabe-user") || "";
-    $("user-name").addEventListener("change", () => {
-      localStorage.setItem("zugabe-user", $("user-name").value.trim());
-    });
+    // The drawing tools only for those who may create projects (known from /api/me).
+    state.drawControl = findDrawControl(drawnItems);
+    if (state.drawControl) map.removeControl(state.drawControl);
+    else for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = true;
     busy(0);
     const viewInAddress = restoreView();
+    // Who is signed in, first and alone: what the panel offers depends on it, and the
+    // session cookie takes up the CSRF token with this answer (every answer sets the cookie
+    // again, so one that was running meanwhile could drop the token).
+    const me = await api("GET", "/api/me");
+    if (me.status !== 200) { sayProblem(me); return; }
+    state.me = me.data;
+    showAccount();
     // The view is known before the vocabulary: ask for its projects at once (no filters yet).
     if (viewInAddress) prefetchPoints(pointsPath(new URLSearchParams({ bbox: bboxParam() })));
     const [vocab, layers] = await Promise.all([api("GET", "/api/vocab"), api("GET", "/api/layers")]);
+    if (vocab.status !== 200 || layers.status !== 200) {
+      sayProblem([vocab, layers].find((r) => r.status !== 200));
+      return;
+    }
+    const mayCreate = Boolean(permissions().create_projects);
+    if (mayCreate && state.drawControl) state.drawControl.addTo(map);
+    else if (mayCreate) for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = false;
+    $("hint-text").textContent = mayCreate ? state.t.draw_hint : state.t.view_hint;
     state.vocab = vocab.data;
     state.layers = layers.data.layers;
     for (const kind of ["organisations", "departments", "measure_types", "statuses"]) {
@@ -244,9 +319,69 @@ const ZugabeMap = (() => {
     saveView();
     // Wired once the view is set: the first view is loaded once, by the call below.
     map.on("moveend", () => { saveView(); reload(); });
-    map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
+    if (mayCreate) map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
     wireButtons();
     await reload();
+  }
+
+  /** folium's Leaflet.draw control of this map: a page global whose feature group is ours. */
+  function findDrawControl(drawnItems) {
+    for (const key of Object.keys(window)) {
+      if (!key.startsWith("draw_control_")) continue;
+      const control = window[key];
+      if (control instanceof L.Control.Draw && control.options.edit.featureGroup === drawnItems) {
+        return control;
+      }
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ who is signed in
+
+  function permissions() { return (state.me && state.me.permissions) || {}; }
+
+  /** Within a permission's list; null means every one (a region admin). */
+  function within(allowed, key) { return allowed === null || (Array.isArray(allowed) && allowed.includes(key)); }
+
+  function mayChangeProject(properties) {
+    const m = permissions();
+    return Boolean(m.create_projects) && within(m.project_organisations, properties.organisation) &&
+      within(m.project_departments, properties.department);
+  }
+
+  /** Case review and comments: cases that involve one's organisation (a region admin: all). */
+  function caseInvolvesMe(properties) {
+    if (permissions().project_organisations === null) return true;
+    const mine = state.me && state.me.organisation;
+    return Boolean(mine) && properties.organisations.includes(mine);
+  }
+
+  function mayReviewCase(properties) { return Boolean(permissions().review_cases) && caseInvolvesMe(properties); }
+
+  function mayCommentCase(properties) { return Boolean(permissions().comment_cases) && caseInvolvesMe(properties); }
+
+  /** The signed-in name and a sign-out button (a POST form carrying the CSRF token). */
+  function showAccount() {
+    const me = state.me;
+    const box = $("account");
+    box.replaceChildren();
+    const langQuery = state.lang === "en" ? "?lang=en" : "";
+    if (me.authenticated && me.via === "session") {
+      const name = el("span", { id: "account-name", class: "name", title: format(state.t.signed_in_as, { username: me.username }) }, me.display_name || me.username);
+      const form = el("form", { id: "sign-out-form", method: "post", action: `/logout${langQuery}` });
+      form.append(el("input", { type: "hidden", name: "csrf_token", value: me.csrf_token || "" }));
+      form.append(el("button", { type: "submit", id: "sign-out" }, state.t.sign_out));
+      box.append(name, form);
+    } else if (me.authenticated) {
+      box.append(el("span", { id: "account-name", class: "name" }, me.display_name || me.username));
+    } else {
+      // Public reading (setting public_read): nobody signed in, and a way to do so.
+      box.append(el("span", { id: "account-name", class: "name" }, state.t.not_signed_in));
+      const link = el("a", { id: "sign-in", href: "/login" }, state.t.sign_in);
+      link.addEventListener("click", (event) => { event.preventDefault(); signInAgain(); });
+      box.append(link);
+    }
+    box.hidden = false;
   }
 
   /** Leaflet.draw speaks English only: the German texts of the tools used here. */
@@ -530,7 +665,7 @@ const ZugabeMap = (() => {
 
   async function showProject(id) {
     const response = await api("GET", `/api/projects/${id}`);
-    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    if (response.status !== 200) { sayProblem(response); return; }
     state.current = response.data;
     renderProject(response.data);
   }
@@ -550,9 +685,10 @@ const ZugabeMap = (() => {
       ["contact", p.contact || "–"],
       ["cost_eur", p.cost_eur === null || p.cost_eur === undefined ? "–" : Number(p.cost_eur).toLocaleString(state.lang)],
       ["description", p.description || "–"],
-      ["updated", `${p.updated_at.slice(0, 10)} ${state.t.by} ${p.updated_by} (${state.t.version} ${p.version})`],
+      ["updated", `${p.updated_at.slice(0, 10)} ${state.t.by} ${p.updated_by_name || p.updated_by} (${state.t.version} ${p.version})`],
     ];
     for (const [key, value] of rows) data.append(el("dt", {}, state.t[key]), el("dd", {}, value));
+    $("edit").hidden = !mayChangeProject(p);
     show("project-view", "cases-section");
     renderCases(feature.cases || []);
     state.highlight.clearLayers();
@@ -587,7 +723,7 @@ const ZugabeMap = (() => {
 
   async function showCase(id) {
     const response = await api("GET", `/api/cases/${id}`);
-    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    if (response.status !== 200) { sayProblem(response); return; }
     state.openCase = response.data;
     const c = response.data;
     const p = c.properties;
@@ -619,10 +755,14 @@ const ZugabeMap = (() => {
     fillSelect($("case-status"), REVIEW_STATUSES.filter((s) => s !== p.status).map((s) => [s, state.t[`case_status_${s}`]]), false);
     $("case-reason").value = "";
     $("case-comment").value = "";
+    $("case-review").hidden = !mayReviewCase(p);
+    $("case-commenting").hidden = !mayCommentCase(p);
+    // Who: the server's display name when it sends one, else the username it stored.
+    const when = (entry) => `${entry.at.slice(0, 16).replace("T", " ")} ${entry.by_name || entry.by}`;
     const comments = $("case-comments");
-    comments.replaceChildren(...c.comments.map((m) => el("li", {}, `${m.at.slice(0, 16).replace("T", " ")} ${m.by}: ${m.text}`)));
+    comments.replaceChildren(...c.comments.map((m) => el("li", {}, `${when(m)}: ${m.text}`)));
     const history = $("case-history");
-    history.replaceChildren(...c.history.map((h) => el("li", {}, `${h.at.slice(0, 16).replace("T", " ")} ${h.by}: ${h.what}`)));
+    history.replaceChildren(...c.history.map((h) => el("li", {}, `${when(h)}: ${h.what}`)));
     $("case-detail").hidden = false;
     $("hint").hidden = true;
     state.highlight.clearLayers();
@@ -647,7 +787,7 @@ const ZugabeMap = (() => {
     const body = { status: $("case-status").value, reason: $("case-reason").value };
     const response = await api("POST", `/api/cases/${c.id}/status`, body, { "If-Match": `"v${c.properties.version}"` });
     if (response.status === 412) say(state.t.stale_case);
-    else if (response.status >= 400) say(format(state.t.error, { detail: problemText(response.data) }));
+    else if (response.status >= 400) sayProblem(response);
     await showCase(c.id);
     await reload();
   }
@@ -655,7 +795,7 @@ const ZugabeMap = (() => {
   async function addComment() {
     const c = state.openCase;
     const response = await api("POST", `/api/cases/${c.id}/comments`, { text: $("case-comment").value });
-    if (response.status >= 400) say(format(state.t.error, { detail: problemText(response.data) }));
+    if (response.status >= 400) sayProblem(response);
     else await showCase(c.id);
   }
 
@@ -664,21 +804,29 @@ const ZugabeMap = (() => {
   function buildForm() {
     const form = $("project-form");
     const v = state.vocab;
-    fillSelect(form.elements.organisation, v.organisations.map((o) => [o.key, label("organisations", o.key)]), false);
+    // Only the organisations the user may plan for (null: all).
+    const allowed = permissions().project_organisations;
+    const organisations = v.organisations.filter((o) => within(allowed, o.key));
+    fillSelect(form.elements.organisation, organisations.map((o) => [o.key, label("organisations", o.key)]), false);
     fillSelect(form.elements.status, v.statuses.map((s) => [s.key, label("statuses", s.key)]), false);
     form.elements.organisation.addEventListener("change", () => narrowForm());
     form.elements.department.addEventListener("change", () => narrowForm());
     form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
   }
 
-  /** Departments of the chosen organisation, measure types of the chosen department. */
-  function narrowForm() {
+  /** Departments of the chosen organisation (those the user may plan for), measure types of
+   * the chosen department. Keeps the department chosen, else takes ``preferred``, else the
+   * user's first department, else the first one. */
+  function narrowForm(preferred) {
     const form = $("project-form").elements;
     const organisation = state.vocab.organisations.find((o) => o.key === form.organisation.value);
-    const departments = organisation ? organisation.departments : [];
+    const allowed = permissions().project_departments;
+    const departments = (organisation ? organisation.departments : []).filter((d) => within(allowed, d));
     const keepDepartment = form.department.value;
     fillSelect(form.department, departments.map((d) => [d, label("departments", d)]), false);
-    if (departments.includes(keepDepartment)) form.department.value = keepDepartment;
+    const mine = (state.me && state.me.departments) || [];
+    const choice = [preferred, keepDepartment, ...mine].find((d) => d && departments.includes(d));
+    if (choice) form.department.value = choice;
     const department = state.vocab.departments.find((d) => d.key === form.department.value);
     const measures = department ? department.measure_types : [];
     const keepMeasure = form.measure_type.value;
@@ -693,10 +841,9 @@ const ZugabeMap = (() => {
     clearErrors();
     $("form-title").textContent = feature ? state.t.edit_project : state.t.new_project;
     fields.title.value = p.title || "";
-    fields.organisation.value = p.organisation || state.vocab.organisations[0].key;
-    narrowForm();
-    if (p.department) fields.department.value = p.department;
-    narrowForm();
+    fields.organisation.value = p.organisation || startOrganisation();
+    fields.department.value = "";
+    narrowForm(p.department || null);
     if (p.measure_type) fields.measure_type.value = p.measure_type;
     fields.status.value = p.status || "planning";
     for (const name of ["start", "end", "contact", "description"]) fields[name].value = p[name] || "";
@@ -705,6 +852,14 @@ const ZugabeMap = (() => {
     $("edit-geometry").hidden = !feature;
     show("project-form");
     fields.title.focus();
+  }
+
+  /** A new project starts at the user's organisation (else the first one offered). */
+  function startOrganisation() {
+    const select = $("project-form").elements.organisation;
+    const offered = [...select.options].map((o) => o.value);
+    const mine = state.me && state.me.organisation;
+    return offered.includes(mine) ? mine : offered[0] || "";
   }
 
   function startDraft(layer) {
@@ -802,7 +957,7 @@ const ZugabeMap = (() => {
       showErrors(response.data.errors && response.data.errors.length ? response.data.errors
         : [{ pointer: "", detail: problemText(response.data) }]);
     } else {
-      say(format(state.t.error, { detail: problemText(response.data) }));
+      sayProblem(response);
     }
   }
 
@@ -819,7 +974,7 @@ const ZugabeMap = (() => {
     } else if (response.status === 412) {
       say(state.t.stale, true);
     } else {
-      say(format(state.t.error, { detail: problemText(response.data) }));
+      sayProblem(response);
     }
   }
 
@@ -827,7 +982,7 @@ const ZugabeMap = (() => {
     $("message").hidden = true;
     if (!state.current) return;
     const response = await api("GET", `/api/projects/${state.current.id}`);
-    if (response.status !== 200) { say(format(state.t.error, { detail: problemText(response.data) })); return; }
+    if (response.status !== 200) { sayProblem(response); return; }
     state.current = response.data;
     discardDraft();
     openForm(response.data);

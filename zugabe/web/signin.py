@@ -17,6 +17,7 @@ from flask import (
     Flask,
     Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -139,6 +140,8 @@ def _signed_in(account: Account, via: str, target: str) -> Response:
     session.clear()  # a new session: nothing of the anonymous one carries over
     session[SESSION_KEY] = _services().accounts.start_session(account, via)
     session.permanent = True
+    g.pop("csrf_token", None)
+    generate_csrf()  # in the first cookie: a request racing /api/me cannot lose it
     return redirect(target, 303)
 
 

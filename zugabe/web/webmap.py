@@ -101,7 +101,7 @@ class ZugabeApp(JSCSSMixin, MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        ZugabeMap.start({{ this._parent.get_name() }}, drawnItems_{{ this.draw_name }});
+        ZugabeMap.start({{ this._parent.get_name() }}, drawnItems_{{ this.draw.get_name() }});
         {% endmacro %}
         """
     )
@@ -118,7 +118,7 @@ class ZugabeApp(JSCSSMixin, MacroElement):
     def __init__(self, draw: folium.plugins.Draw) -> None:
         super().__init__()
         self._name = "ZugabeApp"
-        self.draw_name = draw.get_name()
+        self.draw = draw  # named at render time: the page numbers its elements first
 
 
 def build_map(settings: Settings, lang: str) -> str:
