@@ -127,9 +127,11 @@ def demo_instance(tmp_path: Path) -> Path:
 def demo_server(demo_instance: Path) -> Iterator[int]:
     """`zugabe serve` of the demo town on a free port, a demo instance as under `make run`."""
     port = _free_port()
+    log = (demo_instance.parent / "serve.log").open("w")  # its access log, read by the test
     server = subprocess.Popen(
         [ZUGABE, "--instance", str(demo_instance), "serve", "--port", str(port)],
         env={**os.environ, "ZUGABE_DEMO_INSTANCE": "true"},
+        stderr=log,
     )
     try:
         deadline = time.monotonic() + 20
@@ -149,6 +151,7 @@ def demo_server(demo_instance: Path) -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 def test_curl_examples_work_as_written(demo_instance: Path, demo_server: int) -> None:
@@ -178,3 +181,9 @@ def test_curl_examples_work_as_written(demo_instance: Path, demo_server: int) ->
         assert result.returncode == 0, f"{example}\n{result.stdout}\n{result.stderr}"
         if "/api/projects?" in example:
             assert re.search(r'"numberReturned":\s*[1-9]', result.stdout), example
+    # One access-log line per request, without the token or the query string.
+    log = (demo_instance.parent / "serve.log").read_text("utf-8")
+    assert re.search(r'127\.0\.0\.1 herne\.planner "GET /api/projects" 200', log), log[-2000:]
+    assert token not in log and "?" not in log
+    served = urllib.request.urlopen(f"http://127.0.0.1:{demo_server}/login", timeout=5)
+    assert served.headers.get("Server") is None  # waitress names itself nowhere

@@ -61,9 +61,12 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
     import waitress
 
     from zugabe.web import create_app
+    from zugabe.web.security import setup_access_log
 
     app = create_app(context.overrides)
     services = app.extensions["zugabe"]
+    if services.settings.access_log:
+        setup_access_log()
     settings = services.settings
     host, port = host or settings.host, port or settings.port
     # Loading every project and layer feature for detection takes seconds with a big store:
