@@ -42,11 +42,14 @@ from bench_detection import synthetic_region
 from pyogrio.raw import write
 
 from zugabe.config import load_settings
+from zugabe.domain.accounts import Actor, Role
 from zugabe.services import Services
 from zugabe.services.exports import ExportFilter, ExportService, project_table
 from zugabe.storage.contract import NewProject, ProjectQuery
 
 TARGET = 1.5
+# Who exports: a region admin (reads everything), as a script's system actor.
+ACTOR = Actor.system("bench", roles=frozenset({Role.REGION_ADMIN}))
 
 
 def write_source(services: Services, path: Path, driver: str) -> None:
@@ -111,7 +114,7 @@ def main() -> None:
         sources = {"FlatGeobuf": folder / "source.fgb", "GPKG": folder / "source.gpkg"}
         for driver, path in sources.items():
             write_source(services, path, driver)
-        exports = ExportService.of(services)
+        exports = ExportService.of(services, ACTOR)
         target = folder / "export.gpkg"
         baseline = folder / "ogr2ogr.gpkg"
 

@@ -20,10 +20,13 @@ import pyogrio
 import shapely
 
 from zugabe.config import load_settings
+from zugabe.domain.accounts import Actor, Role
 from zugabe.services import Services
 
 MATERIALS = np.array(["Steinzeug", "Beton", "PVC", "PE-HD", "GFK", "Mauerwerk"])
 SYSTEMS = np.array(["KM", "KS", "KR"])
+# Who imports: a region admin (may import every theme), as a script's system actor.
+ACTOR = Actor.system("bench", roles=frozenset({Role.REGION_ADMIN}))
 
 
 def write_sewers(path: Path, rows: int, seed: int = 42) -> None:
@@ -79,7 +82,7 @@ def main() -> None:
         services = Services.open(settings)
         try:
             started = time.perf_counter()
-            info, report = services.layers.import_file(path, "sewer_sections", "bench")
+            info, report = services.layers.import_file(path, "sewer_sections", ACTOR)
             full = time.perf_counter() - started
         finally:
             services.close()

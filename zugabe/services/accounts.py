@@ -344,12 +344,12 @@ class AccountService:
     def session_actor(self, session_id: str, address: str | None) -> Actor | None:
         """The actor of a live session, or None (unknown, expired, account disabled)."""
         id_hash = hash_secret(session_id)
-        session = self.store.find_session(id_hash)
+        found = self.store.find_session(id_hash)
         now = datetime.now(UTC)
-        if session is None or session.expires_at <= now:
+        if found is None:
             return None
-        account = self.store.get_account(session.account_id)
-        if account is None or not account.active:
+        session, account = found
+        if session.expires_at <= now or not account.active:
             return None
         if (now - session.last_seen_at).total_seconds() > 60:  # one write a minute at most
             self.store.touch_session(id_hash, now, self._session_deadline(session.created_at, now))
@@ -433,14 +433,16 @@ class AccountService:
 
     def token_actor(self, secret: str, address: str | None) -> Actor:
         """The actor of a bearer token; 401 for an unknown, expired or revoked one."""
-        token = (
+        found = (
             self.store.find_token(hash_secret(secret)) if secret.startswith(TOKEN_PREFIX) else None
         )
         now = datetime.now(UTC)
-        if token is None or token.revoked_at is not None or token.expires_at <= now:
+        if found is None:
             raise Unauthorized("the bearer token is unknown, expired or revoked")
-        account = self.store.get_account(token.account_id)
-        if account is None or not account.active:
+        token, account = found
+        if token.revoked_at is not None or token.expires_at <= now:
+            raise Unauthorized("the bearer token is unknown, expired or revoked")
+        if not account.active:
             raise Unauthorized("the bearer token's account is disabled")
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 600:
             self.store.update_token(token.id, last_used_at=now)

@@ -495,8 +495,9 @@ class AccountStore(ABC):
     def add_token(self, token: NewApiToken) -> ApiToken: ...
 
     @abstractmethod
-    def find_token(self, token_hash: str) -> ApiToken | None:
-        """The token with this hash, revoked and expired ones included."""
+    def find_token(self, token_hash: str) -> tuple[ApiToken, Account] | None:
+        """The token with this hash and its account (one read: it runs on every request),
+        revoked and expired ones included."""
 
     @abstractmethod
     def list_tokens(self, account_id: int | None = None) -> list[ApiToken]:
@@ -516,7 +517,8 @@ class AccountStore(ABC):
     def add_session(self, session: BrowserSession) -> None: ...
 
     @abstractmethod
-    def find_session(self, id_hash: str) -> BrowserSession | None: ...
+    def find_session(self, id_hash: str) -> tuple[BrowserSession, Account] | None:
+        """The session with this id hash and its account (one read, on every request)."""
 
     @abstractmethod
     def touch_session(self, id_hash: str, last_seen_at: datetime, expires_at: datetime) -> None:

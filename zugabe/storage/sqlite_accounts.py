@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zugabe.domain.accounts import Account, Role, Scope
@@ -172,12 +173,17 @@ class SqliteAccountsAndAudit:
             ).one()
         return _token(row)
 
-    def find_token(self, token_hash: str) -> ApiToken | None:
+    def find_token(self, token_hash: str) -> tuple[ApiToken, Account] | None:
+        statement = (
+            select(api_tokens_table, accounts_table)
+            .join(accounts_table, accounts_table.c.id == api_tokens_table.c.account_id)
+            .where(api_tokens_table.c.token_hash == token_hash)
+        )
         with self._read() as conn:
-            row = conn.execute(
-                select(api_tokens_table).where(api_tokens_table.c.token_hash == token_hash)
-            ).first()
-        return _token(row) if row is not None else None
+            row = conn.execute(statement).first()
+        if row is None:
+            return None
+        return _token(row), _account(_part(row, accounts_table, len(api_tokens_table.c)))
 
     def list_tokens(self, account_id: int | None = None) -> list[ApiToken]:
         statement = select(api_tokens_table).order_by(api_tokens_table.c.id)
@@ -223,16 +229,18 @@ class SqliteAccountsAndAudit:
                 },
             )
 
-    def find_session(self, id_hash: str) -> BrowserSession | None:
+    def find_session(self, id_hash: str) -> tuple[BrowserSession, Account] | None:
+        statement = (
+            select(sessions_table, accounts_table)
+            .join(accounts_table, accounts_table.c.id == sessions_table.c.account_id)
+            .where(sessions_table.c.id_hash == id_hash)
+        )
         with self._read() as conn:
-            row = conn.execute(
-                select(sessions_table).where(sessions_table.c.id_hash == id_hash)
-            ).first()
+            row = conn.execute(statement).first()
         if row is None:
             return None
-        return BrowserSession(
-            row.id_hash, row.account_id, row.via, row.created_at, row.last_seen_at, row.expires_at
-        )
+        session = BrowserSession(*row[: len(sessions_table.c)])
+        return session, _account(_part(row, accounts_table, len(sessions_table.c)))
 
     def touch_session(self, id_hash: str, last_seen_at: datetime, expires_at: datetime) -> None:
         with self._write() as conn:
@@ -311,6 +319,12 @@ class SqliteAccountsAndAudit:
         with self._read() as conn:
             head = conn.execute(select(audit_head_table.c.seq, audit_head_table.c.hash)).first()
         return (int(head.seq), str(head.hash)) if head is not None else None
+
+
+def _part(row: Row[Any], table: Table, start: int) -> Any:
+    """The columns of ``table`` in a joined row, by name (both tables have an ``id``)."""
+    values = row[start : start + len(table.c)]
+    return SimpleNamespace(**dict(zip(table.c.keys(), values, strict=True)))
 
 
 def _json_list(values: Any) -> str:
