@@ -270,20 +270,16 @@ const ZugabeMap = (() => {
     else for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = true;
     busy(0);
     const viewInAddress = restoreView();
-    // Who is signed in, first and alone: what the panel offers depends on it, and the
-    // session cookie takes up the CSRF token with this answer (every answer sets the cookie
-    // again, so one that was running meanwhile could drop the token).
-    const me = await api("GET", "/api/me");
-    if (me.status !== 200) { sayProblem(me); return; }
-    state.me = me.data;
-    showAccount();
+    // Who is signed in (what the panel offers depends on it), the vocabulary and the layers,
+    // side by side; the session cookie has carried the CSRF token since the sign-in.
+    const requests = [api("GET", "/api/me"), api("GET", "/api/vocab"), api("GET", "/api/layers")];
     // The view is known before the vocabulary: ask for its projects at once (no filters yet).
     if (viewInAddress) prefetchPoints(pointsPath(new URLSearchParams({ bbox: bboxParam() })));
-    const [vocab, layers] = await Promise.all([api("GET", "/api/vocab"), api("GET", "/api/layers")]);
-    if (vocab.status !== 200 || layers.status !== 200) {
-      sayProblem([vocab, layers].find((r) => r.status !== 200));
-      return;
-    }
+    const [me, vocab, layers] = await Promise.all(requests);
+    const failed = [me, vocab, layers].find((r) => r.status !== 200);
+    if (failed) { sayProblem(failed); return; }
+    state.me = me.data;
+    showAccount();
     const mayCreate = Boolean(permissions().create_projects);
     if (mayCreate && state.drawControl) state.drawControl.addTo(map);
     else if (mayCreate) for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = false;

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,6 +73,36 @@ class ExternalIdentity:
     roles: frozenset[Role]
 
 
+class RecentLookups:
+    """Credential lookups of the last ``ttl_s``: the requests of one map view (a dozen, with
+    one token or session) read the store once. Every change of an account, token or session
+    in this process clears it at once; another worker process sees such a change within
+    ``ttl_s``."""
+
+    def __init__(self, ttl_s: float = 1.0, size: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self._found: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._found.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        value = load()
+        with self._lock:
+            if len(self._found) >= self.size:
+                self._found.clear()
+            self._found[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._found.clear()
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
@@ -95,6 +125,7 @@ class AccountService:
         self._names: dict[str, str] = {}
         self._names_at = 0.0
         self._names_lock = threading.Lock()
+        self._recent = RecentLookups()
 
     # ------------------------------------------------------------ managing accounts
 
@@ -132,7 +163,7 @@ class AccountService:
                     "account.create", "account", account.username, None, account_values(account)
                 ),
             )
-        self._forget_names()
+        self._accounts_changed()
         return account
 
     def bootstrap_allowed(self) -> bool:
@@ -213,6 +244,7 @@ class AccountService:
                 ),
             )
             self.store.delete_sessions(account_id=account.id)
+        self._accounts_changed()
         return updated
 
     def _update(
@@ -231,7 +263,7 @@ class AccountService:
                     {k: v for k, v in after.items() if before[k] != v},
                 ),
             )
-        self._forget_names()
+        self._accounts_changed()
         return updated
 
     def demo_passwords_in_use(self) -> list[str]:
@@ -310,7 +342,7 @@ class AccountService:
             self._audit_sign_in(account.username, account, address, "oidc", failed=True)
             raise Forbidden(f"the account {account.username} is disabled")
         self._audit_sign_in(account.username, account, address, "oidc", failed=False)
-        self._forget_names()
+        self._accounts_changed()
         return account
 
     def _audit_sign_in(
@@ -344,7 +376,7 @@ class AccountService:
     def session_actor(self, session_id: str, address: str | None) -> Actor | None:
         """The actor of a live session, or None (unknown, expired, account disabled)."""
         id_hash = hash_secret(session_id)
-        found = self.store.find_session(id_hash)
+        found = self._recent.get(id_hash, lambda: self.store.find_session(id_hash))
         now = datetime.now(UTC)
         if found is None:
             return None
@@ -358,6 +390,7 @@ class AccountService:
     def end_session(self, session_id: str, actor: Actor) -> None:
         with self.store.transaction():
             self.store.delete_sessions(id_hash=hash_secret(session_id))
+            self._accounts_changed()
             if actor.authenticated:
                 self.audit.record(actor, Change("auth.sign_out", "account", actor.username))
 
@@ -425,6 +458,7 @@ class AccountService:
         self.policy.require_own_or_managed(actor, owner.id, owner.organisation)
         with self.store.transaction():
             self.store.update_token(token.id, revoked_at=datetime.now(UTC))
+            self._accounts_changed()
             self.audit.record(
                 actor,
                 Change("token.revoke", "token", str(token.id), token_values(token, owner), None),
@@ -433,8 +467,11 @@ class AccountService:
 
     def token_actor(self, secret: str, address: str | None) -> Actor:
         """The actor of a bearer token; 401 for an unknown, expired or revoked one."""
+        token_hash = hash_secret(secret)
         found = (
-            self.store.find_token(hash_secret(secret)) if secret.startswith(TOKEN_PREFIX) else None
+            self._recent.get(token_hash, lambda: self.store.find_token(token_hash))
+            if secret.startswith(TOKEN_PREFIX)
+            else None
         )
         now = datetime.now(UTC)
         if found is None:
@@ -458,8 +495,10 @@ class AccountService:
                 self._names_at = time.monotonic()
             return self._names.get(username, username)
 
-    def _forget_names(self) -> None:
+    def _accounts_changed(self) -> None:
+        """An account, token or session changed here: forget what was read before."""
         self._names_at = 0.0
+        self._recent.clear()
 
     # ------------------------------------------------------------ checks
 
