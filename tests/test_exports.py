@@ -753,3 +753,19 @@ def test_default_project_columns_match_the_sqlite_fast_path(services: Services) 
             assert np.array_equal(getattr(fast, name), getattr(default, name), equal_nan=True)
         for name, values in fast.text.items():
             assert values.tolist() == default.text[name].tolist(), name
+
+
+def test_csv_exports_neutralise_formulas(app: Flask, client: FlaskClient) -> None:
+    """Issue 11, item 9: a title a spreadsheet would run as a formula is written as text."""
+    for title in ('=HYPERLINK("http://evil.example","Klick")', "+1+1", "-2+3", "@SUMME(A1)"):
+        assert client.post("/api/projects", json=feature(title=title)).status_code == 201
+    text = client.get("/api/export/projects.csv").get_data(as_text=True)
+    titles = [row["title"] for row in csv.DictReader(io.StringIO(text))]
+    assert titles == [
+        '\'=HYPERLINK("http://evil.example","Klick")',
+        "'+1+1",
+        "'-2+3",
+        "'@SUMME(A1)",
+    ]
+    cases = client.get("/api/export/cases.csv").get_data(as_text=True)
+    assert "\n=" not in cases and ",=" not in cases

@@ -49,6 +49,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest
 from zugabe.io.geopackage import Column, GeoPackage, Layer, geometry_families
 from zugabe.io.qgis_styles import FAMILIES, case_qml, layer_qml, project_qml, synergy_qml
+from zugabe.io.report_tables import neutralise
 from zugabe.services.cases import CaseService
 from zugabe.services.layers import LayerService
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter, ProjectService
@@ -754,11 +755,13 @@ def _csv(names: Sequence[str], pages: Iterable[list[dict[str, Any]]]) -> Iterato
 
 
 def _csv_value(value: Any) -> Any:
+    """A cell as a spreadsheet should read it: dates as ISO text, whole numbers without
+    ``.0``, and text that a spreadsheet would run as a formula neutralised (OWASP)."""
     if isinstance(value, date):  # datetime too
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    return neutralise(value)
 
 
 def write_text(target: Path, pieces: Iterable[str]) -> None:
