@@ -221,11 +221,19 @@ class ProjectService:
     ) -> Project:
         """PATCH as JSON merge patch (RFC 7396) on a Feature's properties and geometry.
 
-        An unchanged geometry is kept as stored (no lon/lat round trip).
+        An unchanged geometry is kept as stored (no lon/lat round trip). Read, merge and
+        write happen in one write transaction, so two patches of different fields without
+        ``If-Match`` both take effect (neither is merged into an outdated version).
         """
-        current = self._writable(actor, project_id)
         if not isinstance(patch, dict):
             raise_invalid([FieldError("", "a patch must be a JSON object")])
+        with self._writing(), self.store.transaction():
+            return self._merged(project_id, patch, actor, expected_version)
+
+    def _merged(
+        self, project_id: int, patch: dict[str, Any], actor: Actor, expected_version: int | None
+    ) -> Project:
+        current = self._writable(actor, project_id)
         errors: list[FieldError] = []
         attributes, geometry = current.attributes, current.geometry
         if "properties" in patch:
@@ -240,6 +248,8 @@ class ProjectService:
                 geometry = self.reprojector.to_storage(lonlat)
         if errors or attributes is None:
             raise_invalid(errors)
+        if expected_version is None:
+            expected_version = current.version  # what was merged into, under the write lock
         return self._updated(current, attributes, geometry, actor, expected_version)
 
     def _writable(self, actor: Actor, project_id: int, what: str = "changing") -> Project:

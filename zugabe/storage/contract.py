@@ -575,7 +575,10 @@ class Store(ProjectStore, LayerStore, CaseStore, AccountStore, AuditStore, ABC):
     def transaction(self, *, bulk: bool = False) -> AbstractContextManager[None]:
         """Group this thread's writes (and reads) in one transaction: all or nothing.
 
-        ``bulk`` readies it for a large write (a layer import).
+        ``bulk`` readies it for a large write (a layer import). Writers are serialised from
+        its start: what is read inside it is not changed by anyone else before it commits,
+        so a read-merge-write (a PATCH without ``If-Match``) loses no concurrent change
+        (SQLite: ``BEGIN IMMEDIATE``; a server database locks what it reads for update).
 
         Used by the services so that a change and its audit entry (and a project's case
         changes) commit together; nested use joins the outer transaction.
