@@ -13,7 +13,7 @@ import click
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
-from zugabe.errors import ZugabeError
+from zugabe.errors import ConfigError, ZugabeError
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services.demo import (
     create_demo_accounts,
@@ -69,11 +69,18 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
         setup_access_log()
     settings = services.settings
     host, port = host or settings.host, port or settings.port
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=8, ident="")
+    except OSError as exc:  # one line, exit 2 (``main``), not a traceback
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     # Loading every project and layer feature for detection takes seconds with a big store:
     # done now, beside serving, so the first save does not wait for it.
     threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
     click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
-    waitress.serve(app, host=host, port=port, threads=8, ident="")  # no Server header
+    try:
+        server.run()  # no Server header: ident is empty
+    except KeyboardInterrupt:
+        click.echo("stopped")
 
 
 @cli.command()

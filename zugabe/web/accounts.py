@@ -162,7 +162,7 @@ def audit_csv() -> Response:
     services = _services()
     rows = services.audit.csv_rows(current_actor(), parse_audit_query(request.args))
     first = next(rows)  # the permission is checked before the status line goes out
-    response = Response(_chain(first, rows), mimetype="text/csv")
+    response = Response(_chain(first, rows), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="zugabe-audit.csv"'
     return response
 

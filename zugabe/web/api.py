@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -23,7 +24,7 @@ from zugabe.web.security import JSON_MEDIA_TYPES
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 GEOJSON = "application/geo+json"
-_ETAG = re.compile(r"^v(\d+)$")
+_ETAG = re.compile(r"^v(\d+)(?:-[0-9a-f]{8})?$")
 
 
 def _services() -> Services:
@@ -39,7 +40,8 @@ def expected_version() -> int | None:
     match = _ETAG.match(tags[0]) if len(tags) == 1 else None
     if match is None:
         raise VersionConflict(
-            'If-Match must carry exactly one ETag of this project, as returned by GET (e.g. "v3")'
+            "If-Match must carry exactly one ETag of this project, as returned by GET "
+            '(e.g. "v3-1a2b3c4d", or "v3")'
         )
     return int(match[1])
 
@@ -68,13 +70,20 @@ def json_body() -> Any:
 
 
 def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
-    """A project Feature with its live coordination cases (a foreign member ``cases``)."""
+    """A project Feature with its live coordination cases (a foreign member ``cases``).
+
+    The ETag names the project's version and a digest of its cases' states, so a cached
+    answer is not taken for current once a case changed (``If-Match`` reads the version).
+    """
     cases = _services().cases
-    feature["cases"] = [cases.to_json(c) for c in cases.of_project(int(feature["id"]))]
+    live = cases.of_project(int(feature["id"]))
+    feature["cases"] = [cases.to_json(c) for c in live]
     response = jsonify(feature)
     response.status_code = status
     response.mimetype = GEOJSON
-    response.set_etag(f"v{feature['properties']['version']}")
+    states = ",".join(f"{c.id}:{c.version}:{c.status.value}" for c in live)
+    digest = hashlib.sha256(states.encode()).hexdigest()[:8]
+    response.set_etag(f"v{feature['properties']['version']}-{digest}")
     return response
 
 

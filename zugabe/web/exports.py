@@ -78,9 +78,9 @@ def cases_csv() -> Response:
     return _streamed(_exports().cases_csv(_filter()), CSV, "cases", "csv")
 
 
-def _streamed(pieces: Iterator[str], mimetype: str, what: str, suffix: str) -> Response:
+def _streamed(pieces: Iterator[str], content_type: str, what: str, suffix: str) -> Response:
     """Send text pieces as they come; the filter was checked before the first one."""
-    response = Response((piece.encode("utf-8") for piece in pieces), mimetype=mimetype)
+    response = Response((piece.encode("utf-8") for piece in pieces), content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{_filename(what, suffix)}"'
     return response
 

@@ -128,7 +128,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
     read_only = {
         "version": {
             "type": "integer",
-            "description": "Grows with each change; the ETag is v<version>.",
+            "description": "Grows with each change; the ETag is v<version>-<cases digest>.",
         },
         "created_at": {"type": "string", "format": "date-time"},
         "created_by": {"type": "string"},
@@ -488,12 +488,20 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "name": "If-Match",
                     "in": "header",
                     "required": False,
-                    "description": "ETag from GET; 412 if the project changed since.",
+                    "description": (
+                        'ETag from GET ("v3-1a2b3c4d"), or "v<version>"; 412 if the project '
+                        "changed since (its cases may have changed: they are not edited here)."
+                    ),
                     "schema": {"type": "string"},
                 },
             },
             "headers": {
-                "ETag": {"description": 'Version tag, e.g. "v3".', "schema": {"type": "string"}}
+                "ETag": {
+                    "description": "The project's version and a digest of its cases' states, "
+                    'e.g. "v3-1a2b3c4d": it changes when a case changes, so a cached answer '
+                    "is never taken for current.",
+                    "schema": {"type": "string"},
+                }
             },
             "schemas": {
                 "Geometry": geometry,

@@ -103,8 +103,8 @@ def _answer(
             for f in ("csv", "xlsx")
         ],
     }
-    body, mimetype = render_report(reports, report, lang, fmt, url, nav)
-    response = Response(body, mimetype=mimetype)
+    body, content_type = render_report(reports, report, lang, fmt, url, nav)
+    response = Response(body, content_type=content_type)  # its charset said once
     if fmt == "html":
         response.headers["Content-Security-Policy"] = CSP
     else:
