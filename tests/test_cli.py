@@ -149,5 +149,5 @@ def test_layers_import_refusal_is_a_message(runner: CliRunner, tmp_path: Path) -
         check=False,
     )
     assert result.returncode == 2
-    assert "give it with --source-crs" in result.stderr
+    assert "give it with source_crs (--source-crs)" in result.stderr
     assert "Traceback" not in result.stderr

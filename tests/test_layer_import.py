@@ -160,7 +160,9 @@ def test_geopackage_with_several_layers_needs_a_choice(services: Services, tmp_p
     )
     write_layer(path, "schaechte", points, {"schacht": ["S1", "S2", "S3"]})
     with pytest.raises(
-        InvalidInput, match="several layers; choose one with --source-layer: haltungen, schaechte"
+        InvalidInput,
+        match=r"several layers; choose one with source_layer \(--source-layer\): "
+        r"haltungen, schaechte",
     ):
         services.layers.import_file(path, "sewer_sections", ADMIN)
     info, report = services.layers.import_file(
@@ -223,7 +225,7 @@ def test_zip_bomb_is_refused(services: Services, tmp_path: Path) -> None:
 def test_isybau_xml(services: Services, tmp_path: Path) -> None:
     path = tmp_path / "kanal.xml"
     write_isybau_2017(path)
-    with pytest.raises(InvalidInput, match="choose its part with --source-layer"):
+    with pytest.raises(InvalidInput, match=r"choose its part with source_layer \(--source-layer\)"):
         services.layers.import_file(path, "sewer_sections", ADMIN)
     info, report = services.layers.import_file(
         path, "sewer_sections", ADMIN, source_layer="sewer_sections"

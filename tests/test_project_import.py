@@ -298,7 +298,9 @@ def test_geopackage_layer_choice_in_etrs89_utm(
     # A GeoPackage layer of one Multi type, as QGIS and ZUGABE's export write them.
     write_file(path, rows, [MultiLineString([ROAD]), MultiPolygon([PARK])], layer="massnahmen_2027")
     write_file(path, [{"name": "Kataster"}], [Point(375000, 5711000)], layer="flurstuecke")
-    with pytest.raises(InvalidInput, match="several layers; choose one with --source-layer"):
+    with pytest.raises(
+        InvalidInput, match=r"several layers; choose one with source_layer \(--source-layer\)"
+    ):
         importer.import_file(path, ADMIN)
     report = importer.import_file(path, ADMIN, source_layer="massnahmen_2027")
     assert report.source_layer == "massnahmen_2027" and report.imported == 2

@@ -58,6 +58,11 @@ Y_FIELD_NAMES = (
 WKT_FIELD_NAMES = ("wkt", "geometry", "geometrie", "geom", "the_geom", "shape")
 
 
+def option_name(field: str) -> str:
+    """An import option as both doors name it: the API's form field and the CLI's flag."""
+    return f"{field} (--{field.replace('_', '-')})"
+
+
 @dataclass
 class SourceTable:
     """A source layer as columns: field name → array of raw values, plus geometry.
@@ -112,8 +117,8 @@ def read_source(
             raise InvalidInput(f"{path.name}: the archive holds no shapefile (.shp)")
         if len(shapefiles) > 1 and source_layer is None:
             raise InvalidInput(
-                f"{path.name} holds several shapefiles; choose one with --source-layer: "
-                + ", ".join(shapefiles)
+                f"{path.name} holds several shapefiles; choose one with "
+                f"{option_name('source_layer')}: " + ", ".join(shapefiles)
             )
         inner = source_layer if source_layer in shapefiles else shapefiles[0]
         return _read_gdal(f"/vsizip/{path.resolve()}/{inner}", path.name, None, encoding)
@@ -156,7 +161,7 @@ def _read_gdal(
     if source_layer is None:
         if len(layer_names) > 1:
             raise InvalidInput(
-                f"{name} holds several layers; choose one with --source-layer: "
+                f"{name} holds several layers; choose one with {option_name('source_layer')}: "
                 + ", ".join(layer_names)
             )
         source_layer = layer_names[0] if layer_names else None
@@ -194,7 +199,7 @@ def _read_isybau(path: Path, part: str | None) -> SourceTable:
     """Sewer sections or manholes of an ISYBAU XML file (``part`` picks which)."""
     if part not in ISYBAU_PARTS:
         raise InvalidInput(
-            f"{path.name} is ISYBAU XML; choose its part with --source-layer: "
+            f"{path.name} is ISYBAU XML; choose its part with {option_name('source_layer')}: "
             + ", ".join(ISYBAU_PARTS)
         )
     data = read_isybau(path)
@@ -311,7 +316,8 @@ def _find_field(header: list[str], candidates: tuple[str, ...], axis: str, name:
             return lowered[candidate]
     raise InvalidInput(
         f"{name}: no {axis} coordinate column found (looked for {', '.join(candidates)}); "
-        f"name it with --{axis}-field, or give the geometry as WKT (--wkt-field)"
+        f"name it with {option_name(axis + '_field')}, "
+        f"or give the geometry as WKT ({option_name('wkt_field')})"
     )
 
 

@@ -24,7 +24,13 @@ from zugabe.domain.policy import Policy
 from zugabe.errors import BadRequest, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector, choose_transformation
 from zugabe.io.geojson import geometry_to_json
-from zugabe.io.layer_files import CsvOptions, SourceTable, crs_from_text, read_source
+from zugabe.io.layer_files import (
+    CsvOptions,
+    SourceTable,
+    crs_from_text,
+    option_name,
+    read_source,
+)
 from zugabe.services.audit import AuditService, Change
 from zugabe.storage.contract import (
     LayerFeature,
@@ -143,7 +149,8 @@ class LayerService:
             raise InvalidInput(
                 f"{table.source}: no field for the required attribute(s) "
                 f"{', '.join(match.missing_required)} of layer '{layer_key}'; "
-                f"fields in the file: {', '.join(table.fields)}; map one with --map FIELD=ATTRIBUTE"
+                f"fields in the file: {', '.join(table.fields)}; "
+                f"map one with {option_name('map')} FIELD=ATTRIBUTE"
             )
         for row, reason in table.refused:
             report.refuse(row, reason)
@@ -449,7 +456,7 @@ def source_crs_of(table: SourceTable, given: str | None) -> CRS:
     if crs is None:
         raise InvalidInput(
             f"{table.source} says nothing about its coordinate reference system; "
-            "give it with --source-crs (e.g. EPSG:25832)"
+            f"give it with {option_name('source_crs')} (e.g. EPSG:25832)"
         )
     return crs
 

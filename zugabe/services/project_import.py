@@ -36,7 +36,7 @@ from zugabe.domain.vocabulary import STATUS_LABELS, Vocabulary
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.crs import choose_transformation
 from zugabe.io.geojson import READ_ONLY_PROPERTIES, read_geometry, read_properties
-from zugabe.io.layer_files import CsvOptions, SourceTable, read_source
+from zugabe.io.layer_files import CsvOptions, SourceTable, option_name, read_source
 from zugabe.services.layers import REPORT_ROWS_KEPT, crs_label, source_crs_of
 from zugabe.services.projects import ProjectService
 from zugabe.storage.contract import NewProject
@@ -217,7 +217,7 @@ class ProjectImporter:
         if missing:
             raise InvalidInput(
                 f"{table.source}: no field for {', '.join(missing)}; fields in the file: "
-                f"{', '.join(table.fields)}; map one with --map FIELD={missing[0]}",
+                f"{', '.join(table.fields)}; map one with {option_name('map')} FIELD={missing[0]}",
                 field_errors=[FieldError(f"/map/{name}", "no field for it") for name in missing],
             )
         report = ProjectImportReport(
