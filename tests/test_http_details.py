@@ -79,3 +79,28 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [f"zugabe: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_demo_summary_counts_live_cases_only(tmp_path: Path) -> None:
+    """An obsolete case (its project was deleted) is history, not a live case."""
+    from click.testing import CliRunner
+
+    from tests.conftest import ADMIN
+    from zugabe.cli import cli
+    from zugabe.domain.cases import LIVE_STATUSES
+    from zugabe.storage.contract import CaseQuery
+    from zugabe.web import create_app
+
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    base = ["--instance", str(tmp_path / "i"), "demo", "--source", str(sample)]
+    assert CliRunner().invoke(cli, base).exit_code == 0
+    app = create_app({"instance_path": tmp_path / "i", "demo_instance": True})
+    services = app.extensions["zugabe"]
+    busiest = max(range(1, 151), key=lambda pid: len(services.cases.of_project(pid)))
+    services.projects.delete(busiest, ADMIN, None)
+    live = services.cases.list(ADMIN, CaseQuery(statuses=LIVE_STATUSES, limit=1))[1]
+    everything = services.cases.list(ADMIN, CaseQuery(limit=1))[1]
+    services.close()
+    assert live < everything
+    again = CliRunner().invoke(cli, base)
+    assert f"coordination cases: {live} live" in again.output

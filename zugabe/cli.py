@@ -13,6 +13,7 @@ import click
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
+from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.errors import ConfigError, ZugabeError
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services.demo import (
@@ -116,8 +117,8 @@ def demo(context: CliContext, source: Path | None) -> None:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
             click.echo("store already has projects; demo projects not loaded again")
-        live = services.cases.list(actor, CaseQuery(limit=1))[1]
-        click.echo(f"coordination cases: {live}")
+        live = services.cases.list(actor, CaseQuery(statuses=LIVE_STATUSES, limit=1))[1]
+        click.echo(f"coordination cases: {live} live")
 
 
 @cli.group()

@@ -44,6 +44,8 @@ REVIEW_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.OBSOLETE: frozenset(),
 }
 REASON_REQUIRED = frozenset({CaseStatus.DISMISSED})
+LIVE_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+"""Cases that count: every status but obsolete (lists, summaries, reports, exports)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import (
+    LIVE_STATUSES,
     REASON_REQUIRED,
     REVIEW_TRANSITIONS,
     CaseFinding,
@@ -229,8 +230,7 @@ class CaseService:
 
     def of_project(self, project_id: int) -> list[CoordinationCase]:
         """The live (not obsolete) cases a project is part of."""
-        live = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
-        query = CaseQuery(subject=Subject("project", str(project_id)).key, statuses=live)
+        query = CaseQuery(subject=Subject("project", str(project_id)).key, statuses=LIVE_STATUSES)
         return self.store.list_cases(query)
 
     def get(self, actor: Actor, case_id: int) -> CoordinationCase:
@@ -259,7 +259,7 @@ class CaseService:
         try:
             target = CaseStatus(status)
         except ValueError:
-            allowed = ", ".join(s.value for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+            allowed = ", ".join(s.value for s in LIVE_STATUSES)
             raise InvalidInput(
                 f"unknown status '{status}'",
                 field_errors=[FieldError("/status", f"allowed: {allowed}")],

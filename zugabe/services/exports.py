@@ -42,7 +42,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
-from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
+from zugabe.domain.cases import LIVE_STATUSES, CoordinationCase, Subject
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import FIELD_LABELS, Project, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
@@ -277,7 +277,7 @@ class ExportService:
         """The cases of the exported projects (see the module docstring), by id."""
         if export.cases == "none":
             return []
-        statuses = () if export.cases == "all" else _LIVE
+        statuses = () if export.cases == "all" else LIVE_STATUSES
         f = export.projects
         # The project filters narrow the cases in SQL first: a case involving an exported
         # project involves its organisation and department, and its window covers the
@@ -561,9 +561,6 @@ class ExportService:
             lon, lat = next(point) if has_place else (None, None)
             rows.append(row(item) | {"lon": lon, "lat": lat, "wkt": text})
         return rows
-
-
-_LIVE = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
 
 
 def _project_row(project: Project) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from markupsafe import Markup
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
-from zugabe.domain.cases import CaseStatus, CoordinationCase, Subject
+from zugabe.domain.cases import LIVE_STATUSES, CoordinationCase, Subject
 from zugabe.domain.palette import department_colors, relation_color
 from zugabe.domain.project import FIELD_LABELS, Project, Status
 from zugabe.domain.vocabulary import STATUS_LABELS
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from zugabe.services import Services
 
 LANGUAGES = ("de", "en")
-LIVE_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
 SEVERITY_ORDER = ("high", "medium", "low")
 MEASURES = ("overlap_area_m2", "overlap_length_m", "distance_m", "overlap_days", "gap_months")
 BACKGROUND_LAYERS = ("districts", "streets")
