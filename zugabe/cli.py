@@ -210,12 +210,18 @@ def _file_options(command: Any) -> Any:
 @layers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--layer", "layer_key", required=True, help="Layer type key, e.g. sewer_sections.")
+@click.option(
+    "--accept-partial",
+    is_flag=True,
+    help="Store the accepted rows even when more than max_refused_share were refused.",
+)
 @_file_options
 @pass_context
 def import_layer(
     context: CliContext,
     file: Path,
     layer_key: str,
+    accept_partial: bool,
     source_layer: str | None,
     source_crs: str | None,
     mappings: tuple[str, ...],
@@ -243,6 +249,7 @@ def import_layer(
             mapping=mapping or None,
             csv_options=csv_options,
             progress=progress,
+            accept_partial=accept_partial,
         )
     click.echo(format_report(report, info.version))
 

@@ -76,6 +76,15 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
     )
+    max_refused_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description=(
+            "A layer file with more of its rows refused does not replace the stored version "
+            "(unless accept_partial); one with every row refused never does."
+        ),
+    )
     basemap_url: str = Field(
         default="",
         description=(

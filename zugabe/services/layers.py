@@ -21,7 +21,7 @@ from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
 from zugabe.domain.policy import Policy
-from zugabe.errors import BadRequest, InvalidInput, NotFound
+from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector, choose_transformation
 from zugabe.io.geojson import geometry_to_json
 from zugabe.io.layer_files import (
@@ -124,8 +124,13 @@ class LayerService:
         mapping: Mapping[str, str] | None = None,
         csv_options: CsvOptions | None = None,
         progress: Progress | None = None,
+        accept_partial: bool = False,
     ) -> tuple[LayerInfo, ImportReport]:
-        """Check every row of a file and store the accepted ones as the layer's new version."""
+        """Check every row of a file and store the accepted ones as the layer's new version.
+
+        A file whose rows are all refused never replaces the stored version, nor one with
+        more than ``max_refused_share`` of its rows refused unless ``accept_partial``.
+        """
         self.policy.require_writer(actor)
         definition = self.definition(layer_key)
         self.policy.require_layer_write(actor, definition.theme, f"importing the layer {layer_key}")
@@ -144,6 +149,12 @@ class LayerService:
         )
         if transformation.warning:
             report.notes.append(transformation.warning)
+        if len(table) == 0 and not table.refused:
+            raise InvalidInput(
+                f"{table.source} holds no features; the stored version of layer "
+                f"'{layer_key}' is kept",
+                field_errors=[FieldError("/file", "no features")],
+            )
         match = match_fields(list(table.fields), definition, mapping)
         if match.missing_required:
             raise InvalidInput(
@@ -161,6 +172,7 @@ class LayerService:
         attributes = self._coerce(table, definition, match.mapping, keep, report)
         geometries = self._geometries(table, definition, transformation.transformer, keep, report)
         report.accepted = int(keep.sum())
+        self._refuse_if_too_many_refused(report, accept_partial)
         version = NewLayerVersion(
             key=layer_key,
             source=table.source,
@@ -187,6 +199,27 @@ class LayerService:
         if self.cases is not None:
             self.cases.detect_everything(actor)  # cases with this layer's features may change
         return info, report
+
+    def _refuse_if_too_many_refused(self, report: ImportReport, accept_partial: bool) -> None:
+        """Keep the stored version when the file would replace it with (almost) nothing."""
+        read = max(report.rows_read, 1)
+        share = report.refused / read
+        limit = self.settings.max_refused_share
+        if report.accepted and (share <= limit or accept_partial):
+            return
+        rows = [FieldError(f"/rows/{row}", reason) for row, reason in report.refused_rows[:20]]
+        kept = f"the stored version of layer '{report.layer}' is kept"
+        if not report.accepted:
+            raise InvalidInput(
+                f"none of the {report.rows_read} rows of {report.source} could be imported; {kept}",
+                field_errors=rows,
+            )
+        raise InvalidInput(
+            f"{report.refused} of {report.rows_read} rows of {report.source} were refused "
+            f"({share:.0%}, more than max_refused_share {limit:.0%}); {kept}. Import the "
+            f"accepted rows anyway with {option_name('accept_partial')}",
+            field_errors=rows,
+        )
 
     def _coerce(
         self,

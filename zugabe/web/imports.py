@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
-from zugabe.errors import BadRequest
 from zugabe.services import Services
 from zugabe.services.project_import import ProjectImporter
 from zugabe.web.auth import current_actor
-from zugabe.web.layers import UPLOAD_SIGNATURES, received_upload, upload_options
+from zugabe.web.layers import UPLOAD_SIGNATURES, flag, received_upload, upload_options
 
 blueprint = Blueprint("imports", __name__)
 
 # A project list is never ISYBAU XML (that holds sewers).
 PROJECT_UPLOADS = {suffix: sig for suffix, sig in UPLOAD_SIGNATURES.items() if suffix != ".xml"}
-_FLAGS = {"": False, "false": False, "0": False, "no": False, "true": True, "1": True, "yes": True}
 
 
 @blueprint.post("/api/projects/import")
@@ -30,11 +28,8 @@ def import_projects() -> Response:
     actor = current_actor()
     services.policy.require_project_creator(actor)  # before the upload is read
     with received_upload(services.settings.max_upload_bytes, PROJECT_UPLOADS) as path:
-        raw = request.args.get("dry_run", request.form.get("dry_run", "")).strip().lower()
-        if raw not in _FLAGS:
-            raise BadRequest(f"'dry_run' must be true or false, got {raw!r}")
         report = ProjectImporter(services.projects).import_file(
-            path, actor, dry_run=_FLAGS[raw], **upload_options()
+            path, actor, dry_run=flag("dry_run"), **upload_options()
         )
     response = jsonify(report.as_dict())
     response.status_code = 200 if report.dry_run else 201

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.utils import secure_filename
 
-from zugabe.errors import FieldError, InvalidInput
+from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
 from zugabe.services.query import parse_bbox, parse_mapping
@@ -69,7 +69,9 @@ def upload_layer(key: str) -> Response:
     # Refused before the upload is read: anonymous callers and accounts without the theme.
     services.policy.require_layer_write(actor, definition.theme, f"importing the layer {key}")
     with received_upload(services.settings.max_upload_bytes, UPLOAD_SIGNATURES) as path:
-        _info, report = services.layers.import_file(path, key, actor, **upload_options())
+        _info, report = services.layers.import_file(
+            path, key, actor, accept_partial=flag("accept_partial"), **upload_options()
+        )
     response = jsonify(services.layers.describe(actor, key) | {"report": report.as_dict()})
     response.status_code = 201
     response.headers["Location"] = url_for("layers.get_layer", key=key)
@@ -130,6 +132,17 @@ def upload_options() -> dict[str, Any]:
         "mapping": parse_mapping(form.getlist("map")) or None,
         "csv_options": csv_options,
     }
+
+
+_FLAGS = {"": False, "false": False, "0": False, "no": False, "true": True, "1": True, "yes": True}
+
+
+def flag(name: str) -> bool:
+    """A true/false option of an upload, as a query parameter or a form field (400 if neither)."""
+    raw = request.args.get(name, request.form.get(name, "")).strip().lower()
+    if raw not in _FLAGS:
+        raise BadRequest(f"'{name}' must be true or false, got {raw!r}")
+    return _FLAGS[raw]
 
 
 @blueprint.delete("/<key>")

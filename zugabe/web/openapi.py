@@ -83,6 +83,11 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             "delimiter": {"type": "string"},
             "decimal_comma": {"type": "boolean"},
             "encoding": {"type": "string"},
+            "accept_partial": {
+                "type": "boolean",
+                "description": "Store the accepted rows even when more than max_refused_share "
+                "of the rows were refused (a file with no accepted row is never stored).",
+            },
         },
     }
     list_params = [
