@@ -7,6 +7,7 @@ and to GeoJSON happens at the edges (``zugabe.io.geojson``).
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -112,6 +113,23 @@ def attributes_to_json(attributes: ProjectAttributes) -> dict[str, Any]:
     }
 
 
+PLAUSIBLE_YEARS = (1900, 2200)
+"""A planned window outside these years is a typing error (9999-12-31), not a plan."""
+
+
+def text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """What makes a text unfit to store and to print, or None: control characters (a report
+    or spreadsheet cannot hold them) and lone surrogates (not Unicode text at all)."""
+    allowed = "\n\t" if multiline else ""
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"holds an invalid character (a lone surrogate) at position {position + 1}"
+        if category == "Cc" and char not in allowed:
+            return f"holds a control character (U+{ord(char):04X}) at position {position + 1}"
+    return None
+
+
 def parse_attributes(
     values: dict[str, Any], vocabulary: Vocabulary
 ) -> tuple[ProjectAttributes | None, list[FieldError]]:
@@ -143,6 +161,8 @@ def parse_attributes(
             error(name, f"'{name}' must not be empty")
         if len(value) > limit:
             error(name, f"'{name}' is longer than {limit} characters")
+        if problem := text_problem(value, multiline=name == "description"):
+            error(name, f"'{name}' {problem}")
         return value
 
     def key(name: str, allowed: dict[str, Any] | tuple[str, ...], context: str) -> str:
@@ -162,10 +182,19 @@ def parse_attributes(
             return None
         if isinstance(value, str):
             try:
-                return date.fromisoformat(value)
+                found = date.fromisoformat(value)
             except ValueError:
                 pass
-        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {value!r}")
+            else:
+                if PLAUSIBLE_YEARS[0] <= found.year <= PLAUSIBLE_YEARS[1]:
+                    return found
+                error(
+                    name,
+                    f"'{name}' must lie in the years {PLAUSIBLE_YEARS[0]} to "
+                    f"{PLAUSIBLE_YEARS[1]}, got {value[:40]!r}",
+                )
+                return None
+        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {str(value)[:40]!r}")
         return None
 
     title = text("title", TITLE_MAX, required=True)

@@ -58,7 +58,7 @@ def read_geometry(
     if not isinstance(obj, dict):
         return None, [FieldError(pointer, "geometry must be a GeoJSON geometry object")]
     geometry_type = obj.get("type")
-    if geometry_type not in COORDINATE_DEPTH:
+    if not isinstance(geometry_type, str) or geometry_type not in COORDINATE_DEPTH:
         allowed = ", ".join(COORDINATE_DEPTH)
         if geometry_type == "GeometryCollection":
             detail = f"GeometryCollection is not supported; use one of {allowed}"

@@ -233,12 +233,22 @@ def _read_csv(path: Path, options: CsvOptions) -> SourceTable:
             delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
         except csv.Error:
             delimiter = ","
+    if len(delimiter) != 1:
+        raise InvalidInput(
+            f"the CSV delimiter must be one character, got {delimiter[:20]!r}",
+            field_errors=[FieldError("/delimiter", "one character")],
+        )
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
+        records = list(reader)
     except StopIteration:
         raise InvalidInput(f"{path.name} is empty") from None
-    records = list(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072 characters
+        raise InvalidInput(
+            f"{path.name}, line {reader.line_num}: {exc}",
+            field_errors=[FieldError(f"/rows/{reader.line_num}", str(exc))],
+        ) from None
     columns = {
         name: np.array([r[i] if i < len(r) else "" for r in records], dtype=object)
         for i, name in enumerate(header)

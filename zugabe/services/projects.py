@@ -38,6 +38,8 @@ from zugabe.storage.contract import NewProject, ProjectQuery, Store
 if TYPE_CHECKING:
     from zugabe.services.cases import CaseService, DetectionRun
 
+SEARCH_MAX = 200
+"""Longest title search (``q``): a search, not a document."""
 LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", "from", "to", "q")
 
 
@@ -85,6 +87,9 @@ class ProjectFilter:
                 statuses.append(Status(raw))
             except ValueError:
                 problems.append(f"unknown status {raw!r}")
+        text = params.get("q") or None
+        if text is not None and len(text) > SEARCH_MAX:
+            problems.append(f"'q' may have at most {SEARCH_MAX} characters, got {len(text):,}")
         time_from, time_to = day("from"), day("to")
         if time_from and time_to and time_to < time_from:
             problems.append("'to' is before 'from'")
@@ -98,7 +103,7 @@ class ProjectFilter:
             statuses=tuple(statuses),
             time_from=time_from,
             time_to=time_to,
-            text=params.get("q") or None,
+            text=text,
         )
 
 

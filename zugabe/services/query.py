@@ -16,7 +16,12 @@ def parse_bbox(text: str) -> BBox:
     except ValueError:
         values = ()
     if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
-        raise BadRequest(f"'bbox' must be min_lon,min_lat,max_lon,max_lat, got {text!r}")
+        raise BadRequest(f"'bbox' must be min_lon,min_lat,max_lon,max_lat, got {text[:200]!r}")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (min_lon >= -180 and max_lon <= 180 and min_lat >= -90 and max_lat <= 90):
+        raise BadRequest(
+            f"'bbox' must lie within longitude -180..180 and latitude -90..90, got {text[:200]!r}"
+        )
     return values  # type: ignore[return-value]
 
 

@@ -375,9 +375,9 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
             with self._engine.connect() as conn:
                 yield conn
         except DBAPIError as exc:
-            raise StorageError(f"cannot read the store {self.path}: {exc.orig or exc}") from exc
+            raise StorageError(f"cannot read the store: {exc.orig or exc}") from exc
         except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
-            raise StorageError(f"cannot read the store {self.path}: {exc}") from exc
+            raise StorageError(f"cannot read the store: {exc}") from exc
 
     @contextmanager
     def _write(self, bulk: bool = False) -> Iterator[Connection]:
@@ -398,9 +398,9 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
             with self._writer.connect() as conn, _large_cache(conn), conn.begin():
                 yield conn
         except DBAPIError as exc:
-            raise StorageError(f"cannot write the store {self.path}: {exc.orig or exc}") from exc
+            raise StorageError(f"cannot write the store: {exc.orig or exc}") from exc
         except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
-            raise StorageError(f"cannot write the store {self.path}: {exc}") from exc
+            raise StorageError(f"cannot write the store: {exc}") from exc
 
     def _check_open(self) -> None:
         if self._closed:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from zugabe.config import load_settings
 from zugabe.errors import ConfigError
@@ -28,6 +29,13 @@ from zugabe.web import (
 )
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in routes, up to 2^63 - 1: a larger id is a 404, not an overflow."""
+
+    def __init__(self, url_map: Map, **kwargs: Any) -> None:
+        super().__init__(url_map, max=2**63 - 1, **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app; ``config`` overrides file and environment settings.
 
@@ -37,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.url_map.converters["int"] = BoundedInt  # before any route: ids in paths too
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.sort_keys = False
     app.json.ensure_ascii = False

@@ -13,7 +13,7 @@ from zugabe.errors import FieldError, InvalidInput, Unauthorized
 from zugabe.services import Services
 from zugabe.services.accounts import AccountInput, account_values, parse_roles, token_values
 from zugabe.services.audit import AuditService, parse_audit_query
-from zugabe.web.api import int_param, json_body
+from zugabe.web.api import int_param, json_body, limit_param
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/api")
@@ -142,9 +142,7 @@ def audit_log() -> Response:
     """Audit entries (region admins), filtered and paged by ``after``/``limit``."""
     services = _services()
     query = parse_audit_query(request.args)
-    limit = int_param("limit") or services.settings.page_size
-    if not 1 <= limit <= services.settings.max_page_size:
-        raise InvalidInput(f"'limit' must be between 1 and {services.settings.max_page_size}")
+    limit = limit_param()
     page = query.__class__(**{**query.__dict__, "after_seq": int_param("after"), "limit": limit})
     entries, matched = services.audit.list(current_actor(), page)
     return jsonify(

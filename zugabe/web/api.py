@@ -24,6 +24,8 @@ from zugabe.web.security import JSON_MEDIA_TYPES
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 GEOJSON = "application/geo+json"
+MAX_ID = 2**63 - 1
+"""Ids, versions and cursors are 64-bit integers in every store."""
 _ETAG = re.compile(r"^v(\d+)(?:-[0-9a-f]{8})?$")
 
 
@@ -36,9 +38,9 @@ def expected_version() -> int | None:
     if_match = request.if_match
     if not if_match or if_match.star_tag:
         return None
-    tags = list(if_match)
+    tags = [tag for tag in if_match if isinstance(tag, str)]
     match = _ETAG.match(tags[0]) if len(tags) == 1 else None
-    if match is None:
+    if match is None or int(match[1]) > MAX_ID:
         raise VersionConflict(
             "If-Match must carry exactly one ETag of this project, as returned by GET "
             '(e.g. "v3-1a2b3c4d", or "v3")'
@@ -67,6 +69,12 @@ def json_body() -> Any:
     except json.JSONDecodeError as exc:
         detail = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from exc
+    except RecursionError:
+        detail = "the JSON is nested too deeply"
+        raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        detail = f"the JSON holds a value that cannot be read: {str(exc)[:120]}"
+        raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from None
 
 
 def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
@@ -136,12 +144,23 @@ def page_response(features: list[dict[str, Any]], matched: int, next_after: int 
     return response
 
 
+def limit_param() -> int:
+    """``limit`` of a listing: the default page size, or 1 to ``max_page_size`` (else 400)."""
+    settings = _services().settings
+    limit = int_param("limit")
+    if limit is None:
+        return settings.page_size
+    if not 1 <= limit <= settings.max_page_size:
+        raise BadRequest(f"'limit' must be between 1 and {settings.max_page_size}")
+    return limit
+
+
 def int_param(name: str) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise BadRequest(f"'{name}' must be a whole number, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        raise BadRequest(f"'{name}' must be a whole number below 2^63, got {raw[:200]!r}")
     return int(raw)
 
 

@@ -14,6 +14,7 @@ from zugabe.web.api import (
     expected_version,
     int_param,
     json_body,
+    limit_param,
     page_response,
 )
 from zugabe.web.auth import current_actor
@@ -39,9 +40,7 @@ def case_response(case_id: int, status: int = 200) -> Response:
 def list_cases() -> Response:
     services = _services()
     query = parse_case_query(request.args, services.projects.reprojector)
-    limit = int_param("limit") or services.settings.page_size
-    if not 1 <= limit <= services.settings.max_page_size:
-        raise InvalidInput(f"'limit' must be between 1 and {services.settings.max_page_size}")
+    limit = limit_param()
     page_query = replace(query, after_id=int_param("after"), limit=limit + 1)
     cases, matched = services.cases.list(current_actor(), page_query)
     has_more = len(cases) > limit
