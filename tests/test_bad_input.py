@@ -130,3 +130,11 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
     listed = client.get("/api/projects").get_json()
     assert listed["numberMatched"] == 1  # nothing but the first project
     assert listed["features"][0]["properties"]["version"] == 1
+
+
+def test_a_huge_unknown_value_is_not_echoed_back(client: FlaskClient) -> None:
+    huge = "x" * 10_000_000
+    response = client.post("/api/projects", json=feature(organisation=huge))
+    assert response.status_code == 422
+    assert len(response.get_data()) < 5_000
+    assert "10,000,002 characters" in response.get_json()["detail"]

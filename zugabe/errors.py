@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+QUOTE_MAX = 200
+"""Most characters of a user's input an error text repeats."""
+
+
+def quoted(value: object) -> str:
+    """A value for an error text: its repr, cut after ``QUOTE_MAX`` characters (a 10 MB
+    value is not echoed back)."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_MAX else text[:QUOTE_MAX] + f"… ({len(text):,} characters)"
+
 
 @dataclass(frozen=True)
 class FieldError:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shapely.geometry.base import BaseGeometry
 
-from zugabe.errors import FieldError
+from zugabe.errors import FieldError, quoted
 
 if TYPE_CHECKING:
     from zugabe.domain.vocabulary import Vocabulary
@@ -145,7 +145,7 @@ def parse_attributes(
 
     for name in values:
         if name not in EDITABLE_FIELDS:
-            error(name, f"unknown field '{name}'; allowed: {', '.join(EDITABLE_FIELDS)}")
+            error(name, f"unknown field {quoted(name)}; allowed: {', '.join(EDITABLE_FIELDS)}")
 
     def text(name: str, limit: int, *, required: bool = False) -> str:
         value = values.get(name)
@@ -172,7 +172,7 @@ def parse_attributes(
             return ""
         if not isinstance(value, str) or value not in allowed:
             shown = ", ".join(sorted(allowed))
-            error(name, f"unknown {name} '{value}'{context}; allowed: {shown}")
+            error(name, f"unknown {name} {quoted(value)}{context}; allowed: {shown}")
             return ""
         return value
 
@@ -191,10 +191,10 @@ def parse_attributes(
                 error(
                     name,
                     f"'{name}' must lie in the years {PLAUSIBLE_YEARS[0]} to "
-                    f"{PLAUSIBLE_YEARS[1]}, got {value[:40]!r}",
+                    f"{PLAUSIBLE_YEARS[1]}, got {quoted(value)}",
                 )
                 return None
-        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {str(value)[:40]!r}")
+        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {quoted(value)}")
         return None
 
     title = text("title", TITLE_MAX, required=True)
@@ -217,7 +217,8 @@ def parse_attributes(
         except ValueError:
             error(
                 "status",
-                f"unknown status '{raw_status}'; allowed: {', '.join(s.value for s in Status)}",
+                f"unknown status {quoted(raw_status)}; "
+                f"allowed: {', '.join(s.value for s in Status)}",
             )
     start, end = day("start"), day("end")
     if start and end and end < start:
@@ -229,7 +230,7 @@ def parse_attributes(
         or not math.isfinite(cost)
         or cost < 0
     ):
-        error("cost_eur", f"'cost_eur' must be a non-negative number of euros, got {cost!r}")
+        error("cost_eur", f"'cost_eur' must be a non-negative number of euros, got {quoted(cost)}")
         cost = None
     if errors:
         return None, errors

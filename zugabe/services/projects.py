@@ -21,7 +21,7 @@ from zugabe.domain.accounts import Actor
 from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
+from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound, quoted
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import (
     GeometryRules,
@@ -72,7 +72,7 @@ class ProjectFilter:
             try:
                 return date.fromisoformat(raw)
             except ValueError:
-                problems.append(f"'{name}' must be a date as YYYY-MM-DD, got {raw!r}")
+                problems.append(f"'{name}' must be a date as YYYY-MM-DD, got {quoted(raw)}")
                 return None
 
         bbox = None
@@ -86,7 +86,7 @@ class ProjectFilter:
             try:
                 statuses.append(Status(raw))
             except ValueError:
-                problems.append(f"unknown status {raw!r}")
+                problems.append(f"unknown status {quoted(raw)}")
         text = params.get("q") or None
         if text is not None and len(text) > SEARCH_MAX:
             problems.append(f"'q' may have at most {SEARCH_MAX} characters, got {len(text):,}")
