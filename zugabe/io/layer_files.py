@@ -23,6 +23,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from zugabe.errors import FieldError, InvalidInput
+from zugabe.io.qgis_styles import FAMILIES
 from zugabe.io.isybau import read_isybau
 
 # Zip safety: GDAL reads zipped shapefiles in place (/vsizip/), but a hostile
@@ -123,6 +124,70 @@ def read_source(
         inner = source_layer if source_layer in shapefiles else shapefiles[0]
         return _read_gdal(f"/vsizip/{path.resolve()}/{inner}", path.name, None, encoding)
     return _read_gdal(str(path), path.name, source_layer, encoding)
+
+
+def export_parts(path: Path, layer_key: str, source_layer: str | None) -> list[str] | None:
+    """The parts to read for ``layer_key`` when ``path`` is ZUGABE's own GeoPackage, which
+    writes a layer of several geometry types as ``<key>_points``, ``_lines``, ``_polygons``.
+
+    None for any other file. With no ``source_layer`` every part is read, in one import;
+    ``source_layer`` may name parts comma-separated, and naming only some of them is refused
+    (it would silently drop the others).
+    """
+    if path.suffix.lower() != ".gpkg":
+        return None
+    try:
+        names = [str(row[0]) for row in pyogrio.list_layers(str(path))]
+    except pyogrio.errors.DataSourceError:
+        return None
+    parts = [f"{layer_key}_{family}" for family in FAMILIES]  # as the export names them
+    present = [name for name in parts if name in names]
+    if not present:
+        return None
+    if source_layer is None:
+        return present
+    asked = [name.strip() for name in source_layer.split(",") if name.strip()]
+    if not set(asked) <= set(present):
+        return None  # other layers of the file: read as asked
+    if set(asked) != set(present):
+        raise InvalidInput(
+            f"{path.name} holds the layer '{layer_key}' in {len(present)} parts "
+            f"({', '.join(present)}); importing {', '.join(asked)} alone would drop the "
+            f"others: leave out {option_name('source_layer')} to read every part, or name "
+            "each part, comma-separated",
+            field_errors=[FieldError("/source_layer", "name every part, or none")],
+        )
+    return present
+
+
+def read_parts(path: Path, parts: list[str], encoding: str | None = None) -> SourceTable:
+    """Several layers of one GeoPackage as one table (fields missing in a part are empty)."""
+    tables = [_read_gdal(str(path), path.name, part, encoding) for part in parts]
+    crs = {table.crs.to_wkt() if table.crs else None for table in tables}
+    if len(crs) > 1:
+        raise InvalidInput(f"{path.name}: the parts {', '.join(parts)} differ in their CRS")
+    names = list(dict.fromkeys(name for table in tables for name in table.fields))
+    fields = {
+        name: np.concatenate(
+            [
+                table.fields[name].astype(object)
+                if name in table.fields
+                else np.full(len(table), None, dtype=object)
+                for table in tables
+            ]
+        )
+        for name in names
+    }
+    counts = ", ".join(f"{part} ({len(table)})" for part, table in zip(parts, tables, strict=True))
+    return SourceTable(
+        source=path.name,
+        source_layer=",".join(parts),
+        crs=tables[0].crs,
+        fields=fields,
+        geometries=np.concatenate([table.geometries for table in tables]),
+        rows=np.arange(1, sum(len(table) for table in tables) + 1),
+        notes=[f"read as one layer from the parts {counts}; rows are numbered across them"],
+    )
 
 
 def check_zip(path: Path) -> list[str]:

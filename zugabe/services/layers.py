@@ -28,7 +28,9 @@ from zugabe.io.layer_files import (
     CsvOptions,
     SourceTable,
     crs_from_text,
+    export_parts,
     option_name,
+    read_parts,
     read_source,
 )
 from zugabe.services.audit import AuditService, Change
@@ -134,7 +136,8 @@ class LayerService:
         self.policy.require_writer(actor)
         definition = self.definition(layer_key)
         self.policy.require_layer_write(actor, definition.theme, f"importing the layer {layer_key}")
-        table = read_source(path, source_layer, csv_options)
+        parts = export_parts(path, layer_key, source_layer)
+        table = read_parts(path, parts) if parts else read_source(path, source_layer, csv_options)
         crs = source_crs_of(table, source_crs)
         transformation = choose_transformation(crs, self.reprojector.storage_crs)
         report = ImportReport(
