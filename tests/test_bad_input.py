@@ -96,6 +96,8 @@ CASES: dict[str, tuple[Callable[[FlaskClient, int], object], int, str]] = {
         400,
         "at most 200 characters",
     ),
+    "a cell size of nan": (lambda c, _: c.get("/api/synergy?cell_size=nan"), 400, "positive"),
+    "a cell size of -5": (lambda c, _: c.get("/api/synergy?cell_size=-5"), 400, "positive"),
     "limit=0 on cases": (lambda c, _: c.get("/api/cases?limit=0"), 400, "between 1 and"),
     "a two-character CSV delimiter": (
         lambda c, _: c.post(

@@ -23,8 +23,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from zugabe.errors import FieldError, InvalidInput
-from zugabe.io.qgis_styles import FAMILIES
 from zugabe.io.isybau import read_isybau
+from zugabe.io.qgis_styles import FAMILIES
 
 # Zip safety: GDAL reads zipped shapefiles in place (/vsizip/), but a hostile
 # archive can still expand to gigabytes or name paths outside any folder.

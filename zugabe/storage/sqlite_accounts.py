@@ -174,16 +174,8 @@ class SqliteAccountsAndAudit:
         return _token(row)
 
     def find_token(self, token_hash: str) -> tuple[ApiToken, Account] | None:
-        statement = (
-            select(api_tokens_table, accounts_table)
-            .join(accounts_table, accounts_table.c.id == api_tokens_table.c.account_id)
-            .where(api_tokens_table.c.token_hash == token_hash)
-        )
-        with self._read() as conn:
-            row = conn.execute(statement).first()
-        if row is None:
-            return None
-        return _token(row), _account(_part(row, accounts_table, len(api_tokens_table.c)))
+        found = self._with_account(api_tokens_table, api_tokens_table.c.token_hash == token_hash)
+        return (_token(found[0]), found[1]) if found is not None else None
 
     def list_tokens(self, account_id: int | None = None) -> list[ApiToken]:
         statement = select(api_tokens_table).order_by(api_tokens_table.c.id)
@@ -230,17 +222,28 @@ class SqliteAccountsAndAudit:
             )
 
     def find_session(self, id_hash: str) -> tuple[BrowserSession, Account] | None:
+        found = self._with_account(sessions_table, sessions_table.c.id_hash == id_hash)
+        if found is None:
+            return None
+        row = found[0]
+        session = BrowserSession(
+            row.id_hash, row.account_id, row.via, row.created_at, row.last_seen_at, row.expires_at
+        )
+        return session, found[1]
+
+    def _with_account(self, rows: Table, condition: Any) -> tuple[Any, Account] | None:
+        """One row of ``rows`` and its account, in one read (it runs on every request)."""
         statement = (
-            select(sessions_table, accounts_table)
-            .join(accounts_table, accounts_table.c.id == sessions_table.c.account_id)
-            .where(sessions_table.c.id_hash == id_hash)
+            select(rows, accounts_table)
+            .join(accounts_table, accounts_table.c.id == rows.c.account_id)
+            .where(condition)
         )
         with self._read() as conn:
             row = conn.execute(statement).first()
         if row is None:
             return None
-        session = BrowserSession(*row[: len(sessions_table.c)])
-        return session, _account(_part(row, accounts_table, len(sessions_table.c)))
+        width = len(rows.c)
+        return _part(row, rows, 0), _account(_part(row, accounts_table, width))
 
     def touch_session(self, id_hash: str, last_seen_at: datetime, expires_at: datetime) -> None:
         with self._write() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from zugabe.errors import BadRequest
@@ -20,7 +22,9 @@ def synergy_grid() -> Response:
     try:
         cell_size = float(raw_size) if raw_size else None
     except ValueError:
-        raise BadRequest(f"'cell_size' must be a number of metres, got {raw_size!r}") from None
+        cell_size = math.nan
+    if cell_size is not None and not (math.isfinite(cell_size) and cell_size > 0):
+        raise BadRequest(f"'cell_size' must be a positive number of metres, got {raw_size[:40]!r}")
     bbox = parse_bbox(request.args["bbox"]) if request.args.get("bbox") else None
     result = synergy.compute(
         current_actor(),
