@@ -40,14 +40,20 @@ from shapely.geometry import (
 )
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.accounts import Role, Scope
+from zugabe.domain.audit import AuditEvent, verify_chain
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import (
+    AuditQuery,
+    BrowserSession,
     CaseQuery,
     CaseSync,
     LayerFeature,
     LayerFeatureBatch,
+    NewAccount,
+    NewApiToken,
     NewLayerVersion,
     NewProject,
     ProjectQuery,
@@ -1425,7 +1431,103 @@ class CaseStorageContract:
         assert store.list_cases(CaseQuery(limit=0)) == []
 
 
-class StorageContract(LayerStorageContract, CaseStorageContract, RevisionContract):
+def new_account(username: str = "a.kaya", **changes: object) -> NewAccount:
+    values: dict[str, object] = {
+        "username": username,
+        "display_name": "Ayşe Kaya",
+        "email": f"{username}@example.org",
+        "organisation": "herne",
+        "departments": ("roads",),
+        "roles": frozenset({Role.PLANNER}),
+    } | changes
+    return NewAccount(**values)  # type: ignore[arg-type]
+
+
+def audit_event(action: str = "project.create", **changes: object) -> AuditEvent:
+    values: dict[str, object] = {
+        "actor": "a.kaya",
+        "actor_id": 1,
+        "address": "127.0.0.1",
+        "action": action,
+        "object_type": "project",
+        "object_id": "1",
+        "after": {"title": "Straße"},
+    } | changes
+    return AuditEvent(**values)  # type: ignore[arg-type]
+
+
+class AccountStorageContract:
+    """Accounts, tokens, sessions, the audit chain and grouped transactions."""
+
+    def test_account_round_trip_and_unique_username(self, store: Store) -> None:
+        stored = store.add_account(new_account("A.Kaya", password_hash="h"))
+        assert stored.username == "a.kaya"  # lower-case
+        assert stored.display_name == "Ayşe Kaya" and stored.roles == {Role.PLANNER}
+        assert store.find_account("A.KAYA") == stored == store.get_account(stored.id)
+        assert store.password_hash(stored.id) == "h"
+        with pytest.raises(InvalidInput, match="taken"):
+            store.add_account(new_account("a.kaya"))
+        assert [a.username for a in store.list_accounts("herne")] == ["a.kaya"]
+        assert store.list_accounts("bochum") == []
+
+    def test_update_account_checks_the_version(self, store: Store) -> None:
+        stored = store.add_account(new_account())
+        changed = store.update_account(
+            stored.id, {"roles": frozenset({Role.VIEWER}), "active": False}, stored.version
+        )
+        assert changed.roles == {Role.VIEWER} and not changed.active
+        assert changed.version == stored.version + 1
+        with pytest.raises(VersionConflict):
+            store.update_account(stored.id, {"email": "x@y.z"}, stored.version)
+        with pytest.raises(NotFound):
+            store.update_account(999, {"email": "x@y.z"})
+
+    def test_tokens_and_sessions_are_found_with_their_account(self, store: Store) -> None:
+        account = store.add_account(new_account())
+        later = datetime.now(UTC) + timedelta(days=1)
+        token = store.add_token(
+            NewApiToken(account.id, "QGIS", "f" * 64, "zgb_abc", Scope.READ, later)
+        )
+        assert store.get_token(token.id) == token
+        found = store.find_token("f" * 64)
+        assert found is not None and found[0] == token and found[1] == account
+        assert store.find_token("0" * 64) is None
+        store.update_token(token.id, revoked_at=later)
+        assert store.list_tokens(account.id)[0].revoked_at == later
+        now = datetime.now(UTC)
+        store.add_session(BrowserSession("e" * 64, account.id, "password", now, now, later))
+        session = store.find_session("e" * 64)
+        assert session is not None and session[1] == account
+        assert store.delete_sessions(account_id=account.id) == 1
+        assert store.find_session("e" * 64) is None
+
+    def test_audit_chain_is_sealed_in_order(self, store: Store) -> None:
+        assert store.audit_head() is None
+        first = store.append_audit([audit_event(), audit_event("project.update")])
+        second = store.append_audit([audit_event("project.delete", before={"a": 1}, after=None)])
+        entries = list(store.iter_audit())
+        assert [e.seq for e in entries] == [1, 2, 3]
+        assert entries == [*first, *second]
+        assert verify_chain(entries, store.audit_head()).intact
+        assert store.count_audit(AuditQuery(action="project.")) == 3
+        assert [e.seq for e in store.list_audit(AuditQuery(action="project.update"))] == [2]
+
+    def test_a_transaction_commits_all_or_nothing(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_account(new_account())
+            store.append_audit([audit_event("account.create")])
+            raise RuntimeError("the change failed")
+        assert store.list_accounts() == [] and store.audit_head() is None
+        with store.transaction():
+            account = store.add_account(new_account())
+            assert store.find_account("a.kaya") == account  # reads see the open transaction
+            store.append_audit([audit_event("account.create")])
+        assert store.audit_head() is not None and store.list_accounts() == [account]
+
+
+class StorageContract(
+    LayerStorageContract, CaseStorageContract, RevisionContract, AccountStorageContract
+):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 
     # -- add and get -------------------------------------------------------

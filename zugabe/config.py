@@ -201,18 +201,12 @@ class Settings(BaseModel):
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 
-    @field_validator("region_bbox", mode="before")
+    @field_validator("region_bbox", "allowed_hosts", mode="before")
     @classmethod
-    def _split_bbox(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
+        """A comma-separated list, as environment variables give it."""
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",")]
-        return value
-
-    @field_validator("allowed_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("oidc_organisation_map", "oidc_role_map", mode="before")

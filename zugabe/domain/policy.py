@@ -161,9 +161,8 @@ class Policy:
 
     def require_own_or_managed(self, actor: Actor, owner_id: int, owner_org: str | None) -> None:
         """An account's own tokens and sessions; an admin's of the accounts they manage."""
+        self._require_write_scope(actor)
         if actor.account_id is not None and actor.account_id == owner_id:
-            if actor.scope is not Scope.WRITE:
-                self._require_write_scope(actor)
             return
         self.require_account_manage(actor, owner_org, "managing another account's tokens")
 

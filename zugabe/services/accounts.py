@@ -214,11 +214,11 @@ class AccountService:
         )
         if actor.account_id == account.id and not active:
             raise InvalidInput("you cannot disable your own account")
-        updated = self._update(
-            actor, account, {"active": active}, "account.enable" if active else "account.disable"
-        )
-        if not active:
-            self.store.delete_sessions(account_id=account.id)
+        action = "account.enable" if active else "account.disable"
+        with self.store.transaction():  # disabled and signed out together
+            updated = self._update(actor, account, {"active": active}, action)
+            if not active:
+                self.store.delete_sessions(account_id=account.id)
         return updated
 
     def set_password(self, actor: Actor, username: str, password: str) -> Account:
@@ -435,7 +435,13 @@ class AccountService:
             )
             self.audit.record(
                 actor,
-                Change("token.create", "token", str(token.id), None, token_values(token, account)),
+                Change(
+                    "token.create",
+                    "token",
+                    str(token.id),
+                    None,
+                    token_values(token, account.username),
+                ),
             )
         return token, secret
 
@@ -450,7 +456,7 @@ class AccountService:
         return self.store.list_tokens(account.id)
 
     def revoke_token(self, actor: Actor, token_id: int) -> ApiToken:
-        token = next((t for t in self.store.list_tokens() if t.id == token_id), None)
+        token = self.store.get_token(token_id)
         if token is None:
             raise NotFound(f"token {token_id} does not exist")
         owner = self.store.get_account(token.account_id)
@@ -461,9 +467,16 @@ class AccountService:
             self._accounts_changed()
             self.audit.record(
                 actor,
-                Change("token.revoke", "token", str(token.id), token_values(token, owner), None),
+                Change("token.revoke", "token", str(token.id), self.token_json(token), None),
             )
-        return next(t for t in self.store.list_tokens(owner.id) if t.id == token_id)
+        revoked = self.store.get_token(token_id)
+        assert revoked is not None
+        return revoked
+
+    def token_json(self, token: ApiToken) -> dict[str, Any]:
+        """A token as the API shows it and the audit log records it (never its secret)."""
+        owner = self.store.get_account(token.account_id)
+        return token_values(token, owner.username if owner else str(token.account_id))
 
     def token_actor(self, secret: str, address: str | None) -> Actor:
         """The actor of a bearer token; 401 for an unknown, expired or revoked one."""
@@ -584,10 +597,10 @@ def account_values(account: Account) -> dict[str, Any]:
     }
 
 
-def token_values(token: ApiToken, owner: Account) -> dict[str, Any]:
+def token_values(token: ApiToken, owner: str) -> dict[str, Any]:
     return {
         "id": token.id,
-        "account": owner.username,
+        "account": owner,
         "name": token.name,
         "prefix": token.prefix,
         "scope": token.scope.value,

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -71,9 +71,7 @@ class AuditService:
         writer.writerow(AUDIT_CSV_COLUMNS)
         after = query.after_seq
         while True:
-            page = self.store.list_audit(
-                AuditQuery(**{**query.__dict__, "after_seq": after, "limit": 2000})
-            )
+            page = self.store.list_audit(replace(query, after_seq=after, limit=2000))
             for entry in page:
                 writer.writerow([neutralise(cell) for cell in _csv_cells(entry)])
             yield buffer.getvalue()

@@ -495,6 +495,9 @@ class AccountStore(ABC):
     def add_token(self, token: NewApiToken) -> ApiToken: ...
 
     @abstractmethod
+    def get_token(self, token_id: int) -> ApiToken | None: ...
+
+    @abstractmethod
     def find_token(self, token_hash: str) -> tuple[ApiToken, Account] | None:
         """The token with this hash and its account (one read: it runs on every request),
         revoked and expired ones included."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,11 +44,11 @@ _JSON_LISTS = ("departments", "roles", "themes")
 class SqliteAccountsAndAudit:
     """The ``AccountStore`` and ``AuditStore`` parts of ``SqliteStore``."""
 
-    def _read(self) -> AbstractContextManager[Connection]:  # pragma: no cover - SqliteStore's
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by SqliteStore
 
-    def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]:  # pragma: no cover
-        raise NotImplementedError
+        def _read(self) -> AbstractContextManager[Connection]: ...
+
+        def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
 
     # -- accounts ---------------------------------------------------------------
 
@@ -70,21 +70,20 @@ class SqliteAccountsAndAudit:
             "updated_at": now,
             "version": 1,
         }
-        try:
-            with self._write() as conn:
+        with self._write() as conn:
+            try:
                 # A savepoint: a taken name inside a caller's transaction must not end it.
                 with conn.begin_nested():
-                    account_id = conn.execute(insert(accounts_table), values).inserted_primary_key[
-                        0
-                    ]
-                row = conn.execute(
-                    select(accounts_table).where(accounts_table.c.id == account_id)
-                ).one()
-        except IntegrityError:
-            raise InvalidInput(
-                f"the username '{values['username']}' is taken",
-                field_errors=[FieldError("/username", "already taken")],
-            ) from None
+                    result = conn.execute(insert(accounts_table), values)
+            except IntegrityError:
+                raise InvalidInput(
+                    f"the username '{values['username']}' is taken",
+                    field_errors=[FieldError("/username", "already taken")],
+                ) from None
+            account_id = result.inserted_primary_key[0]
+            row = conn.execute(
+                select(accounts_table).where(accounts_table.c.id == account_id)
+            ).one()
         return _account(row)
 
     def get_account(self, account_id: int) -> Account | None:
@@ -172,6 +171,13 @@ class SqliteAccountsAndAudit:
                 select(api_tokens_table).where(api_tokens_table.c.id == token_id)
             ).one()
         return _token(row)
+
+    def get_token(self, token_id: int) -> ApiToken | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(api_tokens_table).where(api_tokens_table.c.id == token_id)
+            ).first()
+        return _token(row) if row is not None else None
 
     def find_token(self, token_hash: str) -> tuple[ApiToken, Account] | None:
         found = self._with_account(api_tokens_table, api_tokens_table.c.token_hash == token_hash)

@@ -3,6 +3,7 @@ and the audit log for region admins (``/api/audit``)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -11,7 +12,7 @@ from flask_wtf.csrf import generate_csrf
 from zugabe.domain.accounts import Scope
 from zugabe.errors import FieldError, InvalidInput, Unauthorized
 from zugabe.services import Services
-from zugabe.services.accounts import AccountInput, account_values, parse_roles, token_values
+from zugabe.services.accounts import AccountInput, account_values, parse_roles
 from zugabe.services.audit import AuditService, parse_audit_query
 from zugabe.web.api import int_param, json_body, limit_param
 from zugabe.web.auth import current_actor
@@ -50,8 +51,7 @@ def list_tokens() -> Response:
     services = _services()
     actor = current_actor()
     tokens = services.accounts.list_tokens(actor, request.args.get("account") or None)
-    owners = {a.id: a for a in services.store.list_accounts()}
-    return jsonify({"tokens": [token_values(t, owners[t.account_id]) for t in tokens]})
+    return jsonify({"tokens": [services.accounts.token_json(t) for t in tokens]})
 
 
 @blueprint.post("/tokens")
@@ -76,9 +76,7 @@ def create_token() -> Response:
     token, secret = services.accounts.create_token(
         actor, str(account), str(body.get("name", "")), Scope(scope), days
     )
-    owner = services.store.get_account(token.account_id)
-    assert owner is not None
-    response = jsonify(token_values(token, owner) | {"token": secret})
+    response = jsonify(services.accounts.token_json(token) | {"token": secret})
     response.status_code = 201
     return response
 
@@ -143,7 +141,7 @@ def audit_log() -> Response:
     services = _services()
     query = parse_audit_query(request.args)
     limit = limit_param()
-    page = query.__class__(**{**query.__dict__, "after_seq": int_param("after"), "limit": limit})
+    page = replace(query, after_seq=int_param("after"), limit=limit)
     entries, matched = services.audit.list(current_actor(), page)
     return jsonify(
         {
