@@ -52,6 +52,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from zugabe.domain.feature_identity import stable_ids
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import (
@@ -61,7 +62,7 @@ from zugabe.domain.rules import (
     Rule,
     value_kind,
 )
-from zugabe.engine.detection import BUFFER_QUAD_SEGS, stable_ids
+from zugabe.engine.detection import BUFFER_QUAD_SEGS
 from zugabe.storage.contract import LayerFeature
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

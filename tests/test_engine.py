@@ -29,6 +29,7 @@ from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, box, s
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import Subject
+from zugabe.domain.feature_identity import stable_ids
 from zugabe.domain.layers import (
     LayerDefinition,
     Text,
@@ -131,8 +132,8 @@ def detect(
 
 
 def ident(subject: Subject) -> int | str:
-    """A project's number, or a layer feature's reference."""
-    return int(subject.ref) if subject.kind == "project" else subject.ref
+    """A project's number, or a layer feature's stored row as ``#<id>``."""
+    return int(subject.ref) if subject.kind == "project" else f"#{subject.feature_id}"
 
 
 def pairs(findings: Iterable[Finding]) -> set[tuple[str, Any, Any]]:
@@ -220,7 +221,7 @@ def test_lines_against_polygons_measure_the_length_inside() -> None:
     (found,) = detect([road], [layer_rule], {"zones": [zone]})
     assert found.overlap_length_m == pytest.approx(20)
     assert found.overlap_area_m2 == 0
-    assert found.subject_b == Subject("layer", "#1", "zones", 1)
+    assert (found.subject_b.layer, found.subject_b.feature_id) == ("zones", 1)
 
 
 def test_multi_geometries_meet_through_any_part() -> None:
@@ -697,6 +698,11 @@ def oracle_findings(
 ) -> Result:
     """pair_key → (subjects, measures) for every pair, the slow and obvious way."""
     found: dict[str, tuple[str, tuple[Any, ...]]] = {}
+    refs = {  # the engine's feature references; these layers have no id attribute
+        key: dict(zip([f.id for f in ordered], stable_ids(ordered, None), strict=True))
+        for key, features in layers.items()
+        for ordered in [sorted(features, key=lambda f: f.id)]
+    }
     for r in rules:
         if isinstance(r.b, ProjectSelector):
             per_pair: dict[frozenset[int], tuple[Any, ...]] = {}
@@ -732,7 +738,8 @@ def oracle_findings(
                     measures = spatial_measures(r.spatial, p.geometry, gb)
                     if measures is None:
                         continue
-                    key = f"{r.id}|project:{p.id}|layer:{selector.layer}:#{f.id}"
+                    ref = refs[selector.layer][f.id]
+                    key = f"{r.id}|project:{p.id}|layer:{selector.layer}:{ref}"
                     found[key] = (r.id, (p.id, f"#{f.id}", *measures, None, None))
     fallback = {r.id for r in rules if r.fallback}
     related = {key.split("|", 1)[1] for key, (rid, _) in found.items() if rid not in fallback}

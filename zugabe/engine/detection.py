@@ -41,6 +41,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import Subject, pair_key
+from zugabe.domain.feature_identity import stable_ids
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import (
@@ -282,23 +283,6 @@ def _number(value: Any) -> float:
     if isinstance(value, date):
         return float(value.toordinal())
     return float(value)
-
-
-def stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list[str]:
-    """The id_attribute's value per feature; '#<feature id>' where missing or repeated."""
-    ids = [
-        str(f.attributes.get(id_attribute))
-        if id_attribute and f.attributes.get(id_attribute) not in (None, "")
-        else f"#{f.id}"
-        for f in items
-    ]
-    counts: dict[str, int] = {}
-    for value in ids:
-        counts[value] = counts.get(value, 0) + 1
-    return [
-        f"{value}#{f.id}" if counts[value] > 1 else value
-        for value, f in zip(ids, items, strict=True)
-    ]
 
 
 class _ProjectSet:

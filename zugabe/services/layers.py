@@ -19,6 +19,7 @@ from pyproj import CRS, Transformer
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
+from zugabe.domain.feature_identity import duplicate_ids, id_value
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
 from zugabe.domain.policy import Policy
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
@@ -73,6 +74,7 @@ class ImportReport:
     repaired_rows: list[tuple[int, str]] = field(default_factory=list)
     refused_rows: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    duplicate_ids: dict[str, Any] | None = None  # see ``feature_identity.DuplicateIds``
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -176,6 +178,7 @@ class LayerService:
         geometries = self._geometries(table, definition, transformation.transformer, keep, report)
         report.accepted = int(keep.sum())
         self._refuse_if_too_many_refused(report, accept_partial)
+        self._name_duplicate_ids(definition, attributes, keep, report)
         version = NewLayerVersion(
             key=layer_key,
             source=table.source,
@@ -223,6 +226,22 @@ class LayerService:
             f"accepted rows anyway with {option_name('accept_partial')}",
             field_errors=rows,
         )
+
+    @staticmethod
+    def _name_duplicate_ids(
+        definition: LayerDefinition,
+        attributes: list[dict[str, Any]],
+        keep: np.ndarray,
+        report: ImportReport,
+    ) -> None:
+        """Say which ids repeat: such features are recognised by their geometry instead."""
+        if definition.id_attribute is None:
+            return
+        values = [id_value(attributes[i], definition.id_attribute) for i in np.flatnonzero(keep)]
+        repeated = duplicate_ids(values)
+        if repeated is not None:
+            report.duplicate_ids = asdict(repeated)
+            report.notes.append(repeated.note(definition.id_attribute))
 
     def _coerce(
         self,
