@@ -6,6 +6,7 @@ Tests that read ../shared/data never skip: a missing folder is a failure.
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ from flask.testing import FlaskClient
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import Services
 from zugabe.services.accounts import AccountInput
+from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.web import create_app
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 # A road renewal in Herne (lon/lat), valid under the default vocabulary.
 VALID_FEATURE: dict[str, Any] = {
@@ -118,8 +121,28 @@ def instance_path(tmp_path: Path) -> Path:
     return tmp_path / "instance"
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance with the demo town's layers and projects, built once per session."""
+    path = tmp_path_factory.mktemp("demo-template") / "instance"
+    services = create_app({"instance_path": path}).extensions["zugabe"]
+    load_demo_layers(services.layers, SAMPLE_DATA, ADMIN)
+    load_demo_projects(services.projects, SAMPLE_DATA, ADMIN)
+    services.close()
+    return path
+
+
 @pytest.fixture
-def app(instance_path: Path) -> Iterator[Flask]:
+def demo_instance(demo_template: Path, instance_path: Path) -> Path:
+    """This test's own copy of the demo town instance (``app`` then opens it)."""
+    shutil.copytree(demo_template, instance_path)
+    return instance_path
+
+
+@pytest.fixture
+def app(instance_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    if "demo_instance" in request.fixturenames:  # the copy must be there before it opens
+        request.getfixturevalue("demo_instance")
     app = create_app({"instance_path": instance_path})
     app.testing = True
     yield app

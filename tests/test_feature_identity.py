@@ -14,7 +14,6 @@ from tests.conftest import ADMIN
 from zugabe.domain.cases import CaseStatus
 from zugabe.domain.feature_identity import stable_ids
 from zugabe.services import Services
-from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.storage.contract import CaseQuery
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -23,10 +22,9 @@ TWINS_PER_ID = 8  # like a register with 2,336 numbers for 18,697 trees
 
 
 @pytest.fixture
-def demo(app: Flask) -> Services:
+def demo(demo_instance: Path, app: Flask) -> Services:
+    """The demo town (a copy made before ``app`` opens it)."""
     services: Services = app.extensions["zugabe"]
-    load_demo_layers(services.layers, SAMPLE, ADMIN)
-    load_demo_projects(services.projects, SAMPLE, ADMIN)
     return services
 
 

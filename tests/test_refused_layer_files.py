@@ -17,7 +17,6 @@ from tests.conftest import ADMIN, client_as
 from zugabe.cli import cli
 from zugabe.errors import InvalidInput
 from zugabe.services import Services
-from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.storage.contract import CaseQuery
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -25,10 +24,9 @@ TREES = SAMPLE / "layers" / "trees.geojson"
 
 
 @pytest.fixture
-def demo(app: Flask) -> Services:
+def demo(demo_instance: Path, app: Flask) -> Services:
+    """The demo town (a copy made before ``app`` opens it)."""
     services: Services = app.extensions["zugabe"]
-    load_demo_layers(services.layers, SAMPLE, ADMIN)
-    load_demo_projects(services.projects, SAMPLE, ADMIN)
     return services
 
 

@@ -80,16 +80,22 @@ class CaseService:
     # ------------------------------------------------------------ detection
 
     @contextmanager
-    def project_write(self) -> Iterator[None]:
-        """Hold around writing a project and detecting its cases (``ProjectService`` does).
+    def writing(self) -> Iterator[None]:
+        """Hold around the transaction that writes data and brings its cases in step.
 
-        In-process project writes then come one at a time, so when the store's revision has
-        grown by exactly one since the live index was made, that step is our own write and
-        the index can take it over incrementally; anything else means another process (or
-        a layer import) changed the store, and the index is rebuilt.
+        Data and cases commit together, so no crash leaves one without the other.
+        In-process writes come one at a time, so when the store's revision has grown by
+        exactly one since the live index was made, that step is our own write and the index
+        can take it over incrementally; anything else means another process changed the
+        store, and the index is rebuilt. A write that fails is rolled back, and so is the
+        index: it may hold what was never committed.
         """
         with self._lock:
-            yield
+            try:
+                yield
+            except BaseException:
+                self._live = None
+                raise
 
     def warm_up(self) -> None:
         """Build the live index now (the server does it at start, in the background), so
@@ -119,7 +125,7 @@ class CaseService:
     def _index_after_write(
         self, saved: Project | None = None, removed: int | None = None
     ) -> DetectionIndex:
-        """The live index once it holds our last project write (see ``project_write``)."""
+        """The live index once it holds our last project write (see ``writing``)."""
         revision = self.store.revision()
         live = self._live
         if live is None or revision != live.revision + 1:
@@ -152,8 +158,8 @@ class CaseService:
     def batch_run(self, actor: Actor) -> DetectionRun:
         """The batch run as a use case of its own (``POST /api/cases/detect``): region admins."""
         self.policy.require_region_admin(actor, "the batch detection run")
-        run = self.detect_everything(actor)
-        with self.store.transaction():
+        with self.writing(), self.store.transaction():
+            run = self.detect_everything(actor)
             self.audit.record(
                 actor,
                 Change("cases.detect_all", "cases", "*", None, _sync_counts(run)),
@@ -166,12 +172,13 @@ class CaseService:
         project = self.store.get_project(project_id)
         if project is None:
             raise NotFound(f"project {project_id} does not exist")
-        with self.project_write():
+        with self.writing():
             return self.detect_project(project, actor)
 
     def detect_everything(self, actor: Actor) -> DetectionRun:
         """Every pair under every rule; cases created, updated, obsoleted (after a layer
-        import or a bulk import, whose own permission was checked)."""
+        import or a bulk import, whose own permission was checked; inside their
+        transaction, within ``writing``)."""
         with self._lock:
             index = self._rebuild()
         findings = detect_all(index, self.rules)

@@ -9,6 +9,7 @@ failure or Ctrl-C leaves the previous version as it was.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,7 +191,7 @@ class LayerService:
         )
         batches = self._batches(definition, table, geometries, attributes, keep, progress)
         before = self.store.get_layer(layer_key)
-        with self.store.transaction(bulk=True):
+        with self._writing():
             info = self.store.replace_layer(version, batches)
             self.audit.record(
                 actor,
@@ -202,9 +203,21 @@ class LayerService:
                     (_layer_values(info) or {}) | {"refused": report.refused},
                 ),
             )
+            self._recompute_cases(actor)
+        return info, report
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """One transaction for a layer change and the cases it changes (see
+        ``CaseService.writing``): no crash leaves new features with old cases."""
+        stack = ExitStack()
+        if self.cases is not None:
+            stack.enter_context(self.cases.writing())
+        stack.enter_context(self.store.transaction(bulk=True))
+        return stack
+
+    def _recompute_cases(self, actor: Actor) -> None:
         if self.cases is not None:
             self.cases.detect_everything(actor)  # cases with this layer's features may change
-        return info, report
 
     def _refuse_if_too_many_refused(self, report: ImportReport, accept_partial: bool) -> None:
         """Keep the stored version when the file would replace it with (almost) nothing."""
@@ -477,12 +490,11 @@ class LayerService:
         self.policy.require_writer(actor)
         definition = self.definition(key)
         self.policy.require_layer_write(actor, definition.theme, f"removing the layer {key}")
-        with self.store.transaction(bulk=True):
+        with self._writing():
             before = self.store.get_layer(key)
             self.store.delete_layer(key, actor.username)
             self.audit.record(actor, Change("layer.remove", "layer", key, _layer_values(before)))
-        if self.cases is not None:
-            self.cases.detect_everything(actor)
+            self._recompute_cases(actor)
 
 
 def _all_finite(geometries: np.ndarray) -> np.ndarray:

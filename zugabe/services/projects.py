@@ -177,7 +177,7 @@ class ProjectService:
 
         Split from ``create_many`` for the bulk import, which checks rows itself (to report
         them by row) and reprojects straight from the file's CRS. The projects and their
-        audit entries commit together; a single project's cases too.
+        audit entries and their cases commit together.
         """
         for draft in drafts:
             organisation, department = draft.attributes.organisation, draft.attributes.department
@@ -185,19 +185,18 @@ class ProjectService:
                 actor, organisation, department, f"creating a project of {organisation}"
             )
         run = None
-        with self._writing():
-            with self.store.transaction():
-                projects = self.store.add_projects(drafts)
-                self.audit.record(
-                    actor,
-                    *(
-                        Change("project.create", "project", str(p.id), None, project_values(p))
-                        for p in projects
-                    ),
-                )
-                if self.cases is not None and len(projects) == 1:
-                    run = self.cases.detect_project(projects[0], actor)
-            if self.cases is not None and len(projects) > 1:
+        with self._writing(), self.store.transaction():
+            projects = self.store.add_projects(drafts)
+            self.audit.record(
+                actor,
+                *(
+                    Change("project.create", "project", str(p.id), None, project_values(p))
+                    for p in projects
+                ),
+            )
+            if self.cases is not None and len(projects) == 1:
+                run = self.cases.detect_project(projects[0], actor)
+            elif self.cases is not None and projects:
                 run = self.cases.detect_everything(actor)  # one batch run beats many checks
         return projects, run
 
@@ -313,8 +312,8 @@ class ProjectService:
                 self.cases.project_deleted(project_id, actor)
 
     def _writing(self) -> AbstractContextManager[None]:
-        """See ``CaseService.project_write``: a write and its detection, one at a time."""
-        return self.cases.project_write() if self.cases is not None else nullcontext()
+        """See ``CaseService.writing``: a write and its detection, one at a time."""
+        return self.cases.writing() if self.cases is not None else nullcontext()
 
     def list(
         self,
