@@ -503,6 +503,34 @@ class LayerStorageContract:
         # The key is free again.
         assert store.replace_layer(layer_version(), [batch([at(1, 1)])]).feature_count == 1
 
+    def test_earlier_versions_keep_their_features_as_long_as_asked(self, store: Store) -> None:
+        keep_one = layer_version(keep_earlier=1)
+        store.replace_layer(keep_one, [batch([at(1, 1)], [{"n": 1}])])
+        store.replace_layer(keep_one, [batch([at(2, 2), at(3, 3)], [{"n": 2}, {"n": 3}])])
+        assert [(i.version, kept) for i, kept in store.layer_versions("sewer_sections")] == [
+            (2, True),
+            (1, True),
+        ]
+        (earlier,) = store.archived_layer_features("sewer_sections", 1)
+        assert (earlier.geometry, earlier.attributes, earlier.source_row) == (at(1, 1), {"n": 1}, 1)
+        store.replace_layer(keep_one, [batch([at(4, 4)])])
+        assert [(i.version, kept) for i, kept in store.layer_versions("sewer_sections")] == [
+            (3, True),
+            (2, True),
+            (1, False),
+        ]
+        assert [f.attributes for f in store.archived_layer_features("sewer_sections", 2)] == [
+            {"n": 2},
+            {"n": 3},
+        ]
+        with pytest.raises(NotFound, match="version 1 of layer 'sewer_sections' are not kept"):
+            store.archived_layer_features("sewer_sections", 1)
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])  # keep_earlier=0: none kept
+        assert [kept for _i, kept in store.layer_versions("sewer_sections")] == [True] + [False] * 3
+        store.delete_layer("sewer_sections", "wasserverband")
+        with pytest.raises(NotFound):
+            store.layer_versions("sewer_sections")
+
     def test_delete_unknown_layer_is_not_found(self, store: Store) -> None:
         with pytest.raises(NotFound, match="layer 'nirgends' does not exist"):
             store.delete_layer("nirgends", "wasserverband")

@@ -80,6 +80,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "getLayerFeatures": READ,
     "importLayer": row(401, 403, steward=201, region_admin=201),
     "deleteLayer": row(401, 403, steward=204, region_admin=204),
+    "listLayerVersions": READ,
+    "rollbackLayer": row(401, 403, steward=200, region_admin=200),
     # cases
     "listCases": READ,
     "getCase": READ,
@@ -205,6 +207,8 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "getLayerFeatures": ("GET", "/api/layers/districts/features?limit=2", {}),
         "importLayer": ("POST", "/api/layers/stormwater_basins", {"data": _basins_upload()}),
         "deleteLayer": ("DELETE", "/api/layers/stormwater_basins", {}),
+        "listLayerVersions": ("GET", "/api/layers/districts/versions", {}),
+        "rollbackLayer": ("POST", "/api/layers/stormwater_basins/rollback", {}),
         "listCases": ("GET", "/api/cases?limit=5", {}),
         "getCase": ("GET", f"/api/cases/{case_id}", {}),
         "changeCaseStatus": (
@@ -246,8 +250,12 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "startSingleSignOn": ("GET", "/login/oidc", {}),
         "finishSingleSignOn": ("GET", "/login/oidc/callback?code=x&state=y", {}),
     }
-    if operation == "deleteLayer" or operation == "importLayer":
+    if operation in {"deleteLayer", "importLayer", "rollbackLayer"}:
         world.ensure_layer("stormwater_basins")
+    if operation == "rollbackLayer":  # a version to go back to
+        world.services.layers.import_file(
+            SAMPLE / "layers" / "stormwater_basins.geojson", "stormwater_basins", ADMIN
+        )
     return fixed[operation]
 
 

@@ -305,6 +305,32 @@ def remove_layer(context: CliContext, key: str) -> None:
         click.echo(f"layer {key} removed")
 
 
+@layers.command("versions")
+@click.argument("key")
+@pass_context
+def layer_versions(context: CliContext, key: str) -> None:
+    """Print the versions of a layer on record, and which can be brought back."""
+    with context.services() as services:
+        for entry in services.layers.versions(context.actor(services, write=False), key):
+            kept = "restorable" if entry["restorable"] else "metadata only"
+            click.echo(
+                f"v{entry['version']:<4} {entry['feature_count']:>8} features  "
+                f"{entry['imported_at'][:16]} by {entry['imported_by']}  "
+                f"{entry['source']}  ({kept})"
+            )
+
+
+@layers.command("rollback")
+@click.argument("key")
+@click.option("--version", "version", type=int, help="Version to bring back (default: previous).")
+@pass_context
+def rollback_layer(context: CliContext, key: str, version: int | None) -> None:
+    """Bring back an earlier version of a layer as its new version; cases are recomputed."""
+    with context.services() as services:
+        info = services.layers.rollback(key, context.actor(services, write=True), version)
+        click.echo(f"layer {key} is now version {info.version} ({info.feature_count} features)")
+
+
 @cli.command()
 @click.option("--project", "project_id", type=int, help="Check this project only.")
 @click.option("--all", "everything", is_flag=True, help="Recompute every case (batch run).")

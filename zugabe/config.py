@@ -85,6 +85,15 @@ class Settings(BaseModel):
             "(unless accept_partial); one with every row refused never does."
         ),
     )
+    keep_layer_versions: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description=(
+            "Earlier versions of a layer whose features are kept, so that "
+            "`zugabe layers rollback` can bring one back."
+        ),
+    )
     basemap_url: str = Field(
         default="",
         description=(

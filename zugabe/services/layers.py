@@ -188,6 +188,7 @@ class LayerService:
             transformation=report.transformation,
             user=actor.username,
             report=report.as_dict(),
+            keep_earlier=self.settings.keep_layer_versions,
         )
         batches = self._batches(definition, table, geometries, attributes, keep, progress)
         before = self.store.get_layer(layer_key)
@@ -486,6 +487,61 @@ class LayerService:
             raise NotFound(f"no district {wanted!r} in the layer '{DISTRICTS}'; known: {known}")
         return hits
 
+    def versions(self, actor: Actor, key: str) -> list[dict[str, Any]]:
+        """Every version of a layer on record, newest first, and which can be brought back."""
+        self.policy.require_read(actor)
+        self.definition(key)
+        return [
+            (self._info_json(info) or {}) | {"restorable": kept}
+            for info, kept in self.store.layer_versions(key)
+        ]
+
+    def rollback(self, key: str, actor: Actor, version: int | None = None) -> LayerInfo:
+        """Bring back an earlier version (default: the one before the current) as a new
+        version, its cases recomputed; the current one is kept like any replaced version."""
+        self.policy.require_writer(actor)
+        definition = self.definition(key)
+        self.policy.require_layer_write(actor, definition.theme, f"rolling back the layer {key}")
+        with self._writing():
+            stored = self.store.layer_versions(key)
+            current = stored[0][0]
+            kept = [info for info, restorable in stored[1:] if restorable]
+            target = next((i for i in kept if version in (None, i.version)), None)
+            if target is None:
+                known = ", ".join(str(i.version) for i in kept) or "none"
+                raise NotFound(
+                    f"version {version} of layer '{key}' cannot be brought back; "
+                    f"kept earlier versions: {known} (keep_layer_versions "
+                    f"{self.settings.keep_layer_versions})"
+                    if version is not None
+                    else f"layer '{key}' has no kept earlier version to go back to"
+                )
+            features = self.store.archived_layer_features(key, target.version)
+            note = f"rollback to version {target.version} (replacing version {current.version})"
+            restored = NewLayerVersion(
+                key=key,
+                source=target.source,
+                source_layer=target.source_layer,
+                source_crs=target.source_crs,
+                transformation=target.transformation,
+                user=actor.username,
+                report=target.report | {"notes": [*target.report.get("notes", []), note]},
+                keep_earlier=self.settings.keep_layer_versions,
+            )
+            info = self.store.replace_layer(restored, [_feature_batch(features)])
+            self.audit.record(
+                actor,
+                Change(
+                    "layer.rollback",
+                    "layer",
+                    key,
+                    _layer_values(current),
+                    (_layer_values(info) or {}) | {"restored": target.version},
+                ),
+            )
+            self._recompute_cases(actor)
+        return info
+
     def remove(self, key: str, actor: Actor) -> None:
         self.policy.require_writer(actor)
         definition = self.definition(key)
@@ -495,6 +551,16 @@ class LayerService:
             self.store.delete_layer(key, actor.username)
             self.audit.record(actor, Change("layer.remove", "layer", key, _layer_values(before)))
             self._recompute_cases(actor)
+
+
+def _feature_batch(features: list[LayerFeature]) -> LayerFeatureBatch:
+    """Stored features as one batch to write again (a rollback)."""
+    return LayerFeatureBatch(
+        geometries=[f.geometry for f in features],
+        attributes=[f.attributes for f in features],
+        source_rows=[f.source_row for f in features],
+        derived=[f.derived for f in features],
+    )
 
 
 def _all_finite(geometries: np.ndarray) -> np.ndarray:

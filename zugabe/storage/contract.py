@@ -216,6 +216,8 @@ class NewLayerVersion:
     transformation: str
     user: str
     report: dict[str, Any]
+    keep_earlier: int = 0
+    """How many earlier versions keep their features, for ``archived_layer_features``."""
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,19 @@ class LayerStore(ABC):
         The previous version stays visible to readers until the new one is
         complete; if anything fails (including the iterable raising, or the
         process being killed) the previous version is kept unchanged. The
-        version number grows by one per successful import.
+        version number grows by one per successful import. The features of the
+        ``version.keep_earlier`` newest earlier versions are kept, older ones dropped.
         """
+
+    @abstractmethod
+    def layer_versions(self, key: str) -> list[tuple[LayerInfo, bool]]:
+        """Every version of a layer on record, newest first, each with whether its
+        features are kept (the current one's always are)."""
+
+    @abstractmethod
+    def archived_layer_features(self, key: str, version: int) -> list[LayerFeature]:
+        """The features of a kept earlier version, in their source order (``NotFound``
+        if that version's features are not kept)."""
 
     @abstractmethod
     def list_layers(self) -> list[LayerInfo]:

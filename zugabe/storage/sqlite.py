@@ -64,6 +64,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     table,
@@ -109,6 +110,7 @@ from zugabe.storage.sqlite_schema import (
     cases_rtree_rowid,
     cases_rtree_table,
     cases_table,
+    layer_feature_archive_table,
     layer_features_rtree_node,
     layer_features_rtree_parent,
     layer_features_rtree_rowid,
@@ -572,6 +574,8 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
             previous = conn.execute(
                 select(layers_table.c.version).where(layers_table.c.key == version.key)
             ).scalar_one_or_none()
+            if previous is not None:
+                _archive_features(conn, version.key, previous, version.keep_earlier)
             removed = _remove_features(conn, version.key)
             written = _FeatureWriter(conn, version.key, _next_feature_id(conn))
             # The iterable is consumed inside the transaction: if it raises
@@ -603,6 +607,39 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
                 )
             conn.execute(insert(layer_versions_table).values(**values))
         return info
+
+    def layer_versions(self, key: str) -> list[tuple[LayerInfo, bool]]:
+        archive = layer_feature_archive_table.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(layer_versions_table)
+                .where(layer_versions_table.c.key == key)
+                .order_by(layer_versions_table.c.version.desc())
+            ).all()
+            kept = set(
+                conn.execute(
+                    select(archive.version).distinct().where(archive.layer_key == key)
+                ).scalars()
+            )
+        if not rows:
+            raise NotFound(f"layer '{key}' does not exist")
+        current = rows[0].version
+        return [(_layer_info(row), row.version in kept or row.version == current) for row in rows]
+
+    def archived_layer_features(self, key: str, version: int) -> list[LayerFeature]:
+        archive = layer_feature_archive_table.c
+        with self._read() as conn:
+            result = conn.execute(
+                select(archive.id, archive.geometry, archive.attributes)
+                .add_columns(archive.source_row, archive.derived)
+                .where(archive.layer_key == key, archive.version == version)
+                .order_by(archive.id)
+            )
+            rows = result.cursor.fetchall()
+            result.close()
+        if not rows:
+            raise NotFound(f"the features of version {version} of layer '{key}' are not kept")
+        return _layer_features(rows)
 
     def list_layers(self) -> list[LayerInfo]:
         with self._read() as conn:
@@ -666,6 +703,11 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
             nothing_written = _FeatureWriter(conn, key, _next_feature_id(conn))
             _update_rtree(conn, removed, nothing_written)
             conn.execute(delete(layer_versions_table).where(layer_versions_table.c.key == key))
+            conn.execute(
+                delete(layer_feature_archive_table).where(
+                    layer_feature_archive_table.c.layer_key == key
+                )
+            )
             conn.execute(delete(layers_table).where(layers_table.c.key == key))
 
     # -- coordination cases --------------------------------------------------
@@ -1040,6 +1082,31 @@ def _count_features(conn: Connection, key: str | None = None) -> int:
 
 def _rebuild_pays(changed: int, remaining: int) -> bool:
     return changed >= RTREE_REBUILD_MIN_CHANGES and changed * RTREE_REBUILD_SHARE >= remaining
+
+
+def _archive_features(conn: Connection, key: str, current: int, keep: int) -> None:
+    """Keep the current version's features for a rollback; drop those beyond ``keep``."""
+    archive = layer_feature_archive_table
+    if keep > 0:
+        features = layer_features_table.c
+        conn.execute(
+            insert(archive).from_select(
+                ["layer_key", "version", "attributes", "geometry", "derived", "source_row"],
+                select(
+                    features.layer_key,
+                    literal(current),
+                    features.attributes,
+                    features.geometry,
+                    features.derived,
+                    features.source_row,
+                )
+                .where(features.layer_key == key)
+                .order_by(features.id),
+            )
+        )
+    conn.execute(
+        delete(archive).where(archive.c.layer_key == key, archive.c.version <= current - keep)
+    )
 
 
 def _remove_features(conn: Connection, key: str) -> _Removal:

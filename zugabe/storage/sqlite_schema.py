@@ -391,6 +391,28 @@ def _create_accounts(conn: Connection) -> None:
     )
 
 
+def _create_layer_archive(conn: Connection) -> None:
+    # The features of earlier layer versions, kept for a rollback (``keep_layer_versions``):
+    # no spatial index, as they are only ever read whole, to be written back.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE layer_feature_archive (
+            id INTEGER PRIMARY KEY,
+            layer_key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            attributes TEXT NOT NULL,
+            geometry BLOB NOT NULL,
+            derived BLOB,
+            source_row INTEGER NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_layer_feature_archive_version "
+        "ON layer_feature_archive (layer_key, version)"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -401,6 +423,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(5, "a revision counter of project and layer changes", _create_revision),
     MigrationStep(6, "case identities in the subject key format", _rewrite_pair_keys),
     MigrationStep(7, "accounts, API tokens, sessions and the audit log", _create_accounts),
+    MigrationStep(8, "features of earlier layer versions, for a rollback", _create_layer_archive),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -595,6 +618,18 @@ layer_features_table = Table(
     Column("max_x", Float, nullable=False),
     Column("max_y", Float, nullable=False),
     sqlite_autoincrement=True,
+)
+
+layer_feature_archive_table = Table(
+    "layer_feature_archive",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("layer_key", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("geometry", LargeBinary, nullable=False),
+    Column("derived", LargeBinary),
+    Column("source_row", Integer, nullable=False),
 )
 
 layer_features_rtree_table = Table(

@@ -15,7 +15,7 @@ from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
 from zugabe.services.query import parse_bbox, parse_mapping
-from zugabe.web.api import int_param, page_response
+from zugabe.web.api import int_param, json_body, page_response
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
@@ -143,6 +143,27 @@ def flag(name: str) -> bool:
     if raw not in _FLAGS:
         raise BadRequest(f"'{name}' must be true or false, got {raw!r}")
     return _FLAGS[raw]
+
+
+@blueprint.get("/<key>/versions")
+def layer_versions(key: str) -> Response:
+    return jsonify({"versions": _services().layers.versions(current_actor(), key)})
+
+
+@blueprint.post("/<key>/rollback")
+def rollback_layer(key: str) -> Response:
+    """Body ``{"version": N}``, or none for the version before the current one."""
+    body = json_body() if request.content_length else {}
+    version = body.get("version") if isinstance(body, dict) else None
+    if version is not None and (type(version) is not int or version < 1):
+        raise InvalidInput(
+            "'version' must be a version number",
+            field_errors=[FieldError("/version", "a positive integer")],
+        )
+    services = _services()
+    actor = current_actor()
+    services.layers.rollback(key, actor, version)
+    return jsonify(services.layers.describe(actor, key))
 
 
 @blueprint.delete("/<key>")

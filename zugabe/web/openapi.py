@@ -327,6 +327,50 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "responses": {"204": {"description": "Removed."}, "404": no_layer},
                 },
             },
+            "/api/layers/{key}/versions": {
+                "parameters": [layer_key],
+                "get": {
+                    "summary": "Versions of a layer on record, newest first",
+                    "operationId": "listLayerVersions",
+                    "responses": {
+                        "200": {
+                            "description": "Each version's metadata and import report, and "
+                            "whether its features are kept (restorable)."
+                        },
+                        "404": no_layer,
+                    },
+                },
+            },
+            "/api/layers/{key}/rollback": {
+                "parameters": [layer_key],
+                "post": {
+                    "summary": "Bring back an earlier version as the layer's new version",
+                    "operationId": "rollbackLayer",
+                    "requestBody": {
+                        "required": False,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "version": {
+                                            "type": "integer",
+                                            "minimum": 1,
+                                            "description": "Default: the version before the "
+                                            "current one.",
+                                        }
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "The layer; its cases were recomputed."},
+                        "404": _problem("No such layer, or that version's features are not kept."),
+                        "422": invalid,
+                    },
+                },
+            },
             "/api/layers/{key}/features": {
                 "parameters": [layer_key],
                 "get": {
