@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable
 
 import pytest
@@ -113,7 +114,37 @@ CASES: dict[str, tuple[Callable[[FlaskClient, int], object], int, str]] = {
         422,
         "line 2",
     ),
+    "a GeoPackage that is not one": (
+        lambda c, _: c.post(
+            "/api/layers/trees",
+            data={"file": (io.BytesIO(b"SQLite format 3\x00" + b"\x01" * 4000), "trees.gpkg")},
+        ),
+        422,
+        "trees.gpkg cannot be read",
+    ),
+    "a zip whose shapefile is broken": (
+        lambda c, _: c.post("/api/layers/trees", data={"file": (_broken_zip(), "trees.zip")}),
+        422,
+        "trees.zip cannot be read",
+    ),
+    "a project list that is no GeoPackage": (
+        lambda c, _: c.post(
+            "/api/projects/import",
+            data={"file": (io.BytesIO(b"SQLite format 3\x00" + b"\x00" * 500), "p.gpkg")},
+        ),
+        422,
+        "p.gpkg cannot be read",
+    ),
 }
+
+
+def _broken_zip() -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("baeume.shp", b"\x00\x00\x27\x0a" + b"\x00" * 200)
+        archive.writestr("baeume.dbf", b"not a dbf")
+    buffer.seek(0)
+    return buffer
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -53,9 +53,10 @@ def test_saves_edits_and_deletes_leave_what_a_batch_run_finds(
 ) -> None:
     services: Services = app.extensions["zugabe"]
     services.cases.warm_up()
-    built = services.cases._live
     road = client.post("/api/projects", json=feature(line(0))).get_json()
     first = client.post("/api/projects", json=sewer()).get_json()
+    # These two loaded the layers a road or a sewer may meet (an empty region loaded none).
+    built = services.cases._live
     assert "road_works_sewer_bundle" in {rule for rule, _a, _b in rules_of(first)}
     far = client.post("/api/projects", json=sewer(0.05)).get_json()
     assert far["cases"] == []
@@ -66,7 +67,7 @@ def test_saves_edits_and_deletes_leave_what_a_batch_run_finds(
     assert client.delete(f"/api/projects/{first['id']}").status_code == 204
     again = client.get(f"/api/projects/{road['id']}").get_json()
     assert f"project:{first['id']}" not in str(rules_of(again))
-    # The index was updated, never rebuilt: its base is the one built at warm-up.
+    # The index was updated, never rebuilt: its base is the one built by then.
     assert (
         services.cases._live is not None and services.cases._live.index._base is built.index._base
     )
@@ -92,3 +93,25 @@ def test_a_project_saved_by_another_process_is_seen_by_the_next_save(
         f"project:{road['id']}",
         f"project:{theirs.id}",
     ) in {(r, a, b) for r, a, b in rules_of(road)} | {(r, b, a) for r, a, b in rules_of(road)}
+
+
+def test_a_layer_imported_before_any_project_is_met_by_the_first_save(
+    app: Flask, client: FlaskClient
+) -> None:
+    """An empty region does not load the features it has no project to meet; the first
+    project that may meet them loads them."""
+    services: Services = app.extensions["zugabe"]
+    services.layers.import_file(
+        Path(__file__).resolve().parents[1] / "sample_data" / "layers" / "trees.geojson",
+        "trees",
+        actor_for(services, "r.admin"),
+    )
+    assert services.cases._live is not None and "trees" not in services.cases._live.layers
+    tree = services.store.layer_features("trees")[0].geometry
+    lon, lat = services.projects.reprojector.to_wgs84(tree).coords[0]
+    trench = sewer()
+    trench["geometry"]["coordinates"] = [[lon - 0.0005, lat], [lon + 0.0005, lat]]
+    saved = client.post("/api/projects", json=trench).get_json()
+    assert any(":trees:" in key for _rule, _a, key in rules_of(saved))
+    batch = client.post("/api/cases/detect").get_json()
+    assert (batch["created"], batch["updated"], batch["obsoleted"]) == (0, 0, 0), batch

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +110,7 @@ def read_source(
     """Read a GIS file; the format follows from the file name ending."""
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise InvalidInput(f"file {path} does not exist")
+        raise InvalidInput(f"file {path.name} does not exist")
     if suffix == ".csv":
         return _read_csv(path, csv_options or CsvOptions(encoding=encoding))
     if suffix == ".xml":
@@ -137,7 +141,8 @@ def export_parts(path: Path, layer_key: str, source_layer: str | None) -> list[s
     if path.suffix.lower() != ".gpkg":
         return None
     try:
-        names = [str(row[0]) for row in pyogrio.list_layers(str(path))]
+        with _gdal_warnings(str(path), path.name, []):  # the import reads it again, noting them
+            names = [str(row[0]) for row in pyogrio.list_layers(str(path))]
     except pyogrio.errors.DataSourceError:
         return None
     parts = [f"{layer_key}_{family}" for family in FAMILIES]  # as the export names them
@@ -218,10 +223,13 @@ def check_zip(path: Path) -> list[str]:
 def _read_gdal(
     location: str, name: str, source_layer: str | None, encoding: str | None
 ) -> SourceTable:
+    notes: list[str] = []
     try:
-        layers = pyogrio.list_layers(location)
+        with _gdal_warnings(location, name, notes):
+            layers = pyogrio.list_layers(location)
     except pyogrio.errors.DataSourceError as exc:
-        raise InvalidInput(f"{name} cannot be read as a GIS file: {exc}") from exc
+        detail = gdal_message(exc, location, name)
+        raise InvalidInput(f"{name} cannot be read as a GIS file: {detail}") from exc
     layer_names = [str(row[0]) for row in layers]
     if source_layer is None:
         if len(layer_names) > 1:
@@ -238,9 +246,11 @@ def _read_gdal(
     if encoding:
         kwargs["encoding"] = encoding
     try:
-        meta, _fids, wkb, columns = pyogrio.raw.read(location, **kwargs)
-    except pyogrio.errors.DataSourceError as exc:
-        raise InvalidInput(f"{name} cannot be read: {exc}") from exc
+        with _gdal_warnings(location, name, notes):
+            meta, _fids, wkb, columns = pyogrio.raw.read(location, **kwargs)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        detail = gdal_message(exc, location, name)
+        raise InvalidInput(f"{name} cannot be read: {detail}") from exc
     with np.errstate(invalid="ignore"):  # NaN coordinates are refused per row later
         geometries = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
     if geometries is None:
@@ -254,7 +264,31 @@ def _read_gdal(
         fields=fields,
         geometries=geometries,
         rows=np.arange(1, len(geometries) + 1),
+        notes=notes,
     )
+
+
+@contextmanager
+def _gdal_warnings(location: str, name: str, notes: list[str]) -> Iterator[None]:
+    """GDAL's warnings become notes of the import report, without paths, instead of
+    server log lines naming an upload's temporary folder."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        yield
+    for warning in caught:
+        note = f"GDAL: {gdal_message(Exception(warning.message), location, name)}"
+        if note not in notes:
+            notes.append(note)
+
+
+# An absolute path in a GDAL message, as GDAL writes them (also inside /vsizip/…).
+_PATH = re.compile(r"(?:/vsi[a-z]+)?(?:/[^/\s'\"`:,;()]+){2,}/?")
+
+
+def gdal_message(error: Exception, location: str, name: str) -> str:
+    """GDAL's message with the file's location (and any other path) replaced by its name:
+    an upload's temporary folder, or the server's layout, is nobody's business."""
+    return _PATH.sub(name, str(error).replace(location, name))[:300]
 
 
 ISYBAU_PARTS = ("sewer_sections", "manholes")

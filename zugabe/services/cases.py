@@ -49,10 +49,12 @@ class DetectionRun:
 
 @dataclass(frozen=True)
 class _LiveIndex:
-    """The detection index kept between saves and the store revision it reflects."""
+    """The detection index kept between saves, the store revision it reflects and the
+    layers whose features it holds (those a stored project may meet under some rule)."""
 
     index: DetectionIndex
     revision: int
+    layers: frozenset[str]
 
 
 class CaseService:
@@ -111,16 +113,31 @@ class CaseService:
             return self._rebuild()
 
     def _rebuild(self) -> DetectionIndex:
-        """Every stored project and the features of the layers the rules use."""
+        """Every stored project, and the features of the layers they may meet.
+
+        A layer no stored project can meet under any rule is not loaded (reading half a
+        million features back costs seconds, e.g. right after importing a layer into a
+        region without projects yet); a later save of a project that can meet it loads it.
+        """
         revision = self.store.revision()  # read first: a change while loading forces a rebuild
         projects = self.store.list_projects(ProjectQuery())
-        layer_keys = {rule.layer for rule in self.rules if rule.layer}
+        layer_keys = {
+            rule.layer
+            for rule in self.rules
+            if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
+        }
         layers = {key: self.store.layer_features(key) for key in sorted(layer_keys)}
         index = DetectionIndex(
             projects, layers, layer_definitions=self.definitions, rules=self.rules
         )
-        self._live = _LiveIndex(index, revision)
+        self._live = _LiveIndex(index, revision, frozenset(layer_keys))
         return index
+
+    def _meets_unloaded_layer(self, project: Project, live: _LiveIndex) -> bool:
+        return any(
+            rule.layer and rule.layer not in live.layers and rule.a.matches(project.attributes)
+            for rule in self.rules
+        )
 
     def _index_after_write(
         self, saved: Project | None = None, removed: int | None = None
@@ -128,12 +145,16 @@ class CaseService:
         """The live index once it holds our last project write (see ``writing``)."""
         revision = self.store.revision()
         live = self._live
-        if live is None or revision != live.revision + 1:
+        if (
+            live is None
+            or revision != live.revision + 1
+            or (saved is not None and self._meets_unloaded_layer(saved, live))
+        ):
             return self._rebuild()
         index = live.index.updated(
             saved=[saved] if saved else [], removed=[removed] if removed is not None else []
         )
-        self._live = _LiveIndex(index, revision)
+        self._live = _LiveIndex(index, revision, live.layers)
         return index
 
     def detect_project(self, project: Project, actor: Actor) -> DetectionRun:
