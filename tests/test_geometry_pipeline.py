@@ -73,8 +73,8 @@ def test_koeln_districts_load_through_the_api(
         doc = feature(
             shapely.geometry.mapping(geometry),
             title=f"Klimaanpassungskonzept {name}",
-            department="planning",
-            measure_type="development_plan",
+            department="environment",
+            measure_type="heat_action",  # a climate concept of a district, up to 79 km²
         )
         response = client.post("/api/projects", json=doc)
         assert response.status_code == 201, response.get_json()

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.errors import FieldError, quoted
@@ -159,8 +160,8 @@ def parse_attributes(
         value = value.strip()
         if required and not value:
             error(name, f"'{name}' must not be empty")
-        if len(value) > limit:
-            error(name, f"'{name}' is longer than {limit} characters")
+        if len(value) > limit:  # refused, never cut: the planner decides what to drop
+            error(name, f"'{name}' has {len(value):,} characters, more than the {limit:,} allowed")
         if problem := text_problem(value, multiline=name == "description"):
             error(name, f"'{name}' {problem}")
         return value
@@ -232,6 +233,12 @@ def parse_attributes(
     ):
         error("cost_eur", f"'cost_eur' must be a non-negative number of euros, got {quoted(cost)}")
         cost = None
+    elif cost is not None and cost > (most := vocabulary.limits_of(measure_type).max_cost_eur):
+        error(
+            "cost_eur",
+            f"'cost_eur' is {_amount(cost, up=True)} €, more than the {_amount(most)} € allowed"
+            f"{_for_measure_type(measure_type)}",
+        )
     if errors:
         return None, errors
     return (
@@ -249,3 +256,45 @@ def parse_attributes(
         ),
         [],
     )
+
+
+def size_problem(measure_type: str, geometry: BaseGeometry, vocabulary: Vocabulary) -> str | None:
+    """Why a geometry (storage CRS, metres) is too large for one project of the measure type,
+    or None. The area of polygons and the length of lines count; a point has no size."""
+    limits = vocabulary.limits_of(measure_type)
+    dimension = shapely.get_dimensions(geometry)
+    if dimension == 2 and geometry.area > limits.max_area_m2:
+        measured, most = _area(geometry.area, up=True), _area(limits.max_area_m2)
+        what = "area"
+    elif dimension == 1 and geometry.length > limits.max_length_m:
+        measured, most = _length(geometry.length, up=True), _length(limits.max_length_m)
+        what = "length"
+    else:
+        return None
+    return (
+        f"the {what} is {measured}, more than the {most} allowed{_for_measure_type(measure_type)}"
+    )
+
+
+def _for_measure_type(measure_type: str) -> str:
+    return f" for measure type '{measure_type}'" if measure_type else ""
+
+
+def _amount(value: float, *, up: bool = False) -> str:
+    """A figure as people read it: 31,245 or 0.25; absurd ones (1e+300) in short. A measured
+    figure is rounded ``up``, so that 5.001 km never reads as the 5 km allowed."""
+    if value >= 1e15:
+        return f"{value:.3g}"
+    decimals = 0 if value >= 100 else 2
+    if up:
+        value = math.ceil(value * 10**decimals) / 10**decimals
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if decimals else text
+
+
+def _area(m2: float, *, up: bool = False) -> str:
+    return f"{_amount(m2 / 1e6, up=up)} km²" if m2 >= 1e6 else f"{_amount(m2, up=up)} m²"
+
+
+def _length(m: float, *, up: bool = False) -> str:
+    return f"{_amount(m / 1e3, up=up)} km" if m >= 1e3 else f"{_amount(m, up=up)} m"

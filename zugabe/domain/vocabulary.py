@@ -1,4 +1,5 @@
-"""The configured vocabulary: organisations, departments, measure types, statuses.
+"""The configured vocabulary: organisations, departments, measure types, statuses, and the
+limits of a plausible project.
 
 Keys are stable English identifiers stored with each project; labels (German
 and English) are for the user interface. The vocabulary is data, loaded from
@@ -7,8 +8,9 @@ a TOML file, so a region can ship its own without touching code.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +42,28 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The largest project still plausible. Beyond, it is a drawing or typing error (a road
+    renewal over half the region, a cost of 1e300 €) that would put a case on every other
+    project and skew every sum, so it is refused. Defaults serve a vocabulary that sets none."""
+
+    max_area_m2: float = 10_000_000.0  # 10 km², a district's development plan
+    max_length_m: float = 20_000.0  # 20 km of line
+    max_cost_eur: float = 1e10  # ten billion euros
+
+    def as_json(self) -> dict[str, float]:
+        return asdict(self)
+
+
+LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+
+
+@dataclass(frozen=True)
+class MeasureType(Term):
+    limits: Limits
+
+
+@dataclass(frozen=True)
 class Department(Term):
     measure_types: tuple[str, ...]
 
@@ -56,7 +80,9 @@ class Organisation(Term):
 class Vocabulary:
     organisations: dict[str, Organisation]
     departments: dict[str, Department]
-    measure_types: dict[str, Term]
+    measure_types: dict[str, MeasureType]
+    limits: Limits = Limits()
+    """Of every measure type that sets no limits of its own."""
 
     @classmethod
     def default(cls) -> Vocabulary:
@@ -86,10 +112,43 @@ class Vocabulary:
                 return key, key
             return str(entry["de"]), str(entry["en"])
 
-        measure_types = {
-            key: Term(key, *labels("measure_types", key, entry))
-            for key, entry in data.get("measure_types", {}).items()
-        }
+        def read_limits(
+            where: str, entry: dict[str, object], base: Limits, known: tuple[str, ...]
+        ) -> Limits:
+            """``base`` with the limits ``entry`` sets; a typo in a key is named, not ignored."""
+            problems.extend(
+                f"{where}: unknown key '{name}'; allowed: {', '.join(known)}"
+                for name in entry
+                if name not in known
+            )
+            found: dict[str, float] = {}
+            for name in LIMIT_KEYS:
+                value = entry.get(name)
+                if value is None:
+                    continue
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not math.isfinite(value)
+                    or value <= 0
+                ):
+                    problems.append(f"{where}.{name} must be a positive number, got {value!r}")
+                else:
+                    found[name] = float(value)
+            return replace(base, **found)
+
+        raw_limits = data.get("limits", {})
+        if not isinstance(raw_limits, dict):
+            problems.append("limits must be a table")
+            raw_limits = {}
+        default_limits = read_limits("limits", raw_limits, Limits(), LIMIT_KEYS)
+        measure_types: dict[str, MeasureType] = {}
+        for key, entry in data.get("measure_types", {}).items():
+            de, en = labels("measure_types", key, entry)
+            own = entry if isinstance(entry, dict) else {}
+            where = f"measure_types.{key}"
+            type_limits = read_limits(where, own, default_limits, ("de", "en", *LIMIT_KEYS))
+            measure_types[key] = MeasureType(key, de, en, type_limits)
         departments: dict[str, Department] = {}
         for key, entry in data.get("departments", {}).items():
             de, en = labels("departments", key, entry)
@@ -125,7 +184,12 @@ class Vocabulary:
                 problems.append(f"[{section}] is empty")
         if problems:
             raise ConfigError(f"{source}: " + "; ".join(problems))
-        return cls(organisations, departments, measure_types)
+        return cls(organisations, departments, measure_types, default_limits)
+
+    def limits_of(self, measure_type: str) -> Limits:
+        """The limits a project of this measure type must keep (an unknown type: the defaults)."""
+        known = self.measure_types.get(measure_type)
+        return known.limits if known is not None else self.limits
 
     def as_json(self) -> dict[str, object]:
         """The vocabulary as the web map and API clients consume it."""
@@ -144,7 +208,8 @@ class Vocabulary:
                 for d in self.departments.values()
             ],
             "measure_types": [
-                {"key": m.key, "labels": m.labels()} for m in self.measure_types.values()
+                {"key": m.key, "labels": m.labels(), "limits": m.limits.as_json()}
+                for m in self.measure_types.values()
             ],
             "statuses": [{"key": s.value, "labels": STATUS_LABELS[s]} for s in Status],
         }

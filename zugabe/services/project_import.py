@@ -3,10 +3,11 @@
 The file is read by the layer importer's readers (``zugabe.io.layer_files``) and its fields
 matched the same way (names and German/English aliases, ``--map``). Values are read the way
 German files write them (vocabulary labels instead of keys, ``dd.mm.yyyy``, decimal comma),
-then every row goes through the API's own checks (``read_properties``, ``read_geometry``): a
-file cannot store what a planner could not enter on the map, and the report names each problem
-with its row and field. Applying is all or nothing: one bad row and nothing is stored. After
-storing, the engine runs once over everything, and the report says how many cases it created.
+then every row goes through the API's own checks (``read_properties``, ``read_geometry``,
+``size_problem``): a file cannot store what a planner could not enter on the map, and the report
+names each problem with its row and field. Applying is all or nothing: one bad row and nothing
+is stored. After storing, the engine runs once over everything, and the report says how many
+cases it created.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from zugabe.domain.layers import (
     match_fields,
     normalize_name,
 )
-from zugabe.domain.project import EDITABLE_FIELDS, ProjectAttributes, Status
+from zugabe.domain.project import EDITABLE_FIELDS, ProjectAttributes, Status, size_problem
 from zugabe.domain.vocabulary import STATUS_LABELS, Vocabulary
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.crs import choose_transformation
@@ -259,6 +260,7 @@ class ProjectImporter:
         """Every row through the API's checks; problems go to the report, fits to drafts."""
         columns = {source: table.fields[source].tolist() for source in mapping}
         geometries = self._to_storage(table.geometries, transformer, report)
+        vocabulary = self.projects.vocabulary
         drafts: list[NewProject] = []
         for index, row in enumerate(table.rows.tolist()):
             problems: list[RowProblem] = []
@@ -269,6 +271,12 @@ class ProjectImporter:
                 problems,
             )
             geometry = self._geometry(table.geometries[index], geometries[index], row, problems)
+            if (
+                attributes is not None
+                and geometry is not None
+                and (problem := size_problem(attributes.measure_type, geometry, vocabulary))
+            ):
+                problems.append(RowProblem(row, "geometry", problem))
             if attributes is not None and not self.projects.policy.may_write_project(
                 actor, attributes.organisation, attributes.department
             ):

@@ -19,7 +19,13 @@ from shapely.geometry.base import BaseGeometry
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.policy import Policy
-from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
+from zugabe.domain.project import (
+    Project,
+    ProjectAttributes,
+    Status,
+    attributes_to_json,
+    size_problem,
+)
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound, quoted
 from zugabe.io.crs import Reprojector
@@ -157,15 +163,17 @@ class ProjectService:
         drafts: list[NewProject] = []
         errors: list[FieldError] = []
         for index, feature in enumerate(features):
+            prefix = f"/features/{index}" if len(features) > 1 else ""
             try:
                 attributes, geometry = read_project_feature(feature, self.vocabulary, self.rules)
             except InvalidInput as exc:
-                prefix = f"/features/{index}" if len(features) > 1 else ""
                 errors += [FieldError(prefix + e.pointer, e.detail) for e in exc.field_errors]
                 continue
-            drafts.append(
-                NewProject(attributes, self.reprojector.to_storage(geometry), actor.username)
-            )
+            stored = self.reprojector.to_storage(geometry)
+            if problem := size_problem(attributes.measure_type, stored, self.vocabulary):
+                errors.append(FieldError(f"{prefix}/geometry", problem))
+                continue
+            drafts.append(NewProject(attributes, stored, actor.username))
         if errors:
             raise_invalid(errors)
         return self.add_checked(drafts, actor)[0]
@@ -281,6 +289,8 @@ class ProjectService:
             attributes.department,
             f"giving project {current.id} to {attributes.organisation}/{attributes.department}",
         )
+        if problem := size_problem(attributes.measure_type, geometry, self.vocabulary):
+            raise_invalid([FieldError("/geometry", problem)])
         with self._writing(), self.store.transaction():
             project = self.store.update_project(
                 current.id, attributes, geometry, actor.username, expected_version

@@ -128,7 +128,11 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "start": {"type": ["string", "null"], "format": "date"},
         "end": {"type": ["string", "null"], "format": "date", "description": "Not before start."},
         "contact": {"type": "string", "maxLength": CONTACT_MAX},
-        "cost_eur": {"type": ["number", "null"], "minimum": 0},
+        "cost_eur": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "At most the measure type's `max_cost_eur` (see /api/vocab).",
+        },
     }
     read_only = {
         "version": {
@@ -145,7 +149,8 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "description": (
             "RFC 7946 geometry in WGS84 lon/lat, 2D only: Point, LineString, Polygon or their "
             f"Multi forms, valid, at most {settings.max_vertices} vertices, inside the region "
-            f"{list(settings.region_bbox)}."
+            f"{list(settings.region_bbox)}, an area (polygons) or length (lines) within the "
+            "measure type's `max_area_m2` or `max_length_m` (see /api/vocab)."
         ),
         "required": ["type", "coordinates"],
         "properties": {
