@@ -16,6 +16,7 @@ from zugabe.domain.policy import Policy
 from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.io.crs import region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
@@ -100,6 +101,20 @@ class Services:
             cases,
             region.rules,
         )
+
+    def start_warnings(self) -> list[str]:
+        """What an administrator should know at start but need not stop for."""
+        warnings = []
+        inactive = len(self.rules.inactive)
+        if inactive:
+            warnings.append(
+                f"{inactive} rule{'s' if inactive > 1 else ''} inactive (keys missing from "
+                "the vocabulary); see `zugabe rules check`"
+            )
+        crs = region_crs_warning(self.settings.region_bbox, self.settings.storage_crs)
+        if crs:
+            warnings.append(crs)
+        return warnings
 
     def close(self) -> None:
         self.store.close()
