@@ -5,6 +5,7 @@ What happens in the browser is tested in ``tests/browser``.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,16 @@ def test_no_base_map_by_default_and_a_configured_one(instance_path: Path) -> Non
         }
     )
     assert "L.tileLayer.wms" in wms
+
+
+def test_the_map_opens_on_the_region(instance_path: Path) -> None:
+    """On ``region_bbox`` (here Karlsruhe's), before the app script restores the view of the
+    address or narrows it to the districts."""
+    page = signed_in_page({"instance_path": instance_path, "region_bbox": "8.27,48.94,8.55,49.09"})
+    fit = re.search(r"\.fitBounds\(\s*(\[\[[^;]*?\]\])", page)
+    assert fit is not None
+    assert json.loads(fit.group(1)) == [[48.94, 8.27], [49.09, 8.55]]
+    assert page.index(".fitBounds(") < page.index("ZugabeMap.start(")
 
 
 @pytest.mark.parametrize(

@@ -410,7 +410,7 @@ const ZugabeMap = (() => {
     return Boolean(match);
   }
 
-  /** Open on the districts (or else any stored layer), not on a fixed place. */
+  /** Narrow the page's start view (region_bbox) to the districts, or else any stored layer. */
   function fitToData() {
     const stored = state.layers.filter((l) => l.stored && l.stored.extent);
     const layer = stored.find((l) => l.key === "districts") || stored[0];
