@@ -237,7 +237,6 @@ class MissingKeys:
     """Keys named in one field of a rule that the vocabulary lacks, e.g. ``a.departments``."""
 
     field: str
-    kind: str  # "organisation", "department" or "measure type"
     keys: tuple[str, ...]
 
     def describe(self) -> str:
@@ -451,7 +450,7 @@ class _RuleParser:
             return ()
         unknown = tuple(dict.fromkeys(item for item in value if item not in known))
         if unknown and of_vocabulary:
-            self.missing.append(MissingKeys(where, what, unknown))
+            self.missing.append(MissingKeys(where, unknown))
         elif unknown:
             for item in unknown:
                 self.problem(where, f"unknown {what} '{item}'; known: {_known(known)}")
