@@ -120,8 +120,8 @@ class ZugabeApp(JSCSSMixin, MacroElement):
 def build_map(settings: Settings, lang: str) -> str:
     """The whole map page as HTML.
 
-    It opens on ``region_bbox``; the app script then keeps the view of the address (a
-    reload, a shared link) or narrows it to the region's districts once it knows them.
+    It is centred on ``region_bbox``; the app script fits the view to it (the panel's
+    ``data-region``) unless the address has one, and narrows it to the districts.
     """
     min_lon, min_lat, max_lon, max_lat = settings.region_bbox
     page = LocalMap(
@@ -131,7 +131,6 @@ def build_map(settings: Settings, lang: str) -> str:
         prefer_canvas=True,
     )
     page.options["maxZoom"] = 19  # without tiles folium sets none; clustering needs one
-    page.fit_bounds([[min_lat, min_lon], [max_lat, max_lon]])
     if settings.basemap_wms_layers:
         folium.WmsTileLayer(
             url=settings.basemap_url,
