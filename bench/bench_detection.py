@@ -467,7 +467,7 @@ def default_world(
     generation took (never part of a figure)."""
     vocabulary = Vocabulary.default()
     definitions = load_layer_definitions(default_layers_folder())
-    rules = load_rules(default_rules_path(), vocabulary, definitions)
+    rules = load_rules(default_rules_path(), vocabulary, definitions).active
     started = time.perf_counter()
     projects, layers = synthetic_region(seed, n_projects, n_features, vocabulary, definitions)
     print(

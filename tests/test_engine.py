@@ -522,7 +522,7 @@ def test_involved_departments() -> None:
         default_rules_path(),
         Vocabulary.default(),
         load_layer_definitions(default_layers_folder()),
-    )
+    ).active
     by_id = {r.id: r for r in rules}
     involving = replace(by_id["road_works_sewer_bundle"], involve_departments=("drainage",))
     involving = replace(
@@ -545,7 +545,9 @@ def test_involved_departments() -> None:
 
 def test_messages_render_from_the_finding_and_its_subjects() -> None:
     definitions = load_layer_definitions(default_layers_folder())
-    rules = {r.id: r for r in load_rules(default_rules_path(), Vocabulary.default(), definitions)}
+    rules = {
+        r.id: r for r in load_rules(default_rules_path(), Vocabulary.default(), definitions).active
+    }
     road = project(1, LINE, title="Fahrbahnerneuerung Hauptstraße", **ROADS)
     sewer = feature(9, LineString([(0, 1.5), (60, 1.5)]), section_id="H-9", condition_class=1)
     poor = rules["road_works_poor_sewer"]
@@ -1044,7 +1046,7 @@ class DemoWorld:
         self.definitions: dict[str, LayerDefinition] = load_layer_definitions(
             default_layers_folder()
         )
-        self.rules = load_rules(default_rules_path(), vocabulary, self.definitions)
+        self.rules = load_rules(default_rules_path(), vocabulary, self.definitions).active
         to_metres = Transformer.from_crs("EPSG:4326", "EPSG:25832", always_xy=True)
 
         def to_utm(xy: np.ndarray) -> np.ndarray:

@@ -110,6 +110,14 @@ def test_no_base_map_by_default_and_a_configured_one(instance_path: Path) -> Non
     assert "L.tileLayer.wms" in wms
 
 
+def test_the_map_opens_on_the_region(instance_path: Path) -> None:
+    """Centred on ``region_bbox`` (here Karlsruhe's), which the app script fits the view to
+    unless the address has one (tested in the browser)."""
+    page = signed_in_page({"instance_path": instance_path, "region_bbox": "8.27,48.94,8.55,49.09"})
+    assert 'data-region="8.27,48.94,8.55,49.09"' in page
+    assert re.search(r"center: \[49\.015, 8\.41\]", page)
+
+
 @pytest.mark.parametrize(
     ("settings", "wanted"),
     [

@@ -13,6 +13,7 @@ import click
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
+from zugabe.cli_rules import rules
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.errors import ConfigError, ZugabeError
 from zugabe.io.layer_files import CsvOptions
@@ -47,6 +48,7 @@ def cli(ctx: click.Context, instance: Path | None, user: str | None) -> None:
 def init(context: CliContext) -> None:
     """Create the instance folder and the store (migrating an existing one)."""
     with context.services() as services:
+        context.warn_at_start(services)
         click.echo(
             f"store ready: {services.settings.store_url} "
             f"(schema version {services.store.schema_version()})"
@@ -66,6 +68,7 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
 
     app = create_app(context.overrides)
     services = app.extensions["zugabe"]
+    context.warn_at_start(services)
     if services.settings.access_log:
         setup_access_log()
     settings = services.settings
@@ -609,6 +612,7 @@ def import_projects(
 cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
+cli.add_command(rules)
 
 
 def main() -> None:

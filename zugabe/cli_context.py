@@ -37,6 +37,12 @@ class CliContext:
         finally:
             services.close()
 
+    @staticmethod
+    def warn_at_start(services: Services) -> None:
+        """Tell the administrator (on stderr) what works but is probably not meant so."""
+        for warning in services.start_warnings():
+            click.echo(f"zugabe: warning: {warning}", err=True)
+
     def actor(self, services: Services, *, write: bool) -> Actor:
         """The ``--user`` account; without it, the read-only local operator (writes refused)."""
         address = f"cli:{_os_user()}"

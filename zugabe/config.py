@@ -45,7 +45,7 @@ class Settings(BaseModel):
     )
     region_bbox: tuple[float, float, float, float] = Field(
         default=NRW_BBOX,
-        description="Region served (lon/lat); geometry outside is refused.",
+        description="Region served (lon/lat); geometry outside is refused; the map opens on it.",
     )
     max_vertices: int = Field(
         default=10_000, ge=1, description="Most vertices a project geometry may have."

@@ -10,9 +10,11 @@ where a test says so. What each role is offered, and what is refused, is tested 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
@@ -26,6 +28,8 @@ from tests.conftest import VALID_FEATURE
 from zugabe.domain.accounts import Role
 from zugabe.domain.project import ProjectAttributes
 from zugabe.services.projects import ProjectFilter
+from zugabe.web import create_app
+from zugabe.web.background import BackgroundServer
 
 # A road renewal in Herne (lon/lat); the view below is centred on it.
 ROAD = VALID_FEATURE
@@ -332,3 +336,37 @@ def test_the_language_switch_keeps_the_view(demo_server: LiveServer, page: Page)
     expect(page.locator("label[for=layer-trees]")).to_have_text("Trees")
     expect(page.locator("#sign-out")).to_have_text("Sign out")
     expect(page.locator("#account-name")).to_have_text("Hanna Müller")
+
+
+KARLSRUHE = (8.27, 48.94, 8.55, 49.09)
+
+
+@pytest.fixture
+def karlsruhe_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """Another region's empty instance: Karlsruhe's box, no districts to fit the map to."""
+    instance = tmp_path / "instance"
+    app = create_app({"instance_path": instance, "region_bbox": KARLSRUHE})
+    running = BackgroundServer.start(app)
+    try:
+        yield LiveServer(running.url, app.extensions["zugabe"], instance)
+    finally:
+        running.stop()
+        app.extensions["zugabe"].close()
+
+
+def test_without_a_view_in_the_address_the_map_opens_on_the_region(
+    karlsruhe_server: LiveServer, page: Page
+) -> None:
+    west, south, east, north = KARLSRUHE
+    open_map(page, karlsruhe_server, "h.viewer")
+    shown = page.evaluate(
+        """() => {
+            const map = window[Object.keys(window).find((k) => /^map_[0-9a-f]+$/.test(k))];
+            const b = map.getBounds();
+            return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+        }"""
+    )
+    assert shown[0] <= west and shown[1] <= south and shown[2] >= east and shown[3] >= north
+    zoom, lat, lon = page.url.split("#")[1].split("/")  # the view the address keeps
+    assert int(zoom) >= 11  # the city, not the whole state or the world
+    assert south < float(lat) < north and west < float(lon) < east

@@ -270,6 +270,7 @@ const ZugabeMap = (() => {
     else for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = true;
     busy(0);
     const viewInAddress = restoreView();
+    if (!viewInAddress) fitToRegion();
     // Who is signed in (what the panel offers depends on it), the vocabulary and the layers,
     // side by side; the session cookie has carried the CSRF token since the sign-in.
     const requests = [api("GET", "/api/me"), api("GET", "/api/vocab"), api("GET", "/api/layers")];
@@ -410,7 +411,13 @@ const ZugabeMap = (() => {
     return Boolean(match);
   }
 
-  /** Open on the districts (or else any stored layer), not on a fixed place. */
+  /** Open on the configured region (region_bbox, west,south,east,north in the panel). */
+  function fitToRegion() {
+    const [w, s, e, n] = $("panel").dataset.region.split(",").map(Number);
+    state.map.fitBounds([[s, w], [n, e]], { animate: false });
+  }
+
+  /** Narrow the start view to the districts (or else any stored layer) once they are known. */
   function fitToData() {
     const stored = state.layers.filter((l) => l.stored && l.stored.extent);
     const layer = stored.find((l) => l.key === "districts") || stored[0];

@@ -5,7 +5,13 @@ layer selector with attribute conditions), a spatial test, a temporal test, a re
 (conflict, synergy, note), a severity and a message. Rules are data in a TOML file
 (``layers/rules/coordination.toml`` by default, documented in ``layers/rules/README.md``) so a
 region can tune them without touching code; this module turns the file into frozen dataclasses
-and refuses a broken file at start with a message naming the file, the rule and the field.
+and refuses a broken file at start with a message naming the file, the rule and the field, one
+problem per line.
+
+A rule that names organisations, departments or measure types the configured vocabulary lacks
+is not broken but *inactive*: another region starts from the shipped rules, which name the
+Emscher region's keys, and adapts them one by one. Inactive rules are loaded and listed with
+the keys they miss (``RuleSet.inactive``) but take no part in detection.
 
 The semantics of the tests live in ``zugabe.engine.detection``; the scalar helpers here
 (``ProjectSelector.matches``, ``Condition.holds``) state them in plain Python for readers,
@@ -227,8 +233,19 @@ class TemporalTest:
 
 
 @dataclass(frozen=True)
+class MissingKeys:
+    """Keys named in one field of a rule that the vocabulary lacks, e.g. ``a.departments``."""
+
+    field: str
+    keys: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.field}: {', '.join(self.keys)}"
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One coordination rule as declared in the rule file."""
+    """One coordination rule as declared in the rule file; inactive while it misses keys."""
 
     id: str
     name: Text
@@ -248,6 +265,12 @@ class Rule:
     department_organisations: Mapping[str, frozenset[str]] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
+    missing: tuple[MissingKeys, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether the rule takes part in detection: it names only keys the vocabulary has."""
+        return not self.missing
 
     @property
     def layer(self) -> str | None:
@@ -273,6 +296,22 @@ def format_value(value: object) -> str:
     return str(value)
 
 
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of a rule file, in file order; only the active ones detect."""
+
+    source: str
+    rules: tuple[Rule, ...]
+
+    @property
+    def active(self) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.active)
+
+    @property
+    def inactive(self) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if not rule.active)
+
+
 # --------------------------------------------------------------------------- loading
 
 
@@ -283,7 +322,7 @@ def default_rules_path() -> Path:
 
 def load_rules(
     path: Path, vocabulary: Vocabulary, layer_definitions: Mapping[str, LayerDefinition]
-) -> tuple[Rule, ...]:
+) -> RuleSet:
     """Read and check a rule file; every problem raises one ``ConfigError`` naming them all."""
     source = _display(path)
     try:
@@ -305,15 +344,18 @@ def parse_rules(
     source: str,
     vocabulary: Vocabulary,
     layer_definitions: Mapping[str, LayerDefinition],
-) -> tuple[Rule, ...]:
-    """Check a parsed rule document against the vocabulary and the layers."""
+) -> RuleSet:
+    """Check a parsed rule document against the vocabulary and the layers.
+
+    Keys the vocabulary lacks make a rule inactive; anything else wrong stops the start, with
+    every problem on a line of its own (a file can have dozens)."""
     problems: list[str] = []
     for key in data:
         if key != "rules":
-            problems.append(f"{source}: unknown top-level field '{key}' (expected [[rules]])")
+            problems.append(f"unknown top-level field '{key}' (expected [[rules]])")
     entries = data.get("rules")
     if not isinstance(entries, list) or not entries:
-        problems.append(f"{source}: no rules; declare each in a [[rules]] table")
+        problems.append("no rules; declare each in a [[rules]] table")
         entries = []
     rules: list[Rule] = []
     seen: dict[str, int] = {}
@@ -323,19 +365,18 @@ def parse_rules(
             label = f"rule '{entry['id']}'"
         parser = _RuleParser(vocabulary, layer_definitions)
         rule = parser.rule(entry)
-        problems += [f"{source}: {label}: {problem}" for problem in parser.problems]
+        problems += [f"{label}: {problem}" for problem in parser.problems]
         if rule is None:
             continue
         if rule.id in seen:
-            problems.append(
-                f"{source}: {label}: id: '{rule.id}' is already used by rules[{seen[rule.id]}]"
-            )
+            problems.append(f"{label}: id: '{rule.id}' is already used by rules[{seen[rule.id]}]")
             continue
         seen[rule.id] = index
         rules.append(rule)
     if problems:
-        raise ConfigError("; ".join(problems))
-    return tuple(rules)
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise ConfigError(f"rule file {source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
+    return RuleSet(source, tuple(rules))
 
 
 def _display(path: Path) -> str:
@@ -358,6 +399,7 @@ class _RuleParser:
         self.vocabulary = vocabulary
         self.layers = layer_definitions
         self.problems: list[str] = []
+        self.missing: list[MissingKeys] = []
 
     def problem(self, where: str, text: str) -> None:
         self.problems.append(f"{where}: {text}")
@@ -392,12 +434,25 @@ class _RuleParser:
             return False
         return value
 
-    def keys(self, where: str, value: object, known: Mapping[str, Any], what: str) -> tuple:
+    def keys(
+        self,
+        where: str,
+        value: object,
+        known: Mapping[str, Any],
+        what: str,
+        *,
+        of_vocabulary: bool = True,
+    ) -> tuple:
+        """A list of keys. Keys of the vocabulary may be missing (the region has its own; the
+        rule is then inactive); other keys (statuses) are ZUGABE's own and must be known."""
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.problem(where, f"must be a list of {what} keys")
             return ()
-        for item in value:
-            if item not in known:
+        unknown = tuple(dict.fromkeys(item for item in value if item not in known))
+        if unknown and of_vocabulary:
+            self.missing.append(MissingKeys(where, unknown))
+        elif unknown:
+            for item in unknown:
                 self.problem(where, f"unknown {what} '{item}'; known: {_known(known)}")
         return tuple(dict.fromkeys(value))
 
@@ -490,6 +545,7 @@ class _RuleParser:
             same_department=same_department,
             fallback=fallback,
             department_organisations=department_orgs,
+            missing=tuple(self.missing),
         )
 
     # -- subjects
@@ -527,12 +583,15 @@ class _RuleParser:
         raw_statuses = value.get("statuses")
         statuses = DEFAULT_STATUSES
         if raw_statuses is not None:
-            keys = self.keys(f"{where}.statuses", raw_statuses, status_keys, "status")
+            keys = self.keys(
+                f"{where}.statuses", raw_statuses, status_keys, "status", of_vocabulary=False
+            )
             statuses = tuple(status_keys[k] for k in keys if k in status_keys)
             if not keys:
                 self.problem(f"{where}.statuses", "must name at least one status (or be left out)")
-        # A selector that can never match is a typo, not a rule.
-        known_depts = [d for d in depts if d in vocab.departments]
+        # A selector that can never match is a typo, not a rule; one naming departments the
+        # vocabulary lacks cannot be judged (the rule is inactive until they exist).
+        known_depts = depts if all(d in vocab.departments for d in depts) else ()
         for org in orgs:
             org_depts = vocab.organisations[org].departments if org in vocab.organisations else ()
             if org_depts and known_depts and not set(known_depts) & set(org_depts):

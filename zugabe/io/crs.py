@@ -6,6 +6,7 @@ between works in metres.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer, datadir
+from pyproj import CRS, Proj, Transformer, datadir
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import CRSInfo, query_utm_crs_info
 from pyproj.transformer import TransformerGroup
 from shapely.geometry.base import BaseGeometry
 
@@ -22,6 +25,8 @@ WGS84 = "OGC:CRS84"  # lon/lat axis order, as RFC 7946 GeoJSON
 # accurate DHDN (Gauss-Krüger) → ETRS89 transformation needs and the pyproj
 # wheel lacks. Appended to PROJ's search path, never replacing it.
 SYSTEM_GRID_FOLDERS = (Path("/usr/share/proj"),)
+# Plain UTM zones ("ETRS89 / UTM zone 32N"), not their variants with other axis orders.
+_UTM_ZONE = re.compile(r"/ UTM zone \d+[NS]$")
 
 
 @cache
@@ -112,3 +117,53 @@ def _apply(transformer: Transformer, geometry: BaseGeometry) -> BaseGeometry:
         return np.column_stack([x, y])
 
     return shapely.transform(geometry, transform)
+
+
+def fitting_utm_crs(lon: float, lat: float) -> CRSInfo | None:
+    """The UTM zone of a place: ETRS89's in Europe (its official frame), WGS 84's elsewhere."""
+    place = AreaOfInterest(lon, lat, lon, lat)
+    for datum in ("ETRS89", "WGS 84"):
+        zones = query_utm_crs_info(datum_name=datum, area_of_interest=place)
+        for zone in zones:
+            if _UTM_ZONE.search(zone.name):
+                return zone
+    return None
+
+
+def region_crs_warning(
+    region_bbox: tuple[float, float, float, float], storage_crs: str
+) -> str | None:
+    """Why ``storage_crs`` does not fit the region, or None when it does.
+
+    A projected CRS measures true distances only in its area of use; beyond it the scale
+    drifts (EPSG:25832 in Britain: lengths 0.6 % long), so rule distances and overlap areas
+    would be off. It fits when the centre of ``region_bbox`` lies in the area of use, as NRW
+    (a few kilometres west of UTM zone 32) is measured in EPSG:25832 by its survey office.
+    """
+    crs = CRS.from_user_input(storage_crs)
+    area = crs.area_of_use
+    if area is None:  # a custom CRS: nothing to compare with
+        return None
+    min_lon, min_lat, max_lon, max_lat = region_bbox
+    lon, lat = (min_lon + max_lon) / 2, (min_lat + max_lat) / 2
+    if area.west <= area.east:
+        inside_lon = area.west <= lon <= area.east
+    else:  # the area of use crosses the antimeridian
+        inside_lon = lon >= area.west or lon <= area.east
+    if inside_lon and area.south <= lat <= area.north:
+        return None
+    factors = Proj(crs).get_factors(lon, lat)
+    scale = max(abs(factors.meridional_scale - 1), abs(factors.parallel_scale - 1))
+    distortion = f"; lengths there are {scale:.1%} off" if np.isfinite(scale) else ""
+    zone = fitting_utm_crs(lon, lat)
+    advice = (
+        f"; fitting: {zone.auth_name}:{zone.code} ({zone.name}) or the national CRS, "
+        "set as storage_crs before any data is stored"
+        if zone is not None
+        else "; choose a projected CRS in metres for the region as storage_crs"
+    )
+    return (
+        f"region_bbox (centre {lon:.2f}, {lat:.2f}) lies outside the area of use of "
+        f"storage_crs {storage_crs} ({crs.name}: longitude {area.west:g} to {area.east:g}, "
+        f"latitude {area.south:g} to {area.north:g}){distortion}{advice}"
+    )

@@ -7,14 +7,16 @@ hold one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zugabe.config import Settings
-from zugabe.domain.layers import default_layers_folder, load_layer_definitions
+from zugabe.domain.layers import LayerDefinition, default_layers_folder, load_layer_definitions
 from zugabe.domain.policy import Policy
-from zugabe.domain.rules import default_rules_path, load_rules
+from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.io.crs import region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
@@ -23,6 +25,27 @@ from zugabe.services.projects import ProjectService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
 from zugabe.storage.contract import Store
+
+
+@dataclass(frozen=True)
+class RegionSetup:
+    """What the region's files declare — vocabulary, layer definitions, rules — checked
+    without opening the store, so ``zugabe rules check`` reads no data."""
+
+    vocabulary: Vocabulary
+    definitions: Mapping[str, LayerDefinition]
+    rules: RuleSet
+
+    @classmethod
+    def load(cls, settings: Settings) -> RegionSetup:
+        vocabulary = (
+            Vocabulary.from_file(settings.vocabulary_file)
+            if settings.vocabulary_file
+            else Vocabulary.default()
+        )
+        definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
+        rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
+        return cls(vocabulary, definitions, rules)
 
 
 @dataclass
@@ -37,19 +60,15 @@ class Services:
     layers: LayerService
     synergy: SynergyService
     cases: CaseService
+    rules: RuleSet
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
-        vocabulary = (
-            Vocabulary.from_file(settings.vocabulary_file)
-            if settings.vocabulary_file
-            else Vocabulary.default()
-        )
-        definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
+        region = RegionSetup.load(settings)
+        vocabulary, definitions = region.vocabulary, region.definitions
         synergy_config = load_synergy_config(
             settings.synergy_file or default_synergy_path(), definitions
         )
-        rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
         store = open_store(settings.store_url)
         policy = Policy(
             o.key for o in vocabulary.organisations.values() if o.planners_by_department
@@ -59,7 +78,7 @@ class Services:
         projects = ProjectService(store, vocabulary, settings, policy, audit)
         cases = CaseService(
             store,
-            rules,
+            region.rules.active,
             definitions,
             projects.reprojector,
             policy,
@@ -80,7 +99,22 @@ class Services:
             layers,
             SynergyService(store, projects, synergy_config, settings),
             cases,
+            region.rules,
         )
+
+    def start_warnings(self) -> list[str]:
+        """What an administrator should know at start but need not stop for."""
+        warnings = []
+        inactive = len(self.rules.inactive)
+        if inactive:
+            warnings.append(
+                f"{inactive} rule{'s' if inactive > 1 else ''} inactive (keys missing from "
+                "the vocabulary); see `zugabe rules check`"
+            )
+        crs = region_crs_warning(self.settings.region_bbox, self.settings.storage_crs)
+        if crs:
+            warnings.append(crs)
+        return warnings
 
     def close(self) -> None:
         self.store.close()

@@ -62,10 +62,6 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "zugabe_map_css": f"{APP}/zugabe-map.css",
 }
 
-# Where the map opens before it knows the data: the Emscher region (Herne/Bochum).
-START = (51.525, 7.22)
-START_ZOOM = 13
-
 blueprint = Blueprint("webmap", __name__)
 
 
@@ -122,10 +118,14 @@ class ZugabeApp(JSCSSMixin, MacroElement):
 
 
 def build_map(settings: Settings, lang: str) -> str:
-    """The whole map page as HTML."""
+    """The whole map page as HTML.
+
+    It is centred on ``region_bbox``; the app script fits the view to it (the panel's
+    ``data-region``) unless the address has one, and narrows it to the districts.
+    """
+    min_lon, min_lat, max_lon, max_lat = settings.region_bbox
     page = LocalMap(
-        location=START,
-        zoom_start=START_ZOOM,
+        location=((min_lat + max_lat) / 2, (min_lon + max_lon) / 2),
         tiles=None,
         control_scale=True,
         prefer_canvas=True,
