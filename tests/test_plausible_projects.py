@@ -328,3 +328,28 @@ def test_broken_limits_of_a_measure_type_are_named() -> None:
         "max_area_m2, max_length_m, max_cost_eur; "
         "measure_types.road_renewal.max_length_m must be a positive number, got -1"
     )
+
+
+def test_planning_years_come_from_the_vocabulary(tmp_path: Path) -> None:
+    """Issue 11, item 7: the plausible date range is a setting of the region."""
+    vocabulary = tmp_path / "vocabulary.toml"
+    vocabulary.write_text("planning_years = [2000, 2050]\n" + TOWN_VOCABULARY, "utf-8")
+    rules = tmp_path / "rules.toml"
+    rules.write_text(TOWN_RULES, "utf-8")
+    app = create_app(
+        {"instance_path": tmp_path / "instance", "vocabulary_file": vocabulary, "rules_file": rules}
+    )
+    try:
+        client = client_as(app, "r.admin")
+        [error] = errors_of(client.post("/api/projects", json=feature(end="2060-12-31")))
+        assert error["pointer"] == "/properties/end"
+        assert "must lie in the years 2000 to 2050 (planning_years" in error["detail"]
+        assert client.post("/api/projects", json=feature(end="2049-12-31")).status_code == 201
+    finally:
+        app.extensions["zugabe"].close()
+
+
+@pytest.mark.parametrize("years", ["[2050, 2000]", "[2000]", '["2000", 2050]', "[0, 9999]"])
+def test_broken_planning_years_are_named(years: str) -> None:
+    with pytest.raises(ConfigError, match="planning_years must be"):
+        Vocabulary.from_toml(f"planning_years = {years}\n" + TOWN_VOCABULARY, source="town")

@@ -114,10 +114,6 @@ def attributes_to_json(attributes: ProjectAttributes) -> dict[str, Any]:
     }
 
 
-PLAUSIBLE_YEARS = (1900, 2200)
-"""A planned window outside these years is a typing error (9999-12-31), not a plan."""
-
-
 def text_problem(value: str, *, multiline: bool = False) -> str | None:
     """What makes a text unfit to store and to print, or None: control characters (a report
     or spreadsheet cannot hold them) and lone surrogates (not Unicode text at all)."""
@@ -187,12 +183,13 @@ def parse_attributes(
             except ValueError:
                 pass
             else:
-                if PLAUSIBLE_YEARS[0] <= found.year <= PLAUSIBLE_YEARS[1]:
+                first, last = vocabulary.planning_years
+                if first <= found.year <= last:
                     return found
                 error(
                     name,
-                    f"'{name}' must lie in the years {PLAUSIBLE_YEARS[0]} to "
-                    f"{PLAUSIBLE_YEARS[1]}, got {quoted(value)}",
+                    f"'{name}' must lie in the years {first} to {last} (planning_years of "
+                    f"the vocabulary), got {quoted(value)}",
                 )
                 return None
         error(name, f"'{name}' must be a date as YYYY-MM-DD, got {quoted(value)}")

@@ -56,6 +56,8 @@ class Limits:
 
 
 LIMIT_KEYS = tuple(f.name for f in fields(Limits))
+PLANNING_YEARS = (1900, 2200)
+"""Default: a window outside these years is a typing error (9999-12-31), not a plan."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Vocabulary:
     measure_types: dict[str, MeasureType]
     limits: Limits = Limits()
     """Of every measure type that sets no limits of its own."""
+    planning_years: tuple[int, int] = PLANNING_YEARS
+    """A project's start and end lie in these years (both included)."""
 
     @classmethod
     def default(cls) -> Vocabulary:
@@ -182,9 +186,20 @@ class Vocabulary:
         for section, entries in (("organisations", organisations), ("departments", departments)):
             if not entries:
                 problems.append(f"[{section}] is empty")
+        years = data.get("planning_years", list(PLANNING_YEARS))
+        if not (
+            isinstance(years, list)
+            and len(years) == 2
+            and all(type(y) is int and 1000 <= y <= 9998 for y in years)
+            and years[0] <= years[1]
+        ):
+            problems.append(
+                f"planning_years must be [first, last] years (e.g. [1950, 2100]), got {years!r}"
+            )
+            years = list(PLANNING_YEARS)
         if problems:
             raise ConfigError(f"{source}: " + "; ".join(problems))
-        return cls(organisations, departments, measure_types, default_limits)
+        return cls(organisations, departments, measure_types, default_limits, tuple(years))
 
     def limits_of(self, measure_type: str) -> Limits:
         """The limits a project of this measure type must keep (an unknown type: the defaults)."""
