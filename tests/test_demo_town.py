@@ -28,7 +28,8 @@ from zugabe.io.crs import Reprojector
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 LON_RANGE, LAT_RANGE = (5.86, 9.47), (50.32, 52.53)
-PROPERTY_NAMES = list(EDITABLE_FIELDS)
+# Every editable field but external_id: the demo town's projects come from no other system.
+PROPERTY_NAMES = [name for name in EDITABLE_FIELDS if name != "external_id"]
 
 
 @cache

@@ -149,7 +149,7 @@ def test_field_types_read_back_with_pyogrio(gpkg: Path) -> None:
     assert list(projects.columns) == [
         "id",
         *("title", "description", "organisation", "department", "measure_type", "status"),
-        *("start", "end", "contact", "cost_eur", "version"),
+        *("start", "end", "contact", "cost_eur", "external_id", "version"),
         *("created_at", "created_by", "updated_at", "updated_by", "geometry"),
     ]
     dtypes = projects.dtypes
@@ -572,7 +572,7 @@ def test_api_projects_csv(demo_client: FlaskClient) -> None:
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows
-    assert list(rows[0])[:11] == ["id", *EDITABLE_FIELDS]
+    assert list(rows[0])[: len(EDITABLE_FIELDS) + 1] == ["id", *EDITABLE_FIELDS]
     assert list(rows[0])[-3:] == ["lon", "lat", "wkt"]
     for row in rows:
         api = demo_client.get(f"/api/projects/{row['id']}").get_json()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -746,6 +747,16 @@ def test_migration_from_a_version_2_store_keeps_the_projects(db_path: Path) -> N
     assert_spatial_indexes_sound(db_path)
 
 
+class _WithoutExternalId:
+    """A projects row of a store before step 9, as the code of today reads it."""
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return "" if name == "external_id" else getattr(self._row, name)
+
+
 def test_migration_from_a_version_3_store_keeps_projects_and_layers(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -756,6 +767,14 @@ def test_migration_from_a_version_3_store_keeps_projects_and_layers(
         "migrate",
         lambda reader, writer, where="": migrate(reader, writer, MIGRATIONS[:3], where),
     )
+    # ... which knew no external ids of projects (step 9): it wrote and read no such column.
+    row_values, project_of = sqlite_backend._row_values, sqlite_backend._project
+    monkeypatch.setattr(
+        sqlite_backend,
+        "_row_values",
+        lambda *args: {k: v for k, v in row_values(*args).items() if k != "external_id"},
+    )
+    monkeypatch.setattr(sqlite_backend, "_project", lambda row: project_of(_WithoutExternalId(row)))
     old = SqliteStore(url)
     try:
         assert old.schema_version() == 3

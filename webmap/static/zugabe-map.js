@@ -941,6 +941,8 @@ const ZugabeMap = (() => {
       cost_eur: fields.cost_eur.value === "" ? null : Number(fields.cost_eur.value),
     };
     const existing = state.current;
+    // Not in the form: the number in the system a project came from stays as it is.
+    properties.external_id = existing ? existing.properties.external_id || "" : "";
     const geometry = state.draft ? state.draft.toGeoJSON().geometry : existing && existing.geometry;
     const problems = check(properties, geometry);
     if (problems.length) { showErrors(problems); return; }

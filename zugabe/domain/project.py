@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 TITLE_MAX = 200
 TEXT_MAX = 10_000
 CONTACT_MAX = 200
+EXTERNAL_ID_MAX = 100
 
 
 class Status(StrEnum):
@@ -50,6 +51,7 @@ FIELD_LABELS: dict[str, dict[str, str]] = {
     "end": {"de": "Ende", "en": "End"},
     "contact": {"de": "Kontakt", "en": "Contact"},
     "cost_eur": {"de": "Kosten (EUR)", "en": "Cost (EUR)"},
+    "external_id": {"de": "Externe ID", "en": "External ID"},
     "version": {"de": "Version", "en": "Version"},
 }
 
@@ -68,6 +70,9 @@ class ProjectAttributes:
     description: str = ""
     contact: str = ""
     cost_eur: float | None = None
+    external_id: str = ""
+    """The project's number in the system it comes from (a roadworks register): a bulk
+    import of that system's list updates the project with this number. Unique; "" for none."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ EDITABLE_FIELDS = (
     "end",
     "contact",
     "cost_eur",
+    "external_id",
 )
 
 
@@ -111,6 +117,7 @@ def attributes_to_json(attributes: ProjectAttributes) -> dict[str, Any]:
         "end": attributes.end.isoformat() if attributes.end else None,
         "contact": attributes.contact,
         "cost_eur": attributes.cost_eur,
+        "external_id": attributes.external_id,
     }
 
 
@@ -198,6 +205,7 @@ def parse_attributes(
     title = text("title", TITLE_MAX, required=True)
     description = text("description", TEXT_MAX)
     contact = text("contact", CONTACT_MAX)
+    external_id = text("external_id", EXTERNAL_ID_MAX)
     organisation = key("organisation", vocabulary.organisations, "")
     department = ""
     if organisation:
@@ -250,6 +258,7 @@ def parse_attributes(
             description=description,
             contact=contact,
             cost_eur=float(cost) if cost is not None else None,
+            external_id=external_id,
         ),
         [],
     )

@@ -596,6 +596,7 @@ def project_table(columns: ProjectColumns, rows: npt.NDArray[np.intp]) -> list[C
         Column("end", columns.end[rows]),
         text["contact"],
         Column("cost_eur", columns.cost_eur[rows]),
+        text["external_id"],
         Column("version", columns.version[rows].astype(np.int32)),
         Column("created_at", columns.created_at[rows].astype("datetime64[ms]")),
         text["created_by"],

@@ -72,6 +72,10 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
         "E-Mail", "Email",
     ),
     "cost_eur": ("Kosten", "Kosten EUR", "Kostenschätzung", "Baukosten", "Cost", "Costs"),
+    "external_id": (
+        "Externe ID", "Fremd-ID", "Fremdschlüssel", "Maßnahmennummer", "Maßnahmen-Nr",
+        "Vorgangsnummer", "Baustellennummer", "Baustellen-Nr",
+    ),
 }  # fmt: skip
 _TYPES = {"start": "date", "end": "date", "cost_eur": "real"}
 

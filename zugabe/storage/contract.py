@@ -68,6 +68,7 @@ PROJECT_TEXT_COLUMNS = (
     "measure_type",
     "status",
     "contact",
+    "external_id",
     "created_by",
     "updated_by",
 )

@@ -413,6 +413,16 @@ def _create_layer_archive(conn: Connection) -> None:
     )
 
 
+def _add_external_ids(conn: Connection) -> None:
+    # A project's number in the system it comes from; unique where given, so that a bulk
+    # import of that system's list finds the project again.
+    conn.exec_driver_sql("ALTER TABLE projects ADD COLUMN external_id TEXT NOT NULL DEFAULT ''")
+    conn.exec_driver_sql(
+        "CREATE UNIQUE INDEX ux_projects_external_id ON projects (external_id) "
+        "WHERE external_id != ''"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -424,6 +434,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(6, "case identities in the subject key format", _rewrite_pair_keys),
     MigrationStep(7, "accounts, API tokens, sessions and the audit log", _create_accounts),
     MigrationStep(8, "features of earlier layer versions, for a rollback", _create_layer_archive),
+    MigrationStep(9, "external ids of projects, for bulk updates", _add_external_ids),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -546,6 +557,7 @@ projects_table = Table(
     Column("start_date", Date),
     Column("end_date", Date),
     Column("contact", Text, nullable=False),
+    Column("external_id", Text, nullable=False, server_default=""),
     Column("cost_eur", Float),
     Column("geometry", LargeBinary, nullable=False),
     Column("min_x", Float, nullable=False),

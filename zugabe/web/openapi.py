@@ -10,7 +10,7 @@ from typing import Any
 
 from zugabe import __version__
 from zugabe.config import Settings
-from zugabe.domain.project import CONTACT_MAX, TEXT_MAX, TITLE_MAX, Status
+from zugabe.domain.project import CONTACT_MAX, EXTERNAL_ID_MAX, TEXT_MAX, TITLE_MAX, Status
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.web import accounts, exports, imports, reports, signin
 
@@ -128,6 +128,12 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "start": {"type": ["string", "null"], "format": "date"},
         "end": {"type": ["string", "null"], "format": "date", "description": "Not before start."},
         "contact": {"type": "string", "maxLength": CONTACT_MAX},
+        "external_id": {
+            "type": "string",
+            "maxLength": EXTERNAL_ID_MAX,
+            "description": "The project's number in the system it comes from; unique. "
+            "A bulk import matches rows to projects by it.",
+        },
         "cost_eur": {
             "type": ["number", "null"],
             "minimum": 0,
