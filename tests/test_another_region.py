@@ -207,7 +207,7 @@ def test_a_city_imports_its_projects_and_gets_the_cases_of_its_own_rule(
     roadworks = tmp_path / "baustellen.geojson"
     roadworks.write_text(json.dumps(roadworks_list(), ensure_ascii=False), "utf-8")
     imported = zugabe(runner, instance, "--user", CITY_ADMIN, "projects", "import", str(roadworks))
-    assert "projects imported: 3; coordination cases: 1 new" in imported.stdout
+    assert "projects created: 3, updated: 0; coordination cases: 1 new" in imported.stdout
 
     services = Services.open(load_settings({"instance_path": instance}))
     try:

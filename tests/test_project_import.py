@@ -195,7 +195,7 @@ def test_apply_stores_every_row_and_runs_the_engine(
     cases, total = services.cases.list(ADMIN, CaseQuery())
     assert report.cases_created == total >= 1
     assert "road_works_sewer_bundle" in {c.finding.rule_id for c in cases}
-    assert f"projects imported: 2; coordination cases: {total} new" in report.as_text()
+    assert f"projects created: 2, updated: 0; coordination cases: {total} new" in report.as_text()
 
 
 def test_german_csv_with_labels_decimal_comma_and_german_dates(
@@ -536,7 +536,7 @@ def test_cli_dry_run_apply_and_refusal(runner: CliRunner, tmp_path: Path) -> Non
     path.write_text(path.read_text().replace("30.11.2026", "30.11.2028"))
     applied = runner.invoke(cli, [*instance, "projects", "import", str(path), *options])
     assert applied.exit_code == 0, applied.output
-    assert "projects imported: 2; coordination cases:" in applied.output
+    assert "projects created: 2, updated: 0; coordination cases:" in applied.output
     listed = runner.invoke(cli, [*instance, "projects", "list"])
     assert listed.output.strip().endswith("2 projects")
 

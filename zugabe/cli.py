@@ -578,18 +578,27 @@ def export(
 @projects.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check every row and print the report only.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Make invalid geometries valid and GeometryCollections Multi types; say so per row.",
+)
 @_file_options
 @pass_context
 def import_projects(
     context: CliContext,
     file: Path,
     dry_run: bool,
+    repair: bool,
     source_layer: str | None,
     source_crs: str | None,
     mappings: tuple[str, ...],
     **csv: Any,
 ) -> None:
-    """Import projects from FILE: every row checked as in the API, all stored or none."""
+    """Import projects from FILE: every row checked as in the API, all stored or none.
+
+    A row with the external_id (or, from ZUGABE's export, the id) of a stored project
+    updates that project; the report says which rows are new, changed or unchanged."""
     from zugabe.services.project_import import ProjectImporter, ProjectImportRefused
 
     with context.services() as services:
@@ -602,6 +611,7 @@ def import_projects(
                 source_crs=source_crs,
                 mapping=parse_mapping(mappings) or None,
                 csv_options=CsvOptions(**csv),
+                repair=repair,
             )
         except ProjectImportRefused as refused:
             click.echo(refused.report.as_text())

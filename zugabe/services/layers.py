@@ -21,6 +21,7 @@ from pyproj import CRS, Transformer
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.feature_identity import duplicate_ids, id_value
+from zugabe.domain.geometry_repair import repaired
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
 from zugabe.domain.policy import Policy
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
@@ -353,16 +354,13 @@ class LayerService:
         valid = np.ones(len(geometries), dtype=bool)
         valid[keep] = shapely.is_valid(geometries[keep])
         for index in np.flatnonzero(~valid):
-            reason = shapely.is_valid_reason(geometries[index])
-            repaired = _repair(geometries[index])
-            if repaired is None:
-                report.refuse(
-                    int(table.rows[index]), f"invalid geometry ({reason}), not repairable"
-                )
+            fixed, done = repaired(geometries[index])
+            if fixed is None:
+                report.refuse(int(table.rows[index]), done)
                 keep[index] = False
             else:
-                geometries[index] = repaired
-                report.repair(int(table.rows[index]), f"invalid geometry repaired: {reason}")
+                geometries[index] = fixed
+                report.repair(int(table.rows[index]), done)
         return geometries
 
     def _batches(
@@ -569,18 +567,6 @@ def _all_finite(geometries: np.ndarray) -> np.ndarray:
     finite = np.ones(len(geometries), dtype=bool)
     finite[owner[~np.isfinite(coords).all(axis=1)]] = False
     return finite
-
-
-def _repair(geometry: shapely.Geometry) -> shapely.Geometry | None:
-    """make_valid, kept only when the result has the same dimension (a polygon stays areal)."""
-    repaired = shapely.make_valid(geometry)
-    dimension = shapely.get_dimensions(geometry)
-    if shapely.get_type_id(repaired) == 7:  # GeometryCollection: keep the parts of our dimension
-        parts = [p for p in shapely.get_parts(repaired) if shapely.get_dimensions(p) == dimension]
-        repaired = shapely.union_all(parts) if parts else None
-    if repaired is None or repaired.is_empty or shapely.get_dimensions(repaired) != dimension:
-        return None
-    return repaired
 
 
 def source_crs_of(table: SourceTable, given: str | None) -> CRS:

@@ -24,6 +24,7 @@ import shapely
 from pyproj import Transformer
 
 from zugabe.domain.accounts import Actor
+from zugabe.domain.geometry_repair import repaired
 from zugabe.domain.layers import (
     AttributeSpec,
     LayerDefinition,
@@ -38,6 +39,14 @@ from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.crs import choose_transformation
 from zugabe.io.geojson import READ_ONLY_PROPERTIES, read_geometry, read_properties
 from zugabe.io.layer_files import CsvOptions, SourceTable, option_name, read_source
+from zugabe.services.import_matching import (
+    CheckedRow,
+    ImportPlan,
+    RowProblem,
+    moment,
+    plan_import,
+    whole_number,
+)
 from zugabe.services.layers import REPORT_ROWS_KEPT, crs_label, source_crs_of
 from zugabe.services.projects import ProjectService
 from zugabe.storage.contract import NewProject
@@ -45,6 +54,7 @@ from zugabe.storage.contract import NewProject
 # Formats a project list comes in; ISYBAU XML holds sewers, not projects.
 PROJECT_FILE_SUFFIXES = (".gpkg", ".zip", ".shp", ".geojson", ".json", ".csv")
 MULTI_TYPE_IDS = (4, 5, 6)  # MultiPoint, MultiLineString, MultiPolygon
+GEOMETRY_COLLECTION = 7
 REQUIRED = ("title", "organisation", "department", "measure_type")
 VOCABULARY_FIELDS = ("organisation", "department", "measure_type", "status")
 # Euros have two decimals, so "850.000" in a cost column is 850,000 written the German way.
@@ -96,16 +106,6 @@ PROJECT_FIELDS = LayerDefinition(
 )
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    """One problem of one row: the file's row number, the project field, what is wrong."""
-
-    row: int
-    field: str
-    detail: str
-    source_field: str | None = None
-
-
 @dataclass
 class ProjectImportReport:
     """What an import found (dry run) or did (apply); the API returns it, the CLI prints it."""
@@ -123,8 +123,15 @@ class ProjectImportReport:
     unmatched_fields: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)  # the first REPORT_ROWS_KEPT
+    repaired: list[tuple[int, str]] = field(default_factory=list)  # (row, what was done)
+    new_rows: int = 0
+    changed_rows: int = 0
+    unchanged_rows: int = 0
+    rows: list[tuple[int, str, int | None]] = field(default_factory=list)
+    """(row, "new" | "changed" | "unchanged", project id) of the first REPORT_ROWS_KEPT rows."""
     stored: bool = False
     imported: int = 0
+    updated: int = 0
     project_ids: list[int] = field(default_factory=list)
     cases_created: int = 0
     cases_updated: int = 0
@@ -151,10 +158,17 @@ class ProjectImportReport:
             lines.append(f"  row {problem.row}, {problem.field}{column}: {problem.detail}")
         if self.invalid_rows and len(self.problems) == REPORT_ROWS_KEPT:
             lines.append(f"  … only the first {REPORT_ROWS_KEPT} problems are listed")
+        lines += [f"  row {row} repaired: {done}" for row, done in self.repaired]
+        if not self.invalid_rows:
+            would = "" if self.stored else "would be "
+            lines.append(
+                f"rows: {self.new_rows} {would}new, {self.changed_rows} {would}changed, "
+                f"{self.unchanged_rows} unchanged"
+            )
         if self.stored:
             lines.append(
-                f"projects imported: {self.imported}; coordination cases: "
-                f"{self.cases_created} new, {self.cases_updated} updated"
+                f"projects created: {self.imported}, updated: {self.updated}; coordination "
+                f"cases: {self.cases_created} new, {self.cases_updated} updated"
             )
         elif self.dry_run:
             verdict = "nothing would be imported" if self.invalid_rows else "all rows fit"
@@ -196,13 +210,16 @@ class ProjectImporter:
         source_crs: str | None = None,
         mapping: Mapping[str, str] | None = None,
         csv_options: CsvOptions | None = None,
+        repair: bool = False,
     ) -> ProjectImportReport:
         """Check every row; unless ``dry_run``, store all rows, or raise ``ProjectImportRefused``.
 
-        The report of a dry run lists every problem; an apply with any problem stores
+        The report of a dry run lists every problem and what each row would do (new,
+        changed, unchanged: see ``import_matching``); an apply with any problem stores
         nothing. ``csv_options.encoding`` also serves files read by GDAL (old shapefiles).
         A row of an organisation (or department) the actor may not plan for is a problem
-        of that row.
+        of that row. ``repair`` makes invalid geometries valid and GeometryCollections
+        their Multi type, and says so per row.
         """
         self.projects.policy.require_project_creator(actor)
         if path.suffix.lower() not in PROJECT_FILE_SUFFIXES:
@@ -239,15 +256,28 @@ class ProjectImporter:
         if transformation.warning:
             report.notes.append(transformation.warning)
         _unmatched(report, match.unmatched_source)
-        drafts = self._check_rows(table, match.mapping, transformation.transformer, actor, report)
+        rows = self._check_rows(
+            table, match.mapping, transformation.transformer, actor, report, repair
+        )
+        policy = self.projects.policy
+        plan = plan_import(
+            rows,
+            self.projects.store,
+            lambda p: policy.may_write_project(
+                actor, p.attributes.organisation, p.attributes.department
+            ),
+        )
+        _report_plan(report, plan)
         if dry_run:
             return report
         if report.invalid_rows:
             raise ProjectImportRefused(report)
-        projects, run = self.projects.add_checked(drafts, actor)
+        created, updated, run = self.projects.add_checked(
+            [draft for _row, draft in plan.new], actor, [change for _row, change in plan.changed]
+        )
         report.stored = True
-        report.imported = len(projects)
-        report.project_ids = [p.id for p in projects]
+        report.imported, report.updated = len(created), len(updated)
+        report.project_ids = [p.id for p in created + updated]
         if run is not None:
             report.cases_created = len(run.sync.created)
             report.cases_updated = len(run.sync.updated) + len(run.sync.reopened)
@@ -260,12 +290,20 @@ class ProjectImporter:
         transformer: Transformer,
         actor: Actor,
         report: ProjectImportReport,
-    ) -> list[NewProject]:
-        """Every row through the API's checks; problems go to the report, fits to drafts."""
+        repair: bool,
+    ) -> list[CheckedRow]:
+        """Every row through the API's checks; problems go to the report, fits to drafts
+        (with the ``id`` and ``version`` of an export, which name the project to update)."""
         columns = {source: table.fields[source].tolist() for source in mapping}
+        bookkeeping = {
+            name: table.fields[name].tolist()
+            if name in table.fields and name not in mapping
+            else [None] * len(table)
+            for name in ("id", "version", "created_at")
+        }
         geometries = self._to_storage(table.geometries, transformer, report)
         vocabulary = self.projects.vocabulary
-        drafts: list[NewProject] = []
+        checked: list[CheckedRow] = []
         for index, row in enumerate(table.rows.tolist()):
             problems: list[RowProblem] = []
             attributes = self._attributes(
@@ -274,7 +312,9 @@ class ProjectImporter:
                 row,
                 problems,
             )
-            geometry = self._geometry(table.geometries[index], geometries[index], row, problems)
+            geometry = self._geometry(
+                table.geometries[index], geometries[index], row, problems, report, repair
+            )
             if (
                 attributes is not None
                 and geometry is not None
@@ -299,8 +339,16 @@ class ProjectImporter:
                 report.problems += problems[: max(room, 0)]
             elif attributes is not None and geometry is not None:
                 report.valid_rows += 1
-                drafts.append(NewProject(attributes, geometry, actor.username))
-        return drafts
+                checked.append(
+                    CheckedRow(
+                        row,
+                        NewProject(attributes, geometry, actor.username),
+                        whole_number(bookkeeping["id"][index]),
+                        whole_number(bookkeeping["version"][index]),
+                        moment(bookkeeping["created_at"][index]),
+                    )
+                )
+        return checked
 
     def _to_storage(
         self, geometries: np.ndarray, transformer: Transformer, report: ProjectImportReport
@@ -369,8 +417,11 @@ class ProjectImporter:
         stored: shapely.Geometry | None,
         row: int,
         problems: list[RowProblem],
+        report: ProjectImportReport,
+        repair: bool,
     ) -> shapely.Geometry | None:
-        """The storage geometry, if its lon/lat form passes the API's geometry checks."""
+        """The storage geometry, if its lon/lat form passes the API's geometry checks;
+        with ``repair``, an invalid one or a GeometryCollection repaired first."""
         if stored is None:
             problems.append(RowProblem(row, "geometry", "geometry is required"))
             return None
@@ -386,10 +437,51 @@ class ProjectImporter:
                 )
             )
             return None
+        if shapely.get_type_id(stored) == GEOMETRY_COLLECTION or not shapely.is_valid(stored):
+            fixed, done = repaired(stored)
+            if not repair or fixed is None:
+                detail = (
+                    done
+                    if fixed is None
+                    else f"{_unrepaired(stored)}; {option_name('repair')} can fix it"
+                )
+                problems.append(RowProblem(row, "geometry", detail))
+                return None
+            stored = fixed
+            report.repaired.append((row, done))
         lonlat = self.projects.reprojector.to_wgs84(stored)
         checked, errors = read_geometry(json.loads(shapely.to_geojson(lonlat)), self.projects.rules)
         problems += [RowProblem(row, "geometry", e.detail) for e in errors]
         return stored if checked is not None else None
+
+
+def _unrepaired(geometry: shapely.Geometry) -> str:
+    """What is wrong with a geometry that ``repaired`` could fix."""
+    if shapely.get_type_id(geometry) == GEOMETRY_COLLECTION:
+        return "a GeometryCollection is not supported"
+    return f"geometry is not valid: {shapely.is_valid_reason(geometry)}"
+
+
+def _report_plan(report: ProjectImportReport, plan: ImportPlan) -> None:
+    """The plan's counts, rows and problems into the report."""
+    report.new_rows, report.changed_rows = len(plan.new), len(plan.changed)
+    report.unchanged_rows = len(plan.unchanged)
+    actions = [
+        *((row, "new", None) for row, _draft in plan.new),
+        *((row, "changed", change.current.id) for row, change in plan.changed),
+        *((row, "unchanged", project.id) for row, project in plan.unchanged),
+    ]
+    report.rows = sorted(actions)[:REPORT_ROWS_KEPT]
+    if plan.problems:
+        report.valid_rows -= len(plan.problems)
+        report.invalid_rows += len(plan.problems)
+        room = max(REPORT_ROWS_KEPT - len(report.problems), 0)
+        report.problems = sorted(report.problems + plan.problems[:room], key=lambda p: p.row)
+    if plan.unknown_ids:
+        report.notes.append(
+            f"{plan.unknown_ids} rows carry an id of no project here (another instance's "
+            "export, or another system's numbers): they become new projects"
+        )
 
 
 def vocabulary_lookups(vocabulary: Vocabulary) -> dict[str, dict[str, str]]:
@@ -424,11 +516,14 @@ def _unmatched(report: ProjectImportReport, unmatched: list[str]) -> None:
     """List fields that feed nothing; an export's bookkeeping fields only as one note."""
     bookkeeping = [name for name in unmatched if name in (*READ_ONLY_PROPERTIES, "fid")]
     report.unmatched_fields = [name for name in unmatched if name not in bookkeeping]
-    if bookkeeping:
+    if "id" in bookkeeping:
         report.notes.append(
-            f"ignored {', '.join(bookkeeping)} (an export's bookkeeping): "
-            "every row becomes a new project with its own id and version"
+            "rows are matched to projects by 'id' and 'created_at' (an export of this "
+            "instance) unless they carry an external_id; a row whose 'version' differs from "
+            "the stored one is refused"
         )
+    if ignored := [name for name in bookkeeping if name not in ("id", "version")]:
+        report.notes.append(f"ignored {', '.join(ignored)} (an export's bookkeeping)")
 
 
 def _source_of(mapping: Mapping[str, str], name: str) -> str | None:

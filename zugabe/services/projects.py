@@ -179,34 +179,82 @@ class ProjectService:
         return self.add_checked(drafts, actor)[0]
 
     def add_checked(
-        self, drafts: Sequence[NewProject], actor: Actor
-    ) -> tuple[list[Project], DetectionRun | None]:
-        """Store drafts that passed every check in one transaction, then detect their cases.
+        self, drafts: Sequence[NewProject], actor: Actor, changes: Sequence[ProjectChange] = ()
+    ) -> tuple[list[Project], list[Project], DetectionRun | None]:
+        """Store drafts and changes that passed every check in one transaction, with their
+        cases: the created projects, the changed ones and the detection run.
 
         Split from ``create_many`` for the bulk import, which checks rows itself (to report
-        them by row) and reprojects straight from the file's CRS. The projects and their
-        audit entries and their cases commit together.
+        them by row), reprojects straight from the file's CRS and updates the projects a row
+        names (``changes``). Projects, audit entries and cases commit together.
         """
         for draft in drafts:
             organisation, department = draft.attributes.organisation, draft.attributes.department
             self.policy.require_project_write(
                 actor, organisation, department, f"creating a project of {organisation}"
             )
+        for change in changes:
+            self._writable(actor, change.current.id)
+            attributes = change.attributes
+            self.policy.require_project_write(
+                actor,
+                attributes.organisation,
+                attributes.department,
+                f"giving project {change.current.id} to "
+                f"{attributes.organisation}/{attributes.department}",
+            )
         run = None
         with self._writing(), self.store.transaction():
-            projects = self.store.add_projects(drafts)
+            self._refuse_taken_external_ids(
+                [(d.attributes.external_id, None) for d in drafts]
+                + [(c.attributes.external_id, c.current.id) for c in changes]
+            )
+            created = self.store.add_projects(drafts) if drafts else []
+            updated = [
+                self.store.update_project(
+                    c.current.id, c.attributes, c.geometry, actor.username, c.current.version
+                )
+                for c in changes
+            ]
             self.audit.record(
                 actor,
                 *(
                     Change("project.create", "project", str(p.id), None, project_values(p))
-                    for p in projects
+                    for p in created
                 ),
+                *(_update_change(c.current, p) for c, p in zip(changes, updated, strict=True)),
             )
-            if self.cases is not None and len(projects) == 1:
-                run = self.cases.detect_project(projects[0], actor)
-            elif self.cases is not None and projects:
+            written = created + updated
+            if self.cases is not None and len(written) == 1 and created:
+                run = self.cases.detect_project(created[0], actor)
+            elif self.cases is not None and written:
                 run = self.cases.detect_everything(actor)  # one batch run beats many checks
-        return projects, run
+        return created, updated, run
+
+    def _refuse_taken_external_ids(self, wanted: Sequence[tuple[str, int | None]]) -> None:
+        """Each external id names one project: (external id, the project that may keep it)."""
+        given = [(ref, own) for ref, own in wanted if ref]
+        if not given:
+            return
+        holders = {
+            p.attributes.external_id: p.id
+            for p in self.store.get_projects(external_ids=[ref for ref, _own in given])
+        }
+        seen: set[str] = set()
+        errors = []
+        for ref, own in given:
+            holder = holders.get(ref)
+            if ref in seen:
+                detail = f"external_id {quoted(ref)} is given to two projects"
+            elif holder is not None and holder != own:
+                detail = f"external_id {quoted(ref)} is already used by project {holder}"
+            else:
+                detail = ""
+            if detail:
+                errors.append(FieldError("/properties/external_id", detail))
+            seen.add(ref)
+        if errors:
+            raise_invalid(errors)
 
     def get(self, actor: Actor, project_id: int) -> Project:
         self.policy.require_read(actor)
@@ -292,20 +340,11 @@ class ProjectService:
         if problem := size_problem(attributes.measure_type, geometry, self.vocabulary):
             raise_invalid([FieldError("/geometry", problem)])
         with self._writing(), self.store.transaction():
+            self._refuse_taken_external_ids([(attributes.external_id, current.id)])
             project = self.store.update_project(
                 current.id, attributes, geometry, actor.username, expected_version
             )
-            before, after = project_values(current), project_values(project)
-            self.audit.record(
-                actor,
-                Change(
-                    "project.update",
-                    "project",
-                    str(project.id),
-                    {k: v for k, v in before.items() if after.get(k) != v},
-                    {k: v for k, v in after.items() if before.get(k) != v},
-                ),
-            )
+            self.audit.record(actor, _update_change(current, project))
             if self.cases is not None:
                 self.cases.detect_project(project, actor)
         return project
@@ -412,6 +451,27 @@ def _merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = _merge_patch(result.get(key), value)
     return result
+
+
+@dataclass(frozen=True)
+class ProjectChange:
+    """A new version of a stored project, checked (a bulk import's row that names it)."""
+
+    current: Project
+    attributes: ProjectAttributes
+    geometry: BaseGeometry
+
+
+def _update_change(before: Project, after: Project) -> Change:
+    """The audit entry of a new version: only the values that changed."""
+    old, new = project_values(before), project_values(after)
+    return Change(
+        "project.update",
+        "project",
+        str(after.id),
+        {k: v for k, v in old.items() if new.get(k) != v},
+        {k: v for k, v in new.items() if old.get(k) != v},
+    )
 
 
 def project_values(project: Project) -> dict[str, Any]:

@@ -149,6 +149,12 @@ class ProjectStore(ABC):
         """The project with this id, or None."""
 
     @abstractmethod
+    def get_projects(
+        self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
+    ) -> list[Project]:
+        """The projects with any of these ids or external ids (those that exist), by id."""
+
+    @abstractmethod
     def update_project(
         self,
         project_id: int,

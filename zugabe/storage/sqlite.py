@@ -150,6 +150,9 @@ feature, a rebuild about 2 µs per feature of all layers."""
 LAYER_SCAN_MAX = 5_000
 """Area queries on layers up to this size skip the R*Tree (see ``_feature_conditions``)."""
 
+VALUES_PER_QUERY = 500
+"""Values asked for in one IN (…): well below SQLite's limit of bound parameters."""
+
 # Valid JSON only (no NaN), UTF-8 text as it is: attributes and reports are
 # read by people in the database too. One encoder, built once.
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
@@ -451,6 +454,22 @@ class SqliteStore(SqliteAccountsAndAudit, Store):
                 select(projects_table).where(projects_table.c.id == project_id)
             ).first()
         return _project(row) if row is not None else None
+
+    def get_projects(
+        self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
+    ) -> list[Project]:
+        columns = projects_table.c
+        found: dict[int, Project] = {}
+        with self._read() as conn:
+            for column, values in (
+                (columns.id, list(ids)),
+                (columns.external_id, list(external_ids)),
+            ):
+                for start in range(0, len(values), VALUES_PER_QUERY):
+                    chunk = values[start : start + VALUES_PER_QUERY]
+                    rows = conn.execute(select(projects_table).where(column.in_(chunk))).all()
+                    found.update((row.id, _project(row)) for row in rows)
+        return [found[key] for key in sorted(found)]
 
     def update_project(
         self,

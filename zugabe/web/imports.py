@@ -29,7 +29,7 @@ def import_projects() -> Response:
     services.policy.require_project_creator(actor)  # before the upload is read
     with received_upload(services.settings.max_upload_bytes, PROJECT_UPLOADS) as path:
         report = ProjectImporter(services.projects).import_file(
-            path, actor, dry_run=flag("dry_run"), **upload_options()
+            path, actor, dry_run=flag("dry_run"), repair=flag("repair"), **upload_options()
         )
     response = jsonify(report.as_dict())
     response.status_code = 200 if report.dry_run else 201
@@ -50,6 +50,11 @@ def openapi_paths() -> dict[str, Any]:
                 "description": "GeoPackage, zipped Shapefile, GeoJSON or CSV.",
             },
             "dry_run": {"type": "boolean", "description": "Same as the query parameter."},
+            "repair": {
+                "type": "boolean",
+                "description": "Make invalid geometries valid and GeometryCollections their "
+                "Multi type (reported per row).",
+            },
             "source_layer": {"type": "string", "description": "Layer of a GeoPackage or zip."},
             "source_crs": {"type": "string", "description": "CRS when the file has none."},
             "map": {
@@ -89,7 +94,21 @@ def openapi_paths() -> dict[str, Any]:
             "transformation": text,
             "transformation_accuracy_m": {"type": ["number", "null"]},
             "notes": {"type": "array", "items": text},
-            "imported": {"type": "integer"},
+            "new_rows": {"type": "integer"},
+            "changed_rows": {"type": "integer"},
+            "unchanged_rows": {"type": "integer"},
+            "rows": {
+                "type": "array",
+                "description": "[row, new | changed | unchanged, project id] per row.",
+                "items": {"type": "array"},
+            },
+            "repaired": {
+                "type": "array",
+                "description": "[row, what was repaired] (with repair=true).",
+                "items": {"type": "array"},
+            },
+            "imported": {"type": "integer", "description": "Projects created."},
+            "updated": {"type": "integer", "description": "Projects changed (a new version)."},
             "project_ids": {"type": "array", "items": {"type": "integer"}},
             "cases_created": {"type": "integer"},
             "cases_updated": {"type": "integer"},
@@ -100,11 +119,13 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Import projects from a file (multipart): dry run or all rows at once",
                 "description": (
-                    "Every row is checked like `POST /api/projects`. A dry run returns the "
-                    "per-row report and stores nothing; otherwise all rows are stored in one "
-                    "transaction and the coordination cases are recomputed, or, when any row "
-                    "has a problem, nothing is stored (422, `errors` pointing at "
-                    "`/rows/<row>/<field>`)."
+                    "Every row is checked like `POST /api/projects`. A row with the "
+                    "`external_id` of a stored project (or, in ZUGABE's own export, its `id`) "
+                    "updates that project; others are new. A dry run returns the per-row "
+                    "report (new, changed, unchanged) and stores nothing; otherwise all rows "
+                    "are stored in one transaction and the coordination cases are recomputed, "
+                    "or, when any row has a problem, nothing is stored (422, `errors` pointing "
+                    "at `/rows/<row>/<field>`)."
                 ),
                 "operationId": "importProjects",
                 "parameters": [
