@@ -247,7 +247,9 @@ def _read_gdal(
         kwargs["encoding"] = encoding
     try:
         with _gdal_warnings(location, name, notes):
-            meta, _fids, wkb, columns = pyogrio.raw.read(location, **kwargs)
+            meta, fids, wkb, columns = pyogrio.raw.read(
+                location, return_fids=_feature_ids_are_data(name), **kwargs
+            )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         detail = gdal_message(exc, location, name)
         raise InvalidInput(f"{name} cannot be read: {detail}") from exc
@@ -257,6 +259,8 @@ def _read_gdal(
         raise InvalidInput(f"{name}: layer '{source_layer}' has no geometry column")
     crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
     fields = {str(n): np.asarray(c) for n, c in zip(meta["fields"], columns, strict=True)}
+    if fids is not None and "id" not in fields:
+        fields["id"] = np.asarray(fids)
     return SourceTable(
         source=name,
         source_layer=source_layer,
@@ -266,6 +270,12 @@ def _read_gdal(
         rows=np.arange(1, len(geometries) + 1),
         notes=notes,
     )
+
+
+def _feature_ids_are_data(name: str) -> bool:
+    """A GeoJSON Feature's ``id`` (GDAL reads it as the feature id) is the file's data, such
+    as the project number of ZUGABE's export; elsewhere feature ids only count rows."""
+    return name.lower().endswith((".geojson", ".json"))
 
 
 @contextmanager

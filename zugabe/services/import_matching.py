@@ -75,9 +75,21 @@ def plan_import(
     by_id = {p.id: p for p in store.get_projects(ids=[r.file_id for r in rows if r.file_id])}
     plan = ImportPlan()
     claimed: dict[int, int] = {}  # project id -> the row that names it
+    references: dict[str, int] = {}  # external id -> the row that carries it
     for checked in rows:
         row, draft = checked.row, checked.draft
         reference = draft.attributes.external_id
+        if reference in references:
+            plan.problems.append(
+                RowProblem(
+                    row,
+                    "external_id",
+                    f"row {references[reference]} has the same external_id {reference!r}",
+                )
+            )
+            continue
+        if reference:
+            references[reference] = row
         current = by_external.get(reference) if reference else None
         if current is None and not reference and checked.file_id is not None:
             current = by_id.get(checked.file_id)
@@ -137,11 +149,8 @@ def _same_creation(project: Project, created_at: datetime | None) -> bool:
     project, or a column 'id' of a file that never came from ZUGABE."""
     if created_at is None:
         return False
-    return _milliseconds(project.created_at) == _milliseconds(created_at)  # a GeoPackage's
-
-
-def _milliseconds(at: datetime) -> int:
-    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    # Files keep milliseconds (GeoPackage), and GDAL rounds to them.
+    return abs(project.created_at - created_at) <= timedelta(milliseconds=1)
 
 
 def moment(value: Any) -> datetime | None:
