@@ -8,6 +8,7 @@ and the CLI into a plain message, without knowing the cause.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 QUOTE_MAX = 200
 """Most characters of a user's input an error text repeats."""
@@ -47,6 +48,18 @@ class ZugabeError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.field_errors = field_errors or []
+
+    def problem(self) -> dict[str, Any]:
+        """The error as an RFC 9457 problem (without ``instance``, which the web adds)."""
+        body: dict[str, Any] = {
+            "type": self.problem_type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.field_errors:
+            body["errors"] = [e.as_dict() for e in self.field_errors]
+        return body
 
 
 class ConfigError(ZugabeError):

@@ -20,6 +20,7 @@ from zugabe.io.crs import region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
+from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.projects import ProjectService
 from zugabe.services.synergy import SynergyService
@@ -61,6 +62,7 @@ class Services:
     synergy: SynergyService
     cases: CaseService
     rules: RuleSet
+    jobs: JobService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -100,6 +102,7 @@ class Services:
             SynergyService(store, projects, synergy_config, settings),
             cases,
             region.rules,
+            JobService(policy),
         )
 
     def start_warnings(self) -> list[str]:
@@ -117,4 +120,5 @@ class Services:
         return warnings
 
     def close(self) -> None:
+        self.jobs.close()  # a running job finishes (and commits or rolls back) first
         self.store.close()
