@@ -3,12 +3,18 @@ its problem, readable by its owner."""
 
 from __future__ import annotations
 
+import io
+import json
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, VALID_FEATURE, client_as
 from zugabe.domain.accounts import Actor, Role
 from zugabe.domain.policy import Policy
 from zugabe.errors import InvalidInput, NotFound
@@ -73,3 +79,78 @@ def test_jobs_run_one_at_a_time_and_belong_to_their_owner(jobs: JobService) -> N
     assert jobs.get(ADMIN, first.id).owner == "h.planner"  # a region admin reads every job
     with pytest.raises(NotFound):
         jobs.get(PLANNER, second.id)  # not the planner's
+
+
+# ----------------------------------------------------------------------------- over HTTP
+
+ASYNC = {"Prefer": "respond-async"}
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def _finished(client: FlaskClient, location: str) -> dict[str, Any]:
+    for _ in range(400):
+        job = client.get(location).get_json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"the job at {location} did not finish")
+
+
+def test_a_layer_import_answers_at_once_and_its_job_tells_the_outcome(app: Flask) -> None:
+    client = client_as(app, "steward")
+    trees = (SAMPLE / "layers" / "trees.geojson").read_bytes()
+    response = client.post(
+        "/api/layers/trees", data={"file": (io.BytesIO(trees), "trees.geojson")}, headers=ASYNC
+    )
+    assert response.status_code == 202, response.get_json()
+    assert response.headers["Preference-Applied"] == "respond-async"
+    location = response.headers["Location"]
+    assert location == f"/api/jobs/{response.get_json()['id']}"
+    job = _finished(client, location)
+    assert job["state"] == "done", job
+    assert job["result"]["stored"]["feature_count"] == 1453
+    assert job["progress"] == {"done": 1453, "total": 1453, "share": 1.0}
+    assert job["created_by"] == "steward"
+    assert client_as(app, "h.planner").get(location).status_code == 404  # not theirs
+    # The uploaded file went with the job.
+    assert not list(Path(app.instance_path).glob("job-*"))
+
+
+def test_a_refused_file_fails_its_job_with_the_problem(app: Flask) -> None:
+    client = client_as(app, "steward")
+    empty = json.dumps({"type": "FeatureCollection", "features": []}).encode()
+    response = client.post(
+        "/api/layers/trees", data={"file": (io.BytesIO(empty), "trees.geojson")}, headers=ASYNC
+    )
+    job = _finished(client, response.headers["Location"])
+    assert job["state"] == "failed"
+    assert job["problem"]["status"] == 422 and "holds no features" in job["problem"]["detail"]
+
+
+def test_the_batch_run_and_a_project_import_as_jobs(app: Flask) -> None:
+    client = client_as(app, "r.admin")
+    assert client.post("/api/projects", json=VALID_FEATURE).status_code == 201
+    response = client.post("/api/cases/detect", headers=ASYNC)
+    assert response.status_code == 202
+    job = _finished(client, response.headers["Location"])
+    assert job["state"] == "done" and job["kind"] == "cases.detect_all"
+    assert set(job["result"]) >= {"findings", "created", "obsoleted"}
+
+    rows = "title;organisation;department;measure_type;wkt\nKanal;herne;drainage;sewer_rehabilitation;POINT (7.2101 51.5402)\n"
+    response = client.post(
+        "/api/projects/import?dry_run=true",
+        data={
+            "file": (io.BytesIO(rows.encode()), "p.csv"),
+            "wkt_field": "wkt",
+            "source_crs": "EPSG:4326",
+        },
+        headers=ASYNC,
+    )
+    assert response.status_code == 202
+    job = _finished(client, response.headers["Location"])
+    assert job["state"] == "done" and job["result"]["new_rows"] == 1
+    assert job["result"]["dry_run"] is True
+
+
+def test_jobs_need_a_sign_in(anonymous: FlaskClient) -> None:
+    assert anonymous.get("/api/jobs/0123456789abcdef").status_code == 401

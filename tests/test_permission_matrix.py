@@ -88,6 +88,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "changeCaseStatus": row(401, 403, coordinator=200, region_admin=200),
     "commentCase": row(401, 403, planner=201, coordinator=201, region_admin=201),
     "detectAll": row(401, 403, region_admin=200),
+    "getJob": row(401, 404, region_admin=200),  # a region admin's job: others may not see it
     "getSynergyGrid": READ,
     # reports, exports
     "getProjectReport": PAGE,
@@ -158,6 +159,10 @@ class World:
         token, _ = self.services.accounts.create_token(ADMIN, username, "matrix", Scope.READ)
         return token.id
 
+    def admin_job(self) -> str:
+        """A finished job of a region admin (no other account may read it)."""
+        return self.services.jobs.start(ADMIN, "cases.detect_all", "*", lambda _p: {}).id
+
     def ensure_layer(self, key: str) -> None:
         if self.services.store.get_layer(key) is None:
             self.services.layers.import_file(SAMPLE / "layers" / f"{key}.geojson", key, ADMIN)
@@ -218,6 +223,7 @@ def _request(operation: str, world: World, actor: str) -> Request:
         ),
         "commentCase": ("POST", f"/api/cases/{case_id}/comments", {"json": {"text": "ok"}}),
         "detectAll": ("POST", "/api/cases/detect", {}),
+        "getJob": ("GET", f"/api/jobs/{world.admin_job()}", {}),
         "getSynergyGrid": ("GET", "/api/synergy?cell_size=500&bbox=7.21,51.52,7.23,51.53", {}),
         "getProjectReport": ("GET", "/reports/projects/1", {"headers": HTML}),
         "getProjectReportCases": ("GET", "/reports/projects/1/cases.csv", {}),

@@ -183,7 +183,7 @@ class CaseService:
             run = self.detect_everything(actor)
             self.audit.record(
                 actor,
-                Change("cases.detect_all", "cases", "*", None, _sync_counts(run)),
+                Change("cases.detect_all", "cases", "*", None, sync_counts(run)),
             )
         return run
 
@@ -457,7 +457,8 @@ def parse_case_query(params: Mapping[str, str], reprojector: Reprojector) -> Cas
     )
 
 
-def _sync_counts(run: DetectionRun) -> dict[str, int]:
+def sync_counts(run: DetectionRun) -> dict[str, int]:
+    """What a detection run found and changed, as the API and the audit log tell it."""
     sync = run.sync
     return {
         "findings": run.findings,

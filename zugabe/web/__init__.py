@@ -19,6 +19,7 @@ from zugabe.web import (
     docs,
     exports,
     imports,
+    jobs,
     layers,
     problems,
     reports,
@@ -66,6 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.blueprint)
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
+    app.register_blueprint(jobs.blueprint)
     return app
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
-from zugabe.services.cases import parse_case_query
+from zugabe.services.cases import parse_case_query, sync_counts
+from zugabe.services.jobs import Progress
 from zugabe.web.api import (
     GEOJSON,
     expected_version,
@@ -18,6 +20,7 @@ from zugabe.web.api import (
     page_response,
 )
 from zugabe.web.auth import current_actor
+from zugabe.web.jobs import accepted, prefers_async
 
 blueprint = Blueprint("cases", __name__, url_prefix="/api/cases")
 
@@ -82,16 +85,14 @@ def add_comment(case_id: int) -> Response:
 
 @blueprint.post("/detect")
 def detect_all() -> Response:
-    """The batch run over everything; answers with what changed."""
-    run = _services().cases.batch_run(current_actor())
-    sync = run.sync
-    return jsonify(
-        {
-            "findings": run.findings,
-            "created": len(sync.created),
-            "updated": len(sync.updated),
-            "unchanged": len(sync.unchanged),
-            "reopened": len(sync.reopened),
-            "obsoleted": len(sync.obsoleted),
-        }
-    )
+    """The batch run over everything; answers with what changed (or, asked to respond
+    asynchronously, with its job)."""
+    services, actor = _services(), current_actor()
+    services.policy.require_region_admin(actor, "the batch detection run")
+
+    def work(_progress: Progress | None = None) -> dict[str, Any]:
+        return sync_counts(services.cases.batch_run(actor))
+
+    if prefers_async():
+        return accepted(services.jobs.start(actor, "cases.detect_all", "*", work))
+    return jsonify(work())

@@ -6,13 +6,16 @@ ending, first bytes; zip archives checked by the reader) and the same reading op
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
 from zugabe.services import Services
+from zugabe.services.jobs import Progress
 from zugabe.services.project_import import ProjectImporter
 from zugabe.web.auth import current_actor
+from zugabe.web.jobs import ACCEPTED, PREFER_ASYNC, prefers_async, start_with_upload
 from zugabe.web.layers import UPLOAD_SIGNATURES, flag, received_upload, upload_options
 
 blueprint = Blueprint("imports", __name__)
@@ -28,11 +31,17 @@ def import_projects() -> Response:
     actor = current_actor()
     services.policy.require_project_creator(actor)  # before the upload is read
     with received_upload(services.settings.max_upload_bytes, PROJECT_UPLOADS) as path:
-        report = ProjectImporter(services.projects).import_file(
-            path, actor, dry_run=flag("dry_run"), repair=flag("repair"), **upload_options()
-        )
-    response = jsonify(report.as_dict())
-    response.status_code = 200 if report.dry_run else 201
+        dry_run, repair, options = flag("dry_run"), flag("repair"), upload_options()
+
+        def work(path: Path, _progress: Progress | None = None) -> dict[str, Any]:
+            importer = ProjectImporter(services.projects)
+            report = importer.import_file(path, actor, dry_run=dry_run, repair=repair, **options)
+            return report.as_dict()
+
+        if prefers_async():
+            return start_with_upload(actor, "projects.import", path.name, path, work)
+        response = jsonify(work(path))
+    response.status_code = 200 if dry_run else 201
     return response
 
 
@@ -129,6 +138,7 @@ def openapi_paths() -> dict[str, Any]:
                 ),
                 "operationId": "importProjects",
                 "parameters": [
+                    PREFER_ASYNC,
                     {
                         "name": "dry_run",
                         "in": "query",
@@ -150,6 +160,7 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "Imported: the report with project ids and new cases.",
                         "content": {"application/json": {"schema": report}},
                     },
+                    "202": ACCEPTED,
                     "400": {"description": "A malformed option.", "content": problem},
                     "413": {"description": "The file is too large.", "content": problem},
                     "422": {

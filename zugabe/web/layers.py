@@ -14,9 +14,11 @@ from werkzeug.utils import secure_filename
 from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
+from zugabe.services.jobs import Progress
 from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.web.api import int_param, json_body, page_response
 from zugabe.web.auth import current_actor
+from zugabe.web.jobs import prefers_async, start_with_upload
 
 blueprint = Blueprint("layers", __name__, url_prefix="/api/layers")
 
@@ -69,10 +71,17 @@ def upload_layer(key: str) -> Response:
     # Refused before the upload is read: anonymous callers and accounts without the theme.
     services.policy.require_layer_write(actor, definition.theme, f"importing the layer {key}")
     with received_upload(services.settings.max_upload_bytes, UPLOAD_SIGNATURES) as path:
-        _info, report = services.layers.import_file(
-            path, key, actor, accept_partial=flag("accept_partial"), **upload_options()
-        )
-    response = jsonify(services.layers.describe(actor, key) | {"report": report.as_dict()})
+        accept_partial, options = flag("accept_partial"), upload_options()
+
+        def work(path: Path, progress: Progress | None = None) -> dict[str, Any]:
+            _info, report = services.layers.import_file(
+                path, key, actor, accept_partial=accept_partial, progress=progress, **options
+            )
+            return services.layers.describe(actor, key) | {"report": report.as_dict()}
+
+        if prefers_async():
+            return start_with_upload(actor, "layer.import", key, path, work)
+        response = jsonify(work(path))
     response.status_code = 201
     response.headers["Location"] = url_for("layers.get_layer", key=key)
     return response

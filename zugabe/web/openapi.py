@@ -12,7 +12,7 @@ from zugabe import __version__
 from zugabe.config import Settings
 from zugabe.domain.project import CONTACT_MAX, EXTERNAL_ID_MAX, TEXT_MAX, TITLE_MAX, Status
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.web import accounts, exports, imports, reports, signin
+from zugabe.web import accounts, exports, imports, jobs, reports, signin
 
 GEOJSON = "application/geo+json"
 PROBLEM = "application/problem+json"
@@ -319,12 +319,14 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Import a file as the layer's new version (multipart upload)",
                     "operationId": "importLayer",
+                    "parameters": [jobs.PREFER_ASYNC],
                     "requestBody": {
                         "required": True,
                         "content": {"multipart/form-data": {"schema": upload}},
                     },
                     "responses": {
                         "201": {"description": "Imported; the body carries the import report."},
+                        "202": jobs.ACCEPTED,
                         "404": no_layer,
                         "413": _problem(
                             f"The file is larger than {settings.max_upload_bytes} bytes."
@@ -478,7 +480,11 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Recompute every case (batch run)",
                     "operationId": "detectAll",
-                    "responses": {"200": {"description": "Counts of what changed."}},
+                    "parameters": [jobs.PREFER_ASYNC],
+                    "responses": {
+                        "200": {"description": "Counts of what changed."},
+                        "202": jobs.ACCEPTED,
+                    },
                 }
             },
             "/api/synergy": {
@@ -630,6 +636,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         reports,
         exports,
         imports,
+        jobs,
         accounts,
         signin,
     ):  # blueprints that describe their paths
