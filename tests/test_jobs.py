@@ -136,14 +136,14 @@ def test_the_batch_run_and_a_project_import_as_jobs(app: Flask) -> None:
     assert job["state"] == "done" and job["kind"] == "cases.detect_all"
     assert set(job["result"]) >= {"findings", "created", "obsoleted"}
 
-    rows = "title;organisation;department;measure_type;wkt\nKanal;herne;drainage;sewer_rehabilitation;POINT (7.2101 51.5402)\n"
+    rows = (
+        "title;organisation;department;measure_type;wkt\n"
+        "Kanal;herne;drainage;sewer_rehabilitation;POINT (7.2101 51.5402)\n"
+    )
+    upload = {"file": (io.BytesIO(rows.encode()), "p.csv"), "wkt_field": "wkt"}
     response = client.post(
         "/api/projects/import?dry_run=true",
-        data={
-            "file": (io.BytesIO(rows.encode()), "p.csv"),
-            "wkt_field": "wkt",
-            "source_crs": "EPSG:4326",
-        },
+        data=upload | {"source_crs": "EPSG:4326"},
         headers=ASYNC,
     )
     assert response.status_code == 202
