@@ -54,6 +54,18 @@ const ZugabeMap = (() => {
       case_status_obsolete: "gegenstandslos", case_of: "Fall {id}",
       layer_feature: "{layer} {ref}", project_ref: "Maßnahme {id}", version: "Version",
       updated: "Geändert", by: "von",
+      import: "Daten importieren", import_target: "Ziel", import_projects: "Maßnahmenliste",
+      import_file: "Datei", source_crs: "Koordinatensystem (falls die Datei keines nennt)",
+      dry_run: "nur prüfen", start_import: "Importieren",
+      import_need_file: "Bitte eine Datei wählen.", import_sent: "Datei wird hochgeladen …",
+      import_queued: "Wartet auf einen laufenden Import …",
+      import_running: "In Arbeit: {done} von {total} …",
+      import_layer_done: "{layer}: Version {version} mit {count} Objekten gespeichert " +
+        "({refused} Zeilen abgewiesen).",
+      import_projects_done: "Gespeichert: {imported} neue, {updated} geänderte Maßnahmen " +
+        "({unchanged_rows} unverändert).",
+      import_projects_dry: "Prüfung: {new_rows} neu, {changed_rows} geändert, " +
+        "{unchanged_rows} unverändert, {invalid_rows} Zeilen mit Fehlern; nichts gespeichert.",
     },
     en: {
       switch: "Deutsch", api_docs: "API", sign_out: "Sign out", sign_in: "Sign in",
@@ -93,6 +105,18 @@ const ZugabeMap = (() => {
       case_status_obsolete: "obsolete", case_of: "Case {id}",
       layer_feature: "{layer} {ref}", project_ref: "Project {id}", version: "Version",
       updated: "Changed", by: "by",
+      import: "Import data", import_target: "Into", import_projects: "Project list",
+      import_file: "File", source_crs: "Coordinate system (if the file names none)",
+      dry_run: "check only", start_import: "Import",
+      import_need_file: "Please choose a file.", import_sent: "Uploading the file …",
+      import_queued: "Waiting for a running import …",
+      import_running: "Working: {done} of {total} …",
+      import_layer_done: "{layer}: version {version} stored with {count} features " +
+        "({refused} rows refused).",
+      import_projects_done: "Stored: {imported} new, {updated} changed projects " +
+        "({unchanged_rows} unchanged).",
+      import_projects_dry: "Check: {new_rows} new, {changed_rows} changed, " +
+        "{unchanged_rows} unchanged, {invalid_rows} rows with problems; nothing stored.",
     },
   };
   const RELATION_COLORS = { conflict: "#d7301f", synergy: "#1a9850", note: "#6a51a3" };
@@ -151,7 +175,9 @@ const ZugabeMap = (() => {
     if (!SAFE_METHODS.has(method) && state.me && state.me.csrf_token) {
       options.headers["X-CSRFToken"] = state.me.csrf_token;
     }
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      options.body = body; // an upload: the browser sets the multipart Content-Type
+    } else if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
@@ -168,7 +194,10 @@ const ZugabeMap = (() => {
           data && data.type === CSRF_PROBLEM && await renewToken()) {
         return api(method, path, body, headers, true);
       }
-      return { status: response.status, data, etag: response.headers.get("ETag") };
+      return {
+        status: response.status, data, etag: response.headers.get("ETag"),
+        location: response.headers.get("Location"),
+      };
     } catch (error) {
       say(state.t.network);
       throw error;
@@ -318,6 +347,10 @@ const ZugabeMap = (() => {
     map.on("moveend", () => { saveView(); reload(); });
     if (mayCreate) map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
     wireButtons();
+    ZugabeImport.start({
+      api, el, format, problemText, permissions, reload, t: state.t, layers: state.layers,
+      label: (text) => text[state.lang] || text.de,
+    });
     await reload();
   }
 
