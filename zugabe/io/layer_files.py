@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import itertools
 import re
 import warnings
 import zipfile
@@ -39,7 +38,10 @@ from zugabe.io.isybau import read_isybau
 from zugabe.io.qgis_styles import FAMILIES
 
 CHUNK_ROWS = 50_000
-"""Rows read and handed on at a time: bounds the memory the raw values of a file take."""
+CHUNK_BYTES = 32 * 1024**2
+"""Rows read and handed on at a time: at most ``CHUNK_ROWS``, and fewer where that many
+would hold more than about ``CHUNK_BYTES`` of the file (big polygons), so that the raw
+values of a chunk, their geometries and their reprojected copies take little memory."""
 
 # Zip safety: GDAL reads zipped shapefiles in place (/vsizip/), but a hostile
 # archive can still name paths outside any folder or expand enormously; what it
@@ -207,13 +209,13 @@ def open_source(
             )
         inner = source_layer if source_layer in shapefiles else shapefiles[0]
         location = f"/vsizip/{path.resolve()}/{inner}"
-        return _open_gdal(location, path.name, None, encoding, limits)
-    _check_file_size(path, limits)
+        return _open_gdal(location, path.name, None, encoding, limits, sum(members.values()))
+    size = _file_size(path, limits)
     if suffix == ".csv":
         return _open_csv(path, csv_options or CsvOptions(encoding=encoding), limits)
     if suffix == ".xml":
         return _open_isybau(path, source_layer, limits)
-    return _open_gdal(str(path), path.name, source_layer, encoding, limits)
+    return _open_gdal(str(path), path.name, source_layer, encoding, limits, size)
 
 
 def read_source(
@@ -267,8 +269,8 @@ def open_parts(
     path: Path, parts: list[str], *, limits: ImportLimits, encoding: str | None = None
 ) -> Source:
     """Several layers of one GeoPackage as one source (fields missing in a part are empty)."""
-    _check_file_size(path, limits)
-    sources = [_open_gdal(str(path), path.name, part, encoding, limits) for part in parts]
+    size = _file_size(path, limits)
+    sources = [_open_gdal(str(path), path.name, p, encoding, limits, size) for p in parts]
     crs = {source.crs.to_wkt() if source.crs else None for source in sources}
     if len(crs) > 1:
         raise InvalidInput(f"{path.name}: the parts {', '.join(parts)} differ in their CRS")
@@ -305,9 +307,10 @@ def open_parts(
     )
 
 
-def check_zip(path: Path, limits: ImportLimits) -> list[str]:
-    """Refuse archives with path traversal, too many members, bomb-like ratios, or more
-    expanded bytes than ``max_import_expanded_bytes``."""
+def check_zip(path: Path, limits: ImportLimits) -> dict[str, int]:
+    """The files of an archive and the bytes each expands to; refuses archives with path
+    traversal, too many members, bomb-like ratios, or more expanded bytes than
+    ``max_import_expanded_bytes``."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -328,17 +331,19 @@ def check_zip(path: Path, limits: ImportLimits) -> list[str]:
             )
     if total > limits.max_import_expanded_bytes:
         raise _too_large(f"{path.name} expands to {total:,} bytes", limits)
-    return [info.filename for info in infos if not info.is_dir()]
+    return {info.filename: info.file_size for info in infos if not info.is_dir()}
 
 
-def _check_file_size(path: Path, limits: ImportLimits) -> None:
-    """Refuse a file (a shapefile with its .dbf and .shx) over ``max_import_expanded_bytes``."""
+def _file_size(path: Path, limits: ImportLimits) -> int:
+    """The bytes an import reads of a file (a shapefile's with its .dbf and .shx); refused
+    over ``max_import_expanded_bytes``."""
     size = path.stat().st_size
     if path.suffix.lower() == ".shp":
         sidecars = {path.with_suffix(s) for s in (".dbf", ".shx", ".DBF", ".SHX")}
         size += sum(sidecar.stat().st_size for sidecar in sidecars if sidecar.is_file())
     if size > limits.max_import_expanded_bytes:
         raise _too_large(f"{path.name} holds {size:,} bytes", limits)
+    return size
 
 
 def _too_large(found: str, limits: ImportLimits) -> InvalidInput:
@@ -358,8 +363,14 @@ def _too_many_rows(name: str, found: str, limits: ImportLimits) -> InvalidInput:
 
 
 def _open_gdal(
-    location: str, name: str, source_layer: str | None, encoding: str | None, limits: ImportLimits
+    location: str,
+    name: str,
+    source_layer: str | None,
+    encoding: str | None,
+    limits: ImportLimits,
+    size: int,
 ) -> Source:
+    """A layer GDAL reads; ``size`` is the bytes of the file (or of the archive, expanded)."""
     notes: list[str] = []
     with _gdal(location, name, notes, "cannot be read as a GIS file"):
         layers = pyogrio.list_layers(location)
@@ -380,9 +391,14 @@ def _open_gdal(
     if info["geometry_type"] is None:
         raise InvalidInput(f"{name}: layer '{source_layer}' has no geometry column")
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    count = info["features"] if info["features"] >= 0 else None
+    # Rows of about CHUNK_BYTES of the file (the rows' average, where their number is known).
+    batch_size = (
+        min(CHUNK_ROWS, max(1, CHUNK_BYTES * count // max(size, 1))) if count else CHUNK_ROWS
+    )
 
     def read(columns: list[str]) -> Iterator[SourceTable]:
-        """GDAL's Arrow stream in batches of ``CHUNK_ROWS``, the dataset open throughout
+        """GDAL's Arrow stream in batches of ``batch_size`` rows, the dataset open throughout
         (one pass over the file, whatever the driver)."""
         options: dict[str, Any] = {"layer": source_layer, "columns": columns}
         if encoding:
@@ -392,7 +408,7 @@ def _open_gdal(
             with _gdal(location, name, notes, "cannot be read"):
                 meta, stream = stack.enter_context(
                     pyogrio.raw.open_arrow(
-                        location, batch_size=CHUNK_ROWS, datetime_as_string=True, **options
+                        location, batch_size=batch_size, datetime_as_string=True, **options
                     )
                 )
                 arrays = nanoarrow.ArrayStream(stream)
@@ -412,7 +428,7 @@ def _open_gdal(
         source_layer=source_layer,
         crs=crs,
         fields=[str(n) for n in info["fields"]],
-        count=info["features"] if info["features"] >= 0 else None,
+        count=count,
         notes=notes,
         limits=limits,
         reader=read,
@@ -573,7 +589,7 @@ def _open_csv(path: Path, options: CsvOptions, limits: ImportLimits) -> Source:
             records = _csv_records(csv.reader(text, delimiter=delimiter), path.name)
             next(records, None)  # the header, row 1
             first = 2
-            while chunk := list(itertools.islice(records, CHUNK_ROWS)):
+            for chunk in _csv_chunks(records):
                 if wkt_name is not None:
                     geometries = _wkt_geometries(_csv_column(chunk, index[wkt_name]))
                 else:
@@ -613,6 +629,20 @@ def _csv_records(reader: Any, name: str) -> Iterator[list[str]]:  # csv.reader h
             f"{name}, line {reader.line_num}: {exc}",
             field_errors=[FieldError(f"/rows/{reader.line_num}", str(exc))],
         ) from None
+
+
+def _csv_chunks(records: Iterator[list[str]]) -> Iterator[list[list[str]]]:
+    """Records by ``CHUNK_ROWS``, or fewer once they hold ``CHUNK_BYTES`` characters (WKT)."""
+    chunk: list[list[str]] = []
+    characters = 0
+    for record in records:
+        chunk.append(record)
+        characters += sum(map(len, record))
+        if len(chunk) == CHUNK_ROWS or characters >= CHUNK_BYTES:
+            yield chunk
+            chunk, characters = [], 0
+    if chunk:
+        yield chunk
 
 
 def _csv_column(records: list[list[str]], index: int) -> np.ndarray:
