@@ -76,6 +76,19 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
     )
+    max_import_rows: int = Field(
+        default=2_000_000,
+        ge=1,
+        description="Most rows (features) one layer or project file may hold to be imported.",
+    )
+    max_import_expanded_bytes: int = Field(
+        default=1024**3,
+        ge=1024,
+        description=(
+            "Most bytes one import reads: what a zip archive expands to, else the file's size "
+            "(a shapefile's with its .dbf and .shx)."
+        ),
+    )
     max_refused_share: float = Field(
         default=0.2,
         ge=0,

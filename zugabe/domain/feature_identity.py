@@ -25,9 +25,11 @@ DUPLICATE_EXAMPLES = 10  # repeated ids named in an import report
 
 def id_value(attributes: dict[str, Any], id_attribute: str | None) -> str | None:
     """The feature's id as text, None when the layer has none or the value is empty."""
-    if not id_attribute:
-        return None
-    value = attributes.get(id_attribute)
+    return id_text(attributes.get(id_attribute)) if id_attribute else None
+
+
+def id_text(value: Any) -> str | None:
+    """An id attribute's value as text, None when it is empty."""
     return None if value in (None, "") else str(value)
 
 
@@ -77,7 +79,10 @@ class DuplicateIds:
 
 def duplicate_ids(values: Sequence[str | None]) -> DuplicateIds | None:
     """The repeated values among ``values`` (empty ones ignored), None if all are unique."""
-    counts = Counter(v for v in values if v is not None)
+    present = [v for v in values if v is not None]
+    if len(set(present)) == len(present):  # the usual case, without counting each value
+        return None
+    counts = Counter(present)
     repeated = [(value, n) for value, n in counts.items() if n > 1]
     if not repeated:
         return None

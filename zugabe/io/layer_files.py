@@ -1,28 +1,35 @@
-"""Read the GIS files departments already have into one column-wise table.
+"""Read the GIS files departments already have into column-wise tables, chunk by chunk.
 
 GeoPackage, Shapefile (also zipped), GeoJSON and whatever else GDAL reads go
-through pyogrio; CSV with coordinate columns or WKT is read with Python's csv module
-because German CSVs write decimal commas that GDAL does not parse; ISYBAU XML
+through pyogrio's Arrow stream; CSV with coordinate columns or WKT is read with Python's csv
+module because German CSVs write decimal commas that GDAL does not parse; ISYBAU XML
 through ``zugabe.io.isybau``. Nothing here checks values: that is the
 importer's job, row by row, with reasons.
+
+A file is opened first (``open_source``): its fields, CRS and, where the format says so
+cheaply, its feature count are known before any row is read, so a file over the import
+limits is refused before it is loaded. Its rows are then read ``CHUNK_ROWS`` at a time and
+only the columns asked for, so the raw values of a big file never sit in memory at once.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import nanoarrow
 import numpy as np
 import pyogrio
 import shapely
+from nanoarrow.iterator import UnregisteredExtensionWarning
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -30,9 +37,15 @@ from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.isybau import read_isybau
 from zugabe.io.qgis_styles import FAMILIES
 
+CHUNK_ROWS = 50_000
+CHUNK_BYTES = 32 * 1024**2
+"""Rows read and handed on at a time: at most ``CHUNK_ROWS``, and fewer where that many
+would hold more than about ``CHUNK_BYTES`` of the file (big polygons), so that the raw
+values of a chunk, their geometries and their reprojected copies take little memory."""
+
 # Zip safety: GDAL reads zipped shapefiles in place (/vsizip/), but a hostile
-# archive can still expand to gigabytes or name paths outside any folder.
-ZIP_MAX_UNCOMPRESSED = 2 * 1024**3
+# archive can still name paths outside any folder or expand enormously; what it
+# expands to in total is bounded by the setting max_import_expanded_bytes.
 ZIP_MAX_RATIO = 200
 ZIP_MAX_MEMBERS = 1000
 
@@ -68,9 +81,20 @@ def option_name(field: str) -> str:
     return f"{field} (--{field.replace('_', '-')})"
 
 
+class ImportLimits(Protocol):
+    """How much one import may read; ``zugabe.config.Settings`` carries both."""
+
+    @property
+    def max_import_rows(self) -> int: ...
+
+    @property
+    def max_import_expanded_bytes(self) -> int: ...
+
+
 @dataclass
 class SourceTable:
-    """A source layer as columns: field name → array of raw values, plus geometry.
+    """A source layer, or a chunk of its rows, as columns: field name → array of raw
+    values, plus geometry.
 
     ``geometries`` are shapely objects (None where the row has none) in the
     source's own CRS; ``rows`` are 1-based row numbers for messages.
@@ -89,6 +113,63 @@ class SourceTable:
         return len(self.geometries)
 
 
+Reader = Callable[[list[str]], Iterator[SourceTable]]
+"""Reads the rows of a source with the given fields, chunk by chunk."""
+
+
+@dataclass
+class Source:
+    """A source layer opened for reading: what is known before its rows are read.
+
+    ``count`` is its number of features where the format tells it without reading them
+    (None otherwise); a file with more than ``max_import_rows`` is refused here, before
+    anything is loaded. ``notes`` grow while the rows are read (GDAL's warnings).
+    """
+
+    source: str
+    source_layer: str | None
+    crs: CRS | None
+    fields: list[str]
+    count: int | None
+    notes: list[str]
+    limits: ImportLimits
+    reader: Reader = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.count is not None and self.count > self.limits.max_import_rows:
+            raise _too_many_rows(self.source, f"{self.count:,}", self.limits)
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[SourceTable]:
+        """The rows, at most ``CHUNK_ROWS`` at a time, with only the fields in ``columns``
+        (None: all); refused as soon as they are more than ``max_import_rows``."""
+        asked = set(self.fields if columns is None else columns)
+        read = 0
+        for chunk in self.reader([name for name in self.fields if name in asked]):
+            read += len(chunk) + len(chunk.refused)
+            if read > self.limits.max_import_rows:
+                limit = self.limits.max_import_rows
+                raise _too_many_rows(self.source, f"more than {limit:,}", self.limits)
+            yield chunk
+
+    def read_all(self) -> SourceTable:
+        """Every row in one table (a project list, checked as a whole)."""
+        chunks = list(self.chunks())
+
+        def joined(arrays: Iterable[np.ndarray], dtype: type = object) -> np.ndarray:
+            return np.concatenate([np.empty(0, dtype=dtype), *arrays])
+
+        return SourceTable(
+            source=self.source,
+            source_layer=self.source_layer,
+            crs=self.crs,
+            fields={name: joined(c.fields[name] for c in chunks) for name in self.fields},
+            geometries=joined(c.geometries for c in chunks),
+            rows=joined((c.rows for c in chunks), np.int64),
+            notes=list(self.notes),
+            refused=[refused for c in chunks for refused in c.refused],
+        )
+
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How to read a CSV: the reader guesses what is not given."""
@@ -101,22 +182,23 @@ class CsvOptions:
     wkt_field: str | None = None
 
 
-def read_source(
+def open_source(
     path: Path,
     source_layer: str | None = None,
     csv_options: CsvOptions | None = None,
     encoding: str | None = None,
-) -> SourceTable:
-    """Read a GIS file; the format follows from the file name ending."""
+    *,
+    limits: ImportLimits,
+) -> Source:
+    """Open a GIS file for reading; the format follows from the file name ending.
+
+    A file that expands to more than ``max_import_expanded_bytes`` is refused here.
+    """
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InvalidInput(f"file {path.name} does not exist")
-    if suffix == ".csv":
-        return _read_csv(path, csv_options or CsvOptions(encoding=encoding))
-    if suffix == ".xml":
-        return _read_isybau(path, source_layer)
     if suffix == ".zip":
-        members = check_zip(path)
+        members = check_zip(path, limits)
         shapefiles = [m for m in members if m.lower().endswith(".shp")]
         if not shapefiles:
             raise InvalidInput(f"{path.name}: the archive holds no shapefile (.shp)")
@@ -126,8 +208,26 @@ def read_source(
                 f"{option_name('source_layer')}: " + ", ".join(shapefiles)
             )
         inner = source_layer if source_layer in shapefiles else shapefiles[0]
-        return _read_gdal(f"/vsizip/{path.resolve()}/{inner}", path.name, None, encoding)
-    return _read_gdal(str(path), path.name, source_layer, encoding)
+        location = f"/vsizip/{path.resolve()}/{inner}"
+        return _open_gdal(location, path.name, None, encoding, limits, sum(members.values()))
+    size = _file_size(path, limits)
+    if suffix == ".csv":
+        return _open_csv(path, csv_options or CsvOptions(encoding=encoding), limits)
+    if suffix == ".xml":
+        return _open_isybau(path, source_layer, limits)
+    return _open_gdal(str(path), path.name, source_layer, encoding, limits, size)
+
+
+def read_source(
+    path: Path,
+    source_layer: str | None = None,
+    csv_options: CsvOptions | None = None,
+    encoding: str | None = None,
+    *,
+    limits: ImportLimits,
+) -> SourceTable:
+    """A whole GIS file in one table, within the import limits."""
+    return open_source(path, source_layer, csv_options, encoding, limits=limits).read_all()
 
 
 def export_parts(path: Path, layer_key: str, source_layer: str | None) -> list[str] | None:
@@ -165,38 +265,52 @@ def export_parts(path: Path, layer_key: str, source_layer: str | None) -> list[s
     return present
 
 
-def read_parts(path: Path, parts: list[str], encoding: str | None = None) -> SourceTable:
-    """Several layers of one GeoPackage as one table (fields missing in a part are empty)."""
-    tables = [_read_gdal(str(path), path.name, part, encoding) for part in parts]
-    crs = {table.crs.to_wkt() if table.crs else None for table in tables}
+def open_parts(
+    path: Path, parts: list[str], *, limits: ImportLimits, encoding: str | None = None
+) -> Source:
+    """Several layers of one GeoPackage as one source (fields missing in a part are empty)."""
+    size = _file_size(path, limits)
+    sources = [_open_gdal(str(path), path.name, p, encoding, limits, size) for p in parts]
+    crs = {source.crs.to_wkt() if source.crs else None for source in sources}
     if len(crs) > 1:
         raise InvalidInput(f"{path.name}: the parts {', '.join(parts)} differ in their CRS")
-    names = list(dict.fromkeys(name for table in tables for name in table.fields))
-    fields = {
-        name: np.concatenate(
-            [
-                table.fields[name].astype(object)
-                if name in table.fields
-                else np.full(len(table), None, dtype=object)
-                for table in tables
-            ]
-        )
-        for name in names
-    }
-    counts = ", ".join(f"{part} ({len(table)})" for part, table in zip(parts, tables, strict=True))
-    return SourceTable(
+    counts = [source.count for source in sources]
+
+    def read(columns: list[str]) -> Iterator[SourceTable]:
+        """Each part's chunks, with every asked column and the rows numbered across parts."""
+        offset = 0  # rows of the parts before
+        for source in sources:
+            part_rows = 0
+            for chunk in source.reader([name for name in columns if name in source.fields]):
+                empty = np.full(len(chunk), None, dtype=object)
+                yield SourceTable(
+                    source=path.name,
+                    source_layer=",".join(parts),
+                    crs=chunk.crs,
+                    fields={name: chunk.fields.get(name, empty) for name in columns},
+                    geometries=chunk.geometries,
+                    rows=chunk.rows + offset,
+                )
+                part_rows += len(chunk)
+            offset += part_rows
+
+    listed = ", ".join(f"{part} ({count})" for part, count in zip(parts, counts, strict=True))
+    return Source(
         source=path.name,
         source_layer=",".join(parts),
-        crs=tables[0].crs,
-        fields=fields,
-        geometries=np.concatenate([table.geometries for table in tables]),
-        rows=np.arange(1, sum(len(table) for table in tables) + 1),
-        notes=[f"read as one layer from the parts {counts}; rows are numbered across them"],
+        crs=sources[0].crs,
+        fields=list(dict.fromkeys(name for source in sources for name in source.fields)),
+        count=None if None in counts else sum(c for c in counts if c is not None),
+        notes=[f"read as one layer from the parts {listed}; rows are numbered across them"],
+        limits=limits,
+        reader=read,
     )
 
 
-def check_zip(path: Path) -> list[str]:
-    """Refuse archives with path traversal, too many members or bomb-like ratios."""
+def check_zip(path: Path, limits: ImportLimits) -> dict[str, int]:
+    """The files of an archive and the bytes each expands to; refuses archives with path
+    traversal, too many members, bomb-like ratios, or more expanded bytes than
+    ``max_import_expanded_bytes``."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -215,21 +329,51 @@ def check_zip(path: Path) -> list[str]:
                 f"{path.name}: member '{name}' expands {info.file_size // info.compress_size}-fold;"
                 " refused as a possible zip bomb"
             )
-    if total > ZIP_MAX_UNCOMPRESSED:
-        raise InvalidInput(f"{path.name} expands to {total} bytes; at most {ZIP_MAX_UNCOMPRESSED}")
-    return [info.filename for info in infos if not info.is_dir()]
+    if total > limits.max_import_expanded_bytes:
+        raise _too_large(f"{path.name} expands to {total:,} bytes", limits)
+    return {info.filename: info.file_size for info in infos if not info.is_dir()}
 
 
-def _read_gdal(
-    location: str, name: str, source_layer: str | None, encoding: str | None
-) -> SourceTable:
+def _file_size(path: Path, limits: ImportLimits) -> int:
+    """The bytes an import reads of a file (a shapefile's with its .dbf and .shx); refused
+    over ``max_import_expanded_bytes``."""
+    size = path.stat().st_size
+    if path.suffix.lower() == ".shp":
+        sidecars = {path.with_suffix(s) for s in (".dbf", ".shx", ".DBF", ".SHX")}
+        size += sum(sidecar.stat().st_size for sidecar in sidecars if sidecar.is_file())
+    if size > limits.max_import_expanded_bytes:
+        raise _too_large(f"{path.name} holds {size:,} bytes", limits)
+    return size
+
+
+def _too_large(found: str, limits: ImportLimits) -> InvalidInput:
+    return InvalidInput(
+        f"{found}; an import reads at most {limits.max_import_expanded_bytes:,} bytes "
+        "(setting max_import_expanded_bytes)",
+        field_errors=[FieldError("/file", "too large to import")],
+    )
+
+
+def _too_many_rows(name: str, found: str, limits: ImportLimits) -> InvalidInput:
+    return InvalidInput(
+        f"{name} holds {found} features; an import takes at most "
+        f"{limits.max_import_rows:,} (setting max_import_rows): split the file",
+        field_errors=[FieldError("/file", "too many features to import")],
+    )
+
+
+def _open_gdal(
+    location: str,
+    name: str,
+    source_layer: str | None,
+    encoding: str | None,
+    limits: ImportLimits,
+    size: int,
+) -> Source:
+    """A layer GDAL reads; ``size`` is the bytes of the file (or of the archive, expanded)."""
     notes: list[str] = []
-    try:
-        with _gdal_warnings(location, name, notes):
-            layers = pyogrio.list_layers(location)
-    except pyogrio.errors.DataSourceError as exc:
-        detail = gdal_message(exc, location, name)
-        raise InvalidInput(f"{name} cannot be read as a GIS file: {detail}") from exc
+    with _gdal(location, name, notes, "cannot be read as a GIS file"):
+        layers = pyogrio.list_layers(location)
     layer_names = [str(row[0]) for row in layers]
     if source_layer is None:
         if len(layer_names) > 1:
@@ -242,33 +386,91 @@ def _read_gdal(
         raise InvalidInput(
             f"{name} has no layer '{source_layer}'; it has: {', '.join(layer_names)}"
         )
-    kwargs: dict[str, Any] = {"layer": source_layer}
-    if encoding:
-        kwargs["encoding"] = encoding
-    try:
-        with _gdal_warnings(location, name, notes):
-            meta, fids, wkb, columns = pyogrio.raw.read(
-                location, return_fids=_feature_ids_are_data(name), **kwargs
-            )
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        detail = gdal_message(exc, location, name)
-        raise InvalidInput(f"{name} cannot be read: {detail}") from exc
-    with np.errstate(invalid="ignore"):  # NaN coordinates are refused per row later
-        geometries = shapely.from_wkb(wkb, on_invalid="ignore") if wkb is not None else None
-    if geometries is None:
+    with _gdal(location, name, notes, "cannot be read"):
+        info = pyogrio.read_info(location, layer=source_layer, encoding=encoding)
+    if info["geometry_type"] is None:
         raise InvalidInput(f"{name}: layer '{source_layer}' has no geometry column")
-    crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
-    fields = {str(n): np.asarray(c) for n, c in zip(meta["fields"], columns, strict=True)}
-    if fids is not None and "id" not in fields:
-        fields["id"] = np.asarray(fids)
-    return SourceTable(
+    crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    count = info["features"] if info["features"] >= 0 else None
+    fields = [str(n) for n in info["fields"]]
+    fid_as_id = _feature_ids_are_data(name) and "id" not in fields
+    if fid_as_id:
+        fields.append("id")
+    # Rows of about CHUNK_BYTES of the file (the rows' average, where their number is known).
+    batch_size = (
+        min(CHUNK_ROWS, max(1, CHUNK_BYTES * count // max(size, 1))) if count else CHUNK_ROWS
+    )
+
+    def read(columns: list[str]) -> Iterator[SourceTable]:
+        """GDAL's Arrow stream in batches of ``batch_size`` rows, the dataset open throughout
+        (one pass over the file, whatever the driver)."""
+        fids = fid_as_id and "id" in columns
+        options: dict[str, Any] = {
+            "layer": source_layer,
+            "columns": [c for c in columns if not (fid_as_id and c == "id")],
+            "return_fids": fids,
+        }
+        if encoding:
+            options["encoding"] = encoding
+        first = 1
+        with ExitStack() as stack:
+            with _gdal(location, name, notes, "cannot be read"):
+                meta, stream = stack.enter_context(
+                    pyogrio.raw.open_arrow(
+                        location, batch_size=batch_size, datetime_as_string=True, **options
+                    )
+                )
+                arrays = nanoarrow.ArrayStream(stream)
+            fid_column = meta.get("fid_column") or "OGC_FID"
+            names = [
+                "id" if fids and child.name == fid_column else child.name
+                for child in arrays.schema.fields
+            ]
+            batches = iter(arrays)
+            geometry = names.index(meta["geometry_name"] or "wkb_geometry")
+            while True:
+                with _gdal(location, name, notes, "cannot be read"):
+                    batch = next(batches, None)
+                if batch is None:
+                    return
+                yield _arrow_chunk(batch, names, geometry, first, name, source_layer, crs)
+                first += len(batch)
+
+    return Source(
         source=name,
         source_layer=source_layer,
         crs=crs,
         fields=fields,
-        geometries=geometries,
-        rows=np.arange(1, len(geometries) + 1),
+        count=count,
         notes=notes,
+        limits=limits,
+        reader=read,
+    )
+
+
+def _arrow_chunk(
+    batch: nanoarrow.Array,
+    names: list[str],
+    geometry: int,
+    first: int,
+    name: str,
+    source_layer: str | None,
+    crs: CRS | None,
+) -> SourceTable:
+    """One Arrow batch as a table of Python values, as GDAL's fields hold them (dates as
+    ``date``, date-times as the text the file holds, missing values as None)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnregisteredExtensionWarning)  # geoarrow.wkb: bytes
+        columns = [_objects(batch.child(i).to_pylist()) for i in range(len(names))]
+    with np.errstate(invalid="ignore"):  # NaN coordinates are refused per row later
+        geometries = shapely.from_wkb(columns[geometry], on_invalid="ignore")
+    return SourceTable(
+        source=name,
+        source_layer=source_layer,
+        crs=crs,
+        fields={n: c for i, (n, c) in enumerate(zip(names, columns, strict=True)) if i != geometry},
+        geometries=geometries,
+        rows=np.arange(first, first + len(geometries)),
     )
 
 
@@ -276,6 +478,23 @@ def _feature_ids_are_data(name: str) -> bool:
     """A GeoJSON Feature's ``id`` (GDAL reads it as the feature id) is the file's data, such
     as the project number of ZUGABE's export; elsewhere feature ids only count rows."""
     return name.lower().endswith((".geojson", ".json"))
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """Values as a one-dimensional object array (lists stay single values)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+@contextmanager
+def _gdal(location: str, name: str, notes: list[str], what: str) -> Iterator[None]:
+    """Around each call into GDAL, also each batch of its Arrow stream: its warnings become
+    ``notes``, its errors refusals saying the file ``what``; both name the file, not its path.
+    """
+    try:
+        with _gdal_warnings(location, name, notes):
+            yield
+    except RuntimeError as exc:  # pyogrio's DataSourceError, DataLayerError; nanoarrow's
+        raise InvalidInput(f"{name} {what}: {gdal_message(exc, location, name)}") from exc
 
 
 @contextmanager
@@ -304,8 +523,12 @@ def gdal_message(error: Exception, location: str, name: str) -> str:
 ISYBAU_PARTS = ("sewer_sections", "manholes")
 
 
-def _read_isybau(path: Path, part: str | None) -> SourceTable:
-    """Sewer sections or manholes of an ISYBAU XML file (``part`` picks which)."""
+def _open_isybau(path: Path, part: str | None, limits: ImportLimits) -> Source:
+    """Sewer sections or manholes of an ISYBAU XML file (``part`` picks which).
+
+    The XML is parsed whole (its size is bounded by ``max_import_expanded_bytes``) and
+    handed on as one chunk.
+    """
     if part not in ISYBAU_PARTS:
         raise InvalidInput(
             f"{path.name} is ISYBAU XML; choose its part with {option_name('source_layer')}: "
@@ -315,108 +538,183 @@ def _read_isybau(path: Path, part: str | None) -> SourceTable:
     features = data.sewer_sections if part == "sewer_sections" else data.manholes
     problems = data.section_problems if part == "sewer_sections" else data.manhole_problems
     names = sorted({name for f in features for name in f.attributes})
-    fields = {
-        name: np.array([f.attributes.get(name) for f in features], dtype=object) for name in names
-    }
-    geometries = np.array([f.geometry for f in features], dtype=object)
+    crs = CRS.from_user_input(data.crs_hint) if data.crs_hint else None
     version = f"ISYBAU {data.version}" if data.version else "ISYBAU"
-    return SourceTable(
+
+    def read(columns: list[str]) -> Iterator[SourceTable]:
+        yield SourceTable(
+            source=path.name,
+            source_layer=part,
+            crs=crs,
+            fields={
+                name: np.array([f.attributes.get(name) for f in features], dtype=object)
+                for name in columns
+            },
+            geometries=np.array([f.geometry for f in features], dtype=object),
+            rows=np.array([f.record for f in features], dtype=int),
+            refused=[(record, f"{object_id}: {reason}") for record, object_id, reason in problems],
+        )
+
+    return Source(
         source=path.name,
         source_layer=part,
-        crs=CRS.from_user_input(data.crs_hint) if data.crs_hint else None,
-        fields=fields,
-        geometries=geometries,
-        rows=np.array([f.record for f in features], dtype=int),
+        crs=crs,
+        fields=names,
+        count=len(features) + len(problems),
         notes=[f"read as {version}", *data.warnings],
-        refused=[(record, f"{object_id}: {reason}") for record, object_id, reason in problems],
+        limits=limits,
+        reader=read,
     )
 
 
-def _read_csv(path: Path, options: CsvOptions) -> SourceTable:
-    raw = path.read_bytes()
-    text, encoding = _decode(raw, options.encoding, path.name)
-    sample = text[:20_000]
-    delimiter = options.delimiter
-    if delimiter is None:
-        try:
-            delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
-        except csv.Error:
-            delimiter = ","
-    if len(delimiter) != 1:
-        raise InvalidInput(
-            f"the CSV delimiter must be one character, got {delimiter[:20]!r}",
-            field_errors=[FieldError("/delimiter", "one character")],
-        )
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    try:
-        header = next(reader)
-        records = list(reader)
-    except StopIteration:
-        raise InvalidInput(f"{path.name} is empty") from None
-    except csv.Error as exc:  # e.g. a field over the csv module's 131,072 characters
-        raise InvalidInput(
-            f"{path.name}, line {reader.line_num}: {exc}",
-            field_errors=[FieldError(f"/rows/{reader.line_num}", str(exc))],
-        ) from None
-    columns = {
-        name: np.array([r[i] if i < len(r) else "" for r in records], dtype=object)
-        for i, name in enumerate(header)
-    }
+def _open_csv(path: Path, options: CsvOptions, limits: ImportLimits) -> Source:
+    """A CSV's header and how to read it; its rows are read chunk by chunk."""
+    encoding = _encoding(path, options.encoding)
+    with path.open(encoding=encoding, newline="") as text:
+        sample = text.read(20_000)
+        delimiter = options.delimiter
+        if delimiter is None:
+            try:
+                delimiter = csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
+            except csv.Error:
+                delimiter = ","
+        if len(delimiter) != 1:
+            raise InvalidInput(
+                f"the CSV delimiter must be one character, got {delimiter[:20]!r}",
+                field_errors=[FieldError("/delimiter", "one character")],
+            )
+        text.seek(0)
+        header = next(_csv_records(csv.reader(text, delimiter=delimiter), path.name), None)
+    if header is None:
+        raise InvalidInput(f"{path.name} is empty")
+    index = {name: i for i, name in enumerate(header)}  # a repeated name: its last column
     wkt_name = options.wkt_field
     if wkt_name is None and not (options.x_field or options.y_field):
         wkt_name = next((h for h in header if h.strip().lower() in WKT_FIELD_NAMES), None)
     if wkt_name is not None:
-        geometries, where = _wkt_geometries(columns, header, wkt_name, path.name)
+        _check_columns(header, (wkt_name,), path.name)
+        geometry_columns: tuple[str, ...] = (wkt_name,)
+        where = f"geometry from WKT in {wkt_name}"
     else:
-        geometries, where = _point_geometries(columns, header, options, path.name)
-    return SourceTable(
+        x_name = options.x_field or _find_field(header, X_FIELD_NAMES, "x", path.name)
+        y_name = options.y_field or _find_field(header, Y_FIELD_NAMES, "y", path.name)
+        _check_columns(header, (x_name, y_name), path.name)
+        geometry_columns = (x_name, y_name)
+        where = f"coordinates {x_name}/{y_name}"
+
+    def read(columns: list[str]) -> Iterator[SourceTable]:
+        decimal_comma = options.decimal_comma  # guessed from the first rows, kept for all
+        with path.open(encoding=encoding, newline="") as text:
+            records = _csv_records(csv.reader(text, delimiter=delimiter), path.name)
+            next(records, None)  # the header, row 1
+            first = 2
+            for chunk in _csv_chunks(records):
+                if wkt_name is not None:
+                    geometries = _wkt_geometries(_csv_column(chunk, index[wkt_name]))
+                else:
+                    xs, ys = (_csv_column(chunk, index[name]) for name in geometry_columns)
+                    if decimal_comma is None:
+                        decimal_comma = any("," in v for v in xs[:100])
+                    geometries = _point_geometries(xs, ys, decimal_comma)
+                yield SourceTable(
+                    source=path.name,
+                    source_layer=None,
+                    crs=None,
+                    fields={name: _csv_column(chunk, index[name]) for name in columns},
+                    geometries=geometries,
+                    rows=np.arange(first, first + len(chunk)),
+                )
+                first += len(chunk)
+
+    return Source(
         source=path.name,
         source_layer=None,
         crs=None,
-        fields=columns,
-        geometries=geometries,
-        rows=np.arange(2, len(records) + 2),  # row 1 is the header
+        fields=[name for name in index if name not in geometry_columns],
+        count=None,
         notes=[f"CSV read as {encoding}, delimiter {delimiter!r}, {where}"],
+        limits=limits,
+        reader=read,
     )
 
 
-def _wkt_geometries(
-    columns: dict[str, np.ndarray], header: list[str], wkt_name: str, name: str
-) -> tuple[np.ndarray, str]:
-    """Geometry from a WKT column (taken out of ``columns``); unreadable WKT gives None."""
-    _check_columns(header, (wkt_name,), name)
-    texts = np.array([str(v).strip() or None for v in columns.pop(wkt_name)], dtype=object)
-    return shapely.from_wkt(texts, on_invalid="ignore"), f"geometry from WKT in {wkt_name}"
+def _csv_records(reader: Any, name: str) -> Iterator[list[str]]:  # csv.reader has no public type
+    """The records of a CSV reader; a broken one (e.g. a field over the csv module's 131,072
+    characters) is refused with its line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"{name}, line {reader.line_num}: {exc}",
+            field_errors=[FieldError(f"/rows/{reader.line_num}", str(exc))],
+        ) from None
 
 
-def _point_geometries(
-    columns: dict[str, np.ndarray], header: list[str], options: CsvOptions, name: str
-) -> tuple[np.ndarray, str]:
-    """Points from coordinate columns (taken out of ``columns``), found by name if not given."""
-    x_name = options.x_field or _find_field(header, X_FIELD_NAMES, "x", name)
-    y_name = options.y_field or _find_field(header, Y_FIELD_NAMES, "y", name)
-    _check_columns(header, (x_name, y_name), name)
-    decimal_comma = options.decimal_comma
-    if decimal_comma is None:
-        decimal_comma = any("," in v for v in columns[x_name][:100])
-    xs = _numbers(columns.pop(x_name), decimal_comma)
-    ys = _numbers(columns.pop(y_name), decimal_comma)
-    geometries = shapely.points(xs, ys)
-    geometries[np.isnan(xs) | np.isnan(ys)] = None
-    return geometries, f"coordinates {x_name}/{y_name}"
+def _csv_chunks(records: Iterator[list[str]]) -> Iterator[list[list[str]]]:
+    """Records by ``CHUNK_ROWS``, or fewer once they hold ``CHUNK_BYTES`` characters (WKT)."""
+    chunk: list[list[str]] = []
+    characters = 0
+    for record in records:
+        chunk.append(record)
+        characters += sum(map(len, record))
+        if len(chunk) == CHUNK_ROWS or characters >= CHUNK_BYTES:
+            yield chunk
+            chunk, characters = [], 0
+    if chunk:
+        yield chunk
 
 
-def _decode(raw: bytes, encoding: str | None, name: str) -> tuple[str, str]:
-    """Decode with the given encoding, else UTF-8, else Windows-1252 (old Excel exports)."""
-    for candidate in [encoding] if encoding else ["utf-8-sig", "cp1252"]:
+def _csv_column(records: list[list[str]], index: int) -> np.ndarray:
+    """One column of CSV records; a short record has an empty value there."""
+    return np.array([r[index] if index < len(r) else "" for r in records], dtype=object)
+
+
+def _wkt_geometries(texts: np.ndarray) -> np.ndarray:
+    """Geometry from WKT; unreadable WKT gives None."""
+    texts = np.array([str(v).strip() or None for v in texts], dtype=object)
+    return shapely.from_wkt(texts, on_invalid="ignore")
+
+
+def _point_geometries(xs: np.ndarray, ys: np.ndarray, decimal_comma: bool) -> np.ndarray:
+    """Points from coordinate columns; a row without both numbers has none."""
+    x = _numbers(xs, decimal_comma)
+    y = _numbers(ys, decimal_comma)
+    geometries = shapely.points(x, y)
+    geometries[np.isnan(x) | np.isnan(y)] = None
+    return geometries
+
+
+def _encoding(path: Path, given: str | None) -> str:
+    """The given encoding (checked), else UTF-8, else Windows-1252 (old Excel exports),
+    else Latin-1: the first that decodes the whole file."""
+    for candidate in [given] if given else ["utf-8-sig", "cp1252"]:
         try:
-            return raw.decode(candidate), candidate
-        except UnicodeDecodeError as exc:
-            if encoding:
-                raise InvalidInput(f"{name} is not {encoding} text (byte {exc.start})") from exc
+            position = _first_undecodable(path, candidate)
         except LookupError as exc:
-            raise InvalidInput(f"unknown encoding '{encoding}'") from exc
-    return raw.decode("latin-1"), "latin-1"
+            raise InvalidInput(f"unknown encoding '{given}'") from exc
+        if position is None:
+            return candidate
+        if given:
+            raise InvalidInput(f"{path.name} is not {given} text (byte {position})")
+    return "latin-1"
+
+
+def _first_undecodable(path: Path, encoding: str) -> int | None:
+    """Where ``encoding`` first fails on the file (None: nowhere), decoding it in blocks
+    without keeping the text."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    consumed = 0
+    with path.open("rb") as raw:
+        while True:
+            block = raw.read(1 << 20)
+            pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return consumed - pending + exc.start
+            if not block:
+                return None
+            consumed += len(block)
 
 
 def _check_columns(header: list[str], given: tuple[str, ...], name: str) -> None:

@@ -20,7 +20,7 @@ from pyproj import CRS, Transformer
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
-from zugabe.domain.feature_identity import duplicate_ids, id_value
+from zugabe.domain.feature_identity import duplicate_ids, id_text
 from zugabe.domain.geometry_repair import repaired
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
 from zugabe.domain.policy import Policy
@@ -29,12 +29,13 @@ from zugabe.io.crs import Reprojector, choose_transformation
 from zugabe.io.geojson import geometry_to_json
 from zugabe.io.layer_files import (
     CsvOptions,
+    Source,
     SourceTable,
     crs_from_text,
     export_parts,
+    open_parts,
+    open_source,
     option_name,
-    read_parts,
-    read_source,
 )
 from zugabe.services.audit import AuditService, Change
 from zugabe.storage.contract import (
@@ -141,57 +142,52 @@ class LayerService:
         definition = self.definition(layer_key)
         self.policy.require_layer_write(actor, definition.theme, f"importing the layer {layer_key}")
         parts = export_parts(path, layer_key, source_layer)
-        table = read_parts(path, parts) if parts else read_source(path, source_layer, csv_options)
-        crs = source_crs_of(table, source_crs)
+        source = (
+            open_parts(path, parts, limits=self.settings)
+            if parts
+            else open_source(path, source_layer, csv_options, limits=self.settings)
+        )
+        crs = source_crs_of(source, source_crs)
         transformation = choose_transformation(crs, self.reprojector.storage_crs)
         report = ImportReport(
             layer=layer_key,
-            source=table.source,
-            source_layer=table.source_layer,
+            source=source.source,
+            source_layer=source.source_layer,
             source_crs=crs_label(crs),
             transformation=transformation.description,
             transformation_accuracy_m=transformation.accuracy_m,
-            rows_read=len(table),
-            notes=list(table.notes),
         )
-        if transformation.warning:
-            report.notes.append(transformation.warning)
-        if len(table) == 0 and not table.refused:
-            raise InvalidInput(
-                f"{table.source} holds no features; the stored version of layer "
-                f"'{layer_key}' is kept",
-                field_errors=[FieldError("/file", "no features")],
-            )
-        match = match_fields(list(table.fields), definition, mapping)
+        if source.count == 0:
+            raise _no_features(source, layer_key)
+        match = match_fields(source.fields, definition, mapping)
         if match.missing_required:
             raise InvalidInput(
-                f"{table.source}: no field for the required attribute(s) "
+                f"{source.source}: no field for the required attribute(s) "
                 f"{', '.join(match.missing_required)} of layer '{layer_key}'; "
-                f"fields in the file: {', '.join(table.fields)}; "
+                f"fields in the file: {', '.join(source.fields)}; "
                 f"map one with {option_name('map')} FIELD=ATTRIBUTE"
             )
-        for row, reason in table.refused:
-            report.refuse(row, reason)
-        report.rows_read += len(table.refused)
         report.field_mapping = dict(match.mapping)
         report.unmatched_fields = list(match.unmatched_source)
-        keep = np.ones(len(table), dtype=bool)
-        attributes = self._coerce(table, definition, match.mapping, keep, report)
-        geometries = self._geometries(table, definition, transformation.transformer, keep, report)
-        report.accepted = int(keep.sum())
+        transformer = transformation.transformer
+        accepted = self._check(source, definition, match.mapping, transformer, report)
+        if report.rows_read == 0:
+            raise _no_features(source, layer_key)
+        report.notes = [*source.notes, *filter(None, [transformation.warning])]
+        report.accepted = accepted.count
         self._refuse_if_too_many_refused(report, accept_partial)
-        self._name_duplicate_ids(definition, attributes, keep, report)
+        self._name_duplicate_ids(definition, accepted, report)
         version = NewLayerVersion(
             key=layer_key,
-            source=table.source,
-            source_layer=table.source_layer,
+            source=source.source,
+            source_layer=source.source_layer,
             source_crs=report.source_crs,
             transformation=report.transformation,
             user=actor.username,
             report=report.as_dict(),
             keep_earlier=self.settings.keep_layer_versions,
         )
-        batches = self._batches(definition, table, geometries, attributes, keep, progress)
+        batches = self._batches(definition, accepted, progress)
         before = self.store.get_layer(layer_key)
         with self._writing():
             info = self.store.replace_layer(version, batches)
@@ -242,18 +238,38 @@ class LayerService:
             field_errors=rows,
         )
 
+    def _check(
+        self,
+        source: Source,
+        definition: LayerDefinition,
+        mapping: Mapping[str, str],
+        transformer: Transformer,
+        report: ImportReport,
+    ) -> _Accepted:
+        """Every row checked, a chunk at a time; only the accepted rows are kept, converted
+        and in the storage CRS, until they are written."""
+        region = self.reprojector.bbox_to_storage(self.settings.region_bbox)
+        shapely.prepare(region)
+        accepted = _Accepted()
+        for chunk in source.chunks(list(mapping)):
+            report.rows_read += len(chunk) + len(chunk.refused)
+            for row, reason in chunk.refused:
+                report.refuse(row, reason)
+            keep = np.ones(len(chunk), dtype=bool)
+            values = self._coerce(chunk, definition, mapping, keep, report)
+            geometries = self._geometries(chunk, definition, transformer, region, keep, report)
+            kept = {attribute: column[keep] for attribute, column in values.items()}
+            accepted.add(geometries[keep], kept, chunk.rows[keep])
+        return accepted
+
     @staticmethod
     def _name_duplicate_ids(
-        definition: LayerDefinition,
-        attributes: list[dict[str, Any]],
-        keep: np.ndarray,
-        report: ImportReport,
+        definition: LayerDefinition, accepted: _Accepted, report: ImportReport
     ) -> None:
         """Say which ids repeat: such features are recognised by their geometry instead."""
         if definition.id_attribute is None:
             return
-        values = [id_value(attributes[i], definition.id_attribute) for i in np.flatnonzero(keep)]
-        repeated = duplicate_ids(values)
+        repeated = duplicate_ids([id_text(v) for v in accepted.column(definition.id_attribute)])
         if repeated is not None:
             report.duplicate_ids = asdict(repeated)
             report.notes.append(repeated.note(definition.id_attribute))
@@ -265,14 +281,16 @@ class LayerService:
         mapping: Mapping[str, str],
         keep: np.ndarray,
         report: ImportReport,
-    ) -> list[dict[str, Any]]:
-        """Attribute values per row; a row with a value that does not fit is refused.
+    ) -> dict[str, np.ndarray]:
+        """Attribute values, one array per attribute (None: missing); a row with a value that
+        does not fit is refused.
 
         Values are converted once per distinct raw value: source files repeat
         the same materials, classes and years thousands of times.
         """
-        rows: list[dict[str, Any]] = [{} for _ in range(len(table))]
+        values: dict[str, np.ndarray] = {}
         for source_name, attribute in mapping.items():
+            column: list[Any] = [None] * len(table)
             spec = definition.attribute(attribute)
             # Free text (ids, names) is mostly distinct: stripping it directly
             # is what coerce_value would do, without a cache that never hits.
@@ -280,7 +298,7 @@ class LayerService:
             cache: dict[Any, tuple[Any, str | None]] = {}
             for index, raw in enumerate(table.fields[source_name].tolist()):
                 if free_text and type(raw) is str and (text := raw.strip()):
-                    rows[index][attribute] = text
+                    column[index] = text
                     continue
                 try:
                     value, reason = cache[raw]
@@ -293,20 +311,20 @@ class LayerService:
                         keep[index] = False
                         report.refuse(int(table.rows[index]), f"{source_name}: {reason}")
                 elif value is not None:
-                    rows[index][attribute] = (
-                        value.isoformat() if hasattr(value, "isoformat") else value
-                    )
-        return rows
+                    column[index] = value.isoformat() if hasattr(value, "isoformat") else value
+            values[attribute] = np.fromiter(column, dtype=object, count=len(column))
+        return values
 
     def _geometries(
         self,
         table: SourceTable,
         definition: LayerDefinition,
         transformer: Transformer,
+        region: shapely.Geometry,
         keep: np.ndarray,
         report: ImportReport,
     ) -> np.ndarray:
-        """Geometry in the storage CRS; empty, unfitting or out-of-region rows are refused."""
+        """Geometry in the storage CRS; empty, unfitting or out-of-``region`` rows are refused."""
         geometries = table.geometries.copy()
 
         def refuse(mask: np.ndarray, reason: str | Callable[[int], str]) -> None:
@@ -339,8 +357,6 @@ class LayerService:
         transformed = np.ones(len(geometries), dtype=bool)
         transformed[usable] = _all_finite(geometries[usable])
         refuse(~transformed, "coordinates cannot be transformed to the storage CRS")
-        region = self.reprojector.bbox_to_storage(self.settings.region_bbox)
-        shapely.prepare(region)
         inside = np.ones(len(geometries), dtype=bool)
         inside[keep] = shapely.intersects(region, geometries[keep])
         refuse(
@@ -364,34 +380,33 @@ class LayerService:
         return geometries
 
     def _batches(
-        self,
-        definition: LayerDefinition,
-        table: SourceTable,
-        geometries: np.ndarray,
-        attributes: list[dict[str, Any]],
-        keep: np.ndarray,
-        progress: Progress | None,
+        self, definition: LayerDefinition, accepted: _Accepted, progress: Progress | None
     ) -> Iterator[LayerFeatureBatch]:
-        indices = np.flatnonzero(keep)
-        for start in range(0, len(indices), self.batch_size):
-            chunk = indices[start : start + self.batch_size]
-            chunk_geometries = geometries[chunk]
-            chunk_attributes = [attributes[i] for i in chunk]
-            derived = None
-            if definition.derived is not None:
-                spec = definition.derived
-                radii = np.array(
-                    [spec.radius_for(a.get(spec.radius_attribute or "")) for a in chunk_attributes]
+        """The accepted rows in batches for the store; each chunk is let go once written."""
+        total = accepted.count
+        while accepted.chunks:
+            geometries, values, rows = accepted.chunks.pop(0)
+            for start in range(0, len(rows), self.batch_size):
+                part = slice(start, start + self.batch_size)
+                batch_geometries = geometries[part]
+                attributes = _attribute_rows(
+                    {a: v[part] for a, v in values.items()}, len(batch_geometries)
                 )
-                derived = list(shapely.buffer(chunk_geometries, radii))
-            yield LayerFeatureBatch(
-                geometries=list(chunk_geometries),
-                attributes=chunk_attributes,
-                source_rows=table.rows[chunk].tolist(),
-                derived=derived,
-            )
-            if progress is not None:
-                progress(len(chunk), len(indices))
+                derived = None
+                if definition.derived is not None:
+                    spec = definition.derived
+                    radii = np.array(
+                        [spec.radius_for(a.get(spec.radius_attribute or "")) for a in attributes]
+                    )
+                    derived = list(shapely.buffer(batch_geometries, radii))
+                yield LayerFeatureBatch(
+                    geometries=list(batch_geometries),
+                    attributes=attributes,
+                    source_rows=rows[part].tolist(),
+                    derived=derived,
+                )
+                if progress is not None:
+                    progress(len(batch_geometries), total)
 
     def list(self, actor: Actor) -> list[LayerInfo]:
         self.policy.require_read(actor)
@@ -551,6 +566,45 @@ class LayerService:
             self._recompute_cases(actor)
 
 
+@dataclass
+class _Accepted:
+    """The accepted rows of an import until they are written, chunk by chunk: geometries,
+    one array per attribute and the source rows, without an object per row."""
+
+    chunks: list[tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, geometries: np.ndarray, values: dict[str, np.ndarray], rows: np.ndarray) -> None:
+        self.chunks.append((geometries, values, rows))
+        self.count += len(rows)
+
+    def column(self, attribute: str) -> list[Any]:
+        """Every accepted row's value of ``attribute`` (None: missing)."""
+        return [
+            value
+            for _geometries, values, rows in self.chunks
+            for value in (values[attribute].tolist() if attribute in values else [None] * len(rows))
+        ]
+
+
+def _attribute_rows(values: Mapping[str, np.ndarray], size: int) -> list[dict[str, Any]]:
+    """One dict per row with its present values, as the store takes attributes."""
+    if not values:
+        return [{} for _ in range(size)]
+    names = list(values)
+    return [
+        {name: value for name, value in zip(names, row, strict=True) if value is not None}
+        for row in zip(*(column.tolist() for column in values.values()), strict=True)
+    ]
+
+
+def _no_features(source: Source, layer_key: str) -> InvalidInput:
+    return InvalidInput(
+        f"{source.source} holds no features; the stored version of layer '{layer_key}' is kept",
+        field_errors=[FieldError("/file", "no features")],
+    )
+
+
 def _feature_batch(features: list[LayerFeature]) -> LayerFeatureBatch:
     """Stored features as one batch to write again (a rollback)."""
     return LayerFeatureBatch(
@@ -569,7 +623,7 @@ def _all_finite(geometries: np.ndarray) -> np.ndarray:
     return finite
 
 
-def source_crs_of(table: SourceTable, given: str | None) -> CRS:
+def source_crs_of(table: SourceTable | Source, given: str | None) -> CRS:
     """The CRS the user gave, else the file's; a file without one cannot be placed."""
     crs = crs_from_text(given) if given else table.crs
     if crs is None:

@@ -229,7 +229,9 @@ class ProjectImporter:
                 + " files"
             )
         encoding = csv_options.encoding if csv_options else None
-        table = read_source(path, source_layer, csv_options, encoding)
+        table = read_source(
+            path, source_layer, csv_options, encoding, limits=self.projects.settings
+        )
         if len(table) == 0:
             raise InvalidInput(f"{table.source} holds no rows")
         crs = source_crs_of(table, source_crs)
