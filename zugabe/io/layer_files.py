@@ -189,10 +189,13 @@ def open_source(
     encoding: str | None = None,
     *,
     limits: ImportLimits,
+    feature_ids: bool = False,
 ) -> Source:
     """Open a GIS file for reading; the format follows from the file name ending.
 
     A file that expands to more than ``max_import_expanded_bytes`` is refused here.
+    ``feature_ids``: a GeoJSON Feature's ``id`` member, which GDAL reads as the feature
+    id, becomes the field ``id`` (in ZUGABE's export, the project's number).
     """
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -215,7 +218,8 @@ def open_source(
         return _open_csv(path, csv_options or CsvOptions(encoding=encoding), limits)
     if suffix == ".xml":
         return _open_isybau(path, source_layer, limits)
-    return _open_gdal(str(path), path.name, source_layer, encoding, limits, size)
+    geojson_ids = feature_ids and suffix in (".geojson", ".json")
+    return _open_gdal(str(path), path.name, source_layer, encoding, limits, size, geojson_ids)
 
 
 def read_source(
@@ -225,9 +229,13 @@ def read_source(
     encoding: str | None = None,
     *,
     limits: ImportLimits,
+    feature_ids: bool = False,
 ) -> SourceTable:
-    """A whole GIS file in one table, within the import limits."""
-    return open_source(path, source_layer, csv_options, encoding, limits=limits).read_all()
+    """A whole GIS file in one table, within the import limits (see ``open_source``)."""
+    source = open_source(
+        path, source_layer, csv_options, encoding, limits=limits, feature_ids=feature_ids
+    )
+    return source.read_all()
 
 
 def export_parts(path: Path, layer_key: str, source_layer: str | None) -> list[str] | None:
@@ -369,6 +377,7 @@ def _open_gdal(
     encoding: str | None,
     limits: ImportLimits,
     size: int,
+    feature_ids: bool = False,
 ) -> Source:
     """A layer GDAL reads; ``size`` is the bytes of the file (or of the archive, expanded)."""
     notes: list[str] = []
@@ -393,7 +402,7 @@ def _open_gdal(
     crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
     count = info["features"] if info["features"] >= 0 else None
     fields = [str(n) for n in info["fields"]]
-    fid_as_id = _feature_ids_are_data(name) and "id" not in fields
+    fid_as_id = feature_ids and "id" not in fields
     if fid_as_id:
         fields.append("id")
     # Rows of about CHUNK_BYTES of the file (the rows' average, where their number is known).
@@ -472,12 +481,6 @@ def _arrow_chunk(
         geometries=geometries,
         rows=np.arange(first, first + len(geometries)),
     )
-
-
-def _feature_ids_are_data(name: str) -> bool:
-    """A GeoJSON Feature's ``id`` (GDAL reads it as the feature id) is the file's data, such
-    as the project number of ZUGABE's export; elsewhere feature ids only count rows."""
-    return name.lower().endswith((".geojson", ".json"))
 
 
 def _objects(values: list[Any]) -> np.ndarray:

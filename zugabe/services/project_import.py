@@ -230,7 +230,12 @@ class ProjectImporter:
             )
         encoding = csv_options.encoding if csv_options else None
         table = read_source(
-            path, source_layer, csv_options, encoding, limits=self.projects.settings
+            path,
+            source_layer,
+            csv_options,
+            encoding,
+            limits=self.projects.settings,
+            feature_ids=True,  # a GeoJSON export's Feature ids are the projects' numbers
         )
         if len(table) == 0:
             raise InvalidInput(f"{table.source} holds no rows")
