@@ -19,6 +19,8 @@ from zugabe.services.query import BBox
 from zugabe.storage.contract import Store
 
 MAX_CELLS = 250_000
+MAX_CELL_SIZE_M = 100_000.0
+"""A cell larger than this (100 km) scores nothing a region could use."""
 PLANNED = (Status.IDEA, Status.PLANNING, Status.APPROVED, Status.UNDER_CONSTRUCTION)
 
 
@@ -59,9 +61,11 @@ class SynergyService:
             )
         else:
             size = cell_size or self.config.cell_size_m
+            if not 0 < size <= MAX_CELL_SIZE_M:
+                raise BadRequest(f"a cell size is above 0 and at most {MAX_CELL_SIZE_M:g} m")
             min_x, min_y, max_x, max_y = area.bounds
             count = np.ceil((max_x - min_x) / size) * np.ceil((max_y - min_y) / size)
-            if size <= 0 or count > MAX_CELLS:
+            if count > MAX_CELLS:
                 raise BadRequest(
                     f"a {size:g} m grid over this area has {count:,.0f} cells; at most "
                     f"{MAX_CELLS:,}: choose larger cells or a smaller bbox"

@@ -12,6 +12,7 @@ from typing import Any
 from zugabe.config import Settings
 from zugabe.domain.project import Status
 from zugabe.services.projects import SEARCH_MAX
+from zugabe.services.synergy import MAX_CELL_SIZE_M
 
 PROBLEM = "application/problem+json"
 GEOJSON = "application/geo+json"
@@ -95,6 +96,15 @@ def project_filters(what: str = "Projects") -> list[dict[str, Any]]:
             "q", "Case-insensitive text in the title.", {"type": "string", "maxLength": SEARCH_MAX}
         ),
     ]
+
+
+def cell_size(description: str) -> dict[str, Any]:
+    """A synergy grid's cell size; how many cells fit is said in prose (400 beyond)."""
+    return query(
+        "cell_size",
+        description,
+        {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_CELL_SIZE_M},
+    )
 
 
 def paging(settings: Settings) -> list[dict[str, Any]]:

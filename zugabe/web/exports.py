@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request, send_file
 
 from zugabe.domain.layers import LayerDefinition
 from zugabe.services.exports import CASE_CHOICES, ExportFilter, ExportService
-from zugabe.web.apidoc import GEOJSON, listing, problem, project_filters, query
+from zugabe.web.apidoc import GEOJSON, cell_size, listing, problem, project_filters, query
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("exports", __name__)
@@ -111,11 +111,7 @@ def openapi_paths(definitions: Mapping[str, LayerDefinition]) -> dict[str, Any]:
             ["none", *sorted(definitions)],
         ),
         query("synergy", "Include the synergy grid (default true).", {"type": "boolean"}),
-        query(
-            "cell_size",
-            "Synergy grid cell size in metres.",
-            {"type": "number", "exclusiveMinimum": 0},
-        ),
+        cell_size("Synergy grid cell size in metres."),
     ]
     bad = problem(
         "A filter is malformed, or the synergy grid would have too many cells (GeoPackage)."

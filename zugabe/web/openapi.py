@@ -32,6 +32,7 @@ from zugabe.web.apidoc import (
     MAX_ID,
     NOT_BLANK,
     bbox,
+    cell_size,
     listing,
     paging,
     period,
@@ -440,11 +441,7 @@ def build_openapi(
                     "summary": "Synergy grid (Flächenkulisse): cells scored and ranked",
                     "operationId": "getSynergyGrid",
                     "parameters": [
-                        query(
-                            "cell_size",
-                            "Square cell size in metres (default from the criteria file).",
-                            {"type": "number", "exclusiveMinimum": 0},
-                        ),
+                        cell_size("Square cell size in metres (default from the criteria file)."),
                         query(
                             "cells",
                             "A polygon layer whose features (in the box) are the cells.",
