@@ -6,6 +6,7 @@ Tests that read ../shared/data never skip: a missing folder is a failure.
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,13 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
+from zugabe.config import Settings
 from zugabe.domain.accounts import Actor, Role, Scope
-from zugabe.services import Services
+from zugabe.services import RegionSetup, Services
 from zugabe.services.accounts import AccountInput
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.web import create_app
+from zugabe.web.openapi import build_openapi
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -54,6 +57,14 @@ def feature(geometry: dict[str, Any] | None = None, **properties: Any) -> dict[s
         doc["geometry"] = geometry
     doc["properties"].update(properties)
     return doc
+
+
+def default_document() -> dict[str, Any]:
+    """The OpenAPI document of an instance with the default settings and region, as JSON
+    gives it: what tests parametrised by operation are collected from."""
+    settings = Settings()
+    region = RegionSetup.load(settings)
+    return json.loads(json.dumps(build_openapi(region.vocabulary, region.definitions, settings)))
 
 
 ADMIN = Actor.system("test.admin", roles=frozenset({Role.REGION_ADMIN}))

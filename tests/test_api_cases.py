@@ -111,8 +111,8 @@ def test_review_workflow(app: Flask, client: FlaskClient) -> None:
     )
     assert dismissed.get_json()["properties"]["status_reason"].startswith("Kanal wird 2031")
     bad = client.post(f"{url}/status", json={"status": "resolved"})
-    assert (
-        bad.status_code == 422
+    assert (  # well formed, but not from this status: a conflict with the case's state
+        bad.status_code == 409
         and "cannot go from dismissed to resolved" in bad.get_json()["detail"]
     )
     commented = client_as(app, "h.planner").post(

@@ -294,7 +294,7 @@ def test_bbox_finds_a_line_crossing_it_without_vertex_inside(client: FlaskClient
     [
         ("bbox=1,2,3", "bbox"),
         ("bbox=7.3,51,7.2,52", "bbox"),
-        ("status=finished", "unknown status 'finished'"),
+        ("status=finished", "'status' must be one of idea, planning"),
         ("from=2027-13-01", "'from' must be a date"),
         ("from=2028-01-01&to=2027-01-01", "'to' is before 'from'"),
         ("limit=0", "'limit' must be between 1 and 1000"),

@@ -249,7 +249,7 @@ def test_passwords_never_reach_a_log(
     with caplog.at_level(logging.DEBUG):
         _sign_in(anonymous, password="geheim-geheim-geheim")
         _sign_in(anonymous)
-        anonymous.get("/api/projects?bbox=1,2,3,4&secret=do-not-log")
+        anonymous.get("/api/projects?bbox=1,2,3,4&q=do-not-log")
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert "geheim-geheim-geheim" not in text and PASSWORD not in text
     assert "do-not-log" not in text  # the access log writes paths, not query strings

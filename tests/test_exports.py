@@ -471,7 +471,6 @@ def test_layers_and_synergy_can_be_left_out(services: Services, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"departement": "roads"}, "unknown export parameter 'departement'"),
         ({"cases": "some"}, "'cases' must be one of live, all, none"),
         ({"synergy": "maybe"}, "'synergy' must be true or false"),
         ({"cell_size": "big"}, "'cell_size' must be a number"),

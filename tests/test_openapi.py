@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from zugabe.web import create_app
+from zugabe.web.parameters import document_path
 
 METHODS = ("get", "put", "post", "patch", "delete")
 SIGNED_IN = [{"bearerAuth": []}, {"cookieAuth": []}]
@@ -47,7 +47,7 @@ def test_every_route_is_described(app: Flask, client: FlaskClient) -> None:
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/static/"):
             continue
-        path = re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule.rule)
+        path = document_path(rule.rule)
         served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert {("/api/projects", "POST"), ("/", "GET"), ("/login", "POST")} <= served
     assert served == described

@@ -90,6 +90,15 @@ class NotFound(ZugabeError):
     problem_type = "/problems/not-found"
 
 
+class Conflict(ZugabeError):
+    """The request is well formed but the object's state does not allow it now (e.g. a case
+    that cannot move from its status to the one asked)."""
+
+    status = 409
+    title = "Conflict"
+    problem_type = "/problems/conflict"
+
+
 class VersionConflict(ZugabeError):
     """The caller edited an outdated version (optimistic locking)."""
 

@@ -24,6 +24,9 @@ class Role(StrEnum):
     REGION_ADMIN = "region_admin"
 
 
+ORGANISATION_ROLES = frozenset({Role.PLANNER, Role.COORDINATOR, Role.ORG_ADMIN})
+"""Roles that act for an organisation: an account holding one must belong to one."""
+
 ROLE_LABELS: dict[Role, dict[str, str]] = {
     Role.VIEWER: {"de": "Lesend", "en": "Viewer"},
     Role.PLANNER: {"de": "Planung", "en": "Planner"},

@@ -102,13 +102,23 @@ class Reprojector:
         return np.column_stack([lon, lat])
 
     def bbox_to_storage(self, bbox: tuple[float, float, float, float]) -> BaseGeometry:
-        """A lon/lat box as a polygon in the storage CRS.
+        """A lon/lat box as a polygon in the storage CRS (empty if it misses its area).
 
-        The edges are densified first: a straight lon/lat edge is curved in
-        UTM, and a 4-corner polygon would cut off features near the edges.
+        The box is cut to the storage CRS's area of use first: beyond it a projection
+        may have no answer (UTM none at 90° from its meridian), and nothing is stored
+        there (projects and layer features lie in the region). The edges are densified:
+        a straight lon/lat edge is curved in UTM, and a 4-corner polygon would cut off
+        features near the edges.
         """
-        box = shapely.segmentize(shapely.box(*bbox), max_segment_length=0.01)
-        return self.to_storage(box)
+        min_lon, min_lat, max_lon, max_lat = bbox
+        area = self.storage_crs.area_of_use
+        if area is not None and area.west < area.east:  # not across the antimeridian
+            min_lon, min_lat = max(min_lon, area.west), max(min_lat, area.south)
+            max_lon, max_lat = min(max_lon, area.east), min(max_lat, area.north)
+        if not (min_lon < max_lon and min_lat < max_lat):
+            return shapely.Polygon()
+        box = shapely.box(min_lon, min_lat, max_lon, max_lat)
+        return self.to_storage(shapely.segmentize(box, max_segment_length=0.01))
 
 
 def _apply(transformer: Transformer, geometry: BaseGeometry) -> BaseGeometry:

@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from zugabe.config import Settings
 from zugabe.domain.accounts import (
     ALL_THEMES,
+    ORGANISATION_ROLES,
     USERNAME_PATTERN,
     Account,
     Actor,
@@ -32,7 +33,14 @@ from zugabe.domain.accounts import (
 from zugabe.domain.layers import THEMES
 from zugabe.domain.policy import Policy
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
+from zugabe.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.throttle import SignInThrottle
 from zugabe.storage.contract import ApiToken, BrowserSession, NewAccount, NewApiToken, Store
@@ -41,6 +49,7 @@ from zugabe.storage.contract import ApiToken, BrowserSession, NewAccount, NewApi
 PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 PASSWORD_MIN = 12  # OWASP ASVS 2.1.1
 PASSWORD_MAX = 128  # ASVS 2.1.2: at least 64 allowed
+TOKEN_NAME_MAX = 100
 TOKEN_PREFIX = "zgb_"
 SIGN_IN_REFUSED = "unknown username or wrong password"
 _DUMMY_HASH = PASSWORD_HASHER.hash("not a password: keeps unknown names as slow as known ones")
@@ -142,6 +151,11 @@ class AccountService:
             actor, new.organisation, f"creating an account in {new.organisation}", new.roles
         )
         self._check(new)
+        if self.store.find_account(new.username) is not None:  # the store checks it again
+            raise Conflict(
+                f"the username '{new.username}' is taken",
+                field_errors=[FieldError("/username", "already taken")],
+            )
         if password is not None:
             self._check_password(password, new.username)
         draft = NewAccount(
@@ -416,10 +430,10 @@ class AccountService:
                 field_errors=[FieldError("/days", f"1 to {self.settings.token_max_days}")],
             )
         name = name.strip()
-        if not name or len(name) > 100:
+        if not name or len(name) > TOKEN_NAME_MAX:
             raise InvalidInput(
-                "a token needs a name (1-100 characters), e.g. 'QGIS'",
-                field_errors=[FieldError("/name", "1-100 characters")],
+                f"a token needs a name (1-{TOKEN_NAME_MAX} characters), e.g. 'QGIS'",
+                field_errors=[FieldError("/name", f"1-{TOKEN_NAME_MAX} characters")],
             )
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.store.transaction():
@@ -523,7 +537,7 @@ class AccountService:
 
     def _check(self, new: AccountInput) -> None:
         errors: list[FieldError] = []
-        if not USERNAME_PATTERN.match(new.username):
+        if not USERNAME_PATTERN.fullmatch(new.username):
             errors.append(FieldError("/username", "2-64 lower-case letters, digits or . _ @ -"))
         if not new.display_name.strip() or len(new.display_name) > 200:
             errors.append(FieldError("/display_name", "1-200 characters"))
@@ -532,11 +546,7 @@ class AccountService:
         org = self.vocabulary.organisations.get(new.organisation or "")
         if new.organisation is not None and org is None:
             errors.append(FieldError("/organisation", f"unknown organisation '{new.organisation}'"))
-        if new.organisation is None and new.roles & {
-            Role.PLANNER,
-            Role.COORDINATOR,
-            Role.ORG_ADMIN,
-        }:
+        if new.organisation is None and new.roles & ORGANISATION_ROLES:
             errors.append(FieldError("/organisation", "needed for these roles"))
         for department in new.departments:
             if org is not None and department not in org.departments:
@@ -627,7 +637,7 @@ def parse_roles(raw: Iterable[str]) -> frozenset[Role]:
 def mapped_identity(claims: Mapping[str, Any], issuer: str, settings: Settings) -> ExternalIdentity:
     """Turn ID token / userinfo claims into an identity by the ``oidc_*`` settings."""
     username = str(claims.get(settings.oidc_username_claim) or claims.get("sub") or "").lower()
-    if not USERNAME_PATTERN.match(username):
+    if not USERNAME_PATTERN.fullmatch(username):
         raise Forbidden(
             f"the sign-on's '{settings.oidc_username_claim}' claim is not a usable username"
         )

@@ -106,7 +106,7 @@ def parse_audit_query(params: Mapping[str, str]) -> AuditQuery:
         if not raw:
             return None
         try:
-            value = datetime.fromisoformat(raw)
+            value = datetime.fromisoformat(raw.upper())  # RFC 3339 allows "t" and "z"
         except ValueError:
             raise BadRequest(f"'{name}' must be a date or ISO 8601 time, got {raw!r}") from None
         return value if value.tzinfo else value.astimezone()

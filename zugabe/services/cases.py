@@ -30,7 +30,7 @@ from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
-from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
+from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
 from zugabe.services.audit import AuditService, Change
@@ -294,7 +294,7 @@ class CaseService:
             ) from None
         if target not in REVIEW_TRANSITIONS[case.status]:
             allowed = ", ".join(sorted(s.value for s in REVIEW_TRANSITIONS[case.status])) or "none"
-            raise InvalidInput(
+            raise Conflict(  # well formed, but not from this status: a conflict with its state
                 f"case {case_id} cannot go from {case.status.value} to {target.value}",
                 field_errors=[FieldError("/status", f"from {case.status.value}: {allowed}")],
             )

@@ -46,7 +46,7 @@ from zugabe.domain.cases import LIVE_STATUSES, CoordinationCase, Subject
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import FIELD_LABELS, Project, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import BadRequest
+from zugabe.errors import BadRequest, Conflict
 from zugabe.io.geopackage import Column, GeoPackage, Layer, geometry_families
 from zugabe.io.qgis_styles import FAMILIES, case_qml, layer_qml, project_qml, synergy_qml
 from zugabe.io.report_tables import neutralise
@@ -66,7 +66,6 @@ from zugabe.storage.contract import (
 if TYPE_CHECKING:
     from zugabe.services import Services
 
-EXPORT_FILTERS = (*LIST_FILTERS, "district", "cases", "layers", "synergy", "cell_size")
 CASE_CHOICES = ("live", "all", "none")
 PAGE = 1000  # projects per read when streaming GeoJSON or CSV
 COORDINATE_DECIMALS = 7  # about 1 cm, as the API
@@ -135,22 +134,16 @@ class ExportFilter:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> ExportFilter:
-        """Parse API query parameters or CLI options; unknown names are refused, so that
-        a typo does not silently export everything."""
-        unknown = sorted(set(params) - set(EXPORT_FILTERS))
-        if unknown:
-            raise BadRequest(
-                f"unknown export parameter {', '.join(repr(u) for u in unknown)}; "
-                f"allowed: {', '.join(EXPORT_FILTERS)}"
-            )
+        """Parse API query parameters or CLI options (the web layer refuses unknown names
+        first, as on every route)."""
         problems: list[str] = []
         cases = params.get("cases") or "live"
         if cases not in CASE_CHOICES:
             problems.append(f"'cases' must be one of {', '.join(CASE_CHOICES)}, got {cases!r}")
         layers: tuple[str, ...] | None = None
         if params.get("layers"):
-            names = tuple(v.strip() for v in params["layers"].split(",") if v.strip())
-            layers = () if names == ("none",) else names
+            names = (v.strip() for v in params["layers"].split(","))
+            layers = tuple(name for name in names if name and name != "none")
         synergy = True
         if params.get("synergy"):
             flag = params["synergy"].strip().lower()
@@ -460,9 +453,9 @@ class ExportService:
         bbox = self.reprojector.to_wgs84(area).bounds if area is not None else None
         try:
             result = self.synergy.compute(self.actor, cell_size=export.cell_size, bbox=bbox)
-        except BadRequest as exc:
-            if export.cell_size is not None:
-                raise  # asked for explicitly
+        except (BadRequest, Conflict) as exc:  # too many cells, or nothing stored to score
+            if export.cell_size is not None and isinstance(exc, BadRequest):
+                raise  # the cells asked for explicitly do not fit
             notes.append(f"synergy grid left out: {exc.detail}")
             return []
         order = np.argsort(result.rank, kind="stable")

@@ -573,7 +573,7 @@ class ReportService:
         focus += [c.finding.geometry for c in overlaps]
         if report.area is not None:
             focus = [report.area.geometry]
-        if not focus:
+        if not any(not g.is_empty for g in focus):  # nothing, or a box beyond the storage CRS
             return None
         extent = padded_extent(focus, margin=0.05 if report.area else 0.12)
         box = shapely.box(*extent)

@@ -12,13 +12,15 @@ from zugabe.domain.accounts import Actor
 from zugabe.domain.project import Status
 from zugabe.domain.synergy import PROJECTS, Criterion, SynergyConfig
 from zugabe.engine.synergy import CriterionInput, SynergyResult, square_grid, synergy_grid
-from zugabe.errors import BadRequest
+from zugabe.errors import BadRequest, Conflict
 from zugabe.io.geojson import geometry_to_json
 from zugabe.services.projects import ProjectFilter, ProjectService
 from zugabe.services.query import BBox
 from zugabe.storage.contract import Store
 
 MAX_CELLS = 250_000
+MAX_CELL_SIZE_M = 100_000.0
+"""A cell larger than this (100 km) scores nothing a region could use."""
 PLANNED = (Status.IDEA, Status.PLANNING, Status.APPROVED, Status.UNDER_CONSTRUCTION)
 
 
@@ -45,8 +47,10 @@ class SynergyService:
         Without a bbox the grid covers the stored layers the criteria use.
         """
         self.projects.policy.require_read(actor)
-        area = self.reprojector.bbox_to_storage(bbox) if bbox else self._data_extent()
-        if cells_layer:
+        area = self._grid_area(bbox)
+        if area.is_empty:  # the box misses the region: nothing to score
+            cells = np.array([], dtype=object)
+        elif cells_layer:
             cells = np.array(
                 [
                     f.geometry
@@ -55,13 +59,13 @@ class SynergyService:
                 ],
                 dtype=object,
             )
-            if not len(cells):
-                raise BadRequest(f"layer '{cells_layer}' has no polygons here to use as cells")
         else:
             size = cell_size or self.config.cell_size_m
+            if not 0 < size <= MAX_CELL_SIZE_M:
+                raise BadRequest(f"a cell size is above 0 and at most {MAX_CELL_SIZE_M:g} m")
             min_x, min_y, max_x, max_y = area.bounds
             count = np.ceil((max_x - min_x) / size) * np.ceil((max_y - min_y) / size)
-            if size <= 0 or count > MAX_CELLS:
+            if count > MAX_CELLS:
                 raise BadRequest(
                     f"a {size:g} m grid over this area has {count:,.0f} cells; at most "
                     f"{MAX_CELLS:,}: choose larger cells or a smaller bbox"
@@ -71,7 +75,12 @@ class SynergyService:
         inputs = {c.key: self._input(actor, c, area) for c in self.config.criteria}
         return synergy_grid(cells, self.config.criteria, inputs, self.config.attention_share)
 
-    def _data_extent(self) -> shapely.Geometry:
+    def _grid_area(self, bbox: BBox | None) -> shapely.Geometry:
+        """The box, or without one the stored layers the criteria use, cut to the region:
+        nothing beyond it is stored, so a grid there would only count empty cells."""
+        region = self.reprojector.bbox_to_storage(self.settings.region_bbox)
+        if bbox is not None:
+            return shapely.intersection(self.reprojector.bbox_to_storage(bbox), region)
         sources = {c.source for c in self.config.criteria}
         boxes = [
             shapely.box(*info.extent)
@@ -79,8 +88,8 @@ class SynergyService:
             if info.key in sources and info.extent is not None
         ]
         if not boxes:
-            raise BadRequest("none of the layers the synergy criteria use is stored yet")
-        return shapely.box(*shapely.total_bounds(boxes))
+            raise Conflict("none of the layers the synergy criteria use is stored yet")
+        return shapely.intersection(shapely.box(*shapely.total_bounds(boxes)), region)
 
     def _input(self, actor: Actor, criterion: Criterion, area: shapely.Geometry) -> CriterionInput:
         if criterion.source == PROJECTS:

@@ -21,6 +21,7 @@ from zugabe.web import (
     imports,
     jobs,
     layers,
+    parameters,
     problems,
     reports,
     security,
@@ -28,6 +29,7 @@ from zugabe.web import (
     synergy,
     webmap,
 )
+from zugabe.web.openapi import build_openapi
 
 
 class BoundedInt(IntegerConverter):
@@ -55,6 +57,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refuse_demo_passwords(services)
     security.configure(app, settings)
     auth.register(app)
+    app.extensions["zugabe_openapi"] = build_openapi(
+        services.vocabulary, services.layers.definitions, settings
+    )
+    parameters.register(app, app.extensions["zugabe_openapi"])
     problems.register(app)
     signin.register(app)
     app.register_blueprint(accounts.blueprint)

@@ -3,21 +3,34 @@ and the audit log for region admins (``/api/audit``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import generate_csrf
 
-from zugabe.domain.accounts import Scope
+from zugabe.config import Settings
+from zugabe.domain.accounts import ALL_THEMES, ORGANISATION_ROLES, USERNAME_PATTERN, Role, Scope
+from zugabe.domain.layers import THEMES
+from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import FieldError, InvalidInput, Unauthorized
 from zugabe.services import Services
-from zugabe.services.accounts import AccountInput, account_values, parse_roles
+from zugabe.services.accounts import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    TOKEN_NAME_MAX,
+    AccountInput,
+    account_values,
+    parse_roles,
+)
 from zugabe.services.audit import AuditService, parse_audit_query
-from zugabe.web.api import int_param, json_body, limit_param
+from zugabe.web import apidoc
+from zugabe.web.api import json_integer, json_object, page_params
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/api")
+ACCOUNT_FIELDS = (*(f.name for f in fields(AccountInput)), "password")
+"""The members of a new account's body."""
 
 
 def _services() -> Services:
@@ -58,23 +71,23 @@ def list_tokens() -> Response:
 def create_token() -> Response:
     """Body ``{"name": "QGIS", "scope": "read", "days": 90}``; the secret is shown once."""
     actor = current_actor()
-    body = _object(json_body())
+    body = json_object(("name", "scope", "days", "account"))
     scope = body.get("scope", "read")
-    if scope not in {s.value for s in Scope}:
+    if not isinstance(scope, str) or scope not in {s.value for s in Scope}:
         raise InvalidInput(
             "scope is read or write", field_errors=[FieldError("/scope", "read|write")]
         )
-    days = body.get("days")
-    if days is not None and not isinstance(days, int):
+    days = json_integer(body.get("days"))
+    if body.get("days") is not None and days is None:
         raise InvalidInput(
             "days must be a whole number", field_errors=[FieldError("/days", "integer")]
         )
     if not actor.authenticated:
         raise Unauthorized("sign in to create a token")
     services = _services()
-    account = body.get("account") or actor.username
+    account = _text(body, "account") or actor.username
     token, secret = services.accounts.create_token(
-        actor, str(account), str(body.get("name", "")), Scope(scope), days
+        actor, account, _text(body, "name") or "", Scope(scope), days
     )
     response = jsonify(services.accounts.token_json(token) | {"token": secret})
     response.status_code = 201
@@ -96,20 +109,17 @@ def list_accounts() -> Response:
 @blueprint.post("/accounts")
 def create_account() -> Response:
     """Body: username, display_name, email, organisation, departments, roles, themes, password."""
-    body = _object(json_body())
+    body = json_object(ACCOUNT_FIELDS)
     new = AccountInput(
-        username=str(body.get("username", "")),
-        display_name=str(body.get("display_name", "")),
-        email=str(body.get("email", "")),
-        organisation=body.get("organisation"),
+        username=_text(body, "username") or "",
+        display_name=_text(body, "display_name") or "",
+        email=_text(body, "email") or "",
+        organisation=_text(body, "organisation"),
         departments=tuple(_strings(body, "departments")),
         roles=parse_roles(_strings(body, "roles")),
         themes=tuple(_strings(body, "themes")),
     )
-    password = body.get("password")
-    account = _services().accounts.add(
-        current_actor(), new, str(password) if password is not None else None
-    )
+    account = _services().accounts.add(current_actor(), new, _text(body, "password"))
     response = jsonify(account_values(account))
     response.status_code = 201
     return response
@@ -120,7 +130,7 @@ def change_account(username: str) -> Response:
     """Body with any of ``roles`` (and ``themes``), ``active``."""
     services = _services()
     actor = current_actor()
-    body = _object(json_body())
+    body = json_object(("roles", "themes", "active"))
     account = services.accounts.get(actor, username)
     if "roles" in body or "themes" in body:
         roles = parse_roles(_strings(body, "roles")) if "roles" in body else account.roles
@@ -140,8 +150,8 @@ def audit_log() -> Response:
     """Audit entries (region admins), filtered and paged by ``after``/``limit``."""
     services = _services()
     query = parse_audit_query(request.args)
-    limit = limit_param()
-    page = replace(query, after_seq=int_param("after"), limit=limit)
+    limit, after = page_params()
+    page = replace(query, after_seq=after, limit=limit)
     entries, matched = services.audit.list(current_actor(), page)
     return jsonify(
         {
@@ -168,14 +178,19 @@ def _chain(first: str, rest: Any) -> Any:
     yield from rest
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise InvalidInput("send a JSON object", field_errors=[FieldError("", "an object")])
-    return body
+def _text(body: dict[str, Any], name: str) -> str | None:
+    """A text member, None when absent or null (422 for any other kind of value)."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name} is a text", field_errors=[FieldError(f"/{name}", "text")])
+    return value
 
 
 def _strings(body: dict[str, Any], name: str) -> list[str]:
-    value = body.get(name) or []
+    """A list of texts, empty when absent or null (422 for any other kind of value)."""
+    value = body.get(name)
+    if value is None:
+        return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidInput(
             f"{name} is a list of texts", field_errors=[FieldError(f"/{name}", "list of texts")]
@@ -183,7 +198,7 @@ def _strings(body: dict[str, Any], name: str) -> list[str]:
     return value
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     obj = {"application/json": {"schema": {"type": "object"}}}
@@ -203,7 +218,61 @@ def openapi_paths() -> dict[str, Any]:
             "single_sign_on": {"type": "boolean"},
         },
     }
-    json_in = {"application/json": {"schema": {"type": "object"}}}
+    new_account = {
+        "type": "object",
+        "required": ["username", "display_name"],
+        "additionalProperties": False,
+        "properties": {
+            "username": {
+                "type": "string",
+                "pattern": USERNAME_PATTERN.pattern,
+                "description": "2-64 lower-case letters, digits or . _ @ -; not taken yet.",
+            },
+            "display_name": apidoc.NOT_BLANK | {"maxLength": 200},
+            "email": {"type": ["string", "null"], "maxLength": 254, "pattern": "^$|@"},
+            "organisation": {"type": ["string", "null"], "enum": [*vocabulary.organisations, None]},
+            "departments": {"type": ["array", "null"], "items": text},
+            "roles": {"type": ["array", "null"], "items": {"type": "string", "enum": list(Role)}},
+            "themes": {
+                "type": ["array", "null"],
+                "items": {"type": "string", "enum": [*THEMES, ALL_THEMES]},
+            },
+            "password": {
+                "type": ["string", "null"],
+                "minLength": PASSWORD_MIN,
+                "maxLength": PASSWORD_MAX,
+                "description": "Not the username; none (null) for single sign-on only.",
+            },
+        },
+        # The departments are the organisation's; some roles need an organisation.
+        "anyOf": [
+            {
+                "required": ["organisation"],
+                "properties": {
+                    "organisation": {"const": key},
+                    "departments": {"items": {"enum": list(organisation.departments)}},
+                },
+            }
+            for key, organisation in vocabulary.organisations.items()
+        ]
+        + [
+            {
+                "properties": {
+                    "organisation": {"type": "null"},
+                    "roles": {"items": {"not": {"enum": sorted(ORGANISATION_ROLES)}}},
+                }
+            }
+        ],
+    }
+    account_change = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "roles": new_account["properties"]["roles"],
+            "themes": new_account["properties"]["themes"],
+            "active": {"type": "boolean", "description": "false: disabled (never yourself)."},
+        },
+    }
 
     def path(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -211,6 +280,18 @@ def openapi_paths() -> dict[str, Any]:
     def answer(code: str, description: str, content: Any = obj) -> dict[str, Any]:
         return {code: {"description": description, "content": content}}
 
+    moment = {
+        "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+        "description": "a day (YYYY-MM-DD) or an RFC 3339 time",
+    }
+    audit_filters = [
+        apidoc.query("actor", "Entries by this username."),
+        apidoc.query("action", "Entries of this action, e.g. project.create."),
+        apidoc.query("object_type", "Entries about this kind of object, e.g. project."),
+        apidoc.query("object_id", "Entries about the object with this id."),
+        apidoc.query("from", "Entries from this day or moment (RFC 3339).", moment),
+        apidoc.query("to", "Entries until this day or moment (RFC 3339).", moment),
+    ]
     invalid = answer("422", "Invalid input; nothing stored.", problem)
     unsupported = answer("415", "The body is not JSON.", problem)
     return {
@@ -225,8 +306,9 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "My API tokens (admins: ?account=NAME)",
                 "operationId": "listTokens",
-                "parameters": [{"name": "account", "in": "query", "schema": text}],
-                "responses": answer("200", "Tokens without their secrets."),
+                "parameters": [apidoc.query("account", "Another account's username (admins).")],
+                "responses": answer("200", "Tokens without their secrets.")
+                | answer("404", "No account with this username.", problem),
             },
             "post": {
                 "summary": "Create an API token; the secret is in the answer, once",
@@ -238,17 +320,31 @@ def openapi_paths() -> dict[str, Any]:
                             "schema": {
                                 "type": "object",
                                 "required": ["name"],
+                                "additionalProperties": False,
                                 "properties": {
-                                    "name": text,
-                                    "scope": {"enum": ["read", "write"], "default": "read"},
-                                    "days": {"type": "integer", "minimum": 1},
-                                    "account": text,
+                                    "name": apidoc.NOT_BLANK | {"maxLength": TOKEN_NAME_MAX},
+                                    "scope": {
+                                        "type": "string",
+                                        "enum": [s.value for s in Scope],
+                                        "default": "read",
+                                    },
+                                    "days": {
+                                        "type": ["integer", "null"],
+                                        "minimum": 1,
+                                        "maximum": settings.token_max_days,
+                                        "default": settings.token_days,
+                                    },
+                                    "account": {
+                                        "type": ["string", "null"],
+                                        "description": "Whose token (default: your own).",
+                                    },
                                 },
                             }
                         }
                     },
                 },
                 "responses": answer("201", "The token; `token` holds the secret.")
+                | answer("404", "No account with this username.", problem)
                 | invalid
                 | unsupported,
             },
@@ -273,14 +369,18 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Accounts (org admins: of their organisation)",
                 "operationId": "listAccounts",
-                "parameters": [{"name": "organisation", "in": "query", "schema": text}],
+                "parameters": [apidoc.query("organisation", "Accounts of this organisation.")],
                 "responses": answer("200", "Accounts ordered by username."),
             },
             "post": {
                 "summary": "Create an account",
                 "operationId": "createAccount",
-                "requestBody": {"required": True, "content": json_in},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": new_account}},
+                },
                 "responses": answer("201", "Stored.", {"application/json": {"schema": account}})
+                | answer("409", "The username is taken.", problem)
                 | invalid
                 | unsupported,
             },
@@ -292,7 +392,10 @@ def openapi_paths() -> dict[str, Any]:
                 "parameters": [
                     {"name": "username", "in": "path", "required": True, "schema": text}
                 ],
-                "requestBody": {"required": True, "content": json_in},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": account_change}},
+                },
                 "responses": answer("200", "Changed.", {"application/json": {"schema": account}})
                 | answer("404", "Unknown account.", problem)
                 | invalid
@@ -303,14 +406,7 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The audit log (region admins)",
                 "operationId": "listAudit",
-                "parameters": [
-                    {"name": name, "in": "query", "schema": text}
-                    for name in ("actor", "action", "object_type", "object_id", "from", "to")
-                ]
-                + [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer"}},
-                    {"name": "after", "in": "query", "schema": {"type": "integer"}},
-                ],
+                "parameters": [*audit_filters, *apidoc.paging(settings)],
                 "responses": answer("200", "Entries in order, with their hashes."),
             }
         },
@@ -318,6 +414,7 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The audit log as CSV (region admins)",
                 "operationId": "exportAudit",
+                "parameters": audit_filters,
                 "responses": answer("200", "CSV.", {"text/csv": {}}),
             }
         },

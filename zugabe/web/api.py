@@ -5,27 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from zugabe.errors import (
-    BadRequest,
     FieldError,
     InvalidInput,
     UnsupportedMediaType,
     VersionConflict,
+    quoted,
 )
 from zugabe.services import Services
 from zugabe.services.projects import ProjectFilter
+from zugabe.web.apidoc import GEOJSON, MAX_ID
 from zugabe.web.auth import current_actor
 from zugabe.web.security import JSON_MEDIA_TYPES
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-
-GEOJSON = "application/geo+json"
-MAX_ID = 2**63 - 1
-"""Ids, versions and cursors are 64-bit integers in every store."""
 _ETAG = re.compile(r"^v(\d+)(?:-[0-9a-f]{8})?$")
 
 
@@ -34,7 +32,11 @@ def _services() -> Services:
 
 
 def expected_version() -> int | None:
-    """The version named by ``If-Match`` (``"v3"``), None when absent or ``*``."""
+    """The version named by ``If-Match`` (``"v3"``), None when absent or ``*``.
+
+    A tag that names no version of this object (``"abc"``, ``W/"v3"``, several tags)
+    fails the precondition like a stale one (RFC 9110 §13.1.1): 412.
+    """
     if_match = request.if_match
     if not if_match or if_match.star_tag:
         return None
@@ -42,7 +44,7 @@ def expected_version() -> int | None:
     match = _ETAG.match(tags[0]) if len(tags) == 1 else None
     if match is None or int(match[1]) > MAX_ID:
         raise VersionConflict(
-            "If-Match must carry exactly one ETag of this project, as returned by GET "
+            "If-Match must carry exactly one ETag of this object, as returned by GET "
             '(e.g. "v3-1a2b3c4d", or "v3")'
         )
     return int(match[1])
@@ -77,6 +79,35 @@ def json_body() -> Any:
         raise InvalidInput(detail, field_errors=[FieldError("", detail)]) from None
 
 
+def json_object(allowed: Collection[str]) -> dict[str, Any]:
+    """The body as a JSON object of these members only: as for projects, an unknown member
+    is refused (422 naming it) rather than ignored, so a typo never goes unnoticed."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InvalidInput("send a JSON object", field_errors=[FieldError("", "an object")])
+    for name in body:
+        if name not in allowed:
+            raise InvalidInput(
+                f"unknown field {quoted(name)}; allowed: {', '.join(allowed)}",
+                field_errors=[FieldError(json_pointer(name), "unknown field")],
+            )
+    return body
+
+
+def json_integer(value: Any) -> int | None:
+    """A JSON number that is a whole number (``3`` or ``3.0``, as JSON Schema counts), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def json_pointer(*names: str) -> str:
+    """An RFC 6901 pointer to a member (``~`` and ``/`` escaped)."""
+    return "".join("/" + n.replace("~", "~0").replace("/", "~1") for n in names)
+
+
 def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
     """A project Feature with its live coordination cases (a foreign member ``cases``).
 
@@ -99,8 +130,7 @@ def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
 def list_projects() -> Response:
     services = _services()
     project_filter = ProjectFilter.from_params(request.args)
-    limit = int_param("limit")
-    after = int_param("after")
+    limit, after = page_params()
     page = services.projects.list(current_actor(), project_filter, limit=limit, after=after)
     features = [services.projects.to_feature(p) for p in page.projects]
     return page_response(features, page.number_matched, page.next_after)
@@ -144,24 +174,17 @@ def page_response(features: list[dict[str, Any]], matched: int, next_after: int 
     return response
 
 
-def limit_param() -> int:
-    """``limit`` of a listing: the default page size, or 1 to ``max_page_size`` (else 400)."""
-    settings = _services().settings
-    limit = int_param("limit")
-    if limit is None:
-        return settings.page_size
-    if not 1 <= limit <= settings.max_page_size:
-        raise BadRequest(f"'limit' must be between 1 and {settings.max_page_size}")
-    return limit
+def page_params() -> tuple[int, int | None]:
+    """``limit`` (the default page size when absent) and ``after`` of a paged listing.
 
-
-def int_param(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
-        raise BadRequest(f"'{name}' must be a whole number below 2^63, got {raw[:200]!r}")
-    return int(raw)
+    Both were checked against the operation's document before the view ran
+    (``zugabe.web.parameters``), so every listing refuses the same values with the same words.
+    """
+    limit, after = request.args.get("limit"), request.args.get("after")
+    return (
+        int(limit) if limit else _services().settings.page_size,
+        int(after) if after else None,
+    )
 
 
 @blueprint.post("/projects")

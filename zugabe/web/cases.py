@@ -14,9 +14,8 @@ from zugabe.services.jobs import Progress
 from zugabe.web.api import (
     GEOJSON,
     expected_version,
-    int_param,
-    json_body,
-    limit_param,
+    json_object,
+    page_params,
     page_response,
 )
 from zugabe.web.auth import current_actor
@@ -43,8 +42,8 @@ def case_response(case_id: int, status: int = 200) -> Response:
 def list_cases() -> Response:
     services = _services()
     query = parse_case_query(request.args, services.projects.reprojector)
-    limit = limit_param()
-    page_query = replace(query, after_id=int_param("after"), limit=limit + 1)
+    limit, after = page_params()
+    page_query = replace(query, after_id=after, limit=limit + 1)
     cases, matched = services.cases.list(current_actor(), page_query)
     has_more = len(cases) > limit
     cases = cases[:limit]
@@ -60,25 +59,21 @@ def get_case(case_id: int) -> Response:
 @blueprint.post("/<int:case_id>/status")
 def change_status(case_id: int) -> Response:
     """Body ``{"status": "dismissed", "reason": "…"}``; ``If-Match`` guards stale edits."""
-    body = json_body()
-    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+    body = json_object(("status", "reason"))
+    status, reason = body.get("status"), body.get("reason", "")
+    if not isinstance(status, str):
         raise InvalidInput(
-            'send {"status": …, "reason": …}',
-            field_errors=[FieldError("/status", "required")],
+            'send {"status": …, "reason": …}', field_errors=[FieldError("/status", "required")]
         )
-    reason = body.get("reason") or ""
     if not isinstance(reason, str):
         raise InvalidInput("'reason' must be text", field_errors=[FieldError("/reason", "text")])
-    _services().cases.change_status(
-        case_id, body["status"], reason, current_actor(), expected_version()
-    )
+    _services().cases.change_status(case_id, status, reason, current_actor(), expected_version())
     return case_response(case_id)
 
 
 @blueprint.post("/<int:case_id>/comments")
 def add_comment(case_id: int) -> Response:
-    body = json_body()
-    text = body.get("text") if isinstance(body, dict) else None
+    text = json_object(("text",)).get("text")
     _services().cases.comment(case_id, text, current_actor())
     return case_response(case_id, 201)
 

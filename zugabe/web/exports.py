@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_file
 
+from zugabe.domain.layers import LayerDefinition
 from zugabe.services.exports import CASE_CHOICES, ExportFilter, ExportService
+from zugabe.web.apidoc import GEOJSON, cell_size, listing, problem, project_filters, query
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("exports", __name__)
 
 GPKG = "application/geopackage+sqlite3"
-GEOJSON = "application/geo+json"
 CSV = "text/csv; charset=utf-8"
 
 
@@ -88,45 +89,34 @@ def _streamed(pieces: Iterator[str], content_type: str, what: str, suffix: str) 
 # --------------------------------------------------------------------------- OpenAPI
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(definitions: Mapping[str, LayerDefinition]) -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
-    from zugabe.web.openapi import _query  # imported here: that module imports this one
-
-    def query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-        return _query(name, description, schema or None)
-
     common = [
-        query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84): what intersects it."),
-        query("district", "Number or name of a polygon of the `districts` layer."),
-        query("organisation", "Organisation keys, comma-separated (any of)."),
-        query("department", "Department keys, comma-separated (any of)."),
-        query("measure_type", "Measure type keys, comma-separated (any of)."),
-        query("status", "Project statuses, comma-separated (any of)."),
+        *project_filters("Projects (and their cases)"),
         query(
-            "from", "Planned window overlaps a period from this date.", type="string", format="date"
+            "district",
+            "Number or name of a polygon of the `districts` layer.",
+            {"type": "string", "minLength": 1},
         ),
-        query(
-            "to", "Planned window overlaps a period until this date.", type="string", format="date"
-        ),
-        query("q", "Case-insensitive text in the project title."),
         query(
             "cases",
             "Cases of the exported projects: live ones (default), all (obsolete too) or none.",
-            type="string",
-            enum=list(CASE_CHOICES),
+            {"type": "string", "enum": list(CASE_CHOICES)},
         ),
     ]
     gpkg_only = [
-        query("layers", "Thematic layers, comma-separated, or `none` (default: every stored)."),
-        query("synergy", "Include the synergy grid (default true).", type="boolean"),
-        query("cell_size", "Synergy grid cell size in metres.", type="number"),
+        listing(
+            "layers",
+            "Thematic layers (default: every stored one), or `none`.",
+            ["none", *sorted(definitions)],
+        ),
+        query("synergy", "Include the synergy grid (default true).", {"type": "boolean"}),
+        cell_size("Synergy grid cell size in metres."),
     ]
-    problem = {
-        "description": "A filter is malformed, or names an unknown district or layer.",
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
+    bad = problem(
+        "A filter is malformed, or the synergy grid would have too many cells (GeoPackage)."
+    )
+    missing = problem("No district with this number or name (or no districts layer stored).")
     attachment = {
         "Content-Disposition": {
             "description": "attachment; filename=zugabe-….",
@@ -153,7 +143,8 @@ def openapi_paths() -> dict[str, Any]:
                         "headers": attachment,
                         "content": {GPKG: {"schema": binary}},
                     },
-                    "400": problem,
+                    "400": bad,
+                    "404": missing,
                 },
             }
         }
@@ -171,7 +162,8 @@ def openapi_paths() -> dict[str, Any]:
                         "headers": attachment,
                         "content": {GEOJSON: {"schema": {"type": "object"}}},
                     },
-                    "400": problem,
+                    "400": bad,
+                    "404": missing,
                 },
             }
         }
@@ -190,7 +182,8 @@ def openapi_paths() -> dict[str, Any]:
                         "headers": attachment,
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
-                    "400": problem,
+                    "400": bad,
+                    "404": missing,
                 },
             }
         }

@@ -11,12 +11,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.utils import secure_filename
 
-from zugabe.errors import BadRequest, FieldError, InvalidInput
+from zugabe.errors import BadRequest, FieldError, InvalidInput, UnsupportedMediaType
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services import Services
 from zugabe.services.jobs import Progress
 from zugabe.services.query import parse_bbox, parse_mapping
-from zugabe.web.api import int_param, json_body, page_response
+from zugabe.web.api import json_integer, json_object, page_params, page_response
+from zugabe.web.apidoc import MAX_ID
 from zugabe.web.auth import current_actor
 from zugabe.web.jobs import prefers_async, start_with_upload
 
@@ -53,7 +54,7 @@ def layer_features(key: str) -> Response:
     layers = _services().layers
     bbox = parse_bbox(request.args["bbox"]) if request.args.get("bbox") else None
     derived = request.args.get("geometry") == "derived"
-    limit, after = int_param("limit"), int_param("after")
+    limit, after = page_params()
     features, matched, next_after = layers.features(
         current_actor(), key, bbox, limit=limit, after=after
     )
@@ -91,11 +92,16 @@ def upload_layer(key: str) -> Response:
 def received_upload(max_bytes: int, signatures: Mapping[str, tuple[bytes, ...]]) -> Iterator[Path]:
     """The uploaded ``file``, saved in a temporary folder that is removed afterwards.
 
-    Checked before any reader sees it: size (``max_bytes``, else 413), name ending (a key of
-    ``signatures``) and first bytes (one of its values), so a renamed executable never
-    reaches GDAL. Zip archives are checked further by the reader (``check_zip``).
+    Checked before any reader sees it: a multipart body (else 415), size (``max_bytes``,
+    else 413), name ending (a key of ``signatures``) and first bytes (one of its values),
+    so a renamed executable never reaches GDAL. Zip archives are checked further by the
+    reader (``check_zip``).
     """
     request.max_content_length = max_bytes
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType(
+            f"send the file as multipart/form-data, not {request.mimetype or 'no Content-Type'}"
+        )
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput(
@@ -162,9 +168,9 @@ def layer_versions(key: str) -> Response:
 @blueprint.post("/<key>/rollback")
 def rollback_layer(key: str) -> Response:
     """Body ``{"version": N}``, or none for the version before the current one."""
-    body = json_body() if request.content_length else {}
-    version = body.get("version") if isinstance(body, dict) else None
-    if version is not None and (type(version) is not int or version < 1):
+    raw = json_object(("version",)).get("version") if request.content_length else None
+    version = json_integer(raw)
+    if raw is not None and (version is None or not 1 <= version <= MAX_ID):
         raise InvalidInput(
             "'version' must be a version number",
             field_errors=[FieldError("/version", "a positive integer")],

@@ -6,45 +6,55 @@ it is valid and that every route of the app is described.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from zugabe import __version__
 from zugabe.config import Settings
-from zugabe.domain.project import CONTACT_MAX, EXTERNAL_ID_MAX, TEXT_MAX, TITLE_MAX, Status
+from zugabe.domain.cases import LIVE_STATUSES, REASON_REQUIRED, CaseStatus
+from zugabe.domain.layers import LayerDefinition
+from zugabe.domain.project import (
+    CONTACT_MAX,
+    EXTERNAL_ID_MAX,
+    TEXT_MAX,
+    TITLE_MAX,
+    Status,
+)
+from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.domain.vocabulary import Vocabulary
+from zugabe.io.geojson import READ_ONLY_PROPERTIES
+from zugabe.services.cases import COMMENT_MAX
+from zugabe.services.synergy import MAX_CELLS
 from zugabe.web import accounts, exports, imports, jobs, reports, signin
-
-GEOJSON = "application/geo+json"
-PROBLEM = "application/problem+json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+from zugabe.web.apidoc import (
+    GEOJSON,
+    LANGUAGE,
+    MAX_ID,
+    NOT_BLANK,
+    bbox,
+    cell_size,
+    listing,
+    paging,
+    period,
+    problem,
+    project_filters,
+    query,
+    ref,
+)
 
 
 def _feature(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
-        "content": {GEOJSON: {"schema": _ref("ProjectFeature")}},
+        "content": {GEOJSON: {"schema": ref("ProjectFeature")}},
     }
 
 
-def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
-def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
+def build_openapi(
+    vocabulary: Vocabulary, definitions: Mapping[str, LayerDefinition], settings: Settings
+) -> dict[str, Any]:
+    """The document for this region's vocabulary, layer types and settings."""
     project_id = {
         "name": "project_id",
         "in": "path",
@@ -52,20 +62,31 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
         "schema": {"type": "integer"},
     }
     if_match = {"$ref": "#/components/parameters/IfMatch"}
-    invalid = _problem("The input was refused; `errors` names each field. Nothing was stored.")
-    stale = _problem("If-Match names an outdated version: someone else changed the project.")
-    missing = _problem("No project with this id.")
+    invalid = problem("The input was refused; `errors` names each field. Nothing was stored.")
+    stale = problem("If-Match names an outdated version: someone else changed the project.")
+    missing = problem("No project with this id.")
     write_body = {
         "required": True,
         "content": {
-            "application/json": {"schema": _ref("ProjectFeatureInput")},
-            GEOJSON: {"schema": _ref("ProjectFeatureInput")},
+            "application/json": {"schema": ref("ProjectFeatureInput")},
+            GEOJSON: {"schema": ref("ProjectFeatureInput")},
         },
     }
     case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-    no_case = _problem("No case with this id.")
+    status_change = {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {
+            "status": {"type": "string", "enum": [s.value for s in LIVE_STATUSES]},
+            "reason": {"type": "string", "description": "Why; needed to dismiss a case."},
+        },
+        "if": {"properties": {"status": {"enum": [s.value for s in REASON_REQUIRED]}}},
+        "then": {"required": ["reason"], "properties": {"reason": NOT_BLANK}},
+    }
+    no_case = problem("No case with this id.")
     layer_key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
-    no_layer = _problem("No layer type with this key.")
+    no_layer = problem("No layer type with this key.")
     upload = {
         "type": "object",
         "required": ["file"],
@@ -80,6 +101,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             "map": {"type": "array", "items": {"type": "string"}, "description": "FIELD=ATTRIBUTE"},
             "x_field": {"type": "string"},
             "y_field": {"type": "string"},
+            "wkt_field": {"type": "string"},
             "delimiter": {"type": "string"},
             "decimal_comma": {"type": "boolean"},
             "encoding": {"type": "string"},
@@ -90,90 +112,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             },
         },
     }
-    list_params = [
-        _query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84): projects intersecting it."),
-        _query("organisation", "Organisation keys, comma-separated (any of)."),
-        _query("department", "Department keys, comma-separated (any of)."),
-        _query("measure_type", "Measure type keys, comma-separated (any of)."),
-        _query("status", "Statuses, comma-separated (any of)."),
-        _query(
-            "from",
-            "Planned window overlaps a period starting at this date.",
-            {"type": "string", "format": "date"},
-        ),
-        _query(
-            "to",
-            "Planned window overlaps a period ending at this date.",
-            {"type": "string", "format": "date"},
-        ),
-        _query("q", "Case-insensitive text in the title."),
-        _query(
-            "limit",
-            f"Page size (default {settings.page_size}, at most {settings.max_page_size}).",
-            {"type": "integer", "minimum": 1, "maximum": settings.max_page_size},
-        ),
-        _query(
-            "after",
-            "Cursor: the id after which the page starts (see the `next` link).",
-            {"type": "integer"},
-        ),
-    ]
-    properties = {
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX},
-        "description": {"type": "string", "maxLength": TEXT_MAX},
-        "organisation": {"type": "string", "enum": list(vocabulary.organisations)},
-        "department": {"type": "string", "enum": list(vocabulary.departments)},
-        "measure_type": {"type": "string", "enum": list(vocabulary.measure_types)},
-        "status": {"type": "string", "enum": [s.value for s in Status], "default": "idea"},
-        "start": {"type": ["string", "null"], "format": "date"},
-        "end": {"type": ["string", "null"], "format": "date", "description": "Not before start."},
-        "contact": {"type": "string", "maxLength": CONTACT_MAX},
-        "external_id": {
-            "type": "string",
-            "maxLength": EXTERNAL_ID_MAX,
-            "description": "The project's number in the system it comes from; unique. "
-            "A bulk import matches rows to projects by it.",
-        },
-        "cost_eur": {
-            "type": ["number", "null"],
-            "minimum": 0,
-            "description": "At most the measure type's `max_cost_eur` (see /api/vocab).",
-        },
-    }
-    read_only = {
-        "version": {
-            "type": "integer",
-            "description": "Grows with each change; the ETag is v<version>-<cases digest>.",
-        },
-        "created_at": {"type": "string", "format": "date-time"},
-        "created_by": {"type": "string"},
-        "updated_at": {"type": "string", "format": "date-time"},
-        "updated_by": {"type": "string"},
-    }
-    geometry = {
-        "type": "object",
-        "description": (
-            "RFC 7946 geometry in WGS84 lon/lat, 2D only: Point, LineString, Polygon or their "
-            f"Multi forms, valid, at most {settings.max_vertices} vertices, inside the region "
-            f"{list(settings.region_bbox)}, an area (polygons) or length (lines) within the "
-            "measure type's `max_area_m2` or `max_length_m` (see /api/vocab)."
-        ),
-        "required": ["type", "coordinates"],
-        "properties": {
-            "type": {
-                "type": "string",
-                "enum": [
-                    "Point",
-                    "LineString",
-                    "Polygon",
-                    "MultiPoint",
-                    "MultiLineString",
-                    "MultiPolygon",
-                ],
-            },
-            "coordinates": {"type": "array"},
-        },
-    }
+    filters = project_filters()
     spec = {
         "openapi": "3.1.0",
         "info": {
@@ -189,13 +128,13 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "get": {
                     "summary": "List projects",
                     "operationId": "listProjects",
-                    "parameters": list_params,
+                    "parameters": [*filters, *paging(settings)],
                     "responses": {
                         "200": {
                             "description": "A page of projects, ordered by id.",
-                            "content": {GEOJSON: {"schema": _ref("ProjectCollection")}},
+                            "content": {GEOJSON: {"schema": ref("ProjectCollection")}},
                         },
-                        "400": _problem("A query parameter is malformed."),
+                        "400": problem("A query parameter is malformed."),
                     },
                 },
                 "post": {
@@ -210,7 +149,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                                 "Location": {"schema": {"type": "string"}},
                             }
                         },
-                        "413": _problem("The body is larger than allowed."),
+                        "413": problem("The body is larger than allowed."),
                         "422": invalid,
                     },
                 },
@@ -225,9 +164,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                         "on the project's geometry. The web map clusters these when too many "
                         "projects are in view to draw each geometry."
                     ),
-                    "parameters": [
-                        p for p in list_params if p.get("name") not in ("limit", "after")
-                    ],
+                    "parameters": filters,
                     "responses": {
                         "200": {
                             "description": "The points, in id order.",
@@ -250,7 +187,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _problem("A query parameter is malformed."),
+                        "400": problem("A query parameter is malformed."),
                     },
                 },
             },
@@ -284,8 +221,8 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "content": {
-                            "application/merge-patch+json": {"schema": {"type": "object"}},
-                            "application/json": {"schema": {"type": "object"}},
+                            "application/merge-patch+json": {"schema": ref("ProjectPatch")},
+                            "application/json": {"schema": ref("ProjectPatch")},
                         },
                     },
                     "responses": {
@@ -319,7 +256,14 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "post": {
                     "summary": "Import a file as the layer's new version (multipart upload)",
                     "operationId": "importLayer",
-                    "parameters": [jobs.PREFER_ASYNC],
+                    "parameters": [
+                        jobs.PREFER_ASYNC,
+                        query(
+                            "accept_partial",
+                            "Same as the form field.",
+                            {"type": "boolean", "default": False},
+                        ),
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {"multipart/form-data": {"schema": upload}},
@@ -328,10 +272,10 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                         "201": {"description": "Imported; the body carries the import report."},
                         "202": jobs.ACCEPTED,
                         "404": no_layer,
-                        "413": _problem(
+                        "413": problem(
                             f"The file is larger than {settings.max_upload_bytes} bytes."
                         ),
-                        "422": _problem("The file was refused; the previous version is kept."),
+                        "422": problem("The file was refused; the previous version is kept."),
                     },
                 },
                 "delete": {
@@ -365,10 +309,12 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "additionalProperties": False,
                                     "properties": {
                                         "version": {
                                             "type": "integer",
                                             "minimum": 1,
+                                            "maximum": MAX_ID,
                                             "description": "Default: the version before the "
                                             "current one.",
                                         }
@@ -379,7 +325,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {"description": "The layer; its cases were recomputed."},
-                        "404": _problem("No such layer, or that version's features are not kept."),
+                        "404": problem("No such layer, or that version's features are not kept."),
                         "422": invalid,
                     },
                 },
@@ -390,20 +336,20 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "summary": "Features of a layer (GeoJSON, paged)",
                     "operationId": "getLayerFeatures",
                     "parameters": [
-                        list_params[0],
-                        _query(
+                        bbox("Features intersecting this box."),
+                        query(
                             "geometry",
                             "'derived' serves the derived geometry (e.g. root-protection zone).",
                             {"type": "string", "enum": ["source", "derived"]},
                         ),
-                        *list_params[-2:],
+                        *paging(settings),
                     ],
                     "responses": {
                         "200": {
                             "description": "A page of features, ordered by id.",
                             "content": {GEOJSON: {"schema": {"type": "object"}}},
                         },
-                        "400": _problem("A query parameter is malformed."),
+                        "400": problem("A query parameter is malformed."),
                         "404": no_layer,
                     },
                 },
@@ -413,24 +359,23 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "summary": "List coordination cases",
                     "operationId": "listCases",
                     "parameters": [
-                        _query("organisation", "Cases involving any of these organisations."),
-                        _query("department", "Cases involving any of these departments."),
-                        _query("relation", "conflict, synergy, note (comma-separated)."),
-                        _query("severity", "low, medium, high (comma-separated)."),
-                        _query("status", "open, in_coordination, resolved, dismissed, obsolete."),
-                        _query("rule", "Rule ids (comma-separated)."),
-                        _query("subject", "Cases of one subject, e.g. project:12."),
-                        list_params[0],
-                        list_params[5],
-                        list_params[6],
-                        *list_params[-2:],
+                        listing("organisation", "Cases involving any of these organisations."),
+                        listing("department", "Cases involving any of these departments."),
+                        listing("relation", "Relations (any of).", list(RELATIONS)),
+                        listing("severity", "Severities (any of).", list(SEVERITIES)),
+                        listing("status", "Statuses (any of).", [s.value for s in CaseStatus]),
+                        listing("rule", "Rule ids (any of)."),
+                        query("subject", "Cases of one subject, e.g. project:12."),
+                        bbox("Cases whose overlap intersects this box."),
+                        *period("The cases' window"),
+                        *paging(settings),
                     ],
                     "responses": {
                         "200": {
                             "description": "A page of cases (overlap geometry), by id.",
                             "content": {GEOJSON: {"schema": {"type": "object"}}},
                         },
-                        "400": _problem("A query parameter is malformed."),
+                        "400": problem("A query parameter is malformed."),
                     },
                 }
             },
@@ -450,12 +395,13 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "parameters": [if_match],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {"application/json": {"schema": status_change}},
                     },
                     "responses": {
                         "200": {"description": "The changed case."},
                         "404": no_case,
-                        "412": stale,
+                        "409": problem("The case cannot go from its status to this one."),
+                        "412": problem("If-Match names an outdated version of the case."),
                         "422": invalid,
                     },
                 },
@@ -467,7 +413,16 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "operationId": "commentCase",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": {"type": "object"}}},
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text"],
+                                    "additionalProperties": False,
+                                    "properties": {"text": NOT_BLANK | {"maxLength": COMMENT_MAX}},
+                                }
+                            }
+                        },
                     },
                     "responses": {
                         "201": {"description": "The case with the comment."},
@@ -492,13 +447,20 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "summary": "Synergy grid (Flächenkulisse): cells scored and ranked",
                     "operationId": "getSynergyGrid",
                     "parameters": [
-                        _query(
-                            "cell_size",
-                            "Square cell size in metres (default from the criteria file).",
-                            {"type": "number", "exclusiveMinimum": 0},
+                        cell_size("Square cell size in metres (default from the criteria file)."),
+                        query(
+                            "cells",
+                            "A polygon layer whose features (in the box) are the cells.",
+                            {
+                                "type": "string",
+                                "enum": [
+                                    key
+                                    for key, definition in definitions.items()
+                                    if definition.accepts_geometry("Polygon")
+                                ],
+                            },
                         ),
-                        _query("cells", "A polygon layer whose features are the cells."),
-                        list_params[0],
+                        bbox("The grid covers this box, as far as it lies in the region."),
                     ],
                     "responses": {
                         "200": {
@@ -506,7 +468,11 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                             "score, rank and attention_area.",
                             "content": {GEOJSON: {"schema": {"type": "object"}}},
                         },
-                        "400": _problem("No data for the grid, or too many cells."),
+                        "400": problem(
+                            f"The grid would have more than {MAX_CELLS:,} cells: larger cells, "
+                            "or a smaller box."
+                        ),
+                        "409": problem("None of the layers the criteria use is stored yet."),
                     },
                 }
             },
@@ -540,7 +506,7 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 "get": {
                     "summary": "The web map (signed out: a redirect to /login)",
                     "operationId": "getMap",
-                    "parameters": [_query("lang", "de (default) or en.")],
+                    "parameters": [LANGUAGE],
                     "responses": {
                         "200": {"description": "HTML.", "content": {"text/html": {}}},
                         "302": {"description": "Not signed in: to the login page."},
@@ -555,8 +521,10 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                     "in": "header",
                     "required": False,
                     "description": (
-                        'ETag from GET ("v3-1a2b3c4d"), or "v<version>"; 412 if the project '
-                        "changed since (its cases may have changed: they are not edited here)."
+                        'The ETag from GET ("v3-1a2b3c4d"), or "v<version>": 412 if the object '
+                        "changed since (a project's cases may have changed: they are not edited "
+                        "with it), or if the tag is none of its versions. Without it (or with *) "
+                        "the write is unconditional."
                     ),
                     "schema": {"type": "string"},
                 },
@@ -570,36 +538,12 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
                 }
             },
             "schemas": {
-                "Geometry": geometry,
-                "ProjectProperties": {
-                    "type": "object",
-                    "required": ["title", "organisation", "department", "measure_type"],
-                    "properties": properties,
-                    "additionalProperties": False,
-                },
-                "ProjectFeatureInput": {
-                    "type": "object",
-                    "required": ["type", "geometry", "properties"],
-                    "properties": {
-                        "type": {"const": "Feature"},
-                        "geometry": _ref("Geometry"),
-                        "properties": _ref("ProjectProperties"),
-                    },
-                },
-                "ProjectFeature": {
-                    "type": "object",
-                    "properties": {
-                        "type": {"const": "Feature"},
-                        "id": {"type": "integer"},
-                        "geometry": _ref("Geometry"),
-                        "properties": {"type": "object", "properties": properties | read_only},
-                    },
-                },
+                **_project_schemas(vocabulary, settings),
                 "ProjectCollection": {
                     "type": "object",
                     "properties": {
                         "type": {"const": "FeatureCollection"},
-                        "features": {"type": "array", "items": _ref("ProjectFeature")},
+                        "features": {"type": "array", "items": ref("ProjectFeature")},
                         "numberMatched": {"type": "integer"},
                         "numberReturned": {"type": "integer"},
                         "links": {"type": "array", "items": {"type": "object"}},
@@ -632,17 +576,182 @@ def build_openapi(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
             },
         },
     }
-    for module in (
-        reports,
-        exports,
-        imports,
-        jobs,
-        accounts,
-        signin,
-    ):  # blueprints that describe their paths
-        spec["paths"].update(module.openapi_paths())
+    # blueprints that describe their own paths
+    spec["paths"] |= (
+        reports.openapi_paths()
+        | exports.openapi_paths(definitions)
+        | imports.openapi_paths()
+        | jobs.openapi_paths()
+        | accounts.openapi_paths(vocabulary, settings)
+        | signin.openapi_paths()
+    )
     _declare_security(spec, settings)
+    _declare_common_responses(spec)
     return spec
+
+
+def _years_pattern(first: int, last: int) -> str:
+    """A date's year from ``first`` to ``last`` as a pattern (JSON Schema has no range of
+    dates): the years spelt out, per century where a whole one is in."""
+    parts = []
+    year = first
+    while year <= last:
+        if year % 100 == 0 and year + 99 <= last:
+            parts.append(f"{year // 100}[0-9]{{2}}")
+            year += 100
+        else:
+            parts.append(str(year))
+            year += 1
+    return f"^({'|'.join(parts)})-"
+
+
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+ONE_LINE = {"type": "string", "pattern": f"^[^{_CONTROL}]*$"}
+"""Text without control characters (a report or spreadsheet cannot hold them)."""
+MULTILINE = {"type": "string", "pattern": r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"}
+"""The same, but for line feeds and tabs."""
+
+
+def _project_schemas(vocabulary: Vocabulary, settings: Settings) -> dict[str, Any]:
+    """Geometry and project schemas, exact as far as JSON Schema goes.
+
+    What it cannot say is said in the descriptions and checked by the server (422): the
+    department is one of the organisation's and the measure type one of the department's,
+    the cost and the size within the measure type's limits, the end not before the start,
+    and the geometry valid (closed rings, no self-intersection).
+    """
+    min_lon, min_lat, max_lon, max_lat = settings.region_bbox
+    position = {
+        "type": "array",
+        "description": "[lon, lat] inside the region, no height (Z) or measure (M).",
+        "prefixItems": [
+            {"type": "number", "minimum": min_lon, "maximum": max_lon},
+            {"type": "number", "minimum": min_lat, "maximum": max_lat},
+        ],
+        "minItems": 2,
+        "items": False,
+    }
+    line = {"type": "array", "items": position, "minItems": 2}
+    ring = {"type": "array", "items": position, "minItems": 4, "description": "Closed."}
+    polygon = {"type": "array", "items": ring, "minItems": 1}
+    shapes = {
+        "Point": position,
+        "LineString": line,
+        "Polygon": polygon,
+        "MultiPoint": {"type": "array", "items": position, "minItems": 1},
+        "MultiLineString": {"type": "array", "items": line, "minItems": 1},
+        "MultiPolygon": {"type": "array", "items": polygon, "minItems": 1},
+    }
+    geometry = {
+        "type": "object",
+        "description": (
+            "RFC 7946 geometry in WGS84 lon/lat, 2D only, valid, at most "
+            f"{settings.max_vertices} vertices, inside the region {list(settings.region_bbox)}, "
+            "an area (polygons) or length (lines) within the measure type's `max_area_m2` or "
+            "`max_length_m` (see /api/vocab)."
+        ),
+        "required": ["type", "coordinates"],
+        "oneOf": [
+            {"properties": {"type": {"const": kind}, "coordinates": coordinates}}
+            for kind, coordinates in shapes.items()
+        ],
+    }
+    first, last = vocabulary.planning_years
+    day = {
+        "anyOf": [
+            {"type": "null"},
+            {"type": "string", "maxLength": 0},
+            {"type": "string", "format": "date", "pattern": _years_pattern(first, last)},
+        ],
+        "description": f"A day in the years {first} to {last} (the vocabulary's "
+        'planning_years); null or "" for none.',
+    }
+    properties = {
+        "title": ONE_LINE | {"allOf": [NOT_BLANK], "maxLength": TITLE_MAX},
+        "description": _nullable(MULTILINE | {"maxLength": TEXT_MAX}),
+        "organisation": {"type": "string", "enum": list(vocabulary.organisations)},
+        "department": {
+            "type": "string",
+            "enum": list(vocabulary.departments),
+            "description": "One of the organisation's departments (see /api/vocab).",
+        },
+        "measure_type": {
+            "type": "string",
+            "enum": list(vocabulary.measure_types),
+            "description": "One of the department's measure types (see /api/vocab).",
+        },
+        "status": _nullable({"type": "string", "enum": [s.value for s in Status]})
+        | {"default": "idea"},
+        "start": day,
+        "end": day | {"description": f"{day['description']} Not before start."},
+        "contact": _nullable(ONE_LINE | {"maxLength": CONTACT_MAX}),
+        "external_id": _nullable(ONE_LINE | {"maxLength": EXTERNAL_ID_MAX})
+        | {
+            "description": "The project's number in the system it comes from; unique. "
+            "A bulk import matches rows to projects by it."
+        },
+        "cost_eur": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "description": "At most the measure type's `max_cost_eur` (see /api/vocab).",
+        },
+    }
+    ignored = {"description": "Read-only: ignored when sent."}
+    read_only = {
+        "version": {
+            "type": "integer",
+            "description": "Grows with each change; the ETag is v<version>-<cases digest>.",
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "created_by": {"type": "string"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "updated_by": {"type": "string"},
+    }
+    editable = properties | {name: ignored for name in READ_ONLY_PROPERTIES}
+    return {
+        "Geometry": geometry,
+        "ProjectProperties": {
+            "type": "object",
+            "required": ["title", "organisation", "department", "measure_type"],
+            "properties": editable,
+            "additionalProperties": False,
+        },
+        "ProjectFeatureInput": {
+            "type": "object",
+            "required": ["type", "geometry", "properties"],
+            "properties": {
+                "type": {"const": "Feature"},
+                "geometry": ref("Geometry"),
+                "properties": ref("ProjectProperties"),
+            },
+        },
+        "ProjectPatch": {
+            "type": "object",
+            "description": "A JSON merge patch (RFC 7396) of the Feature: null removes an "
+            "optional property; other members are ignored.",
+            "properties": {
+                "properties": {
+                    "type": "object",
+                    "properties": editable,
+                    "additionalProperties": False,
+                },
+                "geometry": ref("Geometry"),
+            },
+        },
+        "ProjectFeature": {
+            "type": "object",
+            "properties": {
+                "type": {"const": "Feature"},
+                "id": {"type": "integer"},
+                "geometry": ref("Geometry"),
+                "properties": {"type": "object", "properties": properties | read_only},
+            },
+        },
+    }
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
 
 
 def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
@@ -664,8 +773,8 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
         },
     }
     components["responses"] = {
-        "Unauthorized": _problem("Not signed in, or a bad bearer token."),
-        "Forbidden": _problem(
+        "Unauthorized": problem("Not signed in, or a bad bearer token."),
+        "Forbidden": problem(
             "Signed in, but the account may not do this (the detail says "
             "which role or organisation is needed)."
         ),
@@ -683,6 +792,30 @@ def _declare_security(spec: dict[str, Any], settings: Settings) -> None:
                     continue
             responses.setdefault("401", {"$ref": "#/components/responses/Unauthorized"})
             responses.setdefault("403", {"$ref": "#/components/responses/Forbidden"})
+
+
+def _declare_common_responses(spec: dict[str, Any]) -> None:
+    """The answers any operation of its kind may give, where it does not say more.
+
+    Every operation refuses unknown and malformed query parameters (400); one with a path
+    parameter may name nothing (404); one with a body may get too large a body (413) or
+    one of a media type it does not take (415).
+    """
+    for item in spec["paths"].values():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            responses = operation["responses"]
+            responses.setdefault(
+                "400", problem("A query parameter is unknown, repeated or malformed (named).")
+            )
+            parameters = item.get("parameters", []) + operation.get("parameters", [])
+            if any(p.get("in") == "path" for p in parameters):
+                responses.setdefault("404", problem("Nothing has this id or key."))
+            if "requestBody" in operation:
+                responses.setdefault("413", problem("The body is larger than allowed."))
+                responses.setdefault("415", problem("The body is not of a media type taken."))
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 ACCOUNT_ONLY_PREFIXES = ("/api/tokens", "/api/accounts", "/api/audit")

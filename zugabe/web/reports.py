@@ -22,6 +22,7 @@ from zugabe.services.reports import (
     parse_language,
     parse_period,
 )
+from zugabe.web import apidoc
 from zugabe.web.auth import current_actor
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
@@ -155,45 +156,26 @@ def area_report(fmt: str | None = None) -> Response:
     )
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def _problem(description: str) -> dict[str, Any]:
-    schema = {"$ref": "#/components/schemas/Problem"}
-    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
-
-
 def openapi_paths() -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
     text = {"type": "string"}
     binary = {"type": "string", "format": "binary"}
     page_params = [
-        _query(
-            "lang", "Language of the labels (default de).", {"type": "string", "enum": ["de", "en"]}
-        ),
-        _query(
+        apidoc.LANGUAGE,
+        apidoc.query(
             "format",
             "html (default): the report page; csv or xlsx: its case list.",
             {"type": "string", "enum": list(FORMATS)},
         ),
     ]
-    day = {"type": "string", "format": "date"}
-    period = [
-        _query(
-            "from", "Only cases (and projects) whose window meets the period from this day.", day
-        ),
-        _query("to", "… up to this day.", day),
-    ]
+    window = apidoc.period("Only cases (and projects) whose window")
     area = [
-        _query("district", "An id (district_id) of the districts layer; or give bbox.", text),
-        _query("bbox", "min_lon,min_lat,max_lon,max_lat (WGS84); or give district.", text),
+        apidoc.query(
+            "district",
+            "An id (district_id) of the districts layer; or give bbox.",
+            {"type": "string", "minLength": 1},
+        ),
+        apidoc.bbox("The area of the report; or give district."),
     ]
     fmt = {
         "name": "fmt",
@@ -222,27 +204,27 @@ def openapi_paths() -> dict[str, Any]:
         "/reports/organisations/{key}": (
             "Every live case involving an organisation, by severity and date",
             "getOrganisationReport",
-            [{"name": "key", "in": "path", "required": True, "schema": text}, *period],
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *window],
             "No organisation with this key.",
         ),
         "/reports/departments/{key}": (
             "Every live case involving a department, by severity and date",
             "getDepartmentReport",
-            [{"name": "key", "in": "path", "required": True, "schema": text}, *period],
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *window],
             "No department with this key.",
         ),
         "/reports/area": (
             "Projects and live cases of a district or a box, in a period",
             "getAreaReport",
-            [*area, *period],
+            [*area, *window],
             "No district with this id (or no districts layer stored).",
         ),
     }
     paths: dict[str, Any] = {}
     for path, (summary, operation, params, missing) in reports.items():
         responses = {
-            "400": _problem("A parameter is malformed; the detail names it."),
-            "404": _problem(missing),
+            "400": apidoc.problem("A parameter is malformed; the detail names it."),
+            "404": apidoc.problem(missing),
         }
         paths[path] = {
             "get": {

@@ -30,6 +30,7 @@ from zugabe.domain.accounts import Account
 from zugabe.errors import Forbidden, InvalidInput, TooManyAttempts, Unauthorized
 from zugabe.services import Services
 from zugabe.services.accounts import mapped_identity
+from zugabe.web import apidoc
 from zugabe.web.auth import SESSION_KEY, client_address, current_actor
 from zugabe.web.security import csrf
 
@@ -210,11 +211,21 @@ def openapi_paths() -> dict[str, Any]:
             "next": {"type": "string", "description": "Path to go to after signing in."},
         },
     }
+    target = apidoc.query("next", "Path to go to after signing in (default `/`).")
     return {
         "/login": {
             "get": {
                 "summary": "The login page (German; ?lang=en for English)",
                 "operationId": "getLoginPage",
+                "parameters": [
+                    apidoc.LANGUAGE,
+                    target,
+                    apidoc.query(
+                        "signed_out",
+                        "1: say that the visitor signed out.",
+                        {"type": "string", "enum": ["1"]},
+                    ),
+                ],
                 "responses": {"200": {"description": "HTML form.", "content": html}},
             },
             "post": {
@@ -222,6 +233,7 @@ def openapi_paths() -> dict[str, Any]:
                 "description": "Starts a new session (cookie `zugabe_session`). Failed sign-ins "
                 "are limited per account and per address (`login_limit_*` settings).",
                 "operationId": "signIn",
+                "parameters": [apidoc.LANGUAGE, target],
                 "requestBody": {
                     "required": True,
                     "content": {"application/x-www-form-urlencoded": {"schema": form}},
@@ -229,7 +241,7 @@ def openapi_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "Signed in: to `next` (default `/`)."},
                     "401": {"description": "Unknown username or wrong password.", "content": html},
-                    "403": {"description": "No valid CSRF token.", "content": html},
+                    "403": apidoc.problem("No valid CSRF token."),
                     "429": {"description": "Too many failed sign-ins.", "content": html},
                 },
             },
@@ -238,6 +250,7 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Sign out: the session ends on the server",
                 "operationId": "signOut",
+                "parameters": [apidoc.LANGUAGE],
                 "responses": {"303": {"description": "To the login page."}},
             }
         },
@@ -245,9 +258,10 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Single sign-on: to the OpenID Connect provider",
                 "operationId": "startSingleSignOn",
+                "parameters": [target],
                 "responses": {
                     "302": {"description": "To the provider's sign-in."},
-                    "403": {"description": "Single sign-on is not configured."},
+                    "403": apidoc.problem("Single sign-on is not configured."),
                 },
             }
         },
@@ -255,10 +269,29 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "Single sign-on: the provider's answer",
                 "operationId": "finishSingleSignOn",
+                "description": "Takes what the provider appends (RFC 6749 §4.1.2), also "
+                "parameters not named here.",
+                "parameters": [
+                    apidoc.query(name, description)
+                    for name, description in (
+                        ("code", "The authorization code."),
+                        ("state", "The state sent to the provider."),
+                        ("iss", "The provider (RFC 9207)."),
+                        ("error", "Why the provider refused."),
+                        ("error_description", "The provider's words."),
+                    )
+                ],
                 "responses": {
                     "303": {"description": "Signed in."},
-                    "401": {"description": "The provider refused or the answer is invalid."},
-                    "403": {"description": "Not configured, or the account is disabled."},
+                    "401": {
+                        "description": "The provider refused or the answer is invalid.",
+                        "content": html,
+                    },
+                    "403": {
+                        "description": "Not configured (a problem), or the account is disabled "
+                        "(the login page).",
+                        "content": html | apidoc.problem("")["content"],
+                    },
                 },
             }
         },
