@@ -156,7 +156,7 @@ def test_an_external_id_names_one_project(app: Flask) -> None:
     tagged["properties"]["external_id"] = "KA-1"
     assert client.post("/api/projects", json=tagged).status_code == 201
     again = client.post("/api/projects", json=tagged)
-    assert again.status_code == 422
+    assert again.status_code == 409
     assert again.get_json()["errors"] == [
         {
             "pointer": "/properties/external_id",

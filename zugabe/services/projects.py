@@ -27,7 +27,7 @@ from zugabe.domain.project import (
     size_problem,
 )
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound, quoted
+from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFound, quoted
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import (
     GeometryRules,
@@ -254,7 +254,10 @@ class ProjectService:
                 errors.append(FieldError("/properties/external_id", detail))
             seen.add(ref)
         if errors:
-            raise_invalid(errors)
+            raise Conflict(
+                "the project was not saved: " + "; ".join(e.detail for e in errors),
+                field_errors=errors,
+            )
 
     def get(self, actor: Actor, project_id: int) -> Project:
         self.policy.require_read(actor)

@@ -65,6 +65,7 @@ def build_openapi(
     invalid = problem("The input was refused; `errors` names each field. Nothing was stored.")
     stale = problem("If-Match names an outdated version: someone else changed the project.")
     missing = problem("No project with this id.")
+    taken = problem("The external_id is another project's already.")
     write_body = {
         "required": True,
         "content": {
@@ -149,6 +150,7 @@ def build_openapi(
                                 "Location": {"schema": {"type": "string"}},
                             }
                         },
+                        "409": taken,
                         "413": problem("The body is larger than allowed."),
                         "422": invalid,
                     },
@@ -210,6 +212,7 @@ def build_openapi(
                     "responses": {
                         "200": _feature("Stored as a new version."),
                         "404": missing,
+                        "409": taken,
                         "412": stale,
                         "422": invalid,
                     },
@@ -228,6 +231,7 @@ def build_openapi(
                     "responses": {
                         "200": _feature("Stored as a new version."),
                         "404": missing,
+                        "409": taken,
                         "412": stale,
                         "422": invalid,
                     },
