@@ -451,3 +451,16 @@ def test_map_page_has_no_inline_script(client: FlaskClient) -> None:
         served = client.get(src)
         assert served.status_code == 200 and served.mimetype == "text/javascript"
     assert re.search(r"<[^>]+\son[a-z]+\s*=", page) is None  # no inline event handlers
+
+
+def test_a_tokens_use_is_written_once_not_on_every_request(app: Flask) -> None:
+    """last_used_at is kept to the ten minutes: the requests after the first write nothing
+    (the cached token once went on writing it until the cache expired)."""
+    services: Services = app.extensions["zugabe"]
+    secret = token_for(app, "r.admin")
+    used = []
+    for _ in range(20):
+        services.accounts.token_actor(secret, "127.0.0.1")
+        (token,) = services.store.list_tokens(services.store.find_account("r.admin").id)
+        used.append(token.last_used_at)
+    assert used[0] is not None and len(set(used)) == 1

@@ -107,6 +107,10 @@ class RecentLookups:
             self._found[key] = (now, value)
         return value
 
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._found.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._found.clear()
@@ -510,6 +514,7 @@ class AccountService:
             raise Unauthorized("the bearer token's account is disabled")
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 600:
             self.store.update_token(token.id, last_used_at=now)
+            self._recent.forget(token_hash)  # else each use until it expires writes again
         return Actor.of(account, scope=token.scope, via="token", address=address)
 
     # ------------------------------------------------------------ display names
