@@ -359,16 +359,6 @@ def test_range_classes_keep_their_boundaries(services: Services, gpkg: Path) -> 
         assert element.get("label") == cls.label.de
 
 
-def test_department_and_relation_colours_are_the_web_maps() -> None:
-    script = (ROOT / "webmap" / "static" / "zugabe-map.js").read_text("utf-8")
-    listed = re.search(r"const DEPARTMENT_COLORS = \[(.*?)\];", script, re.DOTALL)
-    assert listed is not None
-    assert tuple(re.findall(r'"(#[0-9a-fA-F]{6})"', listed.group(1))) == DEPARTMENT_COLORS
-    relations = re.search(r"const RELATION_COLORS = \{(.*?)\};", script)
-    assert relations is not None
-    assert dict(re.findall(r'(\w+): "(#[0-9a-fA-F]{6})"', relations.group(1))) == RELATION_COLORS
-
-
 def test_derived_zones_and_synergy_grid(services: Services, gpkg: Path) -> None:
     zones = read(gpkg, "trees_root_protection_zone")
     trees = read(gpkg, "trees")

@@ -26,6 +26,7 @@ from tests.browser.conftest import (
 )
 from tests.conftest import VALID_FEATURE
 from zugabe.domain.accounts import Role
+from zugabe.domain.palette import DEPARTMENT_COLORS, RELATION_COLORS
 from zugabe.domain.project import ProjectAttributes
 from zugabe.services.projects import ProjectFilter
 from zugabe.web import create_app
@@ -35,6 +36,12 @@ from zugabe.web.background import BackgroundServer
 ROAD = VALID_FEATURE
 VIEW = "#17/51.54085/7.21350"
 XSS = "<img src=x onerror=alert(1)>"
+
+
+def rgb(color: str) -> str:
+    """A ``#rrggbb`` colour as the browser's computed style writes it."""
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
 
 
 def open_map(page: Page, server: LiveServer, username: str, view: str = "") -> None:
@@ -120,6 +127,13 @@ def test_the_demo_town_opens_with_its_projects_and_base_layers(
     expect(page.locator("#layer-districts")).to_be_checked()
     expect(page.locator("#layer-streets")).to_be_checked()
     assert page.locator(".leaflet-overlay-pane canvas").count() >= 1
+    # The legend shows the palette the server sent with the vocabulary.
+    swatches = page.locator("#legend-departments .swatch")
+    for index, color in enumerate(DEPARTMENT_COLORS):
+        expect(swatches.nth(index)).to_have_css("background-color", rgb(color))
+    expect(page.locator("#legend-relations .swatch").first).to_have_css(
+        "border-left-color", rgb(RELATION_COLORS["conflict"])
+    )
     # Filtering asks the server again: the drainage department's projects only.
     page.select_option("#filter-department", "drainage")
     idle(page)
@@ -175,6 +189,7 @@ def test_draw_save_see_cases_review_edit_and_delete(
 
     # The planner comments on the case; its status is the coordinator's.
     bundle = page.locator("#cases li.case.synergy").first
+    expect(bundle).to_have_css("border-left-color", rgb(RELATION_COLORS["synergy"]))
     case_id = int(bundle.get_attribute("data-case-id") or 0)
     bundle.click()
     expect(page.locator("#case-detail")).to_be_visible()

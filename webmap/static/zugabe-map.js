@@ -119,11 +119,6 @@ const ZugabeMap = (() => {
         "{unchanged_rows} unchanged, {invalid_rows} rows with problems; nothing stored.",
     },
   };
-  const RELATION_COLORS = { conflict: "#d7301f", synergy: "#1a9850", note: "#6a51a3" };
-  const DEPARTMENT_COLORS = [
-    "#1f78b4", "#8c510a", "#33a02c", "#e7298a", "#ff7f00", "#6a3d9a", "#b15928",
-    "#01665e", "#a6761d", "#666666",
-  ];
   const REVIEW_STATUSES = ["open", "in_coordination", "resolved", "dismissed"];
   const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
@@ -132,7 +127,7 @@ const ZugabeMap = (() => {
 
   const state = {
     map: null, drawnItems: null, lang: "de", t: TEXTS.de, vocab: null, layers: [],
-    labels: {}, departmentColor: {}, shown: new Set(), groups: {}, notes: {},
+    labels: {}, colors: null, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
     current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
     prefetched: null, me: null, drawControl: null, signingIn: false,
@@ -319,9 +314,7 @@ const ZugabeMap = (() => {
     for (const kind of ["organisations", "departments", "measure_types", "statuses"]) {
       state.labels[kind] = Object.fromEntries(state.vocab[kind].map((v) => [v.key, v.labels]));
     }
-    state.vocab.departments.forEach((d, i) => {
-      state.departmentColor[d.key] = DEPARTMENT_COLORS[i % DEPARTMENT_COLORS.length];
-    });
+    state.colors = state.vocab.colors; // the palette, served with the vocabulary
     buildFilters();
     buildForm();
     buildLegend();
@@ -481,12 +474,12 @@ const ZugabeMap = (() => {
     const departments = $("legend-departments");
     for (const d of state.vocab.departments) {
       const item = el("li");
-      item.append(el("span", { class: "swatch", style: `background:${state.departmentColor[d.key]}` }));
+      item.append(el("span", { class: "swatch", style: `background:${state.colors.departments[d.key]}` }));
       item.append(document.createTextNode(label("departments", d.key)));
       departments.append(item);
     }
     const relations = $("legend-relations");
-    for (const [relation, color] of Object.entries(RELATION_COLORS)) {
+    for (const [relation, color] of Object.entries(state.colors.relations)) {
       const item = el("li");
       item.append(el("span", { class: "swatch case", style: `border-color:${color}` }));
       item.append(document.createTextNode(state.t[`relation_${relation}`]));
@@ -602,7 +595,7 @@ const ZugabeMap = (() => {
   }
 
   function projectStyle(properties) {
-    const color = state.departmentColor[properties.department] || "#333";
+    const color = state.colors.departments[properties.department] ?? state.colors.other;
     return {
       color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7,
       pane: "zugabe-projects",
@@ -682,8 +675,12 @@ const ZugabeMap = (() => {
     }).addTo(group);
   }
 
+  function relationColor(relation) {
+    return state.colors.relations[relation] ?? state.colors.other;
+  }
+
   function caseStyle(relation, emphasised) {
-    const color = RELATION_COLORS[relation] || "#333";
+    const color = relationColor(relation);
     return {
       color, weight: emphasised ? 7 : 5, opacity: 0.9, dashArray: relation === "note" ? "6 6" : null,
       fillColor: color, fillOpacity: 0.35, radius: 9,
@@ -741,7 +738,10 @@ const ZugabeMap = (() => {
     $("cases-empty").hidden = cases.length > 0;
     for (const c of cases) {
       const p = c.properties;
-      const item = el("li", { class: `case ${p.relation}`, "data-case-id": String(c.id), tabindex: "0" });
+      const item = el("li", {
+        class: `case ${p.relation}`, "data-case-id": String(c.id), tabindex: "0",
+        style: `border-color:${relationColor(p.relation)}`,
+      });
       item.append(el("span", { class: "badge" }, state.t[`relation_${p.relation}`]));
       item.append(el("span", { class: "rule" }, p.rule_name ? p.rule_name[state.lang] : p.rule));
       item.append(el("span", { class: "state" }, state.t[`case_status_${p.status}`]));

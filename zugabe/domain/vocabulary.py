@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
 
+from zugabe.domain.palette import colors_json
 from zugabe.domain.project import Status
 from zugabe.errors import ConfigError
 
@@ -207,7 +208,7 @@ class Vocabulary:
         return known.limits if known is not None else self.limits
 
     def as_json(self) -> dict[str, object]:
-        """The vocabulary as the web map and API clients consume it."""
+        """The vocabulary as the web map and API clients consume it, with the palette."""
         return {
             "organisations": [
                 {
@@ -227,4 +228,5 @@ class Vocabulary:
                 for m in self.measure_types.values()
             ],
             "statuses": [{"key": s.value, "labels": STATUS_LABELS[s]} for s in Status],
+            "colors": colors_json(self.departments),
         }

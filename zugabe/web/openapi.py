@@ -42,6 +42,31 @@ from zugabe.web.apidoc import (
     ref,
 )
 
+_HEX_COLOR = {"type": "string", "pattern": "^#[0-9a-f]{6}$"}
+VOCABULARY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "colors": {
+            "type": "object",
+            "description": "The palette (safe for colour-blind readers; see developers.md).",
+            "properties": {
+                "relations": {
+                    "type": "object",
+                    "description": "A case's colour by its relation.",
+                    "additionalProperties": _HEX_COLOR,
+                },
+                "departments": {
+                    "type": "object",
+                    "description": "A project's colour by its department key.",
+                    "additionalProperties": _HEX_COLOR,
+                },
+                "other": {**_HEX_COLOR, "description": "For a key the palette does not know."},
+            },
+            "required": ["relations", "departments", "other"],
+        }
+    },
+}
+
 
 def _feature(description: str) -> dict[str, Any]:
     return {
@@ -486,8 +511,9 @@ def build_openapi(
                     "operationId": "getVocabulary",
                     "responses": {
                         "200": {
-                            "description": "The vocabulary.",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
+                            "description": "The vocabulary, with the palette of the map, "
+                            "reports and QGIS styles.",
+                            "content": {"application/json": {"schema": VOCABULARY}},
                         }
                     },
                 }
