@@ -733,7 +733,7 @@ def test_classify_ranges_at_boundaries(shipped: dict[str, LayerDefinition]) -> N
 def test_classify_exact_values(shipped: dict[str, LayerDefinition]) -> None:
     sewers = shipped["sewer_sections"]
     assert classify_value(sewers, 0).color == "#7f0000"  # type: ignore[union-attr]
-    assert classify_value(sewers, 5).color == "#1a9641"  # type: ignore[union-attr]
+    assert classify_value(sewers, 5).color == "#4575b4"  # type: ignore[union-attr]
     assert classify_value(sewers, "3").label.de.startswith("ZK 3")  # type: ignore[union-attr]
     assert classify_value(sewers, 6) is None
     assert classify_value(sewers, True) is None
