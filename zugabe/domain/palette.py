@@ -32,6 +32,7 @@ DEPARTMENT_COLORS: tuple[str, ...] = (
     "#e69f00",  # utility networks: Okabe–Ito orange
 )
 OTHER_COLOR = "#333333"  # a relation or department the palette does not know
+DRAFT_COLOR = "#000000"  # a project being drawn: no department's, no relation's
 
 
 def department_colors(departments: Iterable[str]) -> dict[str, str]:

@@ -34,6 +34,7 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from zugabe.config import Settings
+from zugabe.domain.palette import DRAFT_COLOR
 from zugabe.web.auth import current_actor
 
 WEBMAP = Path(__file__).resolve().parents[2] / "webmap"
@@ -149,8 +150,8 @@ def build_map(settings: Settings, lang: str) -> str:
         export=False,
         show_geometry_on_click=False,
         draw_options={
-            "polyline": {"shapeOptions": {"color": "#d7301f"}},
-            "polygon": {"allowIntersection": False, "shapeOptions": {"color": "#d7301f"}},
+            "polyline": {"shapeOptions": {"color": DRAFT_COLOR}},
+            "polygon": {"allowIntersection": False, "shapeOptions": {"color": DRAFT_COLOR}},
             "marker": True,
             "rectangle": False,
             "circle": False,
