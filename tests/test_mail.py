@@ -135,6 +135,18 @@ def test_a_refused_recipient_waits_while_the_others_are_sent(
     assert refused.last_error == "recipient refused: 550 5.1.1 mailbox unavailable"
 
 
+def test_a_mail_that_cannot_be_written_waits_while_the_others_are_sent(
+    smtp: SmtpServer, store: SqliteStore, tmp_path: Path
+) -> None:
+    service = MailService(store, mail_settings(tmp_path, smtp.port))
+    broken = service.enqueue(a_mail("a@herne.de\nBcc: all@herne.de"))  # no header injection
+    fine = service.enqueue(a_mail())
+    delivery = service.deliver_due(datetime.now(UTC))
+    assert (delivery.retrying, delivery.sent) == ((broken,), (fine,))
+    assert [a.recipients for a in smtp.received] == [("a.kaya@herne.de",)]
+    assert "ValueError" in (store.list_mail(2)[1].last_error or "")
+
+
 def test_two_senders_at_once_send_each_mail_once(
     smtp: SmtpServer, store: SqliteStore, tmp_path: Path
 ) -> None:

@@ -123,6 +123,6 @@ class Services:
         return warnings
 
     def close(self) -> None:
-        self.mail.close()  # the mail being sent is recorded first
+        self.mail.close()  # the mails being sent are recorded first
         self.jobs.close()  # a running job finishes (and commits or rolls back) first
         self.store.close()

@@ -35,6 +35,11 @@ LEASE = timedelta(minutes=15)
 MAIL_INTERVAL = 10.0
 """Seconds between two looks at the outbox in ``zugabe serve`` (one indexed read)."""
 _UNSUBSCRIBE_SALT = "zugabe.unsubscribe"
+_THIS_MAIL_ONLY = (
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPDataError,
+    smtplib.SMTPNotSupportedError,  # e.g. an address in Unicode, and no SMTPUTF8 there
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,9 @@ class MailService:
         outcome: dict[str, list[int]] = {"sent": [], "retrying": [], "failed": []}
         if not self.enabled:
             return Delivery()
-        while batch := self.store.claim_due_mail(now, now + LEASE, BATCH):
+        while not self._stop.is_set() and (
+            batch := self.store.claim_due_mail(now, now + LEASE, BATCH)
+        ):
             for mail, error in self._send(batch):
                 outcome[self._record(mail, error, now)].append(mail.id)
         return Delivery(*(tuple(ids) for ids in outcome.values()))
@@ -113,8 +120,8 @@ class MailService:
                     error = None
                     try:
                         smtp.send_message(self.message(mail))
-                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
-                        error = _describe(exc)  # this mail only; the connection lives on
+                    except (*_THIS_MAIL_ONLY, ValueError) as exc:  # ValueError: a bad header
+                        error = _describe(exc)  # the connection lives on for the next
                     done += 1
                     yield mail, error
         except (OSError, smtplib.SMTPException) as exc:  # no connection: the rest wait
@@ -164,7 +171,7 @@ class MailService:
                 LOG.exception("mail delivery failed")
 
     def close(self) -> None:
-        """Stop the background thread after its current mail."""
+        """Stop the background thread (and any ``deliver_due``) after its current batch."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
