@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from smtp_server import SmtpServer, free_port
-from storage_contract import new_account
 
 from zugabe.cli import cli
 from zugabe.config import Settings
+from zugabe.domain.accounts import Role
 from zugabe.services.mail import Delivery, MailService, read_unsubscribe_token, unsubscribe_token
-from zugabe.storage.contract import MailState, NewMail
+from zugabe.storage.contract import MailState, NewAccount, NewMail
 from zugabe.storage.sqlite import SqliteStore
 
 SUBJECT = "Neuer Koordinationsfall: Kanalsanierung Müllerstraße"
@@ -84,7 +84,9 @@ def test_a_save_does_not_wait_for_a_mail_server_that_is_down(
     down = SmtpServer(free_port())  # not started yet
     service = MailService(store, mail_settings(tmp_path, down.port))
     with store.transaction():  # the change and its mail commit together
-        store.add_account(new_account())
+        store.add_account(
+            NewAccount("a.kaya", "Ayşe Kaya", "a@herne.de", "herne", (), frozenset({Role.PLANNER}))
+        )
         mail_id = service.enqueue(a_mail())
     now = datetime.now(UTC)
     assert service.deliver_due(now).retrying == (mail_id,)
