@@ -52,9 +52,11 @@ from zugabe.storage.contract import (
     CaseSync,
     LayerFeature,
     LayerFeatureBatch,
+    MailState,
     NewAccount,
     NewApiToken,
     NewLayerVersion,
+    NewMail,
     NewProject,
     ProjectQuery,
     ProjectStore,
@@ -1553,8 +1555,88 @@ class AccountStorageContract:
         assert store.audit_head() is not None and store.list_accounts() == [account]
 
 
+def mail(dedup_key: str | None = None) -> NewMail:
+    return NewMail(
+        "a.kaya@herne.de", "Neuer Fall: Straße", "Grüße aus Herne", "case", dedup_key=dedup_key
+    )
+
+
+class MailStorageContract:
+    """The outbox: queued with a change, claimed once, sent or rescheduled or given up."""
+
+    def test_a_queued_mail_is_claimed_once_and_then_sent(self, store: Store) -> None:
+        mail_id = store.enqueue_mail(mail())
+        assert mail_id is not None
+        now = datetime.now(UTC)
+        lease = now + timedelta(minutes=10)
+        [claimed] = store.claim_due_mail(now, lease, 10)
+        assert (claimed.id, claimed.subject, claimed.text) == (
+            mail_id,
+            "Neuer Fall: Straße",
+            "Grüße aus Herne",
+        )
+        assert (claimed.attempts, claimed.next_attempt_at, claimed.state) == (
+            1,
+            lease,
+            MailState.QUEUED,
+        )
+        assert store.claim_due_mail(now, lease, 10) == []  # leased to its sender
+        store.mail_sent(mail_id, now)
+        [listed] = store.list_mail(10)
+        assert (listed.state, listed.sent_at, listed.attempts) == (MailState.SENT, now, 1)
+        assert store.claim_due_mail(lease + timedelta(days=1), lease, 10) == []  # never again
+        assert store.count_mail() == {MailState.QUEUED: 0, MailState.SENT: 1, MailState.FAILED: 0}
+
+    def test_an_unsent_mail_is_retried_when_due_or_left_failed(self, store: Store) -> None:
+        first, second = store.enqueue_mail(mail()), store.enqueue_mail(mail())
+        assert first is not None and second is not None
+        now = datetime.now(UTC)
+        assert [m.id for m in store.claim_due_mail(now, now, 1)] == [first]  # oldest first
+        retry_at = now + timedelta(minutes=5)
+        store.mail_not_sent(first, "SMTPConnectError: refused", retry_at)
+        assert [m.id for m in store.claim_due_mail(now, now, 10)] == [second]
+        store.mail_not_sent(second, "550 no such user", None)
+        [again] = store.claim_due_mail(retry_at, retry_at, 10)
+        assert (again.id, again.attempts, again.last_error) == (
+            first,
+            2,
+            "SMTPConnectError: refused",
+        )
+        failed = store.list_mail(10)[0]
+        assert (failed.id, failed.state, failed.last_error) == (
+            second,
+            MailState.FAILED,
+            "550 no such user",
+        )
+        later = retry_at + timedelta(days=1)
+        assert [(m.id, m.attempts) for m in store.claim_due_mail(later, later, 10)] == [(first, 3)]
+        assert store.count_mail() == {MailState.QUEUED: 1, MailState.SENT: 0, MailState.FAILED: 1}
+
+    def test_a_dedup_key_queues_a_mail_once(self, store: Store) -> None:
+        assert store.enqueue_mail(mail("digest:a.kaya:2027-03-01")) is not None
+        with store.transaction():
+            assert store.enqueue_mail(mail("digest:a.kaya:2027-03-01")) is None
+            assert store.enqueue_mail(mail("digest:a.kaya:2027-03-02")) is not None
+        assert len(store.list_mail(10)) == 2  # the transaction went on after the repeat
+
+    def test_mail_commits_with_the_change_or_not_at_all(self, store: Store) -> None:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_account(new_account())
+            store.enqueue_mail(mail())
+            raise RuntimeError("the change failed")
+        assert store.list_mail(10) == [] and store.list_accounts() == []
+        with store.transaction():
+            store.add_account(new_account())
+            store.enqueue_mail(mail())
+        assert len(store.list_mail(10)) == 1
+
+
 class StorageContract(
-    LayerStorageContract, CaseStorageContract, RevisionContract, AccountStorageContract
+    LayerStorageContract,
+    CaseStorageContract,
+    RevisionContract,
+    AccountStorageContract,
+    MailStorageContract,
 ):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 

@@ -123,6 +123,22 @@ def test_region_from_environment() -> None:
             "'lots' is not a rate limit such as '5 per 15 minutes'",
         ),
         ({"ZUGABE_PROXY_HOPS": "9"}, "setting 'proxy_hops'"),
+        ({"ZUGABE_SMTP_HOST": "mail.example.org"}, "smtp_host needs mail_from"),
+        (
+            {"ZUGABE_SMTP_HOST": "mail.example.org", "ZUGABE_MAIL_FROM": "ZUGABE <z@x.org>"},
+            "smtp_host needs public_url",
+        ),
+        (
+            {
+                "ZUGABE_SMTP_HOST": "mail.example.org",
+                "ZUGABE_MAIL_FROM": "z@x.org",
+                "ZUGABE_PUBLIC_URL": "https://zugabe.x.org",
+                "ZUGABE_SMTP_USER": "zugabe",
+            },
+            "smtp_user needs smtp_starttls",
+        ),
+        ({"ZUGABE_PUBLIC_URL": "zugabe.x.org"}, "public_url must be an http(s) URL"),
+        ({"ZUGABE_MAIL_MAX_ATTEMPTS": "0"}, "setting 'mail_max_attempts'"),
         (
             {"ZUGABE_MAX_VERTEX": "10"},
             "unknown setting 'max_vertex' (from environment variable ZUGABE_MAX_VERTEX)",

@@ -13,6 +13,7 @@ import click
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
+from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.errors import ConfigError, ZugabeError
@@ -24,6 +25,7 @@ from zugabe.services.demo import (
     load_demo_projects,
 )
 from zugabe.services.layers import ImportReport
+from zugabe.services.mail import MAIL_INTERVAL
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.storage.contract import CaseQuery
@@ -80,6 +82,8 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
     # Loading every project and layer feature for detection takes seconds with a big store:
     # done now, beside serving, so the first save does not wait for it.
     threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
+    if services.mail.enabled:
+        services.mail.start_background(MAIL_INTERVAL)
     click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
     try:
         server.run()  # no Server header: ident is empty
@@ -623,6 +627,7 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(rules)
+cli.add_command(mail)
 
 
 def main() -> None:

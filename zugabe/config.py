@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tomllib
 from collections.abc import Mapping
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +222,37 @@ class Settings(BaseModel):
         default_factory=dict,
         description="Group → role (viewer, planner, …); unmapped groups give no role.",
     )
+    smtp_host: str = Field(
+        default="", description="Mail server that ZUGABE's e-mails go through; empty: mail is off."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the mail server.")
+    smtp_user: str = Field(
+        default="", description="Account at the mail server; empty: no login (a local relay)."
+    )
+    smtp_password: str = Field(default="", description="Password of smtp_user.")
+    smtp_starttls: bool = Field(
+        default=False,
+        description="Switch the connection to TLS (STARTTLS) before anything is sent.",
+    )
+    mail_from: str = Field(
+        default="",
+        description="Sender of the e-mails, e.g. ZUGABE <zugabe@example.org>.",
+    )
+    public_url: str = Field(
+        default="",
+        description="Address of ZUGABE as its users reach it; the links in e-mails start with it.",
+    )
+    mail_retry_minutes: int = Field(
+        default=5,
+        ge=1,
+        description="Wait before the first retry of an undelivered e-mail; doubled each time.",
+    )
+    mail_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=30,
+        description="Attempts to deliver an e-mail before it is left failed.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 
@@ -301,13 +334,43 @@ class Settings(BaseModel):
             raise ValueError(
                 "basemap_url needs {z}, {x} and {y} (XYZ tiles), or basemap_wms_layers (WMS)"
             )
+        self._check_mail()
         return self
+
+    def _check_mail(self) -> None:
+        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+            raise ValueError("public_url must be an http(s) URL")
+        if not self.smtp_host:
+            return
+        if "@" not in parseaddr(self.mail_from)[1]:
+            raise ValueError("smtp_host needs mail_from, an address such as zugabe@example.org")
+        if not self.public_url:
+            raise ValueError("smtp_host needs public_url, where the links in e-mails point to")
+        if self.smtp_user and not self.smtp_starttls:
+            raise ValueError("smtp_user needs smtp_starttls: the password must not travel in clear")
 
     @property
     def store_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'zugabe.sqlite').resolve()}"
+
+
+SECRET_KEY_FILE = "secret_key"
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, else one generated once and kept in the instance folder (0600).
+
+    It signs the session cookies and the unsubscribe links in e-mails.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.instance_path) / SECRET_KEY_FILE
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48), "utf-8")
+    return path.read_text("utf-8").strip()
 
 
 def load_settings(

@@ -22,6 +22,7 @@ from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
+from zugabe.services.mail import MailService
 from zugabe.services.projects import ProjectService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
@@ -63,6 +64,7 @@ class Services:
     cases: CaseService
     rules: RuleSet
     jobs: JobService
+    mail: MailService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -103,6 +105,7 @@ class Services:
             cases,
             region.rules,
             JobService(policy),
+            MailService(store, settings),
         )
 
     def start_warnings(self) -> list[str]:
@@ -120,5 +123,6 @@ class Services:
         return warnings
 
     def close(self) -> None:
+        self.mail.close()  # the mails being sent are recorded first
         self.jobs.close()  # a running job finishes (and commits or rolls back) first
         self.store.close()

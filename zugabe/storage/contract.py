@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -582,7 +583,84 @@ class AuditStore(ABC):
         """The last entry's (seq, hash) as recorded beside the log; None when empty."""
 
 
-class Store(ProjectStore, LayerStore, CaseStore, AccountStore, AuditStore, ABC):
+@dataclass(frozen=True)
+class NewMail:
+    """An e-mail to queue. ``kind`` says what it is about (``case.created``, ``digest``);
+    a ``dedup_key``, where given, queues the mail only once."""
+
+    recipient: str
+    subject: str
+    text: str
+    kind: str
+    html: str | None = None
+    dedup_key: str | None = None
+
+
+class MailState(StrEnum):
+    QUEUED = "queued"  # waiting for its first or next attempt
+    SENT = "sent"
+    FAILED = "failed"  # given up after the last attempt
+
+
+@dataclass(frozen=True)
+class OutboxMail:
+    """A queued e-mail as stored; ``last_error`` holds the mail server's answer, no secret."""
+
+    id: int
+    recipient: str
+    subject: str
+    text: str
+    html: str | None
+    kind: str
+    dedup_key: str | None
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+    @property
+    def state(self) -> MailState:
+        if self.sent_at is not None:
+            return MailState.SENT
+        return MailState.QUEUED if self.next_attempt_at is not None else MailState.FAILED
+
+
+class MailStore(ABC):
+    """The durable outbox of e-mails: written with the change they report, sent later."""
+
+    @abstractmethod
+    def enqueue_mail(self, mail: NewMail) -> int | None:
+        """Queue a mail, due at once, in the caller's transaction when there is one
+        (``Store.transaction``); its id, or None when its ``dedup_key`` was queued before."""
+
+    @abstractmethod
+    def claim_due_mail(self, now: datetime, lease_until: datetime, limit: int) -> list[OutboxMail]:
+        """Take up to ``limit`` queued mails due at ``now`` (oldest due first) for sending.
+
+        Each gets one more attempt and is due again only at ``lease_until``, in one write
+        transaction: two senders never claim the same mail, and one whose sender died is
+        tried again after the lease.
+        """
+
+    @abstractmethod
+    def mail_sent(self, mail_id: int, at: datetime) -> None:
+        """Record a delivery (the error of an earlier attempt is cleared)."""
+
+    @abstractmethod
+    def mail_not_sent(self, mail_id: int, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt: tried again at ``retry_at``, or never (None: failed)."""
+
+    @abstractmethod
+    def list_mail(self, limit: int) -> list[OutboxMail]:
+        """The newest ``limit`` mails of the outbox, newest first."""
+
+    @abstractmethod
+    def count_mail(self) -> dict[MailState, int]:
+        """How many mails are in each state (every state present, zeros included)."""
+
+
+class Store(ProjectStore, LayerStore, CaseStore, AccountStore, AuditStore, MailStore, ABC):
     """Everything a backend stores; ``open_store`` returns one."""
 
     @abstractmethod

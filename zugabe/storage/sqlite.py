@@ -100,6 +100,7 @@ from zugabe.storage.contract import (
     Store,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
+from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_schema import (
     UtcDateTime,
     case_comments_table,
@@ -324,7 +325,7 @@ def _paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: 
     return statement
 
 
-class SqliteStore(SqliteAccountsAndAudit, Store):
+class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
     Migrates the schema when opened.

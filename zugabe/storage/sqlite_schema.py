@@ -423,6 +423,35 @@ def _add_external_ids(conn: Connection) -> None:
     )
 
 
+def _create_mail_outbox(conn: Connection) -> None:
+    # E-mails waiting to be sent, written in the transaction of the change they tell about
+    # and sent later (``zugabe.services.mail``): a save never waits for the mail server.
+    # ``next_attempt_at`` is NULL once a mail is sent or given up; ``dedup_key``, where
+    # given, is unique, so one notification is queued once.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE mail_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            dedup_key TEXT,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            text_body TEXT NOT NULL,
+            html_body TEXT,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            sent_at TEXT,
+            last_error TEXT
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ux_mail_outbox_dedup_key ON mail_outbox (dedup_key)")
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_mail_outbox_next_attempt_at ON mail_outbox (next_attempt_at)"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -435,6 +464,10 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(7, "accounts, API tokens, sessions and the audit log", _create_accounts),
     MigrationStep(8, "features of earlier layer versions, for a rollback", _create_layer_archive),
     MigrationStep(9, "external ids of projects, for bulk updates", _add_external_ids),
+    # Step 10 is the case-storage change of the parallel branch (issue 12); this stand-in
+    # keeps the numbering and is replaced by that step when the branches merge.
+    MigrationStep(10, "reserved for the case-storage change of issue 12", lambda conn: None),
+    MigrationStep(11, "the outbox of e-mails", _create_mail_outbox),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -812,6 +845,24 @@ audit_head_table = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", Text, nullable=False),
+)
+
+mail_outbox_table = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("dedup_key", Text, unique=True),
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, index=True),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", Text),
+    sqlite_autoincrement=True,
 )
 
 # SQLite's own tables, written by the store only to bulk-load the R*Tree

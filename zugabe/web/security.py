@@ -11,36 +11,22 @@ across sites by itself.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from zugabe.config import Settings
+from zugabe.config import Settings, secret_key
 from zugabe.web.problems import problem_response
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_MEDIA_TYPES = frozenset(
     {"application/json", "application/geo+json", "application/merge-patch+json"}
 )
-SECRET_KEY_FILE = "secret_key"
 access_log = logging.getLogger("zugabe.access")
 csrf = CSRFProtect()
-
-
-def secret_key(settings: Settings) -> str:
-    """The configured key, else one generated once and kept in the instance folder (0600)."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.instance_path) / SECRET_KEY_FILE
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48), "utf-8")
-    return path.read_text("utf-8").strip()
 
 
 def configure(app: Flask, settings: Settings) -> None:
