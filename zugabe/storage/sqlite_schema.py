@@ -464,10 +464,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(7, "accounts, API tokens, sessions and the audit log", _create_accounts),
     MigrationStep(8, "features of earlier layer versions, for a rollback", _create_layer_archive),
     MigrationStep(9, "external ids of projects, for bulk updates", _add_external_ids),
-    # Step 10 is the case-storage change of the parallel branch (issue 12); this stand-in
-    # keeps the numbering and is replaced by that step when the branches merge.
-    MigrationStep(10, "reserved for the case-storage change of issue 12", lambda conn: None),
-    MigrationStep(11, "the outbox of e-mails", _create_mail_outbox),
+    MigrationStep(10, "the outbox of e-mails", _create_mail_outbox),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
