@@ -28,6 +28,7 @@ from tests.conftest import VALID_FEATURE
 from zugabe.domain.accounts import Role
 from zugabe.domain.palette import DEPARTMENT_COLORS, RELATION_COLORS
 from zugabe.domain.project import ProjectAttributes
+from zugabe.services.cases import parse_case_query
 from zugabe.services.projects import ProjectFilter
 from zugabe.web import create_app
 from zugabe.web.background import BackgroundServer
@@ -385,3 +386,49 @@ def test_without_a_view_in_the_address_the_map_opens_on_the_region(
     zoom, lat, lon = page.url.split("#")[1].split("/")  # the view the address keeps
     assert int(zoom) >= 11  # the city, not the whole state or the world
     assert south < float(lat) < north and west < float(lon) < east
+
+
+def test_cases_follow_the_relation_status_and_year_filters(
+    demo_server: LiveServer, page: Page
+) -> None:
+    """Issue 12, item 6: the year filter applies to cases too; relation and status filters."""
+    open_map(page, demo_server, "h.viewer")
+    services = demo_server.services
+
+    def stored(**params: str) -> int:
+        query = parse_case_query(
+            {"bbox": shown_bbox(page), "status": "open,in_coordination"} | params,
+            services.projects.reprojector,
+        )
+        return services.store.count_cases(query)
+
+    count = page.locator("#case-count")
+    expect(count).to_have_text(f"{stored()} Koordinierungsfälle im Ausschnitt")
+    page.select_option("#filter-relation", "synergy")
+    idle(page)
+    synergies = stored(relation="synergy")
+    assert 0 < synergies < stored()
+    expect(count).to_have_text(f"{synergies} Koordinierungsfälle im Ausschnitt")
+    page.fill("#filter-from", "2028")
+    page.dispatch_event("#filter-from", "change")
+    idle(page)
+    expect(count).to_have_text(
+        f"{stored(relation='synergy', **{'from': '2028-01-01'})} Koordinierungsfälle im Ausschnitt"
+    )
+    page.select_option("#filter-case-status", "dismissed")
+    idle(page)
+    expect(count).to_have_text("0 Koordinierungsfälle im Ausschnitt")
+
+
+def shown_bbox(page: Page) -> str:
+    """The bbox the map asks the API for (the view, clamped, six decimals)."""
+    return page.evaluate(
+        """() => {
+            const map = Object.values(window).find((v) => v instanceof L.Map);
+            const b = map.getBounds();
+            const c = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+            return [c(b.getWest(), -180, 180), c(b.getSouth(), -90, 90),
+                    c(b.getEast(), -180, 180), c(b.getNorth(), -90, 90)]
+                .map((v) => v.toFixed(6)).join(",");
+        }"""
+    )

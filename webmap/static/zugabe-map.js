@@ -45,6 +45,8 @@ const ZugabeMap = (() => {
       end_before_start: "Das Ende liegt vor dem Beginn.", negative: "Darf nicht negativ sein.",
       need_geometry: "Bitte zuerst eine Geometrie auf der Karte zeichnen.",
       relation_conflict: "Konflikt", relation_synergy: "Synergie", relation_note: "Hinweis",
+      relation: "Beziehung", case_status: "Fallstatus", live_cases: "offen oder in Abstimmung",
+      cases_in_view: "{n} Koordinierungsfälle im Ausschnitt",
       severity: "Schwere", severity_low: "gering", severity_medium: "mittel",
       severity_high: "hoch", involved: "Beteiligte", window: "Zeitraum",
       overlap_area_m2: "Überlagerung (m²)", overlap_length_m: "Überlagerung (m)",
@@ -96,6 +98,8 @@ const ZugabeMap = (() => {
       end_before_start: "The end is before the start.", negative: "Must not be negative.",
       need_geometry: "Please draw a geometry on the map first.",
       relation_conflict: "Conflict", relation_synergy: "Synergy", relation_note: "Note",
+      relation: "Relation", case_status: "Case status", live_cases: "open or in coordination",
+      cases_in_view: "{n} coordination cases in view",
       severity: "Severity", severity_low: "low", severity_medium: "medium",
       severity_high: "high", involved: "Involved", window: "Period",
       overlap_area_m2: "Overlap (m²)", overlap_length_m: "Overlap (m)",
@@ -120,6 +124,7 @@ const ZugabeMap = (() => {
     },
   };
   const REVIEW_STATUSES = ["open", "in_coordination", "resolved", "dismissed"];
+  const LIVE_CASES = "open,in_coordination"; // the cases the map shows unless told otherwise
   const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
@@ -465,9 +470,25 @@ const ZugabeMap = (() => {
     fillSelect($("filter-organisation"), v.organisations.map((o) => [o.key, label("organisations", o.key)]), true);
     fillSelect($("filter-department"), v.departments.map((d) => [d.key, label("departments", d.key)]), true);
     fillSelect($("filter-status"), v.statuses.map((s) => [s.key, label("statuses", s.key)]), true);
-    for (const id of ["filter-organisation", "filter-department", "filter-status", "filter-from", "filter-to"]) {
-      $(id).addEventListener("change", () => reload());
-    }
+    const relations = Object.keys(state.colors.relations);
+    fillSelect($("filter-relation"), relations.map((r) => [r, state.t[`relation_${r}`] || r]), true);
+    fillSelect($("filter-case-status"), [
+      [LIVE_CASES, state.t.live_cases],
+      ...REVIEW_STATUSES.map((s) => [s, state.t[`case_status_${s}`]]),
+    ], false);
+    const ids = ["filter-organisation", "filter-department", "filter-status", "filter-from",
+      "filter-to", "filter-relation", "filter-case-status"];
+    for (const id of ids) $(id).addEventListener("change", () => reload());
+  }
+
+  /** The case filters: relation, status and the years, which apply to cases too. */
+  function caseParams(bbox) {
+    const params = new URLSearchParams({ bbox, status: $("filter-case-status").value, limit: PAGE });
+    const relation = $("filter-relation").value;
+    if (relation) params.set("relation", relation);
+    const years = filterParams();
+    for (const name of ["from", "to"]) if (years.has(name)) params.set(name, years.get(name));
+    return params;
   }
 
   function buildLegend() {
@@ -655,11 +676,11 @@ const ZugabeMap = (() => {
   }
 
   async function loadCases(bbox, generation) {
-    const statuses = "open,in_coordination";
-    const response = await api("GET", `/api/cases?bbox=${bbox}&status=${statuses}&limit=${PAGE}`);
+    const response = await api("GET", `/api/cases?${caseParams(bbox)}`);
     if (generation !== state.generation || response.status !== 200) return;
     state.cases.clearLayers();
     drawCases(response.data.features, state.cases, false);
+    $("case-count").textContent = format(state.t.cases_in_view, { n: response.data.numberMatched });
   }
 
   function drawCases(features, group, emphasised) {
