@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import client_as, feature
@@ -152,3 +153,20 @@ def test_project_points_for_clustering(client: FlaskClient) -> None:
     assert [row[0] for row in only_roads.get_json()["points"]] == [road["id"]]
     elsewhere = client.get("/api/projects/points?bbox=8.0,52.0,8.1,52.1").get_json()
     assert elsewhere["points"] == []
+
+
+def test_the_language_choice_is_remembered(app: Flask) -> None:
+    """Issue 12, item 6: after ?lang=en the map, the login page and reports stay English."""
+    client = client_as(app, "h.viewer")
+    assert 'data-lang="de"' in client.get("/").get_data(as_text=True)  # German by default
+    switched = client.get("/?lang=en")
+    assert 'data-lang="en"' in switched.get_data(as_text=True)
+    cookie = switched.headers["Set-Cookie"]
+    assert (
+        cookie.startswith("zugabe_lang=en;") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    )
+    assert 'data-lang="en"' in client.get("/").get_data(as_text=True)
+    assert 'lang="en"' in client.get("/login").get_data(as_text=True)
+    assert 'data-lang="de"' in client.get("/?lang=de").get_data(as_text=True)
+    assert 'data-lang="de"' in client.get("/").get_data(as_text=True)
+    assert client.get("/?lang=fr").status_code == 400

@@ -20,6 +20,7 @@ from zugabe.web import (
     exports,
     imports,
     jobs,
+    language,
     layers,
     parameters,
     problems,
@@ -62,6 +63,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     parameters.register(app, app.extensions["zugabe_openapi"])
     problems.register(app)
+    language.register(app)
     signin.register(app)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(api.blueprint)

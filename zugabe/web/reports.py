@@ -19,11 +19,11 @@ from zugabe.io.report_tables import CSV_MIMETYPE, XLSX_MIMETYPE, write_csv, writ
 from zugabe.services.reports import (
     Report,
     ReportService,
-    parse_language,
     parse_period,
 )
 from zugabe.web import apidoc
 from zugabe.web.auth import current_actor
+from zugabe.web.language import page_language
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -84,7 +84,7 @@ def _answer(
     build: Callable[[ReportService], Report], endpoint: str, fmt: str | None, **values: Any
 ) -> Response:
     """Check ``lang`` and ``format``, build the report, answer in the asked format."""
-    lang = parse_language(request.args.get("lang"))
+    lang = page_language()
     fmt = _format(fmt)
     reports = _reports()
     report = build(reports)

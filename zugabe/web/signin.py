@@ -32,6 +32,7 @@ from zugabe.services import Services
 from zugabe.services.accounts import mapped_identity
 from zugabe.web import apidoc
 from zugabe.web.auth import SESSION_KEY, client_address, current_actor
+from zugabe.web.language import page_language
 from zugabe.web.security import csrf
 
 blueprint = Blueprint("signin", __name__)
@@ -76,10 +77,6 @@ def _services() -> Services:
     return current_app.extensions["zugabe"]
 
 
-def language() -> str:
-    return "en" if request.args.get("lang") == "en" else "de"
-
-
 def safe_next(raw: str | None) -> str:
     """Only a path of this site: never an open redirect to another one."""
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
@@ -88,7 +85,7 @@ def safe_next(raw: str | None) -> str:
 
 
 def _page(status: int = 200, message: str | None = None, notice: str | None = None) -> Response:
-    lang = language()
+    lang = page_language()
     settings = _services().settings
     html = render_template(
         "login.html",
@@ -105,7 +102,7 @@ def _page(status: int = 200, message: str | None = None, notice: str | None = No
 
 @blueprint.get("/login")
 def login_page() -> Response:
-    notice = TEXTS[language()]["signed_out"] if request.args.get("signed_out") else None
+    notice = TEXTS[page_language()]["signed_out"] if request.args.get("signed_out") else None
     return _page(notice=notice)
 
 
@@ -113,7 +110,7 @@ def login_page() -> Response:
 def login() -> Response:
     """The login form: a CSRF token, then the password check (throttled on failures)."""
     csrf.protect()
-    t = TEXTS[language()]
+    t = TEXTS[page_language()]
     username = request.form.get("username", "")
     password = request.form.get("password", "")
     try:
@@ -133,7 +130,7 @@ def logout() -> Response:
     if isinstance(session_id, str):
         _services().accounts.end_session(session_id, current_actor())
     session.clear()
-    lang = "&lang=en" if language() == "en" else ""
+    lang = "&lang=en" if page_language() == "en" else ""
     return redirect(url_for("signin.login_page") + "?signed_out=1" + lang, 303)
 
 
@@ -161,7 +158,7 @@ def oidc_callback() -> Response:
     """The provider's answer: the ID token's claims (and userinfo) mapped to an account."""
     client = _oidc_client()
     settings = _services().settings
-    t = TEXTS[language()]
+    t = TEXTS[page_language()]
     try:
         token = client.authorize_access_token()
         claims: dict[str, Any] = dict(token.get("userinfo") or {})

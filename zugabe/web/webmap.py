@@ -27,7 +27,6 @@ from flask import (
     abort,
     current_app,
     render_template,
-    request,
     send_from_directory,
 )
 from folium.elements import JSCSSMixin
@@ -36,6 +35,7 @@ from jinja2 import Template
 from zugabe.config import Settings
 from zugabe.domain.palette import DRAFT_COLOR
 from zugabe.web.auth import current_actor
+from zugabe.web.language import page_language
 
 WEBMAP = Path(__file__).resolve().parents[2] / "webmap"
 VENDOR = "/static/vendor"
@@ -211,15 +211,11 @@ def map_page_html(settings: Settings, lang: str) -> str:
     return pages[lang]
 
 
-def _language() -> str:
-    return "en" if request.args.get("lang") == "en" else "de"
-
-
 @blueprint.get("/")
 def map_page() -> Response:
     services = current_app.extensions["zugabe"]
     services.policy.require_read(current_actor())  # signed out: to the login page
-    return Response(map_page_html(services.settings, _language()), mimetype="text/html")
+    return Response(map_page_html(services.settings, page_language()), mimetype="text/html")
 
 
 @blueprint.get(f"{PAGE_SCRIPTS}/<name>")
