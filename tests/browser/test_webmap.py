@@ -175,6 +175,8 @@ def test_draw_save_see_cases_review_edit_and_delete(
     cases = page.locator("#cases li.case")
     expect(cases.first).to_be_visible()
     expect(page.locator("#cases")).to_contain_text("Synergie")
+    # The message says which cases the save brought (issue 12, item 6).
+    expect(page.locator("#message-text")).to_contain_text("Neue Fälle: Synergie „")
     [sewer] = [
         p
         for p in live_server.services.projects.list(ADMIN_ACTOR, ProjectFilter(), limit=10).projects
@@ -223,6 +225,10 @@ def test_draw_save_see_cases_review_edit_and_delete(
     fill_form(page, title="Kanalsanierung Bahnhofstraße, 2. BA", cost_eur="120000")
     page.click("#save")
     expect(page.locator("#project-title")).to_have_text("Kanalsanierung Bahnhofstraße, 2. BA")
+    # Nothing about the cases changed: the message says only that it was saved.
+    expect(page.locator("#message-text")).to_have_text(
+        "Gespeichert: Kanalsanierung Bahnhofstraße, 2. BA."
+    )
     edited = live_server.services.projects.get(ADMIN_ACTOR, sewer.id)
     assert (edited.version, edited.attributes.cost_eur) == (2, 120000)
 

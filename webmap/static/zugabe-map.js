@@ -35,6 +35,7 @@ const ZugabeMap = (() => {
       new_project: "Neue Maßnahme", edit_project: "Maßnahme bearbeiten",
       projects_in_view: "{n} Maßnahmen im Ausschnitt", clustered: " (zusammengefasst)",
       zoom_in: "(hineinzoomen: {n} von {total})", saved: "Gespeichert: {title}.",
+      cases_appeared: "Neue Fälle: {list}.", cases_gone: "Entfallene Fälle: {list}.",
       deleted: "Gelöscht: {title}.", confirm_delete: "Maßnahme „{title}“ wirklich löschen?",
       stale: "Diese Maßnahme wurde inzwischen von jemand anderem geändert. Laden Sie die " +
         "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
@@ -88,6 +89,7 @@ const ZugabeMap = (() => {
       new_project: "New project", edit_project: "Edit project",
       projects_in_view: "{n} projects in view", clustered: " (clustered)",
       zoom_in: "(zoom in: {n} of {total})", saved: "Saved: {title}.",
+      cases_appeared: "New cases: {list}.", cases_gone: "Cases gone: {list}.",
       deleted: "Deleted: {title}.", confirm_delete: "Really delete the project “{title}”?",
       stale: "Someone else changed this project in the meantime. Reload the current " +
         "version and enter your change again.",
@@ -1006,8 +1008,10 @@ const ZugabeMap = (() => {
       : await api("POST", "/api/projects", feature);
     if (response.status === 200 || response.status === 201) {
       discardDraft();
+      const before = existing ? existing.cases || [] : [];
       state.current = response.data;
-      say(format(state.t.saved, { title: response.data.properties.title }));
+      say([format(state.t.saved, { title: response.data.properties.title }),
+        ...casesChanged(before, response.data.cases || [])].join(" "));
       renderProject(response.data);
       await reload();
     } else if (response.status === 412) {
@@ -1018,6 +1022,21 @@ const ZugabeMap = (() => {
     } else {
       sayProblem(response);
     }
+  }
+
+  /** What a save did to the project's cases: those that appeared and those that went away,
+   * each named by its relation and rule. */
+  function casesChanged(before, after) {
+    const name = (c) => `${state.t[`relation_${c.properties.relation}`]} „${
+      c.properties.rule_name ? c.properties.rule_name[state.lang] : c.properties.rule}“`;
+    const ids = (cases) => new Set(cases.map((c) => c.id));
+    const [was, now] = [ids(before), ids(after)];
+    const lines = [];
+    const appeared = after.filter((c) => !was.has(c.id)).map(name);
+    const gone = before.filter((c) => !now.has(c.id)).map(name);
+    if (appeared.length) lines.push(format(state.t.cases_appeared, { list: appeared.join(", ") }));
+    if (gone.length) lines.push(format(state.t.cases_gone, { list: gone.join(", ") }));
+    return lines;
   }
 
   async function remove() {
