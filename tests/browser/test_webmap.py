@@ -197,6 +197,13 @@ def test_draw_save_see_cases_review_edit_and_delete(
     bundle.click()
     expect(page.locator("#case-detail")).to_be_visible()
     expect(page.locator("#case-review")).to_be_hidden()
+    # Its measures in German number format, those that are zero left out (issue 12, item 6).
+    measures = live_server.services.cases.get(ADMIN_ACTOR, case_id).finding.measures
+    shown = {k: v for k, v in measures.items() if isinstance(v, int | float) and v}
+    assert shown and len(shown) < len(measures)
+    for value in shown.values():
+        expect(page.locator("#case-data")).to_contain_text(german_number(value))
+    expect(page.locator("#case-data")).not_to_contain_text("Abstand (m)")  # they meet: 0 m
     page.fill("#case-comment", "Termin mit dem Tiefbauamt am 12. März.")
     page.click("#case-comment-save")
     # Histories name people by their display name.
@@ -438,3 +445,9 @@ def shown_bbox(page: Page) -> str:
                 .map((v) => v.toFixed(6)).join(",");
         }"""
     )
+
+
+def german_number(value: float) -> str:
+    """A number as the map writes it in German: decimal comma, thousands dots, one decimal."""
+    text = f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+    return text.removesuffix(",0")

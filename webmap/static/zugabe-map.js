@@ -799,8 +799,10 @@ const ZugabeMap = (() => {
       ["involved", [...p.organisations.map((o) => label("organisations", o)), ...p.departments.map((d) => label("departments", d))].join(", ")],
       ["window", `${p.window_start || "–"} – ${p.window_end || "–"}`],
     ];
+    // Measures that say something, as people of the page's language write numbers.
+    const number = new Intl.NumberFormat(state.lang === "en" ? "en-GB" : "de-DE", { maximumFractionDigits: 1 });
     for (const [key, value] of Object.entries(p.measures)) {
-      if (value !== null && value !== undefined && state.t[key]) rows.push([key, String(value)]);
+      if (typeof value === "number" && value !== 0 && state.t[key]) rows.push([key, number.format(value)]);
     }
     for (const [key, value] of rows) data.append(el("dt", {}, state.t[key]), el("dd", {}, value));
     const subjects = el("dd", { class: "subjects" });
