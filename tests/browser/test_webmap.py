@@ -451,3 +451,25 @@ def german_number(value: float) -> str:
     """A number as the map writes it in German: decimal comma, thousands dots, one decimal."""
     text = f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
     return text.removesuffix(",0")
+
+
+def test_reports_and_exports_are_linked_from_the_map(demo_server: LiveServer, page: Page) -> None:
+    """Issue 12, item 6: from the map to the reports and exports, no address typed."""
+    open_map(page, demo_server, "b.planner")
+    page.locator("#outputs summary").click()
+    expect(page.locator("#report-organisation")).to_have_value("bochum")  # one's own first
+    expect(page.locator("#report-link")).to_have_attribute(
+        "href", "/reports/organisations/bochum?lang=de"
+    )
+    page.select_option("#report-organisation", "herne")
+    expect(page.locator("#report-link")).to_have_attribute(
+        "href", "/reports/organisations/herne?lang=de"
+    )
+    with page.expect_popup() as popup:
+        page.click("#report-link")
+    report = popup.value
+    report.wait_for_load_state()
+    expect(report.locator("h1")).to_contain_text("Herne")
+    with page.expect_download() as download:
+        page.click("#export-projects")
+    assert download.value.suggested_filename.endswith(".csv")

@@ -36,6 +36,9 @@ const ZugabeMap = (() => {
       projects_in_view: "{n} Maßnahmen im Ausschnitt", clustered: " (zusammengefasst)",
       zoom_in: "(hineinzoomen: {n} von {total})", saved: "Gespeichert: {title}.",
       cases_appeared: "Neue Fälle: {list}.", cases_gone: "Entfallene Fälle: {list}.",
+      outputs: "Berichte und Export", organisation_report: "Bericht der Organisation",
+      export_gpkg: "GeoPackage für QGIS", export_projects: "Maßnahmen als CSV",
+      export_cases: "Koordinierungsfälle als CSV",
       deleted: "Gelöscht: {title}.", confirm_delete: "Maßnahme „{title}“ wirklich löschen?",
       stale: "Diese Maßnahme wurde inzwischen von jemand anderem geändert. Laden Sie die " +
         "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
@@ -90,6 +93,9 @@ const ZugabeMap = (() => {
       projects_in_view: "{n} projects in view", clustered: " (clustered)",
       zoom_in: "(zoom in: {n} of {total})", saved: "Saved: {title}.",
       cases_appeared: "New cases: {list}.", cases_gone: "Cases gone: {list}.",
+      outputs: "Reports and exports", organisation_report: "Report of the organisation",
+      export_gpkg: "GeoPackage for QGIS", export_projects: "Projects as CSV",
+      export_cases: "Coordination cases as CSV",
       deleted: "Deleted: {title}.", confirm_delete: "Really delete the project “{title}”?",
       stale: "Someone else changed this project in the meantime. Reload the current " +
         "version and enter your change again.",
@@ -323,6 +329,7 @@ const ZugabeMap = (() => {
     }
     state.colors = state.vocab.colors; // the palette, served with the vocabulary
     buildFilters();
+    buildOutputs();
     buildForm();
     buildLegend();
     buildLayerList();
@@ -481,6 +488,18 @@ const ZugabeMap = (() => {
     const ids = ["filter-organisation", "filter-department", "filter-status", "filter-from",
       "filter-to", "filter-relation", "filter-case-status"];
     for (const id of ids) $(id).addEventListener("change", () => reload());
+  }
+
+  /** Links to the reports and exports: the organisation's report (the user's own first). */
+  function buildOutputs() {
+    const select = $("report-organisation");
+    fillSelect(select, state.vocab.organisations.map((o) => [o.key, label("organisations", o.key)]), false);
+    if (state.me && state.me.organisation) select.value = state.me.organisation;
+    const update = () => {
+      $("report-link").href = `/reports/organisations/${encodeURIComponent(select.value)}?lang=${state.lang}`;
+    };
+    select.addEventListener("change", update);
+    update();
   }
 
   /** The case filters: relation, status and the years, which apply to cases too. */
