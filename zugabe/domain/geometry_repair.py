@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import shapely
 
+GEOMETRY_COLLECTION = 7  # shapely's type id
 DIMENSION_NAMES = {0: "points", 1: "lines", 2: "polygons"}
 _MULTI = {0: shapely.multipoints, 1: shapely.multilinestrings, 2: shapely.multipolygons}
 
 
+def is_collection(geometry: shapely.Geometry) -> bool:
+    return bool(shapely.get_type_id(geometry) == GEOMETRY_COLLECTION)
+
+
+def needs_repair(geometry: shapely.Geometry) -> bool:
+    """What ``repaired`` is for: a GeometryCollection, or an invalid geometry."""
+    return is_collection(geometry) or not shapely.is_valid(geometry)
+
+
 def repaired(geometry: shapely.Geometry) -> tuple[shapely.Geometry | None, str]:
     """The geometry made valid, or None; and what was done (or why it cannot be)."""
-    if shapely.get_type_id(geometry) == 7:  # GeometryCollection
+    if is_collection(geometry):
         parts = shapely.get_parts(geometry)
         dimensions = set(shapely.get_dimensions(parts).tolist())
         if len(dimensions) != 1:
@@ -40,7 +50,7 @@ def repaired(geometry: shapely.Geometry) -> tuple[shapely.Geometry | None, str]:
 def _made_valid(geometry: shapely.Geometry, dimension: int) -> shapely.Geometry | None:
     """make_valid, kept only when the result has the same dimension (a polygon stays areal)."""
     valid = shapely.make_valid(geometry)
-    if shapely.get_type_id(valid) == 7:  # keep the parts of our dimension
+    if is_collection(valid):  # keep the parts of our dimension
         parts = [p for p in shapely.get_parts(valid) if shapely.get_dimensions(p) == dimension]
         valid = shapely.union_all(parts) if parts else None
     if valid is None or valid.is_empty or shapely.get_dimensions(valid) != dimension:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import shapely
 
 from zugabe.domain.project import Project
@@ -154,13 +153,10 @@ def _same_creation(project: Project, created_at: datetime | None) -> bool:
 
 
 def moment(value: Any) -> datetime | None:
-    """An export's ``created_at`` as files hold it (ISO text, a datetime64), in UTC."""
+    """An export's ``created_at`` as files hold it (ISO text; readers give date-times as
+    the text the file holds), in UTC."""
     if value is None or value == "":
         return None
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            return None
-        value = str(value.astype("datetime64[us]"))
     try:
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:

@@ -24,7 +24,7 @@ import shapely
 from pyproj import Transformer
 
 from zugabe.domain.accounts import Actor
-from zugabe.domain.geometry_repair import repaired
+from zugabe.domain.geometry_repair import is_collection, needs_repair, repaired
 from zugabe.domain.layers import (
     AttributeSpec,
     LayerDefinition,
@@ -54,7 +54,6 @@ from zugabe.storage.contract import NewProject
 # Formats a project list comes in; ISYBAU XML holds sewers, not projects.
 PROJECT_FILE_SUFFIXES = (".gpkg", ".zip", ".shp", ".geojson", ".json", ".csv")
 MULTI_TYPE_IDS = (4, 5, 6)  # MultiPoint, MultiLineString, MultiPolygon
-GEOMETRY_COLLECTION = 7
 REQUIRED = ("title", "organisation", "department", "measure_type")
 VOCABULARY_FIELDS = ("organisation", "department", "measure_type", "status")
 # Euros have two decimals, so "850.000" in a cost column is 850,000 written the German way.
@@ -444,7 +443,7 @@ class ProjectImporter:
                 )
             )
             return None
-        if shapely.get_type_id(stored) == GEOMETRY_COLLECTION or not shapely.is_valid(stored):
+        if needs_repair(stored):
             fixed, done = repaired(stored)
             if not repair or fixed is None:
                 detail = (
@@ -464,7 +463,7 @@ class ProjectImporter:
 
 def _unrepaired(geometry: shapely.Geometry) -> str:
     """What is wrong with a geometry that ``repaired`` could fix."""
-    if shapely.get_type_id(geometry) == GEOMETRY_COLLECTION:
+    if is_collection(geometry):
         return "a GeometryCollection is not supported"
     return f"geometry is not valid: {shapely.is_valid_reason(geometry)}"
 
