@@ -253,6 +253,13 @@ class Settings(BaseModel):
         le=30,
         description="Attempts to deliver an e-mail before it is left failed.",
     )
+    case_due_days_before_start: int = Field(
+        default=42,
+        ge=0,
+        le=3650,
+        description="A case without a due date of its own is due this many days before the "
+        "earlier start of its two subjects.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
 

@@ -15,35 +15,36 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.agreement import OPEN_DECISION_STATES, Decision
+from zugabe.domain.case_history import HistoryEvent
+
 
 class CaseStatus(StrEnum):
-    """Review workflow: open → in coordination → resolved | dismissed (reason required).
+    """The coordination desk's life cycle (``zugabe.domain.case_workflow`` moves cases):
 
-    ``obsolete`` is set by recomputation, never by a reviewer: the rule no
-    longer fires for the pair (a project moved, a window changed).
+    open → in coordination → proposed (a decision waits for every organisation
+    involved) → agreed (frozen). An objection or a withdrawal sends a proposal back
+    to in coordination; a change of a subject reopens an agreed case.
+    ``obsolete`` is set by recomputation, never by a person: the rule no longer
+    fires for the pair (a project moved, a window changed).
     """
 
     OPEN = "open"
     IN_COORDINATION = "in_coordination"
-    RESOLVED = "resolved"
-    DISMISSED = "dismissed"
+    PROPOSED = "proposed"
+    AGREED = "agreed"
     OBSOLETE = "obsolete"
 
 
-# Which status a reviewer may set from which; obsolete cases come back to
-# open by recomputation only.
+# Which status a coordinator may set by hand, from which; the others are reached by
+# proposing, voting and recomputation.
 REVIEW_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.OPEN: frozenset(
-        {CaseStatus.IN_COORDINATION, CaseStatus.RESOLVED, CaseStatus.DISMISSED}
-    ),
-    CaseStatus.IN_COORDINATION: frozenset(
-        {CaseStatus.OPEN, CaseStatus.RESOLVED, CaseStatus.DISMISSED}
-    ),
-    CaseStatus.RESOLVED: frozenset({CaseStatus.OPEN, CaseStatus.IN_COORDINATION}),
-    CaseStatus.DISMISSED: frozenset({CaseStatus.OPEN}),
+    CaseStatus.OPEN: frozenset({CaseStatus.IN_COORDINATION}),
+    CaseStatus.IN_COORDINATION: frozenset({CaseStatus.OPEN}),
+    CaseStatus.PROPOSED: frozenset(),
+    CaseStatus.AGREED: frozenset(),
     CaseStatus.OBSOLETE: frozenset(),
 }
-REASON_REQUIRED = frozenset({CaseStatus.DISMISSED})
 LIVE_STATUSES = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
 """Cases that count: every status but obsolete (lists, summaries, reports, exports)."""
 
@@ -106,7 +107,7 @@ class CaseFinding:
 class HistoryEntry:
     at: datetime
     by: str
-    what: str  # e.g. "created", "measures updated", "status open → dismissed: <reason>"
+    event: HistoryEvent
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,18 @@ class CoordinationCase:
     id: int
     finding: CaseFinding
     status: CaseStatus
-    status_reason: str
+    status_reason: dict[str, Any]  # why it is obsolete (``case_history.word_reason``)
     created_at: datetime
     updated_at: datetime
     version: int
+    assignee: str | None = None  # username of a person of an involved organisation
+    due_date: date | None = None  # set by hand; None: derived from the start dates
     comments: tuple[Comment, ...] = field(default_factory=tuple)
     history: tuple[HistoryEntry, ...] = field(default_factory=tuple)
+    decisions: tuple[Decision, ...] = field(default_factory=tuple)  # oldest first
+
+    @property
+    def decision(self) -> Decision | None:
+        """The proposal waiting for votes, or the agreement in force."""
+        last = self.decisions[-1] if self.decisions else None
+        return last if last is not None and last.state in OPEN_DECISION_STATES else None

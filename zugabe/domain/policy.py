@@ -100,6 +100,25 @@ class Policy:
                 f"({', '.join(organisations) or 'none'})",
             )
 
+    def may_vote_case(self, actor: Actor, organisations: Iterable[str]) -> bool:
+        """One organisation, one vote: only a coordinator votes, and only for their own
+        organisation (a region admin has no vote of their own)."""
+        return (
+            actor.scope is Scope.WRITE
+            and actor.has(Role.COORDINATOR)
+            and actor.organisation in set(organisations)
+        )
+
+    def require_case_vote(self, actor: Actor, organisations: Iterable[str], what: str) -> None:
+        self._require_write_scope(actor)
+        organisations = tuple(organisations)
+        if not self.may_vote_case(actor, organisations):
+            self._deny(
+                actor,
+                f"{what} needs the role coordinator in one of the organisations involved "
+                f"({', '.join(organisations) or 'none'}), voting for that organisation",
+            )
+
     def require_region_admin(self, actor: Actor, what: str) -> None:
         """Region-wide operations: the batch detection run, vocabulary, rules."""
         self._require_write_scope(actor)
@@ -183,6 +202,7 @@ class Policy:
             "comment_cases": write
             and (actor.is_region_admin or bool(actor.roles & {Role.PLANNER, Role.COORDINATOR})),
             "review_cases": write and (actor.is_region_admin or actor.has(Role.COORDINATOR)),
+            "vote_cases": write and actor.has(Role.COORDINATOR) and actor.organisation is not None,
             "import_layers": write and (actor.is_region_admin or actor.has(Role.DATA_STEWARD)),
             "manage_accounts": write and (actor.is_region_admin or actor.has(Role.ORG_ADMIN)),
             "read_audit": actor.is_region_admin,

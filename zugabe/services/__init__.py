@@ -20,6 +20,7 @@ from zugabe.io.crs import region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
+from zugabe.services.desk import DeskService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.mail import MailService
@@ -62,6 +63,7 @@ class Services:
     layers: LayerService
     synergy: SynergyService
     cases: CaseService
+    desk: DeskService
     rules: RuleSet
     jobs: JobService
     mail: MailService
@@ -88,6 +90,8 @@ class Services:
             policy,
             audit,
             accounts.display_name,
+            vocabulary,
+            settings.case_due_days_before_start,
         )
         projects.cases = cases
         layers = LayerService(store, definitions, settings, policy, audit)
@@ -103,6 +107,7 @@ class Services:
             layers,
             SynergyService(store, projects, synergy_config, settings),
             cases,
+            DeskService(store, policy, audit),
             region.rules,
             JobService(policy),
             MailService(store, settings),

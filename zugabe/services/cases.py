@@ -16,28 +16,30 @@ from typing import Any
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
+from zugabe.domain.agreement import Decision
+from zugabe.domain.case_history import OBSOLETE_RULE, project_deleted, word_event, word_reason
+from zugabe.domain.case_workflow import due_date
 from zugabe.domain.cases import (
     LIVE_STATUSES,
-    REASON_REQUIRED,
-    REVIEW_TRANSITIONS,
     CaseFinding,
     CaseStatus,
     CoordinationCase,
     Subject,
 )
+from zugabe.domain.desk_vocabulary import desk_word
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule
+from zugabe.domain.vocabulary import Vocabulary
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
-from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFound
+from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.projects import ProjectFilter
 from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
 
-OBSOLETE_BY_RECOMPUTATION = "the rule no longer applies to this pair"
 COMMENT_MAX = 5000
 
 
@@ -67,8 +69,12 @@ class CaseService:
         policy: Policy,
         audit: AuditService,
         display_name: Callable[[str], str],
+        vocabulary: Vocabulary,
+        due_days_before_start: int,
     ) -> None:
         self.store = store
+        self.vocabulary = vocabulary
+        self.due_days_before_start = due_days_before_start
         self.policy = policy
         self.audit = audit
         self.display_name = display_name  # username -> the name histories show
@@ -164,7 +170,7 @@ class CaseService:
         findings = detect_for_project(project, index, self.rules)
         scope = Subject("project", str(project.id)).key
         sync = self.store.sync_cases(
-            self._case_findings(findings, index), scope, actor.username, OBSOLETE_BY_RECOMPUTATION
+            self._case_findings(findings, index), scope, actor.username, OBSOLETE_RULE
         )
         return DetectionRun(len(findings), sync)
 
@@ -174,7 +180,7 @@ class CaseService:
             if self._live is not None:
                 self._index_after_write(removed=project_id)
         scope = Subject("project", str(project_id)).key
-        return self.store.sync_cases([], scope, actor.username, f"project {project_id} was deleted")
+        return self.store.sync_cases([], scope, actor.username, project_deleted(project_id))
 
     def batch_run(self, actor: Actor) -> DetectionRun:
         """The batch run as a use case of its own (``POST /api/cases/detect``): region admins."""
@@ -204,7 +210,7 @@ class CaseService:
             index = self._rebuild()
         findings = detect_all(index, self.rules)
         sync = self.store.sync_cases(
-            self._case_findings(findings, index), None, actor.username, OBSOLETE_BY_RECOMPUTATION
+            self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
         )
         return DetectionRun(len(findings), sync)
 
@@ -275,51 +281,6 @@ class CaseService:
         self.policy.require_read(actor)
         return self.store.list_cases(query), self.store.count_cases(query)
 
-    def change_status(
-        self, case_id: int, status: str, reason: str, actor: Actor, expected_version: int | None
-    ) -> CoordinationCase:
-        """Move a case through the review workflow; dismissing needs a reason."""
-        self.policy.require_writer(actor)
-        case = self._stored(case_id)
-        self.policy.require_case_review(
-            actor, case.finding.organisations, f"changing the status of case {case_id}"
-        )
-        try:
-            target = CaseStatus(status)
-        except ValueError:
-            allowed = ", ".join(s.value for s in LIVE_STATUSES)
-            raise InvalidInput(
-                f"unknown status '{status}'",
-                field_errors=[FieldError("/status", f"allowed: {allowed}")],
-            ) from None
-        if target not in REVIEW_TRANSITIONS[case.status]:
-            allowed = ", ".join(sorted(s.value for s in REVIEW_TRANSITIONS[case.status])) or "none"
-            raise Conflict(  # well formed, but not from this status: a conflict with its state
-                f"case {case_id} cannot go from {case.status.value} to {target.value}",
-                field_errors=[FieldError("/status", f"from {case.status.value}: {allowed}")],
-            )
-        reason = reason.strip()
-        if target in REASON_REQUIRED and not reason:
-            raise InvalidInput(
-                f"a reason is required to set a case to {target.value}",
-                field_errors=[FieldError("/reason", "say why the case is dismissed")],
-            )
-        with self.store.transaction():
-            changed = self.store.set_case_status(
-                case_id, target, reason, actor.username, expected_version
-            )
-            self.audit.record(
-                actor,
-                Change(
-                    "case.status",
-                    "case",
-                    str(case_id),
-                    {"status": case.status.value, "reason": case.status_reason},
-                    {"status": target.value, "reason": reason},
-                ),
-            )
-        return changed
-
     def comment(self, case_id: int, text: Any, actor: Actor) -> None:
         self.policy.require_writer(actor)
         case = self._stored(case_id)
@@ -350,11 +311,22 @@ class CaseService:
 
     # ------------------------------------------------------------ output
 
-    def to_json(self, case: CoordinationCase, *, detail: bool = False) -> dict[str, Any]:
-        """A case as GeoJSON Feature: the overlap geometry, lon/lat; detail adds
-        both subjects' geometries, comments and history."""
+    def word(self, value: str, lang: str) -> str:
+        """An organisation, status, decision kind or vote in the reader's language."""
+        organisation = self.vocabulary.organisations.get(value)
+        if organisation is not None:
+            return organisation.en if lang == "en" else organisation.de
+        return desk_word(value, lang)
+
+    def to_json(
+        self, case: CoordinationCase, *, detail: bool = False, lang: str = "en"
+    ) -> dict[str, Any]:
+        """A case as GeoJSON Feature: the overlap geometry, lon/lat, with its desk state
+        (assignee, due date, the decision and its votes); detail adds both subjects'
+        geometries, comments, every decision and the history worded in ``lang``."""
         f = case.finding
         rule = self.rule_by_id.get(f.rule_id)
+        due = due_date(case, self.due_days_before_start)
         body: dict[str, Any] = {
             "type": "Feature",
             "id": case.id,
@@ -367,7 +339,7 @@ class CaseService:
                 "relation": f.relation,
                 "severity": f.severity,
                 "status": case.status.value,
-                "status_reason": case.status_reason,
+                "status_reason": word_reason(case.status_reason, lang),
                 "subject_a": _subject_json(f.subject_a),
                 "subject_b": _subject_json(f.subject_b),
                 "message": f.message,
@@ -376,6 +348,13 @@ class CaseService:
                 "departments": list(f.departments),
                 "window_start": f.window_start.isoformat() if f.window_start else None,
                 "window_end": f.window_end.isoformat() if f.window_end else None,
+                "assignee": case.assignee,
+                "assignee_name": self.display_name(case.assignee) if case.assignee else None,
+                "due_date": due.isoformat() if due else None,
+                "due_date_set": case.due_date is not None,
+                "decision": self._decision_json(case.decision, f.organisations)
+                if case.decision
+                else None,
                 "version": case.version,
                 "created_at": case.created_at.isoformat(),
                 "updated_at": case.updated_at.isoformat(),
@@ -393,16 +372,45 @@ class CaseService:
                 }
                 for c in case.comments
             ]
+            body["decisions"] = [self._decision_json(d, f.organisations) for d in case.decisions]
             body["history"] = [
                 {
                     "at": h.at.isoformat(),
                     "by": h.by,
                     "by_name": self.display_name(h.by),
-                    "what": h.what,
+                    "event": h.event.kind.value,
+                    "details": dict(h.event.details),
+                    "text": word_event(h.event, lang, self.word, self.display_name),
                 }
                 for h in case.history
             ]
         return body
+
+    def _decision_json(self, decision: Decision, organisations: Sequence[str]) -> dict[str, Any]:
+        """A decision with its votes and whom it still waits for: the decision record."""
+        return {
+            "id": decision.id,
+            "kind": decision.kind.value,
+            "text": decision.text,
+            "measures": list(decision.measures),
+            "proposed_by": decision.proposed_by,
+            "proposed_by_name": self.display_name(decision.proposed_by),
+            "proposed_at": decision.proposed_at.isoformat(),
+            "state": decision.state.value,
+            "closed_at": decision.closed_at.isoformat() if decision.closed_at else None,
+            "votes": [
+                {
+                    "organisation": v.organisation,
+                    "choice": v.choice.value,
+                    "reason": v.reason,
+                    "by": v.by,
+                    "by_name": self.display_name(v.by),
+                    "at": v.at.isoformat(),
+                }
+                for v in decision.votes
+            ],
+            "waiting_for": list(decision.waiting_for(organisations)),
+        }
 
     def _subject_geometry(self, subject: Subject) -> dict[str, Any]:
         """A subject with its current geometry (and a layer feature's derived one, such as

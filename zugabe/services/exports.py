@@ -42,6 +42,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
+from zugabe.domain.case_history import word_reason
 from zugabe.domain.cases import LIVE_STATUSES, CoordinationCase, Subject
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import FIELD_LABELS, Project, attributes_to_json
@@ -404,7 +405,7 @@ class ExportService:
             "relation": f.relation,
             "severity": f.severity,
             "status": case.status.value,
-            "status_reason": case.status_reason or None,
+            "status_reason": word_reason(case.status_reason, "de") or None,
             "subject_a": f.subject_a.key,
             "subject_b": f.subject_b.key,
             "project_a": _project_ref(f.subject_a),

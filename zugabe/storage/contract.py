@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Account, Role, Scope
 from zugabe.domain.audit import AuditEntry, AuditEvent
+from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
@@ -347,16 +348,21 @@ class CaseStore(ABC):
 
     @abstractmethod
     def sync_cases(
-        self, findings: Sequence[CaseFinding], scope: str | None, user: str, reason: str
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
     ) -> CaseSync:
         """Make the stored cases in ``scope`` match ``findings``, in one transaction.
 
         ``scope`` is a ``Subject.key`` (the cases involving that project, for
         an incremental check) or None (all cases, for a batch run). A finding
         with a new ``pair_key`` creates an open case; one with a known key
-        updates its geometry, measures and message (history "updated" only
-        when something changed) and reopens it if it was obsolete; a case in
-        scope without a finding becomes obsolete, ``reason`` in its history.
+        updates its geometry, measures and message; a case in scope without a
+        finding becomes obsolete for ``reason`` (``case_history`` reasons). What
+        happens to each case's status, decision and history is what
+        ``case_workflow.found``/``vanished`` decide; the store only writes it.
         Case ids are never reused and a case is never duplicated.
         """
 
@@ -373,23 +379,18 @@ class CaseStore(ABC):
         """How many cases match, ignoring ``after_id`` and ``limit``."""
 
     @abstractmethod
-    def set_case_status(
-        self,
-        case_id: int,
-        status: CaseStatus,
-        reason: str,
-        user: str,
-        expected_version: int | None,
+    def apply_case_work(
+        self, case_id: int, work: CaseWork, user: str, expected_version: int
     ) -> CoordinationCase:
-        """Record a reviewer's status change (the service checks the workflow).
+        """Write one step of the desk as ``case_workflow`` planned it, in one transaction.
 
-        ``NotFound``/``VersionConflict`` as for projects; the change and its
-        history entry are one transaction; the version grows by one.
+        ``VersionConflict`` unless the case is at ``expected_version`` (the version the
+        plan was made from), ``NotFound`` if unknown; the version grows by one.
         """
 
     @abstractmethod
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
-        """Append a comment (and a history entry); ``NotFound`` if unknown."""
+        """Append a comment (and a ``commented`` event); ``NotFound`` if unknown."""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.sql.expression import TableClause
 
+from zugabe.domain.agreement import Decision, DecisionState
+from zugabe.domain.case_history import Event, HistoryEvent, describe_changes
+from zugabe.domain.case_workflow import Recomputed, found, vanished
 from zugabe.domain.cases import (
     CaseFinding,
     CaseStatus,
@@ -100,10 +103,12 @@ from zugabe.storage.contract import (
     Store,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
+from zugabe.storage.sqlite_desk import SqliteDesk, load_decisions
 from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_schema import (
     UtcDateTime,
     case_comments_table,
+    case_decisions_table,
     case_history_table,
     case_involvements_table,
     cases_rtree_node,
@@ -325,7 +330,7 @@ def _paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: 
     return statement
 
 
-class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
+class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
     Migrates the schema when opened.
@@ -733,7 +738,11 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
     # -- coordination cases --------------------------------------------------
 
     def sync_cases(
-        self, findings: Sequence[CaseFinding], scope: str | None, user: str, reason: str
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
     ) -> CaseSync:
         # Checked and encoded before the write lock is taken: a broken finding
         # fails here, and the lock is held only for reading and writing rows.
@@ -745,7 +754,11 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
 
     def get_case(self, case_id: int) -> CoordinationCase | None:
         with self._read() as conn:
-            return _load_case(conn, case_id)
+            return load_case(conn, case_id)
+
+    @staticmethod
+    def _load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
+        return load_case(conn, case_id)
 
     def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
         statement = _paged(
@@ -756,58 +769,15 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
         )
         with self._read() as conn:
             rows = conn.execute(statement).all()
-        return [_case(row) for row in rows]
+            # Only proposed and agreed cases have a current decision to show in a list.
+            decided = [row.id for row in rows if row.status in _DECIDED]
+            decisions = load_decisions(conn, decided)
+        return [_case(row, decisions=decisions.get(row.id, ())) for row in rows]
 
     def count_cases(self, query: CaseQuery) -> int:
         statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))
         with self._read() as conn:
             return int(conn.execute(statement).scalar_one())
-
-    def set_case_status(
-        self,
-        case_id: int,
-        status: CaseStatus,
-        reason: str,
-        user: str,
-        expected_version: int | None,
-    ) -> CoordinationCase:
-        new_status = CaseStatus(status)
-        with self._write() as conn:
-            now = datetime.now(UTC)
-            current = conn.execute(
-                select(cases_table.c.status, cases_table.c.version).where(
-                    cases_table.c.id == case_id
-                )
-            ).first()
-            if current is None:
-                raise NotFound(f"case {case_id} does not exist")
-            if expected_version is not None and current.version != expected_version:
-                raise VersionConflict(
-                    f"case {case_id} was changed by someone else: you edited version "
-                    f"{expected_version}, the current version is {current.version}"
-                )
-            conn.execute(
-                update(cases_table)
-                .where(cases_table.c.id == case_id)
-                .values(
-                    status=new_status.value,
-                    status_reason=reason,
-                    updated_at=now,
-                    version=cases_table.c.version + 1,
-                )
-            )
-            what = f"status {current.status} → {new_status.value}"
-            conn.execute(
-                insert(case_history_table).values(
-                    case_id=case_id,
-                    at=now,
-                    by_user=user,
-                    what=f"{what}: {reason}" if reason else what,
-                )
-            )
-            stored = _load_case(conn, case_id)
-        assert stored is not None  # written in this transaction
-        return stored
 
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
         # A comment leaves the case row (status, version) alone: commenting
@@ -822,9 +792,14 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteMail, Store):
             comment_id = conn.execute(
                 insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
             ).inserted_primary_key[0]
+            commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
             conn.execute(
                 insert(case_history_table).values(
-                    case_id=case_id, at=now, by_user=user, what="comment"
+                    case_id=case_id,
+                    at=now,
+                    by_user=user,
+                    event=commented.kind.value,
+                    details=commented.details_json(),
                 )
             )
         return Comment(id=int(comment_id), at=now, by=user, text=text)
@@ -1615,8 +1590,17 @@ _PAYLOAD = (
 
 _BOX = ("min_x", "min_y", "max_x", "max_y")
 _REVIEW = ("status", "status_reason", "created_at", "updated_at", "version")
+_WORK = ("assignee", "due_date")
 
-if tuple(cases_table.columns.keys()) != ("id", "pair_key", *_IDENTITY, *_PAYLOAD, *_BOX, *_REVIEW):
+if tuple(cases_table.columns.keys()) != (
+    "id",
+    "pair_key",
+    *_IDENTITY,
+    *_PAYLOAD,
+    *_BOX,
+    *_REVIEW,
+    *_WORK,
+):
     # New cases are written as plain tuples in table order (see ``_insert_rows``).
     raise RuntimeError("cases_table columns are not in the order sync_cases writes them")
 
@@ -1624,18 +1608,6 @@ _DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
 _Box = tuple[float, float, float, float] | tuple[None, None, None, None]
 """min_x, min_y, max_x, max_y of an overlap geometry, or None four times."""
 _NO_BOX: _Box = (None, None, None, None)
-
-_MEASURE_LABELS: dict[str, tuple[str, str]] = {
-    "overlap_area_m2": ("overlap", "m²"),
-    "overlap_length_m": ("overlap length", "m"),
-    "distance_m": ("distance", "m"),
-    "overlap_days": ("time overlap", "days"),
-    "gap_months": ("time gap", "months"),
-}
-"""How history entries name the measures the engine reports (others by their key)."""
-
-CREATED = "created"
-REOPENED = "reopened: the rule applies again"
 
 
 def _utc_text(moment: datetime) -> str:
@@ -1832,6 +1804,23 @@ _SET_STATUS_SQL = _positional(
 )
 """Parameters: status, reason, updated_at, version increment, id."""
 
+_CLOSE_DECISIONS_SQL = _positional(
+    update(case_decisions_table)
+    .where(
+        case_decisions_table.c.case_id == bindparam("case_id"),
+        or_(
+            case_decisions_table.c.state == bindparam("waiting"),
+            case_decisions_table.c.state == bindparam("agreed"),
+        ),
+    )
+    .values(state=bindparam("new_state"), closed_at=bindparam("new_closed_at")),
+    ("new_state", "new_closed_at", "case_id", "waiting", "agreed"),
+)
+"""Parameters: state, closed_at, case id, then ``_OPEN_DECISION_STATES``: the case's
+current decision is closed."""
+_DECIDED = frozenset({CaseStatus.PROPOSED.value, CaseStatus.AGREED.value})
+_OPEN_DECISION_STATES = (DecisionState.WAITING.value, DecisionState.AGREED.value)
+
 _DELETE_CASE_BOX_SQL = _driver_sql(
     delete(cases_rtree_table).where(cases_rtree_table.c.id == bindparam("case_id"))
 )
@@ -1853,13 +1842,22 @@ _SELECT_CASE_BOXES_SQL = _driver_sql(
     ).where(cases_table.c.min_x.is_not(None))
 )
 _HISTORY_ROWS = table(
-    case_history_table.name, column("case_id"), column("at"), column("by_user"), column("what")
+    case_history_table.name,
+    column("case_id"),
+    column("at"),
+    column("by_user"),
+    column("event"),
+    column("details"),
 )
 """History rows without their id, which SQLite assigns."""
 
 
 class _CaseSyncer:
-    """One ``sync_cases`` call, inside its write transaction."""
+    """One ``sync_cases`` call, inside its write transaction.
+
+    What happens to each stored case is decided by ``case_workflow.found``/``vanished``;
+    this class only finds the stored cases and writes those decisions.
+    """
 
     def __init__(
         self,
@@ -1867,7 +1865,7 @@ class _CaseSyncer:
         prepared: _PreparedFindings,
         scope: str | None,
         user: str,
-        reason: str,
+        reason: dict[str, Any],
     ) -> None:
         self.conn = conn
         self.prepared = prepared
@@ -1875,7 +1873,9 @@ class _CaseSyncer:
         self.user = user
         self.reason = reason
         self.stamp = _utc_text(datetime.now(UTC))  # under the write lock: commit order
-        self.history: list[tuple[int, str, str, str]] = []
+        self.history: list[tuple[int, str, str, str, str]] = []
+        self.statuses: list[tuple[int, CaseStatus]] = []
+        self.closed_decisions: list[int] = []
 
     def run(self) -> CaseSync:
         stored = self._stored_cases()
@@ -1893,21 +1893,21 @@ class _CaseSyncer:
                 continue
             case_id = row[_ID]
             old = row[_PAYLOAD_AT:]
-            changes = "" if old == payload else _describe_changes(old, payload)
-            if row[_STATUS] == CaseStatus.OBSOLETE.value:
+            changes = [] if old == payload else describe_changes(_decoded(old), _decoded(payload))
+            status = CaseStatus(row[_STATUS])
+            self._apply(case_id, found(status, changes))
+            if status is CaseStatus.OBSOLETE:
                 reopened.append(case_id)
-                self._record(case_id, REOPENED)
             elif changes:
                 updated.append(case_id)
             else:
                 unchanged.append(case_id)
             if changes:
-                self._record(case_id, f"updated: {changes}")
                 changed.append((position, row))
         obsolete = self._obsolete_rows(stored)
         created = self._create(new)
         moved = self._update(changed)
-        self._set_statuses(reopened, obsolete, changed)
+        self._set_statuses(changed)
         self._update_rtree(created, moved)
         _insert_rows(self.conn, _HISTORY_ROWS, self.history)
         return CaseSync(
@@ -1918,8 +1918,15 @@ class _CaseSyncer:
             obsoleted=tuple(sorted(obsolete)),
         )
 
-    def _record(self, case_id: int, what: str) -> None:
-        self.history.append((case_id, self.stamp, self.user, what))
+    def _apply(self, case_id: int, step: Recomputed) -> None:
+        self.history.extend(
+            (case_id, self.stamp, self.user, event.kind.value, event.details_json())
+            for event in step.events
+        )
+        if step.status is not None:
+            self.statuses.append((case_id, step.status))
+        if step.close_decision:
+            self.closed_decisions.append(case_id)
 
     def _cursor(self) -> sqlite3.Cursor:
         # The DBAPI cursor: a batch run reads every case, and SQLAlchemy's
@@ -1956,16 +1963,15 @@ class _CaseSyncer:
         ``stored`` holds the cases in scope and those a finding names, so the
         ones no finding names are in scope.
         """
-        found = set(self.prepared.keys)
+        found_keys = set(self.prepared.keys)
         gone = [
-            row[_ID]
+            row
             for key, row in stored.items()
-            if key not in found and row[_STATUS] != CaseStatus.OBSOLETE.value
+            if key not in found_keys and row[_STATUS] != CaseStatus.OBSOLETE.value
         ]
-        what = f"obsolete: {self.reason}" if self.reason else "obsolete"
-        for case_id in gone:
-            self._record(case_id, what)
-        return gone
+        for row in gone:
+            self._apply(row[_ID], vanished(CaseStatus(row[_STATUS]), self.reason))
+        return [row[_ID] for row in gone]
 
     def _create(self, positions: list[int]) -> list[int]:
         if not positions:
@@ -1973,7 +1979,7 @@ class _CaseSyncer:
         first = _next_id(self.conn, cases_table)
         ids = list(range(first, first + len(positions)))
         prepared = self.prepared
-        review = (CaseStatus.OPEN.value, "", self.stamp, self.stamp, 1)
+        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1, None, None)
         _insert_rows(
             self.conn,
             cases_table,
@@ -1998,7 +2004,11 @@ class _CaseSyncer:
                 for kind, value in prepared.involvements[at]
             ],
         )
-        self.history.extend((case_id, self.stamp, self.user, CREATED) for case_id in ids)
+        created = HistoryEvent(Event.CREATED)
+        self.history.extend(
+            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
+            for case_id in ids
+        )
         return ids
 
     def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
@@ -2034,23 +2044,31 @@ class _CaseSyncer:
             if row[_PAYLOAD_AT + _GEOMETRY] != prepared.payloads[at][_GEOMETRY]
         ]
 
-    def _set_statuses(
-        self,
-        reopened: list[int],
-        obsolete: list[int],
-        changed: list[tuple[int, tuple[Any, ...]]],
-    ) -> None:
-        """Reopen and obsolete; the version grows once per case and sync."""
+    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """Write the statuses recomputation decided and close the decisions it voided;
+        the version grows once per case and sync."""
         bumped = {row[_ID] for _, row in changed}
+        reason = _encode_row(self.reason)
         rows = [
-            (CaseStatus.OPEN.value, "", self.stamp, 0 if case_id in bumped else 1, case_id)
-            for case_id in reopened
+            (
+                status.value,
+                reason if status is CaseStatus.OBSOLETE else "{}",
+                self.stamp,
+                0 if case_id in bumped else 1,
+                case_id,
+            )
+            for case_id, status in self.statuses
         ]
-        rows.extend(
-            (CaseStatus.OBSOLETE.value, self.reason, self.stamp, 1, case_id) for case_id in obsolete
-        )
         if rows:
             self.conn.exec_driver_sql(_SET_STATUS_SQL, rows)
+        if self.closed_decisions:
+            self.conn.exec_driver_sql(
+                _CLOSE_DECISIONS_SQL,
+                [
+                    (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
+                    for case_id in self.closed_decisions
+                ],
+            )
 
     def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
         """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
@@ -2102,70 +2120,12 @@ def _count_rows(conn: Connection, rows: Table) -> int:
     return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
 
 
-def _describe_changes(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
-    """What recomputation changed in a case, as people read it in its history.
-
-    ``old`` and ``new`` are stored payloads (``_PAYLOAD``); e.g. ``overlap
-    12.0 → 18.5 m²; severity low → high``. Empty when nothing that matters
-    changed (JSON that differs in key order only).
-    """
-    before = dict(zip(_PAYLOAD, old, strict=True))
-    after = dict(zip(_PAYLOAD, new, strict=True))
-    parts = [
-        f"{name} {before[name]} → {after[name]}"
-        for name in ("relation", "severity")
-        if before[name] != after[name]
-    ]
-    measures: list[str] = []
-    if before["measures"] != after["measures"]:
-        measures = _measure_changes(json.loads(before["measures"]), json.loads(after["measures"]))
-    parts.extend(measures)
-    # Changed measures say how the overlap changed; the geometry alone is
-    # named only when it changed without any measure.
-    if not measures and before["geometry"] != after["geometry"]:
-        parts.append("overlap geometry")
-    if (before["window_start"], before["window_end"]) != (
-        after["window_start"],
-        after["window_end"],
-    ):
-        parts.append(f"window {_window_text(before)} → {_window_text(after)}")
-    for name in ("organisations", "departments"):
-        if before[name] != after[name]:
-            names_before, names_after = json.loads(before[name]), json.loads(after[name])
-            if names_before != names_after:
-                parts.append(
-                    f"{name} {', '.join(names_before) or 'none'} → "
-                    f"{', '.join(names_after) or 'none'}"
-                )
-    if before["message"] != after["message"] and json.loads(before["message"]) != json.loads(
-        after["message"]
-    ):
-        parts.append("message")
-    return "; ".join(parts)
-
-
-def _measure_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    changes = []
-    for name in dict.fromkeys([*after, *before]):
-        if name in before and name in after and before[name] == after[name]:
-            continue
-        label, unit = _MEASURE_LABELS.get(name, (name, ""))
-        suffix = f" {unit}" if unit else ""
-        old, new = _measure_text(before.get(name)), _measure_text(after.get(name))
-        changes.append(f"{label} {old} → {new}{suffix}")
-    return changes
-
-
-def _measure_text(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, float):
-        return str(round(value, 2))
-    return str(value)
-
-
-def _window_text(payload: dict[str, Any]) -> str:
-    return f"{payload['window_start'] or 'open'} to {payload['window_end'] or 'open'}"
+def _decoded(payload: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored payload (``_PAYLOAD``) with its JSON decoded, for ``describe_changes``."""
+    values = dict(zip(_PAYLOAD, payload, strict=True))
+    for name in ("measures", "organisations", "departments", "message"):
+        values[name] = json.loads(values[name])
+    return values
 
 
 def _finding(row: Row[Any]) -> CaseFinding:
@@ -2191,22 +2151,26 @@ def _case(
     row: Row[Any],
     comments: tuple[Comment, ...] = (),
     history: tuple[HistoryEntry, ...] = (),
+    decisions: tuple[Decision, ...] = (),
 ) -> CoordinationCase:
     return CoordinationCase(
         id=row.id,
         finding=_finding(row),
         status=CaseStatus(row.status),
-        status_reason=row.status_reason,
+        status_reason=json.loads(row.status_reason),
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
+        assignee=row.assignee,
+        due_date=row.due_date,
         comments=comments,
         history=history,
+        decisions=decisions,
     )
 
 
-def _load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
-    """A case with its comments and history, in the order they were written."""
+def load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
+    """A case with its comments, history and decisions, in the order they were written."""
     row = conn.execute(select(cases_table).where(cases_table.c.id == case_id)).first()
     if row is None:
         return None
@@ -2223,7 +2187,11 @@ def _load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
     return _case(
         row,
         tuple(Comment(id=c.id, at=c.at, by=c.by_user, text=c.text) for c in comments),
-        tuple(HistoryEntry(at=h.at, by=h.by_user, what=h.what) for h in history),
+        tuple(
+            HistoryEntry(at=h.at, by=h.by_user, event=HistoryEvent.stored(h.event, h.details))
+            for h in history
+        ),
+        load_decisions(conn, [case_id]).get(case_id, ()),
     )
 
 

@@ -13,6 +13,8 @@ The Core tables at the bottom describe the *current* schema for queries;
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -452,6 +454,121 @@ def _create_mail_outbox(conn: Connection) -> None:
     )
 
 
+_LEGACY_CLOSED = {"resolved": "other", "dismissed": "no_action"}
+"""Statuses before the agreement step, and the decision kind their cases keep."""
+
+
+def _legacy_event(what: str) -> tuple[str, dict[str, Any]]:
+    """A history sentence of before step 11 as a structured event, where it is one of
+    the fixed sentences; anything else (recomputed changes) stays as its text."""
+    if what == "created":
+        return "created", {}
+    if what.startswith("reopened"):
+        return "reopened", {}
+    if what == "comment":
+        return "commented", {}
+    if what == "obsolete" or what.startswith("obsolete: "):
+        return "obsoleted", {"reason": _legacy_reason(what.removeprefix("obsolete").lstrip(": "))}
+    status = re.fullmatch(r"status (\w+) → (\w+)(?:: (.*))?", what, re.DOTALL)
+    if status:
+        before, after, reason = status.groups()
+        return "status_changed", {"from": before, "to": after, "reason": reason or ""}
+    return "legacy", {"text": what}
+
+
+def _legacy_reason(text: str) -> dict[str, Any]:
+    if text == "the rule no longer applies to this pair":
+        return {"code": "rule_no_longer_applies"}
+    deleted = re.fullmatch(r"project (\d+) was deleted", text)
+    if deleted:
+        return {"code": "project_deleted", "project": int(deleted.group(1))}
+    return {"code": "text", "text": text} if text else {}
+
+
+def _create_case_desk(conn: Connection) -> None:
+    # The coordination desk: who works a case and by when, the decisions proposed on it
+    # and each organisation's vote, who has seen what, and history as structured events
+    # (worded when read, in the reader's language).
+    conn.exec_driver_sql("ALTER TABLE cases ADD COLUMN assignee TEXT")
+    conn.exec_driver_sql("ALTER TABLE cases ADD COLUMN due_date DATE")
+    conn.exec_driver_sql("CREATE INDEX ix_cases_assignee ON cases (assignee)")
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            measures TEXT NOT NULL,
+            proposed_by TEXT NOT NULL,
+            proposed_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            closed_at TEXT
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_case_decisions_case_id ON case_decisions (case_id)")
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_votes (
+            decision_id INTEGER NOT NULL REFERENCES case_decisions (id),
+            organisation TEXT NOT NULL,
+            choice TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (decision_id, organisation)
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE case_reads (
+            username TEXT NOT NULL,
+            case_id INTEGER NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (username, case_id)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.exec_driver_sql(
+        "CREATE TABLE desk_visits (username TEXT PRIMARY KEY, seen_at TEXT NOT NULL)"
+    )
+    conn.exec_driver_sql("ALTER TABLE case_history ADD COLUMN event TEXT NOT NULL DEFAULT ''")
+    conn.exec_driver_sql("ALTER TABLE case_history ADD COLUMN details TEXT NOT NULL DEFAULT '{}'")
+    for row_id, what in conn.exec_driver_sql("SELECT id, what FROM case_history").fetchall():
+        kind, details = _legacy_event(what)
+        conn.exec_driver_sql(
+            "UPDATE case_history SET event = ?, details = ? WHERE id = ?",
+            (kind, json.dumps(details, ensure_ascii=False, sort_keys=True), row_id),
+        )
+    conn.exec_driver_sql("ALTER TABLE case_history DROP COLUMN what")
+    # Reasons become structured too; only obsolete cases keep one.
+    for case_id, status, reason in conn.exec_driver_sql(
+        "SELECT id, status, status_reason FROM cases"
+    ).fetchall():
+        structured = _legacy_reason(reason) if status == "obsolete" else {}
+        conn.exec_driver_sql(
+            "UPDATE cases SET status_reason = ? WHERE id = ?",
+            (json.dumps(structured, sort_keys=True), case_id),
+        )
+        if status in _LEGACY_CLOSED:
+            # Closed by one click before agreements existed: kept as agreed, with a decision
+            # that says so and has no votes.
+            closed = conn.exec_driver_sql(
+                "SELECT by_user, at FROM case_history WHERE case_id = ? "
+                "AND event = 'status_changed' ORDER BY id DESC LIMIT 1",
+                (case_id,),
+            ).first()
+            by, at = closed if closed else ("migration", _now_iso())
+            conn.exec_driver_sql(
+                "INSERT INTO case_decisions (case_id, kind, text, measures, proposed_by, "
+                "proposed_at, state, closed_at) VALUES (?, ?, ?, '[]', ?, ?, 'agreed', ?)",
+                (case_id, _LEGACY_CLOSED[status], reason or status, by, at, at),
+            )
+            conn.exec_driver_sql("UPDATE cases SET status = 'agreed' WHERE id = ?", (case_id,))
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -465,6 +582,11 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(8, "features of earlier layer versions, for a rollback", _create_layer_archive),
     MigrationStep(9, "external ids of projects, for bulk updates", _add_external_ids),
     MigrationStep(10, "the outbox of e-mails", _create_mail_outbox),
+    MigrationStep(
+        11,
+        "the coordination desk: assignees, due dates, decisions, votes, events",
+        _create_case_desk,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -721,6 +843,9 @@ cases_table = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    # The desk (step 11).
+    Column("assignee", Text),
+    Column("due_date", Date),
     sqlite_autoincrement=True,
 )
 
@@ -750,7 +875,49 @@ case_history_table = Table(
     Column("case_id", Integer, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("by_user", Text, nullable=False),
-    Column("what", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("details", Text, nullable=False),
+)
+
+case_decisions_table = Table(
+    "case_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("measures", Text, nullable=False),
+    Column("proposed_by", Text, nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("closed_at", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+
+case_votes_table = Table(
+    "case_votes",
+    metadata,
+    Column("decision_id", Integer, primary_key=True),
+    Column("organisation", Text, primary_key=True),
+    Column("choice", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+case_reads_table = Table(
+    "case_reads",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("case_id", Integer, primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
+desk_visits_table = Table(
+    "desk_visits",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
 )
 
 cases_rtree_table = Table(

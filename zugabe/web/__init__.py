@@ -16,6 +16,7 @@ from zugabe.web import (
     api,
     auth,
     cases,
+    desk,
     docs,
     exports,
     imports,
@@ -69,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(layers.blueprint)
     app.register_blueprint(cases.blueprint)
+    app.register_blueprint(desk.blueprint)
     app.register_blueprint(synergy.blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(webmap.blueprint)

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from zugabe.domain.desk_vocabulary import desk_vocabulary
 from zugabe.errors import (
     FieldError,
     InvalidInput,
@@ -230,4 +231,4 @@ def delete_project(project_id: int) -> Response:
 def vocabulary() -> Response:
     services = _services()
     services.policy.require_read(current_actor())
-    return jsonify(services.vocabulary.as_json())
+    return jsonify(services.vocabulary.as_json() | {"case_desk": desk_vocabulary()})

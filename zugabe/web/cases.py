@@ -20,6 +20,7 @@ from zugabe.web.api import (
 )
 from zugabe.web.auth import current_actor
 from zugabe.web.jobs import accepted, prefers_async
+from zugabe.web.language import api_language
 
 blueprint = Blueprint("cases", __name__, url_prefix="/api/cases")
 
@@ -29,9 +30,10 @@ def _services() -> Services:
 
 
 def case_response(case_id: int, status: int = 200) -> Response:
+    """The case in detail, with its version as ETag (the answer of every step on it)."""
     cases = _services().cases
     case = cases.get(current_actor(), case_id)
-    response = jsonify(cases.to_json(case, detail=True))
+    response = jsonify(cases.to_json(case, detail=True, lang=api_language()))
     response.status_code = status
     response.mimetype = GEOJSON
     response.set_etag(f"v{case.version}")
@@ -47,7 +49,8 @@ def list_cases() -> Response:
     cases, matched = services.cases.list(current_actor(), page_query)
     has_more = len(cases) > limit
     cases = cases[:limit]
-    features = [services.cases.to_json(c) for c in cases]
+    lang = api_language()
+    features = [services.cases.to_json(c, lang=lang) for c in cases]
     return page_response(features, matched, cases[-1].id if has_more else None)
 
 
@@ -58,16 +61,11 @@ def get_case(case_id: int) -> Response:
 
 @blueprint.post("/<int:case_id>/status")
 def change_status(case_id: int) -> Response:
-    """Body ``{"status": "dismissed", "reason": "…"}``; ``If-Match`` guards stale edits."""
-    body = json_object(("status", "reason"))
-    status, reason = body.get("status"), body.get("reason", "")
+    """Body ``{"status": "in_coordination"}``; ``If-Match`` guards stale edits."""
+    status = json_object(("status",)).get("status")
     if not isinstance(status, str):
-        raise InvalidInput(
-            'send {"status": …, "reason": …}', field_errors=[FieldError("/status", "required")]
-        )
-    if not isinstance(reason, str):
-        raise InvalidInput("'reason' must be text", field_errors=[FieldError("/reason", "text")])
-    _services().cases.change_status(case_id, status, reason, current_actor(), expected_version())
+        raise InvalidInput('send {"status": …}', field_errors=[FieldError("/status", "required")])
+    _services().desk.change_status(case_id, status, current_actor(), expected_version())
     return case_response(case_id)
 
 

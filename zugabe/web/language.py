@@ -38,3 +38,14 @@ def register(app: Flask) -> None:
                 secure=current_app.extensions["zugabe"].settings.behind_https,
             )
         return response
+
+
+def api_language() -> str:
+    """The language of worded API values (history, reasons): ``Accept-Language`` when it
+    names German or English (the map sends its own choice), else the remembered page
+    language, else English, the API's documented default."""
+    asked = request.accept_languages.best_match(LANGUAGES)
+    if asked:
+        return asked
+    remembered = request.cookies.get(COOKIE)
+    return remembered if remembered in LANGUAGES else "en"

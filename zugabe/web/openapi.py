@@ -11,7 +11,7 @@ from typing import Any
 
 from zugabe import __version__
 from zugabe.config import Settings
-from zugabe.domain.cases import LIVE_STATUSES, REASON_REQUIRED, CaseStatus
+from zugabe.domain.cases import LIVE_STATUSES, CaseStatus
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import (
     CONTACT_MAX,
@@ -25,7 +25,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
 from zugabe.services.synergy import MAX_CELLS
-from zugabe.web import accounts, exports, imports, jobs, reports, signin
+from zugabe.web import accounts, desk, exports, imports, jobs, reports, signin
 from zugabe.web.apidoc import (
     GEOJSON,
     LANGUAGE,
@@ -105,10 +105,7 @@ def build_openapi(
         "additionalProperties": False,
         "properties": {
             "status": {"type": "string", "enum": [s.value for s in LIVE_STATUSES]},
-            "reason": {"type": "string", "description": "Why; needed to dismiss a case."},
         },
-        "if": {"properties": {"status": {"enum": [s.value for s in REASON_REQUIRED]}}},
-        "then": {"required": ["reason"], "properties": {"reason": NOT_BLANK}},
     }
     no_case = problem("No case with this id.")
     layer_key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -419,7 +416,7 @@ def build_openapi(
             "/api/cases/{case_id}/status": {
                 "parameters": [case_id],
                 "post": {
-                    "summary": "Change a case's status (dismissing needs a reason)",
+                    "summary": "Take a case up (in_coordination) or put it back (open)",
                     "operationId": "changeCaseStatus",
                     "parameters": [if_match],
                     "requestBody": {
@@ -611,6 +608,7 @@ def build_openapi(
         reports.openapi_paths()
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
+        | desk.openapi_paths()
         | jobs.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()

@@ -1,0 +1,303 @@
+"""A case's life cycle: what each step may do, planned here and applied by a store.
+
+Every step — a coordinator's action or a recomputation — is decided by a function of
+this module from the case as it is, and returned as a ``CaseWork`` (or a ``Recomputed``
+for detection): the new status, assignee, due date, decision and vote, plus the history
+events that tell it. Stores only write what they are given, so a second store copies
+no rule, and the rules can be read in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from zugabe.domain.accounts import Account
+from zugabe.domain.agreement import DecisionKind, DecisionState, VoteChoice
+from zugabe.domain.case_history import Event, HistoryEvent
+from zugabe.domain.cases import REVIEW_TRANSITIONS, CaseStatus, CoordinationCase
+from zugabe.errors import Conflict, FieldError, InvalidInput
+
+TEXT_MAX = 5000
+MEASURES_MAX = 50
+DEFAULT_DUE_DAYS_BEFORE_START = 42
+"""Six weeks before the earlier start: time to agree before the street is opened."""
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    kind: DecisionKind
+    text: str
+    measures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NewVote:
+    decision_id: int
+    organisation: str
+    choice: VoteChoice
+    reason: str
+
+
+@dataclass(frozen=True)
+class CaseWork:
+    """What one step changes in a case, for ``CaseStore.apply_case_work``.
+
+    ``set_assignee``/``set_due`` say whether ``assignee``/``due_date`` are to be
+    written (None being a value: nobody, the default). ``decision_state`` applies to
+    the case's current decision; ``new_decision`` adds one; ``vote`` adds a vote.
+    """
+
+    events: tuple[HistoryEvent, ...]
+    status: CaseStatus | None = None
+    set_assignee: bool = False
+    assignee: str | None = None
+    set_due: bool = False
+    due_date: date | None = None
+    new_decision: NewDecision | None = None
+    decision_state: DecisionState | None = None
+    vote: NewVote | None = None
+
+
+# ---------------------------------------------------------------- coordinators' steps
+
+
+def _not_frozen(case: CoordinationCase, what: str) -> None:
+    if case.status is CaseStatus.AGREED:
+        raise Conflict(
+            f"case {case.id} is agreed and frozen: {what} is no longer possible; "
+            "it reopens by itself when one of its subjects changes"
+        )
+    if case.status is CaseStatus.OBSOLETE:
+        raise Conflict(f"case {case.id} is obsolete: {what} is not possible")
+
+
+def change_status(case: CoordinationCase, target: str) -> CaseWork:
+    """Take a case up (in coordination) or put it back to open."""
+    try:
+        status = CaseStatus(target)
+    except ValueError:
+        allowed = ", ".join(s.value for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+        raise InvalidInput(
+            f"unknown status '{target}'",
+            field_errors=[FieldError("/status", f"allowed: {allowed}")],
+        ) from None
+    if status not in REVIEW_TRANSITIONS[case.status]:
+        allowed = ", ".join(sorted(s.value for s in REVIEW_TRANSITIONS[case.status])) or "none"
+        hint = ""
+        if status is CaseStatus.PROPOSED:
+            hint = "; propose a decision instead"
+        elif status is CaseStatus.AGREED:
+            hint = "; a case is agreed when every organisation involved agreed to a proposal"
+        raise Conflict(  # well formed, but not from this status: a conflict with its state
+            f"case {case.id} cannot go from {case.status.value} to {status.value}{hint}",
+            field_errors=[FieldError("/status", f"from {case.status.value}: {allowed}")],
+        )
+    event = HistoryEvent(Event.STATUS_CHANGED, {"from": case.status.value, "to": status.value})
+    return CaseWork(events=(event,), status=status)
+
+
+def assign(case: CoordinationCase, assignee: Account | None) -> CaseWork:
+    """Give the case to a person of an involved organisation (None: to nobody)."""
+    _not_frozen(case, "assigning it")
+    if assignee is not None:
+        if not assignee.active:
+            raise InvalidInput(
+                f"account '{assignee.username}' is disabled",
+                field_errors=[FieldError("/assignee", "choose an active account")],
+            )
+        if assignee.organisation not in case.finding.organisations:
+            involved = ", ".join(case.finding.organisations) or "none"
+            raise InvalidInput(
+                f"'{assignee.username}' is not in an organisation involved in case {case.id}",
+                field_errors=[FieldError("/assignee", f"a person of: {involved}")],
+            )
+    username = assignee.username if assignee else None
+    event = HistoryEvent(Event.ASSIGNED, {"assignee": username, "previous": case.assignee})
+    status = CaseStatus.IN_COORDINATION if case.status is CaseStatus.OPEN and username else None
+    events = (event,)
+    if status is not None:
+        events += (HistoryEvent(Event.STATUS_CHANGED, {"from": "open", "to": status.value}),)
+    return CaseWork(events=events, set_assignee=True, assignee=username, status=status)
+
+
+def set_due(case: CoordinationCase, due: date | None) -> CaseWork:
+    """A due date by hand, or None to go back to the one derived from the start dates."""
+    _not_frozen(case, "changing its due date")
+    previous = case.due_date.isoformat() if case.due_date else None
+    event = HistoryEvent(
+        Event.DUE_SET, {"due": due.isoformat() if due else None, "previous": previous}
+    )
+    return CaseWork(events=(event,), set_due=True, due_date=due)
+
+
+def due_date(case: CoordinationCase, days_before_start: int) -> date | None:
+    """The date set by hand, else ``days_before_start`` before the earlier start."""
+    if case.due_date is not None:
+        return case.due_date
+    start = case.finding.window_start
+    return start - timedelta(days=days_before_start) if start else None
+
+
+def propose(case: CoordinationCase, kind: str, text: str, measures: Sequence[str]) -> CaseWork:
+    """Put a decision to every organisation involved."""
+    _not_frozen(case, "a new proposal")
+    if case.status is CaseStatus.PROPOSED:
+        raise Conflict(
+            f"case {case.id} already has a proposal waiting for votes; withdraw it first"
+        )
+    try:
+        decision_kind = DecisionKind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in DecisionKind)
+        raise InvalidInput(
+            f"unknown decision kind '{kind}'",
+            field_errors=[FieldError("/kind", f"allowed: {allowed}")],
+        ) from None
+    text = text.strip()
+    if not text:
+        raise InvalidInput(
+            "a proposal needs a text that says what is decided",
+            field_errors=[FieldError("/text", "must not be empty")],
+        )
+    if len(text) > TEXT_MAX:
+        raise InvalidInput(
+            f"a proposal's text has at most {TEXT_MAX} characters",
+            field_errors=[FieldError("/text", f"longer than {TEXT_MAX} characters")],
+        )
+    cleaned = tuple(m.strip() for m in measures if m.strip())
+    if len(cleaned) > MEASURES_MAX or any(len(m) > TEXT_MAX for m in cleaned):
+        raise InvalidInput(
+            f"at most {MEASURES_MAX} agreed measures of at most {TEXT_MAX} characters each",
+            field_errors=[FieldError("/measures", "too many or too long")],
+        )
+    event = HistoryEvent(Event.PROPOSED, {"kind": decision_kind.value, "text": text})
+    return CaseWork(
+        events=(event,),
+        status=CaseStatus.PROPOSED,
+        new_decision=NewDecision(decision_kind, text, cleaned),
+    )
+
+
+def withdraw(case: CoordinationCase) -> CaseWork:
+    """Take a proposal back before every organisation voted."""
+    decision = case.decision
+    if case.status is not CaseStatus.PROPOSED or decision is None:
+        raise Conflict(f"case {case.id} has no proposal waiting for votes")
+    return CaseWork(
+        events=(HistoryEvent(Event.WITHDRAWN, {"decision": decision.id}),),
+        status=CaseStatus.IN_COORDINATION,
+        decision_state=DecisionState.WITHDRAWN,
+    )
+
+
+def vote(case: CoordinationCase, organisation: str | None, choice: str, reason: str) -> CaseWork:
+    """One organisation's vote on the waiting proposal: the last agreement agrees the
+    case, an objection sends the proposal back."""
+    decision = case.decision
+    if case.status is not CaseStatus.PROPOSED or decision is None:
+        raise Conflict(f"case {case.id} has no proposal waiting for votes")
+    try:
+        vote_choice = VoteChoice(choice)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown vote '{choice}'",
+            field_errors=[FieldError("/vote", "allowed: agree, object")],
+        ) from None
+    involved = case.finding.organisations
+    if organisation is None or organisation not in involved:
+        raise Conflict(
+            f"only the organisations involved in case {case.id} vote "
+            f"({', '.join(involved) or 'none'})"
+        )
+    if organisation in decision.voted():
+        earlier = next(v for v in decision.votes if v.organisation == organisation)
+        raise Conflict(
+            f"{organisation} has already voted on this proposal "
+            f"({earlier.choice.value}, {earlier.at:%Y-%m-%d %H:%M} UTC): one organisation, one vote"
+        )
+    reason = reason.strip()
+    if vote_choice is VoteChoice.OBJECT and not reason:
+        raise InvalidInput(
+            "an objection needs a reason",
+            field_errors=[FieldError("/reason", "say what should change in the proposal")],
+        )
+    if len(reason) > TEXT_MAX:
+        raise InvalidInput(
+            f"a reason has at most {TEXT_MAX} characters",
+            field_errors=[FieldError("/reason", f"longer than {TEXT_MAX} characters")],
+        )
+    cast = NewVote(decision.id, organisation, vote_choice, reason)
+    voted = HistoryEvent(
+        Event.VOTED,
+        {
+            "decision": decision.id,
+            "organisation": organisation,
+            "choice": vote_choice.value,
+            "reason": reason,
+        },
+    )
+    if vote_choice is VoteChoice.OBJECT:
+        back = HistoryEvent(
+            Event.SENT_BACK, {"decision": decision.id, "organisation": organisation}
+        )
+        return CaseWork(
+            events=(voted, back),
+            status=CaseStatus.IN_COORDINATION,
+            decision_state=DecisionState.SENT_BACK,
+            vote=cast,
+        )
+    if set(decision.waiting_for(involved)) == {organisation}:
+        agreed = HistoryEvent(Event.AGREED, {"decision": decision.id})
+        return CaseWork(
+            events=(voted, agreed),
+            status=CaseStatus.AGREED,
+            decision_state=DecisionState.AGREED,
+            vote=cast,
+        )
+    return CaseWork(events=(voted,), vote=cast)
+
+
+# ---------------------------------------------------------------- recomputation
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """What detection does to one stored case (see ``found``/``vanished``)."""
+
+    status: CaseStatus | None = None
+    events: tuple[HistoryEvent, ...] = field(default_factory=tuple)
+    close_decision: bool = False  # the current decision becomes ``reopened``
+
+
+def found(status: CaseStatus, changes: list[dict[str, Any]]) -> Recomputed:
+    """The rule still fires for a stored case; ``changes`` as ``describe_changes`` says.
+
+    An obsolete case comes back open. A change of an agreed case (or of one whose
+    proposal waits for votes) reopens it: the votes were given on what was before.
+    """
+    if status is CaseStatus.OBSOLETE:
+        events = (HistoryEvent(Event.REOPENED),)
+        if changes:
+            events += (HistoryEvent(Event.UPDATED, {"changes": changes}),)
+        return Recomputed(CaseStatus.OPEN, events)
+    if not changes:
+        return Recomputed()
+    if status in (CaseStatus.AGREED, CaseStatus.PROPOSED):
+        event = HistoryEvent(
+            Event.REOPENED_AFTER_CHANGE, {"changes": changes, "from": status.value}
+        )
+        back = CaseStatus.OPEN if status is CaseStatus.AGREED else CaseStatus.IN_COORDINATION
+        return Recomputed(back, (event,), close_decision=True)
+    return Recomputed(None, (HistoryEvent(Event.UPDATED, {"changes": changes}),))
+
+
+def vanished(status: CaseStatus, reason: dict[str, Any]) -> Recomputed:
+    """The rule no longer fires for a stored case: it becomes obsolete, its decision too."""
+    if status is CaseStatus.OBSOLETE:
+        return Recomputed()
+    closes = status in (CaseStatus.AGREED, CaseStatus.PROPOSED)
+    event = HistoryEvent(Event.OBSOLETED, {"reason": reason})
+    return Recomputed(CaseStatus.OBSOLETE, (event,), close_decision=closes)
