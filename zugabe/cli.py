@@ -13,6 +13,7 @@ import click
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
+from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
 from zugabe.domain.cases import LIVE_STATUSES
@@ -628,6 +629,7 @@ cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(rules)
 cli.add_command(mail)
+cli.add_command(inbox)
 
 
 def main() -> None:

@@ -150,9 +150,15 @@ def _number(value: Any, lang: Lang) -> str:
     return str(value)
 
 
+def _day(iso: str, lang: str) -> str:
+    """An ISO date as the reader writes it: 20.12.2026 in German."""
+    year, month, day = iso.split("-")
+    return f"{day}.{month}.{year}" if lang == "de" else iso
+
+
 def _period(bounds: list[Any], lang: Lang) -> str:
     open_end = "offen" if lang == "de" else "open"
-    start, end = (value or open_end for value in bounds)
+    start, end = (_day(value, lang) if value else open_end for value in bounds)
     return f"{start} – {end}"
 
 
@@ -237,7 +243,7 @@ def word_event(event: HistoryEvent, lang: Lang, words: Words, person: Callable[[
         values["assignee"] = person(d["assignee"]) if d.get("assignee") else nobody
     if event.kind is Event.DUE_SET:
         default = "nach den Startterminen" if lang == "de" else "from the start dates"
-        values["due"] = d.get("due") or default
+        values["due"] = _day(d["due"], lang) if d.get("due") else default
     if event.kind is Event.PROPOSED:
         values["kind"], values["text"] = words(d["kind"], lang), d.get("text", "")
     if event.kind in (Event.VOTED, Event.SENT_BACK):

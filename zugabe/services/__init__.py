@@ -21,6 +21,7 @@ from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
 from zugabe.services.desk import DeskService
+from zugabe.services.inbox import InboxService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.mail import MailService
@@ -64,6 +65,7 @@ class Services:
     synergy: SynergyService
     cases: CaseService
     desk: DeskService
+    inbox: InboxService
     rules: RuleSet
     jobs: JobService
     mail: MailService
@@ -108,6 +110,7 @@ class Services:
             SynergyService(store, projects, synergy_config, settings),
             cases,
             DeskService(store, policy, audit),
+            InboxService(store, policy, settings.case_due_days_before_start),
             region.rules,
             JobService(policy),
             MailService(store, settings),

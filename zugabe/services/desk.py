@@ -228,4 +228,6 @@ class DeskService:
                     step.action, "case", str(case.id), step.summary(case), step.summary(changed)
                 ),
             )
+        # One's own step is nothing new to oneself.
+        self.store.seen_cases(actor.username, [case.id], changed.updated_at)
         return changed

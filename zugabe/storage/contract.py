@@ -333,6 +333,40 @@ class CaseQuery:
 
 
 @dataclass(frozen=True)
+class InboxQuery:
+    """One person's inbox: the live cases involving their organisation, most urgent first
+    (the earlier start of the two subjects, then severity, then id).
+
+    ``departments`` narrows to cases involving any of them; ``due_by`` to cases due on or
+    before that day (the due date set, else ``due_days_before_start`` before the start);
+    ``unread_only`` to cases changed since the person last saw them (``seen_cases``) or
+    last marked everything seen (``seen_desk``); ``waiting_for_vote`` to proposals that
+    still wait for the organisation's vote.
+    """
+
+    username: str
+    organisation: str
+    departments: tuple[str, ...] = ()
+    assignee: str | None = None
+    statuses: tuple[CaseStatus, ...] = ()
+    relations: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    due_by: date | None = None
+    unread_only: bool = False
+    waiting_for_vote: bool = False
+    due_days_before_start: int = 42
+    offset: int = 0
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    cases: list[tuple[CoordinationCase, bool]]  # each with: unread?
+    matched: int  # cases matching every filter
+    unread: int  # unread live cases of the organisation, whatever the filters
+
+
+@dataclass(frozen=True)
 class CaseSync:
     """What ``sync_cases`` changed, by case id."""
 
@@ -387,6 +421,18 @@ class CaseStore(ABC):
         ``VersionConflict`` unless the case is at ``expected_version`` (the version the
         plan was made from), ``NotFound`` if unknown; the version grows by one.
         """
+
+    @abstractmethod
+    def inbox(self, query: InboxQuery) -> InboxPage:
+        """A page of one person's inbox (see ``InboxQuery``)."""
+
+    @abstractmethod
+    def seen_cases(self, username: str, case_ids: Sequence[int], at: datetime) -> None:
+        """The person has seen these cases as they are now (they leave the unread count)."""
+
+    @abstractmethod
+    def seen_desk(self, username: str, at: datetime) -> None:
+        """The person has seen everything up to ``at`` ("mark all as read")."""
 
     @abstractmethod
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:

@@ -760,6 +760,14 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
     def _load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
         return load_case(conn, case_id)
 
+    @staticmethod
+    def _cases_of_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[CoordinationCase]:
+        """Listed cases: without comments and history, with the decisions of those that
+        have a current one (only proposed and agreed cases do)."""
+        decided = [row.id for row in rows if row.status in _DECIDED]
+        decisions = load_decisions(conn, decided)
+        return [_case(row, decisions=decisions.get(row.id, ())) for row in rows]
+
     def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
         statement = _paged(
             select(cases_table).where(*_case_conditions(query)),
@@ -768,11 +776,7 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
             query.limit,
         )
         with self._read() as conn:
-            rows = conn.execute(statement).all()
-            # Only proposed and agreed cases have a current decision to show in a list.
-            decided = [row.id for row in rows if row.status in _DECIDED]
-            decisions = load_decisions(conn, decided)
-        return [_case(row, decisions=decisions.get(row.id, ())) for row in rows]
+            return self._cases_of_rows(conn, conn.execute(statement).all())
 
     def count_cases(self, query: CaseQuery) -> int:
         statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))

@@ -14,21 +14,41 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from zugabe.domain.agreement import Decision, DecisionKind, DecisionState, Vote, VoteChoice
 from zugabe.domain.case_workflow import CaseWork
-from zugabe.domain.cases import CoordinationCase
+from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase
 from zugabe.errors import NotFound, VersionConflict
+from zugabe.storage.contract import InboxPage, InboxQuery
 from zugabe.storage.sqlite_schema import (
     case_decisions_table,
     case_history_table,
+    case_involvements_table,
+    case_reads_table,
     case_votes_table,
     cases_table,
+    desk_visits_table,
 )
 
 _decisions = case_decisions_table.c
 _votes = case_votes_table.c
+_cases = cases_table.c
+_reads = case_reads_table.c
+_SEVERITY_RANK = case((_cases.severity == "high", 0), (_cases.severity == "medium", 1), else_=2)
 
 
 def load_decisions(conn: Connection, case_ids: Sequence[int]) -> dict[int, tuple[Decision, ...]]:
@@ -79,7 +99,13 @@ class SqliteDesk:
 
         def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
 
+        def _read(self) -> AbstractContextManager[Connection]: ...
+
         def _load_case(self, conn: Connection, case_id: int) -> CoordinationCase | None: ...
+
+        def _cases_of_rows(
+            self, conn: Connection, rows: Sequence[Row[Any]]
+        ) -> list[CoordinationCase]: ...
 
     def apply_case_work(
         self, case_id: int, work: CaseWork, user: str, expected_version: int
@@ -155,3 +181,107 @@ class SqliteDesk:
             stored = self._load_case(conn, case_id)
         assert stored is not None  # written in this transaction
         return stored
+
+    # ------------------------------------------------------------ the inbox
+
+    def inbox(self, query: InboxQuery) -> InboxPage:
+        mine = _involving("organisation", (query.organisation,))
+        live = _cases.status.in_([s.value for s in LIVE_STATUSES])
+        unread = _unread(query.username)
+        conditions = [mine, *_inbox_filters(query)]
+        if query.unread_only:
+            conditions.append(unread)
+        with_reads = cases_table.outerjoin(
+            case_reads_table,
+            and_(_reads.case_id == _cases.id, _reads.username == query.username),
+        )
+        page = (
+            select(cases_table, unread.label("unread"))
+            .select_from(with_reads)
+            .where(*conditions)
+            .order_by(_cases.window_start.is_(None), _cases.window_start, _SEVERITY_RANK, _cases.id)
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(page).all()
+            matched = conn.execute(
+                select(func.count()).select_from(with_reads).where(*conditions)
+            ).scalar_one()
+            unread_count = conn.execute(
+                select(func.count()).select_from(with_reads).where(mine, live, unread)
+            ).scalar_one()
+            cases = self._cases_of_rows(conn, rows)
+        return InboxPage(
+            [(c, bool(row.unread)) for c, row in zip(cases, rows, strict=True)],
+            int(matched),
+            int(unread_count),
+        )
+
+    def seen_cases(self, username: str, case_ids: Sequence[int], at: datetime) -> None:
+        if not case_ids:
+            return
+        statement = sqlite_insert(case_reads_table).values(
+            [{"username": username, "case_id": case_id, "seen_at": at} for case_id in case_ids]
+        )
+        with self._write() as conn:
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["username", "case_id"],
+                    set_={"seen_at": statement.excluded.seen_at},
+                )
+            )
+
+    def seen_desk(self, username: str, at: datetime) -> None:
+        statement = sqlite_insert(desk_visits_table).values(username=username, seen_at=at)
+        with self._write() as conn:
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["username"], set_={"seen_at": statement.excluded.seen_at}
+                )
+            )
+
+
+def _involving(kind: str, values: Sequence[str]) -> ColumnElement[bool]:
+    return _cases.id.in_(
+        select(case_involvements_table.c.case_id).where(
+            case_involvements_table.c.kind == kind,
+            case_involvements_table.c.value.in_(list(values)),
+        )
+    )
+
+
+def _unread(username: str) -> ColumnElement[bool]:
+    """Changed after the person saw the case, and after they last marked all seen."""
+    visit = (
+        select(desk_visits_table.c.seen_at)
+        .where(desk_visits_table.c.username == username)
+        .scalar_subquery()
+    )
+    seen = func.max(func.coalesce(_reads.seen_at, literal("")), func.coalesce(visit, literal("")))
+    return _cases.updated_at > seen
+
+
+def _inbox_filters(query: InboxQuery) -> list[ColumnElement[bool]]:
+    statuses = query.statuses or LIVE_STATUSES
+    conditions: list[ColumnElement[bool]] = [_cases.status.in_([s.value for s in statuses])]
+    if query.departments:
+        conditions.append(_involving("department", query.departments))
+    if query.assignee is not None:
+        conditions.append(_cases.assignee == query.assignee)
+    if query.relations:
+        conditions.append(_cases.relation.in_(query.relations))
+    if query.severities:
+        conditions.append(_cases.severity.in_(query.severities))
+    if query.due_by is not None:
+        derived = func.date(
+            _cases.window_start, bindparam("lead", f"-{query.due_days_before_start} days")
+        )
+        conditions.append(func.coalesce(_cases.due_date, derived) <= query.due_by.isoformat())
+    if query.waiting_for_vote:
+        voted = select(_votes.decision_id).where(_votes.organisation == query.organisation)
+        waiting = select(_decisions.case_id).where(
+            _decisions.state == DecisionState.WAITING.value, _decisions.id.not_in(voted)
+        )
+        conditions.append(and_(_cases.status == CaseStatus.PROPOSED.value, _cases.id.in_(waiting)))
+    return conditions

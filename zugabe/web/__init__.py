@@ -20,6 +20,7 @@ from zugabe.web import (
     docs,
     exports,
     imports,
+    inbox,
     jobs,
     language,
     layers,
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(layers.blueprint)
     app.register_blueprint(cases.blueprint)
     app.register_blueprint(desk.blueprint)
+    app.register_blueprint(inbox.blueprint)
     app.register_blueprint(synergy.blueprint)
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(webmap.blueprint)

@@ -25,7 +25,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
 from zugabe.services.synergy import MAX_CELLS
-from zugabe.web import accounts, desk, exports, imports, jobs, reports, signin
+from zugabe.web import accounts, desk, exports, imports, inbox, jobs, reports, signin
 from zugabe.web.apidoc import (
     GEOJSON,
     LANGUAGE,
@@ -609,6 +609,7 @@ def build_openapi(
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()
+        | inbox.openapi_paths()
         | jobs.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
