@@ -80,7 +80,9 @@ def test_case_identity_survives_recomputation_and_obsolete_when_cause_goes(
     )
     detail = client.get(f"/api/cases/{bundle}").get_json()
     assert detail["properties"]["status"] == "obsolete"
-    assert any("no longer applies" in h["what"] for h in detail["history"])
+    assert detail["history"][-1]["event"] == "obsoleted"
+    assert detail["history"][-1]["text"] == "obsolete: the rule no longer applies to this pair"
+    assert detail["properties"]["status_reason"] == "the rule no longer applies to this pair"
     # Back to 2028: the same case reopens, no duplicate.
     client.patch(
         f"/api/projects/{sewer['id']}",
@@ -100,32 +102,29 @@ def test_review_workflow(app: Flask, client: FlaskClient) -> None:
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["properties"]["status"] == "in_coordination"
-    stale = client.post(f"{url}/status", json={"status": "resolved"}, headers={"If-Match": '"v1"'})
+    stale = client.post(f"{url}/status", json={"status": "open"}, headers={"If-Match": '"v1"'})
     assert stale.status_code == 412
-    no_reason = client.post(f"{url}/status", json={"status": "dismissed"})
-    assert no_reason.status_code == 422
-    assert no_reason.get_json()["errors"][0]["pointer"] == "/reason"
-    dismissed = client.post(
-        f"{url}/status",
-        json={"status": "dismissed", "reason": "Kanal wird 2031 in offener Bauweise erneuert"},
-    )
-    assert dismissed.get_json()["properties"]["status_reason"].startswith("Kanal wird 2031")
-    bad = client.post(f"{url}/status", json={"status": "resolved"})
-    assert (  # well formed, but not from this status: a conflict with the case's state
-        bad.status_code == 409
-        and "cannot go from dismissed to resolved" in bad.get_json()["detail"]
-    )
+    unknown = client.post(f"{url}/status", json={"status": "dismissed"})
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"][0]["pointer"] == "/status"
+    # Agreeing is not a click: it takes a proposal and every organisation's vote.
+    bad = client.post(f"{url}/status", json={"status": "agreed"})
+    assert bad.status_code == 409  # well formed, but not from this status
+    assert "a case is agreed when every organisation involved agreed" in bad.get_json()["detail"]
+    back = client.post(f"{url}/status", json={"status": "open"})
+    assert back.get_json()["properties"]["status"] == "open"
     commented = client_as(app, "h.planner").post(
         f"{url}/comments", json={"text": "Abstimmung am 12.3. im Tiefbauamt"}
     )
     assert commented.status_code == 201
     detail = commented.get_json()
     assert detail["comments"][-1]["by"] == "h.planner"
-    whats = [h["what"] for h in detail["history"]]
-    assert any("in_coordination" in w for w in whats) and any("dismissed" in w for w in whats)
-    by_what = {h["what"]: h["by"] for h in detail["history"]}
-    assert [b for w, b in by_what.items() if w.endswith("→ in_coordination")] == ["h.coordinator"]
-    assert [b for w, b in by_what.items() if "→ dismissed" in w] == ["r.admin"]
+    steps = [(h["event"], h["by"], h["text"]) for h in detail["history"]]
+    assert steps[1:] == [
+        ("status_changed", "h.coordinator", "status open → in coordination"),
+        ("status_changed", "r.admin", "status in coordination → open"),
+        ("commented", "h.planner", "comment written"),
+    ]
     assert client.post(f"{url}/comments", json={"text": "  "}).status_code == 422
     assert client.get("/api/cases/9999").status_code == 404
 
@@ -136,7 +135,9 @@ def test_deleting_a_project_makes_its_cases_obsolete(client: FlaskClient) -> Non
     assert client.delete(f"/api/projects/{road['id']}").status_code == 204
     detail = client.get(f"/api/cases/{case_id}").get_json()
     assert detail["properties"]["status"] == "obsolete"
-    assert any(f"project {road['id']} was deleted" in h["what"] for h in detail["history"])
+    assert detail["history"][-1]["text"] == f"obsolete: project {road['id']} was deleted"
+    german = client.get(f"/api/cases/{case_id}", headers={"Accept-Language": "de"}).get_json()
+    assert german["properties"]["status_reason"] == f"Maßnahme {road['id']} wurde gelöscht"
 
 
 def test_case_filters(client: FlaskClient) -> None:

@@ -86,7 +86,7 @@ def test_cases_layers_accounts_and_tokens_are_recorded(app: Flask, client: Flask
         else client.get("/api/cases").get_json()["features"][0]["id"]
     )
     client.post(f"/api/cases/{case_id}/comments", json={"text": "=SUMME(A1)"})
-    client.post(f"/api/cases/{case_id}/status", json={"status": "dismissed", "reason": "done"})
+    client.post(f"/api/cases/{case_id}/status", json={"status": "in_coordination"})
     client.delete("/api/layers/stormwater_basins")
     client.post("/api/tokens", json={"name": "QGIS"})
     client.patch("/api/accounts/r.admin", json={"roles": ["region_admin", "viewer"]})
@@ -101,8 +101,8 @@ def test_cases_layers_accounts_and_tokens_are_recorded(app: Flask, client: Flask
     ):
         assert expected in actions, expected
     status = _entries(app, action="case.status")[0].event
-    assert status.before == {"status": "open", "reason": ""}
-    assert status.after == {"status": "dismissed", "reason": "done"}
+    assert status.before == {"status": "open"}
+    assert status.after == {"status": "in_coordination"}
     token = _entries(app, action="token.create")[-1].event  # the first is the fixture's
     assert "token" not in (token.after or {}) and token.after["name"] == "QGIS"  # type: ignore[index]
 

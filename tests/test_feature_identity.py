@@ -60,7 +60,7 @@ def test_reimporting_the_same_register_changes_no_case(demo: Services, tmp_path:
     assert len(before) > 20
     # A reviewer works on one case; the re-import must keep that.
     case_id = next(case for case, status, *_ in before.values() if status == "open")
-    demo.cases.change_status(case_id, "in_coordination", "", ADMIN, None)
+    demo.desk.change_status(case_id, "in_coordination", ADMIN, None)
     demo.cases.comment(case_id, "Mit dem Grünflächenamt abgestimmt", ADMIN)
     before = _tree_cases(demo)
     history = len(demo.cases.get(ADMIN, case_id).history)

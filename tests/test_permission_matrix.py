@@ -87,6 +87,16 @@ EXPECTED: dict[str, dict[str, int]] = {
     "getCase": READ,
     "changeCaseStatus": row(401, 403, coordinator=200, region_admin=200),
     "commentCase": row(401, 403, planner=201, coordinator=201, region_admin=201),
+    "assignCase": row(401, 403, coordinator=200, region_admin=200),
+    "listCaseAssignees": row(401, 403, coordinator=200, region_admin=200),
+    "setCaseDueDate": row(401, 403, coordinator=200, region_admin=200),
+    "proposeDecision": row(401, 403, coordinator=201, region_admin=201),
+    "withdrawProposal": row(401, 403, coordinator=200, region_admin=200),
+    # one organisation, one vote: a coordinator of an involved one; a region admin has none
+    "voteOnCase": row(401, 403, coordinator=201),
+    # the cases of one's organisation: accounts without one have no inbox
+    "getInbox": row(401, 200, steward=403, region_admin=403),
+    "markInboxSeen": row(401, 204),
     "detectAll": row(401, 403, region_admin=200),
     "getJob": row(401, 404, region_admin=200),  # a region admin's job: others may not see it
     "getSynergyGrid": READ,
@@ -143,13 +153,23 @@ class World:
         doc["properties"]["title"] = f"Matrix {self.counter}"
         return self.services.projects.create(doc, ADMIN).id
 
-    def herne_case(self) -> tuple[int, str]:
-        """A live case involving Herne but not Bochum, and a status it may move to."""
-        live = tuple(s for s in CaseStatus if s is not CaseStatus.OBSOLETE)
+    def herne_case(self, operation: str = "") -> tuple[int, str]:
+        """A case involving Herne and another organisation but not Bochum (so Herne's vote
+        never agrees it alone), set up for ``operation``, and a status it may move to."""
+        statuses = (CaseStatus.OPEN, CaseStatus.IN_COORDINATION, CaseStatus.PROPOSED)
         cases, _ = self.services.cases.list(
-            ADMIN, CaseQuery(organisations=("herne",), statuses=live)
+            ADMIN, CaseQuery(organisations=("herne",), statuses=statuses)
         )
-        case = next(c for c in cases if "bochum" not in c.finding.organisations)
+        case = next(
+            c
+            for c in cases
+            if "bochum" not in c.finding.organisations and len(c.finding.organisations) > 1
+        )
+        proposed = case.status is CaseStatus.PROPOSED
+        if proposed and operation != "withdrawProposal":
+            case = self.services.desk.withdraw(case.id, ADMIN, None)
+        if operation in {"withdrawProposal", "voteOnCase"} and not proposed:
+            case = self.services.desk.propose(case.id, "other", "Matrix", [], ADMIN, None)
         target = "open" if case.status is CaseStatus.IN_COORDINATION else "in_coordination"
         return case.id, target
 
@@ -191,7 +211,8 @@ HTML = {"Accept": "text/html"}
 
 def _request(operation: str, world: World, actor: str) -> Request:
     """A well-formed request of ``operation``: only the permission decides its status."""
-    case_id, target = (0, "") if "Case" not in operation else world.herne_case()
+    desk = operation in _DESK
+    case_id, target = world.herne_case(operation) if "Case" in operation or desk else (0, "")
     project_id = world.herne_project() if operation in _FRESH_PROJECT else 1
     fixed: dict[str, Request] = {
         "listProjects": ("GET", "/api/projects?organisation=herne&limit=5", {}),
@@ -219,9 +240,25 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "changeCaseStatus": (
             "POST",
             f"/api/cases/{case_id}/status",
-            {"json": {"status": target, "reason": "matrix"}},
+            {"json": {"status": target}},
         ),
         "commentCase": ("POST", f"/api/cases/{case_id}/comments", {"json": {"text": "ok"}}),
+        "assignCase": ("PUT", f"/api/cases/{case_id}/assignee", {"json": {"assignee": None}}),
+        "listCaseAssignees": ("GET", f"/api/cases/{case_id}/assignees", {}),
+        "setCaseDueDate": (
+            "PUT",
+            f"/api/cases/{case_id}/due-date",
+            {"json": {"due_date": "2027-01-31"}},
+        ),
+        "proposeDecision": (
+            "POST",
+            f"/api/cases/{case_id}/proposal",
+            {"json": {"kind": "bundle_works", "text": "Matrix"}},
+        ),
+        "withdrawProposal": ("DELETE", f"/api/cases/{case_id}/proposal", {}),
+        "voteOnCase": ("POST", f"/api/cases/{case_id}/votes", {"json": {"vote": "agree"}}),
+        "getInbox": ("GET", "/api/inbox?limit=5", {}),
+        "markInboxSeen": ("POST", "/api/inbox/seen", {"json": {"all": True}}),
         "detectAll": ("POST", "/api/cases/detect", {}),
         "getJob": ("GET", f"/api/jobs/{world.admin_job()}", {}),
         "getSynergyGrid": ("GET", "/api/synergy?cell_size=500&bbox=7.21,51.52,7.23,51.53", {}),
@@ -266,6 +303,7 @@ def _request(operation: str, world: World, actor: str) -> Request:
 
 
 _FRESH_PROJECT = {"replaceProject", "patchProject", "deleteProject"}
+_DESK = {"proposeDecision", "withdrawProposal", "voteOnCase"}
 
 
 def _project_csv() -> dict[str, Any]:

@@ -17,7 +17,7 @@ from zugabe.services.inbox import DUE_WINDOWS
 @click.option("--unread", is_flag=True, help="Only cases new to you.")
 @click.option("--waiting", is_flag=True, help="Proposals waiting for your organisation's vote.")
 @click.option("--department", is_flag=True, help="Only cases of your department(s).")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
 @pass_context
 def inbox(

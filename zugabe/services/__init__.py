@@ -110,7 +110,7 @@ class Services:
             SynergyService(store, projects, synergy_config, settings),
             cases,
             DeskService(store, policy, audit),
-            InboxService(store, policy, settings.case_due_days_before_start),
+            InboxService(store, policy, settings),
             region.rules,
             JobService(policy),
             MailService(store, settings),

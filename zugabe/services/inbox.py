@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus
 from zugabe.domain.policy import Policy
@@ -17,17 +18,15 @@ from zugabe.storage.contract import InboxPage, InboxQuery, Store
 
 DUE_WINDOWS = {"overdue": -1, "week": 7, "month": 30}
 """``due=``: due before today, within a week, within a month (days from today)."""
-INBOX_PAGE = 50
-INBOX_PAGE_MAX = 500
 SEEN_MAX = 1000
 """Most case ids one "seen" call names."""
 
 
 class InboxService:
-    def __init__(self, store: Store, policy: Policy, due_days_before_start: int) -> None:
+    def __init__(self, store: Store, policy: Policy, settings: Settings) -> None:
         self.store = store
         self.policy = policy
-        self.due_days_before_start = due_days_before_start
+        self.settings = settings
 
     def query(self, actor: Actor, params: Mapping[str, str]) -> InboxQuery:
         """The inbox filters of a request or command (checked before, against the API
@@ -63,7 +62,7 @@ class InboxService:
         scope = params.get("scope", "organisation")
         if scope not in ("organisation", "department"):
             raise BadRequest(f"'scope' must be organisation or department, got {scope!r}")
-        limit = int(params.get("limit") or INBOX_PAGE)
+        limit = int(params.get("limit") or self.settings.page_size)
         return InboxQuery(
             username=actor.username,
             organisation=actor.organisation,
@@ -75,9 +74,9 @@ class InboxService:
             due_by=due_by,
             unread_only=params.get("unread") == "true",
             waiting_for_vote=params.get("waiting") == "me",
-            due_days_before_start=self.due_days_before_start,
+            due_days_before_start=self.settings.case_due_days_before_start,
             offset=int(params.get("offset") or 0),
-            limit=min(limit, INBOX_PAGE_MAX),
+            limit=min(limit, self.settings.max_page_size),
         )
 
     def page(self, actor: Actor, query: InboxQuery) -> InboxPage:

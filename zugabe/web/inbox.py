@@ -6,13 +6,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from zugabe.config import Settings
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
-from zugabe.services.inbox import DUE_WINDOWS, INBOX_PAGE, INBOX_PAGE_MAX, SEEN_MAX
+from zugabe.services.inbox import DUE_WINDOWS, SEEN_MAX
 from zugabe.web.api import GEOJSON, json_integer, json_object
-from zugabe.web.apidoc import listing, problem, query
+from zugabe.web.apidoc import listing, paging, problem, query
 from zugabe.web.auth import current_actor
 from zugabe.web.language import api_language
 
@@ -72,7 +73,7 @@ def seen() -> Response:
     return Response(status=204)
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(settings: Settings) -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
     return {
         "/api/inbox": {
@@ -104,11 +105,7 @@ def openapi_paths() -> dict[str, Any]:
                         "`me`: proposals still waiting for your organisation's vote.",
                         {"enum": ["me"]},
                     ),
-                    query(
-                        "limit",
-                        f"Page size (default {INBOX_PAGE}).",
-                        {"type": "integer", "minimum": 1, "maximum": INBOX_PAGE_MAX},
-                    ),
+                    paging(settings)[0],  # limit, as every listing; paged by offset
                     query(
                         "offset",
                         "Cases to skip (see the `next` link).",

@@ -609,7 +609,7 @@ def build_openapi(
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()
-        | inbox.openapi_paths()
+        | inbox.openapi_paths(settings)
         | jobs.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
