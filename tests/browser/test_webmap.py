@@ -410,7 +410,7 @@ def test_cases_follow_the_relation_status_and_year_filters(
 
     def stored(**params: str) -> int:
         query = parse_case_query(
-            {"bbox": shown_bbox(page), "status": "open,in_coordination"} | params,
+            {"bbox": shown_bbox(page), "status": "open,in_coordination,proposed"} | params,
             services.projects.reprojector,
         )
         return services.store.count_cases(query)
@@ -428,7 +428,7 @@ def test_cases_follow_the_relation_status_and_year_filters(
     expect(count).to_have_text(
         f"{stored(relation='synergy', **{'from': '2028-01-01'})} Koordinierungsfälle im Ausschnitt"
     )
-    page.select_option("#filter-case-status", "dismissed")
+    page.select_option("#filter-case-status", "agreed")
     idle(page)
     expect(count).to_have_text("0 Koordinierungsfälle im Ausschnitt")
 

@@ -26,7 +26,7 @@ const ZugabeMap = (() => {
       cost_eur: "Kosten (EUR)", description: "Beschreibung", save: "Speichern",
       edit: "Bearbeiten", edit_geometry: "Geometrie bearbeiten", delete: "Löschen",
       cancel: "Abbrechen", cases: "Koordinierungsfälle", no_cases: "Keine Koordinierungsfälle.",
-      new_status: "Neuer Status", reason: "Begründung", change_status: "Status ändern",
+      new_status: "Neuer Status", change_status: "Status ändern",
       comments: "Kommentare", comment: "Kommentar", add_comment: "Kommentar hinzufügen",
       history: "Verlauf", legend: "Legende", fact_sheet: "Projektkennblatt",
       draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
@@ -49,15 +49,13 @@ const ZugabeMap = (() => {
       end_before_start: "Das Ende liegt vor dem Beginn.", negative: "Darf nicht negativ sein.",
       need_geometry: "Bitte zuerst eine Geometrie auf der Karte zeichnen.",
       relation_conflict: "Konflikt", relation_synergy: "Synergie", relation_note: "Hinweis",
-      relation: "Beziehung", case_status: "Fallstatus", live_cases: "offen oder in Abstimmung",
+      relation: "Beziehung", case_status: "Fallstatus", live_cases: "noch nicht vereinbart",
       cases_in_view: "{n} Koordinierungsfälle im Ausschnitt",
       severity: "Schwere", severity_low: "gering", severity_medium: "mittel",
       severity_high: "hoch", involved: "Beteiligte", window: "Zeitraum",
       overlap_area_m2: "Überlagerung (m²)", overlap_length_m: "Überlagerung (m)",
       distance_m: "Abstand (m)", overlap_days: "gemeinsame Tage", gap_months: "Abstand (Monate)",
-      case_status_open: "offen", case_status_in_coordination: "in Abstimmung",
-      case_status_resolved: "erledigt", case_status_dismissed: "verworfen",
-      case_status_obsolete: "gegenstandslos", case_of: "Fall {id}",
+      case_of: "Fall {id}",
       layer_feature: "{layer} {ref}", project_ref: "Maßnahme {id}", version: "Version",
       updated: "Geändert", by: "von",
       import: "Daten importieren", import_target: "Ziel", import_projects: "Maßnahmenliste",
@@ -83,7 +81,7 @@ const ZugabeMap = (() => {
       cost_eur: "Cost (EUR)", description: "Description", save: "Save",
       edit: "Edit", edit_geometry: "Edit geometry", delete: "Delete",
       cancel: "Cancel", cases: "Coordination cases", no_cases: "No coordination cases.",
-      new_status: "New status", reason: "Reason", change_status: "Change status",
+      new_status: "New status", change_status: "Change status",
       comments: "Comments", comment: "Comment", add_comment: "Add comment",
       history: "History", legend: "Legend", fact_sheet: "Fact sheet",
       draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
@@ -106,15 +104,13 @@ const ZugabeMap = (() => {
       end_before_start: "The end is before the start.", negative: "Must not be negative.",
       need_geometry: "Please draw a geometry on the map first.",
       relation_conflict: "Conflict", relation_synergy: "Synergy", relation_note: "Note",
-      relation: "Relation", case_status: "Case status", live_cases: "open or in coordination",
+      relation: "Relation", case_status: "Case status", live_cases: "not yet agreed",
       cases_in_view: "{n} coordination cases in view",
       severity: "Severity", severity_low: "low", severity_medium: "medium",
       severity_high: "high", involved: "Involved", window: "Period",
       overlap_area_m2: "Overlap (m²)", overlap_length_m: "Overlap (m)",
       distance_m: "Distance (m)", overlap_days: "Shared days", gap_months: "Gap (months)",
-      case_status_open: "open", case_status_in_coordination: "in coordination",
-      case_status_resolved: "resolved", case_status_dismissed: "dismissed",
-      case_status_obsolete: "obsolete", case_of: "Case {id}",
+      case_of: "Case {id}",
       layer_feature: "{layer} {ref}", project_ref: "Project {id}", version: "Version",
       updated: "Changed", by: "by",
       import: "Import data", import_target: "Into", import_projects: "Project list",
@@ -131,8 +127,6 @@ const ZugabeMap = (() => {
         "{unchanged_rows} unchanged, {invalid_rows} rows with problems; nothing stored.",
     },
   };
-  const REVIEW_STATUSES = ["open", "in_coordination", "resolved", "dismissed"];
-  const LIVE_CASES = "open,in_coordination"; // the cases the map shows unless told otherwise
   const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
@@ -163,6 +157,17 @@ const ZugabeMap = (() => {
     return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
   }
 
+  /** A case status in the page's language, as the server names it (GET /api/vocab). */
+  function caseStatusLabel(key) {
+    const status = state.vocab.case_desk.statuses.find((s) => s.key === key);
+    return status ? status[state.lang] || status.de : key;
+  }
+
+  /** The statuses the map shows unless asked for more: live and not yet agreed. */
+  function casesNeedingAction() {
+    return state.vocab.case_desk.statuses.filter((s) => s.needs_action).map((s) => s.key).join(",");
+  }
+
   function label(kind, key) {
     const entry = state.labels[kind] && state.labels[kind][key];
     return entry ? entry[state.lang] || entry.de : key;
@@ -178,7 +183,10 @@ const ZugabeMap = (() => {
    * A write refused for its CSRF token is sent once more with the session's current one. */
   async function api(method, path, body, headers, retried) {
     const options = {
-      method, credentials: "same-origin", headers: { Accept: "application/json", ...(headers || {}) },
+      method,
+      credentials: "same-origin",
+      // The page's language: the server words history entries and reasons in it.
+      headers: { Accept: "application/json", "Accept-Language": state.lang, ...(headers || {}) },
     };
     if (!SAFE_METHODS.has(method) && state.me && state.me.csrf_token) {
       options.headers["X-CSRFToken"] = state.me.csrf_token;
@@ -358,6 +366,12 @@ const ZugabeMap = (() => {
       api, el, format, problemText, permissions, reload, t: state.t, layers: state.layers,
       label: (text) => text[state.lang] || text.de,
     });
+    ZugabeDesk.start({
+      api, el, format, say, problemText, permissions, reload, showCase, caseStatusLabel,
+      lang: state.lang, me: state.me, vocab: state.vocab,
+      organisation: (key) => label("organisations", key),
+      zoomTo: (geometry) => { if (geometry) map.fitBounds(L.geoJSON(geometry).getBounds(), { maxZoom: 18 }); },
+    });
     await reload();
   }
 
@@ -482,8 +496,8 @@ const ZugabeMap = (() => {
     const relations = Object.keys(state.colors.relations);
     fillSelect($("filter-relation"), relations.map((r) => [r, state.t[`relation_${r}`] || r]), true);
     fillSelect($("filter-case-status"), [
-      [LIVE_CASES, state.t.live_cases],
-      ...REVIEW_STATUSES.map((s) => [s, state.t[`case_status_${s}`]]),
+      [casesNeedingAction(), state.t.live_cases],
+      ...state.vocab.case_desk.statuses.map((s) => [s.key, caseStatusLabel(s.key)]),
     ], false);
     const ids = ["filter-organisation", "filter-department", "filter-status", "filter-from",
       "filter-to", "filter-relation", "filter-case-status"];
@@ -786,7 +800,7 @@ const ZugabeMap = (() => {
       });
       item.append(el("span", { class: "badge" }, state.t[`relation_${p.relation}`]));
       item.append(el("span", { class: "rule" }, p.rule_name ? p.rule_name[state.lang] : p.rule));
-      item.append(el("span", { class: "state" }, state.t[`case_status_${p.status}`]));
+      item.append(el("span", { class: "state" }, caseStatusLabel(p.status)));
       item.append(el("p", { class: "message" }, p.message[state.lang] || p.message.de));
       item.addEventListener("click", () => showCase(c.id));
       item.addEventListener("keydown", (e) => { if (e.key === "Enter") showCase(c.id); });
@@ -813,7 +827,7 @@ const ZugabeMap = (() => {
     const subject = (s) => s.kind === "project" ? format(state.t.project_ref, { id: s.ref })
       : format(state.t.layer_feature, { layer: s.layer, ref: s.ref });
     const rows = [
-      ["status", state.t[`case_status_${p.status}`] + (p.status_reason ? ` – ${p.status_reason}` : "")],
+      ["status", caseStatusLabel(p.status) + (p.status_reason ? ` – ${p.status_reason}` : "")],
       ["severity", state.t[`severity_${p.severity}`]],
       ["involved", [...p.organisations.map((o) => label("organisations", o)), ...p.departments.map((d) => label("departments", d))].join(", ")],
       ["window", `${p.window_start || "–"} – ${p.window_end || "–"}`],
@@ -832,17 +846,19 @@ const ZugabeMap = (() => {
       subjects.append(link);
     }
     data.append(el("dt", {}, state.t.involved), subjects);
-    fillSelect($("case-status"), REVIEW_STATUSES.filter((s) => s !== p.status).map((s) => [s, state.t[`case_status_${s}`]]), false);
-    $("case-reason").value = "";
+    // The steps by hand the server allows from this status (the others: proposal and votes).
+    const manual = state.vocab.case_desk.statuses.find((s) => s.key === p.status).manual_to;
+    fillSelect($("case-status"), manual.map((s) => [s, caseStatusLabel(s)]), false);
     $("case-comment").value = "";
-    $("case-review").hidden = !mayReviewCase(p);
+    $("case-review").hidden = !mayReviewCase(p) || manual.length === 0;
     $("case-commenting").hidden = !mayCommentCase(p);
     // Who: the server's display name when it sends one, else the username it stored.
     const when = (entry) => `${entry.at.slice(0, 16).replace("T", " ")} ${entry.by_name || entry.by}`;
     const comments = $("case-comments");
     comments.replaceChildren(...c.comments.map((m) => el("li", {}, `${when(m)}: ${m.text}`)));
     const history = $("case-history");
-    history.replaceChildren(...c.history.map((h) => el("li", {}, `${when(h)}: ${h.what}`)));
+    history.replaceChildren(...c.history.map((h) => el("li", {}, `${when(h)}: ${h.text}`)));
+    ZugabeDesk.showCase(c, { mayReview: mayReviewCase(p) });
     $("case-detail").hidden = false;
     $("hint").hidden = true;
     state.highlight.clearLayers();
@@ -864,7 +880,7 @@ const ZugabeMap = (() => {
 
   async function changeCaseStatus() {
     const c = state.openCase;
-    const body = { status: $("case-status").value, reason: $("case-reason").value };
+    const body = { status: $("case-status").value };
     const response = await api("POST", `/api/cases/${c.id}/status`, body, { "If-Match": `"v${c.properties.version}"` });
     if (response.status === 412) say(state.t.stale_case);
     else if (response.status >= 400) sayProblem(response);

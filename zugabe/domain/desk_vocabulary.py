@@ -21,6 +21,9 @@ LEGACY_STATUS_LABELS: dict[str, tuple[str, str]] = {
 }
 """Statuses before the agreement step, still named in older history entries."""
 
+NEEDS_ACTION = frozenset({CaseStatus.OPEN, CaseStatus.IN_COORDINATION, CaseStatus.PROPOSED})
+"""Live and not yet agreed: what the map shows unless asked for more."""
+
 DECISION_LABELS: dict[str, tuple[str, str]] = {
     DecisionKind.BUNDLE_WORKS: ("Arbeiten bündeln", "bundle the works"),
     DecisionKind.CHANGE_ORDER: ("Reihenfolge ändern", "change the order"),
@@ -51,6 +54,7 @@ def desk_vocabulary() -> dict[str, object]:
                 "de": STATUS_LABELS[status][0],
                 "en": STATUS_LABELS[status][1],
                 "live": status is not CaseStatus.OBSOLETE,
+                "needs_action": status in NEEDS_ACTION,
                 "manual_to": sorted(s.value for s in REVIEW_TRANSITIONS[status]),
             }
             for status in CaseStatus

@@ -1,0 +1,135 @@
+"""The coordination desk in the real browser (issue 12, items 1–3 and 8): two people of
+two organisations, at two desks, take one case from detection through assignment and
+proposal to agreement; their inboxes tell each what is new."""
+
+from __future__ import annotations
+
+import copy
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import ADMIN_ACTOR, LiveServer, PageGuard, ensure_account, sign_in
+from tests.conftest import VALID_FEATURE
+
+VIEW = "#17/51.54085/7.21350"
+
+
+def shared_case(server: LiveServer) -> int:
+    """A Herne road and a Bochum sewer in one street: their one synergy case."""
+    services = server.services
+    road = copy.deepcopy(VALID_FEATURE)
+    services.projects.create(road, ADMIN_ACTOR)
+    sewer = copy.deepcopy(VALID_FEATURE)
+    sewer["properties"] |= {
+        "title": "Kanal Bahnhofstraße",
+        "organisation": "bochum",
+        "department": "drainage",
+        "measure_type": "sewer_rehabilitation",
+    }
+    created = services.projects.create(sewer, ADMIN_ACTOR)
+    [case] = [
+        c
+        for c in services.cases.of_project(created.id)
+        if c.finding.rule_id == "road_works_sewer_bundle"
+    ]
+    return case.id
+
+
+def open_desk(page: Page, server: LiveServer, username: str) -> None:
+    sign_in(page, server, username, next=f"/{VIEW}")
+    expect(page.locator("#panel")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-loading", "false")
+
+
+def test_two_organisations_agree_on_one_case(
+    live_server: LiveServer, page: Page, new_page: object
+) -> None:
+    case_id = shared_case(live_server)
+    ensure_account(live_server, "b.planner")  # the person the case is given to
+    herne = page
+    open_desk(herne, live_server, "h.coordinator")
+    bochum = new_page()  # type: ignore[operator]
+    open_desk(bochum, live_server, "b.coordinator")
+
+    # Both see the new case in their inbox; the header counts it.
+    for desk in (herne, bochum):
+        expect(desk.locator("#inbox-count")).to_have_text("1 neu")
+    herne.click("#inbox-count")
+    item = herne.locator(f"#inbox-list li[data-case-id='{case_id}']")
+    expect(item).to_be_visible()
+    item.click()
+    expect(herne.locator("#case-detail")).to_be_visible()
+    expect(herne.locator("#inbox-count")).to_be_hidden()  # seen now
+
+    # Herne's coordinator gives it to Bochum's planner and proposes to bundle the works.
+    expect(herne.locator("#case-assignee-select option")).not_to_have_count(1)
+    herne.select_option("#case-assignee-select", "b.planner")
+    herne.click("#case-assign")
+    expect(herne.locator("#case-assignee")).to_have_text("Björn Planer")
+    expect(herne.locator("#case-data")).to_contain_text("in Abstimmung")
+    proposal = herne.locator("#case-proposal")
+    proposal.locator("select[name=kind]").select_option("bundle_works")
+    proposal.locator("textarea[name=text]").fill("Kanal zuerst, dann die Fahrbahn, eine Baustelle.")
+    proposal.locator("textarea[name=measures]").fill(
+        "gemeinsame Ausschreibung\neine Verkehrsführung"
+    )
+    proposal.locator("button[type=submit]").click()
+    decision = herne.locator("#case-work .decision")
+    expect(decision).to_contain_text("Arbeiten bündeln · wartet auf Stimmen")
+    expect(decision).to_contain_text("wartet auf: Stadt Bochum, Stadt Herne")
+    herne.click("#case-agree")
+    expect(decision).to_contain_text("Stadt Herne: stimmt zu (Jörg Koordinator")
+    expect(decision).to_contain_text("wartet auf: Stadt Bochum")
+    expect(herne.locator("#case-agree")).to_have_count(0)  # one organisation, one vote
+
+    # At Bochum's desk the case waits for their vote.
+    bochum.reload()
+    expect(bochum.locator("#inbox-count")).to_have_text("1 neu")
+    bochum.click("#inbox-count")
+    bochum.check("#inbox-waiting")
+    waiting = bochum.locator("#inbox-list li")
+    expect(waiting).to_have_count(1)
+    waiting.first.click()
+    expect(bochum.locator("#case-work .decision")).to_contain_text("Kanal zuerst")
+    bochum.fill("#case-vote-reason", "Einverstanden, Ausschreibung im Frühjahr.")
+    bochum.click("#case-agree")
+    expect(bochum.locator("#case-data")).to_contain_text("vereinbart")
+    record = bochum.locator("#case-work .decision")
+    expect(record).to_contain_text("Arbeiten bündeln · vereinbart")
+    expect(record).to_contain_text("Stadt Bochum: stimmt zu (Birgit Koordinatorin")
+    expect(bochum.locator("#case-history")).to_contain_text(
+        "vereinbart: alle beteiligten Organisationen haben zugestimmt"
+    )
+    expect(bochum.locator("#case-proposal")).to_have_count(0)  # agreed: frozen
+    expect(bochum.locator("#inbox-list li")).to_have_count(0)  # no longer waiting
+
+    # Herne sees Bochum's vote as new.
+    herne.reload()
+    expect(herne.locator("#inbox-count")).to_have_text("1 neu")
+    stored = live_server.services.cases.get(ADMIN_ACTOR, case_id)
+    assert stored.status.value == "agreed"
+    assert [v.organisation for v in stored.decisions[-1].votes] == ["herne", "bochum"]
+
+
+def test_an_objection_needs_a_reason_and_sends_the_proposal_back(
+    live_server: LiveServer, page: Page, page_guard: PageGuard
+) -> None:
+    page_guard.allow_console_error(r"status of 422")
+    case_id = shared_case(live_server)
+    live_server.services.desk.propose(
+        case_id, "shared_trench", "Ein Graben.", [], ADMIN_ACTOR, None
+    )
+    open_desk(page, live_server, "b.coordinator")
+    page.click("#inbox-count")
+    page.locator(f"#inbox-list li[data-case-id='{case_id}']").click()
+    page.click("#case-object")
+    # The refusal stands right below the vote's controls.
+    error = page.locator("#case-work .vote + #case-work-error")
+    expect(error).to_contain_text("an objection needs a reason")
+    page.fill("#case-vote-reason", "Erst 2028.")
+    page.click("#case-object")
+    expect(page.locator("#case-data")).to_contain_text("in Abstimmung")
+    expect(page.locator("#case-history")).to_contain_text(
+        "zurück zum Vorschlag: Einwand von Stadt Bochum"
+    )
+    expect(page.locator("#case-proposal")).to_be_visible()  # a new proposal may follow
