@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -63,6 +63,8 @@ from zugabe.storage.contract import (
     BrowserSession,
     CaseQuery,
     CaseSync,
+    InboxPage,
+    InboxQuery,
     LayerFeature,
     LayerFeatureBatch,
     MailState,
@@ -1579,6 +1581,238 @@ class CaseStorageContract:
         assert moments == sorted(moments)
         assert all(is_utc(moment) for moment in moments)
         assert case.updated_at == moments[-1]
+
+    # -- the inbox ---------------------------------------------------------------
+
+    @pytest.fixture
+    def desk(self, store: Store) -> dict[str, int]:
+        """Cases of Bottrop (and one of others only, one obsolete); name → id, created in
+        an order that is not the inbox's."""
+        early = date(2026, 2, 1)
+        spec = {
+            "no start": finding(P1, P2, severity="high", window_start=None, window_end=None),
+            "early low": finding(
+                P1,
+                P3,
+                severity="low",
+                organisations=(BOTTROP,),
+                departments=("gruen",),
+                window_start=early,
+            ),
+            "late conflict": finding(
+                P1, P4, relation="conflict", severity="high", window_start=date(2026, 6, 1)
+            ),
+            "early high": finding(P2, P3, severity="high", window_start=early),
+            "early medium": finding(P2, P4, window_start=early),
+            "early high too": finding(P3, P4, severity="high", window_start=early),
+            "not ours": finding(
+                P5, P6, severity="high", organisations=(EMSCHER,), window_start=date(2025, 1, 1)
+            ),
+            "obsolete": finding(P6, P7, window_start=date(2025, 1, 1)),
+        }
+        created = sync(store, list(spec.values())).created
+        sync(store, [], scope=P7.key)
+        return dict(zip(spec, created, strict=True))
+
+    INBOX_ORDER = (
+        "early high",
+        "early high too",
+        "early medium",
+        "early low",
+        "late conflict",
+        "no start",
+    )
+
+    @staticmethod
+    def names(desk: dict[str, int], page: InboxPage) -> list[str]:
+        by_id = {case_id: name for name, case_id in desk.items()}
+        return [by_id[case.id] for case, _ in page.cases]
+
+    def inbox(self, store: Store, **filters: object) -> InboxPage:
+        values: dict[str, object] = {"username": "anna", "organisation": BOTTROP} | filters
+        return store.inbox(InboxQuery(**values))  # type: ignore[arg-type]
+
+    def test_inbox_lists_the_live_cases_of_the_organisation_most_urgent_first(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        page = self.inbox(store)
+        assert self.names(desk, page) == list(self.INBOX_ORDER)
+        assert (page.matched, page.unread) == (6, 6)
+        assert all(unread for _, unread in page.cases)
+        assert [case for case, _ in page.cases] == [
+            replace(case_of(store, desk[name]), comments=(), history=())
+            for name in self.INBOX_ORDER
+        ]
+        other = self.inbox(store, username="emil", organisation=EMSCHER)
+        assert self.names(desk, other) == [
+            "not ours",
+            "early high",
+            "early high too",
+            "early medium",
+            "late conflict",
+            "no start",
+        ]
+        nobody = self.inbox(store, organisation="stadt-herne")
+        assert (nobody.cases, nobody.matched, nobody.unread) == ([], 0, 0)
+
+    def test_inbox_pages_by_offset_and_limit(self, store: Store, desk: dict[str, int]) -> None:
+        seen: list[str] = []
+        for offset in (0, 2, 4, 6):
+            page = self.inbox(store, offset=offset, limit=2)
+            assert page.matched == 6
+            seen.extend(self.names(desk, page))
+        assert seen == list(self.INBOX_ORDER)
+        assert self.names(desk, self.inbox(store, offset=5, limit=50)) == ["no start"]
+        assert self.names(desk, self.inbox(store, offset=1, limit=3)) == list(self.INBOX_ORDER[1:4])
+
+    @pytest.mark.parametrize(
+        ("filters", "expected"),
+        [
+            ({"departments": ("gruen",)}, ["early low"]),
+            ({"departments": ("strassenbau", "gruen")}, list(INBOX_ORDER)),
+            ({"departments": ("stadtplanung",)}, []),
+            ({"relations": ("conflict",)}, ["late conflict"]),
+            ({"severities": ("low", "medium")}, ["early medium", "early low"]),
+            (
+                {"severities": ("high",), "relations": ("synergy",)},
+                ["early high", "early high too", "no start"],
+            ),
+            ({"statuses": (CaseStatus.OPEN,)}, list(INBOX_ORDER)),
+            ({"statuses": (CaseStatus.IN_COORDINATION,)}, []),
+        ],
+    )
+    def test_inbox_filters(
+        self,
+        store: Store,
+        desk: dict[str, int],
+        filters: dict[str, object],
+        expected: list[str],
+    ) -> None:
+        page = self.inbox(store, **filters)
+        assert self.names(desk, page) == expected
+        assert page.matched == len(expected)
+        # The unread count is the organisation's, whatever the filters.
+        assert page.unread == 6
+
+    def test_inbox_by_status_assignee_and_waiting_votes(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        anna = store.add_account(new_account("anna", organisation=BOTTROP))
+        work(store, desk["early medium"], lambda c: case_workflow.assign(c, anna), "bert")
+        work(store, desk["early low"], take_up, "bert")
+        for name in ("late conflict", "no start", "early high too"):
+            work(store, desk[name], propose(), "bert")
+        work(store, desk["late conflict"], vote(BOTTROP), "anna")
+        work(store, desk["early high too"], vote(BOTTROP), "anna")
+        work(store, desk["early high too"], vote(EMSCHER), "emil")
+
+        def names(**filters: object) -> list[str]:
+            return self.names(desk, self.inbox(store, **filters))
+
+        assert names() == list(self.INBOX_ORDER)  # agreed cases are live too
+        assert names(statuses=(CaseStatus.IN_COORDINATION,)) == ["early medium", "early low"]
+        assert names(statuses=(CaseStatus.PROPOSED, CaseStatus.AGREED)) == [
+            "early high too",
+            "late conflict",
+            "no start",
+        ]
+        assert names(assignee="anna") == ["early medium"]
+        assert names(assignee="bert") == []
+        # Proposals still waiting for Bottrop's vote; Emscher has voted on neither of them.
+        assert names(waiting_for_vote=True) == ["no start"]
+        assert names(username="emil", organisation=EMSCHER, waiting_for_vote=True) == [
+            "late conflict",
+            "no start",
+        ]
+        assert names(waiting_for_vote=True, severities=("low",)) == []
+
+    def test_inbox_due_by_the_date_set_else_before_the_start(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        early = ["early high", "early high too", "early medium", "early low"]
+        # Six weeks before 1 February 2026 is 21 December 2025.
+        assert self.names(desk, self.inbox(store, due_by=date(2025, 12, 21))) == early
+        assert self.names(desk, self.inbox(store, due_by=date(2025, 12, 20))) == []
+        assert (
+            self.names(desk, self.inbox(store, due_by=date(2026, 2, 1), due_days_before_start=0))
+            == early
+        )
+        # A date set by hand counts instead of the derived one, both ways.
+        work(
+            store,
+            desk["late conflict"],
+            lambda c: case_workflow.set_due(c, date(2025, 12, 1)),
+            "bert",
+        )
+        work(store, desk["early low"], lambda c: case_workflow.set_due(c, date(2026, 3, 1)), "bert")
+        page = self.inbox(store, due_by=date(2025, 12, 21))
+        assert self.names(desk, page) == [
+            "early high",
+            "early high too",
+            "early medium",
+            "late conflict",
+        ]
+        assert page.matched == 4
+        # Without a start and a date set there is no due date at all.
+        far = self.inbox(store, due_by=date(2099, 1, 1))
+        assert "no start" not in self.names(desk, far)
+        assert far.matched == 5
+
+    def test_inbox_unread_since_last_seen(self, store: Store, desk: dict[str, int]) -> None:
+        assert self.inbox(store).unread == 6
+        store.seen_cases("anna", [desk["early high"], desk["early medium"]], datetime.now(UTC))
+        store.seen_cases("anna", [], datetime.now(UTC))
+        page = self.inbox(store)
+        unread = {self.names(desk, page)[i]: flag for i, (_, flag) in enumerate(page.cases)}
+        assert unread == {name: name not in ("early high", "early medium") for name in unread}
+        assert page.unread == 4
+        only = self.inbox(store, unread_only=True)
+        assert self.names(desk, only) == [
+            "early high too",
+            "early low",
+            "late conflict",
+            "no start",
+        ]
+        assert (only.matched, only.unread) == (4, 4)
+        # Each person reads for themselves.
+        assert self.inbox(store, username="bert").unread == 6
+
+        # A change after the person saw a case makes it unread again.
+        work(store, desk["early high"], take_up, "bert")
+        assert self.names(desk, self.inbox(store, unread_only=True))[0] == "early high"
+
+        # "Mark all as read": up to that moment, in any time zone.
+        store.seen_desk("anna", datetime.now(timezone(timedelta(hours=-5))))
+        assert self.inbox(store).unread == 0
+        assert self.inbox(store, unread_only=True).cases == []
+        changed = replace(case_of(store, desk["early low"]).finding, severity="high")
+        sync(store, [changed], scope="project:0")
+        page = self.inbox(store, unread_only=True)
+        assert self.names(desk, page) == ["early low"]
+        assert (page.matched, page.unread) == (1, 1)
+        # Seeing a case earlier than the last visit does not make it unread.
+        store.seen_cases("anna", [desk["early medium"]], datetime(2020, 1, 1, tzinfo=UTC))
+        assert self.inbox(store).unread == 1
+        # The unread count ignores the filters; matched follows them.
+        filtered = self.inbox(store, unread_only=True, severities=("low",))
+        assert (filtered.cases, filtered.matched, filtered.unread) == ([], 0, 1)
+        # Obsolete cases and those of others are no one's unread work here.
+        assert self.inbox(store, username="emil", organisation=EMSCHER).unread == 6
+
+    def test_listed_cases_carry_their_current_decision(self, store: Store) -> None:
+        agreed = agreed_case(store)
+        [waiting] = sync(store, [finding(P3, P4)], scope=P3.key).created
+        work(store, waiting, propose(), "anna")
+        [sent_back] = sync(store, [finding(P5, P6)], scope=P5.key).created
+        work(store, sent_back, propose(), "anna")
+        work(store, sent_back, vote(EMSCHER, "object", "nein"), "emil")
+        listed = {case.id: case for case in store.list_cases(CaseQuery())}
+        for case_id in (agreed, waiting, sent_back):
+            assert listed[case_id].decision == case_of(store, case_id).decision
+        assert listed[agreed].decision is not None
+        assert listed[agreed].decision.state is DecisionState.AGREED
+        assert listed[waiting].decision is not None
+        assert listed[sent_back].decision is None
 
     # -- list and count --------------------------------------------------------
 
