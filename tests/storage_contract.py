@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -40,9 +40,22 @@ from shapely.geometry import (
 )
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain import case_workflow
 from zugabe.domain.accounts import Role, Scope
+from zugabe.domain.agreement import DecisionKind, DecisionState, VoteChoice
 from zugabe.domain.audit import AuditEvent, verify_chain
+from zugabe.domain.case_history import (
+    OBSOLETE_RULE,
+    Event,
+    HistoryEvent,
+    project_deleted,
+    word_change,
+    word_event,
+    word_reason,
+)
+from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
+from zugabe.domain.i18n import Lang
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import (
@@ -50,6 +63,8 @@ from zugabe.storage.contract import (
     BrowserSession,
     CaseQuery,
     CaseSync,
+    InboxPage,
+    InboxQuery,
     LayerFeature,
     LayerFeatureBatch,
     MailState,
@@ -585,6 +600,7 @@ def feature(layer: str, ref: str) -> Subject:
 
 P1, P2, P3, P4, P5, P6, P7 = (project(n) for n in range(1, 8))
 SEWER = feature("sewer_sections", "H-1007")
+BOTTROP, EMSCHER = "stadt-bottrop", "emschergenossenschaft"
 
 
 def finding(
@@ -600,7 +616,7 @@ def finding(
         subject_b=b,
         geometry=square(0, 0, 3, 4),
         measures={"overlap_area_m2": 12.0, "overlap_days": 92},
-        organisations=("stadt-bottrop", "emschergenossenschaft"),
+        organisations=(BOTTROP, EMSCHER),
         departments=("strassenbau", "entwaesserung"),
         message={"de": "Baumaßnahmen bündeln", "en": "bundle the construction works"},
         window_start=date(2026, 3, 1),
@@ -614,11 +630,14 @@ def case_ids(cases: list[CoordinationCase]) -> list[int]:
 
 
 def sync(
-    store: Store, findings: list[CaseFinding], scope: str | None = None, **kw: str
+    store: Store,
+    findings: list[CaseFinding],
+    scope: str | None = None,
+    user: str = "engine",
+    reason: dict[str, object] | None = None,
 ) -> CaseSync:
-    return store.sync_cases(
-        findings, scope, kw.get("user", "engine"), kw.get("reason", "recomputed")
-    )
+    """``sync_cases``; cases that vanish do so because the rule no longer applies."""
+    return store.sync_cases(findings, scope, user, OBSOLETE_RULE if reason is None else reason)
 
 
 def case_of(store: Store, case_id: int) -> CoordinationCase:
@@ -627,8 +646,60 @@ def case_of(store: Store, case_id: int) -> CoordinationCase:
     return case
 
 
-def whats(case: CoordinationCase) -> list[str]:
-    return [entry.what for entry in case.history]
+def events(case: CoordinationCase) -> list[tuple[str, Event]]:
+    """Who did what, as the history records it."""
+    return [(entry.by, entry.event.kind) for entry in case.history]
+
+
+def details(case: CoordinationCase) -> list[dict[str, object]]:
+    return [dict(entry.event.details) for entry in case.history]
+
+
+def as_is(value: str, lang: Lang) -> str:
+    """Vocabulary values (statuses, kinds, organisations) unworded: the stored value."""
+    return value
+
+
+def worded(case: CoordinationCase, lang: Lang = "en") -> list[str]:
+    """The history as a reader sees it, people and vocabulary values as stored."""
+    return [word_event(entry.event, lang, as_is, str) for entry in case.history]
+
+
+def work(
+    store: Store,
+    case_id: int,
+    plan: Callable[[CoordinationCase], CaseWork],
+    user: str,
+) -> CoordinationCase:
+    """One desk step, planned on the case as it is stored now and applied at its version."""
+    case = case_of(store, case_id)
+    return store.apply_case_work(case_id, plan(case), user, case.version)
+
+
+def take_up(case: CoordinationCase) -> CaseWork:
+    return case_workflow.change_status(case, "in_coordination")
+
+
+def propose(
+    kind: str = "bundle_works", text: str = "Gemeinsam bauen", measures: tuple[str, ...] = ()
+) -> Callable[[CoordinationCase], CaseWork]:
+    return lambda case: case_workflow.propose(case, kind, text, measures)
+
+
+def vote(
+    organisation: str, choice: str = "agree", reason: str = ""
+) -> Callable[[CoordinationCase], CaseWork]:
+    return lambda case: case_workflow.vote(case, organisation, choice, reason)
+
+
+def agreed_case(store: Store, found: CaseFinding | None = None) -> int:
+    """A case both organisations agreed on: a bundle of works."""
+    [case_id] = sync(store, [found or finding()]).created
+    work(store, case_id, propose(), "anna")
+    work(store, case_id, vote(BOTTROP), "anna")
+    work(store, case_id, vote(EMSCHER), "emil")
+    assert case_of(store, case_id).status is CaseStatus.AGREED
+    return case_id
 
 
 def everything(store: Store) -> list[CoordinationCase]:
@@ -665,13 +736,17 @@ class CaseStorageContract:
             assert case.finding.geometry is not None
             assert case.finding.geometry.equals_exact(found.geometry, 0.0)
             assert case.status is CaseStatus.OPEN
-            assert case.status_reason == ""
+            assert case.status_reason == {}
+            assert (case.assignee, case.due_date, case.decisions) == (None, None, ())
+            assert case.decision is None
             assert case.version == 1
             assert is_utc(case.created_at)
             assert before - tolerance <= case.created_at <= after + tolerance
             assert case.updated_at == case.created_at
             assert case.comments == ()
-            assert [(h.by, h.what) for h in case.history] == [("engine", "created")]
+            assert events(case) == [("engine", Event.CREATED)]
+            assert details(case) == [{}]
+            assert worded(case) == ["case detected"]
             assert case.history[0].at == case.created_at
         assert store.count_cases(CaseQuery()) == 2
 
@@ -764,91 +839,156 @@ class CaseStorageContract:
         assert case.status is CaseStatus.OPEN
         assert case.created_at == created.created_at
         assert case.updated_at >= created.updated_at
-        assert [(h.by, h.what) for h in case.history] == [
-            ("engine", "created"),
-            ("batch", "updated: overlap 12.0 → 18.5 m²"),
-        ]
+        assert events(case) == [("engine", Event.CREATED), ("batch", Event.UPDATED)]
+        assert details(case)[-1] == {
+            "changes": [{"measure": "overlap_area_m2", "from": 12.0, "to": 18.5}]
+        }
+        assert worded(case)[-1] == "recomputed: overlap 12.0 → 18.5 m²"
+        assert worded(case, "de")[-1] == "neu berechnet: Überlappung 12,0 → 18,5 m²"
         assert case.history[-1].at == case.updated_at
 
     @pytest.mark.parametrize(
-        ("changes", "what"),
+        ("changes", "recorded", "what"),
         [
-            ({"severity": "high"}, "severity medium → high"),
-            ({"relation": "conflict"}, "relation synergy → conflict"),
-            ({"geometry": square(1, 0, 4, 4)}, "overlap geometry"),
-            ({"geometry": None}, "overlap geometry"),
+            (
+                {"severity": "high"},
+                [{"field": "severity", "from": "medium", "to": "high"}],
+                "severity medium → high",
+            ),
+            (
+                {"relation": "conflict"},
+                [{"field": "relation", "from": "synergy", "to": "conflict"}],
+                "relation synergy → conflict",
+            ),
+            ({"geometry": square(1, 0, 4, 4)}, [{"field": "geometry"}], "overlap geometry"),
+            ({"geometry": None}, [{"field": "geometry"}], "overlap geometry"),
             (
                 {"measures": {"overlap_area_m2": 12.0, "overlap_days": 30, "distance_m": 4.5}},
-                "time overlap 92 → 30 days; distance none → 4.5 m",
+                [
+                    {"measure": "overlap_days", "from": 92, "to": 30},
+                    {"measure": "distance_m", "from": None, "to": 4.5},
+                ],
+                "time overlap 92 → 30 days; distance – → 4.5 m",
             ),
-            ({"measures": {"overlap_area_m2": 12.0}}, "time overlap 92 → none days"),
+            (
+                {"measures": {"overlap_area_m2": 12.0}},
+                [{"measure": "overlap_days", "from": 92, "to": None}],
+                "time overlap 92 → – days",
+            ),
             (
                 {"measures": {"overlap_area_m2": 12.0, "overlap_days": 92, "gap_months": 3}},
-                "time gap none → 3 months",
+                [{"measure": "gap_months", "from": None, "to": 3}],
+                "time gap – → 3 months",
             ),
             (
                 {"measures": {"overlap_area_m2": 12.0, "overlap_days": 92, "crossings": 2}},
-                "crossings none → 2",
+                [{"measure": "crossings", "from": None, "to": 2}],
+                "crossings – → 2",
             ),
             (
                 {"measures": {"overlap_area_m2": 12.3456, "overlap_days": 92}},
+                [{"measure": "overlap_area_m2", "from": 12.0, "to": 12.3456}],
                 "overlap 12.0 → 12.35 m²",
             ),
             (
                 {"window_end": None},
-                "window 2026-03-01 to 2027-06-30 → 2026-03-01 to open",
+                [
+                    {
+                        "field": "window",
+                        "from": ["2026-03-01", "2027-06-30"],
+                        "to": ["2026-03-01", None],
+                    }
+                ],
+                "period 2026-03-01 – 2027-06-30 → 2026-03-01 – open",
             ),
             (
-                {"organisations": ("stadt-bottrop",)},
+                {"organisations": (BOTTROP,)},
+                [{"field": "organisations", "from": [BOTTROP, EMSCHER], "to": [BOTTROP]}],
                 "organisations stadt-bottrop, emschergenossenschaft → stadt-bottrop",
             ),
-            ({"departments": ()}, "departments strassenbau, entwaesserung → none"),
-            ({"message": {"de": "Neu", "en": "new"}}, "message"),
+            (
+                {"departments": ()},
+                [{"field": "departments", "from": ["strassenbau", "entwaesserung"], "to": []}],
+                "departments strassenbau, entwaesserung → none",
+            ),
+            ({"message": {"de": "Neu", "en": "new"}}, [{"field": "message"}], "message"),
             (
                 {"severity": "low", "measures": {"overlap_area_m2": 1.0, "overlap_days": 92}},
+                [
+                    {"field": "severity", "from": "medium", "to": "low"},
+                    {"measure": "overlap_area_m2", "from": 12.0, "to": 1.0},
+                ],
                 "severity medium → low; overlap 12.0 → 1.0 m²",
             ),
         ],
     )
     def test_history_says_what_changed(
-        self, store: Store, changes: dict[str, object], what: str
+        self,
+        store: Store,
+        changes: dict[str, object],
+        recorded: list[dict[str, object]],
+        what: str,
     ) -> None:
         [case_id] = sync(store, [finding()]).created
         changed = finding(**changes)  # type: ignore[arg-type]
         assert sync(store, [changed]) == replace(NOTHING, updated=(case_id,))
         case = case_of(store, case_id)
         assert case.finding == changed
-        assert whats(case) == ["created", f"updated: {what}"]
+        assert [kind for _, kind in events(case)] == [Event.CREATED, Event.UPDATED]
+        assert details(case)[-1] == {"changes": recorded}
+        assert "; ".join(word_change(change, "en") for change in recorded) == what
+        assert worded(case)[-1] == f"recomputed: {what}"
 
-    def test_a_reviewed_case_keeps_its_status_when_updated(self, store: Store) -> None:
+    def test_history_words_changes_in_german(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
-        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "Termin am 3.", "anna", 1)
-        sync(store, [finding(severity="high")])
+        changed = finding(
+            measures={"overlap_area_m2": 1234.5, "overlap_days": 30},
+            window_end=None,
+            departments=(),
+        )
+        sync(store, [changed])
+        assert worded(case_of(store, case_id), "de")[-1] == (
+            "neu berechnet: Überlappung 12,0 → 1\u2009234,5 m²; "
+            "zeitliche Überschneidung 92 → 30 Tage; "
+            "Zeitraum 01.03.2026 – 30.06.2027 → 01.03.2026 – offen; "
+            "Fachbereiche strassenbau, entwaesserung → keine"
+        )
+
+    def test_a_case_in_coordination_keeps_its_status_when_updated(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, take_up, "anna")
+        assert sync(store, [finding(severity="high")]) == replace(NOTHING, updated=(case_id,))
         case = case_of(store, case_id)
         assert case.status is CaseStatus.IN_COORDINATION
-        assert case.status_reason == "Termin am 3."
+        assert case.status_reason == {}
         assert case.version == 3
+        assert events(case) == [
+            ("engine", Event.CREATED),
+            ("anna", Event.STATUS_CHANGED),
+            ("engine", Event.UPDATED),
+        ]
 
     # -- sync: obsolete and reopen ------------------------------------------
 
     def test_case_without_finding_becomes_obsolete_and_comes_back(self, store: Store) -> None:
         stays, goes = sync(store, [finding(P1, P2), finding(P1, P3)]).created
 
-        result = sync(store, [finding(P1, P2)], user="batch", reason="project 3 was moved")
+        result = sync(store, [finding(P1, P2)], user="batch", reason=project_deleted(3))
         assert result == replace(NOTHING, unchanged=(stays,), obsoleted=(goes,))
         gone = case_of(store, goes)
         assert gone.status is CaseStatus.OBSOLETE
-        assert gone.status_reason == "project 3 was moved"
+        assert gone.status_reason == {"code": "project_deleted", "project": 3}
+        assert word_reason(gone.status_reason, "en") == "project 3 was deleted"
         assert gone.version == 2
         assert gone.finding == finding(P1, P3)  # kept as last found
-        assert [(h.by, h.what) for h in gone.history] == [
-            ("engine", "created"),
-            ("batch", "obsolete: project 3 was moved"),
-        ]
+        assert events(gone) == [("engine", Event.CREATED), ("batch", Event.OBSOLETED)]
+        assert details(gone)[-1] == {"reason": {"code": "project_deleted", "project": 3}}
+        assert worded(gone)[-1] == "obsolete: project 3 was deleted"
+        assert worded(gone, "de")[-1] == "hinfällig: Maßnahme 3 wurde gelöscht"
         assert case_of(store, stays).version == 1
 
         # Still missing: nothing more happens to it.
-        result = sync(store, [finding(P1, P2)], reason="again")
+        result = sync(store, [finding(P1, P2)])
         assert result == replace(NOTHING, unchanged=(stays,))
         assert case_of(store, goes) == gone
 
@@ -856,18 +996,23 @@ class CaseStorageContract:
         assert result == replace(NOTHING, unchanged=(stays,), reopened=(goes,))
         back = case_of(store, goes)
         assert back.status is CaseStatus.OPEN
-        assert back.status_reason == ""
+        assert back.status_reason == {}
         assert back.version == 3
-        assert whats(back) == [
-            "created",
-            "obsolete: project 3 was moved",
+        assert [kind for _, kind in events(back)] == [
+            Event.CREATED,
+            Event.OBSOLETED,
+            Event.REOPENED,
+        ]
+        assert worded(back) == [
+            "case detected",
+            "obsolete: project 3 was deleted",
             "reopened: the rule applies again",
         ]
         assert store.count_cases(CaseQuery()) == 2
 
     def test_reopened_case_with_new_measures_is_updated_too(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
-        sync(store, [], reason="project 2 was cancelled")
+        sync(store, [], reason=project_deleted(2))
         changed = finding(measures={"overlap_area_m2": 20.0, "overlap_days": 92})
         assert sync(store, [changed]) == replace(NOTHING, reopened=(case_id,))
         case = case_of(store, case_id)
@@ -875,22 +1020,116 @@ class CaseStorageContract:
         assert case.status is CaseStatus.OPEN
         # One version per sync, whatever it changed.
         assert case.version == 3
-        assert whats(case) == [
-            "created",
-            "obsolete: project 2 was cancelled",
+        assert [kind for _, kind in events(case)] == [
+            Event.CREATED,
+            Event.OBSOLETED,
+            Event.REOPENED,
+            Event.UPDATED,
+        ]
+        assert details(case)[-1] == {
+            "changes": [{"measure": "overlap_area_m2", "from": 12.0, "to": 20.0}]
+        }
+        assert worded(case)[1:] == [
+            "obsolete: project 2 was deleted",
             "reopened: the rule applies again",
-            "updated: overlap 12.0 → 20.0 m²",
+            "recomputed: overlap 12.0 → 20.0 m²",
         ]
 
-    def test_a_dismissed_case_whose_cause_disappears_becomes_obsolete(self, store: Store) -> None:
-        [case_id] = sync(store, [finding()]).created
-        store.set_case_status(case_id, CaseStatus.DISMISSED, "kein Konflikt", "anna", 1)
-        assert sync(store, [], reason="project 2 was moved").obsoleted == (case_id,)
+    def test_an_agreed_case_whose_cause_disappears_becomes_obsolete(self, store: Store) -> None:
+        case_id = agreed_case(store)
+        agreed = case_of(store, case_id)
+        assert sync(store, [], user="batch", reason=project_deleted(2)).obsoleted == (case_id,)
         case = case_of(store, case_id)
-        assert (case.status, case.status_reason) == (CaseStatus.OBSOLETE, "project 2 was moved")
+        assert (case.status, case.status_reason) == (
+            CaseStatus.OBSOLETE,
+            {"code": "project_deleted", "project": 2},
+        )
+        assert case.version == agreed.version + 1
+        # The agreement is closed with its votes kept: it was about what is gone.
+        [decision] = case.decisions
+        assert decision.state is DecisionState.REOPENED
+        assert decision.closed_at == case.updated_at
+        assert decision.votes == agreed.decisions[0].votes
+        assert case.decision is None
+        assert events(case)[-1] == ("batch", Event.OBSOLETED)
+        # When it comes back, it is open, and nothing is agreed.
         assert sync(store, [finding()]).reopened == (case_id,)
-        assert case_of(store, case_id).status is CaseStatus.OPEN
-        assert whats(case_of(store, case_id))[1] == "status open → dismissed: kein Konflikt"
+        back = case_of(store, case_id)
+        assert back.status is CaseStatus.OPEN
+        assert back.decision is None
+        assert [d.state for d in back.decisions] == [DecisionState.REOPENED]
+        assert events(back)[-1] == ("engine", Event.REOPENED)
+
+    def test_a_proposal_whose_cause_disappears_is_closed(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, propose(), "anna")
+        work(store, case_id, vote(BOTTROP), "anna")
+        assert sync(store, []).obsoleted == (case_id,)
+        case = case_of(store, case_id)
+        assert case.status is CaseStatus.OBSOLETE
+        assert [d.state for d in case.decisions] == [DecisionState.REOPENED]
+        assert [v.organisation for v in case.decisions[0].votes] == [BOTTROP]
+
+    def test_a_case_in_coordination_whose_cause_disappears_keeps_its_old_decisions(
+        self, store: Store
+    ) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, propose(), "anna")
+        work(store, case_id, lambda case: case_workflow.withdraw(case), "anna")
+        assert sync(store, []).obsoleted == (case_id,)
+        case = case_of(store, case_id)
+        assert case.status is CaseStatus.OBSOLETE
+        assert [d.state for d in case.decisions] == [DecisionState.WITHDRAWN]
+
+    # -- sync: decisions meet changes ------------------------------------------
+
+    def test_an_agreed_case_whose_finding_changes_is_reopened(self, store: Store) -> None:
+        case_id = agreed_case(store)
+        agreed = case_of(store, case_id)
+        changed = finding(severity="high")
+        assert sync(store, [changed], user="batch") == replace(NOTHING, updated=(case_id,))
+        case = case_of(store, case_id)
+        assert case.finding == changed
+        assert case.status is CaseStatus.OPEN
+        assert case.status_reason == {}
+        # One version for the sync, payload and status together.
+        assert case.version == agreed.version + 1
+        [decision] = case.decisions
+        assert decision.state is DecisionState.REOPENED
+        assert decision.closed_at == case.updated_at
+        assert decision.votes == agreed.decisions[0].votes
+        assert case.decision is None
+        assert events(case)[-1] == ("batch", Event.REOPENED_AFTER_CHANGE)
+        assert details(case)[-1] == {
+            "changes": [{"field": "severity", "from": "medium", "to": "high"}],
+            "from": "agreed",
+        }
+        assert worded(case)[-1] == ("reopened because a subject changed: severity medium → high")
+        # A recomputation without changes leaves it open.
+        assert sync(store, [changed]) == replace(NOTHING, unchanged=(case_id,))
+        assert case_of(store, case_id) == case
+
+    def test_a_proposal_whose_finding_changes_goes_back_to_coordination(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, propose(), "anna")
+        proposed = work(store, case_id, vote(BOTTROP), "anna")
+        changed = finding(measures={"overlap_area_m2": 30.0, "overlap_days": 92})
+        assert sync(store, [changed], user="batch") == replace(NOTHING, updated=(case_id,))
+        case = case_of(store, case_id)
+        assert case.status is CaseStatus.IN_COORDINATION
+        assert case.version == proposed.version + 1
+        assert [d.state for d in case.decisions] == [DecisionState.REOPENED]
+        assert case.decision is None
+        assert details(case)[-1] == {
+            "changes": [{"measure": "overlap_area_m2", "from": 12.0, "to": 30.0}],
+            "from": "proposed",
+        }
+        # Everyone votes again, on a new proposal.
+        work(store, case_id, propose(text="Neu geplant"), "anna")
+        again = case_of(store, case_id)
+        assert again.decision is not None
+        assert again.decision.votes == ()
+        assert again.decision.waiting_for(again.finding.organisations) == (EMSCHER, BOTTROP)
 
     # -- sync: scope ---------------------------------------------------------
 
@@ -907,14 +1146,14 @@ class CaseStorageContract:
         ).created
 
         # Project 2 on either side of a pair.
-        result = sync(store, [], scope=P2.key, reason="project 2 was deleted")
+        result = sync(store, [], scope=P2.key, reason=project_deleted(2))
         assert result == replace(NOTHING, obsoleted=(p1_p2, p2_p3, sewer_p2))
         for case_id in (p3_p4, p1_sewer):
             assert case_of(store, case_id).status is CaseStatus.OPEN
             assert case_of(store, case_id).version == 1
 
         # A layer feature as the scope; its other case is obsolete already.
-        result = sync(store, [], scope=SEWER.key, reason="section renewed")
+        result = sync(store, [], scope=SEWER.key)
         assert result == replace(NOTHING, obsoleted=(p1_sewer,))
         assert case_of(store, p3_p4).status is CaseStatus.OPEN
 
@@ -922,7 +1161,7 @@ class CaseStorageContract:
         p1_p2, p1_p3, p3_p4 = sync(
             store, [finding(P1, P2), finding(P1, P3), finding(P3, P4)]
         ).created
-        result = sync(store, [finding(P1, P3), finding(P4, P1)], scope=P1.key, reason="moved")
+        result = sync(store, [finding(P1, P3), finding(P4, P1)], scope=P1.key)
         [p4_p1] = result.created
         assert result == CaseSync(
             created=(p4_p1,), updated=(), unchanged=(p1_p3,), reopened=(), obsoleted=(p1_p2,)
@@ -934,7 +1173,7 @@ class CaseStorageContract:
         p1_p2, p3_p4, p5_p6 = sync(
             store, [finding(P1, P2), finding(P3, P4), finding(P5, P6)]
         ).created
-        sync(store, [], scope=P5.key, reason="project 5 was moved")
+        sync(store, [], scope=P5.key, reason=project_deleted(5))
         changed = finding(P3, P4, severity="high")
         result = sync(store, [finding(P1, P2), changed, finding(P5, P6)], scope=P1.key)
         assert result == replace(NOTHING, unchanged=(p1_p2,), updated=(p3_p4,), reopened=(p5_p6,))
@@ -944,7 +1183,7 @@ class CaseStorageContract:
 
     def test_case_ids_are_never_reused(self, store: Store) -> None:
         first = sync(store, [finding(P1, P2), finding(P2, P3)]).created
-        sync(store, [], reason="all gone")
+        sync(store, [])
         [later] = sync(store, [finding(P3, P4)]).created
         assert later > max(first)
 
@@ -1009,41 +1248,230 @@ class CaseStorageContract:
             sync(store, [finding(), finding(severity="high")])
         assert store.count_cases(CaseQuery()) == 0
 
-    # -- review: status and comments ----------------------------------------
+    # -- the desk: status, assignee, due date, decisions, votes ----------------
 
-    def test_set_case_status(self, store: Store) -> None:
+    def test_change_case_status(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
         before = case_of(store, case_id)
-        changed = store.set_case_status(
-            case_id, CaseStatus.DISMISSED, "Doppelt erfasst, siehe Fall 7", "anna", 1
+        changed = store.apply_case_work(
+            case_id, case_workflow.change_status(before, "in_coordination"), "anna", 1
         )
-        assert changed.status is CaseStatus.DISMISSED
-        assert changed.status_reason == "Doppelt erfasst, siehe Fall 7"
+        assert changed.status is CaseStatus.IN_COORDINATION
+        assert changed.status_reason == {}
         assert changed.version == 2
         assert changed.updated_at >= before.updated_at
         assert changed.created_at == before.created_at
         assert changed.finding == before.finding
         assert changed == case_of(store, case_id)
-        assert [(h.by, h.what) for h in changed.history] == [
-            ("engine", "created"),
-            ("anna", "status open → dismissed: Doppelt erfasst, siehe Fall 7"),
-        ]
+        assert events(changed) == [("engine", Event.CREATED), ("anna", Event.STATUS_CHANGED)]
+        assert details(changed)[-1] == {"from": "open", "to": "in_coordination"}
+        assert worded(changed)[-1] == "status open → in_coordination"
+        assert worded(changed, "de")[-1] == "Status open → in_coordination"
         assert changed.history[-1].at == changed.updated_at
 
-        reopened = store.set_case_status(case_id, CaseStatus.OPEN, "", "bert", None)
-        assert (reopened.status, reopened.status_reason, reopened.version) == (
-            CaseStatus.OPEN,
-            "",
+        back = store.apply_case_work(
+            case_id, case_workflow.change_status(changed, "open"), "bert", 2
+        )
+        assert (back.status, back.status_reason, back.version) == (CaseStatus.OPEN, {}, 3)
+        assert events(back)[-1] == ("bert", Event.STATUS_CHANGED)
+        assert worded(back)[-1] == "status in_coordination → open"
+
+    def test_a_case_work_is_written_at_once_and_bumps_the_version_once(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        open_case = case_of(store, case_id)
+        step = CaseWork(
+            events=(
+                HistoryEvent(Event.ASSIGNED, {"assignee": "anna", "previous": None}),
+                HistoryEvent(Event.DUE_SET, {"due": "2026-01-15", "previous": None}),
+                HistoryEvent(Event.STATUS_CHANGED, {"from": "open", "to": "in_coordination"}),
+            ),
+            status=CaseStatus.IN_COORDINATION,
+            set_assignee=True,
+            assignee="anna",
+            set_due=True,
+            due_date=date(2026, 1, 15),
+        )
+        case = store.apply_case_work(case_id, step, "bert", 1)
+        assert case == case_of(store, case_id)
+        assert (case.status, case.assignee, case.due_date) == (
+            CaseStatus.IN_COORDINATION,
+            "anna",
+            date(2026, 1, 15),
+        )
+        assert case.version == 2
+        assert case.updated_at > open_case.updated_at
+        assert events(case)[1:] == [
+            ("bert", Event.ASSIGNED),
+            ("bert", Event.DUE_SET),
+            ("bert", Event.STATUS_CHANGED),
+        ]
+        # All of one step at one moment, the case's new one.
+        assert {entry.at for entry in case.history[1:]} == {case.updated_at}
+        assert worded(case)[1:] == [
+            "assigned to anna",
+            "due date 2026-01-15",
+            "status open → in_coordination",
+        ]
+        # What a step does not set stays as it is.
+        moved = HistoryEvent(Event.DUE_SET, {"due": "2026-02-01", "previous": "2026-01-15"})
+        later = store.apply_case_work(
+            case_id, CaseWork(events=(moved,), set_due=True, due_date=date(2026, 2, 1)), "c", 2
+        )
+        assert (later.status, later.assignee, later.due_date, later.version) == (
+            CaseStatus.IN_COORDINATION,
+            "anna",
+            date(2026, 2, 1),
             3,
         )
-        assert whats(reopened)[-1] == "status dismissed → open"
+        # None is a value when it is to be set: nobody, the derived due date.
+        cleared = store.apply_case_work(
+            case_id,
+            CaseWork(events=(), set_assignee=True, assignee=None, set_due=True, due_date=None),
+            "c",
+            3,
+        )
+        assert (cleared.assignee, cleared.due_date, cleared.version) == (None, None, 4)
+        assert len(cleared.history) == len(later.history)
+
+    def test_assign_and_set_a_due_date(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        anna = store.add_account(new_account("anna", organisation=BOTTROP))
+        assigned = work(store, case_id, lambda c: case_workflow.assign(c, anna), "bert")
+        # Giving an open case to someone takes it up.
+        assert (assigned.assignee, assigned.status, assigned.version) == (
+            "anna",
+            CaseStatus.IN_COORDINATION,
+            2,
+        )
+        assert events(assigned)[1:] == [("bert", Event.ASSIGNED), ("bert", Event.STATUS_CHANGED)]
+        assert details(assigned)[1] == {"assignee": "anna", "previous": None}
+        due = work(store, case_id, lambda c: case_workflow.set_due(c, date(2026, 1, 15)), "bert")
+        assert (due.due_date, due.version) == (date(2026, 1, 15), 3)
+        assert details(due)[-1] == {"due": "2026-01-15", "previous": None}
+        assert worded(due, "de")[-1] == "Frist 15.01.2026"
+        default = work(store, case_id, lambda c: case_workflow.set_due(c, None), "bert")
+        assert default.due_date is None
+        assert details(default)[-1] == {"due": None, "previous": "2026-01-15"}
+        assert worded(default)[-1] == "due date from the start dates"
+        nobody = work(store, case_id, lambda c: case_workflow.assign(c, None), "bert")
+        assert (nobody.assignee, nobody.status) == (None, CaseStatus.IN_COORDINATION)
+        assert worded(nobody)[-1] == "assigned to nobody"
+
+    def test_a_proposal_and_its_votes(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        before = datetime.now(UTC)
+        proposed = work(
+            store,
+            case_id,
+            propose(
+                "no_action", "Doppelt erfasst, siehe Fall 7", ("Fall 7 führen", " ", "Akte zu")
+            ),
+            "anna",
+        )
+        assert (proposed.status, proposed.version) == (CaseStatus.PROPOSED, 2)
+        [decision] = proposed.decisions
+        assert proposed.decision == decision
+        assert (decision.kind, decision.text, decision.measures) == (
+            DecisionKind.NO_ACTION,
+            "Doppelt erfasst, siehe Fall 7",
+            ("Fall 7 führen", "Akte zu"),
+        )
+        assert (decision.proposed_by, decision.state) == ("anna", DecisionState.WAITING)
+        assert decision.proposed_at == proposed.updated_at >= before - timedelta(milliseconds=1)
+        assert decision.closed_at is None
+        assert decision.votes == ()
+        assert events(proposed)[-1] == ("anna", Event.PROPOSED)
+        assert worded(proposed)[-1] == (
+            "decision proposed: no_action – Doppelt erfasst, siehe Fall 7"
+        )
+
+        first = work(store, case_id, vote(BOTTROP, "agree", "passt"), "anna")
+        # One vote of two: the proposal waits for the other organisation.
+        assert (first.status, first.version) == (CaseStatus.PROPOSED, 3)
+        assert first.decision is not None
+        [cast] = first.decision.votes
+        assert (cast.organisation, cast.choice, cast.reason, cast.by) == (
+            BOTTROP,
+            VoteChoice.AGREE,
+            "passt",
+            "anna",
+        )
+        assert cast.at == first.updated_at
+        assert first.decision.waiting_for(first.finding.organisations) == (EMSCHER,)
+        assert details(first)[-1] == {
+            "decision": decision.id,
+            "organisation": BOTTROP,
+            "choice": "agree",
+            "reason": "passt",
+        }
+        assert worded(first)[-1] == "stadt-bottrop: agree – passt"
+
+        last = work(store, case_id, vote(EMSCHER), "emil")
+        assert (last.status, last.version) == (CaseStatus.AGREED, 4)
+        assert last.decision is not None
+        assert last.decision.state is DecisionState.AGREED
+        assert last.decision.closed_at == last.updated_at
+        assert [(v.organisation, v.by) for v in last.decision.votes] == [
+            (BOTTROP, "anna"),
+            (EMSCHER, "emil"),
+        ]
+        assert events(last)[-2:] == [("emil", Event.VOTED), ("emil", Event.AGREED)]
+        assert worded(last)[-1] == "agreed: every organisation involved agreed"
+
+    def test_an_objection_sends_the_proposal_back(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, propose(), "anna")
+        back = work(store, case_id, vote(EMSCHER, "object", "erst 2027"), "emil")
+        assert (back.status, back.version) == (CaseStatus.IN_COORDINATION, 3)
+        assert back.decision is None
+        [decision] = back.decisions
+        assert decision.state is DecisionState.SENT_BACK
+        assert decision.closed_at == back.updated_at
+        assert [(v.organisation, v.choice, v.reason) for v in decision.votes] == [
+            (EMSCHER, VoteChoice.OBJECT, "erst 2027")
+        ]
+        assert events(back)[-2:] == [("emil", Event.VOTED), ("emil", Event.SENT_BACK)]
+        assert worded(back)[-1] == "back to proposal: objection by emschergenossenschaft"
+        # A new proposal starts a new vote; the old one stays on record.
+        again = work(store, case_id, propose(text="Gemeinsam 2027"), "anna")
+        assert [d.state for d in again.decisions] == [
+            DecisionState.SENT_BACK,
+            DecisionState.WAITING,
+        ]
+        assert again.decision is not None and again.decision.votes == ()
+
+    def test_a_withdrawn_proposal_is_closed(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        work(store, case_id, propose(), "anna")
+        withdrawn = work(store, case_id, case_workflow.withdraw, "anna")
+        assert withdrawn.status is CaseStatus.IN_COORDINATION
+        assert [d.state for d in withdrawn.decisions] == [DecisionState.WITHDRAWN]
+        assert withdrawn.decisions[0].closed_at == withdrawn.updated_at
+        assert worded(withdrawn)[-1] == "proposal withdrawn"
+
+    def test_one_organisation_votes_once_even_when_two_people_race(self, store: Store) -> None:
+        [case_id] = sync(store, [finding()]).created
+        seen = work(store, case_id, propose(), "anna")
+        voters = 4
+        outcomes = race(
+            voters,
+            lambda n: store.apply_case_work(
+                case_id, case_workflow.vote(seen, BOTTROP, "agree", ""), f"u{n}", seen.version
+            ),
+        )
+        assert outcomes == ["conflict"] * (voters - 1) + ["won"]
+        case = case_of(store, case_id)
+        assert case.decision is not None
+        assert [v.organisation for v in case.decision.votes] == [BOTTROP]
+        assert case.version == seen.version + 1
 
     def test_status_change_with_a_stale_version_conflicts(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
-        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "", "anna", 1)
+        seen = case_of(store, case_id)
+        work(store, case_id, take_up, "anna")
         before = case_of(store, case_id)
         with pytest.raises(VersionConflict) as conflict:
-            store.set_case_status(case_id, CaseStatus.RESOLVED, "erledigt", "bert", 1)
+            store.apply_case_work(case_id, propose("no_action", "erledigt")(seen), "bert", 1)
         message = str(conflict.value)
         assert f"case {case_id}" in message
         assert "version 1" in message
@@ -1052,17 +1480,20 @@ class CaseStorageContract:
 
     def test_recomputation_makes_a_pending_status_change_conflict(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
+        seen = case_of(store, case_id)
         sync(store, [finding(severity="high")])
         with pytest.raises(VersionConflict, match="current version is 2"):
-            store.set_case_status(case_id, CaseStatus.DISMISSED, "gering", "anna", 1)
-        assert store.set_case_status(case_id, CaseStatus.DISMISSED, "x", "anna", 2).version == 3
+            store.apply_case_work(case_id, take_up(seen), "anna", 1)
+        assert case_of(store, case_id).status is CaseStatus.OPEN
+        assert work(store, case_id, take_up, "anna").version == 3
 
     def test_concurrent_reviewers_cannot_both_win(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
+        seen = case_of(store, case_id)
         reviewers = 5
         outcomes = race(
             reviewers,
-            lambda n: store.set_case_status(case_id, CaseStatus.RESOLVED, f"r{n}", f"u{n}", 1),
+            lambda n: store.apply_case_work(case_id, take_up(seen), f"u{n}", 1),
         )
         assert outcomes == ["conflict"] * (reviewers - 1) + ["won"]
         case = case_of(store, case_id)
@@ -1074,11 +1505,13 @@ class CaseStorageContract:
         [case_id] = sync(store, [finding()]).created
         missing = case_id + 1000
         assert store.get_case(missing) is None
-        for expected in (None, 1):
+        step = take_up(case_of(store, case_id))
+        for expected in (1, 2):
             with pytest.raises(NotFound, match=f"case {missing} does not exist"):
-                store.set_case_status(missing, CaseStatus.RESOLVED, "", "anna", expected)
+                store.apply_case_work(missing, step, "anna", expected)
         with pytest.raises(NotFound, match=f"case {missing} does not exist"):
             store.add_case_comment(missing, "Hallo?", "anna")
+        assert case_of(store, case_id).version == 1
 
     def test_case_comments(self, store: Store) -> None:
         [case_id] = sync(store, [finding()]).created
@@ -1101,38 +1534,285 @@ class CaseStorageContract:
             abs(c.at - n.at) < tolerance
             for c, n in zip(case.comments, (first, second), strict=True)
         )
-        assert [(h.by, h.what) for h in case.history] == [
-            ("engine", "created"),
-            ("anna", "comment"),
-            ("bert", "comment"),
+        assert events(case) == [
+            ("engine", Event.CREATED),
+            ("anna", Event.COMMENTED),
+            ("bert", Event.COMMENTED),
         ]
+        assert details(case)[1:] == [{"comment": first.id}, {"comment": second.id}]
+        assert worded(case)[1:] == ["comment written"] * 2
         # Commenting is not a change of the case: no conflict with a reviewer.
         assert case.version == 1
-        assert store.set_case_status(case_id, CaseStatus.RESOLVED, "", "carl", 1).version == 2
+        assert work(store, case_id, take_up, "carl").version == 2
         # Comments stay with their case.
         [other] = sync(store, [finding(P3, P4)], scope=P3.key).created
         assert case_of(store, other).comments == ()
 
     def test_history_keeps_everything_in_order(self, store: Store) -> None:
         [case_id] = sync(store, [finding()], user="engine").created
-        store.set_case_status(case_id, CaseStatus.IN_COORDINATION, "", "anna", 1)
+        work(store, case_id, take_up, "anna")
         store.add_case_comment(case_id, "Abstimmung läuft", "bert")
         sync(store, [finding(severity="high")], user="batch")
-        sync(store, [], user="batch", reason="rule retired")
-        sync(store, [finding(severity="high")], user="carl", scope=P2.key)
+        work(store, case_id, propose(), "anna")
+        work(store, case_id, vote(BOTTROP), "anna")
+        work(store, case_id, vote(EMSCHER), "emil")
+        sync(store, [finding(severity="low")], user="batch")
+        sync(store, [], user="batch", reason={"code": "rule_no_longer_applies"})
+        sync(store, [finding(severity="low")], user="carl", scope=P2.key)
         case = case_of(store, case_id)
-        assert [(h.by, h.what) for h in case.history] == [
-            ("engine", "created"),
-            ("anna", "status open → in_coordination"),
-            ("bert", "comment"),
-            ("batch", "updated: severity medium → high"),
-            ("batch", "obsolete: rule retired"),
-            ("carl", "reopened: the rule applies again"),
+        assert events(case) == [
+            ("engine", Event.CREATED),
+            ("anna", Event.STATUS_CHANGED),
+            ("bert", Event.COMMENTED),
+            ("batch", Event.UPDATED),
+            ("anna", Event.PROPOSED),
+            ("anna", Event.VOTED),
+            ("emil", Event.VOTED),
+            ("emil", Event.AGREED),
+            ("batch", Event.REOPENED_AFTER_CHANGE),
+            ("batch", Event.OBSOLETED),
+            ("carl", Event.REOPENED),
+        ]
+        assert worded(case)[-2:] == [
+            "obsolete: the rule no longer applies to this pair",
+            "reopened: the rule applies again",
         ]
         moments = [h.at for h in case.history]
         assert moments == sorted(moments)
         assert all(is_utc(moment) for moment in moments)
         assert case.updated_at == moments[-1]
+
+    # -- the inbox ---------------------------------------------------------------
+
+    @pytest.fixture
+    def desk(self, store: Store) -> dict[str, int]:
+        """Cases of Bottrop (and one of others only, one obsolete); name → id, created in
+        an order that is not the inbox's."""
+        early = date(2026, 2, 1)
+        spec = {
+            "no start": finding(P1, P2, severity="high", window_start=None, window_end=None),
+            "early low": finding(
+                P1,
+                P3,
+                severity="low",
+                organisations=(BOTTROP,),
+                departments=("gruen",),
+                window_start=early,
+            ),
+            "late conflict": finding(
+                P1, P4, relation="conflict", severity="high", window_start=date(2026, 6, 1)
+            ),
+            "early high": finding(P2, P3, severity="high", window_start=early),
+            "early medium": finding(P2, P4, window_start=early),
+            "early high too": finding(P3, P4, severity="high", window_start=early),
+            "not ours": finding(
+                P5, P6, severity="high", organisations=(EMSCHER,), window_start=date(2025, 1, 1)
+            ),
+            "obsolete": finding(P6, P7, window_start=date(2025, 1, 1)),
+        }
+        created = sync(store, list(spec.values())).created
+        sync(store, [], scope=P7.key)
+        return dict(zip(spec, created, strict=True))
+
+    INBOX_ORDER = (
+        "early high",
+        "early high too",
+        "early medium",
+        "early low",
+        "late conflict",
+        "no start",
+    )
+
+    @staticmethod
+    def names(desk: dict[str, int], page: InboxPage) -> list[str]:
+        by_id = {case_id: name for name, case_id in desk.items()}
+        return [by_id[case.id] for case, _ in page.cases]
+
+    def inbox(self, store: Store, **filters: object) -> InboxPage:
+        values: dict[str, object] = {"username": "anna", "organisation": BOTTROP} | filters
+        return store.inbox(InboxQuery(**values))  # type: ignore[arg-type]
+
+    def test_inbox_lists_the_live_cases_of_the_organisation_most_urgent_first(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        page = self.inbox(store)
+        assert self.names(desk, page) == list(self.INBOX_ORDER)
+        assert (page.matched, page.unread) == (6, 6)
+        assert all(unread for _, unread in page.cases)
+        assert [case for case, _ in page.cases] == [
+            replace(case_of(store, desk[name]), comments=(), history=())
+            for name in self.INBOX_ORDER
+        ]
+        other = self.inbox(store, username="emil", organisation=EMSCHER)
+        assert self.names(desk, other) == [
+            "not ours",
+            "early high",
+            "early high too",
+            "early medium",
+            "late conflict",
+            "no start",
+        ]
+        nobody = self.inbox(store, organisation="stadt-herne")
+        assert (nobody.cases, nobody.matched, nobody.unread) == ([], 0, 0)
+
+    def test_inbox_pages_by_offset_and_limit(self, store: Store, desk: dict[str, int]) -> None:
+        seen: list[str] = []
+        for offset in (0, 2, 4, 6):
+            page = self.inbox(store, offset=offset, limit=2)
+            assert page.matched == 6
+            seen.extend(self.names(desk, page))
+        assert seen == list(self.INBOX_ORDER)
+        assert self.names(desk, self.inbox(store, offset=5, limit=50)) == ["no start"]
+        assert self.names(desk, self.inbox(store, offset=1, limit=3)) == list(self.INBOX_ORDER[1:4])
+
+    @pytest.mark.parametrize(
+        ("filters", "expected"),
+        [
+            ({"departments": ("gruen",)}, ["early low"]),
+            ({"departments": ("strassenbau", "gruen")}, list(INBOX_ORDER)),
+            ({"departments": ("stadtplanung",)}, []),
+            ({"relations": ("conflict",)}, ["late conflict"]),
+            ({"severities": ("low", "medium")}, ["early medium", "early low"]),
+            (
+                {"severities": ("high",), "relations": ("synergy",)},
+                ["early high", "early high too", "no start"],
+            ),
+            ({"statuses": (CaseStatus.OPEN,)}, list(INBOX_ORDER)),
+            ({"statuses": (CaseStatus.IN_COORDINATION,)}, []),
+        ],
+    )
+    def test_inbox_filters(
+        self,
+        store: Store,
+        desk: dict[str, int],
+        filters: dict[str, object],
+        expected: list[str],
+    ) -> None:
+        page = self.inbox(store, **filters)
+        assert self.names(desk, page) == expected
+        assert page.matched == len(expected)
+        # The unread count is the organisation's, whatever the filters.
+        assert page.unread == 6
+
+    def test_inbox_by_status_assignee_and_waiting_votes(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        anna = store.add_account(new_account("anna", organisation=BOTTROP))
+        work(store, desk["early medium"], lambda c: case_workflow.assign(c, anna), "bert")
+        work(store, desk["early low"], take_up, "bert")
+        for name in ("late conflict", "no start", "early high too"):
+            work(store, desk[name], propose(), "bert")
+        work(store, desk["late conflict"], vote(BOTTROP), "anna")
+        work(store, desk["early high too"], vote(BOTTROP), "anna")
+        work(store, desk["early high too"], vote(EMSCHER), "emil")
+
+        def names(**filters: object) -> list[str]:
+            return self.names(desk, self.inbox(store, **filters))
+
+        assert names() == list(self.INBOX_ORDER)  # agreed cases are live too
+        assert names(statuses=(CaseStatus.IN_COORDINATION,)) == ["early medium", "early low"]
+        assert names(statuses=(CaseStatus.PROPOSED, CaseStatus.AGREED)) == [
+            "early high too",
+            "late conflict",
+            "no start",
+        ]
+        assert names(assignee="anna") == ["early medium"]
+        assert names(assignee="bert") == []
+        # Proposals still waiting for Bottrop's vote; Emscher has voted on neither of them.
+        assert names(waiting_for_vote=True) == ["no start"]
+        assert names(username="emil", organisation=EMSCHER, waiting_for_vote=True) == [
+            "late conflict",
+            "no start",
+        ]
+        assert names(waiting_for_vote=True, severities=("low",)) == []
+
+    def test_inbox_due_by_the_date_set_else_before_the_start(
+        self, store: Store, desk: dict[str, int]
+    ) -> None:
+        early = ["early high", "early high too", "early medium", "early low"]
+        # Six weeks before 1 February 2026 is 21 December 2025.
+        assert self.names(desk, self.inbox(store, due_by=date(2025, 12, 21))) == early
+        assert self.names(desk, self.inbox(store, due_by=date(2025, 12, 20))) == []
+        assert (
+            self.names(desk, self.inbox(store, due_by=date(2026, 2, 1), due_days_before_start=0))
+            == early
+        )
+        # A date set by hand counts instead of the derived one, both ways.
+        work(
+            store,
+            desk["late conflict"],
+            lambda c: case_workflow.set_due(c, date(2025, 12, 1)),
+            "bert",
+        )
+        work(store, desk["early low"], lambda c: case_workflow.set_due(c, date(2026, 3, 1)), "bert")
+        page = self.inbox(store, due_by=date(2025, 12, 21))
+        assert self.names(desk, page) == [
+            "early high",
+            "early high too",
+            "early medium",
+            "late conflict",
+        ]
+        assert page.matched == 4
+        # Without a start and a date set there is no due date at all.
+        far = self.inbox(store, due_by=date(2099, 1, 1))
+        assert "no start" not in self.names(desk, far)
+        assert far.matched == 5
+
+    def test_inbox_unread_since_last_seen(self, store: Store, desk: dict[str, int]) -> None:
+        assert self.inbox(store).unread == 6
+        store.seen_cases("anna", [desk["early high"], desk["early medium"]], datetime.now(UTC))
+        store.seen_cases("anna", [], datetime.now(UTC))
+        page = self.inbox(store)
+        unread = {self.names(desk, page)[i]: flag for i, (_, flag) in enumerate(page.cases)}
+        assert unread == {name: name not in ("early high", "early medium") for name in unread}
+        assert page.unread == 4
+        only = self.inbox(store, unread_only=True)
+        assert self.names(desk, only) == [
+            "early high too",
+            "early low",
+            "late conflict",
+            "no start",
+        ]
+        assert (only.matched, only.unread) == (4, 4)
+        # Each person reads for themselves.
+        assert self.inbox(store, username="bert").unread == 6
+
+        # A change after the person saw a case makes it unread again.
+        work(store, desk["early high"], take_up, "bert")
+        assert self.names(desk, self.inbox(store, unread_only=True))[0] == "early high"
+
+        # "Mark all as read": up to that moment, in any time zone.
+        store.seen_desk("anna", datetime.now(timezone(timedelta(hours=-5))))
+        assert self.inbox(store).unread == 0
+        assert self.inbox(store, unread_only=True).cases == []
+        changed = replace(case_of(store, desk["early low"]).finding, severity="high")
+        sync(store, [changed], scope="project:0")
+        page = self.inbox(store, unread_only=True)
+        assert self.names(desk, page) == ["early low"]
+        assert (page.matched, page.unread) == (1, 1)
+        # Seeing a case earlier than the last visit does not make it unread.
+        store.seen_cases("anna", [desk["early medium"]], datetime(2020, 1, 1, tzinfo=UTC))
+        assert self.inbox(store).unread == 1
+        # The unread count ignores the filters; matched follows them.
+        filtered = self.inbox(store, unread_only=True, severities=("low",))
+        assert (filtered.cases, filtered.matched, filtered.unread) == ([], 0, 1)
+        # Obsolete cases and those of others are no one's unread work here.
+        assert self.inbox(store, username="emil", organisation=EMSCHER).unread == 6
+
+    def test_listed_cases_carry_their_current_decision(self, store: Store) -> None:
+        agreed = agreed_case(store)
+        [waiting] = sync(store, [finding(P3, P4)], scope=P3.key).created
+        work(store, waiting, propose(), "anna")
+        [sent_back] = sync(store, [finding(P5, P6)], scope=P5.key).created
+        work(store, sent_back, propose(), "anna")
+        work(store, sent_back, vote(EMSCHER, "object", "nein"), "emil")
+        listed = {case.id: case for case in store.list_cases(CaseQuery())}
+        for case_id in (agreed, waiting, sent_back):
+            assert listed[case_id].decision == case_of(store, case_id).decision
+        assert listed[agreed].decision is not None
+        assert listed[agreed].decision.state is DecisionState.AGREED
+        assert listed[waiting].decision is not None
+        assert listed[sent_back].decision is None
 
     # -- list and count --------------------------------------------------------
 
@@ -1289,14 +1969,14 @@ class CaseStorageContract:
         self.assert_finds(store, world, query, expected)
 
     def test_cases_by_status(self, store: Store, world: dict[str, int]) -> None:
-        store.set_case_status(world["park×swale"], CaseStatus.DISMISSED, "nein", "anna", 1)
-        store.set_case_status(world["far note"], CaseStatus.IN_COORDINATION, "", "anna", 1)
+        work(store, world["park×swale"], propose(), "anna")
+        work(store, world["far note"], take_up, "anna")
         rest = [f for f in store.list_cases(CaseQuery()) if f.id != world["road×sewer"]]
-        sync(store, [case.finding for case in rest], reason="project 2 was moved")
+        sync(store, [case.finding for case in rest], reason=project_deleted(2))
         self.assert_finds(
             store,
             world,
-            CaseQuery(statuses=(CaseStatus.DISMISSED, CaseStatus.IN_COORDINATION)),
+            CaseQuery(statuses=(CaseStatus.PROPOSED, CaseStatus.IN_COORDINATION)),
             {"park×swale", "far note"},
         )
         self.assert_finds(store, world, CaseQuery(statuses=(CaseStatus.OBSOLETE,)), {"road×sewer"})
