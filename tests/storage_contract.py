@@ -984,7 +984,7 @@ class CaseStorageContract:
         assert events(gone) == [("engine", Event.CREATED), ("batch", Event.OBSOLETED)]
         assert details(gone)[-1] == {"reason": {"code": "project_deleted", "project": 3}}
         assert worded(gone)[-1] == "obsolete: project 3 was deleted"
-        assert worded(gone, "de")[-1] == "hinfällig: Maßnahme 3 wurde gelöscht"
+        assert worded(gone, "de")[-1] == "gegenstandslos: Maßnahme 3 wurde gelöscht"
         assert case_of(store, stays).version == 1
 
         # Still missing: nothing more happens to it.

@@ -247,3 +247,16 @@ def test_zugabe_inbox_prints_the_same_cases(
     assert "1 cases, 1 new" in result.stderr
     nobody = runner.invoke(cli, ["--instance", str(instance_path), "inbox"])
     assert nobody.exit_code == 2 and "--user NAME" in nobody.output
+
+
+def test_a_comment_is_news_to_the_others_not_to_its_author(
+    clients: dict[str, FlaskClient], shared_case: dict[str, Any]
+) -> None:
+    for name in ("b.coordinator", "h.planner"):
+        clients[name].post("/api/inbox/seen", json={"all": True})
+    url = f"/api/cases/{shared_case['case_id']}"
+    said = clients["h.planner"].post(f"{url}/comments", json={"text": "Termin am 12.3."})
+    assert said.status_code == 201
+    fresh = clients["b.coordinator"].get("/api/inbox?unread=true").get_json()
+    assert [f["id"] for f in fresh["features"]] == [shared_case["case_id"]]
+    assert clients["h.planner"].get("/api/inbox?unread=true").get_json()["numberMatched"] == 0

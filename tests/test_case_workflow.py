@@ -545,12 +545,12 @@ WORDING: list[tuple[HistoryEvent, str, str]] = [
     ),
     (
         event(Event.OBSOLETED, reason=OBSOLETE_RULE),
-        "hinfällig: die Regel trifft auf dieses Paar nicht mehr zu",
+        "gegenstandslos: die Regel trifft auf dieses Paar nicht mehr zu",
         "obsolete: the rule no longer applies to this pair",
     ),
     (
         event(Event.OBSOLETED, reason=project_deleted(3)),
-        "hinfällig: Maßnahme 3 wurde gelöscht",
+        "gegenstandslos: Maßnahme 3 wurde gelöscht",
         "obsolete: project 3 was deleted",
     ),
     (
@@ -560,8 +560,8 @@ WORDING: list[tuple[HistoryEvent, str, str]] = [
     ),
     (
         event(Event.STATUS_CHANGED, **{"from": "open", "to": "dismissed", "reason": "x"}),
-        "Status offen → verworfen",
-        "status open → dismissed",
+        "Status offen → verworfen: x",
+        "status open → dismissed: x",
     ),
     (event(Event.COMMENTED, comment=4), "Kommentar geschrieben", "comment written"),
     (

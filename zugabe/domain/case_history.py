@@ -89,6 +89,16 @@ MEASURE_LABELS: dict[str, tuple[str, str, str]] = {
 }
 """German label, English label and unit of the measures the engine reports."""
 
+_VALUE_LABELS: dict[str, tuple[str, str]] = {
+    "conflict": ("Konflikt", "conflict"),
+    "synergy": ("Synergie", "synergy"),
+    "note": ("Hinweis", "note"),
+    "high": ("hoch", "high"),
+    "medium": ("mittel", "medium"),
+    "low": ("gering", "low"),
+}
+"""Relations and severities, as a changed value in a history entry."""
+
 _FIELD_LABELS: dict[str, tuple[str, str]] = {
     "relation": ("Beziehung", "relation"),
     "severity": ("Schwere", "severity"),
@@ -181,7 +191,10 @@ def word_change(change: Mapping[str, Any], lang: Lang) -> str:
         before = ", ".join(change["from"]) or none
         after = ", ".join(change["to"]) or none
         return f"{label} {before} → {after}"
-    return f"{label} {change['from']} → {change['to']}"
+    before, after = (
+        pick(_VALUE_LABELS.get(v, (v, v)), lang) for v in (change["from"], change["to"])
+    )
+    return f"{label} {before} → {after}"
 
 
 # ---------------------------------------------------------------- wording
@@ -196,8 +209,8 @@ _WORDING: dict[Event, tuple[str, str]] = {
         "wieder offen: die Regel trifft wieder zu",
         "reopened: the rule applies again",
     ),
-    Event.OBSOLETED: ("hinfällig: {reason}", "obsolete: {reason}"),
-    Event.STATUS_CHANGED: ("Status {from} → {to}", "status {from} → {to}"),
+    Event.OBSOLETED: ("gegenstandslos: {reason}", "obsolete: {reason}"),
+    Event.STATUS_CHANGED: ("Status {from} → {to}{reason}", "status {from} → {to}{reason}"),
     Event.COMMENTED: ("Kommentar geschrieben", "comment written"),
     Event.ASSIGNED: ("zugewiesen an {assignee}", "assigned to {assignee}"),
     Event.DUE_SET: ("Frist {due}", "due date {due}"),
@@ -238,6 +251,8 @@ def word_event(event: HistoryEvent, lang: Lang, words: Words, person: Callable[[
         values["reason"] = word_reason(d.get("reason", {}), lang)
     if event.kind is Event.STATUS_CHANGED:
         values["from"], values["to"] = words(d["from"], lang), words(d["to"], lang)
+        # Only status changes of before the desk carry one (a dismissal's reason).
+        values["reason"] = f": {d['reason']}" if d.get("reason") else ""
     if event.kind is Event.ASSIGNED:
         nobody = "niemanden" if lang == "de" else "nobody"
         values["assignee"] = person(d["assignee"]) if d.get("assignee") else nobody

@@ -308,6 +308,7 @@ class CaseService:
                     {"comment": comment.id, "text": comment.text},
                 ),
             )
+        self.store.seen_cases(actor.username, [case_id], comment.at)  # not news to its author
 
     # ------------------------------------------------------------ output
 

@@ -334,8 +334,9 @@ class CaseQuery:
 
 @dataclass(frozen=True)
 class InboxQuery:
-    """One person's inbox: the live cases involving their organisation, most urgent first
-    (the earlier start of the two subjects, then severity, then id).
+    """One person's inbox: the cases involving their organisation, most urgent first
+    (the earlier start of the two subjects, then severity, then id); ``statuses``
+    defaults to the live ones (the services never ask for obsolete ones).
 
     ``departments`` narrows to cases involving any of them; ``due_by`` to cases due on or
     before that day (the due date set, else ``due_days_before_start`` before the start);
@@ -436,7 +437,8 @@ class CaseStore(ABC):
 
     @abstractmethod
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
-        """Append a comment (and a ``commented`` event); ``NotFound`` if unknown."""
+        """Append a comment (and a ``commented`` event); ``NotFound`` if unknown. The case's
+        ``updated_at`` moves (it is news in the inbox), its version does not."""
 
 
 @dataclass(frozen=True)

@@ -784,8 +784,9 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
             return int(conn.execute(statement).scalar_one())
 
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
-        # A comment leaves the case row (status, version) alone: commenting
-        # must not make a colleague's pending status change conflict.
+        # A comment leaves the case's status and version alone (commenting must not make a
+        # colleague's pending step conflict) but is news: ``updated_at`` moves, so the case
+        # is unread again for everyone involved (see ``inbox``).
         with self._write() as conn:
             now = datetime.now(UTC)
             exists = conn.execute(
@@ -796,6 +797,9 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
             comment_id = conn.execute(
                 insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
             ).inserted_primary_key[0]
+            conn.execute(
+                update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now)
+            )
             commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
             conn.execute(
                 insert(case_history_table).values(
