@@ -121,6 +121,7 @@ bench: $(VENV)/.installed-bench gdal browser  ## run the benchmarks (minutes; in
 	$(BIN)/python bench/bench_save_http.py
 	$(BIN)/python bench/bench_map_render.py
 	$(BIN)/python bench/bench_export.py
+	$(BIN)/python bench/bench_inbox.py
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
