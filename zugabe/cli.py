@@ -223,6 +223,10 @@ def _file_options(command: Any) -> Any:
     is_flag=True,
     help="Store the accepted rows even when more than max_refused_share were refused.",
 )
+@click.option(
+    "--organisation",
+    help="The organisation responsible for the data (default: the --user account's).",
+)
 @_file_options
 @pass_context
 def import_layer(
@@ -230,6 +234,7 @@ def import_layer(
     file: Path,
     layer_key: str,
     accept_partial: bool,
+    organisation: str | None,
     source_layer: str | None,
     source_crs: str | None,
     mappings: tuple[str, ...],
@@ -258,6 +263,7 @@ def import_layer(
             csv_options=csv_options,
             progress=progress,
             accept_partial=accept_partial,
+            organisation=organisation,
         )
     click.echo(format_report(report, info.version))
 

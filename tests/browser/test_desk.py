@@ -60,6 +60,14 @@ def test_two_organisations_agree_on_one_case(
     item.click()
     expect(herne.locator("#case-detail")).to_be_visible()
     expect(herne.locator("#inbox-count")).to_be_hidden()  # seen now
+    # Both subjects by name, and whom to talk to about each (issue 12, items 5 and 6).
+    expect(herne.locator("#case-data .subjects .subject-0")).to_have_text(
+        "Fahrbahnerneuerung Bahnhofstraße"
+    )
+    expect(herne.locator("#case-data .subjects .subject-1")).to_have_text("Kanal Bahnhofstraße")
+    expect(herne.locator("#case-work .contacts")).to_contain_text(
+        "Fahrbahnerneuerung Bahnhofstraße: Stadt Herne, Straßenbau/Tiefbau, Tiefbauamt Herne"
+    )
 
     # Herne's coordinator gives it to Bochum's planner and proposes to bundle the works.
     expect(herne.locator("#case-assignee-select option")).not_to_have_count(1)
@@ -133,3 +141,11 @@ def test_an_objection_needs_a_reason_and_sends_the_proposal_back(
         "zurück zum Vorschlag: Einwand von Stadt Bochum"
     )
     expect(page.locator("#case-proposal")).to_be_visible()  # a new proposal may follow
+
+
+def test_a_cases_address_opens_it_on_the_map(live_server: LiveServer, page: Page) -> None:
+    case_id = shared_case(live_server)
+    sign_in(page, live_server, "b.coordinator", next=f"/#case={case_id}")
+    expect(page.locator("#case-detail")).to_be_visible()
+    expect(page.locator("#case-title")).to_contain_text(f"Fall {case_id}")
+    expect(page.locator("#inbox-count")).to_be_hidden()  # opened, so seen

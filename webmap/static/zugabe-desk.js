@@ -24,7 +24,8 @@ const ZugabeDesk = (() => {
       agree: "Zustimmen", object: "Einwand erheben", reason: "Begründung",
       state_waiting: "wartet auf Stimmen", state_agreed: "vereinbart", state_sent_back: "zurückgewiesen",
       state_withdrawn: "zurückgezogen", state_reopened: "wieder geöffnet",
-      earlier: "Frühere Vorschläge",
+      earlier: "Frühere Vorschläge", contacts: "Ansprechpartner", mail_all: "E-Mail an alle Beteiligten",
+      mail_subject: "ZUGABE: Fall {id}",
     },
     en: {
       inbox: "Inbox", new_cases: "{n} new", inbox_summary: "{n} cases, {unread} new",
@@ -40,7 +41,8 @@ const ZugabeDesk = (() => {
       agree: "Agree", object: "Object", reason: "Reason",
       state_waiting: "waiting for votes", state_agreed: "agreed", state_sent_back: "sent back",
       state_withdrawn: "withdrawn", state_reopened: "reopened",
-      earlier: "Earlier proposals",
+      earlier: "Earlier proposals", contacts: "Whom to talk to", mail_all: "E-mail everyone involved",
+      mail_subject: "ZUGABE: case {id}",
     },
   };
   const DUE = ["", "overdue", "week", "month"];
@@ -143,6 +145,7 @@ const ZugabeDesk = (() => {
     data.append(app.el("dt", {}, t.due_date),
       app.el("dd", { id: "case-due" }, `${day(p.due_date)}${p.due_date_set ? "" : ` ${t.due_derived}`}`));
     box.append(data);
+    box.append(contacts(c));
     const frozen = p.status === "agreed" || p.status === "obsolete";
     if (mayReview && !frozen) box.append(assignControls(c), dueControls(c));
     if (p.decision) box.append(decisionRecord(p.decision, p.organisations));
@@ -162,6 +165,36 @@ const ZugabeDesk = (() => {
     } else if (mayReview && !frozen) {
       box.append(proposalForm(c));
     }
+  }
+
+  /** Both subjects' organisation, department, contact and e-mail, and one e-mail link
+   * to all of them carrying the case's address. */
+  function contacts(c) {
+    const box = app.el("div", { class: "contacts" });
+    box.append(app.el("h4", {}, t.contacts));
+    const list = app.el("ul");
+    const addresses = [];
+    for (const s of c.subjects) {
+      const who = s.contact;
+      if (!who) continue;
+      const parts = [who.organisation && app.organisation(who.organisation), who.department && app.department(who.department),
+        who.contact, who.person].filter(Boolean);
+      const item = app.el("li", {}, `${s.label[app.lang] || s.label.de}: ${parts.join(", ")}`);
+      if (who.email) {
+        addresses.push(who.email);
+        item.append(" ", app.el("a", { href: `mailto:${encodeURIComponent(who.email)}` }, who.email));
+      }
+      list.append(item);
+    }
+    box.append(list);
+    if (addresses.length) {
+      const subject = app.format(t.mail_subject, { id: c.id });
+      const address = `${window.location.origin}/#case=${c.id}`;
+      const href = `mailto:${[...new Set(addresses)].map(encodeURIComponent).join(",")}` +
+        `?subject=${encodeURIComponent(subject)}&body=${encodeURIComponent(address)}`;
+      box.append(app.el("a", { href, id: "case-mail" }, t.mail_all));
+    }
+    return box;
   }
 
   function mayVote(decision) {

@@ -56,7 +56,7 @@ const ZugabeMap = (() => {
       overlap_area_m2: "Überlagerung (m²)", overlap_length_m: "Überlagerung (m)",
       distance_m: "Abstand (m)", overlap_days: "gemeinsame Tage", gap_months: "Abstand (Monate)",
       case_of: "Fall {id}",
-      layer_feature: "{layer} {ref}", project_ref: "Maßnahme {id}", version: "Version",
+      version: "Version",
       updated: "Geändert", by: "von",
       import: "Daten importieren", import_target: "Ziel", import_projects: "Maßnahmenliste",
       import_file: "Datei", source_crs: "Koordinatensystem (falls die Datei keines nennt)",
@@ -111,7 +111,7 @@ const ZugabeMap = (() => {
       overlap_area_m2: "Overlap (m²)", overlap_length_m: "Overlap (m)",
       distance_m: "Distance (m)", overlap_days: "Shared days", gap_months: "Gap (months)",
       case_of: "Case {id}",
-      layer_feature: "{layer} {ref}", project_ref: "Project {id}", version: "Version",
+      version: "Version",
       updated: "Changed", by: "by",
       import: "Import data", import_target: "Into", import_projects: "Project list",
       import_file: "File", source_crs: "Coordinate system (if the file names none)",
@@ -127,6 +127,11 @@ const ZugabeMap = (() => {
         "{unchanged_rows} unchanged, {invalid_rows} rows with problems; nothing stored.",
     },
   };
+  // Subject A and subject B of an open case: black solid, and dashed in the palette's blue.
+  const SUBJECT_OUTLINES = [
+    { color: "#000000", weight: 4 },
+    { color: "#0072b2", weight: 4, dashArray: "8 6" },
+  ];
   const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
@@ -300,6 +305,8 @@ const ZugabeMap = (() => {
   // ------------------------------------------------------------------ start
 
   async function start(map, drawnItems) {
+    // Read before the view takes the address over.
+    const caseInAddress = /^#case=(\d+)$/.exec(window.location.hash);
     state.map = map;
     state.drawnItems = drawnItems;
     state.lang = $("panel").dataset.lang === "en" ? "en" : "de";
@@ -370,9 +377,17 @@ const ZugabeMap = (() => {
       api, el, format, say, problemText, permissions, reload, showCase, caseStatusLabel,
       lang: state.lang, me: state.me, vocab: state.vocab,
       organisation: (key) => label("organisations", key),
+      department: (key) => label("departments", key),
       zoomTo: (geometry) => { if (geometry) map.fitBounds(L.geoJSON(geometry).getBounds(), { maxZoom: 18 }); },
     });
     await reload();
+    // A case's address (#case=12, as in the desk's e-mails): open it where it lies.
+    if (caseInAddress) {
+      await showCase(Number(caseInAddress[1]));
+      if (state.openCase && state.openCase.geometry) {
+        map.fitBounds(L.geoJSON(state.openCase.geometry).getBounds(), { maxZoom: 18 });
+      }
+    }
   }
 
   /** folium's Leaflet.draw control of this map: a page global whose feature group is ours. */
@@ -824,8 +839,9 @@ const ZugabeMap = (() => {
     $("case-message").textContent = p.message[state.lang] || p.message.de;
     const data = $("case-data");
     data.replaceChildren();
-    const subject = (s) => s.kind === "project" ? format(state.t.project_ref, { id: s.ref })
-      : format(state.t.layer_feature, { layer: s.layer, ref: s.ref });
+    // Both subjects by name, as the server words them: a project's title, a layer feature
+    // with its street ("Haltungen HE-H00605, Bahnhofstraße").
+    const subject = (s) => s.label[state.lang] || s.label.de;
     const rows = [
       ["status", caseStatusLabel(p.status) + (p.status_reason ? ` – ${p.status_reason}` : "")],
       ["severity", state.t[`severity_${p.severity}`]],
@@ -839,12 +855,12 @@ const ZugabeMap = (() => {
     }
     for (const [key, value] of rows) data.append(el("dt", {}, state.t[key]), el("dd", {}, value));
     const subjects = el("dd", { class: "subjects" });
-    for (const s of c.subjects) {
-      const link = el("button", { type: "button", class: "link" }, subject(s));
+    c.subjects.forEach((s, side) => {
+      const link = el("button", { type: "button", class: `link subject-${side}` }, subject(s));
       if (s.kind === "project") link.addEventListener("click", () => showProject(Number(s.ref)));
       else link.disabled = true;
       subjects.append(link);
-    }
+    });
     data.append(el("dt", {}, state.t.involved), subjects);
     // The steps by hand the server allows from this status (the others: proposal and votes).
     const manual = state.vocab.case_desk.statuses.find((s) => s.key === p.status).manual_to;
@@ -862,18 +878,18 @@ const ZugabeMap = (() => {
     $("case-detail").hidden = false;
     $("hint").hidden = true;
     state.highlight.clearLayers();
-    for (const s of c.subjects) {
+    // The two subjects outlined differently (solid and dashed), as the list marks them.
+    c.subjects.forEach((s, side) => {
+      const outline = SUBJECT_OUTLINES[side];
       for (const geometry of [s.geometry, s.derived_geometry]) {
         if (!geometry) continue;
         L.geoJSON(geometry, {
           pane: "zugabe-highlight",
-          style: { color: "#000", weight: 4, dashArray: "4 4", fillOpacity: 0.1 },
-          pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-            color: "#000", radius: 8, pane: "zugabe-highlight",
-          }),
+          style: { ...outline, fillOpacity: 0.1 },
+          pointToLayer: (f, latlng) => L.circleMarker(latlng, { ...outline, radius: 8, pane: "zugabe-highlight" }),
         }).addTo(state.highlight);
       }
-    }
+    });
     drawCases([c], state.highlight, true);
     $("case-detail").scrollIntoView({ block: "nearest" });
   }

@@ -96,7 +96,7 @@ class Services:
             settings.case_due_days_before_start,
         )
         projects.cases = cases
-        layers = LayerService(store, definitions, settings, policy, audit)
+        layers = LayerService(store, definitions, settings, policy, audit, vocabulary.organisations)
         layers.cases = cases
         return cls(
             settings,

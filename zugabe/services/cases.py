@@ -37,6 +37,7 @@ from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
 from zugabe.services.audit import AuditService, Change
+from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.projects import ProjectFilter
 from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
 
@@ -57,6 +58,8 @@ class _LiveIndex:
     index: DetectionIndex
     revision: int
     layers: frozenset[str]
+    responsible: Mapping[str, str]
+    """Layer key → the organisation responsible for its data, where one is recorded."""
 
 
 class CaseService:
@@ -75,6 +78,7 @@ class CaseService:
         self.store = store
         self.vocabulary = vocabulary
         self.due_days_before_start = due_days_before_start
+        self.subjects = SubjectDescriber(store, definitions)
         self.policy = policy
         self.audit = audit
         self.display_name = display_name  # username -> the name histories show
@@ -136,7 +140,12 @@ class CaseService:
         index = DetectionIndex(
             projects, layers, layer_definitions=self.definitions, rules=self.rules
         )
-        self._live = _LiveIndex(index, revision, frozenset(layer_keys))
+        responsible = {
+            info.key: info.responsible_organisation
+            for info in self.store.list_layers()
+            if info.responsible_organisation
+        }
+        self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
         return index
 
     def _meets_unloaded_layer(self, project: Project, live: _LiveIndex) -> bool:
@@ -160,7 +169,7 @@ class CaseService:
         index = live.index.updated(
             saved=[saved] if saved else [], removed=[removed] if removed is not None else []
         )
-        self._live = _LiveIndex(index, revision, live.layers)
+        self._live = _LiveIndex(index, revision, live.layers, live.responsible)
         return index
 
     def detect_project(self, project: Project, actor: Actor) -> DetectionRun:
@@ -226,7 +235,10 @@ class CaseService:
         assert a is not None and b is not None, finding.pair_key
         layer_title = self.definitions[rule.layer].title.de if rule.layer else None
         values = message_values(finding, a, b, layer_title=layer_title)
-        organisations = sorted({o for o, _d in finding.involved if o})
+        # The organisation answering for a layer's data is involved in its features' cases.
+        responsible = self._live.responsible.get(rule.layer) if rule.layer and self._live else None
+        involved = {o for o, _d in finding.involved if o}
+        organisations = sorted(involved | {responsible} if responsible else involved)
         departments = sorted({d for _o, d in finding.involved if d})
         windows = [p.attributes for p in (a, b) if isinstance(p, Project)]
         starts = [w.start for w in windows]
@@ -415,8 +427,9 @@ class CaseService:
 
     def _subject_geometry(self, subject: Subject) -> dict[str, Any]:
         """A subject with its current geometry (and a layer feature's derived one, such as
-        a tree's root-protection zone); None where it no longer exists."""
-        geometry = derived = None
+        a tree's root-protection zone; None where it no longer exists), its name and whom
+        to talk to about it."""
+        geometry = derived = project = feature = None
         if subject.kind == "project":
             project = self.store.get_project(int(subject.ref))
             geometry = project.geometry if project else None
@@ -424,7 +437,11 @@ class CaseService:
             feature = self._current_index().feature_by_ref(subject.layer, subject.ref)
             if feature is not None:
                 geometry, derived = feature.geometry, feature.derived
-        body = _subject_json(subject) | {"geometry": self._lonlat(geometry)}
+        body = (
+            _subject_json(subject)
+            | {"geometry": self._lonlat(geometry)}
+            | self.subjects.describe(subject, project, feature)
+        )
         if derived is not None:
             body["derived_geometry"] = self._lonlat(derived)
         return body

@@ -8,7 +8,7 @@ failure or Ctrl-C leaves the previous version as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -101,16 +101,30 @@ class LayerService:
         settings: Settings,
         policy: Policy,
         audit: AuditService,
+        organisations: Collection[str],
     ) -> None:
         self.store = store
         self.policy = policy
         self.audit = audit
+        self.organisations = frozenset(organisations)
         self.definitions = definitions
         self.settings = settings
         self.reprojector = Reprojector(settings.storage_crs)
         self.batch_size = BATCH_SIZE
         # Set by ``Services.open``: an import recomputes the coordination cases.
         self.cases: CaseService | None = None
+
+    def _responsible(self, organisation: str | None, actor: Actor) -> str | None:
+        if organisation is None:
+            return actor.organisation
+        if organisation not in self.organisations:
+            raise InvalidInput(
+                f"unknown organisation '{organisation}'",
+                field_errors=[
+                    FieldError("/organisation", f"one of {', '.join(sorted(self.organisations))}")
+                ],
+            )
+        return organisation
 
     def definition(self, key: str) -> LayerDefinition:
         try:
@@ -132,15 +146,19 @@ class LayerService:
         csv_options: CsvOptions | None = None,
         progress: Progress | None = None,
         accept_partial: bool = False,
+        organisation: str | None = None,
     ) -> tuple[LayerInfo, ImportReport]:
         """Check every row of a file and store the accepted ones as the layer's new version.
 
         A file whose rows are all refused never replaces the stored version, nor one with
         more than ``max_refused_share`` of its rows refused unless ``accept_partial``.
+        ``organisation`` answers for the data (default: the importing account's): it is
+        involved in the cases of the layer's features, and named as their contact.
         """
         self.policy.require_writer(actor)
         definition = self.definition(layer_key)
         self.policy.require_layer_write(actor, definition.theme, f"importing the layer {layer_key}")
+        responsible = self._responsible(organisation, actor)
         parts = export_parts(path, layer_key, source_layer)
         source = (
             open_parts(path, parts, limits=self.settings)
@@ -186,6 +204,7 @@ class LayerService:
             user=actor.username,
             report=report.as_dict(),
             keep_earlier=self.settings.keep_layer_versions,
+            responsible_organisation=responsible,
         )
         batches = self._batches(definition, accepted, progress)
         before = self.store.get_layer(layer_key)
@@ -475,6 +494,7 @@ class LayerService:
             "transformation": info.transformation,
             "imported_at": info.imported_at.isoformat(),
             "imported_by": info.imported_by,
+            "responsible_organisation": info.responsible_organisation,
             "report": info.report,
         }
 
@@ -540,6 +560,7 @@ class LayerService:
                 user=actor.username,
                 report=target.report | {"notes": [*target.report.get("notes", []), note]},
                 keep_earlier=self.settings.keep_layer_versions,
+                responsible_organisation=target.responsible_organisation,
             )
             info = self.store.replace_layer(restored, [_feature_batch(features)])
             self.audit.record(

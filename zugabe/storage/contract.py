@@ -227,6 +227,8 @@ class NewLayerVersion:
     report: dict[str, Any]
     keep_earlier: int = 0
     """How many earlier versions keep their features, for ``archived_layer_features``."""
+    responsible_organisation: str | None = None
+    """The organisation that answers for the data (involved in its features' cases)."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ class LayerInfo:
     imported_at: datetime
     imported_by: str
     report: dict[str, Any]
+    responsible_organisation: str | None = None
 
 
 @dataclass(frozen=True)

@@ -622,6 +622,7 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
                 imported_at=imported_at,
                 imported_by=version.user,
                 report=version.report,
+                responsible_organisation=version.responsible_organisation,
             )
             values = _layer_values(info, report)
             if previous is None:
@@ -1525,6 +1526,7 @@ def _layer_values(info: LayerInfo, report: str) -> dict[str, Any]:
         "imported_at": info.imported_at,
         "imported_by": info.imported_by,
         "report": report,
+        "responsible_organisation": info.responsible_organisation,
     }
 
 
@@ -1542,6 +1544,7 @@ def _layer_info(row: Row[Any]) -> LayerInfo:
         imported_at=row.imported_at,
         imported_by=row.imported_by,
         report=json.loads(row.report),
+        responsible_organisation=row.responsible_organisation,
     )
 
 

@@ -569,6 +569,13 @@ def _create_case_desk(conn: Connection) -> None:
             conn.exec_driver_sql("UPDATE cases SET status = 'agreed' WHERE id = ?", (case_id,))
 
 
+def _add_layer_responsibility(conn: Connection) -> None:
+    # Whom to talk to about a layer's features: the organisation responsible for the data,
+    # recorded with each version at import (and taken along by a rollback).
+    for name in ("layers", "layer_versions"):
+        conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN responsible_organisation TEXT")
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -587,6 +594,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
         "the coordination desk: assignees, due dates, decisions, votes, events",
         _create_case_desk,
     ),
+    MigrationStep(12, "the organisation responsible for a layer", _add_layer_responsibility),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -749,6 +757,7 @@ def _layer_metadata_columns() -> list[Column[Any]]:
         Column("imported_at", UtcDateTime, nullable=False),
         Column("imported_by", Text, nullable=False),
         Column("report", Text, nullable=False),
+        Column("responsible_organisation", Text),  # step 12
     ]
 
 

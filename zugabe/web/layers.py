@@ -73,10 +73,17 @@ def upload_layer(key: str) -> Response:
     services.policy.require_layer_write(actor, definition.theme, f"importing the layer {key}")
     with received_upload(services.settings.max_upload_bytes, UPLOAD_SIGNATURES) as path:
         accept_partial, options = flag("accept_partial"), upload_options()
+        organisation = request.form.get("organisation") or None
 
         def work(path: Path, progress: Progress | None = None) -> dict[str, Any]:
             _info, report = services.layers.import_file(
-                path, key, actor, accept_partial=accept_partial, progress=progress, **options
+                path,
+                key,
+                actor,
+                accept_partial=accept_partial,
+                progress=progress,
+                organisation=organisation,
+                **options,
             )
             return services.layers.describe(actor, key) | {"report": report.as_dict()}
 

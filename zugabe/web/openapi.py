@@ -133,6 +133,13 @@ def build_openapi(
                 "description": "Store the accepted rows even when more than max_refused_share "
                 "of the rows were refused (a file with no accepted row is never stored).",
             },
+            "organisation": {
+                "type": "string",
+                "enum": sorted(vocabulary.organisations),
+                "description": "The organisation responsible for the data (default: the "
+                "importing account's); involved in the cases of its features and named as "
+                "their contact.",
+            },
         },
     }
     filters = project_filters()
