@@ -74,10 +74,10 @@ def test_a_parameter_given_twice_is_refused(client: FlaskClient) -> None:
     assert response.get_json()["detail"] == "'limit' is given 2 times; give it once"
 
 
-PAGED = [
+PAGED = [  # a list that pages has a cursor; the search box's `limit` is only a maximum
     (path, operation)
     for method, path, operation in OPERATIONS
-    if "limit" in declared(path, operation)
+    if "after" in declared(path, operation)
 ]
 
 
