@@ -61,6 +61,8 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "markerclusterdefaultcss": f"{VENDOR}/leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
     "zugabe_map": f"{APP}/zugabe-map.js",
     "zugabe_import": f"{APP}/zugabe-import.js",
+    "zugabe_pick": f"{APP}/zugabe-pick.js",
+    "zugabe_find": f"{APP}/zugabe-find.js",
     "zugabe_map_css": f"{APP}/zugabe-map.css",
 }
 
@@ -106,6 +108,8 @@ class ZugabeApp(JSCSSMixin, MacroElement):
     default_js: ClassVar[list[tuple[str, str | None]]] = [
         ("markerclusterjs", LOCAL_ASSETS["markerclusterjs"]),
         ("zugabe_import", LOCAL_ASSETS["zugabe_import"]),
+        ("zugabe_pick", LOCAL_ASSETS["zugabe_pick"]),
+        ("zugabe_find", LOCAL_ASSETS["zugabe_find"]),
         ("zugabe_map", LOCAL_ASSETS["zugabe_map"]),
     ]
     default_css: ClassVar[list[tuple[str, str | None]]] = [
