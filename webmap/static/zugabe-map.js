@@ -143,6 +143,7 @@ const ZugabeMap = (() => {
     "zugabe-projects": 410, "zugabe-cases": 420, "zugabe-highlight": 430, "zugabe-labels": 440,
   };
   const NARROW = window.matchMedia("(max-width: 700px)"); // a phone: map and list take turns
+  const TOLERANCE = L.Browser.touch ? 10 : 4; // px beside a drawn line that still count as on it
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
   const BASE_LAYERS = ["districts", "streets"]; // shown at start without a base map
@@ -152,7 +153,7 @@ const ZugabeMap = (() => {
     labels: {}, colors: null, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
     current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
-    prefetched: null, me: null, drawControl: null, signingIn: false,
+    prefetched: null, me: null, drawControl: null, signingIn: false, renderers: {},
   };
   const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
   const CSRF_PROBLEM = "/problems/csrf"; // the problem type of a refused CSRF token
@@ -600,6 +601,12 @@ const ZugabeMap = (() => {
     }
   }
 
+  /** One canvas per pane, each with the pointer's tolerance (ZugabePick asks the shapes). */
+  function renderer(pane) {
+    state.renderers[pane] ||= L.canvas({ pane, tolerance: TOLERANCE });
+    return state.renderers[pane];
+  }
+
   function layerStyle(layer, properties) {
     const style = layer.style;
     let color = style.fill_color;
@@ -618,6 +625,7 @@ const ZugabeMap = (() => {
       color: layer.geometry_types.includes("Point") ? style.stroke_color : (layer.classify ? color : style.stroke_color),
       weight: style.stroke_width, opacity: style.stroke_opacity * faint,
       fillColor: color, fillOpacity: style.fill_opacity, radius: style.point_radius,
+      renderer: renderer("overlayPane"),
     };
   }
 
@@ -657,7 +665,7 @@ const ZugabeMap = (() => {
     const color = state.colors.departments[properties.department] ?? state.colors.other;
     return {
       color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7,
-      pane: "zugabe-projects",
+      pane: "zugabe-projects", renderer: renderer("zugabe-projects"),
     };
   }
 
@@ -736,6 +744,7 @@ const ZugabeMap = (() => {
       color, weight: emphasised ? 10 : 8, opacity: 0.6, dashArray: relation === "note" ? "6 6" : null,
       fillColor: color, fillOpacity: 0.2, radius: 9,
       pane: emphasised ? "zugabe-highlight" : "zugabe-cases",
+      renderer: renderer(emphasised ? "zugabe-highlight" : "zugabe-cases"),
     };
   }
 
