@@ -100,6 +100,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "detectAll": row(401, 403, region_admin=200),
     "getJob": row(401, 404, region_admin=200),  # a region admin's job: others may not see it
     "getSynergyGrid": READ,
+    "search": READ,
     # reports, exports
     "getProjectReport": PAGE,
     "getProjectReportCases": READ,
@@ -262,6 +263,7 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "detectAll": ("POST", "/api/cases/detect", {}),
         "getJob": ("GET", f"/api/jobs/{world.admin_job()}", {}),
         "getSynergyGrid": ("GET", "/api/synergy?cell_size=500&bbox=7.21,51.52,7.23,51.53", {}),
+        "search": ("GET", "/api/search?q=stra%C3%9Fe&limit=3", {}),
         "getProjectReport": ("GET", "/reports/projects/1", {"headers": HTML}),
         "getProjectReportCases": ("GET", "/reports/projects/1/cases.csv", {}),
         "getOrganisationReport": ("GET", "/reports/organisations/herne", {"headers": HTML}),

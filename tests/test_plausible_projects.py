@@ -107,6 +107,7 @@ def test_a_long_line_is_refused_on_create_put_and_patch(client: FlaskClient) -> 
         "pointer": "/geometry",
         "detail": "the length is 13.89 km, more than the 10 km allowed "
         "for measure type 'road_renewal'",
+        "code": "geometry.too_long",
     }
     created = client.post("/api/projects", json=feature()).get_json()
     path = f"/api/projects/{created['id']}"
@@ -145,6 +146,7 @@ def test_a_cost_of_1e300_is_refused(client: FlaskClient) -> None:
         "pointer": "/properties/cost_eur",
         "detail": "'cost_eur' is 1e+300 €, more than the 10,000,000,000 € allowed "
         "for measure type 'road_renewal'",
+        "code": "field.cost_too_high",
     }
     created = client.post("/api/projects", json=feature(cost_eur=1e10))
     assert created.status_code == 201
@@ -160,6 +162,7 @@ def test_a_title_of_201_characters_is_refused_not_cut(client: FlaskClient) -> No
     assert error == {
         "pointer": "/properties/title",
         "detail": "'title' has 201 characters, more than the 200 allowed",
+        "code": "field.too_long",
     }
     created = client.post("/api/projects", json=feature(title="T" * 200))
     assert created.get_json()["properties"]["title"] == "T" * 200

@@ -161,6 +161,7 @@ def test_an_external_id_names_one_project(app: Flask) -> None:
         {
             "pointer": "/properties/external_id",
             "detail": "external_id 'KA-1' is already used by project 1",
+            "code": "field.external_id_taken",
         }
     ]
 

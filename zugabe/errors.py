@@ -7,8 +7,10 @@ and the CLI into a plain message, without knowing the cause.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from zugabe.messages import CATALOGUE, DEFAULT, Message
 
 QUOTE_MAX = 200
 """Most characters of a user's input an error text repeats."""
@@ -28,13 +30,37 @@ class FieldError:
     ``pointer`` is a JSON pointer into the submitted document
     (``/properties/title``, ``/geometry/coordinates/0/3``) so a form can show
     the message next to the right input.
+
+    ``message``, when given, words ``detail`` in the language of whoever reads it (see
+    ``zugabe.messages``); ``detail`` is its English text, for the CLI and the logs.
     """
 
     pointer: str
     detail: str
+    message: Message | None = field(default=None, compare=False)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"pointer": self.pointer, "detail": self.detail}
+    @classmethod
+    def coded(cls, pointer: str, code: str, **params: Any) -> FieldError:
+        """An error worded from the catalogue: ``FieldError.coded("/title", "field.empty",
+        field="title")``."""
+        return cls.of(pointer, Message(code, params))
+
+    @classmethod
+    def of(cls, pointer: str, message: Message) -> FieldError:
+        return cls(pointer, message.text(), message)
+
+    def under(self, prefix: str) -> FieldError:
+        """The same error, its pointer below ``prefix`` (``/properties`` + ``/title``)."""
+        return FieldError(prefix + self.pointer, self.detail, self.message)
+
+    def as_dict(self, lang: str = DEFAULT) -> dict[str, str]:
+        if self.message is None:
+            return {"pointer": self.pointer, "detail": self.detail}
+        return {
+            "pointer": self.pointer,
+            "detail": self.message.text(lang),
+            "code": self.message.code,
+        }
 
 
 class ZugabeError(Exception):
@@ -44,22 +70,38 @@ class ZugabeError(Exception):
     title: str = "Internal error"
     problem_type: str = "about:blank"
 
-    def __init__(self, detail: str, *, field_errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        field_errors: list[FieldError] | None = None,
+        message: Message | None = None,
+    ) -> None:
+        """``detail`` in English, or ``message`` to word it in the reader's language."""
+        detail = message.text() if message is not None else detail
         super().__init__(detail)
         self.detail = detail
+        self.message = message
         self.field_errors = field_errors or []
 
-    def problem(self) -> dict[str, Any]:
-        """The error as an RFC 9457 problem (without ``instance``, which the web adds)."""
+    def problem(self, lang: str = DEFAULT) -> dict[str, Any]:
+        """The error as an RFC 9457 problem (without ``instance``, which the web adds), its
+        title, detail and field errors worded in ``lang`` where the catalogue has them."""
         body: dict[str, Any] = {
             "type": self.problem_type,
-            "title": self.title,
+            "title": problem_title(self.status, self.title, lang),
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.message.text(lang) if self.message is not None else self.detail,
         }
         if self.field_errors:
-            body["errors"] = [e.as_dict() for e in self.field_errors]
+            body["errors"] = [e.as_dict(lang) for e in self.field_errors]
         return body
+
+
+def problem_title(status: int, english: str, lang: str) -> str:
+    """The generic title of a status in ``lang`` (``english`` where none is catalogued)."""
+    code = f"title.{status}"
+    return Message(code).text(lang) if lang != DEFAULT and code in CATALOGUE else english
 
 
 class ConfigError(ZugabeError):

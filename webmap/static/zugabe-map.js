@@ -70,6 +70,9 @@ const ZugabeMap = (() => {
         "({unchanged_rows} unverändert).",
       import_projects_dry: "Prüfung: {new_rows} neu, {changed_rows} geändert, " +
         "{unchanged_rows} unverändert, {invalid_rows} Zeilen mit Fehlern; nichts gespeichert.",
+      also_here: "Hier liegt auch:", search_placeholder: "Straße, Stadtteil oder Maßnahme suchen",
+      search_none: "Nichts gefunden.", kind_street: "Straße", kind_district: "Stadtteil",
+      kind_project: "Maßnahme", show_map: "Karte", show_list: "Liste",
     },
     en: {
       switch: "Deutsch", api_docs: "API", sign_out: "Sign out", sign_in: "Sign in",
@@ -125,6 +128,9 @@ const ZugabeMap = (() => {
         "({unchanged_rows} unchanged).",
       import_projects_dry: "Check: {new_rows} new, {changed_rows} changed, " +
         "{unchanged_rows} unchanged, {invalid_rows} rows with problems; nothing stored.",
+      also_here: "Also here:", search_placeholder: "Find a street, district or project",
+      search_none: "Nothing found.", kind_street: "Street", kind_district: "District",
+      kind_project: "Project", show_map: "Map", show_list: "List",
     },
   };
   // Subject A and subject B of an open case: black solid, and dashed in the palette's blue.
@@ -132,7 +138,11 @@ const ZugabeMap = (() => {
     { color: "#000000", weight: 4 },
     { color: "#0072b2", weight: 4, dashArray: "8 6" },
   ];
-  const PANES = { "zugabe-cases": 410, "zugabe-projects": 420, "zugabe-highlight": 430 };
+  const PANES = {
+    "zugabe-projects": 410, "zugabe-cases": 420, "zugabe-highlight": 430, "zugabe-labels": 440,
+  };
+  const NARROW = window.matchMedia("(max-width: 700px)"); // a phone: map and list take turns
+  const TOLERANCE = L.Browser.touch ? 10 : 4; // px beside a drawn line that still count as on it
   const CLUSTER_ABOVE = 1500; // projects in view above which they are drawn as clusters
   const PAGE = 1000; // features per request (the API's largest page by default)
   const BASE_LAYERS = ["districts", "streets"]; // shown at start without a base map
@@ -142,7 +152,7 @@ const ZugabeMap = (() => {
     labels: {}, colors: null, shown: new Set(), groups: {}, notes: {},
     projects: null, clusters: null, cases: null, highlight: null,
     current: null, draft: null, openCase: null, generation: 0, pending: 0, clustering: false,
-    prefetched: null, me: null, drawControl: null, signingIn: false,
+    prefetched: null, me: null, drawControl: null, signingIn: false, renderers: {},
   };
   const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
   const CSRF_PROBLEM = "/problems/csrf"; // the problem type of a refused CSRF token
@@ -187,10 +197,11 @@ const ZugabeMap = (() => {
    * A 401 (signed out meanwhile) goes to the login page: the promise then never settles.
    * A write refused for its CSRF token is sent once more with the session's current one. */
   async function api(method, path, body, headers, retried) {
+    // The server words its problems in the page's language (zugabe.messages).
     const options = {
       method,
       credentials: "same-origin",
-      // The page's language: the server words history entries and reasons in it.
+      // The page's language: the server words history entries, reasons and problems in it.
       headers: { Accept: "application/json", "Accept-Language": state.lang, ...(headers || {}) },
     };
     if (!SAFE_METHODS.has(method) && state.me && state.me.csrf_token) {
@@ -300,7 +311,6 @@ const ZugabeMap = (() => {
     for (const [value, text] of entries) select.append(el("option", { value }, text));
   }
 
-  function tooltip(text) { return el("span", {}, text); }
 
   // ------------------------------------------------------------------ start
 
@@ -348,9 +358,10 @@ const ZugabeMap = (() => {
     buildForm();
     buildLegend();
     buildLayerList();
-    // Fixed drawing order, whatever loads first: layers (overlayPane, 400) < cases <
-    // projects < highlights. A click on a project's line opens the project; the wider
-    // case stroke around it opens the case.
+    // Fixed drawing order, whatever loads first: layers (overlayPane, 400) < projects < cases
+    // (translucent, so a conflict is never hidden under a project, nor the project under it)
+    // < highlights < names. What the pointer reaches is decided by ZugabePick, not by the
+    // order of the canvases.
     for (const [pane, z] of Object.entries(PANES)) map.createPane(pane).style.zIndex = z;
     state.projects = L.featureGroup().addTo(map);
     state.clusters = L.markerClusterGroup({
@@ -369,6 +380,15 @@ const ZugabeMap = (() => {
     map.on("moveend", () => { saveView(); reload(); });
     if (mayCreate) map.on(L.Draw.Event.CREATED, (event) => startDraft(event.layer));
     wireButtons();
+    wireViewToggle();
+    ZugabePick.start({
+      map, el, t: state.t, sources: pickSources, label: pickLabel, tooltip: pickTooltip,
+      details: pickDetails, activate: pickActivate,
+    });
+    ZugabeFind.start({
+      map, api, el, t: state.t, groups: () => state.groups, shown: () => state.shown,
+      pane: "zugabe-labels", showProject, onChosen: () => showView("map"),
+    });
     ZugabeImport.start({
       api, el, format, problemText, permissions, reload, t: state.t, layers: state.layers,
       label: (text) => text[state.lang] || text.de,
@@ -609,6 +629,12 @@ const ZugabeMap = (() => {
     }
   }
 
+  /** One canvas per pane, each with the pointer's tolerance (ZugabePick asks the shapes). */
+  function renderer(pane) {
+    state.renderers[pane] ||= L.canvas({ pane, tolerance: TOLERANCE });
+    return state.renderers[pane];
+  }
+
   function layerStyle(layer, properties) {
     const style = layer.style;
     let color = style.fill_color;
@@ -627,6 +653,7 @@ const ZugabeMap = (() => {
       color: layer.geometry_types.includes("Point") ? style.stroke_color : (layer.classify ? color : style.stroke_color),
       weight: style.stroke_width, opacity: style.stroke_opacity * faint,
       fillColor: color, fillOpacity: style.fill_opacity, radius: style.point_radius,
+      renderer: renderer("overlayPane"),
     };
   }
 
@@ -639,10 +666,6 @@ const ZugabeMap = (() => {
     L.geoJSON(response.data, {
       style: (f) => layerStyle(layer, f.properties),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, layerStyle(layer, f.properties)),
-      onEachFeature: (f, shape) => {
-        const name = f.properties.name || f.properties[layer.id_attribute] || "";
-        shape.bindTooltip(tooltip(`${layer.title[state.lang]} ${name}`));
-      },
     }).addTo(group);
     group.addTo(state.map);
     group.bringToBack();
@@ -663,13 +686,14 @@ const ZugabeMap = (() => {
       else if (state.groups[layer.key]) state.groups[layer.key].remove();
     }
     await Promise.all(jobs);
+    if (generation === state.generation) ZugabeFind.label();
   }
 
   function projectStyle(properties) {
     const color = state.colors.departments[properties.department] ?? state.colors.other;
     return {
       color, weight: 4, opacity: 0.9, fillColor: color, fillOpacity: 0.25, radius: 7,
-      pane: "zugabe-projects",
+      pane: "zugabe-projects", renderer: renderer("zugabe-projects"),
     };
   }
 
@@ -690,7 +714,7 @@ const ZugabeMap = (() => {
       if (!state.clustering) { state.clustering = true; busy(1); }
       state.clusters.addLayers(rows.map(([id, lon, lat, , department]) => {
         const marker = L.circleMarker([lat, lon], projectStyle({ department }));
-        marker.on("click", () => showProject(id));
+        marker.feature = { id, properties: {} }; // what ZugabePick opens
         return marker;
       }));
       return;
@@ -710,10 +734,6 @@ const ZugabeMap = (() => {
       pane: "zugabe-projects",
       style: (f) => projectStyle(f.properties),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, projectStyle(f.properties)),
-      onEachFeature: (f, shape) => {
-        shape.bindTooltip(tooltip(f.properties.title));
-        shape.on("click", (event) => { L.DomEvent.stopPropagation(event); showProject(f.id); });
-      },
     }).addTo(state.projects);
   }
 
@@ -738,11 +758,6 @@ const ZugabeMap = (() => {
       pane: emphasised ? "zugabe-highlight" : "zugabe-cases",
       style: (f) => caseStyle(f.properties.relation, emphasised),
       pointToLayer: (f, latlng) => L.circleMarker(latlng, caseStyle(f.properties.relation, emphasised)),
-      onEachFeature: (f, shape) => {
-        const name = f.properties.rule_name ? f.properties.rule_name[state.lang] : f.properties.rule;
-        shape.bindTooltip(tooltip(`${state.t[`relation_${f.properties.relation}`]}: ${name}`));
-        shape.on("click", (event) => { L.DomEvent.stopPropagation(event); showCase(f.id); });
-      },
     }).addTo(group);
   }
 
@@ -750,13 +765,103 @@ const ZugabeMap = (() => {
     return state.colors.relations[relation] ?? state.colors.other;
   }
 
+  /** Above the projects, wider and translucent: the project's own line shows through. */
   function caseStyle(relation, emphasised) {
     const color = relationColor(relation);
     return {
-      color, weight: emphasised ? 7 : 5, opacity: 0.9, dashArray: relation === "note" ? "6 6" : null,
-      fillColor: color, fillOpacity: 0.35, radius: 9,
+      color, weight: emphasised ? 10 : 8, opacity: 0.6, dashArray: relation === "note" ? "6 6" : null,
+      fillColor: color, fillOpacity: 0.2, radius: 9,
       pane: emphasised ? "zugabe-highlight" : "zugabe-cases",
+      renderer: renderer(emphasised ? "zugabe-highlight" : "zugabe-cases"),
     };
+  }
+
+  // ------------------------------------------------------------------ under the pointer
+
+  /** What ZugabePick looks for, first things first: projects (the narrowest lines), cases,
+   * then the thematic layers, the one drawn last (on top) first. */
+  function pickSources() {
+    const sources = [
+      { kind: "project", group: state.projects }, { kind: "project", group: state.clusters },
+      { kind: "case", group: state.cases },
+    ];
+    for (const layer of [...state.layers].reverse()) {
+      if (state.shown.has(layer.key)) sources.push({ kind: "feature", group: state.groups[layer.key], layer });
+    }
+    return sources;
+  }
+
+  function pickLabel({ kind, shape, layer }) {
+    const f = shape.feature;
+    if (kind === "project") return f.properties.title ?? format(state.t.project_ref, { id: f.id });
+    if (kind === "case") {
+      const p = f.properties;
+      return `${state.t[`relation_${p.relation}`]}: ${p.rule_name ? p.rule_name[state.lang] : p.rule}`;
+    }
+    const name = f.properties.name ?? f.properties[layer.id_attribute] ?? f.id;
+    return `${layer.title[state.lang] || layer.title.de}: ${name}`;
+  }
+
+  /** A project's or case's name; a layer feature's name with its key attributes. */
+  function pickTooltip(hit) {
+    if (hit.kind !== "feature") return el("span", {}, pickLabel(hit));
+    const box = el("div", { class: "feature-tip" });
+    box.append(el("strong", {}, pickLabel(hit)));
+    for (const [name, value] of featureRows(hit).slice(0, 3)) box.append(el("div", {}, `${name}: ${value}`));
+    return box;
+  }
+
+  /** A layer feature's attributes (projects and cases open in the panel instead). */
+  function pickDetails(hit) {
+    if (hit.kind !== "feature") return null;
+    const box = el("div", { class: "feature-details" });
+    box.append(el("h3", {}, pickLabel(hit)));
+    const list = el("dl");
+    for (const [name, value] of featureRows(hit)) list.append(el("dt", {}, name), el("dd", {}, value));
+    box.append(list);
+    return box;
+  }
+
+  function pickActivate({ kind, shape }) {
+    if (kind === "project") showProject(shape.feature.id).then(() => showView("list"));
+    else if (kind === "case") showCase(shape.feature.id).then(() => showView("list"));
+  }
+
+  /** A feature's non-empty attributes as [label, value], the classifying one first, with the
+   * labels of the layer's definition (layers/*.toml) in the page's language. */
+  function featureRows({ shape, layer }) {
+    const p = shape.feature.properties;
+    const number = new Intl.NumberFormat(state.lang === "en" ? "en-GB" : "de-DE", { maximumFractionDigits: 2 });
+    const key = layer.classify ? layer.classify.attribute : null;
+    const specs = [...layer.attributes].sort((a, b) => (b.name === key) - (a.name === key));
+    const rows = [];
+    for (const spec of specs) {
+      const value = p[spec.name];
+      if (value === null || value === undefined || value === "" || spec.name === "name") continue;
+      const classLabel = key === spec.name && layer.classify.classes.find((c) => c.value === value);
+      let shown = classLabel ? (classLabel.label[state.lang] || classLabel.label.de)
+        : typeof value === "number" && spec.name !== layer.id_attribute ? number.format(value) : String(value);
+      if (spec.unit) shown += ` ${spec.unit}`;
+      rows.push([spec.label[state.lang] || spec.label.de, shown]);
+    }
+    return rows;
+  }
+
+  // ------------------------------------------------------------------ on a phone
+
+  /** On a narrow screen the panel and the map take turns, switched by one button. */
+  function wireViewToggle() {
+    $("view-toggle").addEventListener("click", () => {
+      showView(document.body.dataset.view === "list" ? "map" : "list");
+    });
+    showView("map");
+  }
+
+  function showView(which) {
+    if (which === "list" && !NARROW.matches) return;
+    document.body.dataset.view = which;
+    $("view-toggle").textContent = which === "list" ? state.t.show_map : state.t.show_list;
+    if (which === "map") state.map.invalidateSize();
   }
 
   // ------------------------------------------------------------------ viewing a project

@@ -17,6 +17,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.errors import FieldError, quoted
+from zugabe.messages import Amount, Message, area, length
 
 if TYPE_CHECKING:
     from zugabe.domain.vocabulary import Vocabulary
@@ -121,16 +122,19 @@ def attributes_to_json(attributes: ProjectAttributes) -> dict[str, Any]:
     }
 
 
-def text_problem(value: str, *, multiline: bool = False) -> str | None:
+def text_problem(value: str, *, multiline: bool = False) -> Message | None:
     """What makes a text unfit to store and to print, or None: control characters (a report
-    or spreadsheet cannot hold them) and lone surrogates (not Unicode text at all)."""
+    or spreadsheet cannot hold them) and lone surrogates (not Unicode text at all). The
+    message names the field as ``field``; the caller fills it in."""
     allowed = "\n\t" if multiline else ""
     for position, char in enumerate(value):
         category = unicodedata.category(char)
         if category == "Cs":
-            return f"holds an invalid character (a lone surrogate) at position {position + 1}"
+            return Message("field.surrogate", {"position": position + 1})
         if category == "Cc" and char not in allowed:
-            return f"holds a control character (U+{ord(char):04X}) at position {position + 1}"
+            return Message(
+                "field.control_character", {"char": f"U+{ord(char):04X}", "position": position + 1}
+            )
     return None
 
 
@@ -140,43 +144,52 @@ def parse_attributes(
     """Check submitted attribute values; return the attributes or every problem.
 
     Pointers in the errors are relative to the properties object
-    (``/title``); the caller prefixes where they sit in its document.
+    (``/title``); the caller prefixes where they sit in its document. Each error carries
+    its message code (``zugabe.messages``), so the web words it in the reader's language.
     """
     errors: list[FieldError] = []
 
-    def error(name: str, detail: str) -> None:
-        errors.append(FieldError(f"/{name}", detail))
+    def error(name: str, code: str, **params: Any) -> None:
+        errors.append(FieldError.coded(f"/{name}", code, **params))
 
     for name in values:
         if name not in EDITABLE_FIELDS:
-            error(name, f"unknown field {quoted(name)}; allowed: {', '.join(EDITABLE_FIELDS)}")
+            error(name, "field.unknown", key=quoted(name), allowed=", ".join(EDITABLE_FIELDS))
 
     def text(name: str, limit: int, *, required: bool = False) -> str:
         value = values.get(name)
         if value is None:
             if required:
-                error(name, f"'{name}' is required")
+                error(name, "field.required", field=name)
             return ""
         if not isinstance(value, str):
-            error(name, f"'{name}' must be a string")
+            error(name, "field.not_text", field=name)
             return ""
         value = value.strip()
         if required and not value:
-            error(name, f"'{name}' must not be empty")
+            error(name, "field.empty", field=name)
         if len(value) > limit:  # refused, never cut: the planner decides what to drop
-            error(name, f"'{name}' has {len(value):,} characters, more than the {limit:,} allowed")
+            error(name, "field.too_long", field=name, length=len(value), limit=limit)
         if problem := text_problem(value, multiline=name == "description"):
-            error(name, f"'{name}' {problem}")
+            error(name, problem.code, field=name, **problem.params)
         return value
 
-    def key(name: str, allowed: dict[str, Any] | tuple[str, ...], context: str) -> str:
+    def key(name: str, allowed: dict[str, Any] | tuple[str, ...], context: Message | str) -> str:
         value = values.get(name)
         if value is None or value == "":
-            error(name, f"'{name}' is required")
+            error(name, "field.required", field=name)
             return ""
         if not isinstance(value, str) or value not in allowed:
             shown = ", ".join(sorted(allowed))
-            error(name, f"unknown {name} {quoted(value)}{context}; allowed: {shown}")
+            error(
+                name,
+                "field.unknown_key",
+                key=name,
+                field=name,
+                value=quoted(value),
+                context=context,
+                allowed=shown,
+            )
             return ""
         return value
 
@@ -195,11 +208,14 @@ def parse_attributes(
                     return found
                 error(
                     name,
-                    f"'{name}' must lie in the years {first} to {last} (planning_years of "
-                    f"the vocabulary), got {quoted(value)}",
+                    "field.date_years",
+                    field=name,
+                    first=str(first),
+                    last=str(last),
+                    value=quoted(value),
                 )
                 return None
-        error(name, f"'{name}' must be a date as YYYY-MM-DD, got {quoted(value)}")
+        error(name, "field.date_format", field=name, value=quoted(value))
         return None
 
     title = text("title", TITLE_MAX, required=True)
@@ -210,11 +226,19 @@ def parse_attributes(
     department = ""
     if organisation:
         org = vocabulary.organisations[organisation]
-        department = key("department", org.departments, f" for organisation '{organisation}'")
+        department = key(
+            "department",
+            org.departments,
+            Message("field.for_organisation", {"organisation": organisation}),
+        )
     measure_type = ""
     if department:
         dept = vocabulary.departments[department]
-        measure_type = key("measure_type", dept.measure_types, f" for department '{department}'")
+        measure_type = key(
+            "measure_type",
+            dept.measure_types,
+            Message("field.for_department", {"department": department}),
+        )
     status = Status.IDEA
     raw_status = values.get("status")
     if raw_status is not None:
@@ -223,12 +247,13 @@ def parse_attributes(
         except ValueError:
             error(
                 "status",
-                f"unknown status {quoted(raw_status)}; "
-                f"allowed: {', '.join(s.value for s in Status)}",
+                "field.unknown_status",
+                value=quoted(raw_status),
+                allowed=", ".join(s.value for s in Status),
             )
     start, end = day("start"), day("end")
     if start and end and end < start:
-        error("end", f"end {end.isoformat()} is before start {start.isoformat()}")
+        error("end", "field.end_before_start", end=end.isoformat(), start=start.isoformat())
     cost = values.get("cost_eur")
     if cost is not None and (
         isinstance(cost, bool)
@@ -236,13 +261,15 @@ def parse_attributes(
         or not math.isfinite(cost)
         or cost < 0
     ):
-        error("cost_eur", f"'cost_eur' must be a non-negative number of euros, got {quoted(cost)}")
+        error("cost_eur", "field.cost_invalid", value=quoted(cost))
         cost = None
     elif cost is not None and cost > (most := vocabulary.limits_of(measure_type).max_cost_eur):
         error(
             "cost_eur",
-            f"'cost_eur' is {_amount(cost, up=True)} €, more than the {_amount(most)} € allowed"
-            f"{_for_measure_type(measure_type)}",
+            "field.cost_too_high",
+            cost=Amount(cost, "€", up=True),
+            most=Amount(most, "€"),
+            for_type=_for_measure_type(measure_type),
         )
     if errors:
         return None, errors
@@ -264,43 +291,33 @@ def parse_attributes(
     )
 
 
-def size_problem(measure_type: str, geometry: BaseGeometry, vocabulary: Vocabulary) -> str | None:
+def size_problem(
+    measure_type: str, geometry: BaseGeometry, vocabulary: Vocabulary
+) -> Message | None:
     """Why a geometry (storage CRS, metres) is too large for one project of the measure type,
     or None. The area of polygons and the length of lines count; a point has no size."""
     limits = vocabulary.limits_of(measure_type)
     dimension = shapely.get_dimensions(geometry)
     if dimension == 2 and geometry.area > limits.max_area_m2:
-        measured, most = _area(geometry.area, up=True), _area(limits.max_area_m2)
-        what = "area"
+        code, measured, most = (
+            "geometry.too_large",
+            area(geometry.area, up=True),
+            area(limits.max_area_m2),
+        )
     elif dimension == 1 and geometry.length > limits.max_length_m:
-        measured, most = _length(geometry.length, up=True), _length(limits.max_length_m)
-        what = "length"
+        code, measured, most = (
+            "geometry.too_long",
+            length(geometry.length, up=True),
+            length(limits.max_length_m),
+        )
     else:
         return None
-    return (
-        f"the {what} is {measured}, more than the {most} allowed{_for_measure_type(measure_type)}"
+    return Message(
+        code, {"measured": measured, "most": most, "for_type": _for_measure_type(measure_type)}
     )
 
 
-def _for_measure_type(measure_type: str) -> str:
-    return f" for measure type '{measure_type}'" if measure_type else ""
-
-
-def _amount(value: float, *, up: bool = False) -> str:
-    """A figure as people read it: 31,245 or 0.25; absurd ones (1e+300) in short. A measured
-    figure is rounded ``up``, so that 5.001 km never reads as the 5 km allowed."""
-    if value >= 1e15:
-        return f"{value:.3g}"
-    decimals = 0 if value >= 100 else 2
-    if up:
-        value = math.ceil(value * 10**decimals) / 10**decimals
-    text = f"{value:,.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if decimals else text
-
-
-def _area(m2: float, *, up: bool = False) -> str:
-    return f"{_amount(m2 / 1e6, up=up)} km²" if m2 >= 1e6 else f"{_amount(m2, up=up)} m²"
-
-
-def _length(m: float, *, up: bool = False) -> str:
-    return f"{_amount(m / 1e3, up=up)} km" if m >= 1e3 else f"{_amount(m, up=up)} m"
+def _for_measure_type(measure_type: str) -> Message | str:
+    if not measure_type:
+        return ""
+    return Message("field.for_measure_type", {"measure_type": measure_type})

@@ -21,6 +21,7 @@ from zugabe.domain.project import Project, ProjectAttributes, attributes_to_json
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.crs import Reprojector
+from zugabe.messages import Message
 
 # Nesting depth of the coordinates array per geometry type.
 COORDINATE_DEPTH = {
@@ -89,7 +90,7 @@ def read_geometry(
     geometry = shape(obj)
     reason = shapely.is_valid_reason(geometry)
     if reason != "Valid Geometry":
-        return None, [FieldError(pointer, f"geometry is not valid: {_explain(reason)}")]
+        return None, [FieldError.coded(pointer, "geometry.invalid", reason=_explain(reason))]
     return geometry, []
 
 
@@ -171,22 +172,36 @@ def _check_ranges(
     if not outside:
         return []
     first = outside[0]
-    more = f" ({len(outside)} of {len(positions)} positions are)" if len(outside) > 1 else ""
+    more = (
+        Message("geometry.more_outside", {"count": len(outside), "total": len(positions)})
+        if len(outside) > 1
+        else None
+    )
+    more_text = more.text() if more else ""
     if all(in_region(p.lat, p.lon) for p in outside):
         detail = (
             f"position [{first.lon}, {first.lat}] looks like [lat, lon]: "
-            f"GeoJSON expects [lon, lat], i.e. [{first.lat}, {first.lon}]{more}"
+            f"GeoJSON expects [lon, lat], i.e. [{first.lat}, {first.lon}]{more_text}"
         )
     elif not (-180 <= first.lon <= 180 and -90 <= first.lat <= 90):
         detail = (
             f"position [{first.lon}, {first.lat}] is outside the WGS84 range "
-            f"(lon -180..180, lat -90..90); send lon/lat degrees, not projected metres{more}"
+            f"(lon -180..180, lat -90..90); send lon/lat degrees, not projected metres{more_text}"
         )
     else:
-        detail = (
-            f"position [{first.lon}, {first.lat}] lies outside the region served "
-            f"(lon {min_lon}..{max_lon}, lat {min_lat}..{max_lat}){more}"
-        )
+        return [
+            FieldError.coded(
+                first.pointer,
+                "geometry.outside_region",
+                lon=first.lon,
+                lat=first.lat,
+                min_lon=min_lon,
+                max_lon=max_lon,
+                min_lat=min_lat,
+                max_lat=max_lat,
+                more=more or "",
+            )
+        ]
     return [FieldError(first.pointer, detail)]
 
 
@@ -206,10 +221,10 @@ def read_properties(
 ) -> tuple[ProjectAttributes | None, list[FieldError]]:
     """Check a feature's properties; read-only bookkeeping fields are ignored."""
     if not isinstance(properties, dict):
-        return None, [FieldError(pointer, "properties must be an object")]
+        return None, [FieldError.coded(pointer, "project.properties_not_object")]
     editable = {k: v for k, v in properties.items() if k not in READ_ONLY_PROPERTIES}
     attributes, errors = parse_attributes(editable, vocabulary)
-    return attributes, [FieldError(pointer + e.pointer, e.detail) for e in errors]
+    return attributes, [e.under(pointer) for e in errors]
 
 
 def read_project_feature(
@@ -218,11 +233,12 @@ def read_project_feature(
     """A whole project Feature: attributes and lon/lat geometry, or ``InvalidInput``."""
     if not isinstance(doc, dict) or doc.get("type") != "Feature":
         raise InvalidInput(
-            "expected a GeoJSON Feature", field_errors=[FieldError("/type", "must be 'Feature'")]
+            message=Message("project.not_a_feature"),
+            field_errors=[FieldError.coded("/type", "project.must_be_feature")],
         )
     attributes, errors = read_properties(doc.get("properties"), vocabulary)
     if "geometry" not in doc or doc["geometry"] is None:
-        geometry, geometry_errors = None, [FieldError("/geometry", "geometry is required")]
+        geometry, geometry_errors = None, [FieldError.coded("/geometry", "geometry.required")]
     else:
         geometry, geometry_errors = read_geometry(doc["geometry"], rules)
     errors += geometry_errors
@@ -233,9 +249,28 @@ def read_project_feature(
 
 def raise_invalid(errors: list[FieldError]) -> None:
     """Raise one ``InvalidInput`` whose detail sums up all field errors."""
-    summary = "; ".join(f"{e.pointer}: {e.detail}" for e in errors[:3])
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    raise InvalidInput(f"the project was not saved: {summary}{more}", field_errors=errors)
+    raise InvalidInput(message=not_saved(errors), field_errors=errors)
+
+
+def not_saved(errors: list[FieldError]) -> Message:
+    """ "The project was not saved", with the first three field errors, in any language."""
+    return Message("project.not_saved", {"summary": _Summary(tuple(errors))})
+
+
+@dataclass(frozen=True)
+class _Summary:
+    """The first field errors of a refusal, each worded in the reader's language."""
+
+    errors: tuple[FieldError, ...]
+
+    def text(self, lang: str) -> str:
+        shown = [
+            f"{e.pointer}: {e.message.text(lang) if e.message else e.detail}"
+            for e in self.errors[:3]
+        ]
+        more = len(self.errors) - 3
+        tail = Message("project.more_errors", {"count": more}).text(lang) if more > 0 else ""
+        return "; ".join(shown) + tail
 
 
 def geometry_to_json(geometry: BaseGeometry) -> dict[str, Any]:

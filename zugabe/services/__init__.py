@@ -26,6 +26,7 @@ from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.mail import MailService
 from zugabe.services.projects import ProjectService
+from zugabe.services.search import SearchService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
 from zugabe.storage.contract import Store
@@ -69,6 +70,7 @@ class Services:
     rules: RuleSet
     jobs: JobService
     mail: MailService
+    search: SearchService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -114,6 +116,7 @@ class Services:
             region.rules,
             JobService(policy),
             MailService(store, settings),
+            SearchService(store, definitions, projects.reprojector, policy),
         )
 
     def start_warnings(self) -> list[str]:

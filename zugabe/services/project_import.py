@@ -326,7 +326,7 @@ class ProjectImporter:
                 and geometry is not None
                 and (problem := size_problem(attributes.measure_type, geometry, vocabulary))
             ):
-                problems.append(RowProblem(row, "geometry", problem))
+                problems.append(RowProblem(row, "geometry", problem.text()))
             if attributes is not None and not self.projects.policy.may_write_project(
                 actor, attributes.organisation, attributes.department
             ):

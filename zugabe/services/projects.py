@@ -31,12 +31,14 @@ from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFou
 from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import (
     GeometryRules,
+    not_saved,
     project_to_feature,
     raise_invalid,
     read_geometry,
     read_project_feature,
     read_properties,
 )
+from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import NewProject, ProjectQuery, Store
@@ -167,11 +169,11 @@ class ProjectService:
             try:
                 attributes, geometry = read_project_feature(feature, self.vocabulary, self.rules)
             except InvalidInput as exc:
-                errors += [FieldError(prefix + e.pointer, e.detail) for e in exc.field_errors]
+                errors += [e.under(prefix) for e in exc.field_errors]
                 continue
             stored = self.reprojector.to_storage(geometry)
             if problem := size_problem(attributes.measure_type, stored, self.vocabulary):
-                errors.append(FieldError(f"{prefix}/geometry", problem))
+                errors.append(FieldError.of(f"{prefix}/geometry", problem))
                 continue
             drafts.append(NewProject(attributes, stored, actor.username))
         if errors:
@@ -244,20 +246,20 @@ class ProjectService:
         errors = []
         for ref, own in given:
             holder = holders.get(ref)
+            pointer = "/properties/external_id"
             if ref in seen:
-                detail = f"external_id {quoted(ref)} is given to two projects"
+                errors.append(
+                    FieldError.coded(pointer, "field.external_id_twice", value=quoted(ref))
+                )
             elif holder is not None and holder != own:
-                detail = f"external_id {quoted(ref)} is already used by project {holder}"
-            else:
-                detail = ""
-            if detail:
-                errors.append(FieldError("/properties/external_id", detail))
+                errors.append(
+                    FieldError.coded(
+                        pointer, "field.external_id_taken", value=quoted(ref), holder=str(holder)
+                    )
+                )
             seen.add(ref)
         if errors:
-            raise Conflict(
-                "the project was not saved: " + "; ".join(e.detail for e in errors),
-                field_errors=errors,
-            )
+            raise Conflict(message=not_saved(errors), field_errors=errors)
 
     def get(self, actor: Actor, project_id: int) -> Project:
         self.policy.require_read(actor)
@@ -266,7 +268,7 @@ class ProjectService:
     def _stored(self, project_id: int) -> Project:
         project = self.store.get_project(project_id)
         if project is None:
-            raise NotFound(f"project {project_id} does not exist")
+            raise NotFound(message=Message("project.not_found", {"id": str(project_id)}))
         return project
 
     def replace(
@@ -341,7 +343,7 @@ class ProjectService:
             f"giving project {current.id} to {attributes.organisation}/{attributes.department}",
         )
         if problem := size_problem(attributes.measure_type, geometry, self.vocabulary):
-            raise_invalid([FieldError("/geometry", problem)])
+            raise_invalid([FieldError.of("/geometry", problem)])
         with self._writing(), self.store.transaction():
             self._refuse_taken_external_ids([(attributes.external_id, current.id)])
             project = self.store.update_project(

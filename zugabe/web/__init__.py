@@ -27,6 +27,7 @@ from zugabe.web import (
     parameters,
     problems,
     reports,
+    search,
     security,
     signin,
     synergy,
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
     app.register_blueprint(jobs.blueprint)
+    app.register_blueprint(search.blueprint)
     return app
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from zugabe import messages
 from zugabe.services.reports import LANGUAGES, parse_language
 
 COOKIE = "zugabe_lang"
@@ -22,6 +23,17 @@ def page_language() -> str:
         return parse_language(asked)
     remembered = request.cookies.get(COOKIE)
     return remembered if remembered in LANGUAGES else "de"
+
+
+def api_language() -> str:
+    """The language the API words its messages in (``zugabe.messages``): the one remembered
+    by the cookie (chosen on the map), else the first of ours that ``Accept-Language``
+    asks for, else English, so that clients that ask for nothing read what they always read.
+    The map sends its page's language as ``Accept-Language``."""
+    remembered = request.cookies.get(COOKIE)
+    if remembered in messages.LANGUAGES:
+        return remembered
+    return messages.best_language(request.accept_languages) or messages.DEFAULT
 
 
 def register(app: Flask) -> None:
@@ -38,14 +50,3 @@ def register(app: Flask) -> None:
                 secure=current_app.extensions["zugabe"].settings.behind_https,
             )
         return response
-
-
-def api_language() -> str:
-    """The language of worded API values (history, reasons): ``Accept-Language`` when it
-    names German or English (the map sends its own choice), else the remembered page
-    language, else English, the API's documented default."""
-    asked = request.accept_languages.best_match(LANGUAGES)
-    if asked:
-        return asked
-    remembered = request.cookies.get(COOKIE)
-    return remembered if remembered in LANGUAGES else "en"

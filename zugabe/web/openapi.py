@@ -25,7 +25,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
 from zugabe.services.synergy import MAX_CELLS
-from zugabe.web import accounts, desk, exports, imports, inbox, jobs, reports, signin
+from zugabe.web import accounts, desk, exports, imports, inbox, jobs, reports, search, signin
 from zugabe.web.apidoc import (
     GEOJSON,
     LANGUAGE,
@@ -601,7 +601,18 @@ def build_openapi(
                                         "type": "string",
                                         "description": "JSON pointer into the body.",
                                     },
-                                    "detail": {"type": "string"},
+                                    "detail": {
+                                        "type": "string",
+                                        "description": "In the request's language (the "
+                                        "`zugabe_lang` cookie, else `Accept-Language`; "
+                                        "English by default).",
+                                    },
+                                    "code": {
+                                        "type": "string",
+                                        "description": "The message's code, where it has "
+                                        "one (`field.required`, `geometry.too_long`, …): the "
+                                        "same in every language.",
+                                    },
                                 },
                             },
                         },
@@ -618,6 +629,7 @@ def build_openapi(
         | desk.openapi_paths()
         | inbox.openapi_paths(settings)
         | jobs.openapi_paths()
+        | search.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
     )

@@ -8,7 +8,8 @@ from flask import Flask, Response, jsonify, redirect, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zugabe.errors import Unauthorized, ZugabeError
+from zugabe.errors import Unauthorized, ZugabeError, problem_title
+from zugabe.web.language import api_language
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -25,13 +26,18 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path,
     }
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
-    response.status_code = status
+    return _problem_json(body)
+
+
+def _problem_json(body: dict[str, Any]) -> Response:
+    """A problem body as the response; its words depend on the request's language."""
+    response = jsonify(body | {"instance": request.path})
+    response.status_code = body["status"]
     response.mimetype = PROBLEM_JSON
+    response.vary.update(("Accept-Language", "Cookie"))
     return response
 
 
@@ -40,17 +46,13 @@ def register(app: Flask) -> None:
     def zugabe_error(exc: ZugabeError) -> Response | WerkzeugResponse:
         if isinstance(exc, Unauthorized) and _wants_page():
             return redirect(url_for("signin.login_page", next=request.full_path.rstrip("?")))
-        return problem_response(
-            exc.status,
-            exc.title,
-            exc.detail,
-            exc.problem_type,
-            [e.as_dict() for e in exc.field_errors],
-        )
+        return _problem_json(exc.problem(api_language()))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        response = problem_response(exc.code or 500, exc.name, exc.description or exc.name)
+        status = exc.code or 500
+        title = problem_title(status, exc.name, api_language())
+        response = problem_response(status, title, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response

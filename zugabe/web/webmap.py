@@ -62,6 +62,8 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "zugabe_map": f"{APP}/zugabe-map.js",
     "zugabe_import": f"{APP}/zugabe-import.js",
     "zugabe_desk": f"{APP}/zugabe-desk.js",
+    "zugabe_pick": f"{APP}/zugabe-pick.js",
+    "zugabe_find": f"{APP}/zugabe-find.js",
     "zugabe_map_css": f"{APP}/zugabe-map.css",
 }
 
@@ -108,6 +110,8 @@ class ZugabeApp(JSCSSMixin, MacroElement):
         ("markerclusterjs", LOCAL_ASSETS["markerclusterjs"]),
         ("zugabe_import", LOCAL_ASSETS["zugabe_import"]),
         ("zugabe_desk", LOCAL_ASSETS["zugabe_desk"]),
+        ("zugabe_pick", LOCAL_ASSETS["zugabe_pick"]),
+        ("zugabe_find", LOCAL_ASSETS["zugabe_find"]),
         ("zugabe_map", LOCAL_ASSETS["zugabe_map"]),
     ]
     default_css: ClassVar[list[tuple[str, str | None]]] = [

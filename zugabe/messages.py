@@ -1,0 +1,252 @@
+"""Messages for users in German and English: one catalogue, worded when answered.
+
+An error is raised with a ``Message`` (a code from ``CATALOGUE`` and its parameters) rather
+than finished text, because the code that raises it (domain, services) does not know whom it
+answers. The web layer words it in the request's language (``zugabe.web.language``); the CLI
+and the logs take English. Parameters are plain values: numbers are written as readers of the
+language write them (``Amount``), project field names by their label in the form (``field``).
+
+To add a message: a code with an ``en`` and a ``de`` template here (``tests/test_messages.py``
+checks that both name the same parameters), then raise with
+``FieldError.coded(pointer, code, **params)`` or ``SomeError(message=Message(code, ...))``.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+LANGUAGES = ("en", "de")
+DEFAULT = "en"
+"""The API's language when the request asks for none: existing clients read English."""
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # Titles of problem responses, by status.
+    "title.400": {"en": "Bad request", "de": "Fehlerhafte Anfrage"},
+    "title.401": {"en": "Unauthorized", "de": "Nicht angemeldet"},
+    "title.403": {"en": "Forbidden", "de": "Nicht erlaubt"},
+    "title.404": {"en": "Not found", "de": "Nicht gefunden"},
+    "title.409": {"en": "Conflict", "de": "Konflikt"},
+    "title.412": {"en": "Precondition failed", "de": "Inzwischen geändert"},
+    "title.422": {"en": "Invalid input", "de": "Ungültige Eingabe"},
+    # A project's fields (zugabe.domain.project.parse_attributes).
+    "field.unknown": {
+        "en": "unknown field {key}; allowed: {allowed}",
+        "de": "Unbekanntes Feld {key}; erlaubt: {allowed}",
+    },
+    "field.required": {"en": "'{field}' is required", "de": "{field} fehlt."},
+    "field.not_text": {"en": "'{field}' must be a string", "de": "{field} muss ein Text sein."},
+    "field.empty": {"en": "'{field}' must not be empty", "de": "{field} darf nicht leer sein."},
+    "field.too_long": {
+        "en": "'{field}' has {length} characters, more than the {limit} allowed",
+        "de": "{field} hat {length} Zeichen, erlaubt sind höchstens {limit}.",
+    },
+    "field.control_character": {
+        "en": "'{field}' holds a control character ({char}) at position {position}",
+        "de": "{field} enthält ein Steuerzeichen ({char}) an Stelle {position}.",
+    },
+    "field.surrogate": {
+        "en": "'{field}' holds an invalid character (a lone surrogate) at position {position}",
+        "de": "{field} enthält ein ungültiges Zeichen an Stelle {position}.",
+    },
+    "field.unknown_key": {
+        "en": "unknown {key} {value}{context}; allowed: {allowed}",
+        "de": "Unbekannter Wert {value} für {field}{context}; erlaubt: {allowed}",
+    },
+    "field.for_organisation": {
+        "en": " for organisation '{organisation}'",
+        "de": " der Organisation „{organisation}“",
+    },
+    "field.for_department": {
+        "en": " for department '{department}'",
+        "de": " des Fachbereichs „{department}“",
+    },
+    "field.unknown_status": {
+        "en": "unknown status {value}; allowed: {allowed}",
+        "de": "Unbekannter Status {value}; erlaubt: {allowed}",
+    },
+    "field.date_format": {
+        "en": "'{field}' must be a date as YYYY-MM-DD, got {value}",
+        "de": "{field} muss ein Datum der Form JJJJ-MM-TT sein, nicht {value}.",
+    },
+    "field.date_years": {
+        "en": "'{field}' must lie in the years {first} to {last} (planning_years of the "
+        "vocabulary), got {value}",
+        "de": "{field} muss in den Jahren {first} bis {last} liegen, nicht {value}.",
+    },
+    "field.end_before_start": {
+        "en": "end {end} is before start {start}",
+        "de": "Das Ende ({end}) liegt vor dem Beginn ({start}).",
+    },
+    "field.cost_invalid": {
+        "en": "'cost_eur' must be a non-negative number of euros, got {value}",
+        "de": "Die Kosten müssen eine nicht negative Zahl in Euro sein, nicht {value}.",
+    },
+    "field.cost_too_high": {
+        "en": "'cost_eur' is {cost}, more than the {most} allowed{for_type}",
+        "de": "Die Kosten von {cost} übersteigen die erlaubten {most}{for_type}.",
+    },
+    "field.for_measure_type": {
+        "en": " for measure type '{measure_type}'",
+        "de": " für die Maßnahmenart „{measure_type}“",
+    },
+    "field.external_id_twice": {
+        "en": "external_id {value} is given to two projects",
+        "de": "Die externe Nummer {value} ist zwei Maßnahmen gegeben.",
+    },
+    "field.external_id_taken": {
+        "en": "external_id {value} is already used by project {holder}",
+        "de": "Die externe Nummer {value} hat schon die Maßnahme {holder}.",
+    },
+    # A project as a whole and its geometry (zugabe.io.geojson, ProjectService).
+    "project.not_saved": {
+        "en": "the project was not saved: {summary}",
+        "de": "Die Maßnahme wurde nicht gespeichert: {summary}",
+    },
+    "project.more_errors": {"en": " (and {count} more)", "de": " (und {count} weitere)"},
+    "project.not_found": {
+        "en": "project {id} does not exist",
+        "de": "Die Maßnahme {id} gibt es nicht.",
+    },
+    "project.not_a_feature": {
+        "en": "expected a GeoJSON Feature",
+        "de": "Erwartet wird ein GeoJSON-Feature.",
+    },
+    "project.must_be_feature": {"en": "must be 'Feature'", "de": "Muss „Feature“ sein."},
+    "project.properties_not_object": {
+        "en": "properties must be an object",
+        "de": "Die Eigenschaften müssen ein Objekt sein.",
+    },
+    "geometry.required": {
+        "en": "geometry is required",
+        "de": "Bitte eine Geometrie auf der Karte zeichnen.",
+    },
+    "geometry.too_large": {
+        "en": "the area is {measured}, more than the {most} allowed{for_type}",
+        "de": "Die Fläche ist {measured} groß, erlaubt sind höchstens {most}{for_type}.",
+    },
+    "geometry.too_long": {
+        "en": "the length is {measured}, more than the {most} allowed{for_type}",
+        "de": "Die Länge ist {measured}, erlaubt sind höchstens {most}{for_type}.",
+    },
+    "geometry.invalid": {
+        "en": "geometry is not valid: {reason}",
+        "de": "Die Geometrie ist ungültig: {reason}",
+    },
+    "geometry.outside_region": {
+        "en": "position [{lon}, {lat}] lies outside the region served "
+        "(lon {min_lon}..{max_lon}, lat {min_lat}..{max_lat}){more}",
+        "de": "Der Punkt [{lon}, {lat}] liegt außerhalb des Gebiets "
+        "(Länge {min_lon}..{max_lon}, Breite {min_lat}..{max_lat}){more}",
+    },
+    "geometry.more_outside": {
+        "en": " ({count} of {total} positions are)",
+        "de": " ({count} von {total} Punkten)",
+    },
+}
+
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "title": {"de": "Titel"},
+    "description": {"de": "Beschreibung"},
+    "contact": {"de": "Kontakt"},
+    "external_id": {"de": "Externe Nummer"},
+    "organisation": {"de": "Organisation"},
+    "department": {"de": "Fachbereich"},
+    "measure_type": {"de": "Maßnahmenart"},
+    "status": {"de": "Status"},
+    "start": {"de": "Beginn"},
+    "end": {"de": "Ende"},
+    "cost_eur": {"de": "Kosten"},
+}
+"""A project field as the German form names it; English messages use the field's key."""
+
+
+@runtime_checkable
+class Worded(Protocol):
+    """A parameter worded in the message's language (a ``Message``, an ``Amount``, …)."""
+
+    def text(self, lang: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A figure written as readers of each language write it: 31,245 or 0.25 in English,
+    31.245 or 0,25 in German; absurd ones (1e+300) in short. A measured figure is rounded
+    ``up``, so that 5.001 km never reads as the 5 km allowed."""
+
+    value: float
+    unit: str = ""
+    up: bool = False
+
+    def text(self, lang: str) -> str:
+        value = self.value
+        if value >= 1e15:
+            figure = f"{value:.3g}"
+        else:
+            decimals = 0 if value >= 100 else 2
+            if self.up:
+                value = math.ceil(value * 10**decimals) / 10**decimals
+            figure = f"{value:,.{decimals}f}"
+            if decimals:
+                figure = figure.rstrip("0").rstrip(".")
+            if lang == "de":
+                figure = figure.translate(str.maketrans(",.", ".,"))
+        return f"{figure} {self.unit}" if self.unit else figure
+
+
+def area(m2: float, *, up: bool = False) -> Amount:
+    return Amount(m2 / 1e6, "km²", up) if m2 >= 1e6 else Amount(m2, "m²", up)
+
+
+def length(m: float, *, up: bool = False) -> Amount:
+    return Amount(m / 1e3, "km", up) if m >= 1e3 else Amount(m, "m", up)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A catalogue code and its parameters: a message not yet worded in a language.
+
+    A parameter may be a plain value or ``Worded``: an ``Amount``, or a ``Message`` (a part
+    worded in the same language, e.g. " for measure type 'x'").
+    """
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CATALOGUE:
+            raise KeyError(f"no message {self.code!r} in the catalogue")
+
+    def text(self, lang: str = DEFAULT) -> str:
+        templates = CATALOGUE[self.code]
+        template = templates.get(lang) or templates[DEFAULT]
+        values = {name: _worded(name, value, lang) for name, value in self.params.items()}
+        return template.format_map(values)
+
+
+def _worded(name: str, value: Any, lang: str) -> str:
+    if isinstance(value, Worded):
+        return value.text(lang)
+    if name == "field":
+        return FIELD_LABELS.get(value, {}).get(lang, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Amount(value).text(lang)
+    return str(value)
+
+
+def parameters(template: str) -> set[str]:
+    """The names a template fills in (for the catalogue's own test)."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def best_language(accept_language: Iterable[tuple[str, float]]) -> str | None:
+    """The first of our languages an ``Accept-Language`` header prefers, or None."""
+    ranked = sorted(accept_language, key=lambda item: -item[1])
+    for tag, quality in ranked:
+        primary = tag.split("-")[0].lower()
+        if quality > 0 and primary in LANGUAGES:
+            return primary
+    return None
