@@ -81,7 +81,8 @@ def openapi_paths(settings: Settings) -> dict[str, Any]:
                 "summary": "My inbox: live cases of my organisation, most urgent first",
                 "description": "Ordered by the earlier start of the two subjects, then "
                 "severity. `unread` counts the organisation's live cases changed since you "
-                "last saw them, whatever the filters.",
+                "last saw them, whatever the filters. An account of no organisation has no "
+                "inbox (403).",
                 "operationId": "getInbox",
                 "parameters": [
                     query(
@@ -118,7 +119,6 @@ def openapi_paths(settings: Settings) -> dict[str, Any]:
                         "content": {GEOJSON: {"schema": {"type": "object"}}},
                     },
                     "400": problem("A query parameter is malformed."),
-                    "403": problem("The account belongs to no organisation."),
                 },
             }
         },
