@@ -16,7 +16,7 @@ from zugabe.domain.policy import Policy
 from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.io.crs import region_crs_warning
+from zugabe.io.crs import Reprojector, region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
@@ -24,6 +24,7 @@ from zugabe.services.desk import DeskService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.mail import MailService
+from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
@@ -67,6 +68,7 @@ class Services:
     rules: RuleSet
     jobs: JobService
     mail: MailService
+    notifications: NotificationService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -81,7 +83,14 @@ class Services:
         )
         audit = AuditService(store, policy)
         accounts = AccountService(store, vocabulary, settings, policy, audit)
-        projects = ProjectService(store, vocabulary, settings, policy, audit)
+        mail = MailService(store, settings)
+        reprojector = Reprojector(settings.storage_crs)
+        notifications = NotificationService(
+            store, settings, policy, audit, mail, vocabulary, definitions, reprojector
+        )
+        projects = ProjectService(
+            store, vocabulary, settings, policy, audit, notifications, reprojector
+        )
         cases = CaseService(
             store,
             region.rules.active,
@@ -94,7 +103,7 @@ class Services:
             settings.case_due_days_before_start,
         )
         projects.cases = cases
-        layers = LayerService(store, definitions, settings, policy, audit)
+        layers = LayerService(store, definitions, settings, policy, audit, notifications)
         layers.cases = cases
         return cls(
             settings,
@@ -110,7 +119,8 @@ class Services:
             DeskService(store, policy, audit),
             region.rules,
             JobService(policy),
-            MailService(store, settings),
+            mail,
+            notifications,
         )
 
     def start_warnings(self) -> list[str]:
