@@ -23,6 +23,7 @@ from zugabe.web import (
     jobs,
     language,
     layers,
+    notifications,
     parameters,
     problems,
     reports,
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
     app.register_blueprint(jobs.blueprint)
+    app.register_blueprint(notifications.blueprint)
     return app
 
 

@@ -25,7 +25,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
 from zugabe.services.synergy import MAX_CELLS
-from zugabe.web import accounts, desk, exports, imports, jobs, reports, signin
+from zugabe.web import accounts, desk, exports, imports, jobs, notifications, reports, signin
 from zugabe.web.apidoc import (
     GEOJSON,
     LANGUAGE,
@@ -612,6 +612,7 @@ def build_openapi(
         | jobs.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
+        | notifications.openapi_paths(settings)
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
@@ -846,7 +847,13 @@ def _declare_common_responses(spec: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(responses.items()))
 
 
-ACCOUNT_ONLY_PREFIXES = ("/api/tokens", "/api/accounts", "/api/audit")
+ACCOUNT_ONLY_PREFIXES = (
+    "/api/tokens",
+    "/api/accounts",
+    "/api/audit",
+    "/api/notifications",
+    "/api/subscriptions",
+)
 """Never open to anonymous readers, whatever ``public_read`` says."""
 HTTP_METHODS = frozenset({"get", "put", "post", "patch", "delete"})
 PUBLIC_PATHS = frozenset(
@@ -857,6 +864,7 @@ PUBLIC_PATHS = frozenset(
         "/logout",
         "/login/oidc",
         "/login/oidc/callback",
+        "/unsubscribe/{token}",
     }
 )
 """What anyone may read, signed in or not: the description of the API itself."""
