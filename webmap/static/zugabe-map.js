@@ -358,6 +358,10 @@ const ZugabeMap = (() => {
       api, el, format, problemText, permissions, reload, t: state.t, layers: state.layers,
       label: (text) => text[state.lang] || text.de,
     });
+    ZugabeNotifications.start({
+      api, el, format, problemText, map, lang: state.lang, vocab: state.vocab, layers: state.layers,
+      label: (text) => text[state.lang] || text.de, showCase, showProject,
+    });
     await reload();
   }
 

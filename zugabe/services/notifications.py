@@ -242,10 +242,11 @@ class NotificationService:
         self.policy.require_own_notifications(actor, write=True)
         errors: list[FieldError] = []
         mail = body.get("mail", MailMode.IMMEDIATE.value)
-        if mail not in {m.value for m in MailMode}:
-            errors.append(FieldError("/mail", f"one of {', '.join(m.value for m in MailMode)}"))
+        modes = [m.value for m in MailMode]
+        if not isinstance(mail, str) or mail not in modes:
+            errors.append(FieldError("/mail", f"one of {', '.join(modes)}"))
         language = body.get("language", "de")
-        if language not in LANGUAGES:
+        if not isinstance(language, str) or language not in LANGUAGES:
             errors.append(FieldError("/language", "de or en"))
         lists = {
             "districts": self._district_ids(),

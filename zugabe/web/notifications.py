@@ -8,6 +8,7 @@ the POST of the page's button does it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -15,7 +16,9 @@ from flask_wtf.csrf import generate_csrf
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Account
+from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.notifications import AREA_VERTICES_MAX, WATCH_MAX, Kind, MailMode
+from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.web import apidoc
@@ -96,7 +99,7 @@ def mark_read() -> Response:
     if "ids" in body:
         raw = body["ids"]
         parsed = [json_integer(v) for v in raw] if isinstance(raw, list) else [None]
-        if any(i is None for i in parsed):
+        if any(i is None or not 1 <= i <= apidoc.MAX_ID for i in parsed):
             raise InvalidInput(
                 "'ids' must be a list of notification ids",
                 field_errors=[FieldError("/ids", "a list of integers")],
@@ -162,9 +165,15 @@ def unsubscribe(token: str) -> Response:
     return _unsubscribe_page("done", account)
 
 
-def openapi_paths(settings: Settings) -> dict[str, Any]:
+def openapi_paths(
+    settings: Settings, vocabulary: Vocabulary, definitions: Mapping[str, LayerDefinition]
+) -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
-    keys = {"type": "array", "items": {"type": "string"}, "maxItems": WATCH_MAX}
+
+    def keys(values: list[str] | None = None) -> dict[str, Any]:
+        items = {"type": "string", "enum": values} if values else {"type": "string"}
+        return {"type": "array", "items": items, "maxItems": WATCH_MAX}
+
     invalid = apidoc.problem("The input was refused; `errors` names each field.")
     subscriptions = {
         "type": "object",
@@ -172,15 +181,16 @@ def openapi_paths(settings: Settings) -> dict[str, Any]:
         "properties": {
             "mail": {"type": "string", "enum": [m.value for m in MailMode]},
             "language": {"type": "string", "enum": ["de", "en"]},
-            "districts": keys | {"description": "Ids of features of the stored `districts` layer."},
+            "districts": keys()
+            | {"description": "Ids (`district_id`) of features of the stored `districts` layer."},
             "area": {
                 "oneOf": [apidoc.ref("Geometry"), {"type": "null"}],
                 "description": "One drawn area: a Polygon or MultiPolygon in lon/lat, at most "
                 f"{AREA_VERTICES_MAX} vertices, valid, inside the region.",
             },
-            "organisations": keys | {"description": "Organisation keys (see /api/vocab)."},
-            "departments": keys | {"description": "Department keys (see /api/vocab)."},
-            "layers": keys | {"description": "Layer keys (see /api/layers)."},
+            "organisations": keys(list(vocabulary.organisations)),
+            "departments": keys(list(vocabulary.departments)),
+            "layers": keys(list(definitions)),
         },
     }
     notification = {

@@ -612,7 +612,7 @@ def build_openapi(
         | jobs.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
-        | notifications.openapi_paths(settings)
+        | notifications.openapi_paths(settings, vocabulary, definitions)
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)

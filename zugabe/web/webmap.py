@@ -61,6 +61,8 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "markerclusterdefaultcss": f"{VENDOR}/leaflet.markercluster-1.5.3/MarkerCluster.Default.css",
     "zugabe_map": f"{APP}/zugabe-map.js",
     "zugabe_import": f"{APP}/zugabe-import.js",
+    "zugabe_notifications": f"{APP}/zugabe-notifications.js",
+    "zugabe_notifications_css": f"{APP}/zugabe-notifications.css",
     "zugabe_map_css": f"{APP}/zugabe-map.css",
 }
 
@@ -106,12 +108,14 @@ class ZugabeApp(JSCSSMixin, MacroElement):
     default_js: ClassVar[list[tuple[str, str | None]]] = [
         ("markerclusterjs", LOCAL_ASSETS["markerclusterjs"]),
         ("zugabe_import", LOCAL_ASSETS["zugabe_import"]),
+        ("zugabe_notifications", LOCAL_ASSETS["zugabe_notifications"]),
         ("zugabe_map", LOCAL_ASSETS["zugabe_map"]),
     ]
     default_css: ClassVar[list[tuple[str, str | None]]] = [
         ("markerclustercss", LOCAL_ASSETS["markerclustercss"]),
         ("markerclusterdefaultcss", LOCAL_ASSETS["markerclusterdefaultcss"]),
         ("zugabe_map_css", LOCAL_ASSETS["zugabe_map_css"]),
+        ("zugabe_notifications_css", LOCAL_ASSETS["zugabe_notifications_css"]),
     ]
 
     def __init__(self, draw: folium.plugins.Draw) -> None:
