@@ -165,6 +165,8 @@ def map_case(_ctx: schemathesis.HookContext, case: schemathesis.Case) -> schemat
     case.query = _ordered_query(case.query or {}, case.operation.path)
     if case.operation.path in PROJECT_WRITES and isinstance(case.body, dict):
         case.body = _plausible_project(case.body)
+    if case.operation.path == "/api/subscriptions" and isinstance(case.body, dict):
+        case.body = _plausible_subscriptions(case.body)
     return case
 
 
@@ -187,6 +189,19 @@ def _ordered_query(query: dict[str, Any], path: str) -> dict[str, Any]:
         else:
             query.setdefault("bbox", ",".join(map(str, SETTINGS.region_bbox)))
     return query
+
+
+def _plausible_subscriptions(body: dict[str, Any]) -> dict[str, Any]:
+    """Subscriptions of districts the demo town has, and an area that is a valid polygon."""
+    body = dict(body)
+    if "districts" in body:
+        body["districts"] = []
+    if body.get("area") is not None:
+        min_lon, min_lat, max_lon, max_lat = SETTINGS.region_bbox
+        lon, lat = (min_lon + max_lon) / 2, (min_lat + max_lat) / 2
+        ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat]]
+        body["area"] = {"type": "Polygon", "coordinates": [ring]}
+    return body
 
 
 def _plausible_project(body: dict[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN, VALID_FEATURE, client_as, ensure_account
+from zugabe.config import secret_key
 from zugabe.domain.accounts import Scope
 from zugabe.domain.cases import CaseStatus
+from zugabe.domain.notifications import UNSUBSCRIBE
 from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
+from zugabe.services.mail import unsubscribe_token
 from zugabe.storage.contract import CaseQuery
 from zugabe.web import create_app
 
@@ -125,6 +128,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "changeAccount": row(401, 403, org_admin=200, region_admin=200),
     "listAudit": row(401, 403, region_admin=200),
     "exportAudit": row(401, 403, region_admin=200),
+    # notifications and subscriptions: every account its own (the routes read no other's)
+    "listNotifications": row(401, 200),
+    "markNotificationsRead": row(401, 200),
+    "getSubscriptions": row(401, 200),
+    "putSubscriptions": row(401, 200),
+    # the unsubscribe link of a mail: its signed token is the credential
+    "getUnsubscribePage": PUBLIC,
+    "unsubscribe": PUBLIC,
     # pages and documents anyone may see
     "getMap": PAGE,
     "getOpenAPI": PUBLIC,
@@ -179,6 +190,10 @@ class World:
         username = ACTORS[actor] or "r.admin"
         token, _ = self.services.accounts.create_token(ADMIN, username, "matrix", Scope.READ)
         return token.id
+
+    def unsubscribe_token(self) -> str:
+        """The token of an unsubscribe link in a mail to h.viewer."""
+        return unsubscribe_token(secret_key(self.services.settings), "h.viewer", UNSUBSCRIBE)
 
     def admin_job(self) -> str:
         """A finished job of a region admin (no other account may read it)."""
@@ -286,6 +301,20 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "changeAccount": ("PATCH", "/api/accounts/h.viewer", {"json": {"roles": ["viewer"]}}),
         "listAudit": ("GET", "/api/audit?limit=5", {}),
         "exportAudit": ("GET", "/api/audit.csv?action=project.", {}),
+        "listNotifications": ("GET", "/api/notifications?limit=5", {}),
+        "markNotificationsRead": ("POST", "/api/notifications/read", {"json": {"all": True}}),
+        "getSubscriptions": ("GET", "/api/subscriptions", {}),
+        "putSubscriptions": (
+            "PUT",
+            "/api/subscriptions",
+            {"json": {"organisations": ["herne"], "mail": "daily", "language": "en"}},
+        ),
+        "getUnsubscribePage": (
+            "GET",
+            f"/unsubscribe/{world.unsubscribe_token()}",
+            {"headers": HTML},
+        ),
+        "unsubscribe": ("POST", f"/unsubscribe/{world.unsubscribe_token()}", {}),
         "getMap": ("GET", "/", {"headers": HTML}),
         "getOpenAPI": ("GET", "/api/openapi.json", {}),
         "getAPIDocs": ("GET", "/api/docs", {}),

@@ -87,6 +87,7 @@ def test_every_list_that_pages_is_found() -> None:
         "/api/cases",
         "/api/layers/{key}/features",
         "/api/audit",
+        "/api/notifications",
     }
 
 

@@ -84,7 +84,7 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
     # done now, beside serving, so the first save does not wait for it.
     threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
     if services.mail.enabled:
-        services.mail.start_background(MAIL_INTERVAL)
+        services.mail.start_background(MAIL_INTERVAL, [services.notifications.send_digests])
     click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
     try:
         server.run()  # no Server header: ident is empty

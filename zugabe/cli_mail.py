@@ -31,6 +31,18 @@ def send_due(context: CliContext) -> None:
     )
 
 
+@mail.command("digest")
+@pass_context
+def digest(context: CliContext) -> None:
+    """Queue today's daily digests of notifications now, at any hour (once a day each, as
+    the server's loop does from mail_digest_hour); `zugabe mail send-due` sends them."""
+    with context.services() as services:
+        if not services.mail.enabled:
+            raise ConfigError("mail is off: set smtp_host (see docs/administrators.md#e-mail)")
+        queued = services.notifications.send_digests(datetime.now(UTC), at_digest_hour=False)
+    click.echo(f"digests queued {queued}")
+
+
 @mail.command("list")
 @click.option("--last", default=20, show_default=True, help="How many of the newest mails.")
 @pass_context

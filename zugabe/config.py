@@ -253,6 +253,13 @@ class Settings(BaseModel):
         le=30,
         description="Attempts to deliver an e-mail before it is left failed.",
     )
+    mail_digest_hour: int = Field(
+        default=7,
+        ge=0,
+        le=23,
+        description="Hour of the day (server time) from which the daily digests of "
+        "notifications are sent.",
+    )
     case_due_days_before_start: int = Field(
         default=42,
         ge=0,

@@ -315,8 +315,6 @@ const ZugabeMap = (() => {
   // ------------------------------------------------------------------ start
 
   async function start(map, drawnItems) {
-    // Read before the view takes the address over.
-    const caseInAddress = /^#case=(\d+)$/.exec(window.location.hash);
     state.map = map;
     state.drawnItems = drawnItems;
     state.lang = $("panel").dataset.lang === "en" ? "en" : "de";
@@ -400,14 +398,11 @@ const ZugabeMap = (() => {
       department: (key) => label("departments", key),
       zoomTo: (geometry) => { if (geometry) map.fitBounds(L.geoJSON(geometry).getBounds(), { maxZoom: 18 }); },
     });
+    ZugabeNotifications.start({
+      api, el, format, problemText, map, lang: state.lang, vocab: state.vocab, layers: state.layers,
+      label: (text) => text[state.lang] || text.de, showCase, showProject,
+    });
     await reload();
-    // A case's address (#case=12, as in the desk's e-mails): open it where it lies.
-    if (caseInAddress) {
-      await showCase(Number(caseInAddress[1]));
-      if (state.openCase && state.openCase.geometry) {
-        map.fitBounds(L.geoJSON(state.openCase.geometry).getBounds(), { maxZoom: 18 });
-      }
-    }
   }
 
   /** folium's Leaflet.draw control of this map: a page global whose feature group is ours. */

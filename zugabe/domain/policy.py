@@ -33,10 +33,21 @@ class Policy:
 
     # ------------------------------------------------------------ reading
 
+    def may_read(self, actor: Actor) -> bool:
+        return bool(actor.roles & READING_ROLES)
+
     def require_read(self, actor: Actor) -> None:
         """Map, GET API, reports and exports: any role, or public access when configured."""
-        if not actor.roles & READING_ROLES:
+        if not self.may_read(actor):
             self._deny(actor, "reading needs a role (viewer or any other)")
+
+    def require_own_notifications(self, actor: Actor, *, write: bool) -> None:
+        """One's own notifications and subscriptions: any account, and nobody else's (the
+        services only ever look up the acting account's own)."""
+        if write:
+            self._require_write_scope(actor)
+        if actor.account_id is None:
+            self._deny(actor, "notifications and subscriptions belong to a signed-in account")
 
     def require_audit_read(self, actor: Actor) -> None:
         if not actor.is_region_admin:

@@ -16,7 +16,7 @@ from zugabe.domain.policy import Policy
 from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.io.crs import region_crs_warning
+from zugabe.io.crs import Reprojector, region_crs_warning
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
@@ -25,6 +25,7 @@ from zugabe.services.inbox import InboxService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
 from zugabe.services.mail import MailService
+from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectService
 from zugabe.services.search import SearchService
 from zugabe.services.synergy import SynergyService
@@ -71,6 +72,7 @@ class Services:
     jobs: JobService
     mail: MailService
     search: SearchService
+    notifications: NotificationService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -85,7 +87,14 @@ class Services:
         )
         audit = AuditService(store, policy)
         accounts = AccountService(store, vocabulary, settings, policy, audit)
-        projects = ProjectService(store, vocabulary, settings, policy, audit)
+        mail = MailService(store, settings)
+        reprojector = Reprojector(settings.storage_crs)
+        notifications = NotificationService(
+            store, settings, policy, audit, mail, vocabulary, definitions, reprojector
+        )
+        projects = ProjectService(
+            store, vocabulary, settings, policy, audit, notifications, reprojector
+        )
         cases = CaseService(
             store,
             region.rules.active,
@@ -98,7 +107,9 @@ class Services:
             settings.case_due_days_before_start,
         )
         projects.cases = cases
-        layers = LayerService(store, definitions, settings, policy, audit, vocabulary.organisations)
+        layers = LayerService(
+            store, definitions, settings, policy, audit, vocabulary.organisations, notifications
+        )
         layers.cases = cases
         return cls(
             settings,
@@ -115,8 +126,9 @@ class Services:
             InboxService(store, policy, settings),
             region.rules,
             JobService(policy),
-            MailService(store, settings),
+            mail,
             SearchService(store, definitions, projects.reprojector, policy),
+            notifications,
         )
 
     def start_warnings(self) -> list[str]:

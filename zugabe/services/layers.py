@@ -48,6 +48,7 @@ from zugabe.storage.contract import (
 
 if TYPE_CHECKING:
     from zugabe.services.cases import CaseService
+    from zugabe.services.notifications import NotificationService
 
 BATCH_SIZE = 50_000
 REPORT_ROWS_KEPT = 1000  # refused/repaired rows listed in a report; the counts are always complete
@@ -102,11 +103,13 @@ class LayerService:
         policy: Policy,
         audit: AuditService,
         organisations: Collection[str],
+        notifications: NotificationService,
     ) -> None:
         self.store = store
         self.policy = policy
         self.audit = audit
         self.organisations = frozenset(organisations)
+        self.notifications = notifications
         self.definitions = definitions
         self.settings = settings
         self.reprojector = Reprojector(settings.storage_crs)
@@ -221,6 +224,7 @@ class LayerService:
                 ),
             )
             self._recompute_cases(actor)
+            self.notifications.layer_imported(layer_key, info.feature_count, actor)
         return info, report
 
     def _writing(self) -> AbstractContextManager[None]:
@@ -234,7 +238,8 @@ class LayerService:
 
     def _recompute_cases(self, actor: Actor) -> None:
         if self.cases is not None:
-            self.cases.detect_everything(actor)  # cases with this layer's features may change
+            run = self.cases.detect_everything(actor)  # cases with this layer's features may change
+            self.notifications.cases_changed(run.sync, actor)
 
     def _refuse_if_too_many_refused(self, report: ImportReport, accept_partial: bool) -> None:
         """Keep the stored version when the file would replace it with (almost) nothing."""
@@ -574,6 +579,7 @@ class LayerService:
                 ),
             )
             self._recompute_cases(actor)
+            self.notifications.layer_imported(key, info.feature_count, actor)
         return info
 
     def remove(self, key: str, actor: Actor) -> None:

@@ -14,7 +14,7 @@ import logging
 import smtplib
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -156,17 +156,28 @@ class MailService:
             message.add_alternative(mail.html, subtype="html")
         return message
 
-    def start_background(self, interval: float) -> None:
-        """Send what is due every ``interval`` seconds in a daemon thread (``zugabe serve``)."""
+    def start_background(
+        self, interval: float, queue_first: Sequence[Callable[[datetime], object]] = ()
+    ) -> None:
+        """Send what is due every ``interval`` seconds in a daemon thread (``zugabe serve``),
+        after the jobs that queue mails on a schedule (``queue_first``: the daily digest)."""
         self._thread = threading.Thread(
-            target=self._deliver_until_stopped, args=(interval,), name="mail", daemon=True
+            target=self._deliver_until_stopped,
+            args=(interval, tuple(queue_first)),
+            name="mail",
+            daemon=True,
         )
         self._thread.start()
 
-    def _deliver_until_stopped(self, interval: float) -> None:
+    def _deliver_until_stopped(
+        self, interval: float, queue_first: tuple[Callable[[datetime], object], ...]
+    ) -> None:
         while not self._stop.wait(interval):
             try:
-                self.deliver_due(datetime.now(UTC))
+                now = datetime.now(UTC)
+                for job in queue_first:
+                    job(now)
+                self.deliver_due(now)
             except Exception:  # the store was busy or broken: try again next round
                 LOG.exception("mail delivery failed")
 

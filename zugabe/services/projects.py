@@ -45,6 +45,7 @@ from zugabe.storage.contract import NewProject, ProjectQuery, Store
 
 if TYPE_CHECKING:
     from zugabe.services.cases import CaseService, DetectionRun
+    from zugabe.services.notifications import NotificationService
 
 SEARCH_MAX = 200
 """Longest title search (``q``): a search, not a document."""
@@ -140,13 +141,16 @@ class ProjectService:
         settings: Settings,
         policy: Policy,
         audit: AuditService,
+        notifications: NotificationService,
+        reprojector: Reprojector,
     ) -> None:
         self.store = store
         self.vocabulary = vocabulary
         self.settings = settings
         self.policy = policy
         self.audit = audit
-        self.reprojector = Reprojector(settings.storage_crs)
+        self.notifications = notifications
+        self.reprojector = reprojector  # the one of every service: lon/lat <-> storage CRS
         self.rules = GeometryRules(settings.region_bbox, settings.max_vertices)
         # Set by ``Services.open``: saving a project runs detection through it.
         self.cases: CaseService | None = None
@@ -231,6 +235,9 @@ class ProjectService:
                 run = self.cases.detect_project(created[0], actor)
             elif self.cases is not None and written:
                 run = self.cases.detect_everything(actor)  # one batch run beats many checks
+            self.notifications.projects_changed(created, updated, actor)
+            if run is not None:
+                self.notifications.cases_changed(run.sync, actor)
         return created, updated, run
 
     def _refuse_taken_external_ids(self, wanted: Sequence[tuple[str, int | None]]) -> None:
@@ -350,8 +357,10 @@ class ProjectService:
                 current.id, attributes, geometry, actor.username, expected_version
             )
             self.audit.record(actor, _update_change(current, project))
+            self.notifications.project_changed(project, False, actor)
             if self.cases is not None:
-                self.cases.detect_project(project, actor)
+                run = self.cases.detect_project(project, actor)
+                self.notifications.cases_changed(run.sync, actor)
         return project
 
     def delete(self, project_id: int, actor: Actor, expected_version: int | None) -> None:

@@ -26,6 +26,7 @@ from zugabe.domain.accounts import Account, Role, Scope
 from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
+from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
 
@@ -712,7 +713,64 @@ class MailStore(ABC):
         """How many mails are in each state (every state present, zeros included)."""
 
 
-class Store(ProjectStore, LayerStore, CaseStore, AccountStore, AuditStore, MailStore, ABC):
+class NotificationStore(ABC):
+    """What each account watches, and its notifications: written in the transaction of the
+    change they tell about (``Store.transaction``), so none is lost or told of a rollback."""
+
+    @abstractmethod
+    def get_subscriptions(self, username: str) -> Subscriptions | None:
+        """An account's subscriptions and mail settings; None if it never chose any."""
+
+    @abstractmethod
+    def save_subscriptions(self, subscriptions: Subscriptions) -> None:
+        """Replace an account's subscriptions and mail settings. Leaving the daily digest
+        drops the notifications that waited for it (they stay in the list, read or not)."""
+
+    @abstractmethod
+    def list_subscriptions(self) -> list[Subscriptions]:
+        """Every account's subscriptions that watch something, by username."""
+
+    @abstractmethod
+    def add_notifications(self, notifications: Sequence[NewNotification]) -> list[Notification]:
+        """Store notifications, in the caller's transaction when there is one."""
+
+    @abstractmethod
+    def list_notifications(
+        self, username: str, before_id: int | None = None, limit: int | None = None
+    ) -> list[Notification]:
+        """An account's notifications, newest first; ``before_id`` pages on."""
+
+    @abstractmethod
+    def count_notifications(self, username: str, *, unread: bool = False) -> int:
+        """How many notifications an account has (only the unread ones with ``unread``)."""
+
+    @abstractmethod
+    def mark_notifications_read(
+        self, username: str, ids: Sequence[int] | None, at: datetime
+    ) -> None:
+        """Mark these (None: all) of the account's unread notifications read at ``at``;
+        ids of other accounts are left alone."""
+
+    @abstractmethod
+    def digest_due(self, day: date) -> list[str]:
+        """Usernames with notifications waiting for a daily digest not yet made on ``day``."""
+
+    @abstractmethod
+    def take_digest(self, username: str, day: date) -> list[Notification]:
+        """The notifications waiting for the account's digest of ``day``, oldest first, no
+        longer waiting afterwards; none when that day's digest was taken already."""
+
+
+class Store(
+    ProjectStore,
+    LayerStore,
+    CaseStore,
+    AccountStore,
+    AuditStore,
+    MailStore,
+    NotificationStore,
+    ABC,
+):
     """Everything a backend stores; ``open_store`` returns one."""
 
     @abstractmethod

@@ -105,6 +105,7 @@ from zugabe.storage.contract import (
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_desk import SqliteDesk, load_decisions
 from zugabe.storage.sqlite_mail import SqliteMail
+from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_schema import (
     UtcDateTime,
     case_comments_table,
@@ -330,7 +331,7 @@ def _paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: 
     return statement
 
 
-class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, Store):
+class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
     Migrates the schema when opened.

@@ -576,6 +576,59 @@ def _add_layer_responsibility(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN responsible_organisation TEXT")
 
 
+def _create_notifications(conn: Connection) -> None:
+    # Watch areas and notifications (``zugabe.services.notifications``): per account its mail
+    # settings and drawn area (WKB, storage CRS), what it watches (district ids, organisation,
+    # department and layer keys), and its notifications, written with the change they tell
+    # about. ``mail_pending`` marks those waiting for the daily digest; ``last_digest_on``
+    # makes a digest once a day at most.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE notification_settings (
+            username TEXT PRIMARY KEY,
+            mail TEXT NOT NULL,
+            language TEXT NOT NULL,
+            area BLOB,
+            last_digest_on DATE,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE watches (
+            username TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (username, kind, value)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            case_id INTEGER,
+            project_id INTEGER,
+            layer TEXT,
+            details TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            read_at TEXT,
+            mail_pending INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_notifications_recipient_id ON notifications (recipient, id)"
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_notifications_mail_pending ON notifications (recipient) "
+        "WHERE mail_pending = 1"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -595,6 +648,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
         _create_case_desk,
     ),
     MigrationStep(12, "the organisation responsible for a layer", _add_layer_responsibility),
+    MigrationStep(13, "watch areas and notifications", _create_notifications),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -1035,6 +1089,41 @@ mail_outbox_table = Table(
     Column("next_attempt_at", UtcDateTime, index=True),
     Column("sent_at", UtcDateTime),
     Column("last_error", Text),
+    sqlite_autoincrement=True,
+)
+
+notification_settings_table = Table(
+    "notification_settings",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("mail", Text, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("area", LargeBinary),
+    Column("last_digest_on", Date),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+watches_table = Table(
+    "watches",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("value", Text, primary_key=True),
+)
+
+notifications_table = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("recipient", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("case_id", Integer),
+    Column("project_id", Integer),
+    Column("layer", Text),
+    Column("details", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime),
+    Column("mail_pending", Integer, nullable=False),
     sqlite_autoincrement=True,
 )
 

@@ -24,6 +24,7 @@ from zugabe.web import (
     jobs,
     language,
     layers,
+    notifications,
     parameters,
     problems,
     reports,
@@ -82,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(imports.blueprint)
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(search.blueprint)
+    app.register_blueprint(notifications.blueprint)
     return app
 
 

@@ -25,7 +25,18 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
 from zugabe.services.synergy import MAX_CELLS
-from zugabe.web import accounts, desk, exports, imports, inbox, jobs, reports, search, signin
+from zugabe.web import (
+    accounts,
+    desk,
+    exports,
+    imports,
+    inbox,
+    jobs,
+    notifications,
+    reports,
+    search,
+    signin,
+)
 from zugabe.web.apidoc import (
     GEOJSON,
     LANGUAGE,
@@ -632,6 +643,7 @@ def build_openapi(
         | search.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
+        | notifications.openapi_paths(settings, vocabulary, definitions)
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
@@ -866,7 +878,13 @@ def _declare_common_responses(spec: dict[str, Any]) -> None:
             operation["responses"] = dict(sorted(responses.items()))
 
 
-ACCOUNT_ONLY_PREFIXES = ("/api/tokens", "/api/accounts", "/api/audit")
+ACCOUNT_ONLY_PREFIXES = (
+    "/api/tokens",
+    "/api/accounts",
+    "/api/audit",
+    "/api/notifications",
+    "/api/subscriptions",
+)
 """Never open to anonymous readers, whatever ``public_read`` says."""
 HTTP_METHODS = frozenset({"get", "put", "post", "patch", "delete"})
 PUBLIC_PATHS = frozenset(
@@ -877,6 +895,7 @@ PUBLIC_PATHS = frozenset(
         "/logout",
         "/login/oidc",
         "/login/oidc/callback",
+        "/unsubscribe/{token}",
     }
 )
 """What anyone may read, signed in or not: the description of the API itself."""

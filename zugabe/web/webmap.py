@@ -64,6 +64,8 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "zugabe_desk": f"{APP}/zugabe-desk.js",
     "zugabe_pick": f"{APP}/zugabe-pick.js",
     "zugabe_find": f"{APP}/zugabe-find.js",
+    "zugabe_notifications": f"{APP}/zugabe-notifications.js",
+    "zugabe_notifications_css": f"{APP}/zugabe-notifications.css",
     "zugabe_map_css": f"{APP}/zugabe-map.css",
 }
 
@@ -112,12 +114,14 @@ class ZugabeApp(JSCSSMixin, MacroElement):
         ("zugabe_desk", LOCAL_ASSETS["zugabe_desk"]),
         ("zugabe_pick", LOCAL_ASSETS["zugabe_pick"]),
         ("zugabe_find", LOCAL_ASSETS["zugabe_find"]),
+        ("zugabe_notifications", LOCAL_ASSETS["zugabe_notifications"]),
         ("zugabe_map", LOCAL_ASSETS["zugabe_map"]),
     ]
     default_css: ClassVar[list[tuple[str, str | None]]] = [
         ("markerclustercss", LOCAL_ASSETS["markerclustercss"]),
         ("markerclusterdefaultcss", LOCAL_ASSETS["markerclusterdefaultcss"]),
         ("zugabe_map_css", LOCAL_ASSETS["zugabe_map_css"]),
+        ("zugabe_notifications_css", LOCAL_ASSETS["zugabe_notifications_css"]),
     ]
 
     def __init__(self, draw: folium.plugins.Draw) -> None:
