@@ -74,7 +74,7 @@ def test_two_organisations_agree_on_a_case(
     viewer = step(h, "PUT", f"{url}/assignee", {"assignee": "h.viewer"}, 200)
     assert viewer["properties"]["assignee"] == "h.viewer"
     admin = step(h, "PUT", f"{url}/assignee", {"assignee": "r.admin"}, 422)
-    assert "not in an organisation involved" in admin["detail"]
+    assert admin["detail"] == "„r.admin“ gehört zu keiner an Fall 1 beteiligten Organisation."
     case = step(h, "PUT", f"{url}/due-date", {"due_date": "2026-12-20"}, 200)
     assert case["properties"]["due_date"] == "2026-12-20" and case["properties"]["due_date_set"]
 
@@ -94,7 +94,7 @@ def test_two_organisations_agree_on_a_case(
     case = step(h, "POST", f"{url}/votes", {"vote": "agree"}, 201)
     assert case["properties"]["decision"]["waiting_for"] == ["bochum"]
     again = step(h, "POST", f"{url}/votes", {"vote": "agree"}, 409)
-    assert "one organisation, one vote" in again["detail"]
+    assert "eine Organisation, eine Stimme" in again["detail"]
     step(b, "POST", f"{url}/votes", {"vote": "object"}, 422)  # an objection needs a reason
     case = step(b, "POST", f"{url}/votes", {"vote": "object", "reason": "Erst 2028."}, 201)
     assert case["properties"]["status"] == "in_coordination"
@@ -115,8 +115,9 @@ def test_two_organisations_agree_on_a_case(
         ("herne", "agree", "h.coordinator"),
     ]
     frozen = step(h, "POST", f"{url}/status", {"status": "open"}, 409)
-    assert "cannot go from agreed" in frozen["detail"]
-    assert "frozen" in step(h, "PUT", f"{url}/assignee", {"assignee": None}, 409)["detail"]
+    assert "kann nicht von agreed zu open wechseln" in frozen["detail"]
+    frozen = step(h, "PUT", f"{url}/assignee", {"assignee": None}, 409)
+    assert "vereinbart und eingefroren" in frozen["detail"]
 
     # The history is told in the reader's language, from structured events.
     german = [h["text"] for h in case["history"]]

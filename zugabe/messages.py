@@ -146,6 +146,111 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": " ({count} of {total} positions are)",
         "de": " ({count} von {total} Punkten)",
     },
+    # The coordination desk (zugabe.domain.case_workflow).
+    "case.frozen": {
+        "en": "case {case} is agreed and frozen: {what} is no longer possible; it reopens by "
+        "itself when one of its subjects changes",
+        "de": "Fall {case} ist vereinbart und eingefroren: {what} ist nicht mehr möglich; er "
+        "öffnet sich von selbst wieder, wenn sich ein Beteiligter ändert.",
+    },
+    "case.obsolete": {
+        "en": "case {case} is obsolete: {what} is not possible",
+        "de": "Fall {case} ist gegenstandslos: {what} ist nicht möglich.",
+    },
+    "case.what.assign": {"en": "assigning it", "de": "eine Zuweisung"},
+    "case.what.due": {"en": "changing its due date", "de": "eine neue Frist"},
+    "case.what.propose": {"en": "a new proposal", "de": "ein neuer Vorschlag"},
+    "case.unknown_status": {
+        "en": "unknown status '{value}'",
+        "de": "Unbekannter Status „{value}“.",
+    },
+    "case.status_not_from": {
+        "en": "case {case} cannot go from {current} to {target}{hint}",
+        "de": "Fall {case} kann nicht von {current} zu {target} wechseln{hint}.",
+    },
+    "case.hint_propose": {
+        "en": "; propose a decision instead",
+        "de": "; bitte eine Entscheidung vorschlagen",
+    },
+    "case.hint_agree": {
+        "en": "; a case is agreed when every organisation involved agreed to a proposal",
+        "de": "; vereinbart ist ein Fall, wenn alle beteiligten Organisationen einem Vorschlag "
+        "zugestimmt haben",
+    },
+    "case.assignee_disabled": {
+        "en": "account '{username}' is disabled",
+        "de": "Das Konto „{username}“ ist gesperrt.",
+    },
+    "case.assignee_not_involved": {
+        "en": "'{username}' is not in an organisation involved in case {case}",
+        "de": "„{username}“ gehört zu keiner an Fall {case} beteiligten Organisation.",
+    },
+    "case.unknown_account": {
+        "en": "there is no account '{username}'",
+        "de": "Es gibt kein Konto „{username}“.",
+    },
+    "case.due_format": {
+        "en": "'due_date' must be a date like 2027-03-31, got {value}",
+        "de": "Die Frist muss ein Datum wie 2027-03-31 sein, nicht {value}.",
+    },
+    "case.proposal_waiting": {
+        "en": "case {case} already has a proposal waiting for votes; withdraw it first",
+        "de": "Zu Fall {case} wartet schon ein Vorschlag auf Stimmen; bitte zuerst zurückziehen.",
+    },
+    "case.unknown_kind": {
+        "en": "unknown decision kind '{value}'",
+        "de": "Unbekannte Art der Entscheidung „{value}“.",
+    },
+    "case.text_empty": {
+        "en": "a proposal needs a text that says what is decided",
+        "de": "Ein Vorschlag braucht einen Text, der sagt, was beschlossen wird.",
+    },
+    "case.text_too_long": {
+        "en": "a text has at most {limit} characters",
+        "de": "Ein Text hat höchstens {limit} Zeichen.",
+    },
+    "case.measures_too_many": {
+        "en": "at most {count} agreed measures of at most {limit} characters each",
+        "de": "Höchstens {count} vereinbarte Maßnahmen mit je höchstens {limit} Zeichen.",
+    },
+    "case.no_proposal": {
+        "en": "case {case} has no proposal waiting for votes",
+        "de": "Zu Fall {case} wartet kein Vorschlag auf Stimmen.",
+    },
+    "case.unknown_vote": {"en": "unknown vote '{value}'", "de": "Unbekannte Stimme „{value}“."},
+    "case.vote_not_involved": {
+        "en": "only the organisations involved in case {case} vote ({involved})",
+        "de": "Über Fall {case} stimmen nur die beteiligten Organisationen ab ({involved}).",
+    },
+    "case.voted_already": {
+        "en": "{organisation} has already voted on this proposal ({choice}, {at} UTC): one "
+        "organisation, one vote",
+        "de": "{organisation} hat über diesen Vorschlag schon abgestimmt ({choice}, {at} UTC): "
+        "eine Organisation, eine Stimme.",
+    },
+    "case.objection_reason": {
+        "en": "an objection needs a reason",
+        "de": "Ein Einwand braucht eine Begründung.",
+    },
+    "case.field.allowed": {"en": "allowed: {allowed}", "de": "erlaubt: {allowed}"},
+    "case.field.from": {"en": "from {current}: {allowed}", "de": "von {current}: {allowed}"},
+    "case.field.active": {
+        "en": "choose an active account",
+        "de": "Bitte ein aktives Konto wählen.",
+    },
+    "case.field.person_of": {"en": "a person of: {involved}", "de": "eine Person von: {involved}"},
+    "case.field.unknown_account": {"en": "unknown account", "de": "unbekanntes Konto"},
+    "case.field.date": {"en": "a date YYYY-MM-DD", "de": "ein Datum JJJJ-MM-TT"},
+    "case.field.empty": {"en": "must not be empty", "de": "darf nicht leer sein"},
+    "case.field.too_long": {
+        "en": "longer than {limit} characters",
+        "de": "länger als {limit} Zeichen",
+    },
+    "case.field.too_many": {"en": "too many or too long", "de": "zu viele oder zu lang"},
+    "case.field.reason": {
+        "en": "say what should change in the proposal",
+        "de": "Bitte sagen, was sich am Vorschlag ändern soll.",
+    },
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

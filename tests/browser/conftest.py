@@ -243,15 +243,17 @@ def add_account(
     roles: frozenset[Role],
     departments: tuple[str, ...] = (),
     password: str = PASSWORD,
+    email: str = "",
 ) -> Account:
     """A new active account with a known password, created by a region admin."""
     themes = ("*",) if Role.DATA_STEWARD in roles else ()
-    new = AccountInput(username, display_name, "", organisation, departments, roles, themes)
+    new = AccountInput(username, display_name, email, organisation, departments, roles, themes)
     return server.services.accounts.add(ADMIN_ACTOR, new, password)
 
 
 def ensure_account(server: LiveServer, username: str) -> None:
-    """One of ``ACCOUNTS``, created with ``PASSWORD`` unless the store has it."""
+    """One of ``ACCOUNTS``, created with ``PASSWORD`` and the e-mail address
+    ``<username>@example.org`` unless the store has it."""
     if server.services.store.find_account(username) is not None:
         return
     display_name, organisation, roles, departments = ACCOUNTS[username]
@@ -262,6 +264,7 @@ def ensure_account(server: LiveServer, username: str) -> None:
         organisation=organisation,
         roles=roles,
         departments=departments,
+        email=f"{username}@example.org",
     )
 
 

@@ -5,11 +5,18 @@ proposal to agreement; their inboxes tell each what is new."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_ACTOR, LiveServer, PageGuard, ensure_account, sign_in
 from tests.conftest import VALID_FEATURE
+from tests.smtp_server import SmtpServer, free_port
+from zugabe.web import create_app
+from zugabe.web.background import BackgroundServer
 
 VIEW = "#17/51.54085/7.21350"
 
@@ -41,9 +48,36 @@ def open_desk(page: Page, server: LiveServer, username: str) -> None:
     expect(page.locator("body")).to_have_attribute("data-loading", "false")
 
 
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
+    """The app on an empty store, sending its mail to the test's SMTP server."""
+    settings = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "mail_from": "zugabe@example.org",
+        "public_url": "https://zugabe.example.org",
+    }
+    app = create_app({"instance_path": tmp_path / "instance", **settings})
+    running = BackgroundServer.start(app)
+    try:
+        yield LiveServer(running.url, app.extensions["zugabe"], tmp_path / "instance")
+    finally:
+        running.stop()
+        app.extensions["zugabe"].close()
+
+
 def test_two_organisations_agree_on_one_case(
-    live_server: LiveServer, page: Page, new_page: object
+    mail_server: LiveServer, smtp: SmtpServer, page: Page, new_page: object
 ) -> None:
+    live_server = mail_server
     case_id = shared_case(live_server)
     ensure_account(live_server, "b.planner")  # the person the case is given to
     herne = page
@@ -118,6 +152,25 @@ def test_two_organisations_agree_on_one_case(
     assert stored.status.value == "agreed"
     assert [v.organisation for v in stored.decisions[-1].votes] == ["herne", "bochum"]
 
+    # The e-mails arrive: the assignment, the request to agree, the votes and the agreement.
+    live_server.services.mail.deliver_due(datetime.now(UTC))
+    arrived: dict[str, list[str]] = {}
+    for mail in smtp.received:
+        for to in mail.recipients:
+            body = mail.message.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
+            arrived.setdefault(to, []).append(f"{mail.message['Subject']}\n{text}")
+    assert any(
+        f"Koordinierungsfall {case_id} zugewiesen" in s for s in arrived["b.planner@example.org"]
+    )
+    assert any("Bitte um Zustimmung" in s for s in arrived["b.coordinator@example.org"])
+    # Bochum's vote and the agreement it made, in one mail to Herne's coordinator.
+    assert any(
+        "Stadt Bochum stimmt zu" in s and f"Fall {case_id} vereinbart" in s
+        for s in arrived["h.coordinator@example.org"]
+    )
+    assert all(s.startswith("ZUGABE") for subjects in arrived.values() for s in subjects)
+
 
 def test_an_objection_needs_a_reason_and_sends_the_proposal_back(
     live_server: LiveServer, page: Page, page_guard: PageGuard
@@ -133,7 +186,9 @@ def test_an_objection_needs_a_reason_and_sends_the_proposal_back(
     page.click("#case-object")
     # The refusal stands right below the vote's controls.
     error = page.locator("#case-work .vote + #case-work-error")
-    expect(error).to_contain_text("an objection needs a reason")
+    expect(error).to_have_text(
+        "Ein Einwand braucht eine Begründung. Bitte sagen, was sich am Vorschlag ändern soll."
+    )
     page.fill("#case-vote-reason", "Erst 2028.")
     page.click("#case-object")
     expect(page.locator("#case-data")).to_contain_text("in Abstimmung")

@@ -215,7 +215,10 @@ const ZugabeDesk = (() => {
     const old = $("case-work-error");
     if (old) old.remove();
     if (response.status >= 400) {
-      near.after(app.el("p", { id: "case-work-error", role: "alert", class: "error" }, app.problemText(response.data)));
+      // The server's words, in the page's language; the field it names is the control above.
+      const data = response.data || {};
+      const text = [data.detail || data.title, ...(data.errors || []).map((e) => e.detail)].filter(Boolean).join(" ");
+      near.after(app.el("p", { id: "case-work-error", role: "alert", class: "error" }, text));
       return;
     }
     await app.showCase(c.id);

@@ -19,6 +19,7 @@ from zugabe.domain.agreement import DecisionKind, DecisionState, VoteChoice
 from zugabe.domain.case_history import Event, HistoryEvent
 from zugabe.domain.cases import REVIEW_TRANSITIONS, CaseStatus, CoordinationCase
 from zugabe.errors import Conflict, FieldError, InvalidInput
+from zugabe.messages import Message
 
 TEXT_MAX = 5000
 MEASURES_MAX = 50
@@ -64,14 +65,21 @@ class CaseWork:
 # ---------------------------------------------------------------- coordinators' steps
 
 
-def _not_frozen(case: CoordinationCase, what: str) -> None:
-    if case.status is CaseStatus.AGREED:
-        raise Conflict(
-            f"case {case.id} is agreed and frozen: {what} is no longer possible; "
-            "it reopens by itself when one of its subjects changes"
+def _not_too_long(pointer: str, text: str) -> None:
+    if len(text) > TEXT_MAX:
+        raise InvalidInput(
+            message=Message("case.text_too_long", {"limit": TEXT_MAX}),
+            field_errors=[FieldError.coded(pointer, "case.field.too_long", limit=TEXT_MAX)],
         )
+
+
+def _not_frozen(case: CoordinationCase, what: str) -> None:
+    """``what`` names the step (``case.what.*`` of the message catalogue)."""
+    step = Message(f"case.what.{what}")
+    if case.status is CaseStatus.AGREED:
+        raise Conflict(message=Message("case.frozen", {"case": case.id, "what": step}))
     if case.status is CaseStatus.OBSOLETE:
-        raise Conflict(f"case {case.id} is obsolete: {what} is not possible")
+        raise Conflict(message=Message("case.obsolete", {"case": case.id, "what": step}))
 
 
 def change_status(case: CoordinationCase, target: str) -> CaseWork:
@@ -81,19 +89,22 @@ def change_status(case: CoordinationCase, target: str) -> CaseWork:
     except ValueError:
         allowed = ", ".join(s.value for s in CaseStatus if s is not CaseStatus.OBSOLETE)
         raise InvalidInput(
-            f"unknown status '{target}'",
-            field_errors=[FieldError("/status", f"allowed: {allowed}")],
+            message=Message("case.unknown_status", {"value": target}),
+            field_errors=[FieldError.coded("/status", "case.field.allowed", allowed=allowed)],
         ) from None
     if status not in REVIEW_TRANSITIONS[case.status]:
         allowed = ", ".join(sorted(s.value for s in REVIEW_TRANSITIONS[case.status])) or "none"
-        hint = ""
-        if status is CaseStatus.PROPOSED:
-            hint = "; propose a decision instead"
-        elif status is CaseStatus.AGREED:
-            hint = "; a case is agreed when every organisation involved agreed to a proposal"
+        hints = {CaseStatus.PROPOSED: "case.hint_propose", CaseStatus.AGREED: "case.hint_agree"}
+        hint = Message(hints[status]) if status in hints else ""
+        current = case.status.value
         raise Conflict(  # well formed, but not from this status: a conflict with its state
-            f"case {case.id} cannot go from {case.status.value} to {status.value}{hint}",
-            field_errors=[FieldError("/status", f"from {case.status.value}: {allowed}")],
+            message=Message(
+                "case.status_not_from",
+                {"case": case.id, "current": current, "target": status.value, "hint": hint},
+            ),
+            field_errors=[
+                FieldError.coded("/status", "case.field.from", current=current, allowed=allowed)
+            ],
         )
     event = HistoryEvent(Event.STATUS_CHANGED, {"from": case.status.value, "to": status.value})
     return CaseWork(events=(event,), status=status)
@@ -101,18 +112,22 @@ def change_status(case: CoordinationCase, target: str) -> CaseWork:
 
 def assign(case: CoordinationCase, assignee: Account | None) -> CaseWork:
     """Give the case to a person of an involved organisation (None: to nobody)."""
-    _not_frozen(case, "assigning it")
+    _not_frozen(case, "assign")
     if assignee is not None:
         if not assignee.active:
             raise InvalidInput(
-                f"account '{assignee.username}' is disabled",
-                field_errors=[FieldError("/assignee", "choose an active account")],
+                message=Message("case.assignee_disabled", {"username": assignee.username}),
+                field_errors=[FieldError.coded("/assignee", "case.field.active")],
             )
         if assignee.organisation not in case.finding.organisations:
-            involved = ", ".join(case.finding.organisations) or "none"
+            involved = ", ".join(case.finding.organisations) or "–"
             raise InvalidInput(
-                f"'{assignee.username}' is not in an organisation involved in case {case.id}",
-                field_errors=[FieldError("/assignee", f"a person of: {involved}")],
+                message=Message(
+                    "case.assignee_not_involved", {"username": assignee.username, "case": case.id}
+                ),
+                field_errors=[
+                    FieldError.coded("/assignee", "case.field.person_of", involved=involved)
+                ],
             )
     username = assignee.username if assignee else None
     event = HistoryEvent(Event.ASSIGNED, {"assignee": username, "previous": case.assignee})
@@ -125,7 +140,7 @@ def assign(case: CoordinationCase, assignee: Account | None) -> CaseWork:
 
 def set_due(case: CoordinationCase, due: date | None) -> CaseWork:
     """A due date by hand, or None to go back to the one derived from the start dates."""
-    _not_frozen(case, "changing its due date")
+    _not_frozen(case, "due")
     previous = case.due_date.isoformat() if case.due_date else None
     event = HistoryEvent(
         Event.DUE_SET, {"due": due.isoformat() if due else None, "previous": previous}
@@ -143,35 +158,29 @@ def due_date(case: CoordinationCase, days_before_start: int) -> date | None:
 
 def propose(case: CoordinationCase, kind: str, text: str, measures: Sequence[str]) -> CaseWork:
     """Put a decision to every organisation involved."""
-    _not_frozen(case, "a new proposal")
+    _not_frozen(case, "propose")
     if case.status is CaseStatus.PROPOSED:
-        raise Conflict(
-            f"case {case.id} already has a proposal waiting for votes; withdraw it first"
-        )
+        raise Conflict(message=Message("case.proposal_waiting", {"case": case.id}))
     try:
         decision_kind = DecisionKind(kind)
     except ValueError:
         allowed = ", ".join(k.value for k in DecisionKind)
         raise InvalidInput(
-            f"unknown decision kind '{kind}'",
-            field_errors=[FieldError("/kind", f"allowed: {allowed}")],
+            message=Message("case.unknown_kind", {"value": kind}),
+            field_errors=[FieldError.coded("/kind", "case.field.allowed", allowed=allowed)],
         ) from None
     text = text.strip()
     if not text:
         raise InvalidInput(
-            "a proposal needs a text that says what is decided",
-            field_errors=[FieldError("/text", "must not be empty")],
+            message=Message("case.text_empty"),
+            field_errors=[FieldError.coded("/text", "case.field.empty")],
         )
-    if len(text) > TEXT_MAX:
-        raise InvalidInput(
-            f"a proposal's text has at most {TEXT_MAX} characters",
-            field_errors=[FieldError("/text", f"longer than {TEXT_MAX} characters")],
-        )
+    _not_too_long("/text", text)
     cleaned = tuple(m.strip() for m in measures if m.strip())
     if len(cleaned) > MEASURES_MAX or any(len(m) > TEXT_MAX for m in cleaned):
         raise InvalidInput(
-            f"at most {MEASURES_MAX} agreed measures of at most {TEXT_MAX} characters each",
-            field_errors=[FieldError("/measures", "too many or too long")],
+            message=Message("case.measures_too_many", {"count": MEASURES_MAX, "limit": TEXT_MAX}),
+            field_errors=[FieldError.coded("/measures", "case.field.too_many")],
         )
     event = HistoryEvent(Event.PROPOSED, {"kind": decision_kind.value, "text": text})
     return CaseWork(
@@ -185,7 +194,7 @@ def withdraw(case: CoordinationCase) -> CaseWork:
     """Take a proposal back before every organisation voted."""
     decision = case.decision
     if case.status is not CaseStatus.PROPOSED or decision is None:
-        raise Conflict(f"case {case.id} has no proposal waiting for votes")
+        raise Conflict(message=Message("case.no_proposal", {"case": case.id}))
     return CaseWork(
         events=(HistoryEvent(Event.WITHDRAWN, {"decision": decision.id}),),
         status=CaseStatus.IN_COORDINATION,
@@ -198,37 +207,41 @@ def vote(case: CoordinationCase, organisation: str | None, choice: str, reason: 
     case, an objection sends the proposal back."""
     decision = case.decision
     if case.status is not CaseStatus.PROPOSED or decision is None:
-        raise Conflict(f"case {case.id} has no proposal waiting for votes")
+        raise Conflict(message=Message("case.no_proposal", {"case": case.id}))
     try:
         vote_choice = VoteChoice(choice)
     except ValueError:
+        choices = ", ".join(v.value for v in VoteChoice)
         raise InvalidInput(
-            f"unknown vote '{choice}'",
-            field_errors=[FieldError("/vote", "allowed: agree, object")],
+            message=Message("case.unknown_vote", {"value": choice}),
+            field_errors=[FieldError.coded("/vote", "case.field.allowed", allowed=choices)],
         ) from None
     involved = case.finding.organisations
     if organisation is None or organisation not in involved:
         raise Conflict(
-            f"only the organisations involved in case {case.id} vote "
-            f"({', '.join(involved) or 'none'})"
+            message=Message(
+                "case.vote_not_involved", {"case": case.id, "involved": ", ".join(involved) or "–"}
+            )
         )
     if organisation in decision.voted():
         earlier = next(v for v in decision.votes if v.organisation == organisation)
         raise Conflict(
-            f"{organisation} has already voted on this proposal "
-            f"({earlier.choice.value}, {earlier.at:%Y-%m-%d %H:%M} UTC): one organisation, one vote"
+            message=Message(
+                "case.voted_already",
+                {
+                    "organisation": organisation,
+                    "choice": earlier.choice.value,
+                    "at": f"{earlier.at:%Y-%m-%d %H:%M}",
+                },
+            )
         )
     reason = reason.strip()
     if vote_choice is VoteChoice.OBJECT and not reason:
         raise InvalidInput(
-            "an objection needs a reason",
-            field_errors=[FieldError("/reason", "say what should change in the proposal")],
+            message=Message("case.objection_reason"),
+            field_errors=[FieldError.coded("/reason", "case.field.reason")],
         )
-    if len(reason) > TEXT_MAX:
-        raise InvalidInput(
-            f"a reason has at most {TEXT_MAX} characters",
-            field_errors=[FieldError("/reason", f"longer than {TEXT_MAX} characters")],
-        )
+    _not_too_long("/reason", reason)
     cast = NewVote(decision.id, organisation, vote_choice, reason)
     voted = HistoryEvent(
         Event.VOTED,

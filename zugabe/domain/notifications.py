@@ -17,6 +17,7 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.domain.desk_vocabulary import VOTE_LABELS
 from zugabe.domain.i18n import Lang, pick
 
 WATCH_MAX = 50
@@ -186,7 +187,6 @@ _WORDING: dict[Kind, tuple[str, str]] = {
     ),
     Kind.COMMENTED: ("{by} zu Fall {case}: {text}", "{by} on case {case}: {text}"),
 }
-_CHOICES = {"agree": ("stimmt zu", "agrees"), "object": ("widerspricht", "objects")}
 
 
 def word(notification: Notification, lang: Lang, words: Words) -> str:
@@ -203,7 +203,7 @@ def word(notification: Notification, lang: Lang, words: Words) -> str:
         "features": d.get("features", ""),
         "by": d.get("by", ""),
         "organisation": words(str(d.get("organisation", "")), lang),
-        "choice": pick(_CHOICES.get(str(d.get("choice")), ("", "")), lang),
+        "choice": pick(VOTE_LABELS.get(str(d.get("choice")), ("", "")), lang),
         "text": d.get("text", ""),
     }
     return pick(_WORDING[notification.kind], lang).format(**values)

@@ -99,12 +99,13 @@ class Services:
             store,
             region.rules.active,
             definitions,
-            projects.reprojector,
+            reprojector,
             policy,
             audit,
             accounts.display_name,
             vocabulary,
             settings.case_due_days_before_start,
+            notifications,
         )
         projects.cases = cases
         layers = LayerService(
@@ -122,12 +123,12 @@ class Services:
             layers,
             SynergyService(store, projects, synergy_config, settings),
             cases,
-            DeskService(store, policy, audit),
+            DeskService(store, policy, audit, notifications),
             InboxService(store, policy, settings),
             region.rules,
             JobService(policy),
             mail,
-            SearchService(store, definitions, projects.reprojector, policy),
+            SearchService(store, definitions, reprojector, policy),
             notifications,
         )
 

@@ -17,7 +17,14 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
 from zugabe.domain.agreement import Decision
-from zugabe.domain.case_history import OBSOLETE_RULE, project_deleted, word_event, word_reason
+from zugabe.domain.case_history import (
+    OBSOLETE_RULE,
+    Event,
+    HistoryEvent,
+    project_deleted,
+    word_event,
+    word_reason,
+)
 from zugabe.domain.case_workflow import due_date
 from zugabe.domain.cases import (
     LIVE_STATUSES,
@@ -38,6 +45,7 @@ from zugabe.io.crs import Reprojector
 from zugabe.io.geojson import geometry_to_json
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
+from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
 from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
 
@@ -74,8 +82,10 @@ class CaseService:
         display_name: Callable[[str], str],
         vocabulary: Vocabulary,
         due_days_before_start: int,
+        notifications: NotificationService,
     ) -> None:
         self.store = store
+        self.notifications = notifications
         self.vocabulary = vocabulary
         self.due_days_before_start = due_days_before_start
         self.subjects = SubjectDescriber(store, definitions)
@@ -319,6 +329,9 @@ class CaseService:
                     None,
                     {"comment": comment.id, "text": comment.text},
                 ),
+            )
+            self.notifications.case_step(
+                case, (HistoryEvent(Event.COMMENTED, {"comment": comment.id}),), actor
             )
         self.store.seen_cases(actor.username, [case_id], comment.at)  # not news to its author
 

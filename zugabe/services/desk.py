@@ -17,8 +17,10 @@ from zugabe.domain.accounts import Account, Actor
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CoordinationCase
 from zugabe.domain.policy import Policy
-from zugabe.errors import FieldError, InvalidInput, NotFound, VersionConflict
+from zugabe.errors import FieldError, InvalidInput, NotFound, VersionConflict, quoted
+from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
+from zugabe.services.notifications import NotificationService
 from zugabe.storage.contract import Store
 
 VOTE_ATTEMPTS = 5
@@ -71,10 +73,17 @@ VOTE = DeskStep("case.vote", _decision)
 
 
 class DeskService:
-    def __init__(self, store: Store, policy: Policy, audit: AuditService) -> None:
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        audit: AuditService,
+        notifications: NotificationService,
+    ) -> None:
         self.store = store
         self.policy = policy
         self.audit = audit
+        self.notifications = notifications
 
     def change_status(
         self, case_id: int, status: str, actor: Actor, expected_version: int | None
@@ -100,8 +109,8 @@ class DeskService:
                 account = self.store.find_account(username)
                 if account is None:
                     raise InvalidInput(
-                        f"there is no account '{username}'",
-                        field_errors=[FieldError("/assignee", "unknown account")],
+                        message=Message("case.unknown_account", {"username": username}),
+                        field_errors=[FieldError.coded("/assignee", "case.field.unknown_account")],
                     )
             return case_workflow.assign(case, account)
 
@@ -117,8 +126,8 @@ class DeskService:
                 day = date.fromisoformat(due)
             except ValueError:
                 raise InvalidInput(
-                    f"'due_date' must be a date like 2027-03-31, got {due!r}",
-                    field_errors=[FieldError("/due_date", "a date YYYY-MM-DD")],
+                    message=Message("case.due_format", {"value": quoted(due)}),
+                    field_errors=[FieldError.coded("/due_date", "case.field.date")],
                 ) from None
         return self._review_step(
             case_id,
@@ -228,6 +237,7 @@ class DeskService:
                     step.action, "case", str(case.id), step.summary(case), step.summary(changed)
                 ),
             )
+            self.notifications.case_step(changed, work.events, actor)
         # One's own step is nothing new to oneself.
         self.store.seen_cases(actor.username, [case.id], changed.updated_at)
         return changed
