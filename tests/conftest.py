@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.smtp_server import SmtpServer, free_port
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import RegionSetup, Services
@@ -169,6 +170,15 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def anonymous(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on a free local port, keeping what arrives."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

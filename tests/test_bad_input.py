@@ -85,6 +85,16 @@ CASES: dict[str, tuple[Callable[[FlaskClient, int], object], int, str]] = {
     ),
     "a project id of 2^63": (lambda c, _: c.get(f"/api/projects/{2**63}"), 404, ""),
     "a case id of 2^63": (lambda c, _: c.get(f"/api/cases/{2**63}"), 404, ""),
+    "a project id of 2^63, to replace": (
+        lambda c, _: c.put(f"/api/projects/{2**63}", json={}),
+        404,
+        "",
+    ),
+    "a case id of 2^63, to vote": (
+        lambda c, _: c.post(f"/api/cases/{2**63}/votes", json={"vote": "agree"}),
+        404,
+        "",
+    ),
     "a cursor of 2^63": (lambda c, _: c.get(f"/api/projects?after={2**63}"), 400, "between 0 and"),
     "a cursor in other digits": (lambda c, _: c.get("/api/projects?after=²"), 400, "whole number"),
     "a bbox outside WGS84": (

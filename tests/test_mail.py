@@ -42,14 +42,6 @@ def a_mail(recipient: str = "a.kaya@herne.de", **changes: Any) -> NewMail:
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteStore]:
     store = SqliteStore(f"sqlite:///{tmp_path / 'instance' / 'zugabe.sqlite'}")
     yield store

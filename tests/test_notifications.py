@@ -106,14 +106,6 @@ def test_mails_speak_the_readers_language_and_link_into_the_map():
 # ---------------------------------------------------------------- service, HTTP, SMTP
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
 def _mail_app(instance_path: Path, port: int) -> Flask:
     app = create_app(
         {

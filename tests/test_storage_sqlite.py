@@ -756,14 +756,15 @@ def test_migration_from_a_version_2_store_keeps_the_projects(db_path: Path) -> N
     assert_spatial_indexes_sound(db_path)
 
 
-class _WithoutExternalId:
-    """A projects row of a store before step 9, as the code of today reads it."""
+class _Before:
+    """A row of a store before a column was added, as the code of today reads it: the
+    column's default in place of the missing value."""
 
-    def __init__(self, row: Any) -> None:
-        self._row = row
+    def __init__(self, row: Any, column: str, default: Any) -> None:
+        self._row, self._column, self._default = row, column, default
 
     def __getattr__(self, name: str) -> Any:
-        return "" if name == "external_id" else getattr(self._row, name)
+        return self._default if name == self._column else getattr(self._row, name)
 
 
 def test_migration_from_a_version_3_store_keeps_projects_and_layers(
@@ -783,7 +784,23 @@ def test_migration_from_a_version_3_store_keeps_projects_and_layers(
         "_row_values",
         lambda *args: {k: v for k, v in row_values(*args).items() if k != "external_id"},
     )
-    monkeypatch.setattr(sqlite_backend, "_project", lambda row: project_of(_WithoutExternalId(row)))
+    monkeypatch.setattr(
+        sqlite_backend, "_project", lambda row: project_of(_Before(row, "external_id", ""))
+    )
+    # Nor did layers record their responsible organisation (step 12).
+    layer_values, layer_info = sqlite_backend._layer_values, sqlite_backend._layer_info
+    monkeypatch.setattr(
+        sqlite_backend,
+        "_layer_values",
+        lambda *args: {
+            k: v for k, v in layer_values(*args).items() if k != "responsible_organisation"
+        },
+    )
+    monkeypatch.setattr(
+        sqlite_backend,
+        "_layer_info",
+        lambda row: layer_info(_Before(row, "responsible_organisation", None)),
+    )
     old = SqliteStore(url)
     try:
         assert old.schema_version() == 3
@@ -983,7 +1000,7 @@ def test_migration_from_a_version_10_store_brings_cases_to_the_desk(db_path: Pat
 
     store = SqliteStore(url_for(db_path))
     try:
-        assert store.applied_migrations == (11,)
+        assert store.applied_migrations == tuple(range(11, LATEST_VERSION + 1))
 
         # Closed by one click before agreements existed: agreed, with a decision that says so.
         case = store.get_case(resolved)

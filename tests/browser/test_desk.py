@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ADMIN_ACTOR, LiveServer, PageGuard, ensure_account, sign_in
 from tests.conftest import VALID_FEATURE
-from tests.smtp_server import SmtpServer, free_port
+from tests.smtp_server import SmtpServer
 from zugabe.web import create_app
 from zugabe.web.background import BackgroundServer
 
@@ -46,14 +46,6 @@ def open_desk(page: Page, server: LiveServer, username: str) -> None:
     sign_in(page, server, username, next=f"/{VIEW}")
     expect(page.locator("#panel")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-loading", "false")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

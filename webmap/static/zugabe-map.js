@@ -133,10 +133,11 @@ const ZugabeMap = (() => {
       kind_project: "Project", show_map: "Map", show_list: "List",
     },
   };
-  // Subject A and subject B of an open case: black solid, and dashed in the palette's blue.
+  // Subject A and subject B of an open case: a solid and a dashed black outline (told apart
+  // by their line, not by a colour, which a department or relation may already stand for).
   const SUBJECT_OUTLINES = [
-    { color: "#000000", weight: 4 },
-    { color: "#0072b2", weight: 4, dashArray: "8 6" },
+    { color: "#000", weight: 4 },
+    { color: "#000", weight: 4, dashArray: "10 6" },
   ];
   const PANES = {
     "zugabe-projects": 410, "zugabe-cases": 420, "zugabe-highlight": 430, "zugabe-labels": 440,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from zugabe.config import load_settings
@@ -34,14 +35,25 @@ from zugabe.web import (
     synergy,
     webmap,
 )
+from zugabe.web.apidoc import MAX_ID
 from zugabe.web.openapi import build_openapi
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:…>`` in routes, up to 2^63 - 1: a larger id is a 404, not an overflow."""
+    """``<int:…>`` in routes, up to 2^63 - 1: a larger id is a 404, not an overflow.
+
+    The 404 is raised here rather than left to the matcher: a converter that declines the
+    value makes Werkzeug try the route's other methods and answer 405 (PUT, DELETE).
+    """
 
     def __init__(self, url_map: Map, **kwargs: Any) -> None:
-        super().__init__(url_map, max=2**63 - 1, **kwargs)
+        super().__init__(url_map, **kwargs)
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise NotFound(f"no object has the id {value[:30]}")
+        return number
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

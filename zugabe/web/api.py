@@ -95,6 +95,27 @@ def json_object(allowed: Collection[str]) -> dict[str, Any]:
     return body
 
 
+def ids_or_all(name: str, most: int) -> list[int] | None:
+    """A body ``{name: [ids]}`` (None-free list) or ``{"all": true}`` (None): what to mark
+    as seen or read, everywhere the same."""
+    body = json_object((name, "all"))
+    if (name in body) == ("all" in body) or ("all" in body and body["all"] is not True):
+        raise InvalidInput(
+            f'send either {{"{name}": [...]}} or {{"all": true}}',
+            field_errors=[FieldError("", f"{name} or all")],
+        )
+    if "all" in body:
+        return None
+    raw = body[name]
+    parsed = [json_integer(v) for v in raw] if isinstance(raw, list) else [None]
+    if len(parsed) > most or any(i is None or not 1 <= i <= MAX_ID for i in parsed):
+        raise InvalidInput(
+            f"'{name}' must be a list of at most {most} ids",
+            field_errors=[FieldError(f"/{name}", "a list of ids")],
+        )
+    return [i for i in parsed if i is not None]
+
+
 def json_integer(value: Any) -> int | None:
     """A JSON number that is a whole number (``3`` or ``3.0``, as JSON Schema counts), else None."""
     if isinstance(value, int) and not isinstance(value, bool):

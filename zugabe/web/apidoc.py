@@ -126,3 +126,25 @@ def paging(settings: Settings) -> list[dict[str, Any]]:
 LANGUAGE = query(
     "lang", "Language of the page: de (default) or en.", {"type": "string", "enum": ["de", "en"]}
 )
+
+
+def json_request(schema: Schema) -> dict[str, Any]:
+    """A required JSON request body of this schema."""
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def ids_or_all(name: str, most: int) -> dict[str, Any]:
+    """The body of ``zugabe.web.api.ids_or_all``: ``{name: [ids]}`` or ``{"all": true}``."""
+    ids = {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        "maxItems": most,
+    }
+    return json_request(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: ids, "all": {"const": True}},
+            "oneOf": [{"required": [name]}, {"required": ["all"]}],
+        }
+    )

@@ -16,7 +16,7 @@ from zugabe.domain.case_workflow import MEASURES_MAX, TEXT_MAX
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.web.api import expected_version, json_object
-from zugabe.web.apidoc import NOT_BLANK, problem
+from zugabe.web.apidoc import NOT_BLANK, json_request, problem
 from zugabe.web.auth import current_actor
 from zugabe.web.cases import case_response
 
@@ -125,9 +125,6 @@ def openapi_paths() -> dict[str, Any]:
     stale = problem("If-Match names an outdated version of the case.")
     invalid = problem("The input was refused; `errors` names each field. Nothing was stored.")
 
-    def body(schema: dict[str, Any]) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": schema}}}
-
     def step(
         summary: str, operation: str, ok: int, schema: dict[str, Any] | None
     ) -> dict[str, Any]:
@@ -144,7 +141,7 @@ def openapi_paths() -> dict[str, Any]:
             },
         }
         if schema is not None:
-            described["requestBody"] = body(schema)
+            described["requestBody"] = json_request(schema)
         return described
 
     def nullable_text(name: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from zugabe.config import Settings
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.domain.rules import RELATIONS, SEVERITIES
-from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.services.inbox import DUE_WINDOWS, SEEN_MAX
-from zugabe.web.api import GEOJSON, json_integer, json_object
+from zugabe.web.api import GEOJSON, ids_or_all
+from zugabe.web.apidoc import ids_or_all as apidoc_ids_or_all
 from zugabe.web.apidoc import listing, paging, problem, query
 from zugabe.web.auth import current_actor
 from zugabe.web.language import api_language
@@ -58,18 +58,7 @@ def inbox() -> Response:
 @blueprint.post("/seen")
 def seen() -> Response:
     """Body ``{"cases": [12, 13]}`` (seen as they are now) or ``{"all": true}``."""
-    body = json_object(("cases", "all"))
-    if body.get("all") is True and "cases" not in body:
-        _services().inbox.seen(current_actor(), None)
-    else:
-        ids = body.get("cases")
-        numbers = [json_integer(v) for v in ids] if isinstance(ids, list) else None
-        if numbers is None or any(n is None or n < 1 for n in numbers):
-            raise InvalidInput(
-                'send {"cases": [case ids]} or {"all": true}',
-                field_errors=[FieldError("/cases", "a list of case ids")],
-            )
-        _services().inbox.seen(current_actor(), [n for n in numbers if n is not None])
+    _services().inbox.seen(current_actor(), ids_or_all("cases", SEEN_MAX))
     return Response(status=204)
 
 
@@ -126,26 +115,7 @@ def openapi_paths(settings: Settings) -> dict[str, Any]:
             "post": {
                 "summary": "Mark cases (or everything) as seen",
                 "operationId": "markInboxSeen",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {
-                                    "cases": {
-                                        "type": "array",
-                                        "maxItems": SEEN_MAX,
-                                        "items": {"type": "integer", "minimum": 1},
-                                    },
-                                    "all": {"const": True},
-                                },
-                                "oneOf": [{"required": ["cases"]}, {"required": ["all"]}],
-                            }
-                        }
-                    },
-                },
+                "requestBody": apidoc_ids_or_all("cases", SEEN_MAX),
                 "responses": {"204": {"description": "Marked."}, "422": problem("Bad body.")},
             }
         },

@@ -19,10 +19,9 @@ from zugabe.domain.accounts import Account
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.notifications import AREA_VERTICES_MAX, WATCH_MAX, Kind, MailMode
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.web import apidoc
-from zugabe.web.api import json_integer, json_object
+from zugabe.web.api import ids_or_all, json_object
 from zugabe.web.auth import client_address, current_actor
 from zugabe.web.language import api_language, page_language
 
@@ -89,22 +88,7 @@ def list_notifications() -> Response:
 @blueprint.post("/api/notifications/read")
 def mark_read() -> Response:
     """Body ``{"ids": [3, 4]}`` or ``{"all": true}``."""
-    body = json_object(("ids", "all"))
-    if ("ids" in body) == ("all" in body) or ("all" in body and body["all"] is not True):
-        raise InvalidInput(
-            'send either {"ids": [...]} or {"all": true}',
-            field_errors=[FieldError("", "ids or all")],
-        )
-    ids: list[int] | None = None
-    if "ids" in body:
-        raw = body["ids"]
-        parsed = [json_integer(v) for v in raw] if isinstance(raw, list) else [None]
-        if any(i is None or not 1 <= i <= apidoc.MAX_ID for i in parsed):
-            raise InvalidInput(
-                "'ids' must be a list of notification ids",
-                field_errors=[FieldError("/ids", "a list of integers")],
-            )
-        ids = [i for i in parsed if i is not None]
+    ids = ids_or_all("ids", _services().settings.max_page_size)
     unread = _services().notifications.mark_read(current_actor(), ids)
     return jsonify({"unread": unread})
 
@@ -218,11 +202,6 @@ def openapi_paths(
             },
         },
     }
-    ids = {
-        "type": "array",
-        "items": {"type": "integer", "minimum": 1, "maximum": apidoc.MAX_ID},
-        "maxItems": settings.max_page_size,
-    }
     json_body = {"application/json": {"schema": subscriptions}}
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
     html = {"text/html": {}}
@@ -248,19 +227,7 @@ def openapi_paths(
             "post": {
                 "summary": "Mark some or all of your notifications read",
                 "operationId": "markNotificationsRead",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {"ids": ids, "all": {"const": True}},
-                                "oneOf": [{"required": ["ids"]}, {"required": ["all"]}],
-                            }
-                        }
-                    },
-                },
+                "requestBody": apidoc.ids_or_all("ids", settings.max_page_size),
                 "responses": {
                     "200": {
                         "description": "How many stay unread.",

@@ -884,6 +884,7 @@ ACCOUNT_ONLY_PREFIXES = (
     "/api/audit",
     "/api/notifications",
     "/api/subscriptions",
+    "/api/inbox",
 )
 """Never open to anonymous readers, whatever ``public_read`` says."""
 HTTP_METHODS = frozenset({"get", "put", "post", "patch", "delete"})
