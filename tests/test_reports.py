@@ -512,7 +512,7 @@ def test_map_of_a_polygon_with_a_hole_and_a_point():
         [[(400, 200), (600, 200), (600, 300), (400, 300)]],
     )
     shapes = [Shape(ring, "#123456", fill="#123456", title="a & b"), Shape(Point(100, 100), "#000")]
-    picture = ET.fromstring(render_map(shapes, (-100, -100, 1100, 600), label="<x>"))
+    picture = ET.fromstring(render_map(shapes, (-100, -100, 1100, 600), label="<x>").svg)
     paths = list(picture.iter(f"{SVG}path"))
     assert paths[0].attrib["d"].count("M") == 2 and paths[0].attrib["fill-rule"] == "evenodd"
     assert paths[0].find(f"{SVG}title").text == "a & b"

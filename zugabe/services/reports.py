@@ -34,8 +34,10 @@ from zugabe.domain.project import FIELD_LABELS, Project, Status
 from zugabe.domain.vocabulary import STATUS_LABELS
 from zugabe.errors import BadRequest, NotFound
 from zugabe.io.report_graphics import (
+    QUIET_LABEL,
     Bar,
     Extent,
+    MapPicture,
     Overlap,
     Shape,
     padded_extent,
@@ -125,6 +127,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open": "offen",
         "undated": "ohne Termin",
         "legend": "Legende",
+        "unlabelled": "Ohne Beschriftung (kein Platz in der Karte)",
         "this_project": "diese Maßnahme",
         "other_projects": "weitere Maßnahmen",
         "switch_lang": "English",
@@ -207,6 +210,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "open": "open",
         "undated": "no dates",
         "legend": "Legend",
+        "unlabelled": "Not labelled (no room on the map)",
         "this_project": "this project",
         "other_projects": "other projects",
         "switch_lang": "Deutsch",
@@ -525,6 +529,7 @@ class ReportService:
             for section in report.sections
         ]
         subject = report.subject
+        picture = self._map(report, t)
         return ReportPage(
             kind=report.kind,
             lang=lang,
@@ -539,7 +544,8 @@ class ReportService:
             case_sections=[v for v in case_sections if not v.leads],
             rest_heading=t("cases_other" if leading else "cases"),
             case_count=len(report.cases),
-            map=self._map(report, t),
+            map=picture.svg if picture else None,
+            unlabelled=", ".join(picture.unlabelled) if picture else "",
             timeline=self._timeline(report, t),
             legend=self._legend(report, t),
         )
@@ -728,7 +734,7 @@ class ReportService:
 
     # -------------------------------------------------------------- pictures
 
-    def _map(self, report: Report, t: Labels) -> Markup | None:
+    def _map(self, report: Report, t: Labels) -> MapPicture | None:
         """Background (districts, streets), projects, then the cases' overlaps on top."""
         subject = report.subject
         focus = [p.geometry for p in report.projects.values()]
@@ -804,6 +810,7 @@ class ReportService:
                     title=str(name or ""),
                     label=str(name) if name and not inside.is_empty else None,
                     label_at=inside,
+                    label_style=QUIET_LABEL,
                     radius=0,
                     attrs={"class": "district"},
                 )
@@ -1050,6 +1057,7 @@ class ReportPage:
     rest_heading: str
     case_count: int
     map: Markup | None
+    unlabelled: str  # labels that found no room on the map, listed below it
     timeline: Markup | None
     legend: list[tuple[str, str, str]]
 
