@@ -8,6 +8,7 @@ a table runs off the paper, whether map labels collide. The demo town's largest 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
@@ -19,6 +20,7 @@ from zugabe.services.reports import ReportService
 from zugabe.storage.contract import CaseQuery
 
 MAX_PAGES = 8
+CONDENSED = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf")
 MM = 96 / 25.4  # CSS pixels per millimetre
 PRINTABLE_WIDTH = (210 - 2 * 10) * MM  # A4 less the print stylesheet's 10 mm side margins
 A4_POINTS = (595.92, 842.88)
@@ -50,6 +52,9 @@ def print_layout(page: Page) -> None:
 def test_largest_area_report_prints_on_at_most_eight_a4_pages(
     demo_server: LiveServer, page: Page
 ) -> None:
+    # The printed tables are set in DejaVu Sans Condensed; without it chromium takes a wider
+    # face and the count below would fail for a reason it does not name.
+    assert CONDENSED.exists(), "install Debian's fonts-dejavu-extra: run `make browser`"
     district, cases = largest_area(demo_server)
     assert cases > 100  # the demo's largest: a real test of the layout
     url = f"/reports/area?district={district}"
