@@ -522,6 +522,19 @@ def test_map_of_a_polygon_with_a_hole_and_a_point():
     assert scale.attrib["data-metres"] in ("100", "200", "500")
 
 
+def test_crowded_labels_move_aside_or_are_listed():
+    """Sixty projects on one spot: the first take the places around it, the next ones sit
+    further out on leader lines, and those that find no room are named below the map."""
+    shapes = [Shape(Point(500, 250), "#000", label=str(100 + i)) for i in range(60)]
+    picture = render_map(shapes, (0, 0, 1000, 500), label="map")
+    svg = ET.fromstring(picture.svg)
+    placed = [t.text for t in svg.iter(f"{SVG}text") if "map-label" in t.get("class", "")]
+    leaders = [p for p in svg.iter(f"{SVG}path") if p.get("class") == "leader"]
+    assert 4 <= len(leaders) < len(placed) < 16  # some near, some on leader lines
+    assert placed == [str(100 + i) for i in range(len(placed))]  # first drawn, first placed
+    assert picture.unlabelled == tuple(str(100 + i) for i in range(len(placed), 60))
+
+
 def test_timeline_marks_shared_periods_and_open_ends():
     bars = [
         Bar("1", "A", date(2027, 1, 1), date(2027, 12, 31), "#111"),

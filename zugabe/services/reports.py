@@ -461,6 +461,7 @@ class ReportService:
         listed: list[Project] | None = None,
         **extra: Any,
     ) -> Report:
+        """The live cases of ``query`` that pass the filter (none given: every live case)."""
         chosen = case_filter or CaseFilter()
         cases = self.store.list_cases(chosen.narrow(query))
         return self._report(kind, key, cases, listed or [], filter=chosen, **extra)
