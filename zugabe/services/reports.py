@@ -138,9 +138,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter": "Filter",
         "filter_none": "keiner (alle nicht gegenstandslosen Fälle)",
         "cases_other": "Weitere Koordinierungsfälle",
-        "lead_action": "Offene Konflikte mit Handlungsbedarf",
-        "lead_action_note": "Konflikte im Status offen oder in Abstimmung, die dringendsten "
-        "zuerst: nach dem früheren Beginn der beiden Beteiligten, dann nach Schwere.",
         "no_lead_cases": "Keine.",
         "sheet": "Koordinierungsfälle",
     },
@@ -221,9 +218,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter": "Filter",
         "filter_none": "none (every case that is not obsolete)",
         "cases_other": "Other coordination cases",
-        "lead_action": "Open conflicts that need action",
-        "lead_action_note": "Conflicts that are open or in coordination, the most urgent first: "
-        "by the earlier start of the two subjects, then by severity.",
         "no_lead_cases": "None.",
         "sheet": "Coordination cases",
     },
@@ -293,13 +287,28 @@ class Area:
     bbox: BBox | None = None
 
 
+LeadPicker = Callable[[list[CoordinationCase], Mapping[int, Project]], list[CoordinationCase]]
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A section that leads a report, before the map: ``pick`` takes the cases not yet
+    listed and the report's projects, and returns those of the section in its own order
+    (they leave the severity groups below); heading and note by language."""
+
+    key: str
+    pick: LeadPicker
+    heading: Mapping[str, str]
+    note: Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class Section:
-    """Cases listed under one heading: a leading section (``LEADS``) or a severity group."""
+    """Cases listed under one heading: a leading section or a severity group."""
 
-    key: str  # a ``LEADS`` key or a severity
+    key: str  # the lead's key, or a severity
     cases: list[CoordinationCase]
-    leads: bool = False
+    lead: Lead | None = None
 
 
 @dataclass(frozen=True)
@@ -366,15 +375,22 @@ def conflicts_needing_action(
     return sorted(needing, key=urgency)
 
 
-LeadPicker = Callable[[list[CoordinationCase], Mapping[int, Project]], list[CoordinationCase]]
-LEADS: dict[str, tuple[tuple[str, LeadPicker], ...]] = {
-    "organisation": (("action", conflicts_needing_action),),
-    "department": (("action", conflicts_needing_action),),
+NEEDS_ACTION = Lead(
+    "action",
+    conflicts_needing_action,
+    heading={"de": "Offene Konflikte mit Handlungsbedarf", "en": "Open conflicts that need action"},
+    note={
+        "de": "Konflikte im Status offen oder in Abstimmung, die dringendsten zuerst: nach dem "
+        "früheren Beginn der beiden Beteiligten, dann nach Schwere.",
+        "en": "Conflicts that are open or in coordination, the most urgent first: by the "
+        "earlier start of the two subjects, then by severity.",
+    },
+)
+LEADS: dict[str, tuple[Lead, ...]] = {
+    "organisation": (NEEDS_ACTION,),
+    "department": (NEEDS_ACTION,),
 }
-"""The sections that lead a report of a kind, in page order: (key, picker). A picker takes
-the cases not yet listed and the report's projects, and returns those of its section in its
-own order; they leave the severity groups below. A section's heading and note are the
-``lead_<key>`` and ``lead_<key>_note`` texts."""
+"""The sections that lead the report of a kind, in page order: the one place to add another."""
 
 
 def sections(
@@ -383,9 +399,9 @@ def sections(
     """The leading sections of the kind (shown even when empty: "none" is news on paper),
     then the remaining cases by severity (only the groups that have any)."""
     result, rest = [], list(cases)
-    for key, pick in LEADS.get(kind, ()):
-        taken = pick(rest, projects)
-        result.append(Section(key, taken, leads=True))
+    for lead in LEADS.get(kind, ()):
+        taken = lead.pick(rest, projects)
+        result.append(Section(lead.key, taken, lead))
         ids = {c.id for c in taken}
         rest = [c for c in rest if c.id not in ids]
     for severity in SEVERITY_ORDER:
@@ -516,16 +532,15 @@ class ReportService:
         reports (None in a file written by the CLI, where there is no server to link to)."""
         t = self.labels(lang)
         link = url or (lambda _kind, _key: None)
-        leading = any(section.leads for section in report.sections)
         case_sections = [
             SectionView(
                 key=section.key,
-                heading=t(f"lead_{section.key}")
-                if section.leads
+                heading=section.lead.heading[t.lang]
+                if section.lead
                 else f"{t('severity')}: {t(f'severity_{section.key}')}",
-                note=t(f"lead_{section.key}_note") if section.leads else None,
+                note=section.lead.note[t.lang] if section.lead else None,
                 cases=[self._case_view(c, report, t, link) for c in section.cases],
-                leads=section.leads,
+                leads=section.lead is not None,
             )
             for section in report.sections
         ]
@@ -543,7 +558,7 @@ class ReportService:
             else [],
             leads=[v for v in case_sections if v.leads],
             case_sections=[v for v in case_sections if not v.leads],
-            rest_heading=t("cases_other" if leading else "cases"),
+            rest_heading=t("cases_other" if LEADS.get(report.kind) else "cases"),
             case_count=len(report.cases),
             map=picture.svg if picture else None,
             unlabelled=", ".join(picture.unlabelled) if picture else "",
