@@ -587,5 +587,13 @@ def test_cli_writes_reports(demo_template: Path, tmp_path: Path, runner: CliRunn
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Nr.,Beziehung")
 
+    args = ["report", "department", "roads", "--relation", "conflict", "--status", "open"]
+    result = runner.invoke(cli, [*base, *args, "--status", "in_coordination", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.output)))[1:]
+    assert rows and {(r[1], r[5]) for r in rows} == {("Konflikt", "offen")}
+    result = runner.invoke(cli, [*base, "report", "department", "roads", "--status", "obsolete"])
+    assert result.exit_code != 0 and "'obsolete' is not one of" in result.output
+
     result = runner.invoke(cli, [*base, "report", "department", "nowhere"])
     assert result.exit_code != 0 and "nowhere" in str(result.exception)

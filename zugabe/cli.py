@@ -464,7 +464,7 @@ def _write_report(
         click.echo(f"{len(built.cases)} cases: report written to {output}", err=True)
 
 
-def _filter_options(command: Any) -> Any:
+def _case_filter_options(command: Any) -> Any:
     """The case filter of the organisation, department and area reports (``CaseFilter``)."""
     choices = {
         "status": [s.value for s in LIVE_STATUSES],
@@ -494,7 +494,7 @@ def report_project(context: CliContext, project_id: int, **options: Any) -> None
 
 @report.command("organisation")
 @click.argument("key")
-@_filter_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_organisation(context: CliContext, key: str, **options: Any) -> None:
@@ -504,7 +504,7 @@ def report_organisation(context: CliContext, key: str, **options: Any) -> None:
 
 @report.command("department")
 @click.argument("key")
-@_filter_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_department(context: CliContext, key: str, **options: Any) -> None:
@@ -515,7 +515,7 @@ def report_department(context: CliContext, key: str, **options: Any) -> None:
 @report.command("area")
 @click.option("--district", help="An id (district_id) of the districts layer.")
 @click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (WGS84).")
-@_filter_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_area(
