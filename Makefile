@@ -54,8 +54,11 @@ system-packages:
 # (executable_path): Playwright's own browser download does not work here.
 # Installed when we may (root with apt), else named; the tests then fail with
 # the same advice rather than skip, so CI never passes without them.
-BROWSER_PACKAGES := chromium fonts-dejavu-core
-BROWSER_FILES    := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+# fonts-dejavu-extra: DejaVu Sans Condensed, the type of the reports' printed tables (the
+# print test counts A4 pages with it).
+BROWSER_PACKAGES := chromium fonts-dejavu-core fonts-dejavu-extra
+BROWSER_FILES    := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
+                    /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf
 
 # After system-packages, so that `make -j test` never runs two apt-gets at once.
 browser: system-packages

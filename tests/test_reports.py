@@ -25,7 +25,7 @@ from shapely.geometry import Point, Polygon
 
 from tests.conftest import ADMIN
 from zugabe.cli import cli
-from zugabe.domain.cases import CoordinationCase
+from zugabe.domain.cases import CaseStatus, CoordinationCase
 from zugabe.io.report_graphics import (
     Bar,
     Shape,
@@ -36,7 +36,7 @@ from zugabe.io.report_graphics import (
 from zugabe.io.report_tables import neutralise
 from zugabe.services import Services
 from zugabe.services.reports import LIVE_STATUSES, SEVERITY_ORDER, case_order
-from zugabe.storage.contract import CaseQuery, ProjectQuery
+from zugabe.storage.contract import CaseQuery, LayerFeature, ProjectQuery
 from zugabe.web import create_app
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -119,6 +119,14 @@ def partners(cases: list[CoordinationCase], project_id: int | None = None) -> se
     return ids | ({project_id} if project_id is not None else set())
 
 
+def district(services: Services, ident: str) -> LayerFeature:
+    return next(
+        f
+        for f in services.store.layer_features("districts")
+        if f.attributes["district_id"] == ident
+    )
+
+
 def busiest_project(services: Services) -> int:
     """The demo project with the most live cases that meets other projects too."""
     counts: dict[int, int] = {}
@@ -199,22 +207,62 @@ def test_print_stylesheet_and_no_script(client: FlaskClient):
 # ------------------------------------------------------------------------ organisation
 
 
+def split_page(html: str) -> tuple[list[int], list[dict[str, str]]]:
+    """The case ids of the leading section (before the map), and the rows of the case list."""
+    lead, rest = html.split('<section class="cases">')
+    assert lead.index('id="lead-action"') < lead.index('class="report-map"')
+    return [int(r["data-case"]) for r in Tags(lead).find("tr", "case")], Tags(rest).find(
+        "tr", "case"
+    )
+
+
+def urgency(case: CoordinationCase, services: Services) -> tuple[date, int]:
+    """The earlier start of the case's two subjects (layer features have none), severity."""
+    starts = []
+    for subject in (case.finding.subject_a, case.finding.subject_b):
+        if subject.kind == "project":
+            project = services.store.get_project(int(subject.ref))
+            assert project is not None
+            starts.append(project.attributes.start or date.max)
+    return min(starts, default=date.max), SEVERITY_ORDER.index(case.finding.severity)
+
+
 @pytest.mark.parametrize("kind", ["organisations", "departments"])
 def test_case_report_lists_exactly_the_live_cases_involving_it(
     client: FlaskClient, services: Services, kind: str
 ):
+    """The open conflicts lead, most urgent first; the other cases follow by severity."""
     key = "herne" if kind == "organisations" else "drainage"
     query = {"organisations": (key,)} if kind == "organisations" else {"departments": (key,)}
     everything, _count = services.cases.list(ADMIN, CaseQuery(**query))  # type: ignore[arg-type]
-    html = page(client, f"/reports/{kind}/{key}")
-    rows = Tags(html).find("tr", "case")
-    assert [int(r["data-case"]) for r in rows] == [c.id for c in sorted(everything, key=case_order)]
+    conflicts = [c for c in everything if c.finding.relation == "conflict"]
+    # A reviewer takes one conflict into coordination (it still needs action) and resolves
+    # another (it no longer does, and moves down among the rest).
+    services.cases.change_status(conflicts[0].id, "in_coordination", "", ADMIN, None)
+    services.cases.change_status(conflicts[1].id, "in_coordination", "", ADMIN, None)
+    services.cases.change_status(conflicts[1].id, "resolved", "", ADMIN, None)
+
+    lead, rows = split_page(page(client, f"/reports/{kind}/{key}"))
+    needing = [c for c in conflicts if c.id != conflicts[1].id]
+    assert set(lead) == {c.id for c in needing} and conflicts[0].id in lead
+    by_id = {c.id: c for c in everything}
+    ranks = [urgency(by_id[i], services) for i in lead]
+    assert ranks == sorted(ranks) and len(set(r[0] for r in ranks)) > 1
+
+    rest = sorted((c for c in everything if c.id not in lead), key=case_order)
+    assert [int(r["data-case"]) for r in rows] == [c.id for c in rest]
+    assert conflicts[1].id in [int(r["data-case"]) for r in rows]
     severities = [r["data-severity"] for r in rows]
     assert severities == sorted(severities, key=SEVERITY_ORDER.index)
     starts = {c.id: c.finding.window_start or date.max for c in everything}
     for severity in set(severities):
         group = [starts[int(r["data-case"])] for r in rows if r["data-severity"] == severity]
         assert group == sorted(group)
+
+    # The case list follows the page: the leading section first.
+    table = client.get(f"/reports/{kind}/{key}/cases.csv").get_data(as_text=True)
+    ids = [int(r[0]) for r in list(csv.reader(io.StringIO(table)))[1:]]
+    assert ids == lead + [c.id for c in rest]
 
     # A deleted project's cases become obsolete and leave the report.
     gone = everything[0].finding.subject_a
@@ -224,6 +272,79 @@ def test_case_report_lists_exactly_the_live_cases_involving_it(
     assert len(rows) < len(everything)
     picture = svg(page(client, f"/reports/{kind}/{key}"), "report-map")
     assert any(p.get("data-case") for p in picture.iter(f"{SVG}path"))
+
+
+def test_no_open_conflict_is_said_so(client: FlaskClient, services: Services):
+    """A report whose filter leaves no conflict says so where the conflicts would lead."""
+    html = page(client, "/reports/organisations/herne?relation=synergy&lang=en")
+    lead, rows = split_page(html)
+    assert lead == [] and rows
+    section = html[html.index('id="lead-action"') : html.index('class="report-map"')]
+    assert "Open conflicts that need action (0)" in section and "None." in section
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "shown"),
+    [
+        ("status=open", {"statuses": (CaseStatus.OPEN,)}, "Fallstatus: offen"),
+        (
+            "status=in_coordination,resolved&relation=conflict",
+            {
+                "statuses": (CaseStatus.IN_COORDINATION, CaseStatus.RESOLVED),
+                "relations": ("conflict",),
+            },
+            "Fallstatus: in Abstimmung, erledigt · Beziehung: Konflikt",
+        ),
+        (
+            "relation=synergy,note&severity=high&from=2028-01-01",
+            {
+                "relations": ("synergy", "note"),
+                "severities": ("high",),
+                "time_from": date(2028, 1, 1),
+            },
+            "Beziehung: Synergie, Hinweis · Schwere: hoch · Zeitraum: 01.01.2028 – offen",
+        ),
+    ],
+)
+def test_case_reports_filter_by_status_relation_severity_and_period(
+    client: FlaskClient, services: Services, query: str, expected: dict[str, object], shown: str
+):
+    conflicts = live_cases(services, organisations=("herne",), relations=("conflict",))
+    services.cases.change_status(conflicts[0].id, "in_coordination", "", ADMIN, None)
+    services.cases.change_status(conflicts[1].id, "dismissed", "duplicate", ADMIN, None)
+    services.cases.change_status(conflicts[2].id, "in_coordination", "", ADMIN, None)
+    services.cases.change_status(conflicts[2].id, "resolved", "", ADMIN, None)
+
+    statuses = expected.pop("statuses", LIVE_STATUSES)
+    wanted = services.store.list_cases(
+        CaseQuery(organisations=("herne",), statuses=statuses, **expected)  # type: ignore[arg-type]
+    )
+    assert wanted, "a filter that leaves nothing proves little"
+    html = page(client, f"/reports/organisations/herne?{query}")
+    rows = Tags(html).find("tr", "case")
+    assert sorted(int(r["data-case"]) for r in rows) == sorted(c.id for c in wanted)
+    assert f"Filter: {shown}" in html  # on the page as it prints
+
+    # The case list downloads with the same filter.
+    (link,) = [a["href"] for a in Tags(html).find("a", "download-csv")]
+    table = client.get(link).get_data(as_text=True)
+    assert sorted(int(r[0]) for r in list(csv.reader(io.StringIO(table)))[1:]) == sorted(
+        c.id for c in wanted
+    )
+
+    area = page(client, f"/reports/area?district=05916000-02&{query}")
+    inside = services.store.list_cases(
+        CaseQuery(area=district(services, "05916000-02").geometry, statuses=statuses, **expected)  # type: ignore[arg-type]
+    )
+    assert {int(r["data-case"]) for r in Tags(area).find("tr", "case")} == {c.id for c in inside}
+    assert f"Filter: {shown}" in area
+
+
+def test_an_unfiltered_report_says_so(client: FlaskClient):
+    assert "Filter: keiner (alle nicht gegenstandslosen Fälle)" in page(
+        client, "/reports/departments/drainage"
+    )
+    assert "Filter:" not in page(client, "/reports/projects/1")  # a fact sheet takes none
 
 
 def test_case_report_with_a_period(client: FlaskClient, services: Services):
@@ -240,7 +361,10 @@ def test_case_report_with_a_period(client: FlaskClient, services: Services):
 
 
 def test_case_list_as_csv_and_xlsx(client: FlaskClient, services: Services):
-    cases = sorted(live_cases(services, organisations=("herne",)), key=case_order)
+    by_id = {c.id: c for c in live_cases(services, organisations=("herne",))}
+    shown = Tags(page(client, "/reports/organisations/herne")).find("tr", "case")
+    cases = [by_id[int(r["data-case"])] for r in shown]  # in the order of the page
+    assert len(cases) == len(by_id)
     response = client.get("/reports/organisations/herne/cases.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == (
@@ -340,6 +464,13 @@ def test_area_report_filters_by_district_and_time(client: FlaskClient, services:
         ("/reports/organisations/herne?to=soon", 400, "'to'"),
         ("/reports/projects/1?lang=fr", 400, "'lang'"),
         ("/reports/projects/1?format=pdf", 400, "'format'"),
+        ("/reports/organisations/herne?colour=red", 400, "'colour'"),
+        ("/reports/departments/roads?status=obsolete", 400, "'status'"),
+        ("/reports/departments/roads/cases.csv?status=open,", 400, "'status'"),
+        ("/reports/area?district=05916000-01&relation=friendship", 400, "'relation'"),
+        ("/reports/organisations/herne/cases.xlsx?severity=urgent", 400, "'severity'"),
+        ("/reports/organisations/herne?status=open&status=resolved", 400, "'status'"),
+        ("/reports/projects/1?status=open", 400, "'status'"),
     ],
 )
 def test_bad_requests_are_problems_naming_the_parameter(
@@ -381,7 +512,7 @@ def test_map_of_a_polygon_with_a_hole_and_a_point():
         [[(400, 200), (600, 200), (600, 300), (400, 300)]],
     )
     shapes = [Shape(ring, "#123456", fill="#123456", title="a & b"), Shape(Point(100, 100), "#000")]
-    picture = ET.fromstring(render_map(shapes, (-100, -100, 1100, 600), label="<x>"))
+    picture = ET.fromstring(render_map(shapes, (-100, -100, 1100, 600), label="<x>").svg)
     paths = list(picture.iter(f"{SVG}path"))
     assert paths[0].attrib["d"].count("M") == 2 and paths[0].attrib["fill-rule"] == "evenodd"
     assert paths[0].find(f"{SVG}title").text == "a & b"
@@ -389,6 +520,19 @@ def test_map_of_a_polygon_with_a_hole_and_a_point():
     assert picture.attrib["aria-label"] == "<x>"
     scale = picture.find(f"{SVG}g[@class='scale-bar']")
     assert scale.attrib["data-metres"] in ("100", "200", "500")
+
+
+def test_crowded_labels_move_aside_or_are_listed():
+    """Sixty projects on one spot: the first take the places around it, the next ones sit
+    further out on leader lines, and those that find no room are named below the map."""
+    shapes = [Shape(Point(500, 250), "#000", label=str(100 + i)) for i in range(60)]
+    picture = render_map(shapes, (0, 0, 1000, 500), label="map")
+    svg = ET.fromstring(picture.svg)
+    placed = [t.text for t in svg.iter(f"{SVG}text") if "map-label" in t.get("class", "")]
+    leaders = [p for p in svg.iter(f"{SVG}path") if p.get("class") == "leader"]
+    assert 4 <= len(leaders) < len(placed) < 16  # some near, some on leader lines
+    assert placed == [str(100 + i) for i in range(len(placed))]  # first drawn, first placed
+    assert picture.unlabelled == tuple(str(100 + i) for i in range(len(placed), 60))
 
 
 def test_timeline_marks_shared_periods_and_open_ends():
@@ -442,6 +586,14 @@ def test_cli_writes_reports(demo_template: Path, tmp_path: Path, runner: CliRunn
     result = runner.invoke(cli, [*base, *args])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Nr.,Beziehung")
+
+    args = ["report", "department", "roads", "--relation", "conflict", "--status", "open"]
+    result = runner.invoke(cli, [*base, *args, "--status", "in_coordination", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.output)))[1:]
+    assert rows and {(r[1], r[5]) for r in rows} == {("Konflikt", "offen")}
+    result = runner.invoke(cli, [*base, "report", "department", "roads", "--status", "obsolete"])
+    assert result.exit_code != 0 and "'obsolete' is not one of" in result.output
 
     result = runner.invoke(cli, [*base, "report", "department", "nowhere"])
     assert result.exit_code != 0 and "nowhere" in str(result.exception)

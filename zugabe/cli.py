@@ -17,6 +17,7 @@ from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
 from zugabe.domain.cases import LIVE_STATUSES
+from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.errors import ConfigError, ZugabeError
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services.demo import (
@@ -443,17 +444,23 @@ def _write_report(
     fmt: str,
     lang: str,
     output: Path | None,
-    time_from: str | None = None,
-    time_to: str | None = None,
+    **filters: Any,
 ) -> None:
-    """Build with ``build(reports, period)``, render as the web does, write or print."""
-    from zugabe.services.reports import ReportService, parse_period
+    """Build with ``build(reports, case_filter)``, render as the web does, write or print.
+
+    ``filters`` (``--status``, ``--relation``, ``--severity``, ``--from``, ``--to``) are read
+    by the same parser as the web's query parameters."""
+    from zugabe.services.reports import ReportService
     from zugabe.web.reports import render_report
 
-    period = parse_period({"from": time_from or "", "to": time_to or ""})
+    params = {
+        name: ",".join(value) if isinstance(value, tuple) else value
+        for name, value in filters.items()
+        if value
+    }
     with context.services() as services:
         reports = ReportService(services, context.actor(services, write=False))
-        built = build(reports, period)
+        built = build(reports, reports.case_filter(params))
         body, _mimetype = render_report(reports, built, lang, fmt)
         if output is None and fmt == "xlsx":
             output = Path(reports.filename(built, fmt))
@@ -464,9 +471,23 @@ def _write_report(
         click.echo(f"{len(built.cases)} cases: report written to {output}", err=True)
 
 
-def _period_options(command: Any) -> Any:
-    command = click.option("--to", "time_to", help="Period end, YYYY-MM-DD.")(command)
-    return click.option("--from", "time_from", help="Period start, YYYY-MM-DD.")(command)
+def _case_filter_options(command: Any) -> Any:
+    """The case filter of the organisation, department and area reports (``CaseFilter``)."""
+    choices = {
+        "status": [s.value for s in LIVE_STATUSES],
+        "relation": list(RELATIONS),
+        "severity": list(SEVERITIES),
+    }
+    for name, values in reversed(choices.items()):
+        command = click.option(
+            f"--{name}",
+            name,
+            type=click.Choice(values),
+            multiple=True,
+            help=f"Only cases of this {name} (repeat for any of several).",
+        )(command)
+    command = click.option("--to", "to", help="Period end, YYYY-MM-DD.")(command)
+    return click.option("--from", "from", help="Period start, YYYY-MM-DD.")(command)
 
 
 @report.command("project")
@@ -475,33 +496,33 @@ def _period_options(command: Any) -> Any:
 @pass_context
 def report_project(context: CliContext, project_id: int, **options: Any) -> None:
     """The fact sheet of project PROJECT_ID: data, map, timeline, live cases."""
-    _write_report(context, lambda r, _period: r.project(project_id), **options)
+    _write_report(context, lambda r, _filter: r.project(project_id), **options)
 
 
 @report.command("organisation")
 @click.argument("key")
-@_period_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_organisation(context: CliContext, key: str, **options: Any) -> None:
-    """Every live case involving organisation KEY, by severity and date."""
-    _write_report(context, lambda r, period: r.organisation(key, period), **options)
+    """Every live case involving organisation KEY: the open conflicts, then the rest."""
+    _write_report(context, lambda r, chosen: r.organisation(key, chosen), **options)
 
 
 @report.command("department")
 @click.argument("key")
-@_period_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_department(context: CliContext, key: str, **options: Any) -> None:
-    """Every live case involving department KEY, by severity and date."""
-    _write_report(context, lambda r, period: r.department(key, period), **options)
+    """Every live case involving department KEY: the open conflicts, then the rest."""
+    _write_report(context, lambda r, chosen: r.department(key, chosen), **options)
 
 
 @report.command("area")
 @click.option("--district", help="An id (district_id) of the districts layer.")
 @click.option("--bbox", help="min_lon,min_lat,max_lon,max_lat (WGS84).")
-@_period_options
+@_case_filter_options
 @_report_options
 @pass_context
 def report_area(
@@ -509,7 +530,9 @@ def report_area(
 ) -> None:
     """Projects and live cases of a district or a box (give one), in a period."""
     _write_report(
-        context, lambda r, period: r.area(district=district, bbox=bbox, period=period), **options
+        context,
+        lambda r, chosen: r.area(district=district, bbox=bbox, case_filter=chosen),
+        **options,
     )
 
 

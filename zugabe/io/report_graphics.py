@@ -31,6 +31,34 @@ TIMELINE_AXIS = 26
 LABEL_CHARS = 38
 
 Extent = tuple[float, float, float, float]
+Box = tuple[float, float, float, float]  # left, top, right, bottom in viewBox pixels
+
+LABEL_GAP = 2.0  # px kept free around a label's box
+# Candidate centres of a label around its anchor, in units of the label's own half width and
+# half height (plus the shape's radius): above, below, right, left, the corners; then the
+# same further out, joined to the anchor by a leader line.
+NEAR = ((0, -1), (0, 1), (1, 0), (-1, 0), (1, -1), (-1, -1), (1, 1), (-1, 1))
+FAR = tuple((dx * 2.6, dy * 3.2) for dx, dy in NEAR)
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """How a label is set; ``rank`` orders the placement (lower first: it wins the space).
+
+    The box a label needs is estimated from its characters (``char_width`` em each), with no
+    font at hand on the server; the widths suit DejaVu Sans, the widest of the fonts the
+    report's stack names, so the estimate errs on the large side.
+    """
+
+    size: float
+    bold: bool = False
+    italic: bool = False
+    rank: int = 0
+    char_width: float = 0.66
+
+
+STRONG_LABEL = LabelStyle(12, bold=True, char_width=0.72)
+QUIET_LABEL = LabelStyle(14, italic=True, rank=1)
 
 
 @dataclass(frozen=True)
@@ -46,8 +74,9 @@ class Shape:
     dash: str | None = None
     radius: float = 4.0
     title: str = ""  # tooltip: an SVG <title> child
-    label: str | None = None  # drawn at a point inside the shape (or inside ``label_at``)
+    label: str | None = None  # placed near a point inside the shape (or inside ``label_at``)
     label_at: BaseGeometry | None = None
+    label_style: LabelStyle = STRONG_LABEL
     attrs: Mapping[str, str] = field(default_factory=dict)  # class, data-* for tests and CSS
 
 
@@ -152,12 +181,12 @@ def path_data(geometry: BaseGeometry, frame: _Frame, radius: float) -> tuple[str
     return " ".join(d for d, _ in parts if d), any(area for _, area in parts)
 
 
-def _shape(shape: Shape, frame: _Frame) -> tuple[str, str]:
-    """The shape's path and its label (drawn later, above every shape)."""
+def _shape(shape: Shape, frame: _Frame) -> str:
+    """The shape's path (empty when it lies outside the frame)."""
     geometry = frame.clip(shape.geometry)
     data, area = path_data(geometry, frame, shape.radius)
     if not data:
-        return "", ""
+        return ""
     style: dict[str, object] = {
         "d": data,
         "stroke": shape.stroke,
@@ -171,18 +200,87 @@ def _shape(shape: Shape, frame: _Frame) -> tuple[str, str]:
         "fill-rule": "evenodd" if area else None,
     }
     title = f"<title>{escape(shape.title)}</title>" if shape.title else ""
-    path = f"<path{_attrs(dict(shape.attrs))}{_attrs(style)}>{title}</path>"
-    label = ""
-    if shape.label:
-        point = (shape.label_at or geometry).point_on_surface()
-        if shapely.contains_xy(shapely.box(*frame.extent), point.x, point.y):
-            x, y = frame.xy(point.x, point.y)
-            kind = escape(shape.attrs.get("class", ""))
-            label = (
-                f'<text class="map-label {kind}" x="{_num(x)}" y="{_num(y - shape.radius - 2)}" '
-                f'text-anchor="middle">{escape(shape.label)}</text>'
-            )
-    return path, label
+    return f"<path{_attrs(dict(shape.attrs))}{_attrs(style)}>{title}</path>"
+
+
+@dataclass(frozen=True)
+class _Label:
+    text: str
+    x: float  # the anchor, in the frame
+    y: float
+    gap: float  # free space around the anchor: the shape's point radius
+    style: LabelStyle
+    kind: str  # the shape's class, for CSS
+
+    def box(self, dx: float, dy: float) -> Box:
+        """The box of the label set with its centre at the anchor plus (dx, dy)."""
+        half_w = len(self.text) * self.style.char_width * self.style.size / 2 + LABEL_GAP
+        half_h = self.style.size * 0.6 + LABEL_GAP
+        cx = self.x + dx * (half_w + self.gap)
+        cy = self.y + dy * (half_h + self.gap)
+        return cx - half_w, cy - half_h, cx + half_w, cy + half_h
+
+
+def _anchor(shape: Shape, frame: _Frame) -> _Label | None:
+    """Where a shape's label belongs: a point inside the shape's part within the frame."""
+    if not shape.label:
+        return None
+    within = frame.clip(shape.label_at or shape.geometry)
+    if within.is_empty:
+        return None
+    point = within.point_on_surface()
+    x, y = frame.xy(point.x, point.y)
+    kind = shape.attrs.get("class", "")
+    return _Label(shape.label, x, y, shape.radius, shape.label_style, kind)
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(
+    labels: Sequence[_Label], frame: _Frame, obstacles: Sequence[Box]
+) -> tuple[list[tuple[_Label, Box, bool]], list[str]]:
+    """Greedy placement, by rank then in drawing order: the first candidate position whose
+    box stays inside the frame and clear of every placed label and of ``obstacles`` wins;
+    a far one gets a leader line (the bool). Labels with no free position are returned by
+    text, for a list beside the map."""
+    placed: list[tuple[_Label, Box, bool]] = []
+    taken = list(obstacles)
+    unplaced: list[str] = []
+    for label in sorted(labels, key=lambda item: item.style.rank):
+        for index, (dx, dy) in enumerate(NEAR + FAR):
+            box = label.box(dx, dy)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= frame.width
+            if inside and box[3] <= frame.height and not any(_overlaps(box, t) for t in taken):
+                placed.append((label, box, index >= len(NEAR)))
+                taken.append(box)
+                break
+        else:
+            unplaced.append(label.text)
+    return placed, unplaced
+
+
+def _label_svg(label: _Label, box: Box, leader: bool) -> str:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    line = ""
+    if leader:  # from the anchor to the nearest point of the box
+        ex, ey = min(max(label.x, box[0]), box[2]), min(max(label.y, box[1]), box[3])
+        line = (
+            f'<path class="leader" d="M{_num(label.x)},{_num(label.y)} L{_num(ex)},{_num(ey)}" '
+            'stroke="#000" stroke-width="1"/>'
+        )
+    style = {
+        "class": f"map-label {label.kind}".strip(),
+        "x": _num(cx),
+        "y": _num(cy),
+        "text-anchor": "middle",
+        "dominant-baseline": "central",
+        "font-size": _num(label.style.size),
+        "font-weight": "bold" if label.style.bold else None,
+        "font-style": "italic" if label.style.italic else None,
+    }
+    return f"{line}<text{_attrs(style)}>{escape(label.text)}</text>"
 
 
 def _nice_length(metres: float) -> float:
@@ -191,12 +289,13 @@ def _nice_length(metres: float) -> float:
     return max(step * power for step in (1, 2, 5) if step * power <= metres)
 
 
-def _scale_bar(frame: _Frame) -> str:
+def _scale_bar(frame: _Frame) -> tuple[str, Box]:
+    """The scale bar and the box it covers (no label may hide it)."""
     length_m = _nice_length(frame.width / 5 / frame.scale)
     px = length_m * frame.scale
     x, y = 16.0, frame.height - 16.0
     shown = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
-    return (
+    svg = (
         f'<g class="scale-bar" data-metres="{length_m:g}">'
         f'<rect x="{_num(x - 6)}" y="{_num(y - 20)}" width="{_num(px + 12)}" height="28" '
         'fill="#fff" fill-opacity="0.8"/>'
@@ -204,29 +303,46 @@ def _scale_bar(frame: _Frame) -> str:
         'stroke="#000" stroke-width="1.5" fill="none"/>'
         f'<text x="{_num(x + px / 2)}" y="{_num(y - 8)}" text-anchor="middle">{shown}</text></g>'
     )
+    return svg, (x - 6, y - 20, x + px + 6, y + 8)
 
 
-def _north_arrow(frame: _Frame) -> str:
+def _north_arrow(frame: _Frame) -> tuple[str, Box]:
+    """The north arrow and the box it covers."""
     x, y = frame.width - 26.0, 18.0
-    return (
+    svg = (
         '<g class="north-arrow">'
         f'<path d="M{_num(x)},{_num(y)} L{_num(x + 9)},{_num(y + 26)} L{_num(x)},{_num(y + 20)} '
         f'L{_num(x - 9)},{_num(y + 26)} Z" fill="#000"/>'
         f'<text x="{_num(x)}" y="{_num(y + 40)}" text-anchor="middle">N</text></g>'
     )
+    return svg, (x - 11, y - 2, x + 11, y + 44)
+
+
+@dataclass(frozen=True)
+class MapPicture:
+    """The SVG, and the labels that found no free place on it (to be listed beside it)."""
+
+    svg: Markup
+    unlabelled: tuple[str, ...]
 
 
 def render_map(
     shapes: Sequence[Shape], extent: Extent, *, label: str, width: int = MAP_WIDTH
-) -> Markup:
+) -> MapPicture:
     """An SVG map of the shapes (drawn in order: background first) inside ``extent``.
 
-    ``label`` becomes the picture's accessible name. Grid north is drawn as north; in
-    UTM the difference from true north is well under a degree across a city.
+    Labels go on top of every shape, placed so that none overlaps another, the scale bar or
+    the north arrow (``place_labels``). ``label`` becomes the picture's accessible name.
+    Grid north is drawn as north; in UTM the difference from true north is well under a
+    degree across a city.
     """
     frame = _Frame(extent, width)
-    drawn = [_shape(s, frame) for s in shapes]
-    body = "".join(path for path, _ in drawn) + "".join(label for _, label in drawn)
+    paths = "".join(_shape(s, frame) for s in shapes)
+    scale_bar, scale_box = _scale_bar(frame)
+    north_arrow, north_box = _north_arrow(frame)
+    anchors = [a for a in (_anchor(s, frame) for s in shapes) if a is not None]
+    placed, unplaced = place_labels(anchors, frame, [scale_box, north_box])
+    labels = "".join(_label_svg(*p) for p in placed)
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="report-map" role="img" '
         f'viewBox="0 0 {frame.width} {frame.height}" aria-label="{escape(label)}" '
@@ -234,9 +350,9 @@ def render_map(
         f'data-extent="{",".join(f"{v:.1f}" for v in frame.extent)}">'
         f'<rect class="map-frame" x="0" y="0" width="{frame.width}" height="{frame.height}" '
         'fill="#fbfbf8" stroke="#444" stroke-width="1"/>'
-        f"{body}{_scale_bar(frame)}{_north_arrow(frame)}</svg>"
+        f"{paths}{labels}{scale_bar}{north_arrow}</svg>"
     )
-    return Markup(svg)
+    return MapPicture(Markup(svg), tuple(unplaced))
 
 
 # ------------------------------------------------------------------------------- timeline

@@ -4,8 +4,12 @@ Four reports share one shape: the cases that matter (live cases, grouped by seve
 ordered by date), a map excerpt and a timeline of the windows that meet.
 
 - project fact sheet [Projektkennblatt]: every datum of one project, its live cases;
-- organisation and department: every live case involving them;
+- organisation and department: every live case involving them, led by the open conflicts
+  that need action (``LEADS``);
 - area: a district of the ``districts`` layer or a lon/lat box, and a time range.
+
+The case reports (all but the fact sheet) take a ``CaseFilter``: case status, relation,
+severity and period, shown on the page as it prints.
 
 ``ReportService`` gathers the data (``Report``, language-neutral), and ``page`` and
 ``case_table`` turn it into German or English words for the HTML templates and the CSV/XLSX
@@ -14,7 +18,7 @@ case lists; the pictures are drawn by ``zugabe.io.report_graphics``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,14 +28,16 @@ from markupsafe import Markup
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
-from zugabe.domain.cases import LIVE_STATUSES, CoordinationCase, Subject
+from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase, Subject
 from zugabe.domain.palette import department_colors, relation_color
 from zugabe.domain.project import FIELD_LABELS, Project, Status
 from zugabe.domain.vocabulary import STATUS_LABELS
 from zugabe.errors import BadRequest, NotFound
 from zugabe.io.report_graphics import (
+    QUIET_LABEL,
     Bar,
     Extent,
+    MapPicture,
     Overlap,
     Shape,
     padded_extent,
@@ -40,13 +46,11 @@ from zugabe.io.report_graphics import (
     shared_period,
 )
 from zugabe.io.report_tables import Cell
-from zugabe.services.projects import ProjectFilter
+from zugabe.services.cases import parse_case_query
 from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import CaseQuery, ProjectQuery
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from zugabe.services import Services
 
 LANGUAGES = ("de", "en")
@@ -94,6 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rule_id": "Regel-Nr.",
         "case_status": "Fallstatus",
         "subjects": "Beteiligt",
+        "case": "Fall",
         "subject_a": "Gegenstand A",
         "subject_b": "Gegenstand B",
         "message": "Meldung",
@@ -122,13 +127,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "open": "offen",
         "undated": "ohne Termin",
         "legend": "Legende",
+        "unlabelled": "Ohne Beschriftung (kein Platz in der Karte)",
         "this_project": "diese Maßnahme",
         "other_projects": "weitere Maßnahmen",
         "switch_lang": "English",
         "print": "Drucken",
         "download": "Fallliste als",
-        "live_only": "Gezeigt werden alle nicht gegenstandslosen Fälle, nach Schwere gruppiert "
-        "und nach Beginn des gemeinsamen Zeitraums sortiert.",
+        "live_only": "Nicht gegenstandslose Fälle, nach Schwere gruppiert und nach Beginn des "
+        "gemeinsamen Zeitraums sortiert.",
+        "filter": "Filter",
+        "filter_none": "keiner (alle nicht gegenstandslosen Fälle)",
+        "cases_other": "Weitere Koordinierungsfälle",
+        "no_lead_cases": "Keine.",
         "sheet": "Koordinierungsfälle",
     },
     "en": {
@@ -168,6 +178,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rule_id": "Rule id",
         "case_status": "Case status",
         "subjects": "Involved",
+        "case": "Case",
         "subject_a": "Subject A",
         "subject_b": "Subject B",
         "message": "Message",
@@ -196,13 +207,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "open": "open",
         "undated": "no dates",
         "legend": "Legend",
+        "unlabelled": "Not labelled (no room on the map)",
         "this_project": "this project",
         "other_projects": "other projects",
         "switch_lang": "Deutsch",
         "print": "Print",
         "download": "Case list as",
-        "live_only": "All cases that are not obsolete, grouped by severity and ordered by the "
+        "live_only": "Cases that are not obsolete, grouped by severity and ordered by the "
         "start of their shared period.",
+        "filter": "Filter",
+        "filter_none": "none (every case that is not obsolete)",
+        "cases_other": "Other coordination cases",
+        "no_lead_cases": "None.",
         "sheet": "Coordination cases",
     },
 }
@@ -219,10 +235,43 @@ def parse_language(value: str | None) -> str:
     return value
 
 
-def parse_period(params: Mapping[str, str]) -> Period:
-    """``from``/``to`` as dates (either may be missing); a 400 names the bad parameter."""
-    window = ProjectFilter.from_params({k: params[k] for k in ("from", "to") if params.get(k)})
-    return window.time_from, window.time_to
+FILTER_PARAMETERS = ("status", "relation", "severity", "from", "to")
+"""The query parameters of a case report's ``CaseFilter`` (as the OpenAPI document names them)."""
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a case report is narrowed to; an empty choice means all (of the live cases).
+
+    Parsed by the case list's own parser (``parse_case_query``), so that ``status=open`` means
+    the same in ``/api/cases`` and in a report; obsolete cases are never reported.
+    """
+
+    statuses: tuple[CaseStatus, ...] = ()
+    relations: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    period: Period = (None, None)
+
+    def __post_init__(self) -> None:
+        for status in self.statuses:
+            if status not in LIVE_STATUSES:
+                live = ", ".join(s.value for s in LIVE_STATUSES)
+                raise BadRequest(f"'status' must be one of {live}, got {status.value!r}")
+
+    @property
+    def chosen(self) -> bool:
+        return self != CaseFilter()
+
+    def narrow(self, query: CaseQuery) -> CaseQuery:
+        """The report's case query with this filter's choices (live statuses by default)."""
+        return replace(
+            query,
+            statuses=self.statuses or LIVE_STATUSES,
+            relations=self.relations,
+            severities=self.severities,
+            time_from=self.period[0],
+            time_to=self.period[1],
+        )
 
 
 # ----------------------------------------------------------------------------- the data
@@ -238,13 +287,38 @@ class Area:
     bbox: BBox | None = None
 
 
+LeadPicker = Callable[[list[CoordinationCase], Mapping[int, Project]], list[CoordinationCase]]
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A section that leads a report, before the map: ``pick`` takes the cases not yet
+    listed and the report's projects, and returns those of the section in its own order
+    (they leave the severity groups below); heading and note by language."""
+
+    key: str
+    pick: LeadPicker
+    heading: Mapping[str, str]
+    note: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Section:
+    """Cases listed under one heading: a leading section or a severity group."""
+
+    key: str  # the lead's key, or a severity
+    cases: list[CoordinationCase]
+    lead: Lead | None = None
+
+
 @dataclass(frozen=True)
 class Report:
     """What a report shows, before it is put into words.
 
-    ``cases`` are in report order (severity, then window start, then id); ``projects`` holds
-    every project a case or the report names, by id; ``listed`` the projects the report lists
-    (the subject of a fact sheet, the projects of an area).
+    ``cases`` are in report order (severity, then window start, then id); ``sections`` list
+    them as the page does: the leading sections first, then the other cases by severity.
+    ``projects`` holds every project a case or the report names, by id; ``listed`` the
+    projects the report lists (the subject of a fact sheet, the projects of an area).
     """
 
     kind: str  # project | organisation | department | area
@@ -253,7 +327,8 @@ class Report:
     projects: dict[int, Project]
     listed: list[int] = field(default_factory=list)
     area: Area | None = None
-    period: Period = (None, None)
+    filter: CaseFilter | None = None  # None: the fact sheet, which takes no filter
+    sections: list[Section] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
 
     @property
@@ -261,12 +336,79 @@ class Report:
         """The project of a fact sheet."""
         return self.projects[int(self.key)] if self.kind == "project" else None
 
+    @property
+    def period(self) -> Period:
+        return self.filter.period if self.filter else (None, None)
+
+    @property
+    def in_page_order(self) -> list[CoordinationCase]:
+        """Every case once, in the order of the page: the leading sections, then the rest."""
+        return [case for section in self.sections for case in section.cases]
+
 
 def case_order(case: CoordinationCase) -> tuple[int, date, int]:
     """Severity (high first), then the start of the case's window (undated last), then id."""
     f = case.finding
     rank = SEVERITY_ORDER.index(f.severity) if f.severity in SEVERITY_ORDER else 99
     return rank, f.window_start or date.max, case.id
+
+
+def conflicts_needing_action(
+    cases: list[CoordinationCase], projects: Mapping[int, Project]
+) -> list[CoordinationCase]:
+    """Conflicts still open or in coordination, most urgent first: the earlier start of the
+    two subjects (a layer feature has none), then severity, then id."""
+
+    def urgency(case: CoordinationCase) -> tuple[date, int, date, int]:
+        f = case.finding
+        starts = [
+            projects[ref].attributes.start
+            for ref in (_project_id(f.subject_a), _project_id(f.subject_b))
+            if ref is not None and ref in projects
+        ]
+        first = min((d for d in starts if d is not None), default=date.max)
+        rank, window_start, case_id = case_order(case)
+        return first, rank, window_start, case_id
+
+    waiting = (CaseStatus.OPEN, CaseStatus.IN_COORDINATION)
+    needing = [c for c in cases if c.finding.relation == "conflict" and c.status in waiting]
+    return sorted(needing, key=urgency)
+
+
+NEEDS_ACTION = Lead(
+    "action",
+    conflicts_needing_action,
+    heading={"de": "Offene Konflikte mit Handlungsbedarf", "en": "Open conflicts that need action"},
+    note={
+        "de": "Konflikte im Status offen oder in Abstimmung, die dringendsten zuerst: nach dem "
+        "früheren Beginn der beiden Beteiligten, dann nach Schwere.",
+        "en": "Conflicts that are open or in coordination, the most urgent first: by the "
+        "earlier start of the two subjects, then by severity.",
+    },
+)
+LEADS: dict[str, tuple[Lead, ...]] = {
+    "organisation": (NEEDS_ACTION,),
+    "department": (NEEDS_ACTION,),
+}
+"""The sections that lead the report of a kind, in page order: the one place to add another."""
+
+
+def sections(
+    kind: str, cases: list[CoordinationCase], projects: Mapping[int, Project]
+) -> list[Section]:
+    """The leading sections of the kind (shown even when empty: "none" is news on paper),
+    then the remaining cases by severity (only the groups that have any)."""
+    result, rest = [], list(cases)
+    for lead in LEADS.get(kind, ()):
+        taken = lead.pick(rest, projects)
+        result.append(Section(lead.key, taken, lead))
+        ids = {c.id for c in taken}
+        rest = [c for c in rest if c.id not in ids]
+    for severity in SEVERITY_ORDER:
+        group = [c for c in rest if c.finding.severity == severity]
+        if group:
+            result.append(Section(severity, group))
+    return result
 
 
 class ReportService:
@@ -288,36 +430,57 @@ class ReportService:
         cases = self.services.cases.of_project(project_id)
         return self._report("project", str(project_id), cases, [project])
 
-    def organisation(self, key: str, period: Period = (None, None)) -> Report:
+    def case_filter(self, params: Mapping[str, str]) -> CaseFilter:
+        """A case report's filter from query parameters (``FILTER_PARAMETERS``), read by the
+        case list's parser; a malformed value is a 400 naming its parameter."""
+        given = {k: params[k] for k in FILTER_PARAMETERS if params.get(k)}
+        query = parse_case_query(given, self.reprojector)
+        return CaseFilter(
+            query.statuses, query.relations, query.severities, (query.time_from, query.time_to)
+        )
+
+    def organisation(self, key: str, case_filter: CaseFilter | None = None) -> Report:
         if key not in self.vocabulary.organisations:
             raise NotFound(f"organisation {key!r} does not exist")
-        query = CaseQuery(organisations=(key,), statuses=LIVE_STATUSES)
-        return self._report("organisation", key, self._cases(query, period), [], period=period)
+        return self._case_report("organisation", key, CaseQuery(organisations=(key,)), case_filter)
 
-    def department(self, key: str, period: Period = (None, None)) -> Report:
+    def department(self, key: str, case_filter: CaseFilter | None = None) -> Report:
         if key not in self.vocabulary.departments:
             raise NotFound(f"department {key!r} does not exist")
-        query = CaseQuery(departments=(key,), statuses=LIVE_STATUSES)
-        return self._report("department", key, self._cases(query, period), [], period=period)
+        return self._case_report("department", key, CaseQuery(departments=(key,)), case_filter)
 
     def area(
         self,
         *,
         district: str | None = None,
         bbox: BBox | str | None = None,
-        period: Period = (None, None),
+        case_filter: CaseFilter | None = None,
     ) -> Report:
         """Projects whose geometry and window meet the area and period, and the live cases
-        whose overlap lies in the area and whose window meets the period."""
+        whose overlap lies in the area and which pass the filter."""
         area = self._area(district, bbox)
+        chosen = case_filter or CaseFilter()
+        start, end = chosen.period
         projects = self.store.list_projects(
-            ProjectQuery(area=area.geometry, time_from=period[0], time_to=period[1])
+            ProjectQuery(area=area.geometry, time_from=start, time_to=end)
         )
-        query = CaseQuery(area=area.geometry, statuses=LIVE_STATUSES)
         key = area.district_id or ",".join(f"{v:g}" for v in area.bbox or ())
-        return self._report(
-            "area", key, self._cases(query, period), projects, area=area, period=period
-        )
+        query = CaseQuery(area=area.geometry)
+        return self._case_report("area", key, query, chosen, projects, area=area)
+
+    def _case_report(
+        self,
+        kind: str,
+        key: str,
+        query: CaseQuery,
+        case_filter: CaseFilter | None,
+        listed: list[Project] | None = None,
+        **extra: Any,
+    ) -> Report:
+        """The live cases of ``query`` that pass the filter (none given: every live case)."""
+        chosen = case_filter or CaseFilter()
+        cases = self.store.list_cases(chosen.narrow(query))
+        return self._report(kind, key, cases, listed or [], filter=chosen, **extra)
 
     def _area(self, district: str | None, bbox: BBox | str | None) -> Area:
         if (district is None) == (bbox is None):
@@ -329,9 +492,6 @@ class ReportService:
         name = found[0].attributes.get("name")
         geometry = shapely.union_all([f.geometry for f in found])
         return Area(geometry, district, str(name) if name else district)
-
-    def _cases(self, query: CaseQuery, period: Period) -> list[CoordinationCase]:
-        return self.store.list_cases(replace(query, time_from=period[0], time_to=period[1]))
 
     def _report(
         self,
@@ -349,12 +509,14 @@ class ReportService:
                     found = self.store.get_project(ref)
                     if found is not None:
                         projects[ref] = found
+        ordered = sorted(cases, key=case_order)
         return Report(
             kind,
             key,
-            sorted(cases, key=case_order),
+            ordered,
             projects,
             listed=[p.id for p in listed],
+            sections=sections(kind, ordered, projects),
             **extra,
         )
 
@@ -370,25 +532,36 @@ class ReportService:
         reports (None in a file written by the CLI, where there is no server to link to)."""
         t = self.labels(lang)
         link = url or (lambda _kind, _key: None)
-        cases = [self._case_view(c, report, t, link) for c in report.cases]
-        groups = [
-            (severity, t(f"severity_{severity}"), [c for c in cases if c.severity == severity])
-            for severity in SEVERITY_ORDER
+        case_sections = [
+            SectionView(
+                key=section.key,
+                heading=section.lead.heading[t.lang]
+                if section.lead
+                else f"{t('severity')}: {t(f'severity_{section.key}')}",
+                note=section.lead.note[t.lang] if section.lead else None,
+                cases=[self._case_view(c, report, t, link) for c in section.cases],
+                leads=section.lead is not None,
+            )
+            for section in report.sections
         ]
         subject = report.subject
+        picture = self._map(report, t)
         return ReportPage(
             kind=report.kind,
             lang=lang,
             heading=self._heading(report, t),
-            period=self._period_text(report.period, t),
+            filter=self._filter_text(report.filter, t),
             generated=t.datetime(report.generated_at),
             facts=self._facts(subject, t, link) if subject else [],
             projects=[self._project_row(report.projects[i], t, link) for i in report.listed]
             if report.kind == "area"
             else [],
-            case_groups=[g for g in groups if g[2]],
-            case_count=len(cases),
-            map=self._map(report, t),
+            leads=[v for v in case_sections if v.leads],
+            case_sections=[v for v in case_sections if not v.leads],
+            rest_heading=t("cases_other" if LEADS.get(report.kind) else "cases"),
+            case_count=len(report.cases),
+            map=picture.svg if picture else None,
+            unlabelled=", ".join(picture.unlabelled) if picture else "",
             timeline=self._timeline(report, t),
             legend=self._legend(report, t),
         )
@@ -414,7 +587,7 @@ class ReportService:
             *(t(m) for m in MEASURES),
         ]
         rows: list[list[Cell]] = []
-        for case in report.cases:
+        for case in report.in_page_order:
             f = case.finding
             rows.append(
                 [
@@ -461,10 +634,21 @@ class ReportService:
         return t("report_area").format(name=name)
 
     @staticmethod
-    def _period_text(period: Period, t: Labels) -> str | None:
-        if period == (None, None):
+    def _filter_text(case_filter: CaseFilter | None, t: Labels) -> str | None:
+        """``Fallstatus: offen · Beziehung: Konflikt · Zeitraum: …``; None for a fact sheet."""
+        if case_filter is None:
             return None
-        return t.window(*period)
+        if not case_filter.chosen:
+            return t("filter_none")
+        chosen = [
+            (t("case_status"), [t(f"case_status_{s.value}") for s in case_filter.statuses]),
+            (t("relation"), [t(f"relation_{r}") for r in case_filter.relations]),
+            (t("severity"), [t(f"severity_{s}") for s in case_filter.severities]),
+        ]
+        parts = [f"{label}: {', '.join(values)}" for label, values in chosen if values]
+        if case_filter.period != (None, None):
+            parts.append(f"{t('period')}: {t.window(*case_filter.period)}")
+        return " · ".join(parts)
 
     def _facts(
         self, project: Project, t: Labels, link: Callable[[str, str], str | None]
@@ -532,9 +716,10 @@ class ReportService:
         f = case.finding
         subjects = tuple(
             SubjectRef(
+                *t.subject_parts(s, report.projects),
                 t.subject(s, report.projects),
                 link("project", s.ref) if s.kind == "project" else None,
-                _project_id(s) == (report.subject.id if report.subject else None),
+                report.subject is not None and _project_id(s) == report.subject.id,
             )
             for s in (f.subject_a, f.subject_b)
         )
@@ -565,7 +750,7 @@ class ReportService:
 
     # -------------------------------------------------------------- pictures
 
-    def _map(self, report: Report, t: Labels) -> Markup | None:
+    def _map(self, report: Report, t: Labels) -> MapPicture | None:
         """Background (districts, streets), projects, then the cases' overlaps on top."""
         subject = report.subject
         focus = [p.geometry for p in report.projects.values()]
@@ -641,6 +826,7 @@ class ReportService:
                     title=str(name or ""),
                     label=str(name) if name and not inside.is_empty else None,
                     label_at=inside,
+                    label_style=QUIET_LABEL,
                     radius=0,
                     attrs={"class": "district"},
                 )
@@ -776,14 +962,24 @@ class Labels:
 
     def subject(self, subject: Subject, projects: Mapping[int, Project]) -> str:
         """``Maßnahme 12: Titel`` or ``Bäume BO-B0001``."""
+        number, name = self.subject_parts(subject, projects)
+        if number is None:
+            return name
+        ref = self("project_ref").format(id=number)
+        return f"{ref}: {name}" if name else ref
+
+    def subject_parts(
+        self, subject: Subject, projects: Mapping[int, Project]
+    ) -> tuple[int | None, str]:
+        """A project's number and title (empty when it is gone), or None and ``Bäume BO-B0001``:
+        the case tables print the number in bold rather than repeat ``Maßnahme``."""
         project_id = _project_id(subject)
         if project_id is not None:
             project = projects.get(project_id)
-            name = self("project_ref").format(id=project_id)
-            return f"{name}: {project.attributes.title}" if project else name
+            return project_id, project.attributes.title if project else ""
         definition = self.definitions.get(subject.layer or "")
         layer = getattr(definition.title, self.lang) if definition else subject.layer
-        return f"{layer} {subject.ref}"
+        return None, f"{layer} {subject.ref}"
 
     def date(self, day: date) -> str:
         return day.strftime("%d.%m.%Y") if self.lang == "de" else day.isoformat()
@@ -815,7 +1011,9 @@ class Fact:
 
 @dataclass(frozen=True)
 class SubjectRef:
-    label: str
+    number: int | None  # a project's
+    name: str  # a project's title, or a layer feature's label
+    label: str  # the whole: ``Maßnahme 12: Titel``
     url: str | None
     is_subject: bool  # the fact sheet's own project
 
@@ -853,17 +1051,29 @@ class ProjectRow:
 
 
 @dataclass(frozen=True)
+class SectionView:
+    key: str
+    heading: str
+    note: str | None
+    cases: list[CaseView]
+    leads: bool
+
+
+@dataclass(frozen=True)
 class ReportPage:
     kind: str
     lang: str
     heading: str
-    period: str | None
+    filter: str | None  # None: a fact sheet, which takes no filter
     generated: str
     facts: list[Fact]
     projects: list[ProjectRow]
-    case_groups: list[tuple[str, str, list[CaseView]]]
+    leads: list[SectionView]  # before the map: what needs action
+    case_sections: list[SectionView]  # the other cases, by severity
+    rest_heading: str
     case_count: int
     map: Markup | None
+    unlabelled: str  # labels that found no room on the map, listed below it
     timeline: Markup | None
     legend: list[tuple[str, str, str]]
 

@@ -14,13 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request, url_for
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from zugabe.domain.cases import LIVE_STATUSES
+from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.errors import BadRequest
 from zugabe.io.report_tables import CSV_MIMETYPE, XLSX_MIMETYPE, write_csv, write_xlsx
-from zugabe.services.reports import (
-    Report,
-    ReportService,
-    parse_period,
-)
+from zugabe.services.reports import Report, ReportService
 from zugabe.web import apidoc
 from zugabe.web.auth import current_actor
 from zugabe.web.language import page_language
@@ -130,29 +128,36 @@ def project_report(project_id: int, fmt: str | None = None) -> Response:
     "/organisations/<key>/cases.<any(csv, xlsx):fmt>", endpoint="organisation_report_cases"
 )
 def organisation_report(key: str, fmt: str | None = None) -> Response:
-    """Every live case involving an organisation, by severity and date."""
-    period = parse_period(request.args)
+    """Every live case involving an organisation: the open conflicts, then the rest."""
     return _answer(
-        lambda r: r.organisation(key, period), "reports.organisation_report", fmt, key=key
+        lambda r: r.organisation(key, r.case_filter(request.args)),
+        "reports.organisation_report",
+        fmt,
+        key=key,
     )
 
 
 @blueprint.get("/departments/<key>")
 @blueprint.get("/departments/<key>/cases.<any(csv, xlsx):fmt>", endpoint="department_report_cases")
 def department_report(key: str, fmt: str | None = None) -> Response:
-    """Every live case involving a department, by severity and date."""
-    period = parse_period(request.args)
-    return _answer(lambda r: r.department(key, period), "reports.department_report", fmt, key=key)
+    """Every live case involving a department: the open conflicts, then the rest."""
+    return _answer(
+        lambda r: r.department(key, r.case_filter(request.args)),
+        "reports.department_report",
+        fmt,
+        key=key,
+    )
 
 
 @blueprint.get("/area")
 @blueprint.get("/area/cases.<any(csv, xlsx):fmt>", endpoint="area_report_cases")
 def area_report(fmt: str | None = None) -> Response:
     """Projects and cases of a district (``district=``) or a box (``bbox=``) and period."""
-    period = parse_period(request.args)
     district, bbox = request.args.get("district") or None, request.args.get("bbox") or None
     return _answer(
-        lambda r: r.area(district=district, bbox=bbox, period=period), "reports.area_report", fmt
+        lambda r: r.area(district=district, bbox=bbox, case_filter=r.case_filter(request.args)),
+        "reports.area_report",
+        fmt,
     )
 
 
@@ -168,7 +173,17 @@ def openapi_paths() -> dict[str, Any]:
             {"type": "string", "enum": list(FORMATS)},
         ),
     ]
-    window = apidoc.period("Only cases (and projects) whose window")
+    # The case filter (``CaseFilter``); parameters.py refuses anything else before a view runs.
+    case_filter = [
+        apidoc.listing(
+            "status",
+            "Only cases of these statuses (any of; default: all but obsolete).",
+            [s.value for s in LIVE_STATUSES],
+        ),
+        apidoc.listing("relation", "Only cases of these relations (any of).", list(RELATIONS)),
+        apidoc.listing("severity", "Only cases of these severities (any of).", list(SEVERITIES)),
+        *apidoc.period("Only cases (and, in an area report, projects) whose window"),
+    ]
     area = [
         apidoc.query(
             "district",
@@ -202,21 +217,21 @@ def openapi_paths() -> dict[str, Any]:
             "No project with this id.",
         ),
         "/reports/organisations/{key}": (
-            "Every live case involving an organisation, by severity and date",
+            "Every live case involving an organisation: the open conflicts, then the rest",
             "getOrganisationReport",
-            [{"name": "key", "in": "path", "required": True, "schema": text}, *window],
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *case_filter],
             "No organisation with this key.",
         ),
         "/reports/departments/{key}": (
-            "Every live case involving a department, by severity and date",
+            "Every live case involving a department: the open conflicts, then the rest",
             "getDepartmentReport",
-            [{"name": "key", "in": "path", "required": True, "schema": text}, *window],
+            [{"name": "key", "in": "path", "required": True, "schema": text}, *case_filter],
             "No department with this key.",
         ),
         "/reports/area": (
             "Projects and live cases of a district or a box, in a period",
             "getAreaReport",
-            [*area, *window],
+            [*area, *case_filter],
             "No district with this id (or no districts layer stored).",
         ),
     }
