@@ -25,6 +25,7 @@ from shapely.geometry import Point, Polygon
 
 from tests.conftest import ADMIN
 from zugabe.cli import cli
+from zugabe.domain.accounts import Actor, Role
 from zugabe.domain.cases import CaseStatus, CoordinationCase
 from zugabe.io.report_graphics import (
     Bar,
@@ -207,6 +208,25 @@ def test_print_stylesheet_and_no_script(client: FlaskClient):
 # ------------------------------------------------------------------------ organisation
 
 
+def coordinator(organisation: str) -> Actor:
+    """A coordinator of ``organisation``, to vote for it (the desk's one vote each)."""
+    return Actor(
+        f"{organisation}.coordinator",
+        f"Coordinator {organisation}",
+        organisation=organisation,
+        roles=frozenset({Role.COORDINATOR}),
+        via="system",
+    )
+
+
+def agree(services: Services, case_id: int, text: str = "Gemeinsam bauen") -> None:
+    """Propose a decision on the case and have every organisation involved agree to it."""
+    services.desk.propose(case_id, "bundle_works", text, [], ADMIN, None)
+    case = services.cases.get(ADMIN, case_id)
+    for organisation in case.finding.organisations:
+        services.desk.vote(case_id, "agree", "", coordinator(organisation))
+
+
 def split_page(html: str) -> tuple[list[int], list[dict[str, str]]]:
     """The case ids of the leading section (before the map), and the rows of the case list."""
     lead, rest = html.split('<section class="cases">')
@@ -236,22 +256,23 @@ def test_case_report_lists_exactly_the_live_cases_involving_it(
     query = {"organisations": (key,)} if kind == "organisations" else {"departments": (key,)}
     everything, _count = services.cases.list(ADMIN, CaseQuery(**query))  # type: ignore[arg-type]
     conflicts = [c for c in everything if c.finding.relation == "conflict"]
-    # A reviewer takes one conflict into coordination (it still needs action) and resolves
-    # another (it no longer does, and moves down among the rest).
-    services.cases.change_status(conflicts[0].id, "in_coordination", "", ADMIN, None)
-    services.cases.change_status(conflicts[1].id, "in_coordination", "", ADMIN, None)
-    services.cases.change_status(conflicts[1].id, "resolved", "", ADMIN, None)
+    # A reviewer takes one conflict into coordination (it still needs action); another is
+    # agreed by every organisation involved (it no longer does: it moves to the agreements).
+    services.desk.change_status(conflicts[0].id, "in_coordination", ADMIN, None)
+    agree(services, conflicts[1].id)
 
-    lead, rows = split_page(page(client, f"/reports/{kind}/{key}"))
+    html = page(client, f"/reports/{kind}/{key}")
+    lead, rows = split_page(html)
     needing = [c for c in conflicts if c.id != conflicts[1].id]
-    assert set(lead) == {c.id for c in needing} and conflicts[0].id in lead
+    assert set(lead) == {c.id for c in needing} | {conflicts[1].id} and conflicts[0].id in lead
     by_id = {c.id: c for c in everything}
-    ranks = [urgency(by_id[i], services) for i in lead]
+    ranks = [urgency(by_id[i], services) for i in lead if i != conflicts[1].id]
     assert ranks == sorted(ranks) and len(set(r[0] for r in ranks)) > 1
+    agreed = html[html.index('id="lead-agreed"') : html.index('class="report-map"')]
+    assert f'data-case="{conflicts[1].id}"' in agreed and "Gemeinsam bauen" in agreed
 
     rest = sorted((c for c in everything if c.id not in lead), key=case_order)
     assert [int(r["data-case"]) for r in rows] == [c.id for c in rest]
-    assert conflicts[1].id in [int(r["data-case"]) for r in rows]
     severities = [r["data-severity"] for r in rows]
     assert severities == sorted(severities, key=SEVERITY_ORDER.index)
     starts = {c.id: c.finding.window_start or date.max for c in everything}
@@ -288,12 +309,12 @@ def test_no_open_conflict_is_said_so(client: FlaskClient, services: Services):
     [
         ("status=open", {"statuses": (CaseStatus.OPEN,)}, "Fallstatus: offen"),
         (
-            "status=in_coordination,resolved&relation=conflict",
+            "status=in_coordination,agreed&relation=conflict",
             {
-                "statuses": (CaseStatus.IN_COORDINATION, CaseStatus.RESOLVED),
+                "statuses": (CaseStatus.IN_COORDINATION, CaseStatus.AGREED),
                 "relations": ("conflict",),
             },
-            "Fallstatus: in Abstimmung, erledigt · Beziehung: Konflikt",
+            "Fallstatus: in Abstimmung, vereinbart · Beziehung: Konflikt",
         ),
         (
             "relation=synergy,note&severity=high&from=2028-01-01",
@@ -310,10 +331,9 @@ def test_case_reports_filter_by_status_relation_severity_and_period(
     client: FlaskClient, services: Services, query: str, expected: dict[str, object], shown: str
 ):
     conflicts = live_cases(services, organisations=("herne",), relations=("conflict",))
-    services.cases.change_status(conflicts[0].id, "in_coordination", "", ADMIN, None)
-    services.cases.change_status(conflicts[1].id, "dismissed", "duplicate", ADMIN, None)
-    services.cases.change_status(conflicts[2].id, "in_coordination", "", ADMIN, None)
-    services.cases.change_status(conflicts[2].id, "resolved", "", ADMIN, None)
+    services.desk.change_status(conflicts[0].id, "in_coordination", ADMIN, None)
+    services.desk.propose(conflicts[1].id, "no_action", "doppelt erfasst", [], ADMIN, None)
+    agree(services, conflicts[2].id)
 
     statuses = expected.pop("statuses", LIVE_STATUSES)
     wanted = services.store.list_cases(
@@ -469,7 +489,7 @@ def test_area_report_filters_by_district_and_time(client: FlaskClient, services:
         ("/reports/departments/roads/cases.csv?status=open,", 400, "'status'"),
         ("/reports/area?district=05916000-01&relation=friendship", 400, "'relation'"),
         ("/reports/organisations/herne/cases.xlsx?severity=urgent", 400, "'severity'"),
-        ("/reports/organisations/herne?status=open&status=resolved", 400, "'status'"),
+        ("/reports/organisations/herne?status=open&status=agreed", 400, "'status'"),
         ("/reports/projects/1?status=open", 400, "'status'"),
     ],
 )
@@ -597,3 +617,29 @@ def test_cli_writes_reports(demo_template: Path, tmp_path: Path, runner: CliRunn
 
     result = runner.invoke(cli, [*base, "report", "department", "nowhere"])
     assert result.exit_code != 0 and "nowhere" in str(result.exception)
+
+
+def test_organisation_reports_list_the_proposals_waiting_for_their_vote(
+    client: FlaskClient, services: Services
+):
+    """Issue 12, item 3: agreements waiting, by organisation, and agreed decisions."""
+    shared = next(
+        c
+        for c in live_cases(services, organisations=("herne",))
+        if len(c.finding.organisations) > 1
+    )
+    other = next(o for o in shared.finding.organisations if o != "herne")
+    services.desk.propose(shared.id, "shared_trench", "Ein Graben für beide", [], ADMIN, None)
+
+    def waiting_section(organisation: str) -> str:
+        html = page(client, f"/reports/organisations/{organisation}")
+        return html[html.index('id="lead-waiting"') : html.index('id="lead-agreed"')]
+
+    herne = waiting_section("herne")
+    assert f'data-case="{shared.id}"' in herne and "Ein Graben für beide" in herne
+    assert "wartet auf: " in herne and "Stadt Herne" in herne
+    services.desk.vote(shared.id, "agree", "", coordinator("herne"))
+    # Herne has voted: no longer waiting for Herne, still for the other organisation.
+    assert f'data-case="{shared.id}"' not in waiting_section("herne")
+    assert f'data-case="{shared.id}"' in waiting_section(other)
+    assert "Stadt Herne: stimmt zu" in waiting_section(other)

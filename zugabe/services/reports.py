@@ -29,6 +29,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase, Subject
+from zugabe.domain.desk_vocabulary import desk_word
 from zugabe.domain.palette import department_colors, relation_color
 from zugabe.domain.project import FIELD_LABELS, Project, Status
 from zugabe.domain.vocabulary import STATUS_LABELS
@@ -111,11 +112,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity_high": "hoch",
         "severity_medium": "mittel",
         "severity_low": "gering",
-        "case_status_open": "offen",
-        "case_status_in_coordination": "in Abstimmung",
-        "case_status_resolved": "erledigt",
-        "case_status_dismissed": "verworfen",
-        "case_status_obsolete": "gegenstandslos",
         "overlap_area_m2": "Überlagerung (m²)",
         "overlap_length_m": "Überlagerung (m)",
         "distance_m": "Abstand (m)",
@@ -139,6 +135,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter_none": "keiner (alle nicht gegenstandslosen Fälle)",
         "cases_other": "Weitere Koordinierungsfälle",
         "no_lead_cases": "Keine.",
+        "waiting_for": "wartet auf",
         "sheet": "Koordinierungsfälle",
     },
     "en": {
@@ -191,11 +188,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "severity_high": "high",
         "severity_medium": "medium",
         "severity_low": "low",
-        "case_status_open": "open",
-        "case_status_in_coordination": "in coordination",
-        "case_status_resolved": "resolved",
-        "case_status_dismissed": "dismissed",
-        "case_status_obsolete": "obsolete",
         "overlap_area_m2": "Overlap (m²)",
         "overlap_length_m": "Overlap (m)",
         "distance_m": "Distance (m)",
@@ -219,6 +211,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter_none": "none (every case that is not obsolete)",
         "cases_other": "Other coordination cases",
         "no_lead_cases": "None.",
+        "waiting_for": "waiting for",
         "sheet": "Coordination cases",
     },
 }
@@ -287,7 +280,11 @@ class Area:
     bbox: BBox | None = None
 
 
-LeadPicker = Callable[[list[CoordinationCase], Mapping[int, Project]], list[CoordinationCase]]
+LeadPicker = Callable[
+    [list[CoordinationCase], Mapping[int, Project], str | None], list[CoordinationCase]
+]
+"""Takes the cases not yet listed, the report's projects and the organisation whose report it
+is (None for the other kinds)."""
 
 
 @dataclass(frozen=True)
@@ -354,7 +351,7 @@ def case_order(case: CoordinationCase) -> tuple[int, date, int]:
 
 
 def conflicts_needing_action(
-    cases: list[CoordinationCase], projects: Mapping[int, Project]
+    cases: list[CoordinationCase], projects: Mapping[int, Project], _organisation: str | None
 ) -> list[CoordinationCase]:
     """Conflicts still open or in coordination, most urgent first: the earlier start of the
     two subjects (a layer feature has none), then severity, then id."""
@@ -386,21 +383,72 @@ NEEDS_ACTION = Lead(
         "earlier start of the two subjects, then by severity.",
     },
 )
+
+
+def agreements_waiting(
+    cases: list[CoordinationCase], projects: Mapping[int, Project], organisation: str | None
+) -> list[CoordinationCase]:
+    """Proposals still waiting for votes — in an organisation's report, those waiting for
+    that organisation's — oldest proposal first."""
+    waiting = [
+        c
+        for c in cases
+        if c.status is CaseStatus.PROPOSED
+        and c.decision is not None
+        and (
+            organisation is None or organisation in c.decision.waiting_for(c.finding.organisations)
+        )
+    ]
+    return sorted(
+        waiting, key=lambda c: (c.decision.proposed_at if c.decision else c.created_at, c.id)
+    )
+
+
+def agreed(
+    cases: list[CoordinationCase], projects: Mapping[int, Project], _organisation: str | None
+) -> list[CoordinationCase]:
+    """Agreed cases, the latest agreement first."""
+    done = [c for c in cases if c.status is CaseStatus.AGREED and c.decision is not None]
+    return sorted(done, key=lambda c: (-(c.decision.closed_at or c.updated_at).timestamp(), c.id))
+
+
+WAITING = Lead(
+    "waiting",
+    agreements_waiting,
+    heading={"de": "Vorschläge, die auf Zustimmung warten", "en": "Proposals waiting for votes"},
+    note={
+        "de": "Jede beteiligte Organisation hat eine Stimme; im Bericht einer Organisation die "
+        "Vorschläge, die auf ihre Stimme warten.",
+        "en": "Every organisation involved has one vote; in an organisation's report the "
+        "proposals waiting for its vote.",
+    },
+)
+AGREED = Lead(
+    "agreed",
+    agreed,
+    heading={"de": "Vereinbarte Entscheidungen", "en": "Agreed decisions"},
+    note={
+        "de": "Von allen beteiligten Organisationen vereinbart, die jüngste zuerst.",
+        "en": "Agreed by every organisation involved, the latest first.",
+    },
+)
 LEADS: dict[str, tuple[Lead, ...]] = {
-    "organisation": (NEEDS_ACTION,),
-    "department": (NEEDS_ACTION,),
+    "organisation": (NEEDS_ACTION, WAITING, AGREED),
+    "department": (NEEDS_ACTION, WAITING, AGREED),
+    "area": (WAITING, AGREED),
 }
 """The sections that lead the report of a kind, in page order: the one place to add another."""
 
 
 def sections(
-    kind: str, cases: list[CoordinationCase], projects: Mapping[int, Project]
+    kind: str, key: str, cases: list[CoordinationCase], projects: Mapping[int, Project]
 ) -> list[Section]:
     """The leading sections of the kind (shown even when empty: "none" is news on paper),
     then the remaining cases by severity (only the groups that have any)."""
     result, rest = [], list(cases)
+    organisation = key if kind == "organisation" else None
     for lead in LEADS.get(kind, ()):
-        taken = lead.pick(rest, projects)
+        taken = lead.pick(rest, projects, organisation)
         result.append(Section(lead.key, taken, lead))
         ids = {c.id for c in taken}
         rest = [c for c in rest if c.id not in ids]
@@ -516,7 +564,7 @@ class ReportService:
             ordered,
             projects,
             listed=[p.id for p in listed],
-            sections=sections(kind, ordered, projects),
+            sections=sections(kind, key, ordered, projects),
             **extra,
         )
 
@@ -596,7 +644,7 @@ class ReportService:
                     t(f"severity_{f.severity}"),
                     f.rule_id,
                     t.rule(f.rule_id),
-                    t(f"case_status_{case.status.value}"),
+                    t.case_status(case.status.value),
                     f.window_start,
                     f.window_end,
                     t.subject(f.subject_a, report.projects),
@@ -641,7 +689,7 @@ class ReportService:
         if not case_filter.chosen:
             return t("filter_none")
         chosen = [
-            (t("case_status"), [t(f"case_status_{s.value}") for s in case_filter.statuses]),
+            (t("case_status"), [t.case_status(s.value) for s in case_filter.statuses]),
             (t("relation"), [t(f"relation_{r}") for r in case_filter.relations]),
             (t("severity"), [t(f"severity_{s}") for s in case_filter.severities]),
         ]
@@ -737,7 +785,8 @@ class ReportService:
             severity_label=t(f"severity_{f.severity}"),
             rule_id=f.rule_id,
             rule=t.rule(f.rule_id),
-            status=t(f"case_status_{case.status.value}"),
+            status=t.case_status(case.status.value),
+            decision=self._decision_view(case, t),
             window=t.window(f.window_start, f.window_end),
             subjects=subjects,
             message=f.message.get(t.lang) or f.message.get("de", ""),
@@ -746,6 +795,26 @@ class ReportService:
             ),
             departments=tuple((t.department(d), link("department", d)) for d in f.departments),
             measures=measures,
+        )
+
+    @staticmethod
+    def _decision_view(case: CoordinationCase, t: Labels) -> DecisionView | None:
+        """A proposal waiting or an agreement in force: what, and each organisation's vote."""
+        decision = case.decision
+        if decision is None:
+            return None
+        votes = tuple(
+            f"{t.organisation(v.organisation)}: {desk_word(v.choice.value, t.lang)} "
+            f"({t.date(v.at.date())})"
+            for v in decision.votes
+        )
+        waiting = tuple(t.organisation(o) for o in decision.waiting_for(case.finding.organisations))
+        return DecisionView(
+            kind=desk_word(decision.kind.value, t.lang),
+            text=decision.text,
+            measures=decision.measures,
+            votes=votes,
+            waiting_for=waiting,
         )
 
     # -------------------------------------------------------------- pictures
@@ -944,6 +1013,9 @@ class Labels:
     def organisation(self, key: str) -> str:
         return self._term(self.vocabulary.organisations, key)
 
+    def case_status(self, key: str) -> str:
+        return desk_word(key, self.lang)
+
     def department(self, key: str) -> str:
         return self._term(self.vocabulary.departments, key)
 
@@ -1035,6 +1107,19 @@ class CaseView:
     organisations: tuple[tuple[str, str | None], ...]
     departments: tuple[tuple[str, str | None], ...]
     measures: tuple[tuple[str, str], ...]
+    decision: DecisionView | None = None
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    """A case's decision as a report prints it: kind, text, agreed measures, the votes cast
+    (organisation: choice (date)) and the organisations still to vote."""
+
+    kind: str
+    text: str
+    measures: tuple[str, ...]
+    votes: tuple[str, ...]
+    waiting_for: tuple[str, ...]
 
 
 @dataclass(frozen=True)
