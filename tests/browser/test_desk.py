@@ -120,6 +120,11 @@ def test_two_organisations_agree_on_one_case(
     bochum.reload()
     expect(bochum.locator("#inbox-count")).to_have_text("1 neu")
     bochum.click("#inbox-count")
+    # The inbox's filters: a relation the case is not of leaves it out.
+    bochum.select_option("#inbox-relation", "conflict")
+    expect(bochum.locator(f"#inbox-list li[data-case-id='{case_id}']")).to_have_count(0)
+    bochum.select_option("#inbox-relation", "synergy")
+    expect(bochum.locator(f"#inbox-list li[data-case-id='{case_id}']")).to_have_count(1)
     bochum.check("#inbox-waiting")
     waiting = bochum.locator("#inbox-list li")
     expect(waiting).to_have_count(1)

@@ -15,6 +15,7 @@ const ZugabeDesk = (() => {
       assigned_to_me: "mir zugewiesen", unread_only: "nur neue", waiting_for_us: "wartet auf unsere Stimme",
       due: "Frist", due_any: "alle", due_overdue: "überfällig", due_week: "binnen einer Woche",
       due_month: "binnen eines Monats", all_seen: "Alles als gelesen markieren",
+      any: "alle", my_departments: "nur meine Fachbereiche",
       work: "Bearbeitung", assignee: "Zuständig", nobody: "niemand", assign: "Zuweisen",
       due_date: "Frist", due_derived: "(aus den Startterminen)", set_due: "Frist setzen",
       decision: "Entscheidung", proposed_by: "vorgeschlagen von {name} am {at}",
@@ -32,6 +33,7 @@ const ZugabeDesk = (() => {
       assigned_to_me: "assigned to me", unread_only: "new only", waiting_for_us: "waiting for our vote",
       due: "Due", due_any: "any", due_overdue: "overdue", due_week: "within a week",
       due_month: "within a month", all_seen: "Mark all as read",
+      any: "any", my_departments: "my departments only",
       work: "Work", assignee: "Assignee", nobody: "nobody", assign: "Assign",
       due_date: "Due date", due_derived: "(from the start dates)", set_due: "Set due date",
       decision: "Decision", proposed_by: "proposed by {name} on {at}",
@@ -46,6 +48,8 @@ const ZugabeDesk = (() => {
     },
   };
   const DUE = ["", "overdue", "week", "month"];
+  const SEVERITIES = ["high", "medium", "low"];
+  let RELATIONS = []; // from the server's palette (GET /api/vocab): every relation it knows
   let app = null; // what ZugabeMap handed over in start()
   let t = TEXTS.de;
 
@@ -67,6 +71,7 @@ const ZugabeDesk = (() => {
   function start(shared) {
     app = shared;
     t = TEXTS[app.lang] || TEXTS.de;
+    RELATIONS = Object.keys(app.vocab.colors.relations);
     if (!signedInWithOrganisation()) return; // no organisation, no inbox
     $("inbox-title").textContent = t.inbox;
     $("inbox-assigned-label").textContent = t.assigned_to_me;
@@ -76,7 +81,16 @@ const ZugabeDesk = (() => {
     $("inbox-all-seen").textContent = t.all_seen;
     const due = $("inbox-due");
     for (const value of DUE) due.append(app.el("option", { value }, t[`due_${value || "any"}`]));
-    for (const id of ["inbox-assigned", "inbox-unread", "inbox-waiting", "inbox-due"]) {
+    $("inbox-relation-label").textContent = app.t.relation;
+    $("inbox-severity-label").textContent = app.t.severity;
+    $("inbox-department-label").textContent = t.my_departments;
+    $("inbox-department").parentElement.hidden = !(app.me.departments || []).length;
+    for (const [id, values, prefix] of [["inbox-relation", RELATIONS, "relation"], ["inbox-severity", SEVERITIES, "severity"]]) {
+      $(id).append(app.el("option", { value: "" }, t.any));
+      for (const value of values) $(id).append(app.el("option", { value }, app.t[`${prefix}_${value}`] || value));
+    }
+    for (const id of ["inbox-assigned", "inbox-unread", "inbox-waiting", "inbox-due", "inbox-relation",
+      "inbox-severity", "inbox-department"]) {
       $(id).addEventListener("change", loadInbox);
     }
     $("inbox").addEventListener("toggle", () => { if ($("inbox").open) loadInbox(); });
@@ -100,6 +114,9 @@ const ZugabeDesk = (() => {
     if ($("inbox-unread").checked) params.set("unread", "true");
     if ($("inbox-waiting").checked) params.set("waiting", "me");
     if ($("inbox-due").value) params.set("due", $("inbox-due").value);
+    if ($("inbox-relation").value) params.set("relation", $("inbox-relation").value);
+    if ($("inbox-severity").value) params.set("severity", $("inbox-severity").value);
+    if ($("inbox-department").checked) params.set("scope", "department");
     const response = await app.api("GET", `/api/inbox?${params}`);
     if (response.status !== 200) return;
     const page = response.data;

@@ -394,7 +394,7 @@ const ZugabeMap = (() => {
     });
     ZugabeDesk.start({
       api, el, format, say, problemText, permissions, reload, showCase, caseStatusLabel,
-      lang: state.lang, me: state.me, vocab: state.vocab,
+      lang: state.lang, me: state.me, vocab: state.vocab, t: state.t,
       organisation: (key) => label("organisations", key),
       department: (key) => label("departments", key),
       zoomTo: (geometry) => { if (geometry) map.fitBounds(L.geoJSON(geometry).getBounds(), { maxZoom: 18 }); },
