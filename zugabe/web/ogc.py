@@ -302,7 +302,7 @@ _MOMENT = (
 _END = rf"(?:{_MOMENT}|\.\.)?"
 
 
-def openapi_paths(settings: Settings, crs_uris: list[str]) -> dict[str, Any]:
+def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]) -> dict[str, Any]:
     """The ``/ogc`` operations, for the one document that ``parameters`` checks against."""
     fmt = query(
         "f",
@@ -318,7 +318,8 @@ def openapi_paths(settings: Settings, crs_uris: list[str]) -> dict[str, Any]:
         "name": "collection_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
+        "description": "projects, cases, synergy, or a layer key (404 until its data is stored).",
+        "schema": {"type": "string", "enum": ["projects", "cases", *layer_keys, "synergy"]},
     }
     feature_id = {
         "name": "feature_id",

@@ -646,7 +646,7 @@ def build_openapi(
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
-        | ogc.openapi_paths(settings, ogc_crs_uris(settings))
+        | ogc.openapi_paths(settings, ogc_crs_uris(settings), sorted(definitions))
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
