@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from openapi_spec_validator import validate
+from openapi_spec_validator import OpenAPIV30SpecValidator, validate
 
 from zugabe.web import create_app
 from zugabe.web.parameters import document_path
@@ -38,6 +38,18 @@ def test_anyone_may_read_the_description(anonymous: FlaskClient) -> None:
     assert response.status_code == 200
     validate(response.get_json())
     assert anonymous.get("/api/docs").status_code == 200
+
+
+def test_the_ogc_description_is_openapi_30_with_the_page_size(anonymous: FlaskClient) -> None:
+    """GDAL and QGIS read the OGC API's ``service-desc``: valid OpenAPI 3.0, paths relative
+    to its server ``/ogc``, ``limit`` with its default and maximum."""
+    spec = anonymous.get("/ogc/api").get_json()
+    validate(spec, cls=OpenAPIV30SpecValidator)
+    assert spec["servers"] == [{"url": "http://localhost/ogc"}]
+    items = spec["paths"]["/collections/{collection_id}/items"]["get"]
+    limit = next(p for p in items["parameters"] if p["name"] == "limit")
+    assert limit["schema"]["maximum"] == 1000
+    assert "default 100" in limit["description"]
 
 
 def test_every_route_is_described(app: Flask, client: FlaskClient) -> None:
@@ -74,7 +86,7 @@ def test_operations_that_need_an_account_say_401_and_403(client: FlaskClient) ->
     for path, method, operation in operations(spec):
         security = operation.get("security", spec["security"])
         if {} in security:  # open to anyone: the description, sign-in and unsubscribe pages
-            assert path in ("/api/openapi.json", "/api/docs") or path.startswith(
+            assert path in ("/api/openapi.json", "/api/docs", "/ogc/api") or path.startswith(
                 ("/login", "/logout", "/unsubscribe/")
             ), (method, path)
             continue

@@ -136,6 +136,18 @@ EXPECTED: dict[str, dict[str, int]] = {
     # the unsubscribe link of a mail: its signed token is the credential
     "getUnsubscribePage": PUBLIC,
     "unsubscribe": PUBLIC,
+    # OGC API – Features: reading as the JSON API, Part 4 writes of projects as /api/projects
+    "getOgcLandingPage": READ,
+    "getOgcConformance": READ,
+    "getOgcCollections": READ,
+    "getOgcCollection": READ,
+    "getOgcItems": READ,
+    "getOgcItem": READ,
+    "createOgcProject": row(401, 403, planner=201, region_admin=201),
+    "replaceOgcProject": row(401, 403, planner=200, region_admin=200),
+    "patchOgcProject": row(401, 403, planner=200, region_admin=200),
+    "deleteOgcProject": row(401, 403, planner=204, region_admin=204),
+    "getOgcAPIDescription": PUBLIC,
     # pages and documents anyone may see
     "getMap": PAGE,
     "getOpenAPI": PUBLIC,
@@ -315,6 +327,25 @@ def _request(operation: str, world: World, actor: str) -> Request:
             {"headers": HTML},
         ),
         "unsubscribe": ("POST", f"/unsubscribe/{world.unsubscribe_token()}", {}),
+        "getOgcLandingPage": ("GET", "/ogc", {}),
+        "getOgcConformance": ("GET", "/ogc/conformance", {}),
+        "getOgcCollections": ("GET", "/ogc/collections", {}),
+        "getOgcCollection": ("GET", "/ogc/collections/trees", {}),
+        "getOgcItems": ("GET", "/ogc/collections/projects/items?limit=2", {}),
+        "getOgcItem": ("GET", "/ogc/collections/projects/items/1", {}),
+        "createOgcProject": ("POST", "/ogc/collections/projects/items", {"json": VALID_FEATURE}),
+        "replaceOgcProject": (
+            "PUT",
+            f"/ogc/collections/projects/items/{project_id}",
+            {"json": VALID_FEATURE},
+        ),
+        "patchOgcProject": (
+            "PATCH",
+            f"/ogc/collections/projects/items/{project_id}",
+            {"json": {"properties": {"status": "approved"}}},
+        ),
+        "deleteOgcProject": ("DELETE", f"/ogc/collections/projects/items/{project_id}", {}),
+        "getOgcAPIDescription": ("GET", "/ogc/api", {}),
         "getMap": ("GET", "/", {"headers": HTML}),
         "getOpenAPI": ("GET", "/api/openapi.json", {}),
         "getAPIDocs": ("GET", "/api/docs", {}),
@@ -333,7 +364,14 @@ def _request(operation: str, world: World, actor: str) -> Request:
     return fixed[operation]
 
 
-_FRESH_PROJECT = {"replaceProject", "patchProject", "deleteProject"}
+_FRESH_PROJECT = {
+    "replaceProject",
+    "patchProject",
+    "deleteProject",
+    "replaceOgcProject",
+    "patchOgcProject",
+    "deleteOgcProject",
+}
 _DESK = {"proposeDecision", "withdrawProposal", "voteOnCase"}
 
 

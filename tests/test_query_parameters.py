@@ -88,6 +88,7 @@ def test_every_list_that_pages_is_found() -> None:
         "/api/layers/{key}/features",
         "/api/audit",
         "/api/notifications",
+        "/ogc/collections/{collection_id}/items",
     }
 
 

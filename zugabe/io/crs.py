@@ -21,6 +21,7 @@ from pyproj.transformer import TransformerGroup
 from shapely.geometry.base import BaseGeometry
 
 WGS84 = "OGC:CRS84"  # lon/lat axis order, as RFC 7946 GeoJSON
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 # Debian's proj-data puts PROJ's grids here, among them BETA2007.gsb, which the
 # accurate DHDN (Gauss-Krüger) → ETRS89 transformation needs and the pyproj
 # wheel lacks. Appended to PROJ's search path, never replacing it.
@@ -81,6 +82,7 @@ class Reprojector:
 
     def __init__(self, storage_crs: str) -> None:
         self.storage_crs = CRS.from_user_input(storage_crs)
+        self._transformers: dict[tuple[str, bool], Transformer] = {}
 
     @cached_property
     def _to_storage(self) -> Transformer:
@@ -95,6 +97,38 @@ class Reprojector:
 
     def to_wgs84(self, geometry: BaseGeometry) -> BaseGeometry:
         return _apply(self._to_wgs84, geometry)
+
+    def to_crs(self, geometry: BaseGeometry, crs: CRS) -> BaseGeometry:
+        """A stored geometry in ``crs``, in that CRS's own axis order (EPSG:4326: lat, lon)."""
+        if crs == self.storage_crs:
+            return geometry
+        transformer = self._to_wgs84 if _is_crs84(crs) else self._transformer(crs, outward=True)
+        moved = _apply(transformer, geometry)
+        return _swapped(moved) if _latitude_first(crs) else moved
+
+    def box_to_storage(self, bbox: tuple[float, float, float, float], crs: CRS) -> BaseGeometry:
+        """A box given in ``crs`` (its axis order) as a polygon in the storage CRS.
+
+        Geographic boxes go through ``bbox_to_storage`` (cut to the area of use, edges
+        densified); a projected box has its edges densified to 64 steps before it moves.
+        """
+        if crs == self.storage_crs:
+            return shapely.box(*bbox)
+        if _latitude_first(crs):
+            bbox = (bbox[1], bbox[0], bbox[3], bbox[2])
+        if crs.is_geographic:
+            return self.bbox_to_storage(bbox)
+        box = shapely.box(*bbox)
+        step = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 64
+        return _apply(self._transformer(crs, outward=False), shapely.segmentize(box, step))
+
+    def _transformer(self, crs: CRS, *, outward: bool) -> Transformer:
+        """From the storage CRS to ``crs`` (outward) or back, x/y order; kept per CRS."""
+        key = (crs.to_wkt(), outward)
+        if key not in self._transformers:
+            pair = (self.storage_crs, crs) if outward else (crs, self.storage_crs)
+            self._transformers[key] = Transformer.from_crs(*pair, always_xy=True)
+        return self._transformers[key]
 
     def coordinates_to_wgs84(self, xy: np.ndarray) -> np.ndarray:
         """Many (x, y) rows of the storage CRS at once, as (lon, lat) rows."""
@@ -127,6 +161,29 @@ def _apply(transformer: Transformer, geometry: BaseGeometry) -> BaseGeometry:
         return np.column_stack([x, y])
 
     return shapely.transform(geometry, transform)
+
+
+def _is_crs84(crs: CRS) -> bool:
+    return crs.to_authority() == ("OGC", "CRS84")
+
+
+def _latitude_first(crs: CRS) -> bool:
+    """Whether the CRS's first axis points north or south (EPSG:4326 does; CRS84 not)."""
+    return bool(crs.axis_info) and crs.axis_info[0].direction.lower() in ("north", "south")
+
+
+def _swapped(geometry: BaseGeometry) -> BaseGeometry:
+    return shapely.transform(geometry, lambda coords: coords[:, ::-1])
+
+
+def crs_uri(crs: CRS) -> str:
+    """The OGC URI of a CRS (``http://www.opengis.net/def/crs/EPSG/0/25832``)."""
+    authority = crs.to_authority()
+    if authority is None:
+        raise ValueError(f"{crs.name} has no authority code, so no OGC URI")
+    name, code = authority
+    version = "1.3" if name == "OGC" else "0"
+    return f"http://www.opengis.net/def/crs/{name}/{version}/{code}"
 
 
 def fitting_utm_crs(lon: float, lat: float) -> CRSInfo | None:

@@ -672,6 +672,7 @@ def _definition_layers(
                 identifier=f"{title.de} ({de})" if split else title.de,
                 description=description,
                 style=layer_qml(definition, family),
+                fid=np.array([features[i].id for i in rows], dtype=np.int64),
             )
         )
     derived = definition.derived
@@ -686,6 +687,7 @@ def _definition_layers(
                 identifier=f"{title.de}: {derived.label.de}",
                 description=f"{derived.label.de} ({title.de}) | {derived.label.en} ({title.en})",
                 style=layer_qml(definition, "polygons"),
+                fid=np.array([f.id for f in with_zone], dtype=np.int64),
             )
         )
     return layers

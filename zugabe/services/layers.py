@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
@@ -460,12 +461,24 @@ class LayerService:
         after: int | None = None,
     ) -> tuple[list[LayerFeature], int, int | None]:
         """One page of a layer's features: the features, how many match, the next cursor."""
+        area = self.reprojector.bbox_to_storage(bbox) if bbox else None
+        return self.features_in(actor, key, area, limit=limit, after=after)
+
+    def features_in(
+        self,
+        actor: Actor,
+        key: str,
+        area: BaseGeometry | None,
+        *,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> tuple[list[LayerFeature], int, int | None]:
+        """``features`` for an area of the storage CRS (the OGC API's box in any CRS)."""
         self.policy.require_read(actor)
         self.definition(key)
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
             raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
-        area = self.reprojector.bbox_to_storage(bbox) if bbox else None
         features = self.store.layer_features(key, area, after_id=after, limit=limit + 1)
         has_more = len(features) > limit
         features = features[:limit]

@@ -387,11 +387,16 @@ class ProjectService:
         after: int | None = None,
     ) -> ProjectPage:
         """One page of matching projects in id order, and the cursor for the next."""
+        return self.page(actor, self.query(project_filter), limit=limit, after=after)
+
+    def page(
+        self, actor: Actor, query: ProjectQuery, *, limit: int | None = None, after: int | None
+    ) -> ProjectPage:
+        """``list`` for a store query built elsewhere (the OGC API's box in any CRS)."""
         self.policy.require_read(actor)
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
             raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
-        query = self.query(project_filter)
         projects = self.store.list_projects(replace(query, after_id=after, limit=limit + 1))
         has_more = len(projects) > limit
         projects = projects[:limit]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
@@ -114,14 +116,33 @@ class SynergyService:
     def to_geojson(self, result: SynergyResult) -> dict[str, Any]:
         """Cells as a GeoJSON FeatureCollection (lon/lat), best first."""
         criteria = self.config.criteria
+        features = self.cell_features(result, np.argsort(result.rank))
+        return {
+            "type": "FeatureCollection",
+            "criteria": [
+                {"key": c.key, "label": c.label, "weight": c.weight, "measure": c.measure}
+                for c in criteria
+            ],
+            "features": features,
+        }
+
+    def cell_features(
+        self,
+        result: SynergyResult,
+        indices: Iterable[int],
+        place: Callable[[BaseGeometry], BaseGeometry] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The cells of ``indices`` as GeoJSON Features, id = the cell's index in the grid;
+        ``place`` moves their geometry (default: to lon/lat)."""
+        place = place or self.reprojector.to_wgs84
         features = []
-        for index in np.argsort(result.rank):
+        for index in indices:
             properties: dict[str, Any] = {
                 "rank": int(result.rank[index]),
                 "score": round(float(result.score[index]), 4),
                 "attention_area": bool(result.attention[index]),
             }
-            for c in criteria:
+            for c in self.config.criteria:
                 measure = float(result.measures[c.key][index])
                 properties[c.key] = {
                     "measure": None if np.isnan(measure) else round(measure, 3),
@@ -131,18 +152,11 @@ class SynergyService:
                 {
                     "type": "Feature",
                     "id": int(index),
-                    "geometry": geometry_to_json(self.reprojector.to_wgs84(result.cells[index])),
+                    "geometry": geometry_to_json(place(result.cells[index])),
                     "properties": properties,
                 }
             )
-        return {
-            "type": "FeatureCollection",
-            "criteria": [
-                {"key": c.key, "label": c.label, "weight": c.weight, "measure": c.measure}
-                for c in criteria
-            ],
-            "features": features,
-        }
+        return features
 
 
 def _number(value: object) -> float:

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter, Map
 from zugabe.config import load_settings
 from zugabe.errors import ConfigError
 from zugabe.services import Services
+from zugabe.services.ogc import OgcService
 from zugabe.web import (
     accounts,
     api,
@@ -26,6 +27,7 @@ from zugabe.web import (
     language,
     layers,
     notifications,
+    ogc,
     parameters,
     problems,
     reports,
@@ -74,9 +76,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     refuse_demo_passwords(services)
     security.configure(app, settings)
     auth.register(app)
+    app.extensions["zugabe_ogc"] = OgcService(services)
     app.extensions["zugabe_openapi"] = build_openapi(
         services.vocabulary, services.layers.definitions, settings
     )
+    app.extensions["zugabe_ogc_openapi"] = ogc.ogc_document(app.extensions["zugabe_openapi"])
     parameters.register(app, app.extensions["zugabe_openapi"])
     problems.register(app)
     language.register(app)
@@ -96,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(jobs.blueprint)
     app.register_blueprint(search.blueprint)
     app.register_blueprint(notifications.blueprint)
+    app.register_blueprint(ogc.blueprint)
     return app
 
 

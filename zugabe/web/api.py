@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from zugabe.domain.cases import CoordinationCase
 from zugabe.domain.desk_vocabulary import desk_vocabulary
 from zugabe.errors import (
     FieldError,
@@ -142,10 +143,14 @@ def feature_response(feature: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(feature)
     response.status_code = status
     response.mimetype = GEOJSON
-    states = ",".join(f"{c.id}:{c.version}:{c.status.value}" for c in live)
-    digest = hashlib.sha256(states.encode()).hexdigest()[:8]
-    response.set_etag(f"v{feature['properties']['version']}-{digest}")
+    response.set_etag(project_etag(feature["properties"]["version"], live))
     return response
+
+
+def project_etag(version: int, live: Sequence[CoordinationCase]) -> str:
+    """A project's ETag: its version and a digest of its live cases' states."""
+    states = ",".join(f"{c.id}:{c.version}:{c.status.value}" for c in live)
+    return f"v{version}-{hashlib.sha256(states.encode()).hexdigest()[:8]}"
 
 
 @blueprint.get("/projects")

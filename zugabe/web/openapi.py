@@ -24,6 +24,7 @@ from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
 from zugabe.services.cases import COMMENT_MAX
+from zugabe.services.ogc import ogc_crs_uris
 from zugabe.services.synergy import MAX_CELLS
 from zugabe.web import (
     accounts,
@@ -33,6 +34,7 @@ from zugabe.web import (
     inbox,
     jobs,
     notifications,
+    ogc,
     reports,
     search,
     signin,
@@ -644,6 +646,7 @@ def build_openapi(
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
+        | ogc.openapi_paths(settings, ogc_crs_uris(settings), sorted(definitions))
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
@@ -897,6 +900,7 @@ PUBLIC_PATHS = frozenset(
         "/login/oidc",
         "/login/oidc/callback",
         "/unsubscribe/{token}",
+        "/ogc/api",
     }
 )
 """What anyone may read, signed in or not: the description of the API itself."""

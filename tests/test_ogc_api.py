@@ -1,0 +1,113 @@
+"""OGC API – Features in-process: what a client notices of paging, time, CRS, formats and
+Part 4's rules (the real clients are in test_ogc_clients.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import VALID_FEATURE
+
+ITEMS = "/ogc/collections/projects/items"
+
+
+@pytest.fixture
+def demo(demo_instance: object, client: FlaskClient) -> FlaskClient:
+    return client
+
+
+def test_landing_page_links_the_openapi_30_description(demo: FlaskClient) -> None:
+    links = {link["rel"]: link for link in demo.get("/ogc").get_json()["links"]}
+    assert links["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    assert {"self", "service-doc", "conformance", "data"} <= set(links)
+
+
+def test_pages_follow_next_links_to_every_project(demo: FlaskClient) -> None:
+    ids, url = [], f"{ITEMS}?limit=40"
+    while url:
+        body = demo.get(url).get_json()
+        assert body["numberMatched"] == 150 and body["numberReturned"] == len(body["features"])
+        ids += [f["id"] for f in body["features"]]
+        nxt = [link for link in body["links"] if link["rel"] == "next"]
+        assert all(link["type"] == "application/geo+json" for link in nxt)
+        url = nxt[0]["href"] if nxt else None
+    assert ids == sorted(set(ids)) and len(ids) == 150
+
+
+@pytest.mark.parametrize(
+    "window", ["2027-06-01", "2027-01-01/2027-12-31", "../2027-12-31", "2027-01-01T00:00:00Z/.."]
+)
+def test_datetime_selects_projects_whose_window_meets_it(demo: FlaskClient, window: str) -> None:
+    body = demo.get(f"{ITEMS}?limit=1000&datetime={window}").get_json()
+    start, _, end = window.partition("/")
+    end = end if "/" in window else start
+    for feature in body["features"]:
+        p = feature["properties"]
+        if end != ".." and p["start"]:
+            assert p["start"] <= end[:10]
+        if start != ".." and p["end"]:
+            assert p["end"] >= start[:10]
+    assert 0 < body["numberMatched"] <= 150
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=1,2,3",
+        "datetime=2027-13-01",
+        "datetime=2028-01-01/2027-01-01",
+        "crs=EPSG:4326",
+        "limit=1001",
+        "sortby=title",
+    ],
+)
+def test_malformed_parameters_are_400(demo: FlaskClient, query: str) -> None:
+    response = demo.get(f"{ITEMS}?{query}")
+    assert response.status_code == 400, query
+    assert response.mimetype == "application/problem+json"
+
+
+def test_epsg_4326_answers_latitude_first(demo: FlaskClient) -> None:
+    crs84 = demo.get(f"{ITEMS}/1").get_json()["geometry"]["coordinates"][0]
+    uri = "http://www.opengis.net/def/crs/EPSG/0/4326"
+    response = demo.get(f"{ITEMS}/1?crs={uri}")
+    assert response.headers["Content-Crs"] == f"<{uri}>"
+    assert response.get_json()["geometry"]["coordinates"][0] == crs84[::-1]
+
+
+def test_cases_and_layers_are_read_only(demo: FlaskClient) -> None:
+    for collection in ("cases", "trees"):
+        response = demo.post(f"/ogc/collections/{collection}/items", json=VALID_FEATURE)
+        assert response.status_code == 405
+        assert "POST" not in response.headers["Allow"]
+    allowed = demo.open(ITEMS, method="OPTIONS").headers["Allow"]
+    assert {"GET", "POST"} <= set(allowed.replace(" ", "").split(","))
+
+
+def test_part4_keeps_the_api_rules(demo: FlaskClient) -> None:
+    created = demo.post(ITEMS, json=VALID_FEATURE)
+    assert created.status_code == 201
+    location, etag = created.headers["Location"], created.headers["ETag"]
+    bad = copy.deepcopy(VALID_FEATURE)
+    bad["properties"]["title"] = ""
+    refused = demo.put(location, json=bad)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    patched = demo.patch(
+        location, json={"properties": {"status": "approved"}}, headers={"If-Match": etag}
+    )
+    assert patched.status_code == 200
+    stale = demo.delete(location, headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert demo.delete(location, headers={"If-Match": patched.headers["ETag"]}).status_code == 204
+
+
+def test_html_is_escaped_and_german_with_an_english_switch(demo: FlaskClient) -> None:
+    evil = copy.deepcopy(VALID_FEATURE)
+    evil["properties"]["title"] = "<script>alert(1)</script>"
+    location = demo.post(ITEMS, json=evil).headers["Location"]
+    page = demo.get(f"{location}?f=html").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page and 'lang="de"' in page and "English" in page
+    assert 'lang="en"' in demo.get(f"{location}?f=html&lang=en").get_data(as_text=True)
