@@ -69,7 +69,7 @@ class ServerProcess:
 def wait_until_up(
     process: subprocess.Popen[bytes], url: str, headers: Mapping[str, str], timeout: float
 ) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's output if it exits first."""
+    """Poll ``url`` until it answers (any HTTP status); fail with the server's output if it exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -78,8 +78,9 @@ def wait_until_up(
         try:
             request = urllib.request.Request(url, headers=dict(headers))
             with urllib.request.urlopen(request, timeout=5) as response:
-                if response.status == 200:
-                    return
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: what it answers is the caller's business
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
