@@ -69,7 +69,8 @@ class ServerProcess:
 def wait_until_up(
     process: subprocess.Popen[bytes], url: str, headers: Mapping[str, str], timeout: float
 ) -> None:
-    """Poll ``url`` until it answers (any HTTP status); fail with the server's output if it exits first."""
+    """Poll ``url`` until it answers (any HTTP status); fail with the server's output if the
+    process exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -77,7 +78,7 @@ def wait_until_up(
             raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{output[-3000:]}")
         try:
             request = urllib.request.Request(url, headers=dict(headers))
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5):
                 return
         except urllib.error.HTTPError:
             return  # it answers: what it answers is the caller's business
