@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages browser gdal oidc lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser gdal oidc qgis lint format sample-data bench clean
 
 # A demo instance: the demo accounts' passwords are printed once by `zugabe demo`, and
 # only an instance with demo_instance set starts while they are in use.
@@ -14,7 +14,7 @@ run: install system-packages  ## create the venv, load the demo town, serve on h
 	$(BIN)/zugabe demo --source sample_data
 	ZUGABE_DEMO_INSTANCE=true $(BIN)/zugabe serve
 
-test: install-dev system-packages browser gdal oidc  ## lint and run the whole test suite, browser tests included
+test: install-dev system-packages browser gdal oidc qgis  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -108,6 +108,26 @@ oidc: gdal
 	fi
 	@if command -v npm >/dev/null && [ ! -d tests/oidc/node_modules/oidc-provider ]; then \
 	  cd tests/oidc && npm ci --no-audit --no-fund --silent; \
+	fi
+
+# The OGC API tests load ZUGABE's collections in QGIS through its OAPIF provider
+# (tests/test_ogc_qgis.py, tests/qgis/), run by Debian's /usr/bin/python3 offscreen:
+# python3-qgis brings the QGIS libraries and qgis-providers (OAPIF among them), no desktop.
+# Installed when we may (root with apt), else named; the tests then fail with the same
+# advice rather than skip.
+QGIS_PACKAGES := python3-qgis qgis-providers
+QGIS_FILES    := /usr/lib/python3/dist-packages/qgis/core/__init__.py
+
+# After oidc, so that `make -j test` never runs two apt-gets at once.
+qgis: oidc
+	@missing=""; for f in $(QGIS_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(QGIS_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(QGIS_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(QGIS_PACKAGES) for the QGIS tests (missing:$$missing)"; \
+	  fi; \
 	fi
 
 lint: install-dev
