@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -279,8 +280,17 @@ def geometry_to_json(geometry: BaseGeometry) -> dict[str, Any]:
     return mapping(rounded)
 
 
-def project_to_feature(project: Project, reprojector: Reprojector) -> dict[str, Any]:
-    """A stored project as an RFC 7946 Feature."""
+def geometries_to_json(geometries: npt.NDArray[np.object_]) -> list[dict[str, Any] | None]:
+    """``geometry_to_json`` of a page of geometries, rounded in one pass."""
+    rounded = shapely.transform(geometries, lambda c: np.round(c, OUTPUT_DECIMALS))
+    return [mapping(g) if g is not None else None for g in rounded]
+
+
+def project_to_feature(
+    project: Project, reprojector: Reprojector, geometry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A stored project as an RFC 7946 Feature; ``geometry`` as GeoJSON where the caller
+    placed it already (a page reprojected at once, another CRS)."""
     properties = attributes_to_json(project.attributes) | {
         "version": project.version,
         "created_at": project.created_at.isoformat(),
@@ -291,6 +301,8 @@ def project_to_feature(project: Project, reprojector: Reprojector) -> dict[str, 
     return {
         "type": "Feature",
         "id": project.id,
-        "geometry": geometry_to_json(reprojector.to_wgs84(project.geometry)),
+        "geometry": geometry
+        if geometry is not None
+        else geometry_to_json(reprojector.to_wgs84(project.geometry)),
         "properties": properties,
     }

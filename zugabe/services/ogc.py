@@ -33,7 +33,7 @@ from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.engine.synergy import SynergyResult
 from zugabe.errors import BadRequest, NotFound
-from zugabe.io.crs import CRS84_URI, crs_uri
+from zugabe.io.crs import CRS84_CRS, CRS84_URI, crs_uri
 from zugabe.io.geojson import geometry_to_json
 from zugabe.storage.contract import CaseQuery, ProjectQuery
 
@@ -93,7 +93,7 @@ class OgcService:
         self.reprojector = services.projects.reprojector
         self.storage_crs_uri = crs_uri(self.reprojector.storage_crs)
         self.crs_uris = ogc_crs_uris(services.settings)
-        self._crs = {uri: CRS84_URI_CRS if uri == CRS84_URI else CRS(uri) for uri in self.crs_uris}
+        self._crs = {uri: CRS84_CRS if uri == CRS84_URI else CRS(uri) for uri in self.crs_uris}
         self._extents: dict[str, _Cached] = {}
         self._synergy = _Cached()
 
@@ -221,7 +221,7 @@ class OgcService:
 
     def crs_of(self, uri: str | None, name: str) -> CRS:
         if not uri:
-            return CRS84_URI_CRS
+            return CRS84_CRS
         if uri not in self._crs:
             raise BadRequest(f"'{name}' must be one of {', '.join(self.crs_uris)}, got {uri!r}")
         return self._crs[uri]
@@ -230,7 +230,7 @@ class OgcService:
         """One page of a collection, in id order, geometry in ``request.crs``."""
         services = self.services
         area = (
-            self.reprojector.box_to_storage(request.bbox, request.bbox_crs or CRS84_URI_CRS)
+            self.reprojector.box_to_storage(request.bbox, request.bbox_crs or CRS84_CRS)
             if request.bbox
             else None
         )
@@ -239,7 +239,7 @@ class OgcService:
             page = services.projects.page(
                 actor, _project_query(area, request), limit=request.limit, after=request.after
             )
-            features = [self.project_feature(p, place) for p in page.projects]
+            features = services.projects.to_features(page.projects, request.crs)
             return ItemsPage(features, page.number_matched, page.next_after)
         if collection_id == CASES:
             query = _case_query(area, request)
@@ -293,7 +293,7 @@ class OgcService:
 
     def _placer(self, crs: CRS) -> Callable[[BaseGeometry], BaseGeometry] | None:
         """How to move a stored geometry into ``crs``; None for CRS84 (the features' own)."""
-        if crs is CRS84_URI_CRS:
+        if crs is CRS84_CRS:
             return None
         return lambda geometry: self.reprojector.to_crs(geometry, crs)
 
@@ -344,7 +344,6 @@ def ogc_crs_uris(settings: Settings) -> list[str]:
     return list(dict.fromkeys([*uris, crs_uri(CRS(settings.storage_crs))]))
 
 
-CRS84_URI_CRS = CRS("OGC:CRS84")
 """CRS84 as the one object compared by identity: no transformation for the default."""
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
@@ -28,9 +29,10 @@ from zugabe.domain.project import (
 )
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFound, quoted
-from zugabe.io.crs import Reprojector
+from zugabe.io.crs import CRS84_CRS, Reprojector
 from zugabe.io.geojson import (
     GeometryRules,
+    geometries_to_json,
     not_saved,
     project_to_feature,
     raise_invalid,
@@ -443,6 +445,16 @@ class ProjectService:
 
     def to_feature(self, project: Project) -> dict[str, Any]:
         return project_to_feature(project, self.reprojector)
+
+    def to_features(
+        self, projects: Sequence[Project], crs: CRS = CRS84_CRS
+    ) -> list[dict[str, Any]]:
+        """A page of projects as Features in ``crs``, reprojected at once (lists, OGC items)."""
+        placed = self.reprojector.many_to_crs([p.geometry for p in projects], crs)
+        return [
+            project_to_feature(p, self.reprojector, g)
+            for p, g in zip(projects, geometries_to_json(placed), strict=True)
+        ]
 
     def query(self, f: ProjectFilter) -> ProjectQuery:
         """The store query of a filter (lon/lat box to the storage CRS): for other services

@@ -159,7 +159,7 @@ def list_projects() -> Response:
     project_filter = ProjectFilter.from_params(request.args)
     limit, after = page_params()
     page = services.projects.list(current_actor(), project_filter, limit=limit, after=after)
-    features = [services.projects.to_feature(p) for p in page.projects]
+    features = services.projects.to_features(page.projects)
     return page_response(features, page.number_matched, page.next_after)
 
 

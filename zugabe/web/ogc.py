@@ -15,9 +15,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from zugabe.config import Settings
 from zugabe.errors import BadRequest
-from zugabe.io.crs import CRS84_URI
+from zugabe.io.crs import CRS84_CRS, CRS84_URI
 from zugabe.services import Services
-from zugabe.services.ogc import CRS84_URI_CRS, WRITABLE, Collection, OgcService
+from zugabe.services.ogc import WRITABLE, Collection, OgcService
 from zugabe.web.api import expected_version, json_body, page_params, project_etag
 from zugabe.web.apidoc import GEOJSON, LANGUAGE, MAX_ID, paging, problem, query, ref
 from zugabe.web.auth import current_actor
@@ -240,7 +240,7 @@ def _item_response(
 
 def _crs_uri(crs: Any) -> str:
     ogc = _ogc()
-    if crs is CRS84_URI_CRS:
+    if crs is CRS84_CRS:
         return CRS84_URI
     return next(uri for uri in ogc.crs_uris if ogc.crs_of(uri, "crs") is crs)
 
@@ -263,7 +263,7 @@ def create_item() -> Response:
     services = _services()
     project = services.projects.create(_lon_lat_body(), current_actor())
     feature = _ogc().project_feature(project, None)
-    response = _item_response("projects", feature, CRS84_URI_CRS, 201)
+    response = _item_response("projects", feature, CRS84_CRS, 201)
     response.headers["Location"] = _url("ogc.item", collection_id="projects", feature_id=project.id)
     return response
 
@@ -274,7 +274,7 @@ def replace_item(feature_id: int) -> Response:
     project = services.projects.replace(
         feature_id, _lon_lat_body(), current_actor(), expected_version()
     )
-    return _item_response("projects", _ogc().project_feature(project, None), CRS84_URI_CRS)
+    return _item_response("projects", _ogc().project_feature(project, None), CRS84_CRS)
 
 
 @blueprint.patch("/collections/projects/items/<int:feature_id>")
@@ -283,7 +283,7 @@ def patch_item(feature_id: int) -> Response:
     project = services.projects.patch(
         feature_id, _lon_lat_body(), current_actor(), expected_version()
     )
-    return _item_response("projects", _ogc().project_feature(project, None), CRS84_URI_CRS)
+    return _item_response("projects", _ogc().project_feature(project, None), CRS84_CRS)
 
 
 @blueprint.delete("/collections/projects/items/<int:feature_id>")
