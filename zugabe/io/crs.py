@@ -81,6 +81,7 @@ class Reprojector:
 
     def __init__(self, storage_crs: str) -> None:
         self.storage_crs = CRS.from_user_input(storage_crs)
+        self._to_storage_from: dict[str, tuple[Transformer, bool]] = {}
 
     @cached_property
     def _to_storage(self) -> Transformer:
@@ -95,6 +96,19 @@ class Reprojector:
 
     def to_wgs84(self, geometry: BaseGeometry) -> BaseGeometry:
         return _apply(self._to_wgs84, geometry)
+
+    def to_storage_from(self, geometry: BaseGeometry, crs: str) -> BaseGeometry:
+        """A geometry whose coordinates are in ``crs``, in its authority's axis order
+        (EPSG:4326 latitude first, as OGC APIs take it), in the storage CRS."""
+        if crs not in self._to_storage_from:
+            source = CRS.from_user_input(crs)
+            first_axis = source.axis_info[0].direction if source.axis_info else "east"
+            transformer = Transformer.from_crs(source, self.storage_crs, always_xy=True)
+            self._to_storage_from[crs] = (transformer, first_axis in ("north", "south"))
+        transformer, swapped = self._to_storage_from[crs]
+        if swapped:
+            geometry = shapely.transform(geometry, lambda xy: xy[:, ::-1])
+        return _apply(transformer, geometry)
 
     def coordinates_to_wgs84(self, xy: np.ndarray) -> np.ndarray:
         """Many (x, y) rows of the storage CRS at once, as (lon, lat) rows."""
