@@ -137,6 +137,16 @@ class Reprojector:
         step = max(bbox[2] - bbox[0], bbox[3] - bbox[1]) / 64
         return _apply(self._transformer(crs, outward=False), shapely.segmentize(box, step))
 
+    def to_storage_from(self, geometry: BaseGeometry, crs: str) -> BaseGeometry:
+        """A geometry whose coordinates are in ``crs``, in its authority's axis order
+        (EPSG:4326 latitude first, as OGC APIs take it), in the storage CRS."""
+        source = CRS.from_user_input(crs)
+        if source == self.storage_crs:
+            return geometry
+        if _latitude_first(source):
+            geometry = _swapped(geometry)
+        return _apply(self._transformer(source, outward=False), geometry)
+
     def _transformer(self, crs: CRS, *, outward: bool) -> Transformer:
         """From the storage CRS to ``crs`` (outward) or back, x/y order; kept per CRS."""
         key = (crs.to_wkt(), outward)

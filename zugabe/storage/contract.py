@@ -26,6 +26,7 @@ from zugabe.domain.accounts import Account, Role, Scope
 from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
+from zugabe.domain.filters import Filter
 from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
@@ -47,7 +48,9 @@ class ProjectQuery:
     geometry intersects it. ``time_from``/``time_to`` select projects whose
     planned window overlaps [time_from, time_to]; a missing start or end of a
     project counts as open-ended. ``text`` matches a case-insensitive
-    substring of the title. Results are ordered by id; ``after_id`` and
+    substring of the title. ``filter`` (CQL2 on the project queryables, see
+    ``zugabe.domain.queryables``) is translated into the store's own query, so
+    counting and paging see it too. Results are ordered by id; ``after_id`` and
     ``limit`` page through them.
     """
 
@@ -59,6 +62,7 @@ class ProjectQuery:
     time_from: date | None = None
     time_to: date | None = None
     text: str | None = None
+    filter: Filter | None = None
     after_id: int | None = None
     limit: int | None = None
 
@@ -300,11 +304,15 @@ class LayerStore(ABC):
         area: BaseGeometry | None = None,
         after_id: int | None = None,
         limit: int | None = None,
+        filter: Filter | None = None,
     ) -> list[LayerFeature]:
-        """Features of a layer ordered by id, optionally those intersecting ``area``."""
+        """Features of a layer ordered by id, optionally those intersecting ``area`` and
+        matching ``filter`` (CQL2 on the layer's queryables: ``id`` and its attributes)."""
 
     @abstractmethod
-    def count_layer_features(self, key: str, area: BaseGeometry | None = None) -> int:
+    def count_layer_features(
+        self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None
+    ) -> int:
         """How many features ``layer_features`` would return without paging."""
 
     @abstractmethod
@@ -319,7 +327,9 @@ class CaseQuery:
     ``organisations``/``departments`` match cases that involve any of them;
     ``subject`` (a ``Subject.key``) selects the cases of one project or
     feature; ``area`` (storage CRS) those whose overlap geometry intersects
-    it; ``time_from``/``time_to`` those whose window overlaps the period.
+    it; ``time_from``/``time_to`` those whose window overlaps the period;
+    ``filter`` is CQL2 on the case queryables (a case's organisations and
+    departments: any of them), translated into the store's own query.
     """
 
     organisations: tuple[str, ...] = ()
@@ -332,6 +342,7 @@ class CaseQuery:
     area: BaseGeometry | None = None
     time_from: date | None = None
     time_to: date | None = None
+    filter: Filter | None = None
     after_id: int | None = None
     limit: int | None = None
 

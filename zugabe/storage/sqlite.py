@@ -65,6 +65,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
     or_,
     select,
     table,
@@ -87,6 +88,7 @@ from zugabe.domain.cases import (
     HistoryEntry,
     Subject,
 )
+from zugabe.domain.filters import Filter
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import ConfigError, InvalidInput, NotFound, StorageError, VersionConflict
 from zugabe.storage.contract import (
@@ -104,6 +106,14 @@ from zugabe.storage.contract import (
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_desk import SqliteDesk, load_decisions
+from zugabe.storage.sqlite_filter import (
+    CASE_ANY_OF,
+    Target,
+    case_operand,
+    layer_operand,
+    project_operand,
+    translate,
+)
 from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_schema import (
@@ -209,15 +219,30 @@ def _row_json_encoder() -> Callable[[Any], str]:
 _encode_row = _row_json_encoder()
 
 
-class _IntersectsArea:
-    """SQL function ``zugabe_intersects(geometry_wkb, area_wkb)`` → 1 or 0.
+AREA_TESTS: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
+    # name of the SQL function → the test of (area, stored geometry)
+    "zugabe_intersects": shapely.intersects,
+    "zugabe_s_within": shapely.contains,  # the stored geometry lies within the area
+    "zugabe_s_contains": shapely.within,  # the stored geometry contains the area
+    "zugabe_s_equals": shapely.equals,
+    "zugabe_s_touches": shapely.touches,
+    "zugabe_s_overlaps": shapely.overlaps,
+    "zugabe_s_crosses": shapely.crosses,
+}
+"""The exact spatial tests a query can ask for (``zugabe_intersects`` for area queries,
+the others for CQL2's spatial functions); each implies that the boxes meet."""
 
-    One instance per connection (a connection serves one thread at a time),
+
+class _AreaTest:
+    """SQL function ``name(geometry_wkb, area_wkb)`` → 1 or 0, one of ``AREA_TESTS``.
+
+    One instance per connection and test (a connection serves one thread at a time),
     remembering the last decoded and prepared area: a query passes the same
     area for every candidate row, so it is parsed once, not once per row.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, test: Callable[[BaseGeometry, BaseGeometry], bool]) -> None:
+        self._test = test
         self._area_wkb: bytes | None = None
         self._area: BaseGeometry | None = None
 
@@ -230,11 +255,17 @@ class _IntersectsArea:
             self._area_wkb, self._area = area_wkb, area
         geometry = shapely.from_wkb(geometry_wkb)
         try:
-            return int(self._area.intersects(geometry))
+            return int(self._test(self._area, geometry))
         except shapely.errors.GEOSException:
             # Invalid input (e.g. a self-intersecting import) can make GEOS
             # give up; answer for the repaired shapes rather than fail the query.
-            return int(shapely.make_valid(self._area).intersects(shapely.make_valid(geometry)))
+            return int(self._test(shapely.make_valid(self._area), shapely.make_valid(geometry)))
+
+
+def _fold(text: object) -> object:
+    """SQL function ``zugabe_fold(text)``: Unicode case folding (SQLite's ``lower`` knows
+    ASCII only), for CQL2's ``CASEI``."""
+    return text.casefold() if isinstance(text, str) else text
 
 
 def _switch_to_wal(cursor: sqlite3.Cursor) -> str:
@@ -272,7 +303,9 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
-    dbapi_conn.create_function("zugabe_intersects", 2, _IntersectsArea(), deterministic=True)
+    for name, test in AREA_TESTS.items():
+        dbapi_conn.create_function(name, 2, _AreaTest(test), deterministic=True)
+    dbapi_conn.create_function("zugabe_fold", 1, _fold, deterministic=True)
 
 
 def _on_begin(conn: Connection) -> None:
@@ -684,13 +717,14 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifica
         area: BaseGeometry | None = None,
         after_id: int | None = None,
         limit: int | None = None,
+        filter: Filter | None = None,
     ) -> list[LayerFeature]:
         columns = layer_features_table.c
         with self._read() as conn:
             statement = (
                 select(columns.id, columns.geometry, columns.attributes)
                 .add_columns(columns.source_row, columns.derived)
-                .where(*_feature_conditions(conn, key, area))
+                .where(*_feature_conditions(conn, key, area, filter))
                 .order_by(columns.id)
             )
             if after_id is not None:
@@ -702,9 +736,11 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifica
             result.close()
         return _layer_features(rows)
 
-    def count_layer_features(self, key: str, area: BaseGeometry | None = None) -> int:
+    def count_layer_features(
+        self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None
+    ) -> int:
         with self._read() as conn:
-            if area is None:
+            if area is None and filter is None:
                 # Kept with the layer, so counting half a million features is free.
                 count = conn.execute(
                     select(layers_table.c.feature_count).where(layers_table.c.key == key)
@@ -713,7 +749,7 @@ class SqliteStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifica
             statement = (
                 select(func.count())
                 .select_from(layer_features_table)
-                .where(*_feature_conditions(conn, key, area))
+                .where(*_feature_conditions(conn, key, area, filter))
             )
             return int(conn.execute(statement).scalar_one())
 
@@ -925,13 +961,19 @@ def _conditions(query: ProjectQuery) -> list[ColumnElement[bool]]:
         )
     if query.area is not None:
         conditions.extend(_area_conditions(query.area))
+    if query.filter is not None:
+        conditions.append(translate(query.filter, _PROJECT_TARGET))
     return conditions
 
 
 def _area_conditions(
-    area: BaseGeometry, rows: Table = projects_table, rtree: Table = projects_rtree_table
+    area: BaseGeometry,
+    rows: Table = projects_table,
+    rtree: Table = projects_rtree_table,
+    test: str = "zugabe_intersects",
 ) -> list[ColumnElement[bool]]:
-    """Bounding-box candidates from the R*Tree, then the exact test, last."""
+    """Bounding-box candidates from the R*Tree, then the exact ``test``
+    (one of ``AREA_TESTS``, each true only where the boxes meet), last."""
     if area.is_empty:
         return [false()]
     min_x, min_y, max_x, max_y = area.bounds
@@ -941,8 +983,8 @@ def _area_conditions(
         rtree.c.max_y >= min_y,
         rtree.c.min_y <= max_y,
     )
-    exact = func.zugabe_intersects(rows.c.geometry, shapely.to_wkb(area)) == 1
-    inner = _inner_box(area)
+    exact = getattr(func, test)(rows.c.geometry, shapely.to_wkb(area)) == 1
+    inner = _inner_box(area) if test == "zugabe_intersects" else None
     if inner is not None:
         # A row whose box lies inside the area meets it: no geometry to decode. With a map
         # view over 10,000 projects that is most of them.
@@ -952,6 +994,27 @@ def _area_conditions(
         )
         exact = or_(inside, exact)
     return [rows.c.id.in_(candidates), exact]
+
+
+def _spatial_test(rows: Table, rtree: Table) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
+    """CQL2's spatial functions on ``rows``: the R*Tree's candidates and the exact test;
+    ``S_DISJOINT`` is the negation of ``S_INTERSECTS`` (of rows that have a geometry)."""
+
+    def spatial(op: str, geometry: BaseGeometry) -> ColumnElement[bool]:
+        if op == "s_disjoint":
+            meets = and_(*_area_conditions(geometry, rows, rtree))
+            return and_(rows.c.geometry.is_not(None), not_(meets))
+        test = "zugabe_intersects" if op == "s_intersects" else f"zugabe_{op}"
+        return and_(*_area_conditions(geometry, rows, rtree, test))
+
+    return spatial
+
+
+_PROJECT_TARGET = Target(project_operand, _spatial_test(projects_table, projects_rtree_table))
+_CASE_TARGET = Target(case_operand, _spatial_test(cases_table, cases_rtree_table), CASE_ANY_OF)
+_LAYER_TARGET = Target(
+    layer_operand, _spatial_test(layer_features_table, layer_features_rtree_table)
+)
 
 
 def _inner_box(area: BaseGeometry) -> tuple[float, float, float, float] | None:
@@ -1467,15 +1530,17 @@ class _RTreePacker:
 
 
 def _feature_conditions(
-    conn: Connection, key: str, area: BaseGeometry | None
+    conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None = None
 ) -> list[ColumnElement[bool]]:
-    """WHERE terms for a layer's features, optionally those meeting ``area``.
+    """WHERE terms for a layer's features, optionally those meeting ``area`` and ``filter``.
 
     The R*Tree holds the boxes of all layers, so for a small layer, or an
     area around all of it, its candidates would mostly belong to other
     layers: then the layer's own rows are scanned, their box columns first.
     """
     conditions = [layer_features_table.c.layer_key == key]
+    if filter is not None:
+        conditions.append(translate(filter, _LAYER_TARGET))
     if area is None:
         return conditions
     if area.is_empty:
@@ -2249,4 +2314,6 @@ def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
         )
     if query.area is not None:
         conditions.extend(_area_conditions(query.area, cases_table, cases_rtree_table))
+    if query.filter is not None:
+        conditions.append(translate(query.filter, _CASE_TARGET))
     return conditions
