@@ -4,11 +4,14 @@ Part 4's rules (the real clients are in test_ogc_clients.py)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import VALID_FEATURE
+from zugabe.storage.contract import ProjectQuery
 
 ITEMS = "/ogc/collections/projects/items"
 
@@ -111,3 +114,52 @@ def test_html_is_escaped_and_german_with_an_english_switch(demo: FlaskClient) ->
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page and 'lang="de"' in page and "English" in page
     assert 'lang="en"' in demo.get(f"{location}?f=html&lang=en").get_data(as_text=True)
+
+
+def test_a_cql2_filter_is_answered_by_the_store_and_its_queryables_are_described(
+    demo: FlaskClient, app: Flask
+) -> None:
+    """Part 3: the items of a filter are those the store's own query finds, in text and
+    JSON; /queryables names what a filter may use; the conformance classes say so."""
+    client = demo
+    services = app.extensions["zugabe"]
+    classes = client.get("/ogc/conformance").get_json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter" in classes
+    schema = client.get("/ogc/collections/projects/queryables")
+    assert schema.mimetype == "application/schema+json"
+    properties = schema.get_json()["properties"]
+    assert {"status", "organisation", "start", "geometry"} <= set(properties)
+
+    expected = {
+        p.id
+        for p in services.store.list_projects(ProjectQuery())
+        if p.attributes.organisation == "herne" and p.attributes.status.value == "planning"
+    }
+    assert expected
+    text = "organisation = 'herne' AND status = 'planning'"
+    page = client.get(
+        "/ogc/collections/projects/items", query_string={"filter": text, "limit": 1000}
+    )
+    assert {f["id"] for f in page.get_json()["features"]} == expected
+    assert page.get_json()["numberMatched"] == len(expected)
+    as_json = json.dumps(
+        {
+            "op": "and",
+            "args": [
+                {"op": "=", "args": [{"property": "organisation"}, "herne"]},
+                {"op": "=", "args": [{"property": "status"}, "planning"]},
+            ],
+        }
+    )
+    again = client.get(
+        "/ogc/collections/projects/items",
+        query_string={"filter": as_json, "filter-lang": "cql2-json", "limit": 1000},
+    ).get_json()
+    assert {f["id"] for f in again["features"]} == expected
+    wrong = client.get("/ogc/collections/projects/items", query_string={"filter": "colour = 'red'"})
+    assert wrong.status_code == 400 and "colour" in wrong.get_json()["detail"]
+    trees = client.get(
+        "/ogc/collections/trees/items",
+        query_string={"filter": "S_INTERSECTS(geometry, POINT(0 0))"},
+    ).get_json()
+    assert trees["numberMatched"] == 0

@@ -142,6 +142,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "getOgcCollections": READ,
     "getOgcCollection": READ,
     "getOgcItems": READ,
+    "getOgcQueryables": READ,
     "getOgcItem": READ,
     "createOgcProject": row(401, 403, planner=201, region_admin=201),
     "replaceOgcProject": row(401, 403, planner=200, region_admin=200),
@@ -332,6 +333,7 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "getOgcCollections": ("GET", "/ogc/collections", {}),
         "getOgcCollection": ("GET", "/ogc/collections/trees", {}),
         "getOgcItems": ("GET", "/ogc/collections/projects/items?limit=2", {}),
+        "getOgcQueryables": ("GET", "/ogc/collections/projects/queryables", {}),
         "getOgcItem": ("GET", "/ogc/collections/projects/items/1", {}),
         "createOgcProject": ("POST", "/ogc/collections/projects/items", {"json": VALID_FEATURE}),
         "replaceOgcProject": (

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.feature_identity import duplicate_ids, id_text
+from zugabe.domain.filters import Filter
 from zugabe.domain.geometry_repair import repaired
 from zugabe.domain.layers import LayerDefinition, coerce_value, match_fields
 from zugabe.domain.policy import Policy
@@ -472,17 +473,21 @@ class LayerService:
         *,
         limit: int | None = None,
         after: int | None = None,
+        filter: Filter | None = None,
     ) -> tuple[list[LayerFeature], int, int | None]:
-        """``features`` for an area of the storage CRS (the OGC API's box in any CRS)."""
+        """``features`` for an area of the storage CRS (the OGC API's box in any CRS) and a
+        CQL2 filter."""
         self.policy.require_read(actor)
         self.definition(key)
         limit = self.settings.page_size if limit is None else limit
         if not 1 <= limit <= self.settings.max_page_size:
             raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
-        features = self.store.layer_features(key, area, after_id=after, limit=limit + 1)
+        features = self.store.layer_features(
+            key, area, after_id=after, limit=limit + 1, filter=filter
+        )
         has_more = len(features) > limit
         features = features[:limit]
-        total = self.store.count_layer_features(key, area)
+        total = self.store.count_layer_features(key, area, filter=filter)
         return features, total, features[-1].id if has_more else None
 
     def feature_json(self, feature: LayerFeature, *, derived: bool = False) -> dict[str, Any]:

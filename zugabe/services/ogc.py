@@ -31,10 +31,18 @@ from shapely.geometry.base import BaseGeometry
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
+from zugabe.domain.filters import Filter
+from zugabe.domain.queryables import (
+    Queryables,
+    case_queryables,
+    layer_queryables,
+    project_queryables,
+)
 from zugabe.engine.synergy import SynergyResult
 from zugabe.errors import BadRequest, NotFound
 from zugabe.io.crs import CRS84_CRS, CRS84_URI, crs_uri
 from zugabe.io.geojson import geometry_to_json
+from zugabe.services.cql2 import CQL2_TEXT, parse_filter
 from zugabe.storage.contract import CaseQuery, ProjectQuery
 
 if TYPE_CHECKING:
@@ -59,6 +67,7 @@ class ItemsRequest:
     period: Period | None = None
     limit: int = 100
     after: int | None = None
+    filter: Filter | None = None  # Part 3: CQL2, translated into the store's query
 
 
 @dataclass(frozen=True)
@@ -196,8 +205,11 @@ class OgcService:
 
     # ------------------------------------------------------------ items
 
-    def parse_items(self, params: Mapping[str, str], limit: int, after: int | None) -> ItemsRequest:
-        """``crs``, ``bbox``, ``bbox-crs`` and ``datetime`` of an items request (400 if bad)."""
+    def parse_items(
+        self, collection_id: str, params: Mapping[str, str], limit: int, after: int | None
+    ) -> ItemsRequest:
+        """``crs``, ``bbox``, ``bbox-crs``, ``datetime`` and the CQL2 ``filter`` (with
+        ``filter-lang``, ``filter-crs``) of an items request (400 if bad)."""
         bbox = None
         if params.get("bbox"):
             values = [float(v) for v in params["bbox"].split(",")]
@@ -217,7 +229,30 @@ class OgcService:
             period=parse_datetime(params["datetime"]) if params.get("datetime") else None,
             limit=limit,
             after=after,
+            filter=self._filter(collection_id, params) if params.get("filter") else None,
         )
+
+    def _filter(self, collection_id: str, params: Mapping[str, str]) -> Filter:
+        if collection_id == SYNERGY:
+            raise BadRequest("the synergy grid is computed, not stored: it takes no 'filter'")
+        return parse_filter(
+            params["filter"],
+            self.queryables(collection_id),
+            self.reprojector,
+            lang=params.get("filter-lang", CQL2_TEXT),
+            filter_crs=params.get("filter-crs"),
+        )
+
+    def queryables(self, collection_id: str) -> Queryables:
+        """What a filter of the collection may name (its queryables document, its SQL)."""
+        services = self.services
+        if collection_id == PROJECTS:
+            return project_queryables(services.vocabulary)
+        if collection_id == CASES:
+            return case_queryables(services.vocabulary, services.cases.rule_by_id)
+        if collection_id == SYNERGY or collection_id not in services.layers.definitions:
+            raise NotFound(f"the collection {collection_id!r} has no queryables")
+        return layer_queryables(services.layers.definitions[collection_id])
 
     def crs_of(self, uri: str | None, name: str) -> CRS:
         if not uri:
@@ -254,7 +289,12 @@ class OgcService:
             return self._synergy_page(actor, area, request, place)
         self.collection(actor, collection_id)  # a layer type with no data is no collection
         found, matched, next_after = services.layers.features_in(
-            actor, collection_id, area, limit=request.limit, after=request.after
+            actor,
+            collection_id,
+            area,
+            limit=request.limit,
+            after=request.after,
+            filter=request.filter,
         )
         return ItemsPage([self._layer_feature(f, place) for f in found], matched, next_after)
 
@@ -380,9 +420,9 @@ def _day(part: str, raw: str) -> date | None:
 
 def _project_query(area: BaseGeometry | None, request: ItemsRequest) -> ProjectQuery:
     start, end = request.period or (None, None)
-    return ProjectQuery(area=area, time_from=start, time_to=end)
+    return ProjectQuery(area=area, time_from=start, time_to=end, filter=request.filter)
 
 
 def _case_query(area: BaseGeometry | None, request: ItemsRequest) -> CaseQuery:
     start, end = request.period or (None, None)
-    return CaseQuery(area=area, time_from=start, time_to=end)
+    return CaseQuery(area=area, time_from=start, time_to=end, filter=request.filter)

@@ -14,10 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
 
 from zugabe.config import Settings
+from zugabe.domain.queryables import FILTER_CONFORMANCE, queryables_json
 from zugabe.errors import BadRequest
 from zugabe.io.crs import CRS84_CRS, CRS84_URI
 from zugabe.services import Services
-from zugabe.services.ogc import WRITABLE, Collection, OgcService
+from zugabe.services.cql2 import FILTER_LANGS, MAX_FILTER_LENGTH
+from zugabe.services.ogc import SYNERGY, WRITABLE, Collection, OgcService
 from zugabe.web.api import expected_version, json_body, page_params, project_etag
 from zugabe.web.apidoc import GEOJSON, LANGUAGE, MAX_ID, paging, problem, query, ref
 from zugabe.web.auth import current_actor
@@ -35,8 +37,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    *FILTER_CONFORMANCE,
 ]
-"""What ZUGABE declares; Part 3 (filtering) is added with its queryables."""
+"""What ZUGABE declares, Part 3's filtering classes included (``FILTER_CONFORMANCE``)."""
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
 
 def _services() -> Services:
@@ -156,6 +160,9 @@ def _collection_json(found: Collection, own: bool = False) -> dict[str, Any]:
         _link("items", items, GEOJSON, "Items"),
         _link("items", f"{items}?f=html", "text/html", "Items (HTML)"),
     ]
+    if found.id != SYNERGY:  # computed, not stored: nothing to filter on
+        queryables = _url("ogc.queryables", collection_id=found.id)
+        links.append(_link(QUERYABLES_REL, queryables, "application/schema+json", "Queryables"))
     if not own:
         links.insert(
             0, _link("self", _url("ogc.collection", collection_id=found.id), "application/json")
@@ -172,12 +179,29 @@ def _collection_json(found: Collection, own: bool = False) -> dict[str, Any]:
     }
 
 
+@blueprint.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str) -> Response:
+    """What a CQL2 ``filter`` of the collection may name, as a JSON Schema (Part 3)."""
+    ogc = _ogc()
+    found = ogc.collection(current_actor(), collection_id)
+    body = queryables_json(
+        ogc.queryables(found.id),
+        schema_id=_url("ogc.queryables", collection_id=found.id),
+        title=found.title,
+        lang=page_language() if _html() else "en",
+    )
+    response = _render(body, "queryables")
+    if not _html():
+        response.mimetype = "application/schema+json"
+    return response
+
+
 @blueprint.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
     """A page of items; the query was checked against the document before (400 else)."""
     ogc = _ogc()
     limit, after = page_params()
-    asked = ogc.parse_items(request.args, limit, after)
+    asked = ogc.parse_items(collection_id, request.args, limit, after)
     page = ogc.items(current_actor(), collection_id, asked)
     links = _self_links("Items")
     if page.next_after is not None:
@@ -386,6 +410,23 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
             "window meets it; thematic layers and the synergy grid have no time and ignore it.",
             {"type": "string", "pattern": rf"^(?:{_MOMENT}|{_END}/{_END})$"},
         ),
+        query(
+            "filter",
+            "A CQL2 filter on the collection's queryables (`/queryables`), in `filter-lang`; "
+            "comparison, LIKE, IN, BETWEEN, IS NULL, spatial (S_INTERSECTS …) and temporal "
+            "(T_INTERSECTS …) predicates, evaluated by the store.",
+            {"type": "string", "minLength": 1, "maxLength": MAX_FILTER_LENGTH},
+        ),
+        query(
+            "filter-lang",
+            "cql2-text (default) or cql2-json.",
+            {"type": "string", "enum": list(FILTER_LANGS)},
+        ),
+        query(
+            "filter-crs",
+            f"CRS of the filter's geometries (default {CRS84_URI}).",
+            {"type": "string", "enum": crs_uris},
+        ),
         *paging(settings),
     )
     items["get"]["description"] = (
@@ -426,6 +467,10 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
         "/ogc/collections/{collection_id}": {
             "parameters": [collection_id],
             **read("getOgcCollection", "One collection"),
+        },
+        "/ogc/collections/{collection_id}/queryables": {
+            "parameters": [collection_id],
+            **read("getOgcQueryables", "What a CQL2 filter of the collection may name"),
         },
         "/ogc/collections/{collection_id}/items": {"parameters": [collection_id], **items},
         "/ogc/collections/{collection_id}/items/{feature_id}": {
