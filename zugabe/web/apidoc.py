@@ -128,6 +128,16 @@ LANGUAGE = query(
 )
 
 
+PROJECT_PATCH: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/merge-patch+json": {"schema": ref("ProjectPatch")},
+        "application/json": {"schema": ref("ProjectPatch")},
+    },
+}
+"""A project's JSON merge patch (``/api/projects/{id}``, OGC API Part 4)."""
+
+
 def json_request(schema: Schema) -> dict[str, Any]:
     """A required JSON request body of this schema."""
     return {"required": True, "content": {"application/json": {"schema": schema}}}

@@ -21,7 +21,7 @@ from zugabe.services import Services
 from zugabe.services.cql2 import FILTER_LANGS, MAX_FILTER_LENGTH
 from zugabe.services.ogc import SYNERGY, WRITABLE, Collection, OgcService
 from zugabe.web.api import expected_version, json_body, page_params, project_etag
-from zugabe.web.apidoc import GEOJSON, LANGUAGE, MAX_ID, paging, problem, query, ref
+from zugabe.web.apidoc import GEOJSON, LANGUAGE, MAX_ID, PROJECT_PATCH, paging, problem, query, ref
 from zugabe.web.auth import current_actor
 from zugabe.web.language import page_language
 
@@ -514,13 +514,7 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
                 "summary": "Change a project: JSON merge patch of properties and geometry",
                 "operationId": "patchOgcProject",
                 "parameters": [if_match],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/merge-patch+json": {"schema": ref("ProjectPatch")},
-                        "application/json": {"schema": ref("ProjectPatch")},
-                    },
-                },
+                "requestBody": PROJECT_PATCH,
                 "responses": {
                     "200": feature,
                     "409": problem("external_id taken."),

@@ -44,6 +44,7 @@ from zugabe.web.apidoc import (
     LANGUAGE,
     MAX_ID,
     NOT_BLANK,
+    PROJECT_PATCH,
     bbox,
     cell_size,
     listing,
@@ -263,13 +264,7 @@ def build_openapi(
                     "summary": "Change some fields (JSON merge patch on properties and geometry)",
                     "operationId": "patchProject",
                     "parameters": [if_match],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/merge-patch+json": {"schema": ref("ProjectPatch")},
-                            "application/json": {"schema": ref("ProjectPatch")},
-                        },
-                    },
+                    "requestBody": PROJECT_PATCH,
                     "responses": {
                         "200": _feature("Stored as a new version."),
                         "404": missing,
