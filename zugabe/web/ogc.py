@@ -440,6 +440,14 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
             "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {}},
         }
     }
+    queryables = read("getOgcQueryables", "What a CQL2 filter of the collection may name")
+    queryables["get"]["responses"] = {
+        "200": {
+            "description": "A JSON Schema of the queryables (or HTML).",
+            "content": {"application/schema+json": {}, "text/html": {}},
+        },
+        "404": problem("No such collection, or the synergy grid (computed: nothing to filter)."),
+    }
     one = read("getOgcItem", "One item by its ZUGABE id", crs)
     one["get"]["responses"] = {
         "200": {
@@ -470,7 +478,7 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
         },
         "/ogc/collections/{collection_id}/queryables": {
             "parameters": [collection_id],
-            **read("getOgcQueryables", "What a CQL2 filter of the collection may name"),
+            **queryables,
         },
         "/ogc/collections/{collection_id}/items": {"parameters": [collection_id], **items},
         "/ogc/collections/{collection_id}/items/{feature_id}": {
