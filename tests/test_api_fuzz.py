@@ -282,7 +282,12 @@ def test_workflows(demo_template: Path, tmp_path: Path) -> None:
     """Sequences along the links: create a project, then read, change, report, delete it."""
     towns = count()
 
-    class Workflows(schema.as_state_machine()):  # type: ignore[misc]
+    # Part 4's writes name a project by another path than /api/projects does, so a
+    # sequence that deletes it there and reads it here would look like a lost project;
+    # they are fuzzed one by one (test_operation) and driven by OWSLib (test_ogc_clients).
+    linked = schema.exclude(path_regex="^/ogc/collections/projects/items")
+
+    class Workflows(linked.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             """Each sequence starts from the demo town as loaded: Hypothesis replays a
             sequence to shrink it, and must then get the same answers."""
