@@ -7,8 +7,10 @@ import copy
 import json
 
 import pytest
+import shapely.geometry
 from flask import Flask
 from flask.testing import FlaskClient
+from pyproj import CRS
 
 from tests.conftest import VALID_FEATURE
 from zugabe.storage.contract import ProjectQuery
@@ -163,3 +165,21 @@ def test_a_cql2_filter_is_answered_by_the_store_and_its_queryables_are_described
         query_string={"filter": "S_INTERSECTS(geometry, POINT(0 0))"},
     ).get_json()
     assert trees["numberMatched"] == 0
+
+
+def test_part4_takes_the_geometry_in_another_crs_of_the_collection(
+    demo: FlaskClient, app: Flask
+) -> None:
+    """A client editing a layer in EPSG:25832 (QGIS with a projected project) sends its
+    coordinates in that CRS and says so in Content-Crs: the project lands where it drew it."""
+    reprojector = app.extensions["zugabe"].projects.reprojector
+    lonlat = shapely.geometry.shape(VALID_FEATURE["geometry"])
+    utm = reprojector.to_crs(reprojector.to_storage(lonlat), CRS("EPSG:25832"))
+    doc = copy.deepcopy(VALID_FEATURE) | {"geometry": shapely.geometry.mapping(utm)}
+    epsg_25832 = "http://www.opengis.net/def/crs/EPSG/0/25832"
+    created = demo.post(ITEMS, json=doc, headers={"Content-Crs": f"<{epsg_25832}>"})
+    assert created.status_code == 201, created.get_json()
+    stored = shapely.geometry.shape(created.get_json()["geometry"])
+    assert stored.equals_exact(lonlat, 1e-6)
+    unknown = demo.post(ITEMS, json=doc, headers={"Content-Crs": "<EPSG:3857>"})
+    assert unknown.status_code == 400 and "Content-Crs" in unknown.get_json()["detail"]

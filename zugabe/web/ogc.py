@@ -8,14 +8,19 @@ validation, problems, policy and ETags.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import shapely
+import shapely.errors
+import shapely.geometry
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from pyproj.exceptions import ProjError
 
 from zugabe.config import Settings
 from zugabe.domain.queryables import FILTER_CONFORMANCE, queryables_json
-from zugabe.errors import BadRequest
+from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.crs import CRS84_CRS, CRS84_URI
 from zugabe.services import Services
 from zugabe.services.cql2 import FILTER_LANGS, MAX_FILTER_LENGTH
@@ -273,13 +278,34 @@ def _crs_uri(crs: Any) -> str:
 
 
 def _lon_lat_body() -> Any:
-    """The request body; geometry must come in CRS84 (``Content-Crs`` absent or CRS84)."""
+    """The request body with its geometry in CRS84, as the project services take it: sent
+    in another of the collection's CRSs (``Content-Crs``, e.g. EPSG:25832 from a QGIS layer
+    in that CRS), it is moved to CRS84 first; a malformed geometry is left for the
+    services' checks to name."""
+    ogc = _ogc()
     content_crs = request.headers.get("Content-Crs", "").strip("<> ")
-    if content_crs and content_crs != CRS84_URI:
+    body = json_body()
+    if not content_crs or content_crs == CRS84_URI:
+        return body
+    if content_crs not in ogc.crs_uris:
         raise BadRequest(
-            f"send the geometry in CRS84 (Content-Crs <{CRS84_URI}>), not {content_crs}"
+            f"'Content-Crs' must be one of {', '.join(ogc.crs_uris)}, got {content_crs[:200]!r}"
         )
-    return json_body()
+    if isinstance(body, dict) and isinstance(body.get("geometry"), dict):
+        try:
+            geometry = shapely.geometry.shape(body["geometry"])
+        except (TypeError, ValueError, AttributeError, KeyError, shapely.errors.GEOSException):
+            return body
+        reprojector = ogc.reprojector
+        try:
+            moved = reprojector.to_wgs84(reprojector.to_storage_from(geometry, content_crs))
+        except ProjError:
+            raise InvalidInput(
+                f"the geometry's coordinates are not positions in {content_crs}",
+                field_errors=[FieldError("/geometry", f"coordinates in {content_crs}")],
+            ) from None
+        body = body | {"geometry": json.loads(shapely.to_geojson(moved))}
+    return body
 
 
 @blueprint.post("/collections/projects/items")
