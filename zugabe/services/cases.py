@@ -333,7 +333,7 @@ class CaseService:
             self.notifications.case_step(
                 case, (HistoryEvent(Event.COMMENTED, {"comment": comment.id}),), actor
             )
-        self.store.seen_cases(actor.username, [case_id], comment.at)  # not news to its author
+            self.store.seen_cases(actor.username, [case_id], comment.at)  # not news to its author
 
     # ------------------------------------------------------------ output
 

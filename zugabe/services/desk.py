@@ -238,6 +238,6 @@ class DeskService:
                 ),
             )
             self.notifications.case_step(changed, work.events, actor)
-        # One's own step is nothing new to oneself.
-        self.store.seen_cases(actor.username, [case.id], changed.updated_at)
+            # One's own step is nothing new to oneself: in the step's own transaction.
+            self.store.seen_cases(actor.username, [case.id], changed.updated_at)
         return changed
