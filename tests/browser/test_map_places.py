@@ -84,7 +84,8 @@ def test_layer_features_tell_their_attributes_and_cases_lie_above_projects_withi
     expect(popup.locator("h3")).to_have_text(f"Haltungen: {SECTION}")
     expect(popup.locator("dl")).to_contain_text("Zustandsklasse")
     page.click(".leaflet-popup-close-button")
-    idle(page)  # the popup may have moved the map to fit
+    idle(page)
+    map_at_rest(page)  # the popup may have panned the map to fit: points move with it
     # On the road: a project (the narrowest line) first, its tooltip only its title ...
     page.mouse.move(*map_point(page, 7.2118, 51.54065))
     expect(tooltip(page)).to_contain_text(XSS)
@@ -112,6 +113,24 @@ def test_layer_features_tell_their_attributes_and_cases_lie_above_projects_withi
     expect(tooltip(page)).to_contain_text(f"Sewer sections: {SECTION}")
     expect(tooltip(page)).to_contain_text("Condition class: Class 1 – major defect")
     expect(tooltip(page)).to_contain_text("1,200 mm")
+
+
+def map_at_rest(page: Page) -> None:
+    """Wait until the map's view stops moving (a popup's pan is animated): two readings of
+    its centre 200 ms apart agree."""
+    centre = """() => {
+        const map = window[Object.keys(window).find((k) => /^map_[0-9a-f]+$/.test(k))];
+        const c = map.getCenter();
+        return [c.lat, c.lng, map.getZoom()];
+    }"""
+    last = page.evaluate(centre)
+    for _ in range(50):
+        page.wait_for_timeout(200)
+        now = page.evaluate(centre)
+        if now == last:
+            return
+        last = now
+    raise AssertionError("the map kept moving for 10 s")
 
 
 def boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
