@@ -17,6 +17,7 @@ from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
 from zugabe.domain.synergy import default_synergy_path, load_synergy_config
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.crs import Reprojector, region_crs_warning
+from zugabe.io.geojson import GeometryRules
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
@@ -89,11 +90,9 @@ class Services:
         accounts = AccountService(store, vocabulary, settings, policy, audit)
         mail = MailService(store, settings)
         reprojector = Reprojector(settings.storage_crs)
+        geometry_rules = GeometryRules(settings.region_bbox, settings.max_vertices)
         notifications = NotificationService(
             store, settings, policy, audit, mail, vocabulary, definitions, reprojector
-        )
-        projects = ProjectService(
-            store, vocabulary, settings, policy, audit, notifications, reprojector
         )
         cases = CaseService(
             store,
@@ -107,11 +106,28 @@ class Services:
             settings.case_due_days_before_start,
             notifications,
         )
-        projects.cases = cases
-        layers = LayerService(
-            store, definitions, settings, policy, audit, vocabulary.organisations, notifications
+        projects = ProjectService(
+            store,
+            vocabulary,
+            settings,
+            policy,
+            audit,
+            notifications,
+            reprojector,
+            geometry_rules,
+            cases,
         )
-        layers.cases = cases
+        layers = LayerService(
+            store,
+            definitions,
+            settings,
+            policy,
+            audit,
+            vocabulary.organisations,
+            notifications,
+            reprojector,
+            cases,
+        )
         return cls(
             settings,
             vocabulary,

@@ -106,6 +106,8 @@ class LayerService:
         audit: AuditService,
         organisations: Collection[str],
         notifications: NotificationService,
+        reprojector: Reprojector,
+        cases: CaseService,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -114,10 +116,9 @@ class LayerService:
         self.notifications = notifications
         self.definitions = definitions
         self.settings = settings
-        self.reprojector = Reprojector(settings.storage_crs)
+        self.reprojector = reprojector
         self.batch_size = BATCH_SIZE
-        # Set by ``Services.open``: an import recomputes the coordination cases.
-        self.cases: CaseService | None = None
+        self.cases = cases  # an import recomputes the coordination cases
 
     def _responsible(self, organisation: str | None, actor: Actor) -> str | None:
         if organisation is None:
@@ -233,15 +234,13 @@ class LayerService:
         """One transaction for a layer change and the cases it changes (see
         ``CaseService.writing``): no crash leaves new features with old cases."""
         stack = ExitStack()
-        if self.cases is not None:
-            stack.enter_context(self.cases.writing())
+        stack.enter_context(self.cases.writing())
         stack.enter_context(self.store.transaction(bulk=True))
         return stack
 
     def _recompute_cases(self, actor: Actor) -> None:
-        if self.cases is not None:
-            run = self.cases.detect_everything(actor)  # cases with this layer's features may change
-            self.notifications.cases_changed(run.sync, actor)
+        run = self.cases.detect_everything(actor)  # cases with this layer's features may change
+        self.notifications.cases_changed(run.sync, actor)
 
     def _refuse_if_too_many_refused(self, report: ImportReport, accept_partial: bool) -> None:
         """Keep the stored version when the file would replace it with (almost) nothing."""

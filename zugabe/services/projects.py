@@ -7,7 +7,7 @@ every write records its audit entry in the same transaction as the change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -145,6 +145,8 @@ class ProjectService:
         audit: AuditService,
         notifications: NotificationService,
         reprojector: Reprojector,
+        geometry_rules: GeometryRules,
+        cases: CaseService,
     ) -> None:
         self.store = store
         self.vocabulary = vocabulary
@@ -153,9 +155,8 @@ class ProjectService:
         self.audit = audit
         self.notifications = notifications
         self.reprojector = reprojector  # the one of every service: lon/lat <-> storage CRS
-        self.rules = GeometryRules(settings.region_bbox, settings.max_vertices)
-        # Set by ``Services.open``: saving a project runs detection through it.
-        self.cases: CaseService | None = None
+        self.rules = geometry_rules
+        self.cases = cases  # saving a project runs detection through it
 
     def create(self, feature: Any, actor: Actor) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
@@ -233,9 +234,9 @@ class ProjectService:
                 *(_update_change(c.current, p) for c, p in zip(changes, updated, strict=True)),
             )
             written = created + updated
-            if self.cases is not None and len(written) == 1 and created:
+            if len(written) == 1 and created:
                 run = self.cases.detect_project(created[0], actor)
-            elif self.cases is not None and written:
+            elif written:
                 run = self.cases.detect_everything(actor)  # one batch run beats many checks
             self.notifications.projects_changed(created, updated, actor)
             if run is not None:
@@ -360,9 +361,8 @@ class ProjectService:
             )
             self.audit.record(actor, _update_change(current, project))
             self.notifications.project_changed(project, False, actor)
-            if self.cases is not None:
-                run = self.cases.detect_project(project, actor)
-                self.notifications.cases_changed(run.sync, actor)
+            run = self.cases.detect_project(project, actor)
+            self.notifications.cases_changed(run.sync, actor)
         return project
 
     def delete(self, project_id: int, actor: Actor, expected_version: int | None) -> None:
@@ -373,12 +373,11 @@ class ProjectService:
                 actor,
                 Change("project.delete", "project", str(project_id), project_values(current)),
             )
-            if self.cases is not None:
-                self.cases.project_deleted(project_id, actor)
+            self.cases.project_deleted(project_id, actor)
 
     def _writing(self) -> AbstractContextManager[None]:
         """See ``CaseService.writing``: a write and its detection, one at a time."""
-        return self.cases.writing() if self.cases is not None else nullcontext()
+        return self.cases.writing()
 
     def list(
         self,
