@@ -41,8 +41,8 @@ from zugabe.domain.rules import Rule
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
-from zugabe.io.crs import Reprojector
-from zugabe.io.geojson import geometry_to_json
+from zugabe.io.crs import CRS84_CRS, Reprojector
+from zugabe.io.geojson import geometries_to_json, geometry_to_json
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
@@ -344,21 +344,43 @@ class CaseService:
             return organisation.en if lang == "en" else organisation.de
         return desk_word(value, lang)
 
+    def to_features(
+        self, cases: Sequence[CoordinationCase], lang: str = "en"
+    ) -> list[dict[str, Any]]:
+        """A page of cases as Features (``to_json``), their geometries reprojected at once:
+        one call into PROJ for the page, not one per case."""
+        shown = [_shown_geometry(c) for c in cases]
+        placed = geometries_to_json(
+            self.reprojector.many_to_crs([g for g in shown if g is not None], CRS84_CRS)
+        )
+        geometries = iter(placed)
+        return [
+            self.to_json(case, lang=lang, geometry=next(geometries) if g is not None else None)
+            for case, g in zip(cases, shown, strict=True)
+        ]
+
     def to_json(
-        self, case: CoordinationCase, *, detail: bool = False, lang: str = "en"
+        self,
+        case: CoordinationCase,
+        *,
+        detail: bool = False,
+        lang: str = "en",
+        geometry: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A case as GeoJSON Feature: the overlap geometry, lon/lat, with its desk state
         (assignee, due date, the decision and its votes); detail adds both subjects'
-        geometries, comments, every decision and the history worded in ``lang``."""
+        geometries, comments, every decision and the history worded in ``lang``.
+        ``geometry``: the GeoJSON geometry where the caller placed it already (a page)."""
         f = case.finding
         rule = self.rule_by_id.get(f.rule_id)
         due = due_date(case, self.due_days_before_start)
+        shown = _shown_geometry(case)
+        if geometry is None and shown is not None:
+            geometry = geometry_to_json(self.reprojector.to_wgs84(shown))
         body: dict[str, Any] = {
             "type": "Feature",
             "id": case.id,
-            "geometry": geometry_to_json(self.reprojector.to_wgs84(f.geometry))
-            if f.geometry is not None and not f.geometry.is_empty
-            else None,
+            "geometry": geometry,
             "properties": {
                 "rule": f.rule_id,
                 "rule_name": {"de": rule.name.de, "en": rule.name.en} if rule else None,
@@ -507,3 +529,9 @@ def sync_counts(run: DetectionRun) -> dict[str, int]:
         "reopened": len(sync.reopened),
         "obsoleted": len(sync.obsoleted),
     }
+
+
+def _shown_geometry(case: CoordinationCase) -> BaseGeometry | None:
+    """The overlap geometry a case is drawn with; None where it has none."""
+    geometry = case.finding.geometry
+    return None if geometry is None or geometry.is_empty else geometry

@@ -50,7 +50,7 @@ def list_cases() -> Response:
     has_more = len(cases) > limit
     cases = cases[:limit]
     lang = api_language()
-    features = [services.cases.to_json(c, lang=lang) for c in cases]
+    features = services.cases.to_features(cases, lang)
     return page_response(features, matched, cases[-1].id if has_more else None)
 
 

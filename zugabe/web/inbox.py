@@ -30,11 +30,9 @@ def inbox() -> Response:
     query = services.inbox.query(actor, request.args)
     page = services.inbox.page(actor, query)
     lang = api_language()
-    features = []
-    for case, unread in page.cases:
-        feature = services.cases.to_json(case, lang=lang)
+    features = services.cases.to_features([case for case, _ in page.cases], lang)
+    for feature, (_case, unread) in zip(features, page.cases, strict=True):
         feature["properties"]["unread"] = unread
-        features.append(feature)
     links = [{"rel": "self", "type": GEOJSON, "href": request.url}]
     following = query.offset + len(features)
     if following < page.matched:
