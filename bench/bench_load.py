@@ -1,0 +1,347 @@
+"""Benchmark: many map users at once — 50 clients for 60 s, 90 % reads, 10 % saves.
+
+Targets (issue 14, item 6) on this 2-core machine: on the demo town ≥ 250 requests/s with
+p95 ≤ 300 ms; with 50,000 projects p95 ≤ 500 ms; no errors.
+
+The server is ``zugabe serve --workers N`` (the production server, several processes) on a
+loopback port over a temporary instance, filled with
+
+- ``--town demo``: the demo town of ``sample_data/`` (``zugabe demo``), its cases detected;
+- ``--town synthetic``: the seeded synthetic region of ``bench_detection.py`` (50,000
+  projects × 1,000,000 layer features by default), its cases detected by a batch run.
+
+and stored in SQLite (``--store sqlite``, the embedded default) or PostGIS (``--store
+postgis``: a throw-away PostgreSQL 15 + PostGIS 3 cluster, the one the tests use).
+
+``--clients`` keep-alive clients (aiohttp, one asyncio loop in this process) each repeat, for
+``--duration`` seconds after ``--warm-up`` unmeasured seconds, what the web map does: of
+every ten requests three read the projects of a district-sized view (2 × 2 km,
+``/api/projects?bbox=…&limit=1000``), three the project points of a view
+(``/api/projects/points``), three the cases of a view (``/api/cases?bbox=…&limit=1000``),
+and one saves a project (a PUT with ``If-Match`` moving one of the client's own projects by
+5–50 m; detection included). Every client saves its own projects, so no save meets another
+client's, and a 412 would be an error like any other non-2xx answer or broken connection.
+All requests carry a region admin's API token. Printed per worker count: requests/s,
+p50/p95/p99 of all requests and by kind, and the errors.
+
+    .venv/bin/python bench/bench_load.py                           # demo town, 1 and 2 workers
+    .venv/bin/python bench/bench_load.py --town synthetic          # 50,000 × 1,000,000
+    .venv/bin/python bench/bench_load.py --store postgis --workers 2
+    .venv/bin/python bench/bench_load.py --quick                   # 20 clients, 15 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pyproj
+import shapely
+import shapely.affinity
+import shapely.geometry
+from ogc_servers import free_port, running
+
+from zugabe.domain.accounts import Actor, Role, Scope
+from zugabe.services import Services
+from zugabe.services.accounts import AccountInput
+from zugabe.storage.contract import CaseQuery, ProjectQuery
+from zugabe.web import create_app
+
+SYSTEM = Actor.system("bench", roles=frozenset({Role.REGION_ADMIN}))
+USERNAME = "bench.load"
+VIEW = 2_000.0  # metres: a district
+LIMIT = 1000
+PROJECTS_PER_CLIENT = 20
+REPO = Path(__file__).resolve().parent.parent
+ZUGABE = Path(sys.executable).parent / "zugabe"
+
+KINDS = ("projects", "points", "cases", "save")
+MIX = ("projects",) * 3 + ("points",) * 3 + ("cases",) * 3 + ("save",)
+
+
+@dataclass
+class Instance:
+    """A filled instance: its folder and environment, the views and the saves' features."""
+
+    env: dict[str, str]
+    secret: str
+    views: list[str]
+    features: list[dict[str, Any]]  # GeoJSON of projects the clients may move
+    description: str
+
+
+@dataclass
+class Tally:
+    """What the clients measured: seconds per request by kind, errors by cause."""
+
+    seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+# --------------------------------------------------------------------------- filling
+
+
+def fill_demo(folder: Path, env: dict[str, str]) -> None:
+    """``zugabe init`` and ``zugabe demo``, as ``make run`` does."""
+    for command in (["init"], ["demo", "--source", str(REPO / "sample_data")]):
+        subprocess.run([str(ZUGABE), *command], env=env, check=True, capture_output=True)
+
+
+def fill_synthetic(services: Services, projects: int, features: int, seed: int) -> None:
+    """The synthetic region of ``bench_detection.py``, written as ``bench_save_http`` does,
+    and its cases detected."""
+    from bench_detection import synthetic_region
+    from bench_save_http import fill
+
+    found, layers = synthetic_region(
+        seed, projects, features, services.vocabulary, services.layers.definitions
+    )
+    fill(services, found, layers)
+    services.cases.detect_everything(SYSTEM)
+
+
+def prepare(args: argparse.Namespace, folder: Path, store_url: str) -> Instance:
+    """Fill the store, create the bench account and token, pick views and projects."""
+    # The demo's accounts keep their printed passwords: only a demo instance starts so.
+    env = {
+        "ZUGABE_INSTANCE_PATH": str(folder),
+        "ZUGABE_DATABASE_URL": store_url,
+        "ZUGABE_DEMO_INSTANCE": "true",
+    }
+    started = time.perf_counter()
+    if args.town == "demo":
+        fill_demo(folder, env)
+    app = create_app({"instance_path": folder, "database_url": store_url, "demo_instance": True})
+    services: Services = app.extensions["zugabe"]
+    try:
+        if args.town == "synthetic":
+            fill_synthetic(services, args.projects, args.features, args.seed)
+        services.accounts.add(
+            SYSTEM,
+            AccountInput(
+                username=USERNAME,
+                display_name="Load benchmark",
+                roles=frozenset({Role.REGION_ADMIN}),
+            ),
+        )
+        _token, secret = services.accounts.create_token(SYSTEM, USERNAME, "load", Scope.WRITE)
+        stored = services.store.list_projects(ProjectQuery())
+        rng = np.random.default_rng(args.seed)
+        chosen = rng.permutation(len(stored))[: args.clients * PROJECTS_PER_CLIENT]
+        features = [services.projects.to_feature(stored[int(k)]) for k in chosen]
+        bounds = shapely.total_bounds([p.geometry for p in stored])
+        views = district_views(bounds, services.settings.storage_crs, rng, 1000)
+        cases = services.store.count_cases(CaseQuery())
+    finally:
+        services.close()
+    return Instance(
+        env,
+        secret,
+        views,
+        json.loads(json.dumps(features)),
+        f"{args.town} town: {len(stored):,} projects, {cases:,} cases, {args.store} "
+        f"(filled in {time.perf_counter() - started:.0f} s)",
+    )
+
+
+def district_views(
+    bounds: np.ndarray, storage_crs: str, rng: np.random.Generator, count: int
+) -> list[str]:
+    """Seeded lon/lat bboxes of VIEW × VIEW squares inside the projects' extent."""
+    to_lonlat = pyproj.Transformer.from_crs(storage_crs, "EPSG:4326", always_xy=True)
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    half = VIEW / 2
+    xs = rng.uniform(x0 + half, max(x1 - half, x0 + half), count)
+    ys = rng.uniform(y0 + half, max(y1 - half, y0 + half), count)
+    boxes = []
+    for x, y in zip(xs, ys, strict=True):
+        lon0, lat0 = to_lonlat.transform(x - half, y - half)
+        lon1, lat1 = to_lonlat.transform(x + half, y + half)
+        boxes.append(f"{lon0:.6f},{lat0:.6f},{lon1:.6f},{lat1:.6f}")
+    return boxes
+
+
+# --------------------------------------------------------------------------- the load
+
+
+def moved(feature: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """The feature shifted by 5–50 m (in degrees, near enough at 51° N)."""
+    distance, angle = rng.uniform(5, 50), rng.uniform(0, 2 * np.pi)
+    dx = distance * np.cos(angle) / 70_000
+    dy = distance * np.sin(angle) / 111_000
+    geometry = shapely.geometry.shape(feature["geometry"])
+    shifted = shapely.affinity.translate(geometry, dx, dy)
+    return {**feature, "geometry": shapely.geometry.mapping(shifted)}
+
+
+async def client(
+    number: int,
+    session: aiohttp.ClientSession,
+    base: str,
+    instance: Instance,
+    own: list[dict[str, Any]],
+    until: float,
+    measure_from: float,
+    tally: Tally,
+) -> None:
+    """One map user: the mix of requests, one after the other, until ``until``."""
+    rng = np.random.default_rng(number)
+    versions = {f["id"]: f["properties"]["version"] for f in own}
+    step = int(rng.integers(len(MIX)))
+    while (now := time.perf_counter()) < until:
+        kind = MIX[step % len(MIX)]
+        step += 1
+        bbox = instance.views[int(rng.integers(len(instance.views)))]
+        method, path, body, headers = "GET", "", None, {}
+        if kind == "projects":
+            path = f"/api/projects?bbox={bbox}&limit={LIMIT}"
+        elif kind == "points":
+            path = f"/api/projects/points?bbox={bbox}"
+        elif kind == "cases":
+            path = f"/api/cases?bbox={bbox}&limit={LIMIT}"
+        else:
+            feature = own[int(rng.integers(len(own)))]
+            method, path = "PUT", f"/api/projects/{feature['id']}"
+            body = moved(feature, rng)
+            headers = {"If-Match": f'"v{versions[feature["id"]]}"'}
+        started = time.perf_counter()
+        try:
+            async with session.request(method, base + path, json=body, headers=headers) as r:
+                payload = await r.read()
+                if r.status >= 300:
+                    if now >= measure_from:
+                        tally.errors[f"{kind}: {r.status} {payload[:120]!r}"] += 1
+                    continue
+                if kind == "save":
+                    versions[feature["id"]] = json.loads(payload)["properties"]["version"]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if now >= measure_from:
+                tally.errors[f"{kind}: {type(exc).__name__}"] += 1
+            continue
+        if started >= measure_from:
+            tally.seconds[kind].append(time.perf_counter() - started)
+
+
+async def load(base: str, instance: Instance, args: argparse.Namespace) -> Tally:
+    tally = Tally()
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    headers = {"Authorization": f"Bearer {instance.secret}"}
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(
+        connector=connector, headers=headers, timeout=timeout
+    ) as session:
+        start = time.perf_counter()
+        measure_from = start + args.warm_up
+        until = measure_from + args.duration
+        per_client = max(len(instance.features) // args.clients, 1)
+        await asyncio.gather(
+            *(
+                client(
+                    k,
+                    session,
+                    base,
+                    instance,
+                    instance.features[k * per_client : (k + 1) * per_client]
+                    or instance.features[:1],
+                    until,
+                    measure_from,
+                    tally,
+                )
+                for k in range(args.clients)
+            )
+        )
+    return tally
+
+
+def report(workers: int, tally: Tally, duration: float) -> None:
+    everything = [s for kind in KINDS for s in tally.seconds[kind]]
+    errors = sum(tally.errors.values())
+    rps = len(everything) / duration
+    p50, p95, p99 = np.percentile(np.array(everything) * 1000, [50, 95, 99])
+    print(
+        f"{workers} worker{'s' if workers > 1 else ' '}: {rps:6.1f} requests/s  "
+        f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  errors {errors}",
+        flush=True,
+    )
+    for kind in KINDS:
+        seconds = np.array(tally.seconds[kind]) * 1000
+        if len(seconds):
+            k50, k95 = np.percentile(seconds, [50, 95])
+            print(f"    {kind:9s} {len(seconds):6d}  p50 {k50:6.1f} ms  p95 {k95:6.1f} ms")
+    for cause, count in tally.errors.most_common(5):
+        print(f"    error ×{count}: {cause}")
+
+
+@contextmanager
+def store_url(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty store of ``kind``, alive for the ``with``."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'zugabe.sqlite'}"
+        return
+    from zugabe.storage.postgis_cluster import ThrowawayCluster
+
+    with ThrowawayCluster() as cluster:
+        yield cluster.create_database("zugabe_load")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--town", choices=("demo", "synthetic"), default="demo")
+    parser.add_argument("--store", choices=("sqlite", "postgis"), default="sqlite")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--warm-up", type=float, default=5.0, help="unmeasured seconds first")
+    parser.add_argument("--projects", type=int, default=50_000, help="--town synthetic")
+    parser.add_argument("--features", type=int, default=1_000_000, help="--town synthetic")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--quick", action="store_true", help="20 clients for 15 s")
+    args = parser.parse_args()
+    if args.quick:
+        args.clients, args.duration = 20, 15.0
+    worker_counts = [int(n) for n in args.workers.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="zugabe-bench-load-") as tmp:
+        folder = Path(tmp) / "instance"
+        folder.mkdir()
+        with store_url(args.store, Path(tmp)) as url:
+            instance = prepare(args, folder, url)
+            print(instance.description)
+            print(
+                f"{args.clients} clients, {args.duration:.0f} s measured after "
+                f"{args.warm_up:.0f} s warm-up; 30 % projects, 30 % points, 30 % cases by "
+                "district-sized view, 10 % saves"
+            )
+            for workers in worker_counts:
+                port = free_port()
+                command = [
+                    str(ZUGABE),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ]
+                base = f"http://127.0.0.1:{port}"
+                with running("zugabe", command, base, probe="/login", env=instance.env):
+                    tally = asyncio.run(load(base, instance, args))
+                report(workers, tally, args.duration)
+
+
+if __name__ == "__main__":
+    main()
