@@ -26,6 +26,10 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, insert, inspect
 
 import zugabe.storage.sqlite as sqlite_backend
+import zugabe.storage.sqlite_cases as sqlite_cases
+import zugabe.storage.sqlite_layers as sqlite_layers
+import zugabe.storage.sqlite_projects as sqlite_projects
+import zugabe.storage.sqlite_rtree as sqlite_rtree
 from zugabe.domain.agreement import DecisionKind, DecisionState
 from zugabe.domain.case_history import Event, HistoryEvent
 from zugabe.domain.cases import CaseFinding, CaseStatus, pair_key
@@ -38,7 +42,8 @@ from zugabe.storage.contract import (
     NewProject,
     ProjectQuery,
 )
-from zugabe.storage.sqlite import BUSY_TIMEOUT_MS, SqliteStore, connect_engine, writing
+from zugabe.storage.sqlite import SqliteStore
+from zugabe.storage.sqlite_engine import BUSY_TIMEOUT_MS, connect_engine, writing
 from zugabe.storage.sqlite_schema import (
     LATEST_VERSION,
     MIGRATIONS,
@@ -120,9 +125,9 @@ class TestSqliteLayersRebuildingTheIndex(LayerStorageContract):
 
     @pytest.fixture
     def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 0)
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
-        monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", 0)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_SHARE", 10**9)
+        monkeypatch.setattr(sqlite_layers, "LAYER_SCAN_MAX", -1)
         store = SqliteStore(url_for(db_path))
         yield store
         store.close()
@@ -135,10 +140,10 @@ class TestSqliteCasesPackedAndInSmallChunks(CaseStorageContract):
 
     @pytest.fixture
     def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 0)
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
-        monkeypatch.setattr(sqlite_backend, "PAIR_KEYS_PER_QUERY", 2)
-        monkeypatch.setattr(sqlite_backend, "CASE_BULK_MIN", 0)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", 0)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_SHARE", 10**9)
+        monkeypatch.setattr(sqlite_cases, "PAIR_KEYS_PER_QUERY", 2)
+        monkeypatch.setattr(sqlite_cases, "CASE_BULK_MIN", 0)
         store = SqliteStore(url_for(db_path))
         yield store
         store.close()
@@ -150,8 +155,8 @@ class TestSqliteLayersUpdatingTheIndexRowByRow(LayerStorageContract):
 
     @pytest.fixture
     def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", 10**12)
-        monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", 10**12)
+        monkeypatch.setattr(sqlite_layers, "LAYER_SCAN_MAX", -1)
         store = SqliteStore(url_for(db_path))
         yield store
         store.close()
@@ -778,26 +783,26 @@ def test_migration_from_a_version_3_store_keeps_projects_and_layers(
         lambda reader, writer, where="": migrate(reader, writer, MIGRATIONS[:3], where),
     )
     # ... which knew no external ids of projects (step 9): it wrote and read no such column.
-    row_values, project_of = sqlite_backend._row_values, sqlite_backend._project
+    row_values, project_of = sqlite_projects._row_values, sqlite_projects._project
     monkeypatch.setattr(
-        sqlite_backend,
+        sqlite_projects,
         "_row_values",
         lambda *args: {k: v for k, v in row_values(*args).items() if k != "external_id"},
     )
     monkeypatch.setattr(
-        sqlite_backend, "_project", lambda row: project_of(_Before(row, "external_id", ""))
+        sqlite_projects, "_project", lambda row: project_of(_Before(row, "external_id", ""))
     )
     # Nor did layers record their responsible organisation (step 12).
-    layer_values, layer_info = sqlite_backend._layer_values, sqlite_backend._layer_info
+    layer_values, layer_info = sqlite_layers._layer_values, sqlite_layers._layer_info
     monkeypatch.setattr(
-        sqlite_backend,
+        sqlite_layers,
         "_layer_values",
         lambda *args: {
             k: v for k, v in layer_values(*args).items() if k != "responsible_organisation"
         },
     )
     monkeypatch.setattr(
-        sqlite_backend,
+        sqlite_layers,
         "_layer_info",
         lambda row: layer_info(_Before(row, "responsible_organisation", None)),
     )
@@ -1310,8 +1315,8 @@ def test_packed_rtree_equals_the_one_sqlite_builds(
     lines = random_lines(6_000, seed=7)
     paths = {}
     for way, min_changes in (("packed", 0), ("row by row", 10**12)):
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_MIN_CHANGES", min_changes)
-        monkeypatch.setattr(sqlite_backend, "RTREE_REBUILD_SHARE", 10**9)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", min_changes)
+        monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_SHARE", 10**9)
         paths[way] = tmp_path / way / "zugabe.sqlite"
         store = SqliteStore(url_for(paths[way]))
         try:
@@ -1327,7 +1332,7 @@ def test_packed_rtree_equals_the_one_sqlite_builds(
     # 6,000 entries at 51 per node: leaves, one level of inner nodes, the root.
     assert rtree_depth(paths["packed"]) == 2
 
-    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    monkeypatch.setattr(sqlite_layers, "LAYER_SCAN_MAX", -1)
     stores = {way: SqliteStore(url_for(path)) for way, path in paths.items()}
     try:
         rng = np.random.default_rng(3)
@@ -1347,7 +1352,7 @@ def test_packed_rtree_equals_the_one_sqlite_builds(
 def test_row_by_row_updates_work_on_a_packed_rtree(
     store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    monkeypatch.setattr(sqlite_layers, "LAYER_SCAN_MAX", -1)
     lines = random_lines(12_000, seed=11)
     store.replace_layer(layer_version(), [layer_batch(lines)])  # big: packed
     assert_spatial_indexes_sound(db_path)
@@ -1380,7 +1385,7 @@ def test_an_open_reader_follows_rebuilds_of_the_rtree(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Connections that already used the R*Tree see the packed one that replaced it."""
-    monkeypatch.setattr(sqlite_backend, "LAYER_SCAN_MAX", -1)
+    monkeypatch.setattr(sqlite_layers, "LAYER_SCAN_MAX", -1)
     writer = SqliteStore(url_for(db_path))
     reader = SqliteStore(url_for(db_path))
     area = square(-800, -800, 800, 800)
@@ -1417,10 +1422,11 @@ import numpy as np
 import shapely
 
 import zugabe.storage.sqlite as backend
+import zugabe.storage.sqlite_engine as engine
 from zugabe.storage.contract import LayerFeatureBatch, NewLayerVersion
 
 # A small page cache, so the open transaction spills pages into the WAL file.
-backend.IMPORT_CACHE_KIB = 1024
+engine.IMPORT_CACHE_KIB = 1024
 store = backend.SqliteStore(sys.argv[1])
 
 
@@ -1499,7 +1505,7 @@ def test_a_sync_failing_midway_changes_nothing(
     def broken(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sqlite_backend._CaseSyncer, failing, broken)
+    monkeypatch.setattr(sqlite_cases._CaseSyncer, failing, broken)
     findings = [
         finding(P1, P2, geometry=square(50, 50, 60, 60), organisations=("stadt-essen",)),
         finding(P1, SEWER, rule="excavation_sewer"),

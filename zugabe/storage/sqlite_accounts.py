@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, Row, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Row, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zugabe.domain.accounts import Account, Role, Scope
@@ -29,6 +28,7 @@ from zugabe.storage.contract import (
     NewAccount,
     NewApiToken,
 )
+from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import (
     accounts_table,
     api_tokens_table,
@@ -41,14 +41,8 @@ _AUDIT_BATCH = 5000
 _JSON_LISTS = ("departments", "roles", "themes")
 
 
-class SqliteAccountsAndAudit:
+class SqliteAccountsAndAudit(SqliteBase):
     """The ``AccountStore`` and ``AuditStore`` parts of ``SqliteStore``."""
-
-    if TYPE_CHECKING:  # provided by SqliteStore
-
-        def _read(self) -> AbstractContextManager[Connection]: ...
-
-        def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
 
     # -- accounts ---------------------------------------------------------------
 

@@ -8,16 +8,12 @@ with its history events, in one transaction guarded by the case's version.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Row,
     and_,
     bindparam,
     case,
@@ -29,11 +25,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from zugabe.domain.agreement import Decision, DecisionKind, DecisionState, Vote, VoteChoice
+from zugabe.domain.agreement import DecisionState
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase
 from zugabe.errors import NotFound, VersionConflict
 from zugabe.storage.contract import InboxPage, InboxQuery
+from zugabe.storage.sqlite_cases import cases_of_rows, load_case
+from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import (
     case_decisions_table,
     case_history_table,
@@ -51,61 +49,8 @@ _reads = case_reads_table.c
 _SEVERITY_RANK = case((_cases.severity == "high", 0), (_cases.severity == "medium", 1), else_=2)
 
 
-def load_decisions(conn: Connection, case_ids: Sequence[int]) -> dict[int, tuple[Decision, ...]]:
-    """The decisions of these cases with their votes, oldest first, by case id."""
-    rows = []
-    for chunk in _chunks(case_ids):
-        rows.extend(
-            conn.execute(select(case_decisions_table).where(_decisions.case_id.in_(chunk))).all()
-        )
-    rows.sort(key=lambda row: row.id)
-    votes: dict[int, list[Vote]] = defaultdict(list)
-    for chunk in _chunks([row.id for row in rows]):
-        for vote in conn.execute(
-            select(case_votes_table).where(_votes.decision_id.in_(chunk))
-        ).all():
-            votes[vote.decision_id].append(
-                Vote(vote.organisation, VoteChoice(vote.choice), vote.reason, vote.by_user, vote.at)
-            )
-    for cast in votes.values():
-        cast.sort(key=lambda vote: (vote.at, vote.organisation))
-    decisions: dict[int, list[Decision]] = defaultdict(list)
-    for row in rows:
-        decisions[row.case_id].append(
-            Decision(
-                id=row.id,
-                kind=DecisionKind(row.kind),
-                text=row.text,
-                measures=tuple(json.loads(row.measures)),
-                proposed_by=row.proposed_by,
-                proposed_at=row.proposed_at,
-                state=DecisionState(row.state),
-                closed_at=row.closed_at,
-                votes=tuple(votes.get(row.id, ())),
-            )
-        )
-    return {case_id: tuple(items) for case_id, items in decisions.items()}
-
-
-def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
-    """Ids in pieces small enough for one ``IN`` list."""
-    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
-
-
-class SqliteDesk:
+class SqliteDesk(SqliteBase):
     """The desk part of ``SqliteStore``'s ``CaseStore``."""
-
-    if TYPE_CHECKING:  # provided by SqliteStore
-
-        def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
-
-        def _read(self) -> AbstractContextManager[Connection]: ...
-
-        def _load_case(self, conn: Connection, case_id: int) -> CoordinationCase | None: ...
-
-        def _cases_of_rows(
-            self, conn: Connection, rows: Sequence[Row[Any]]
-        ) -> list[CoordinationCase]: ...
 
     def apply_case_work(
         self, case_id: int, work: CaseWork, user: str, expected_version: int
@@ -178,7 +123,7 @@ class SqliteDesk:
                         for event in work.events
                     ],
                 )
-            stored = self._load_case(conn, case_id)
+            stored = load_case(conn, case_id)
         assert stored is not None  # written in this transaction
         return stored
 
@@ -223,7 +168,7 @@ class SqliteDesk:
             unread_count = conn.execute(
                 select(func.count()).select_from(with_reads).where(mine, live, unread)
             ).scalar_one()
-            cases = self._cases_of_rows(conn, [by_id[row.id] for row in order])
+            cases = cases_of_rows(conn, [by_id[row.id] for row in order])
         return InboxPage(
             [(c, bool(row.unread)) for c, row in zip(cases, order, strict=True)],
             int(matched),

@@ -8,28 +8,21 @@ background thread and ``zugabe mail send-due`` — never take the same mail.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Row, case, func, insert, select, update
+from sqlalchemy import Row, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zugabe.storage.contract import MailState, NewMail, OutboxMail
+from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import mail_outbox_table
 
 _outbox = mail_outbox_table.c
 
 
-class SqliteMail:
+class SqliteMail(SqliteBase):
     """The ``MailStore`` part of ``SqliteStore``."""
-
-    if TYPE_CHECKING:  # provided by SqliteStore
-
-        def _read(self) -> AbstractContextManager[Connection]: ...
-
-        def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
 
     def enqueue_mail(self, mail: NewMail) -> int | None:
         now = datetime.now(UTC)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
 import shapely
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, or_, select, update
 
 from zugabe.domain.notifications import (
     Kind,
@@ -23,6 +21,7 @@ from zugabe.domain.notifications import (
     Notification,
     Subscriptions,
 )
+from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import (
     notification_settings_table,
     notifications_table,
@@ -36,14 +35,8 @@ _LISTS = ("districts", "organisations", "departments", "layers")
 """The watched things kept in ``watches``, by the ``Subscriptions`` field (= ``kind``)."""
 
 
-class SqliteNotifications:
+class SqliteNotifications(SqliteBase):
     """The ``NotificationStore`` part of ``SqliteStore``."""
-
-    if TYPE_CHECKING:  # provided by SqliteStore
-
-        def _read(self) -> AbstractContextManager[Connection]: ...
-
-        def _write(self, bulk: bool = False) -> AbstractContextManager[Connection]: ...
 
     def get_subscriptions(self, username: str) -> Subscriptions | None:
         with self._read() as conn:

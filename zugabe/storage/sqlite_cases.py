@@ -1,0 +1,895 @@
+"""Coordination cases in the SQLite store: the sync of a detection run's findings,
+reading cases, and the conditions of case queries.
+
+A mixin of ``SqliteStore``. A sync writes a hundred thousand cases in a few
+seconds: the findings are checked and encoded before the write lock is taken
+(``_PreparedFindings``), the stored cases are read as plain tuples from the DBAPI
+cursor, and rows go in through ``executemany``; what happens to each stored case is
+decided by ``zugabe.domain.case_workflow`` (``_CaseSyncer`` only writes it).
+``load_case`` and ``cases_of_rows`` serve the desk (``sqlite_desk``) too.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    Select,
+    Table,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from zugabe.domain.agreement import Decision, DecisionKind, DecisionState, Vote, VoteChoice
+from zugabe.domain.case_history import Event, HistoryEvent, describe_changes
+from zugabe.domain.case_workflow import Recomputed, found, vanished
+from zugabe.domain.cases import (
+    CaseFinding,
+    CaseStatus,
+    Comment,
+    CoordinationCase,
+    HistoryEntry,
+    Subject,
+)
+from zugabe.errors import InvalidInput, NotFound
+from zugabe.storage.contract import CaseQuery, CaseSync
+from zugabe.storage.sqlite_engine import (
+    SqliteBase,
+    area_conditions,
+    driver_sql,
+    encode_json,
+    encode_row,
+    geometry_array,
+    insert_rows,
+    next_id,
+    paged,
+    spatial_test,
+)
+from zugabe.storage.sqlite_filter import CASE_ANY_OF, Target, case_operand, translate
+from zugabe.storage.sqlite_rtree import rebuild_may_pay, rebuild_pays, write_packed_rtree
+from zugabe.storage.sqlite_schema import (
+    UtcDateTime,
+    case_comments_table,
+    case_decisions_table,
+    case_history_table,
+    case_involvements_table,
+    case_votes_table,
+    cases_rtree_node,
+    cases_rtree_parent,
+    cases_rtree_rowid,
+    cases_rtree_table,
+    cases_table,
+)
+
+CASE_BULK_MIN = 10_000
+"""Syncs of at least this many findings get the big page cache of a layer import."""
+
+PAIR_KEYS_PER_QUERY = 500
+"""Cases outside a sync's scope are looked up by pair key this many at a time
+(old SQLite builds allow 999 parameters per statement)."""
+
+
+class SqliteCases(SqliteBase):
+    """The ``CaseStore`` part of ``SqliteStore``, but for the desk (``sqlite_desk``)."""
+
+    def sync_cases(
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> CaseSync:
+        # Checked and encoded before the write lock is taken: a broken finding
+        # fails here, and the lock is held only for reading and writing rows.
+        prepared = _PreparedFindings.of(findings)
+        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
+            # Existing cases are read under the write lock, so two syncs of
+            # the same pair (two web workers) cannot both create it.
+            return _CaseSyncer(conn, prepared, scope, user, reason).run()
+
+    def get_case(self, case_id: int) -> CoordinationCase | None:
+        with self._read() as conn:
+            return load_case(conn, case_id)
+
+    def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
+        statement = paged(
+            select(cases_table).where(*_case_conditions(query)),
+            cases_table.c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            return cases_of_rows(conn, conn.execute(statement).all())
+
+    def count_cases(self, query: CaseQuery) -> int:
+        statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))
+        with self._read() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
+        # A comment leaves the case's status and version alone (commenting must not make a
+        # colleague's pending step conflict) but is news: ``updated_at`` moves, so the case
+        # is unread again for everyone involved (see ``inbox``).
+        with self._write() as conn:
+            now = datetime.now(UTC)
+            exists = conn.execute(
+                select(cases_table.c.id).where(cases_table.c.id == case_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"case {case_id} does not exist")
+            comment_id = conn.execute(
+                insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
+            ).inserted_primary_key[0]
+            conn.execute(
+                update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now)
+            )
+            commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
+            conn.execute(
+                insert(case_history_table).values(
+                    case_id=case_id,
+                    at=now,
+                    by_user=user,
+                    event=commented.kind.value,
+                    details=commented.details_json(),
+                )
+            )
+        return Comment(id=int(comment_id), at=now, by=user, text=text)
+
+
+_IDENTITY = (
+    "rule_id",
+    "subject_a_key",
+    "subject_a_kind",
+    "subject_a_ref",
+    "subject_a_layer",
+    "subject_b_key",
+    "subject_b_kind",
+    "subject_b_ref",
+    "subject_b_layer",
+)
+"""What the pair key already says: written when a case is created, never after."""
+
+_PAYLOAD = (
+    "relation",
+    "severity",
+    "geometry",
+    "measures",
+    "organisations",
+    "departments",
+    "message",
+    "window_start",
+    "window_end",
+)
+"""What recomputation may change, compared as stored (WKB, JSON and ISO text)."""
+
+_BOX = ("min_x", "min_y", "max_x", "max_y")
+_REVIEW = ("status", "status_reason", "created_at", "updated_at", "version")
+_WORK = ("assignee", "due_date")
+
+if tuple(cases_table.columns.keys()) != (
+    "id",
+    "pair_key",
+    *_IDENTITY,
+    *_PAYLOAD,
+    *_BOX,
+    *_REVIEW,
+    *_WORK,
+):
+    # New cases are written as plain tuples in table order (see ``insert_rows``).
+    raise RuntimeError("cases_table columns are not in the order sync_cases writes them")
+
+_DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
+_Box = tuple[float, float, float, float] | tuple[None, None, None, None]
+"""min_x, min_y, max_x, max_y of an overlap geometry, or None four times."""
+_NO_BOX: _Box = (None, None, None, None)
+
+
+def _utc_text(moment: datetime) -> str:
+    """A timestamp as ``UtcDateTime`` stores it, for rows written as plain tuples."""
+    text = UtcDateTime().process_bind_param(moment, _DIALECT)
+    assert text is not None
+    return text
+
+
+@dataclass(frozen=True)
+class _PreparedFindings:
+    """Findings as column values, checked and encoded before the write lock.
+
+    One entry per finding in each list, in the order of the findings.
+    """
+
+    keys: list[str]
+    identities: list[tuple[Any, ...]]
+    """Values of ``_IDENTITY``."""
+    payloads: list[tuple[Any, ...]]
+    """Values of ``_PAYLOAD``, exactly as stored."""
+    boxes: list[_Box]
+    involvements: list[list[tuple[str, str]]]
+    """(kind, value) to involve, without repeats."""
+
+    @classmethod
+    def of(cls, findings: Sequence[CaseFinding]) -> _PreparedFindings:
+        keys = [finding.pair_key for finding in findings]
+        if len(set(keys)) != len(keys):
+            twice = next(key for key, count in Counter(keys).items() if count > 1)
+            raise ValueError(f"the findings name case '{twice}' more than once")
+        geometries = geometry_array([finding.geometry for finding in findings])
+        _check_finite(geometries, keys)
+        wkb = shapely.to_wkb(geometries).tolist()
+        bounds = shapely.bounds(geometries)
+        boxed = np.isfinite(bounds).all(axis=1).tolist()
+        boxes = [
+            tuple(box) if ok else _NO_BOX for box, ok in zip(bounds.tolist(), boxed, strict=True)
+        ]
+        measures = _json_column(keys, [f.measures for f in findings], "measures")
+        messages = _json_column(keys, [f.message for f in findings], "message")
+        # Few distinct sets of organisations and departments: encoded once each.
+        involved: dict[tuple[tuple[str, ...], ...], tuple[str, str, list[tuple[str, str]]]] = {}
+        identities = []
+        payloads = []
+        involvements = []
+        for i, finding in enumerate(findings):
+            a, b = finding.subject_a, finding.subject_b
+            start, end = finding.window_start, finding.window_end
+            who = (tuple(finding.organisations), tuple(finding.departments))
+            encoded = involved.get(who)
+            if encoded is None:
+                encoded = involved[who] = _encode_involved(finding)
+            organisations, departments, pairs = encoded
+            identities.append(
+                (
+                    finding.rule_id,
+                    a.key,
+                    a.kind,
+                    str(a.ref),
+                    a.layer,
+                    b.key,
+                    b.kind,
+                    str(b.ref),
+                    b.layer,
+                )
+            )
+            payloads.append(
+                (
+                    finding.relation,
+                    finding.severity,
+                    wkb[i],
+                    measures[i],
+                    organisations,
+                    departments,
+                    messages[i],
+                    start.isoformat() if start is not None else None,
+                    end.isoformat() if end is not None else None,
+                )
+            )
+            involvements.append(pairs)
+        return cls(keys, identities, payloads, boxes, involvements)
+
+
+def _encode_involved(finding: CaseFinding) -> tuple[str, str, list[tuple[str, str]]]:
+    """JSON of a finding's organisations and departments, and its involvement rows."""
+    what = f"case '{finding.pair_key}'"
+    organisations = encode_json(list(finding.organisations), f"the organisations of {what}")
+    departments = encode_json(list(finding.departments), f"the departments of {what}")
+    return (
+        organisations,
+        departments,
+        _involvement_pairs(finding.organisations, finding.departments),
+    )
+
+
+def _involvement_pairs(
+    organisations: Iterable[str], departments: Iterable[str]
+) -> list[tuple[str, str]]:
+    return list(
+        dict.fromkeys(
+            [("organisation", value) for value in organisations]
+            + [("department", value) for value in departments]
+        )
+    )
+
+
+def _check_finite(geometries: npt.NDArray[np.object_], keys: list[str]) -> None:
+    """Refuse NaN or infinite coordinates anywhere, not only at the bounds.
+
+    GEOS skips a NaN vertex when it computes an envelope, so a line with one
+    in its middle has finite bounds; every coordinate is checked instead.
+    """
+    coordinates, index = shapely.get_coordinates(geometries, return_index=True)
+    broken = ~np.isfinite(coordinates).all(axis=1)
+    if broken.any():
+        key = keys[int(index[int(np.argmax(broken))])]
+        raise InvalidInput(
+            f"case '{key}': the overlap geometry has coordinates that are not finite numbers"
+        )
+
+
+def _json_column(keys: list[str], values: list[Any], what: str) -> list[str]:
+    try:
+        return [encode_row(value) for value in values]
+    except (TypeError, ValueError):
+        for key, value in zip(keys, values, strict=True):
+            encode_json(value, f"the {what} of case '{key}'")
+        raise
+
+
+_STORED = ("id", "pair_key", "status")
+"""What a sync reads of each stored case (then ``_PAYLOAD``), as plain tuples."""
+_ID, _PAIR_KEY, _STATUS = range(len(_STORED))
+_PAYLOAD_AT = len(_STORED)
+_GEOMETRY = _PAYLOAD.index("geometry")
+_ORGANISATIONS = _PAYLOAD.index("organisations")
+_DEPARTMENTS = _PAYLOAD.index("departments")
+
+
+def _select_stored() -> Select[Any]:
+    return select(*(cases_table.c[name] for name in (*_STORED, *_PAYLOAD)))
+
+
+_SELECT_ALL_CASES_SQL = driver_sql(_select_stored())
+_SELECT_CASES_OF_SUBJECT_SQL = driver_sql(
+    _select_stored().where(
+        or_(
+            cases_table.c.subject_a_key == bindparam("a_key"),
+            cases_table.c.subject_b_key == bindparam("b_key"),
+        )
+    )
+)
+
+
+@functools.cache
+def _select_cases_by_key_sql(count: int) -> str:
+    keys = [bindparam(f"key_{i}") for i in range(count)]
+    return driver_sql(_select_stored().where(cases_table.c.pair_key.in_(keys)))
+
+
+def _positional(statement: Executable, names: tuple[str, ...]) -> str:
+    """SQL text of a statement whose ``?`` parameters must come in this order."""
+    compiled = statement.compile(dialect=_DIALECT)
+    if tuple(compiled.positiontup or ()) != names:
+        raise RuntimeError(f"unexpected parameter order in {compiled}")
+    return str(compiled)
+
+
+_UPDATE_PAYLOAD_SQL = _positional(
+    update(cases_table)
+    .where(cases_table.c.id == bindparam("case_id"))
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in (*_PAYLOAD, *_BOX)},
+            "updated_at": bindparam("new_updated_at"),
+            "version": cases_table.c.version + bindparam("bump"),
+        }
+    ),
+    (*(f"new_{name}" for name in (*_PAYLOAD, *_BOX)), "new_updated_at", "bump", "case_id"),
+)
+"""Parameters: payload, box, updated_at, version increment, id."""
+
+_SET_STATUS_SQL = _positional(
+    update(cases_table)
+    .where(cases_table.c.id == bindparam("case_id"))
+    .values(
+        status=bindparam("new_status"),
+        status_reason=bindparam("new_reason"),
+        updated_at=bindparam("new_updated_at"),
+        version=cases_table.c.version + bindparam("bump"),
+    ),
+    ("new_status", "new_reason", "new_updated_at", "bump", "case_id"),
+)
+"""Parameters: status, reason, updated_at, version increment, id."""
+
+_CLOSE_DECISIONS_SQL = _positional(
+    update(case_decisions_table)
+    .where(
+        case_decisions_table.c.case_id == bindparam("case_id"),
+        or_(
+            case_decisions_table.c.state == bindparam("waiting"),
+            case_decisions_table.c.state == bindparam("agreed"),
+        ),
+    )
+    .values(state=bindparam("new_state"), closed_at=bindparam("new_closed_at")),
+    ("new_state", "new_closed_at", "case_id", "waiting", "agreed"),
+)
+"""Parameters: state, closed_at, case id, then ``_OPEN_DECISION_STATES``: the case's
+current decision is closed."""
+_DECIDED = frozenset({CaseStatus.PROPOSED.value, CaseStatus.AGREED.value})
+_OPEN_DECISION_STATES = (DecisionState.WAITING.value, DecisionState.AGREED.value)
+
+_DELETE_CASE_BOX_SQL = driver_sql(
+    delete(cases_rtree_table).where(cases_rtree_table.c.id == bindparam("case_id"))
+)
+_DELETE_INVOLVEMENT_SQL = _positional(
+    delete(case_involvements_table).where(
+        case_involvements_table.c.kind == bindparam("kind"),
+        case_involvements_table.c.value == bindparam("value"),
+        case_involvements_table.c.case_id == bindparam("case_id"),
+    ),
+    ("kind", "value", "case_id"),
+)
+_SELECT_CASE_BOXES_SQL = driver_sql(
+    select(
+        cases_table.c.id,
+        cases_table.c.min_x,
+        cases_table.c.max_x,
+        cases_table.c.min_y,
+        cases_table.c.max_y,
+    ).where(cases_table.c.min_x.is_not(None))
+)
+_HISTORY_ROWS = table(
+    case_history_table.name,
+    column("case_id"),
+    column("at"),
+    column("by_user"),
+    column("event"),
+    column("details"),
+)
+"""History rows without their id, which SQLite assigns."""
+
+
+class _CaseSyncer:
+    """One ``sync_cases`` call, inside its write transaction.
+
+    What happens to each stored case is decided by ``case_workflow.found``/``vanished``;
+    this class only finds the stored cases and writes those decisions.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        prepared: _PreparedFindings,
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> None:
+        self.conn = conn
+        self.prepared = prepared
+        self.scope = scope
+        self.user = user
+        self.reason = reason
+        self.stamp = _utc_text(datetime.now(UTC))  # under the write lock: commit order
+        self.history: list[tuple[int, str, str, str, str]] = []
+        self.statuses: list[tuple[int, CaseStatus]] = []
+        self.closed_decisions: list[int] = []
+
+    def run(self) -> CaseSync:
+        stored = self._stored_cases()
+        new: list[int] = []  # positions in ``prepared``
+        changed: list[tuple[int, tuple[Any, ...]]] = []  # position, stored row
+        updated: list[int] = []
+        unchanged: list[int] = []
+        reopened: list[int] = []
+        for position, (key, payload) in enumerate(
+            zip(self.prepared.keys, self.prepared.payloads, strict=True)
+        ):
+            row = stored.get(key)
+            if row is None:
+                new.append(position)
+                continue
+            case_id = row[_ID]
+            old = row[_PAYLOAD_AT:]
+            changes = [] if old == payload else describe_changes(_decoded(old), _decoded(payload))
+            status = CaseStatus(row[_STATUS])
+            self._apply(case_id, found(status, changes))
+            if status is CaseStatus.OBSOLETE:
+                reopened.append(case_id)
+            elif changes:
+                updated.append(case_id)
+            else:
+                unchanged.append(case_id)
+            if changes:
+                changed.append((position, row))
+        obsolete = self._obsolete_rows(stored)
+        created = self._create(new)
+        moved = self._update(changed)
+        self._set_statuses(changed)
+        self._update_rtree(created, moved)
+        insert_rows(self.conn, _HISTORY_ROWS, self.history)
+        return CaseSync(
+            created=tuple(created),
+            updated=tuple(sorted(updated)),
+            unchanged=tuple(sorted(unchanged)),
+            reopened=tuple(sorted(reopened)),
+            obsoleted=tuple(sorted(obsolete)),
+        )
+
+    def _apply(self, case_id: int, step: Recomputed) -> None:
+        self.history.extend(
+            (case_id, self.stamp, self.user, event.kind.value, event.details_json())
+            for event in step.events
+        )
+        if step.status is not None:
+            self.statuses.append((case_id, step.status))
+        if step.close_decision:
+            self.closed_decisions.append(case_id)
+
+    def _cursor(self) -> sqlite3.Cursor:
+        # The DBAPI cursor: a batch run reads every case, and SQLAlchemy's
+        # result rows would cost more than the query.
+        dbapi = self.conn.connection.driver_connection
+        assert isinstance(dbapi, sqlite3.Connection)
+        return dbapi.cursor()
+
+    def _stored_cases(self) -> dict[str, tuple[Any, ...]]:
+        """Cases in scope, and those outside it that a finding names, by pair key."""
+        cursor = self._cursor()
+        try:
+            if self.scope is None:
+                rows = cursor.execute(_SELECT_ALL_CASES_SQL).fetchall()
+            else:
+                rows = cursor.execute(
+                    _SELECT_CASES_OF_SUBJECT_SQL, (self.scope, self.scope)
+                ).fetchall()
+                known = {row[_PAIR_KEY] for row in rows}
+                missing = [key for key in self.prepared.keys if key not in known]
+                size = PAIR_KEYS_PER_QUERY
+                for start in range(0, len(missing), size):
+                    chunk = missing[start : start + size]
+                    # Padded with a repeated key: one SQL text serves every chunk.
+                    chunk += chunk[:1] * (size - len(chunk))
+                    rows.extend(cursor.execute(_select_cases_by_key_sql(size), chunk).fetchall())
+        finally:
+            cursor.close()
+        return {row[_PAIR_KEY]: row for row in rows}
+
+    def _obsolete_rows(self, stored: dict[str, tuple[Any, ...]]) -> list[int]:
+        """Cases in scope that no finding names and that are not obsolete yet.
+
+        ``stored`` holds the cases in scope and those a finding names, so the
+        ones no finding names are in scope.
+        """
+        found_keys = set(self.prepared.keys)
+        gone = [
+            row
+            for key, row in stored.items()
+            if key not in found_keys and row[_STATUS] != CaseStatus.OBSOLETE.value
+        ]
+        for row in gone:
+            self._apply(row[_ID], vanished(CaseStatus(row[_STATUS]), self.reason))
+        return [row[_ID] for row in gone]
+
+    def _create(self, positions: list[int]) -> list[int]:
+        if not positions:
+            return []
+        first = next_id(self.conn, cases_table)
+        ids = list(range(first, first + len(positions)))
+        prepared = self.prepared
+        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1, None, None)
+        insert_rows(
+            self.conn,
+            cases_table,
+            [
+                (
+                    case_id,
+                    prepared.keys[at],
+                    *prepared.identities[at],
+                    *prepared.payloads[at],
+                    *prepared.boxes[at],
+                    *review,
+                )
+                for case_id, at in zip(ids, positions, strict=True)
+            ],
+        )
+        insert_rows(
+            self.conn,
+            case_involvements_table,
+            [
+                (case_id, kind, value)
+                for case_id, at in zip(ids, positions, strict=True)
+                for kind, value in prepared.involvements[at]
+            ],
+        )
+        created = HistoryEvent(Event.CREATED)
+        self.history.extend(
+            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
+            for case_id in ids
+        )
+        return ids
+
+    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
+        """Write the new payload of changed cases; return those whose geometry changed."""
+        if not changed:
+            return []
+        prepared = self.prepared
+        self.conn.exec_driver_sql(
+            _UPDATE_PAYLOAD_SQL,
+            [
+                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, row[_ID])
+                for at, row in changed
+            ],
+        )
+        removed: list[tuple[str, str, int]] = []
+        added: list[tuple[int, str, str]] = []
+        for at, row in changed:
+            old, new = row[_PAYLOAD_AT:], prepared.payloads[at]
+            if (old[_ORGANISATIONS], old[_DEPARTMENTS]) == (new[_ORGANISATIONS], new[_DEPARTMENTS]):
+                continue
+            before = set(
+                _involvement_pairs(json.loads(old[_ORGANISATIONS]), json.loads(old[_DEPARTMENTS]))
+            )
+            after = set(prepared.involvements[at])
+            removed.extend((kind, value, row[_ID]) for kind, value in before - after)
+            added.extend((row[_ID], kind, value) for kind, value in after - before)
+        if removed:
+            self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, removed)
+        insert_rows(self.conn, case_involvements_table, added)
+        return [
+            (row[_ID], prepared.boxes[at])
+            for at, row in changed
+            if row[_PAYLOAD_AT + _GEOMETRY] != prepared.payloads[at][_GEOMETRY]
+        ]
+
+    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+        """Write the statuses recomputation decided and close the decisions it voided;
+        the version grows once per case and sync."""
+        bumped = {row[_ID] for _, row in changed}
+        reason = encode_row(self.reason)
+        rows = [
+            (
+                status.value,
+                reason if status is CaseStatus.OBSOLETE else "{}",
+                self.stamp,
+                0 if case_id in bumped else 1,
+                case_id,
+            )
+            for case_id, status in self.statuses
+        ]
+        if rows:
+            self.conn.exec_driver_sql(_SET_STATUS_SQL, rows)
+        if self.closed_decisions:
+            self.conn.exec_driver_sql(
+                _CLOSE_DECISIONS_SQL,
+                [
+                    (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
+                    for case_id in self.closed_decisions
+                ],
+            )
+
+    def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
+        """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
+        changes = len(created) + len(moved)
+        if not changes:
+            return
+        # Counting the tree's entries scans it: only when a rebuild may pay at all.
+        if rebuild_may_pay(changes) and rebuild_pays(
+            changes, _count_rows(self.conn, cases_rtree_table)
+        ):
+            cursor = self._cursor()
+            try:
+                rows = cursor.execute(_SELECT_CASE_BOXES_SQL).fetchall()
+            finally:
+                cursor.close()
+            boxes = np.fromiter(
+                itertools.chain.from_iterable(rows), dtype=np.float64, count=5 * len(rows)
+            ).reshape(-1, 5)
+            shadows = (cases_rtree_node, cases_rtree_parent, cases_rtree_rowid)
+            write_packed_rtree(self.conn, shadows, boxes[:, 0].astype(np.int64), boxes[:, 1:])
+            return
+        if moved:
+            self.conn.exec_driver_sql(_DELETE_CASE_BOX_SQL, [(case_id,) for case_id, _ in moved])
+            insert_rows(
+                self.conn,
+                cases_rtree_table,
+                [
+                    (case_id, min_x, max_x, min_y, max_y)
+                    for case_id, (min_x, min_y, max_x, max_y) in moved
+                    if min_x is not None
+                ],
+            )
+        if created:
+            self.conn.execute(
+                insert(cases_rtree_table).from_select(
+                    ["id", "min_x", "max_x", "min_y", "max_y"],
+                    select(
+                        cases_table.c.id,
+                        cases_table.c.min_x,
+                        cases_table.c.max_x,
+                        cases_table.c.min_y,
+                        cases_table.c.max_y,
+                    ).where(cases_table.c.id >= created[0], cases_table.c.min_x.is_not(None)),
+                )
+            )
+
+
+def _count_rows(conn: Connection, rows: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+
+
+def _decoded(payload: tuple[Any, ...]) -> dict[str, Any]:
+    """A stored payload (``_PAYLOAD``) with its JSON decoded, for ``describe_changes``."""
+    values = dict(zip(_PAYLOAD, payload, strict=True))
+    for name in ("measures", "organisations", "departments", "message"):
+        values[name] = json.loads(values[name])
+    return values
+
+
+def _finding(row: Row[Any]) -> CaseFinding:
+    """The finding a stored case holds."""
+    return CaseFinding(
+        pair_key=row.pair_key,
+        rule_id=row.rule_id,
+        relation=row.relation,
+        severity=row.severity,
+        subject_a=Subject(row.subject_a_kind, row.subject_a_ref, row.subject_a_layer),
+        subject_b=Subject(row.subject_b_kind, row.subject_b_ref, row.subject_b_layer),
+        geometry=shapely.from_wkb(row.geometry) if row.geometry is not None else None,
+        measures=json.loads(row.measures),
+        organisations=tuple(json.loads(row.organisations)),
+        departments=tuple(json.loads(row.departments)),
+        message=json.loads(row.message),
+        window_start=row.window_start,
+        window_end=row.window_end,
+    )
+
+
+def _case(
+    row: Row[Any],
+    comments: tuple[Comment, ...] = (),
+    history: tuple[HistoryEntry, ...] = (),
+    decisions: tuple[Decision, ...] = (),
+) -> CoordinationCase:
+    return CoordinationCase(
+        id=row.id,
+        finding=_finding(row),
+        status=CaseStatus(row.status),
+        status_reason=json.loads(row.status_reason),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        assignee=row.assignee,
+        due_date=row.due_date,
+        comments=comments,
+        history=history,
+        decisions=decisions,
+    )
+
+
+def load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
+    """A case with its comments, history and decisions, in the order they were written."""
+    row = conn.execute(select(cases_table).where(cases_table.c.id == case_id)).first()
+    if row is None:
+        return None
+    comments = conn.execute(
+        select(case_comments_table)
+        .where(case_comments_table.c.case_id == case_id)
+        .order_by(case_comments_table.c.at, case_comments_table.c.id)
+    ).all()
+    history = conn.execute(
+        select(case_history_table)
+        .where(case_history_table.c.case_id == case_id)
+        .order_by(case_history_table.c.at, case_history_table.c.id)
+    ).all()
+    return _case(
+        row,
+        tuple(Comment(id=c.id, at=c.at, by=c.by_user, text=c.text) for c in comments),
+        tuple(
+            HistoryEntry(at=h.at, by=h.by_user, event=HistoryEvent.stored(h.event, h.details))
+            for h in history
+        ),
+        load_decisions(conn, [case_id]).get(case_id, ()),
+    )
+
+
+def cases_of_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[CoordinationCase]:
+    """Listed cases: without comments and history, with the decisions of those that
+    have a current one (only proposed and agreed cases do)."""
+    decided = [row.id for row in rows if row.status in _DECIDED]
+    decisions = load_decisions(conn, decided)
+    return [_case(row, decisions=decisions.get(row.id, ())) for row in rows]
+
+
+_decisions = case_decisions_table.c
+_votes = case_votes_table.c
+
+
+def load_decisions(conn: Connection, case_ids: Sequence[int]) -> dict[int, tuple[Decision, ...]]:
+    """The decisions of these cases with their votes, oldest first, by case id."""
+    rows = []
+    for chunk in _chunks(case_ids):
+        rows.extend(
+            conn.execute(select(case_decisions_table).where(_decisions.case_id.in_(chunk))).all()
+        )
+    rows.sort(key=lambda row: row.id)
+    votes: dict[int, list[Vote]] = defaultdict(list)
+    for chunk in _chunks([row.id for row in rows]):
+        for vote in conn.execute(
+            select(case_votes_table).where(_votes.decision_id.in_(chunk))
+        ).all():
+            votes[vote.decision_id].append(
+                Vote(vote.organisation, VoteChoice(vote.choice), vote.reason, vote.by_user, vote.at)
+            )
+    for cast in votes.values():
+        cast.sort(key=lambda vote: (vote.at, vote.organisation))
+    decisions: dict[int, list[Decision]] = defaultdict(list)
+    for row in rows:
+        decisions[row.case_id].append(
+            Decision(
+                id=row.id,
+                kind=DecisionKind(row.kind),
+                text=row.text,
+                measures=tuple(json.loads(row.measures)),
+                proposed_by=row.proposed_by,
+                proposed_at=row.proposed_at,
+                state=DecisionState(row.state),
+                closed_at=row.closed_at,
+                votes=tuple(votes.get(row.id, ())),
+            )
+        )
+    return {case_id: tuple(items) for case_id, items in decisions.items()}
+
+
+def _chunks(ids: Sequence[int], size: int = 500) -> list[list[int]]:
+    """Ids in pieces small enough for one ``IN`` list."""
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+def _involves(kind: str, values: tuple[str, ...]) -> ColumnElement[bool]:
+    return cases_table.c.id.in_(
+        select(case_involvements_table.c.case_id).where(
+            case_involvements_table.c.kind == kind,
+            case_involvements_table.c.value.in_(values),
+        )
+    )
+
+
+def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
+    """WHERE terms for the filters of a case query (paging is the caller's)."""
+    conditions: list[ColumnElement[bool]] = []
+    if query.organisations:
+        conditions.append(_involves("organisation", query.organisations))
+    if query.departments:
+        conditions.append(_involves("department", query.departments))
+    for column_, values in (
+        (cases_table.c.relation, query.relations),
+        (cases_table.c.severity, query.severities),
+        (cases_table.c.rule_id, query.rule_ids),
+    ):
+        if values:
+            conditions.append(column_.in_(values))
+    if query.statuses:
+        conditions.append(cases_table.c.status.in_([CaseStatus(s).value for s in query.statuses]))
+    if query.subject is not None:
+        conditions.append(
+            or_(
+                cases_table.c.subject_a_key == query.subject,
+                cases_table.c.subject_b_key == query.subject,
+            )
+        )
+    if query.time_to is not None:
+        conditions.append(
+            or_(cases_table.c.window_start.is_(None), cases_table.c.window_start <= query.time_to)
+        )
+    if query.time_from is not None:
+        conditions.append(
+            or_(cases_table.c.window_end.is_(None), cases_table.c.window_end >= query.time_from)
+        )
+    if query.area is not None:
+        conditions.extend(area_conditions(query.area, cases_table, cases_rtree_table))
+    if query.filter is not None:
+        conditions.append(translate(query.filter, _CASE_TARGET))
+    return conditions
+
+
+_CASE_TARGET = Target(case_operand, spatial_test(cases_table, cases_rtree_table), CASE_ANY_OF)

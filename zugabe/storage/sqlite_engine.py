@@ -1,0 +1,492 @@
+"""What the parts of the SQLite store share: the connection, its transactions, and
+the helpers that write SQLite fast.
+
+Python's own sqlite3 module through SQLAlchemy Core, no SpatiaLite: the bounding boxes
+live in R*Tree virtual tables kept in step with their tables in the same transaction,
+and the exact spatial test is a shapely function registered on every connection
+(``AREA_TESTS``), so filtering, counting and paging all stay in one SQL statement.
+
+Durability and concurrency come from SQLite itself: WAL journal (readers
+never block the writer nor each other), ``synchronous=FULL`` (a committed
+write survives a power cut), and ``BEGIN IMMEDIATE`` for writes (a writer
+takes the write lock up front and waits for it, instead of failing on a
+lock upgrade halfway through).
+
+``SqliteBase`` holds the engines and gives every mixin of ``SqliteStore`` its
+``_read``/``_write`` connections and ``transaction``: a mixin inherits them
+instead of assuming that the class it is mixed into defines them.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import json.encoder
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+import shapely.errors
+import shapely.prepared
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Executable,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.sql.expression import TableClause
+
+from zugabe.errors import ConfigError, StorageError
+from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table, sqlite_sequence
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a writer waits for another writer before giving up."""
+
+_WRITE_OPTION = "zugabe_write"
+
+
+IMPORT_CACHE_KIB = 65_536
+"""Page cache of a connection while it writes a layer (SQLite's default is
+2 MiB): index pages of a big import then stay in memory instead of being
+spilled to the WAL and read back."""
+
+
+# Valid JSON only (no NaN), UTF-8 text as it is: attributes and reports are
+# read by people in the database too. One encoder, built once.
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False)
+
+
+def _row_json_encoder() -> Callable[[Any], str]:
+    """``_JSON.encode`` without rebuilding its C encoder for every row.
+
+    ``JSONEncoder.encode`` builds CPython's C accelerator anew on each call,
+    which for small attribute dicts costs more than the encoding: half of
+    the ~1.2 s that 500,000 rows take. The accelerator is an implementation
+    detail of the json module, so it is used only if it exists and answers
+    exactly like the public encoder (output, key order, NaN refused);
+    otherwise rows go through ``_JSON.encode``.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _JSON.encode
+    try:
+        accelerated = make(
+            None,  # no circular check, as check_circular=False
+            _JSON.default,
+            json.encoder.encode_basestring,  # ensure_ascii=False
+            None,  # indent
+            _JSON.key_separator,
+            _JSON.item_separator,
+            False,  # sort_keys
+            False,  # skipkeys
+            False,  # allow_nan
+        )
+
+        def encode(value: Any) -> str:
+            return "".join(accelerated(value, 0))
+
+        sample = {"z": [1, 2.5, None, True, -0.0, 1e300], 7: 'Zeile\n"ü" ✓', "a": {}}
+        if encode(sample) != _JSON.encode(sample):
+            return _JSON.encode
+        try:
+            encode({"nan": float("nan")})
+        except ValueError:
+            return encode
+    except Exception:  # any change of the private API: use the public one
+        pass
+    return _JSON.encode
+
+
+encode_row = _row_json_encoder()
+
+
+AREA_TESTS: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
+    # name of the SQL function → the test of (area, stored geometry)
+    "zugabe_intersects": shapely.intersects,
+    "zugabe_s_within": shapely.contains,  # the stored geometry lies within the area
+    "zugabe_s_contains": shapely.within,  # the stored geometry contains the area
+    "zugabe_s_equals": shapely.equals,
+    "zugabe_s_touches": shapely.touches,
+    "zugabe_s_overlaps": shapely.overlaps,
+    "zugabe_s_crosses": shapely.crosses,
+}
+"""The exact spatial tests a query can ask for (``zugabe_intersects`` for area queries,
+the others for CQL2's spatial functions); each implies that the boxes meet."""
+
+
+class _AreaTest:
+    """SQL function ``name(geometry_wkb, area_wkb)`` → 1 or 0, one of ``AREA_TESTS``.
+
+    One instance per connection and test (a connection serves one thread at a time),
+    remembering the last decoded and prepared area: a query passes the same
+    area for every candidate row, so it is parsed once, not once per row.
+    """
+
+    def __init__(self, test: Callable[[BaseGeometry, BaseGeometry], bool]) -> None:
+        self._test = test
+        self._area_wkb: bytes | None = None
+        self._area: BaseGeometry | None = None
+
+    def __call__(self, geometry_wkb: bytes | None, area_wkb: bytes | None) -> int:
+        if geometry_wkb is None or area_wkb is None:
+            return 0
+        if self._area is None or area_wkb != self._area_wkb:
+            area = shapely.from_wkb(area_wkb)
+            shapely.prepare(area)
+            self._area_wkb, self._area = area_wkb, area
+        geometry = shapely.from_wkb(geometry_wkb)
+        try:
+            return int(self._test(self._area, geometry))
+        except shapely.errors.GEOSException:
+            # Invalid input (e.g. a self-intersecting import) can make GEOS
+            # give up; answer for the repaired shapes rather than fail the query.
+            return int(self._test(shapely.make_valid(self._area), shapely.make_valid(geometry)))
+
+
+def _fold(text: object) -> object:
+    """SQL function ``zugabe_fold(text)``: Unicode case folding (SQLite's ``lower`` knows
+    ASCII only), for CQL2's ``CASEI``."""
+    return text.casefold() if isinstance(text, str) else text
+
+
+def _switch_to_wal(cursor: sqlite3.Cursor) -> str:
+    """Turn on WAL and return the journal mode now in effect.
+
+    Switching a new file to WAL needs an exclusive lock and SQLite does not
+    run the busy handler for it, so processes opening a new store together
+    would fail with "database is locked"; retry for the busy timeout instead.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return str(cursor.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    """Set up every new DBAPI connection the same way."""
+    # Let SQLAlchemy's "begin" hook emit BEGIN instead of sqlite3's legacy
+    # transaction control, which skips BEGIN before SELECT and DDL.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        mode = _switch_to_wal(cursor)
+        if str(mode).lower() != "wal":
+            raise StorageError(
+                f"the store cannot use write-ahead logging (journal mode is '{mode}'); "
+                "put the store file on a local file system"
+            )
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+    for name, test in AREA_TESTS.items():
+        dbapi_conn.create_function(name, 2, _AreaTest(test), deterministic=True)
+    dbapi_conn.create_function("zugabe_fold", 1, _fold, deterministic=True)
+
+
+def _on_begin(conn: Connection) -> None:
+    """Writers take the write lock at BEGIN; readers read a snapshot."""
+    if conn.get_execution_options().get(_WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def connect_engine(url: URL | str) -> Engine:
+    """An engine for a store file, every connection set up by ``_on_connect``.
+
+    Public so that tests and tools (backup, migration checks) talk to the
+    file exactly as the store does.
+    """
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def writing(engine: Engine) -> Engine:
+    """The same engine whose transactions take the write lock at BEGIN."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+def database_path(url: str) -> tuple[URL, Path]:
+    """Check that the URL names an SQLite file and return it parsed."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"invalid storage URL: {exc}") from exc
+    if parsed.get_backend_name() != "sqlite":
+        raise ConfigError(
+            f"the SQLite store needs a sqlite:/// URL, got scheme '{parsed.drivername}'"
+        )
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        raise ConfigError(
+            "the SQLite store needs a file, e.g. sqlite:////srv/zugabe/zugabe.sqlite; "
+            "in-memory databases are not supported"
+        )
+    if database.startswith("file:"):
+        raise ConfigError("SQLite URI file names are not supported; give a plain path")
+    return parsed, Path(database)
+
+
+def paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: int | None) -> Any:
+    """Order by id and page with a cursor: the same for every listing."""
+    statement = statement.order_by(id_column)
+    if after_id is not None:
+        statement = statement.where(id_column > after_id)
+    if limit is not None:
+        statement = statement.limit(limit)
+    return statement
+
+
+def area_conditions(
+    area: BaseGeometry,
+    rows: Table = projects_table,
+    rtree: Table = projects_rtree_table,
+    test: str = "zugabe_intersects",
+) -> list[ColumnElement[bool]]:
+    """Bounding-box candidates from the R*Tree, then the exact ``test``
+    (one of ``AREA_TESTS``, each true only where the boxes meet), last."""
+    if area.is_empty:
+        return [false()]
+    min_x, min_y, max_x, max_y = area.bounds
+    candidates = select(rtree.c.id).where(
+        rtree.c.max_x >= min_x,
+        rtree.c.min_x <= max_x,
+        rtree.c.max_y >= min_y,
+        rtree.c.min_y <= max_y,
+    )
+    exact = getattr(func, test)(rows.c.geometry, shapely.to_wkb(area)) == 1
+    inner = _inner_box(area) if test == "zugabe_intersects" else None
+    if inner is not None:
+        # A row whose box lies inside the area meets it: no geometry to decode. With a map
+        # view over 10,000 projects that is most of them.
+        x0, y0, x1, y1 = inner
+        inside = and_(
+            rows.c.min_x >= x0, rows.c.max_x <= x1, rows.c.min_y >= y0, rows.c.max_y <= y1
+        )
+        exact = or_(inside, exact)
+    return [rows.c.id.in_(candidates), exact]
+
+
+def spatial_test(rows: Table, rtree: Table) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
+    """CQL2's spatial functions on ``rows``: the R*Tree's candidates and the exact test;
+    ``S_DISJOINT`` is the negation of ``S_INTERSECTS`` (of rows that have a geometry)."""
+
+    def spatial(op: str, geometry: BaseGeometry) -> ColumnElement[bool]:
+        if op == "s_disjoint":
+            meets = and_(*area_conditions(geometry, rows, rtree))
+            return and_(rows.c.geometry.is_not(None), not_(meets))
+        test = "zugabe_intersects" if op == "s_intersects" else f"zugabe_{op}"
+        return and_(*area_conditions(geometry, rows, rtree, test))
+
+    return spatial
+
+
+def _inner_box(area: BaseGeometry) -> tuple[float, float, float, float] | None:
+    """An axis-aligned box inside ``area``: its bounds shrunk until contained, if that comes
+    soon (a reprojected lon/lat box is a slightly turned rectangle; a district is not)."""
+    min_x, min_y, max_x, max_y = area.bounds
+    prepared = shapely.prepared.prep(area)
+    for share in (0.0, 0.005, 0.01, 0.02, 0.05):
+        dx, dy = (max_x - min_x) * share, (max_y - min_y) * share
+        box = (min_x + dx, min_y + dy, max_x - dx, max_y - dy)
+        if prepared.contains(shapely.box(*box)):
+            return box
+    return None
+
+
+def driver_sql(statement: Executable) -> str:
+    """SQL text of a Core statement, compiled once for ``exec_driver_sql``.
+
+    Bulk writes pass plain tuples to the DBAPI's ``executemany``: through
+    ``Connection.execute`` with one dict per row, SQLAlchemy's per-row
+    parameter handling takes several times longer than SQLite itself.
+    """
+    return str(statement.compile(dialect=sqlite_dialect.dialect(paramstyle="qmark")))
+
+
+PARAMETERS_PER_INSERT = 640
+"""Bulk writes put as many rows into one multi-row INSERT as fit this many
+parameters (old SQLite builds allow 999): SQLite then steps once per
+statement instead of once per row, which makes inserts about a third faster."""
+
+
+@functools.cache
+def _insert_sql(table: TableClause, rows: int) -> str:
+    """INSERT of ``rows`` rows of all columns, as SQL text with positional parameters."""
+    if rows == 1:
+        return driver_sql(insert(table))
+    values = [{c.name: bindparam(f"{c.name}_{row}") for c in table.columns} for row in range(rows)]
+    return driver_sql(insert(table).values(values))
+
+
+def insert_rows(conn: Connection, table: TableClause, rows: list[tuple[Any, ...]]) -> None:
+    """Insert plain tuples (all columns, in table order) as fast as the DBAPI allows."""
+    per_statement = max(1, PARAMETERS_PER_INSERT // len(table.columns))
+    whole = len(rows) - len(rows) % per_statement
+    if whole:
+        conn.exec_driver_sql(
+            _insert_sql(table, per_statement),
+            [
+                tuple(itertools.chain.from_iterable(rows[start : start + per_statement]))
+                for start in range(0, whole, per_statement)
+            ],
+        )
+    if whole < len(rows):
+        conn.exec_driver_sql(_insert_sql(table, 1), rows[whole:])
+
+
+@contextmanager
+def _large_cache(conn: Connection) -> Iterator[None]:
+    """Give this pooled connection a big page cache for one bulk write only.
+
+    Set on the DBAPI connection, outside any transaction (through SQLAlchemy
+    it would begin one), and restored after the commit.
+    """
+    dbapi = conn.connection.driver_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    before = int(dbapi.execute("PRAGMA cache_size").fetchone()[0])
+    dbapi.execute(f"PRAGMA cache_size = {-int(IMPORT_CACHE_KIB):d}")
+    try:
+        yield
+    finally:
+        dbapi.execute(f"PRAGMA cache_size = {before:d}")
+
+
+def encode_json(value: Any, what: str) -> str:
+    """JSON text of attributes or a report; non-JSON values are the caller's bug."""
+    try:
+        return _JSON.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"{what} cannot be stored as JSON ({exc}); pass only str, int, float, bool, "
+            "None, lists and dicts with string keys (dates as ISO strings, missing "
+            "numbers as None, not NaN)"
+        ) from exc
+
+
+def next_id(conn: Connection, rows: Table) -> int:
+    """First free id of an AUTOINCREMENT table; the write lock keeps it free until commit.
+
+    Ids are assigned here, not by SQLite, so the R*Tree rows can be built
+    from the same arrays; AUTOINCREMENT's counter in ``sqlite_sequence``
+    still rules, so ids of deleted rows are never handed out again
+    (explicit ids above the counter move it on).
+    """
+    counter = conn.execute(
+        select(sqlite_sequence.c.seq).where(sqlite_sequence.c.name == rows.name)
+    ).scalar_one_or_none()
+    highest = conn.execute(select(func.max(rows.c.id))).scalar_one_or_none()
+    return max(int(counter or 0), int(highest or 0)) + 1
+
+
+def geometry_array(geometries: Sequence[BaseGeometry | None]) -> npt.NDArray[np.object_]:
+    array = np.empty(len(geometries), dtype=object)
+    array[:] = list(geometries)
+    return array
+
+
+class SqliteBase:
+    """The connections of a store file, shared by the mixins of ``SqliteStore``.
+
+    Connects to the file (creating its folder) but does not migrate: ``SqliteStore`` does.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed, self.path = database_path(url)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the folder for the store {self.path}: {exc}"
+            ) from exc
+        self._engine = connect_engine(parsed)
+        self._writer = writing(self._engine)
+        self._closed = False
+        self._ambient = threading.local()  # the connection of ``transaction``, per thread
+
+    @contextmanager
+    def transaction(self, *, bulk: bool = False) -> Iterator[None]:
+        """This thread's writes and reads in one write transaction (see the contract)."""
+        if getattr(self._ambient, "conn", None) is not None:
+            yield
+            return
+        with self._write(bulk) as conn:
+            self._ambient.conn = conn
+            try:
+                yield
+            finally:
+                self._ambient.conn = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._check_open()
+        ambient = getattr(self._ambient, "conn", None)
+        if ambient is not None:  # inside ``transaction``: see our own writes
+            yield ambient
+            return
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except DBAPIError as exc:
+            raise StorageError(f"cannot read the store: {exc.orig or exc}") from exc
+        except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
+            raise StorageError(f"cannot read the store: {exc}") from exc
+
+    @contextmanager
+    def _write(self, bulk: bool = False) -> Iterator[Connection]:
+        """A write transaction; ``bulk`` gives it a big page cache for a layer.
+
+        Inside ``transaction`` the ambient one is used: it commits (or rolls back) as one.
+        """
+        self._check_open()
+        ambient = getattr(self._ambient, "conn", None)
+        if ambient is not None:
+            yield ambient
+            return
+        try:
+            if not bulk:
+                with self._writer.begin() as conn:
+                    yield conn
+                return
+            with self._writer.connect() as conn, _large_cache(conn), conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise StorageError(f"cannot write the store: {exc.orig or exc}") from exc
+        except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
+            raise StorageError(f"cannot write the store: {exc}") from exc
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store {self.path} has been closed")
