@@ -1128,7 +1128,7 @@ notifications_table = Table(
 )
 
 # SQLite's own tables, written by the store only to bulk-load the R*Tree
-# (see ``zugabe.storage.sqlite``); not part of ``metadata``, which the schema
+# (see ``zugabe.storage.sqlite_rtree``); not part of ``metadata``, which the schema
 # test compares with the migrated file. Their layout is SQLite's documented
 # file format: https://sqlite.org/src/file?name=ext/rtree/rtree.c (header).
 sqlite_sequence = table("sqlite_sequence", column("name"), column("seq"))
