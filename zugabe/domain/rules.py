@@ -20,6 +20,7 @@ services and the tests' brute-force oracle.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -277,10 +278,36 @@ class Rule:
         """The layer key of subject b, or None for a project pair rule."""
         return self.b.layer if isinstance(self.b, LayerSelector) else None
 
+    @functools.cached_property
+    def placeholders(self) -> frozenset[str]:
+        """The values the rule's messages show, in either language: all a finding needs."""
+        return frozenset(
+            name
+            for template in (self.message.de, self.message.en)
+            for _literal, name in _template_parts(template)
+            if name is not None
+        )
+
     def render(self, lang: str, values: Mapping[str, object]) -> str:
         """The message in ``lang`` ("de" or "en") with its placeholders filled in."""
         template = self.message.de if lang == "de" else self.message.en
-        return _PLACEHOLDER.sub(lambda m: format_value(values.get(m.group(1))), template)
+        return "".join(
+            literal if name is None else literal + format_value(values.get(name))
+            for literal, name in _template_parts(template)
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A message template split once into (literal text, placeholder after it or None):
+    a batch run renders a quarter of a million messages in each language."""
+    parts: list[tuple[str, str | None]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append((template[position : match.start()], match.group(1)))
+        position = match.end()
+    parts.append((template[position:], None))
+    return tuple(parts)
 
 
 def format_value(value: object) -> str:

@@ -244,7 +244,7 @@ class CaseService:
         b = self._subject_object(finding.subject_b, index)
         assert a is not None and b is not None, finding.pair_key
         layer_title = self.definitions[rule.layer].title.de if rule.layer else None
-        values = message_values(finding, a, b, layer_title=layer_title)
+        values = message_values(finding, a, b, layer_title=layer_title, wanted=rule.placeholders)
         # The organisation answering for a layer's data is involved in its features' cases.
         responsible = self._live.responsible.get(rule.layer) if rule.layer and self._live else None
         involved = {o for o, _d in finding.involved if o}
