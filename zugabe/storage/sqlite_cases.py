@@ -16,7 +16,7 @@ import itertools
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -725,45 +725,57 @@ def _decoded(payload: tuple[Any, ...]) -> dict[str, Any]:
     return values
 
 
-def _finding(row: Row[Any]) -> CaseFinding:
-    """The finding a stored case holds."""
-    return CaseFinding(
-        pair_key=row.pair_key,
-        rule_id=row.rule_id,
-        relation=row.relation,
-        severity=row.severity,
-        subject_a=Subject(row.subject_a_kind, row.subject_a_ref, row.subject_a_layer),
-        subject_b=Subject(row.subject_b_kind, row.subject_b_ref, row.subject_b_layer),
-        geometry=shapely.from_wkb(row.geometry) if row.geometry is not None else None,
-        measures=json.loads(row.measures),
-        organisations=tuple(json.loads(row.organisations)),
-        departments=tuple(json.loads(row.departments)),
-        message=json.loads(row.message),
-        window_start=row.window_start,
-        window_end=row.window_end,
-    )
+_JSON_COLUMNS = ("measures", "organisations", "departments", "message", "status_reason")
 
 
-def _case(
-    row: Row[Any],
+def _cases(
+    rows: Sequence[Row[Any]],
+    decisions: Mapping[int, tuple[Decision, ...]],
     comments: tuple[Comment, ...] = (),
     history: tuple[HistoryEntry, ...] = (),
-    decisions: tuple[Decision, ...] = (),
-) -> CoordinationCase:
-    return CoordinationCase(
-        id=row.id,
-        finding=_finding(row),
-        status=CaseStatus(row.status),
-        status_reason=json.loads(row.status_reason),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
-        assignee=row.assignee,
-        due_date=row.due_date,
-        comments=comments,
-        history=history,
-        decisions=decisions,
-    )
+) -> list[CoordinationCase]:
+    """Stored cases decoded column by column: one WKB decode and one JSON parse per
+    column for a page, not one per case and column (a map view lists a few hundred)."""
+    if not rows:
+        return []
+    geometries = shapely.from_wkb(np.array([row.geometry for row in rows], dtype=object))
+    decoded = {
+        name: json.loads("[" + ",".join(getattr(row, name) for row in rows) + "]")
+        for name in _JSON_COLUMNS
+    }
+    return [
+        CoordinationCase(
+            id=row.id,
+            finding=CaseFinding(
+                pair_key=row.pair_key,
+                rule_id=row.rule_id,
+                relation=row.relation,
+                severity=row.severity,
+                subject_a=Subject(row.subject_a_kind, row.subject_a_ref, row.subject_a_layer),
+                subject_b=Subject(row.subject_b_kind, row.subject_b_ref, row.subject_b_layer),
+                geometry=geometry,
+                measures=measures,
+                organisations=tuple(organisations),
+                departments=tuple(departments),
+                message=message,
+                window_start=row.window_start,
+                window_end=row.window_end,
+            ),
+            status=CaseStatus(row.status),
+            status_reason=status_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+            assignee=row.assignee,
+            due_date=row.due_date,
+            comments=comments,
+            history=history,
+            decisions=decisions.get(row.id, ()),
+        )
+        for row, geometry, measures, organisations, departments, message, status_reason in zip(
+            rows, geometries, *decoded.values(), strict=True
+        )
+    ]
 
 
 def load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
@@ -781,15 +793,15 @@ def load_case(conn: Connection, case_id: int) -> CoordinationCase | None:
         .where(case_history_table.c.case_id == case_id)
         .order_by(case_history_table.c.at, case_history_table.c.id)
     ).all()
-    return _case(
-        row,
+    return _cases(
+        [row],
+        load_decisions(conn, [case_id]),
         tuple(Comment(id=c.id, at=c.at, by=c.by_user, text=c.text) for c in comments),
         tuple(
             HistoryEntry(at=h.at, by=h.by_user, event=HistoryEvent.stored(h.event, h.details))
             for h in history
         ),
-        load_decisions(conn, [case_id]).get(case_id, ()),
-    )
+    )[0]
 
 
 def cases_of_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[CoordinationCase]:
@@ -797,7 +809,7 @@ def cases_of_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[Coordinati
     have a current one (only proposed and agreed cases do)."""
     decided = [row.id for row in rows if row.status in _DECIDED]
     decisions = load_decisions(conn, decided)
-    return [_case(row, decisions=decisions.get(row.id, ())) for row in rows]
+    return _cases(rows, decisions)
 
 
 _decisions = case_decisions_table.c
