@@ -38,6 +38,7 @@ from zugabe.web import (
     webmap,
 )
 from zugabe.web.apidoc import MAX_ID
+from zugabe.web.fast_json import OrjsonProvider
 from zugabe.web.openapi import build_openapi
 
 
@@ -67,10 +68,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.json = OrjsonProvider(app)
     app.url_map.converters["int"] = BoundedInt  # before any route: ids in paths too
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
     services = Services.open(settings)
     app.extensions["zugabe"] = services
     refuse_demo_passwords(services)
