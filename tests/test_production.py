@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from zugabe.config import Settings
 
@@ -53,7 +54,7 @@ ADD_ADMIN = [ZUGABE, "users", "add", "admin", "--name", "Admin", "--role", "regi
 
 def _need(program: str | None, name: str) -> str:
     if program is None or not Path(program).exists():
-        pytest.fail(f"{name} is missing: `make nginx` installs it")
+        pytest.fail(f"{name} is missing: `make production` installs it")
     return program
 
 
@@ -490,6 +491,47 @@ def test_slow_connections_from_one_address_do_not_block_other_users(stack: Stack
     assert stack.request("GET", "/health", source=ATTACKER)[0] == 200
 
 
+def _documented_backup() -> list[str]:
+    """The commands of the SQLite backup in docs/administrators.md."""
+    section = (ROOT / "docs" / "administrators.md").read_text("utf-8").split("### Backups")[1]
+    block = section.split("```bash", 1)[1].split("```", 1)[0]
+    return [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_documented_backup_copies_the_store_while_it_serves(stack: Stack) -> None:
+    commands = _documented_backup()
+    assert len(commands) == 2 and all(c.startswith("sqlite3 ") for c in commands)
+    _need(shutil.which("sqlite3"), "sqlite3")
+    backups = stack.folder / "backups"
+    backups.mkdir()
+    instance = stack.folder / "instance"
+    for command in commands:
+        command = command.replace("/var/lib/zugabe", str(instance))
+        command = command.replace("/var/backups/zugabe", str(backups))
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (command, done.stderr)
+    assert done.stdout.strip() == "ok"  # the integrity check of the copy
+    (copy,) = backups.glob("zugabe-*.sqlite")
+    restored = stack.folder / "restored"
+    restored.mkdir()
+    copy.rename(restored / "zugabe.sqlite")
+    shutil.copy(instance / "secret_key", restored / "secret_key")
+    listed = subprocess.run(
+        [ZUGABE, "--instance", str(restored), "users", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "admin" in listed.stdout
+    verified = subprocess.run(
+        [ZUGABE, "--instance", str(restored), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_the_systemd_unit_is_valid_and_hardened(tmp_path: Path) -> None:
     analyze = _need(SYSTEMD_ANALYZE, "systemd-analyze")
     text = (DEPLOY / "systemd" / "zugabe.service").read_text("utf-8")
@@ -518,9 +560,50 @@ def test_the_systemd_unit_is_valid_and_hardened(tmp_path: Path) -> None:
     assert security.returncode == 0, f"exposure {level[1]}"
 
 
-def test_nginx_takes_bodies_as_large_as_zugabe_does() -> None:
-    """client_max_body_size is max_upload_bytes plus 1 MiB for the form around the file."""
+def _body_limits() -> tuple[int, int, list[str]]:
+    """The site's client_max_body_size in bytes (the server's, the uploads'), and the
+    patterns of the upload locations."""
     text = (DEPLOY / "nginx" / "zugabe.conf").read_text("utf-8")
-    size = re.search(r"^\s*client_max_body_size (\d+)m;", text, re.M)
-    assert size is not None
-    assert int(size[1]) * 1024 * 1024 == Settings().max_upload_bytes + 1024 * 1024
+    sizes = [
+        int(m) * 1024 * 1024 for m in re.findall(r"^\s*client_max_body_size (\d+)m;", text, re.M)
+    ]
+    locations = re.findall(r"^\s*location (~ \S+|= \S+) \{", text, re.M)
+    assert set(sizes[1:]) == {sizes[1]} and len(sizes) == len(locations) + 1
+    return sizes[0], sizes[1], locations
+
+
+def test_nginx_takes_bodies_as_large_as_zugabe_does(client: FlaskClient) -> None:
+    """client_max_body_size is ZUGABE's limit plus 1 MiB (for an upload: the form around the
+    file), so ZUGABE's own 413 answers; the large limit is only for the upload operations."""
+    settings = Settings()
+    server, uploads, locations = _body_limits()
+    assert server == settings.max_request_bytes + 1024 * 1024
+    assert uploads == settings.max_upload_bytes + 1024 * 1024
+    spec = client.get("/api/openapi.json").get_json()
+    upload_paths = [
+        path.replace("{key}", "trees")
+        for path, item in spec["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict)
+        and "multipart/form-data" in str(operation.get("requestBody"))
+    ]
+    assert sorted(upload_paths) == ["/api/layers/trees", "/api/projects/import"]
+    for path in upload_paths:
+        assert any(
+            re.search(pattern, path) if kind == "~" else pattern == path
+            for kind, pattern in (location.split(" ", 1) for location in locations)
+        ), path
+    for path in ["/api/projects", "/api/layers/trees/rollback", "/ogc/collections/projects/items"]:
+        assert not any(re.search(p.split(" ", 1)[1], path) for p in locations if p[0] == "~")
+
+
+def test_nginx_refuses_large_bodies_but_on_uploads(stack: Stack) -> None:
+    over = Settings().max_request_bytes + 2 * 1024 * 1024
+    authorization = {"Authorization": f"Bearer {stack.token}", "Content-Type": "text/plain"}
+    body = b"x" * over
+    assert stack.request("POST", "/api/projects", headers=authorization, body=body)[0] == 413
+    status, headers, _ = stack.request(
+        "POST", "/api/layers/trees", headers=authorization, body=body
+    )
+    assert status != 413  # taken by nginx, refused by ZUGABE for what it is
+    assert headers["Content-Type"] == "application/problem+json"
