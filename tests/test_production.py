@@ -15,11 +15,11 @@ address of its own, so the per-address limits are not theirs).
 
 from __future__ import annotations
 
-import getpass
 import grp
 import http.client
 import json
 import os
+import pwd
 import re
 import select
 import shutil
@@ -224,7 +224,7 @@ def _nginx_config(folder: Path, http_port: int, https_port: int, app_port: int) 
     main = folder / "nginx.conf"
     main.write_text(
         f"""
-user {getpass.getuser()} {grp.getgrgid(os.getgid()).gr_name};
+user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};
 worker_processes 1;
 daemon off;
 pid {folder}/nginx.pid;
