@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages browser gdal oidc qgis lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser gdal oidc qgis production lint format sample-data bench clean
 
 # A demo instance: the demo accounts' passwords are printed once by `zugabe demo`, and
 # only an instance with demo_instance set starts while they are in use.
@@ -14,7 +14,7 @@ run: install system-packages  ## create the venv, load the demo town, serve on h
 	$(BIN)/zugabe demo --source sample_data
 	ZUGABE_DEMO_INSTANCE=true $(BIN)/zugabe serve
 
-test: install-dev system-packages browser gdal oidc qgis  ## lint and run the whole test suite, browser tests included
+test: install-dev system-packages browser gdal oidc qgis production  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -127,6 +127,27 @@ qgis: oidc
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(QGIS_PACKAGES) >/dev/null; \
 	  else \
 	    echo "note: install the Debian packages $(QGIS_PACKAGES) for the QGIS tests (missing:$$missing)"; \
+	  fi; \
+	fi
+
+# The production test (tests/test_production.py) runs the shipped deploy/ files with the
+# real programs: Debian's nginx in front of `zugabe serve` (a certificate made by openssl),
+# systemd-analyze checking the unit, sqlite3 making the documented backup. Installed when we may (root with apt), else named;
+# the tests then fail with the same advice rather than skip. On a machine that runs
+# systemd, installing nginx also starts Debian's default site on port 80.
+PRODUCTION_PACKAGES := nginx openssl systemd sqlite3
+PRODUCTION_FILES    := /usr/sbin/nginx /usr/bin/openssl /usr/bin/systemd-analyze \
+                       /usr/bin/sqlite3
+
+# After qgis, so that `make -j test` never runs two apt-gets at once.
+production: qgis
+	@missing=""; for f in $(PRODUCTION_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(PRODUCTION_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PRODUCTION_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(PRODUCTION_PACKAGES) for the production test (missing:$$missing)"; \
 	  fi; \
 	fi
 

@@ -85,10 +85,12 @@ def test_operations_that_need_an_account_say_401_and_403(client: FlaskClient) ->
     guarded = 0
     for path, method, operation in operations(spec):
         security = operation.get("security", spec["security"])
-        if {} in security:  # open to anyone: the description, sign-in and unsubscribe pages
-            assert path in ("/api/openapi.json", "/api/docs", "/ogc/api") or path.startswith(
-                ("/login", "/logout", "/unsubscribe/")
-            ), (method, path)
+        if {} in security:  # open to anyone: the description, sign-in, unsubscribe, health
+            open_paths = ("/api/openapi.json", "/api/docs", "/ogc/api", "/health")
+            assert path in open_paths or path.startswith(("/login", "/logout", "/unsubscribe/")), (
+                method,
+                path,
+            )
             continue
         guarded += 1
         responses = operation["responses"]

@@ -152,6 +152,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     # pages and documents anyone may see
     "getMap": PAGE,
     "getOpenAPI": PUBLIC,
+    "getHealth": PUBLIC,  # load balancers and monitors have no account
     "getAPIDocs": PUBLIC,
     "getLoginPage": PUBLIC,
     "signIn": row(401, 401),  # a wrong password, whoever sends it
@@ -350,6 +351,7 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "getOgcAPIDescription": ("GET", "/ogc/api", {}),
         "getMap": ("GET", "/", {"headers": HTML}),
         "getOpenAPI": ("GET", "/api/openapi.json", {}),
+        "getHealth": ("GET", "/health", {}),
         "getAPIDocs": ("GET", "/api/docs", {}),
         "getLoginPage": ("GET", "/login", {}),
         "signIn": ("POST", "/login", {"data": _wrong_sign_in(world.clients[actor], actor)}),

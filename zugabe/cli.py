@@ -78,7 +78,12 @@ def serve(context: CliContext, host: str | None, port: int | None) -> None:
     settings = services.settings
     host, port = host or settings.host, port or settings.port
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=8, ident="")
+        # clear_untrusted_proxy_headers: waitress drops X-Forwarded-* by default, before the
+        # app's ProxyFix (setting proxy_hops) could trust nginx's; without proxy_hops nothing
+        # reads them.
+        server = waitress.create_server(
+            app, host=host, port=port, threads=8, ident="", clear_untrusted_proxy_headers=False
+        )
     except OSError as exc:  # one line, exit 2 (``main``), not a traceback
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     # Loading every project and layer feature for detection takes seconds with a big store:

@@ -119,6 +119,11 @@ class CaseService:
                 self._live = None
                 raise
 
+    @property
+    def index_warm(self) -> bool:
+        """Whether the live index is built (else the next save builds it first)."""
+        return self._live is not None
+
     def warm_up(self) -> None:
         """Build the live index now (the server does it at start, in the background), so
         the first save does not pay for loading every project and layer feature."""

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter, Map
 from zugabe.config import load_settings
 from zugabe.errors import ConfigError
 from zugabe.services import Services
+from zugabe.services.health import HealthService
 from zugabe.services.ogc import OgcService
 from zugabe.web import (
     accounts,
@@ -21,6 +22,7 @@ from zugabe.web import (
     desk,
     docs,
     exports,
+    health,
     imports,
     inbox,
     jobs,
@@ -77,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.configure(app, settings)
     auth.register(app)
     app.extensions["zugabe_ogc"] = OgcService(services)
+    app.extensions["zugabe_health"] = HealthService(services.store, services.cases)
     app.extensions["zugabe_openapi"] = build_openapi(
         services.vocabulary, services.layers.definitions, settings
     )
@@ -101,6 +104,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(search.blueprint)
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(ogc.blueprint)
+    app.register_blueprint(health.blueprint)
     return app
 
 

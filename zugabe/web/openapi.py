@@ -30,6 +30,7 @@ from zugabe.web import (
     accounts,
     desk,
     exports,
+    health,
     imports,
     inbox,
     jobs,
@@ -640,6 +641,7 @@ def build_openapi(
         | search.openapi_paths()
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
+        | health.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
         | ogc.openapi_paths(settings, ogc_crs_uris(settings), sorted(definitions))
     )
@@ -896,6 +898,8 @@ PUBLIC_PATHS = frozenset(
         "/login/oidc/callback",
         "/unsubscribe/{token}",
         "/ogc/api",
+        "/health",
     }
 )
-"""What anyone may read, signed in or not: the description of the API itself."""
+"""What anyone may read, signed in or not: the description of the API itself, and
+whether the service is up."""
