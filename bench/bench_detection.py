@@ -117,13 +117,14 @@ LAST_DAY = date(2032, 12, 31).toordinal()
 class Region:
     """The jittered street grid every generated geometry is placed on."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, blocks: int = CELLS) -> None:
         self.rng = rng
-        steps = np.arange(CELLS + 1) * BLOCK
+        self.blocks = blocks  # per side: CELLS, or more for a larger region (bench_scale)
+        steps = np.arange(blocks + 1) * BLOCK
         gx, gy = np.meshgrid(X0 + steps, Y0 + steps, indexing="ij")
-        jitter = np.clip(rng.normal(0, 8, size=(CELLS + 1, CELLS + 1, 2)), -25, 25)
+        jitter = np.clip(rng.normal(0, 8, size=(blocks + 1, blocks + 1, 2)), -25, 25)
         self.nodes = np.stack([gx, gy], axis=-1) + jitter  # [i, j] -> (x, y)
-        i, j = np.meshgrid(np.arange(CELLS), np.arange(CELLS + 1), indexing="ij")
+        i, j = np.meshgrid(np.arange(blocks), np.arange(blocks + 1), indexing="ij")
         horizontal = (self.nodes[i, j], self.nodes[i + 1, j])
         vertical = (self.nodes[j, i], self.nodes[j, i + 1])
         self.edge_a = np.concatenate([horizontal[0].reshape(-1, 2), vertical[0].reshape(-1, 2)])
@@ -145,11 +146,11 @@ class Region:
         """Lines along 1–max_blocks consecutive block edges, shifted sideways by ``offsets``."""
         rng = self.rng
         k = rng.integers(1, max_blocks + 1, n)
-        i, j = rng.integers(0, CELLS + 1, n), rng.integers(0, CELLS + 1, n)
+        i, j = rng.integers(0, self.blocks + 1, n), rng.integers(0, self.blocks + 1, n)
         horizontal = rng.random(n) < 0.5
         sign = rng.choice([-1, 1], n)
         start = np.where(horizontal, i, j)
-        sign = np.where((start + sign * k > CELLS) | (start + sign * k < 0), -sign, sign)
+        sign = np.where((start + sign * k > self.blocks) | (start + sign * k < 0), -sign, sign)
         owner = np.repeat(np.arange(n), k + 1)
         step = np.arange(len(owner)) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
         di = np.where(horizontal, sign, 0)[owner] * step
@@ -174,14 +175,15 @@ class Region:
         return shapely.polygons(np.concatenate([coords, coords[:, :1]], axis=1))
 
     def uniform_points(self, n: int) -> np.ndarray:
+        size = self.blocks * BLOCK
         return np.column_stack(
-            [self.rng.uniform(X0, X0 + SIZE, n), self.rng.uniform(Y0, Y0 + SIZE, n)]
+            [self.rng.uniform(X0, X0 + size, n), self.rng.uniform(Y0, Y0 + size, n)]
         )
 
     def cells(self, n: int, size: int = 1, shrink: float = 0.85) -> np.ndarray:
         """Random blocks (size × size of them), shrunk towards their centre."""
-        i = self.rng.integers(0, CELLS - size + 1, n)
-        j = self.rng.integers(0, CELLS - size + 1, n)
+        i = self.rng.integers(0, self.blocks - size + 1, n)
+        j = self.rng.integers(0, self.blocks - size + 1, n)
         ring = np.stack(
             [
                 self.nodes[i, j],
@@ -373,7 +375,7 @@ def generate_layers(region: Region, total: int, definitions: dict) -> dict[str, 
     )
 
     n = counts["green_roof_potential"]
-    centres = region.nodes[rng.integers(0, CELLS, n), rng.integers(0, CELLS, n)]
+    centres = region.nodes[rng.integers(0, region.blocks, n), rng.integers(0, region.blocks, n)]
     centres = centres + rng.uniform(25, 75, (n, 2))
     add(
         "green_roof_potential",
@@ -432,7 +434,7 @@ def generate_layers(region: Region, total: int, definitions: dict) -> dict[str, 
 
     n = counts["cso_catchments"]
     side = max(1, math.ceil(math.sqrt(n)))
-    step = SIZE / side
+    step = region.blocks * BLOCK / side
     k = np.arange(n)
     centres = np.column_stack([X0 + (k % side + 0.5) * step, Y0 + (k // side + 0.5) * step])
     add(
@@ -448,10 +450,16 @@ def generate_layers(region: Region, total: int, definitions: dict) -> dict[str, 
 
 
 def synthetic_region(
-    seed: int, n_projects: int, n_features: int, vocabulary: Vocabulary, definitions: dict
+    seed: int,
+    n_projects: int,
+    n_features: int,
+    vocabulary: Vocabulary,
+    definitions: dict,
+    size_factor: float = 1.0,
 ) -> tuple[list[Project], dict[str, list[LayerFeature]]]:
-    """The seeded region of the module docstring: projects (ids 1…n) and layer features."""
-    region = Region(np.random.default_rng(seed))
+    """The seeded region of the module docstring: projects (ids 1…n) and layer features;
+    ``size_factor`` stretches its side (2: 60 × 60 km for four times the data)."""
+    region = Region(np.random.default_rng(seed), round(CELLS * size_factor))
     layers = generate_layers(region, n_features, definitions)
     anchors = {
         "green_roof": (_centres(layers["green_roof_potential"]), 0.0, 3.0),
