@@ -56,19 +56,27 @@ def _shifted(feature: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return feature | {"geometry": json.loads(shapely.to_geojson(moved))}
 
 
-def _import_layers(services: Services, folder: Path, rng: random.Random) -> None:
+def _import_layers(
+    services: Services, folder: Path, rng: random.Random, wrote: Callable[[], None]
+) -> None:
     moved = _moved_trees(folder)
     while True:
         for path in (moved, TREES):
             services.layers.import_file(path, "trees", ADMIN)
+            wrote()
 
 
-def _import_projects(services: Services, folder: Path, rng: random.Random) -> None:
+def _import_projects(
+    services: Services, folder: Path, rng: random.Random, wrote: Callable[[], None]
+) -> None:
     while True:
         services.projects.create_many([_shifted(f, rng) for f in rng.sample(PROJECTS, 8)], ADMIN)
+        wrote()
 
 
-def _save_storm(services: Services, folder: Path, rng: random.Random) -> None:
+def _save_storm(
+    services: Services, folder: Path, rng: random.Random, wrote: Callable[[], None]
+) -> None:
     ids = [p.id for p in services.store.list_projects(ProjectQuery())]
     while True:
         if rng.random() < 0.2:
@@ -77,20 +85,28 @@ def _save_storm(services: Services, folder: Path, rng: random.Random) -> None:
             project_id = rng.choice(ids)
             patch = {"geometry": _shifted(rng.choice(PROJECTS), rng)["geometry"]}
             services.projects.patch(project_id, patch, ADMIN, None)
+        wrote()
 
 
-WRITERS: dict[str, Callable[[Services, Path, random.Random], None]] = {
+Writer = Callable[[Services, Path, random.Random, Callable[[], None]], None]
+WRITERS: dict[str, Writer] = {
     "layer import": _import_layers,
     "project import": _import_projects,
     "save storm": _save_storm,
 }
 
 
-def _writer(instance: str, scenario: str, seed: int, ready: Any) -> None:
-    """The process that is killed: opens the instance and writes until it dies."""
+def _writer(instance: str, scenario: str, seed: int, ready: Any, writes: Any) -> None:
+    """The process that is killed: opens the instance and writes until it dies, counting
+    its committed writes in ``writes``."""
     services = _open(Path(instance))
     ready.set()
-    WRITERS[scenario](services, Path(instance).parent, random.Random(seed))
+
+    def wrote() -> None:
+        with writes.get_lock():
+            writes.value += 1
+
+    WRITERS[scenario](services, Path(instance).parent, random.Random(seed), wrote)
 
 
 @pytest.mark.parametrize("scenario", list(WRITERS))
@@ -99,12 +115,19 @@ def test_after_a_kill_the_cases_match_a_fresh_detection(demo_instance: Path, sce
     rng = random.Random(f"crash-{scenario}")
     revisions = []
     for _round in range(ROUNDS):
-        ready = context.Event()
+        ready, writes = context.Event(), context.Value("i", 0)
         seed = rng.randrange(2**32)
-        writer = context.Process(target=_writer, args=(str(demo_instance), scenario, seed, ready))
+        writer = context.Process(
+            target=_writer, args=(str(demo_instance), scenario, seed, ready, writes)
+        )
         writer.start()
         assert ready.wait(60), "the writer did not start"
         time.sleep(rng.uniform(0.05, 1.0))
+        if _round % 2:  # every other round dies only after a write landed, however busy the
+            deadline = time.monotonic() + 60  # machine: the rounds test something
+            while writes.value == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.3))  # and then at a random moment of the next one
         os.kill(writer.pid, signal.SIGKILL)
         writer.join()
         assert writer.exitcode == -signal.SIGKILL, "the writer stopped before it was killed"

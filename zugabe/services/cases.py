@@ -230,8 +230,7 @@ class CaseService:
         """Every pair under every rule; cases created, updated, obsoleted (after a layer
         import or a bulk import, whose own permission was checked; inside their
         transaction, within ``writing``)."""
-        with self._lock:
-            index = self._rebuild()
+        index = self._current_index()  # rebuilt when the store changed (an import did)
         findings = detect_all(index, self.rules)
         sync = self.store.sync_cases(
             self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
