@@ -577,6 +577,20 @@ class RevisionContract:
         store.delete_project(p.id, "bob", None)
         assert store.revision() == start + 6
 
+    def test_the_change_log_names_what_each_revision_changed(self, store: Store) -> None:
+        start = store.revision()
+        [p] = store.add_projects([new(at(5, 5))])
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])
+        store.delete_project(p.id, "bob", None)
+        changes = store.changes_since(start)
+        assert [(c.revision - start, c.kind, c.ref) for c in changes] == [
+            (1, "project", str(p.id)),
+            (2, "layer", "sewer_sections"),
+            (3, "project", str(p.id)),
+        ]
+        assert store.changes_since(start + 2) == changes[2:]
+        assert store.changes_since(store.revision()) == []
+
     def test_reads_failures_and_cases_leave_it_alone(self, store: Store) -> None:
         [p] = store.add_projects([new(at(5, 5))])
         before = store.revision()

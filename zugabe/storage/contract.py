@@ -772,6 +772,16 @@ class NotificationStore(ABC):
         longer waiting afterwards; none when that day's digest was taken already."""
 
 
+@dataclass(frozen=True)
+class StoreChange:
+    """One entry of the change log: revision ``revision`` wrote, updated or deleted the
+    project (``kind`` "project", ``ref`` its id) or the layer (``kind`` "layer", its key)."""
+
+    revision: int
+    kind: str
+    ref: str
+
+
 class Store(
     ProjectStore,
     LayerStore,
@@ -791,6 +801,14 @@ class Store(
         Each project written, updated or deleted and each layer version written or removed
         adds one, in the same transaction. Whoever keeps projects or features in memory (the
         detection index) compares it to know whether anything changed behind its back.
+        """
+
+    @abstractmethod
+    def changes_since(self, revision: int) -> list[StoreChange]:
+        """What each revision after ``revision`` changed, oldest first.
+
+        The log is bounded: when the first entry is not ``revision + 1``, older entries were
+        trimmed and the caller must start over (reload everything).
         """
 
     @abstractmethod

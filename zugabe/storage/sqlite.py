@@ -12,7 +12,8 @@ tests, helpers for bulk writes):
 - ``sqlite_desk``: work on cases, decisions, votes, the inbox;
 - ``sqlite_accounts``: accounts, tokens, sessions and the audit log;
 - ``sqlite_mail``: the outbox of e-mails; ``sqlite_notifications``: watch areas and
-  notifications.
+  notifications;
+- ``sqlite_changes``: the log of what each revision changed (written by triggers).
 
 CQL2 filters become SQL in ``sqlite_filter``.
 """
@@ -26,6 +27,7 @@ from zugabe.errors import StorageError
 from zugabe.storage.contract import Store
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_cases import SqliteCases
+from zugabe.storage.sqlite_changes import SqliteChanges
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_layers import SqliteLayers
 from zugabe.storage.sqlite_mail import SqliteMail
@@ -39,6 +41,7 @@ class SqliteStore(
     SqliteLayers,
     SqliteCases,
     SqliteAccountsAndAudit,
+    SqliteChanges,
     SqliteDesk,
     SqliteMail,
     SqliteNotifications,

@@ -629,6 +629,38 @@ def _create_notifications(conn: Connection) -> None:
     )
 
 
+def _create_change_log(conn: Connection) -> None:
+    # What each revision changed, written by the same triggers that count revisions, so
+    # that a process whose detection index is behind reloads only the changed projects.
+    # The triggers trim the log as they write, to its last 10,000 entries: it stays bounded
+    # whoever writes, and a reader further behind finds it trimmed and starts over.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE store_changes (
+            revision INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL
+        )
+        """
+    )
+    for source, kind, ref in (("projects", "project", "id"), ("layers", "layer", "key")):
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            name = f"{source}_{event.lower()}_revision"
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            conn.exec_driver_sql(
+                f"""
+                CREATE TRIGGER {name} AFTER {event} ON {source}
+                BEGIN
+                    UPDATE store_revision SET revision = revision + 1 WHERE id = 1;
+                    INSERT INTO store_changes (revision, kind, ref)
+                        SELECT revision, '{kind}', {row}.{ref} FROM store_revision WHERE id = 1;
+                    DELETE FROM store_changes WHERE revision <=
+                        (SELECT revision FROM store_revision WHERE id = 1) - 10000;
+                END
+                """
+            )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -649,6 +681,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     ),
     MigrationStep(12, "the organisation responsible for a layer", _add_layer_responsibility),
     MigrationStep(13, "watch areas and notifications", _create_notifications),
+    MigrationStep(14, "a log of what each revision changed", _create_change_log),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -998,6 +1031,14 @@ store_revision_table = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("revision", Integer, nullable=False),
+)
+
+store_changes_table = Table(
+    "store_changes",
+    metadata,
+    Column("revision", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("ref", Text, nullable=False),
 )
 
 
