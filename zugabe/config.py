@@ -269,6 +269,12 @@ class Settings(BaseModel):
     )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `zugabe serve` (gunicorn), each with 8 request threads.",
+    )
 
     @field_validator("region_bbox", "allowed_hosts", mode="before")
     @classmethod
