@@ -27,9 +27,11 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def send(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body)
-        self.connection.request(method, path, body=data, headers=self.headers)
+        self.connection.request(method, path, body=data, headers=self.headers | (headers or {}))
         response = self.connection.getresponse()
         text = response.read()
         return response.status, json.loads(text) if text else None
@@ -65,7 +67,7 @@ def test_two_workers_writing_in_turn_leave_the_cases_of_a_fresh_batch_run(
     demo_instance: Path,
 ) -> None:
     token = write_token(demo_instance, "h.planner")
-    write_token(demo_instance, "r.admin")  # the account of the batch run
+    admin_token = write_token(demo_instance, "r.admin")  # the account of the batch runs
     with serving(demo_instance, ["--workers", "2"]) as (server, port):
         a, b = one_client_per_worker(server.pid, port, token)
         status, road = a.send("POST", "/api/projects", feature(line(0)))
@@ -90,6 +92,17 @@ def test_two_workers_writing_in_turn_leave_the_cases_of_a_fresh_batch_run(
         met = str(rules_of(again))
         assert f"project:{far['id']}" in met and f"project:{beside.id}" in met
         assert f"project:{trench['id']}" not in met
+        # A batch run as a job, started through one worker and followed through the other.
+        admin = {"Authorization": f"Bearer {admin_token}", "Prefer": "respond-async"}
+        status, job = a.send("POST", "/api/cases/detect", headers=admin)
+        assert status == 202, job
+        for _ in range(400):
+            status, seen = b.send("GET", f"/api/jobs/{job['id']}", headers=admin)
+            assert status == 200, seen
+            if seen["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert seen["state"] == "done" and seen["result"]["created"] == 0, seen
     # A fresh batch run over the store finds exactly the cases the workers left.
     batch = subprocess.run(
         [ZUGABE, "--instance", str(demo_instance), "--user", "r.admin", "detect", "--all"],

@@ -27,6 +27,7 @@ from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
+from zugabe.domain.jobs import Job
 from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
@@ -772,6 +773,31 @@ class NotificationStore(ABC):
         longer waiting afterwards; none when that day's digest was taken already."""
 
 
+class JobStore(ABC):
+    """Jobs run beside serving, readable by every process of the instance.
+
+    Each write commits at once and is seen by every process, also while the calling thread
+    holds a ``transaction`` (a job's own work holds one for its whole length, and reports
+    its progress from inside it).
+    """
+
+    @abstractmethod
+    def save_job(self, job: Job) -> None:
+        """Write the job as it is now (a new one or a newer state of it)."""
+
+    @abstractmethod
+    def beat_jobs(self, job_ids: Sequence[str], at: datetime) -> None:
+        """The process running these jobs is alive at ``at``."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job | None:
+        """The job as last written, None if there is none by this id."""
+
+    @abstractmethod
+    def trim_jobs(self, keep: int) -> None:
+        """Forget finished jobs but the ``keep`` newest; unfinished ones stay."""
+
+
 @dataclass(frozen=True)
 class StoreChange:
     """One entry of the change log: revision ``revision`` wrote, updated or deleted the
@@ -790,6 +816,7 @@ class Store(
     AuditStore,
     MailStore,
     NotificationStore,
+    JobStore,
     ABC,
 ):
     """Everything a backend stores; ``open_store`` returns one."""

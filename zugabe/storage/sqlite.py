@@ -13,7 +13,8 @@ tests, helpers for bulk writes):
 - ``sqlite_accounts``: accounts, tokens, sessions and the audit log;
 - ``sqlite_mail``: the outbox of e-mails; ``sqlite_notifications``: watch areas and
   notifications;
-- ``sqlite_changes``: the log of what each revision changed (written by triggers).
+- ``sqlite_changes``: the log of what each revision changed (written by triggers);
+- ``sqlite_jobs``: jobs, in a file of their own beside the store file.
 
 CQL2 filters become SQL in ``sqlite_filter``.
 """
@@ -29,6 +30,7 @@ from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_cases import SqliteCases
 from zugabe.storage.sqlite_changes import SqliteChanges
 from zugabe.storage.sqlite_desk import SqliteDesk
+from zugabe.storage.sqlite_jobs import SqliteJobs
 from zugabe.storage.sqlite_layers import SqliteLayers
 from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_notifications import SqliteNotifications
@@ -43,6 +45,7 @@ class SqliteStore(
     SqliteAccountsAndAudit,
     SqliteChanges,
     SqliteDesk,
+    SqliteJobs,
     SqliteMail,
     SqliteNotifications,
     Store,
