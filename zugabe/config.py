@@ -160,10 +160,11 @@ class Settings(BaseModel):
         description="Failed sign-ins allowed per client address (flask-limiter syntax).",
     )
     rate_limit_storage: str = Field(
-        default="memory://",
+        default="store",
         description=(
-            "Where the sign-in limits are counted (flask-limiter storage URI); memory:// "
-            "counts per process, redis://… across workers."
+            "Where the sign-in limits are counted: store (ZUGABE's store, shared by all "
+            "worker processes) or a flask-limiter storage URI (memory:// per process, "
+            "redis://…)."
         ),
     )
     allowed_hosts: tuple[str, ...] = Field(

@@ -773,6 +773,25 @@ class NotificationStore(ABC):
         longer waiting afterwards; none when that day's digest was taken already."""
 
 
+class ThrottleStore(ABC):
+    """Failed sign-ins by throttle key (an account, a client address), for the moving
+    windows of the sign-in throttle: every process on the store counts the same."""
+
+    @abstractmethod
+    def add_attempts(self, key: str, at: float, count: int, limit: int, window: float) -> bool:
+        """Record ``count`` attempts at ``at`` (seconds since the epoch) unless that would
+        make more than ``limit`` within the ``window`` seconds before ``at``; whether they
+        were recorded. Attempts older than the window are forgotten."""
+
+    @abstractmethod
+    def attempts_since(self, key: str, since: float) -> tuple[float | None, int]:
+        """The oldest attempt after ``since`` (None without any) and how many there are."""
+
+    @abstractmethod
+    def forget_attempts(self, key: str | None = None) -> None:
+        """Forget the attempts of ``key``, or (None) of every key."""
+
+
 class JobStore(ABC):
     """Jobs run beside serving, readable by every process of the instance.
 
@@ -817,6 +836,7 @@ class Store(
     MailStore,
     NotificationStore,
     JobStore,
+    ThrottleStore,
     ABC,
 ):
     """Everything a backend stores; ``open_store`` returns one."""

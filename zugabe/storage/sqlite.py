@@ -14,7 +14,8 @@ tests, helpers for bulk writes):
 - ``sqlite_mail``: the outbox of e-mails; ``sqlite_notifications``: watch areas and
   notifications;
 - ``sqlite_changes``: the log of what each revision changed (written by triggers);
-- ``sqlite_jobs``: jobs, in a file of their own beside the store file.
+- ``sqlite_jobs``: jobs, in a file of their own beside the store file;
+- ``sqlite_throttle``: failed sign-ins, counted for the sign-in throttle.
 
 CQL2 filters become SQL in ``sqlite_filter``.
 """
@@ -36,6 +37,7 @@ from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_projects import SqliteProjects
 from zugabe.storage.sqlite_schema import migrate, read_version, store_revision_table
+from zugabe.storage.sqlite_throttle import SqliteThrottle
 
 
 class SqliteStore(
@@ -48,6 +50,7 @@ class SqliteStore(
     SqliteJobs,
     SqliteMail,
     SqliteNotifications,
+    SqliteThrottle,
     Store,
 ):
     """Projects, thematic layers and coordination cases in one SQLite file.

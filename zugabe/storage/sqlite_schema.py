@@ -661,6 +661,22 @@ def _create_change_log(conn: Connection) -> None:
             )
 
 
+def _create_sign_in_attempts(conn: Connection) -> None:
+    # The sign-in throttle's moving windows, shared by every process on the store: one row
+    # per failed sign-in and throttle key (an account, a client address).
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE sign_in_attempts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_sign_in_attempts_key_at ON sign_in_attempts (key, at)")
+    conn.exec_driver_sql("CREATE INDEX ix_sign_in_attempts_at ON sign_in_attempts (at)")
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -682,6 +698,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(12, "the organisation responsible for a layer", _add_layer_responsibility),
     MigrationStep(13, "watch areas and notifications", _create_notifications),
     MigrationStep(14, "a log of what each revision changed", _create_change_log),
+    MigrationStep(15, "failed sign-ins counted for the throttle", _create_sign_in_attempts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -1031,6 +1048,14 @@ store_revision_table = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("revision", Integer, nullable=False),
+)
+
+sign_in_attempts_table = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 store_changes_table = Table(
