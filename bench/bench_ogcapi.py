@@ -6,14 +6,16 @@ random district-sized views, ZUGABE serves ≥ 1.5× the requests per second of 
 
 Data: the seeded projects of ``bench_detection.py`` (``synthetic_region``, ``--seed``), written
 (a) into ZUGABE's SQLite store in a temporary instance folder, served by ``zugabe serve``
-(waitress, 8 threads) in a child process with a read token; (b)/(c) into a throwaway
+(gunicorn, 8 threads per worker; ``--zugabe-workers 1,2`` measures one run per number of
+worker processes) in a child process with a read token; (b)/(c) into a throwaway
 PostgreSQL 15 + PostGIS 3 cluster (``postgis_baseline.py``; table ``projects``: id, the
 attributes, geometry in EPSG:4326 with a GiST index, VACUUM ANALYZEd; rows copied with bound
-values), served by pygeoapi's PostgreSQL provider under waitress (8 threads, as ZUGABE) and by
-tipg under uvicorn, each in its own venv under ``bench/.venvs`` (``ogc_servers.py``). Storing
-lon/lat spares both the reprojection that ZUGABE does per request (it stores EPSG:25832):
-the comparison is their best case. All servers listen on loopback; the clients are threads of
-this process, each with its own keep-alive connection, reading whole responses.
+values), served by pygeoapi's PostgreSQL provider under waitress (8 threads, as one ZUGABE
+worker) and by tipg under uvicorn, each in its own venv under ``bench/.venvs``
+(``ogc_servers.py``). Storing lon/lat spares both the reprojection that ZUGABE does per
+request (it stores EPSG:25832): the comparison is their best case. All servers listen on
+loopback; the clients are threads of this process, each with its own keep-alive connection,
+reading whole responses.
 
 Views: ``--views`` seeded squares of 2 × 2 km (about a district of the demo town) with centres
 uniform in the region, as CRS84 ``bbox``; every server gets the same views in the same order.
@@ -25,6 +27,7 @@ If ZUGABE has no ``/ogc`` yet, it is skipped with a message and the others still
 
     .venv/bin/python bench/bench_ogcapi.py            # 50,000 projects
     .venv/bin/python bench/bench_ogcapi.py --quick    # 5,000 projects, fewer requests
+    .venv/bin/python bench/bench_ogcapi.py --servers zugabe --zugabe-workers 1,2
 """
 
 from __future__ import annotations
@@ -191,9 +194,8 @@ def measure(target: Target, args: argparse.Namespace, boxes: list[str]) -> Figur
 # --------------------------------------------------------------------------- the servers
 
 
-@contextmanager
-def zugabe_server(projects: list[Project], folder: Path) -> Iterator[Target | None]:
-    """ZUGABE's store with the projects, ``zugabe serve`` on a free port; None if no /ogc."""
+def zugabe_instance(projects: list[Project], folder: Path) -> tuple[Path, dict[str, str]]:
+    """ZUGABE's store with the projects and a read token: the instance and the headers."""
     instance = folder / "instance"
     app = create_app({"instance_path": instance})
     services: Services = app.extensions["zugabe"]
@@ -208,12 +210,19 @@ def zugabe_server(projects: list[Project], folder: Path) -> Iterator[Target | No
     )
     _token, secret = services.accounts.create_token(SYSTEM, "bench.reader", "bench", Scope.READ)
     services.close()
+    return instance, {"Authorization": f"Bearer {secret}", "Accept": "application/geo+json"}
+
+
+@contextmanager
+def zugabe_server(instance: Path, headers: dict[str, str], workers: int) -> Iterator[Target | None]:
+    """``zugabe serve --workers N`` of the instance on a free port; None if no /ogc."""
     port = free_port()
     zugabe = Path(sys.executable).parent / "zugabe"
-    headers = {"Authorization": f"Bearer {secret}", "Accept": "application/geo+json"}
     command = [str(zugabe), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
     env = {"ZUGABE_INSTANCE_PATH": str(instance)}
-    with running("zugabe", command, f"http://127.0.0.1:{port}", probe="/", env=env) as server:
+    name = "zugabe" if workers == 1 else f"zugabe×{workers}"
+    with running(name, command, f"http://127.0.0.1:{port}", probe="/", env=env) as server:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.request("GET", "/ogc/collections/projects?f=json", headers=headers)
         status = conn.getresponse().status
@@ -320,6 +329,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--servers", default="zugabe,pygeoapi,tipg")
     parser.add_argument("--quick", action="store_true", help="5,000 projects, 60/160 requests")
+    parser.add_argument(
+        "--zugabe-workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="worker processes of zugabe serve, one run each (e.g. 1,2)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.projects, args.requests, args.concurrent, args.warm_up = 5_000, 60, 160, 5
@@ -351,9 +366,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zugabe-bench-ogc-") as tmp:
         folder = Path(tmp)
         if "zugabe" in which:
-            with zugabe_server(projects, folder) as target:
-                if target is not None:
-                    run(target)
+            instance, headers = zugabe_instance(projects, folder)
+            for workers in args.zugabe_workers:
+                with zugabe_server(instance, headers, workers) as target:
+                    if target is not None:
+                        run(target)
         if {"pygeoapi", "tipg"} & set(which):
             with PostgisBaseline(
                 parallel_workers=0,
@@ -371,6 +388,10 @@ def main() -> None:
             other = results[name].matched
             differ = sum(a != b for a, b in zip(first, other, strict=True))
             print(f"views where {names[0]} and {name} return different counts: {differ}")
+    for name in names:
+        if name.startswith("zugabe×") and "zugabe" in results:
+            ratio = results[name].rps / results["zugabe"].rps
+            print(f"throughput {name} / zugabe (1 worker): {ratio:.2f}×")
     for other, target in (("pygeoapi", 1.5), ("tipg", 1.0)):
         if "zugabe" in results and other in results:
             ratio = results["zugabe"].rps / results[other].rps

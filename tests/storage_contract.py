@@ -56,6 +56,7 @@ from zugabe.domain.case_history import (
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
 from zugabe.domain.i18n import Lang
+from zugabe.domain.jobs import Job, JobState
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import (
@@ -560,6 +561,61 @@ class LayerStorageContract:
         assert store.get_project(project.id) == project
 
 
+class ThrottleContract:
+    """``ThrottleStore``: the sign-in throttle's moving windows."""
+
+    def test_attempts_are_counted_per_key_within_their_window(self, store: Store) -> None:
+        assert store.add_attempts("account/a", 1000.0, 2, limit=3, window=60)
+        assert not store.add_attempts("account/a", 1010.0, 2, limit=3, window=60)  # 4 > 3
+        assert store.add_attempts("account/a", 1010.0, 1, limit=3, window=60)
+        assert store.add_attempts("account/b", 1010.0, 3, limit=3, window=60)
+        assert store.attempts_since("account/a", 950.0) == (1000.0, 3)
+        assert store.attempts_since("account/a", 1005.0) == (1010.0, 1)
+        assert store.attempts_since("account/c", 0.0) == (None, 0)
+        # A minute later the first two have left the window.
+        assert store.add_attempts("account/a", 1061.0, 2, limit=3, window=60)
+        assert store.attempts_since("account/a", 0.0) == (1010.0, 3)
+        store.forget_attempts("account/a")
+        assert store.attempts_since("account/a", 0.0) == (None, 0)
+        assert store.attempts_since("account/b", 0.0)[1] == 3
+        store.forget_attempts()
+        assert store.attempts_since("account/b", 0.0) == (None, 0)
+
+
+class JobContract:
+    """``JobStore``: jobs every process reads, also while a transaction is open."""
+
+    def test_jobs_are_saved_beaten_read_and_trimmed(self, store: Store) -> None:
+        start = datetime(2026, 12, 6, 10, tzinfo=UTC)
+        first = Job("a1", "layer.import", "trees", "steward", 3, created_at=start)
+        store.save_job(first)
+        assert store.get_job("a1") == first and store.get_job("zz") is None
+        running = replace(first, state=JobState.RUNNING, done=5, total=10, heartbeat_at=start)
+        with store.transaction():  # the job's own work holds one while it reports
+            store.add_projects([new(at(5, 5))])
+            store.save_job(running)
+        later = start + timedelta(seconds=5)
+        store.beat_jobs(["a1"], later)
+        assert store.get_job("a1") == replace(running, heartbeat_at=later)
+        for number in range(3):
+            done_at = later + timedelta(seconds=number)
+            store.save_job(
+                Job(
+                    f"d{number}",
+                    "cases.detect_all",
+                    "*",
+                    "admin",
+                    None,
+                    JobState.DONE,
+                    finished_at=done_at,
+                    result={"created": number},
+                )
+            )
+        store.trim_jobs(keep=2)
+        assert store.get_job("d0") is None and store.get_job("d2") is not None
+        assert store.get_job("a1") is not None  # unfinished: kept
+
+
 class RevisionContract:
     """``Store.revision``: what the in-memory detection index relies on to stay in step."""
 
@@ -576,6 +632,20 @@ class RevisionContract:
         store.delete_layer("sewer_sections", "alice")
         store.delete_project(p.id, "bob", None)
         assert store.revision() == start + 6
+
+    def test_the_change_log_names_what_each_revision_changed(self, store: Store) -> None:
+        start = store.revision()
+        [p] = store.add_projects([new(at(5, 5))])
+        store.replace_layer(layer_version(), [batch([at(5, 5)])])
+        store.delete_project(p.id, "bob", None)
+        changes = store.changes_since(start)
+        assert [(c.revision - start, c.kind, c.ref) for c in changes] == [
+            (1, "project", str(p.id)),
+            (2, "layer", "sewer_sections"),
+            (3, "project", str(p.id)),
+        ]
+        assert store.changes_since(start + 2) == changes[2:]
+        assert store.changes_since(store.revision()) == []
 
     def test_reads_failures_and_cases_leave_it_alone(self, store: Store) -> None:
         [p] = store.add_projects([new(at(5, 5))])
@@ -2315,6 +2385,8 @@ class StorageContract(
     LayerStorageContract,
     CaseStorageContract,
     RevisionContract,
+    ThrottleContract,
+    JobContract,
     AccountStorageContract,
     MailStorageContract,
 ):

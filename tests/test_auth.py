@@ -242,6 +242,27 @@ def test_failed_sign_ins_are_limited_per_address(instance_path: Path) -> None:
         _services(app).close()
 
 
+@pytest.mark.parametrize("counted", ["store", "memory://"])
+def test_failed_sign_ins_count_for_the_instance_unless_counted_per_process(
+    instance_path: Path, counted: str
+) -> None:
+    """Two apps on one instance, as two worker processes of ``zugabe serve``: in the store
+    (the default) their failures add up; in ``memory://`` each counts its own."""
+    apps = [
+        create_app({"instance_path": instance_path, "rate_limit_storage": counted})
+        for _ in range(2)
+    ]
+    try:
+        _person(apps[0])
+        for app in (*apps, *apps, apps[0]):
+            assert _sign_in(app.test_client(), password="wrong-wrong-wrong").status_code == 401
+        blocked = _sign_in(apps[1].test_client()).status_code
+        assert blocked == (429 if counted == "store" else 303)  # 303: signed in
+    finally:
+        for app in apps:
+            _services(app).close()
+
+
 def test_passwords_never_reach_a_log(
     app: Flask, anonymous: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:

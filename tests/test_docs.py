@@ -9,10 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +18,7 @@ from pathlib import Path
 import click
 import pytest
 
+from tests.served import ZUGABE, serving
 from zugabe.cli import cli
 from zugabe.config import Settings
 
@@ -100,15 +98,6 @@ def _token_command() -> list[str]:
     return shlex.split(found[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-ZUGABE = str(Path(sys.executable).with_name("zugabe"))
-
-
 @pytest.fixture
 def demo_instance(tmp_path: Path) -> Path:
     """The demo town loaded as `make run` does (`zugabe demo`, with its demo accounts)."""
@@ -126,32 +115,11 @@ def demo_instance(tmp_path: Path) -> Path:
 @pytest.fixture
 def demo_server(demo_instance: Path) -> Iterator[int]:
     """`zugabe serve` of the demo town on a free port, a demo instance as under `make run`."""
-    port = _free_port()
-    log = (demo_instance.parent / "serve.log").open("w")  # its access log, read by the test
-    server = subprocess.Popen(
-        [ZUGABE, "--instance", str(demo_instance), "serve", "--port", str(port)],
-        env={**os.environ, "ZUGABE_DEMO_INSTANCE": "true"},
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=1)
-                break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"zugabe serve ended with exit code {server.returncode}")
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with (
+        (demo_instance.parent / "serve.log").open("w") as log,  # its access log, for the test
+        serving(demo_instance, log=log) as (_server, port),
+    ):
         yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def test_curl_examples_work_as_written(demo_instance: Path, demo_server: int) -> None:
@@ -186,4 +154,5 @@ def test_curl_examples_work_as_written(demo_instance: Path, demo_server: int) ->
     assert re.search(r'127\.0\.0\.1 herne\.planner "GET /api/projects" 200', log), log[-2000:]
     assert token not in log and "?" not in log
     served = urllib.request.urlopen(f"http://127.0.0.1:{demo_server}/login", timeout=5)
-    assert served.headers.get("Server") is None  # waitress names itself nowhere
+    # gunicorn names itself (it has no switch for that), but never its version.
+    assert served.headers.get("Server") == "gunicorn"

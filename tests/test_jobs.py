@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +18,27 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN, VALID_FEATURE, client_as
+from tests.storage_contract import at, new
 from zugabe.domain.accounts import Actor, Role
 from zugabe.domain.policy import Policy
 from zugabe.errors import InvalidInput, NotFound
 from zugabe.services.jobs import JobService, JobState, Progress
+from zugabe.storage.sqlite import SqliteStore
 
 PLANNER = Actor.system("h.planner", roles=frozenset({Role.PLANNER}))
 
 
+def store_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'zugabe.sqlite'}"
+
+
 @pytest.fixture
-def jobs() -> Any:
-    service = JobService(Policy())
+def jobs(tmp_path: Path) -> Any:
+    store = SqliteStore(store_url(tmp_path))
+    service = JobService(Policy(), store)
     yield service
     service.close()
+    store.close()
 
 
 def test_a_job_reports_progress_and_its_result(jobs: JobService) -> None:
@@ -79,6 +90,78 @@ def test_jobs_run_one_at_a_time_and_belong_to_their_owner(jobs: JobService) -> N
     assert jobs.get(ADMIN, first.id).owner == "h.planner"  # a region admin reads every job
     with pytest.raises(NotFound):
         jobs.get(PLANNER, second.id)  # not the planner's
+
+
+def test_progress_inside_the_jobs_transaction_is_seen_by_another_process(
+    jobs: JobService, tmp_path: Path
+) -> None:
+    """The work holds the store's write lock (one transaction) while it reports progress;
+    another process (here: a store opened anew) reads that progress all the same."""
+    halfway, finish = threading.Event(), threading.Event()
+
+    def work(progress: Progress) -> dict[str, Any]:
+        with jobs.store.transaction():  # type: ignore[attr-defined]
+            jobs.store.add_projects([new(at(5, 5))])  # type: ignore[attr-defined]
+            progress(1, 2)
+            halfway.set()
+            finish.wait(10)
+        return {"projects": 1}
+
+    job = jobs.start(PLANNER, "projects.import", "p.csv", work)
+    assert halfway.wait(5)
+    other = SqliteStore(store_url(tmp_path))
+    try:
+        seen = JobService(Policy(), other).get(PLANNER, job.id)
+        assert seen.state is JobState.RUNNING and (seen.done, seen.total) == (1, 2)
+        finish.set()
+        assert jobs.wait(job.id, timeout=10).state is JobState.DONE
+        done = JobService(Policy(), other).get(PLANNER, job.id)
+        assert done.state is JobState.DONE and done.result == {"projects": 1}
+    finally:
+        finish.set()
+        other.close()
+
+
+RUN_A_JOB_FOREVER = """
+import sys, time
+from zugabe.domain.accounts import Actor, Role
+from zugabe.domain.policy import Policy
+from zugabe.services.jobs import JobService
+from zugabe.storage.sqlite import SqliteStore
+
+jobs = JobService(Policy(), SqliteStore(sys.argv[1]), heartbeat_every=0.1)
+planner = Actor.system("h.planner", roles=frozenset({Role.PLANNER}))
+print(jobs.start(planner, "layer.import", "trees", lambda progress: time.sleep(600)).id)
+sys.stdout.flush()
+time.sleep(600)
+"""
+
+
+def test_a_job_whose_process_died_reads_as_failed(tmp_path: Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUN_A_JOB_FOREVER, store_url(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    store = SqliteStore(store_url(tmp_path))
+    jobs = JobService(Policy(), store, stale_after=timedelta(seconds=1))
+    try:
+        assert runner.stdout is not None
+        job_id = runner.stdout.readline().strip()
+        time.sleep(1.5)  # longer than stale_after: its heartbeat keeps it alive
+        assert jobs.get(PLANNER, job_id).state is JobState.RUNNING
+        runner.kill()
+        runner.wait(timeout=10)
+        time.sleep(1.5)
+        job = jobs.get(PLANNER, job_id)
+        assert job.state is JobState.FAILED and job.finished_at is not None
+        assert job.problem is not None and job.problem["detail"] == (
+            "the process running the job stopped; nothing was stored"
+        )
+    finally:
+        runner.kill()
+        jobs.close()
+        store.close()
 
 
 # ----------------------------------------------------------------------------- over HTTP

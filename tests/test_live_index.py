@@ -115,3 +115,56 @@ def test_a_layer_imported_before_any_project_is_met_by_the_first_save(
     assert any(":trees:" in key for _rule, _a, key in rules_of(saved))
     batch = client.post("/api/cases/detect").get_json()
     assert (batch["created"], batch["updated"], batch["obsoleted"]) == (0, 0, 0), batch
+
+
+def test_another_process_writes_are_caught_up_without_a_rebuild(
+    app: Flask, client: FlaskClient, instance_path: Path
+) -> None:
+    """Workers of one server share a store: what another one saves, moves or deletes is
+    reloaded by id from the change log, not by reloading every project."""
+    ours: Services = app.extensions["zugabe"]
+    road = client.post("/api/projects", json=feature(line(0))).get_json()
+    kept = client.post("/api/projects", json=sewer(0.05)).get_json()
+    built = ours.cases._live
+    assert built is not None
+    other = Services.open(Settings(instance_path=instance_path))
+    try:
+        planner = actor_for(other, "h.planner")
+        [near, gone] = other.projects.create_many([sewer(), sewer(0.0001)], planner)
+        other.projects.delete(gone.id, planner, None)
+        moved = other.projects.patch(kept["id"], {"geometry": line(0.0002)}, planner, None)
+    finally:
+        other.close()
+    assert moved.id == kept["id"]
+    # The next save here meets the other process's projects as they are now.
+    again = client.put(f"/api/projects/{road['id']}", json=feature(line(0))).get_json()
+    met = {key for _rule, a, b in rules_of(again) for key in (a, b)}
+    assert {f"project:{near.id}", f"project:{kept['id']}"} <= met
+    assert f"project:{gone.id}" not in met
+    live = ours.cases._live
+    assert live is not None and live.index._base is built.index._base  # caught up, not rebuilt
+    assert live.revision == ours.store.revision()
+    batch = client.post("/api/cases/detect").get_json()
+    assert (batch["created"], batch["updated"], batch["obsoleted"]) == (0, 0, 0), batch
+
+
+def test_a_layer_changed_by_another_process_makes_the_index_rebuild(
+    app: Flask, client: FlaskClient, instance_path: Path
+) -> None:
+    ours: Services = app.extensions["zugabe"]
+    client.post("/api/projects", json=sewer())
+    built = ours.cases._live
+    assert built is not None and "trees" in built.layers  # a sewer trench may meet trees
+    other = Services.open(Settings(instance_path=instance_path))
+    try:
+        other.layers.import_file(
+            Path(__file__).resolve().parents[1] / "sample_data" / "layers" / "trees.geojson",
+            "trees",
+            actor_for(other, "r.admin"),
+        )
+    finally:
+        other.close()
+    ours.cases.warm_up()
+    live = ours.cases._live
+    assert live is not None and live.index._base is not built.index._base
+    assert len(live.index.layers["trees"].items) == ours.store.count_layer_features("trees")

@@ -1590,3 +1590,11 @@ def test_a_big_batch_sync(store: SqliteStore, db_path: Path) -> None:
     assert result.created == ()
     assert len(result.unchanged) == len(outside)
     assert store.count_cases(CaseQuery()) == count
+
+
+def test_the_change_log_keeps_its_last_ten_thousand_entries(store: SqliteStore) -> None:
+    start = store.revision()
+    store.add_projects([new(at(i % 100, i // 100)) for i in range(10_005)])
+    changes = store.changes_since(0)
+    assert len(changes) == 10_000
+    assert changes[0].revision == start + 6 and changes[-1].revision == store.revision()

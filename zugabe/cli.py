@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.domain.rules import RELATIONS, SEVERITIES
-from zugabe.errors import ConfigError, ZugabeError
+from zugabe.errors import ZugabeError
 from zugabe.io.layer_files import CsvOptions
 from zugabe.services.demo import (
     create_demo_accounts,
@@ -27,7 +26,6 @@ from zugabe.services.demo import (
     load_demo_projects,
 )
 from zugabe.services.layers import ImportReport
-from zugabe.services.mail import MAIL_INTERVAL
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
 from zugabe.storage.contract import CaseQuery
@@ -62,40 +60,35 @@ def init(context: CliContext) -> None:
 @cli.command()
 @click.option("--host", help="Address to listen on (default: setting host).")
 @click.option("--port", type=int, help="Port (default: setting port).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes, each with 8 threads (default: setting workers).",
+)
 @pass_context
-def serve(context: CliContext, host: str | None, port: int | None) -> None:
-    """Serve the web map and the API with waitress, a production WSGI server."""
-    import waitress
-
+def serve(context: CliContext, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web map and the API with gunicorn, a production pre-fork WSGI server."""
     from zugabe.web import create_app
     from zugabe.web.security import setup_access_log
+    from zugabe.web.server import Server, check_address
 
-    app = create_app(context.overrides)
-    services = app.extensions["zugabe"]
-    context.warn_at_start(services)
-    if services.settings.access_log:
-        setup_access_log()
+    # Checked here, once, before any worker starts: settings, migrations, demo passwords.
+    services = create_app(context.overrides).extensions["zugabe"]
     settings = services.settings
+    try:
+        context.warn_at_start(services)
+    finally:
+        services.close()  # each worker opens the store for itself after the fork
     host, port = host or settings.host, port or settings.port
-    try:
-        # clear_untrusted_proxy_headers: waitress drops X-Forwarded-* by default, before the
-        # app's ProxyFix (setting proxy_hops) could trust nginx's; without proxy_hops nothing
-        # reads them.
-        server = waitress.create_server(
-            app, host=host, port=port, threads=8, ident="", clear_untrusted_proxy_headers=False
-        )
-    except OSError as exc:  # one line, exit 2 (``main``), not a traceback
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    # Loading every project and layer feature for detection takes seconds with a big store:
-    # done now, beside serving, so the first save does not wait for it.
-    threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
-    if services.mail.enabled:
-        services.mail.start_background(MAIL_INTERVAL, [services.notifications.send_digests])
-    click.echo(f"ZUGABE serving on http://{host}:{port} (Ctrl-C stops)")
-    try:
-        server.run()  # no Server header: ident is empty
-    except KeyboardInterrupt:
-        click.echo("stopped")
+    workers = workers or settings.workers
+    check_address(host, port)
+    if settings.access_log:
+        setup_access_log()  # the workers inherit it
+    click.echo(
+        f"ZUGABE serving on http://{host}:{port} with {workers} worker "
+        f"process{'es' if workers > 1 else ''} (Ctrl-C stops)"
+    )
+    Server(context.overrides, host, port, workers).run()
 
 
 @cli.command()

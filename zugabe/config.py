@@ -160,10 +160,11 @@ class Settings(BaseModel):
         description="Failed sign-ins allowed per client address (flask-limiter syntax).",
     )
     rate_limit_storage: str = Field(
-        default="memory://",
+        default="store",
         description=(
-            "Where the sign-in limits are counted (flask-limiter storage URI); memory:// "
-            "counts per process, redis://… across workers."
+            "Where the sign-in limits are counted: store (ZUGABE's store, shared by all "
+            "worker processes) or a flask-limiter storage URI (memory:// per process, "
+            "redis://…)."
         ),
     )
     allowed_hosts: tuple[str, ...] = Field(
@@ -269,6 +270,12 @@ class Settings(BaseModel):
     )
     host: str = Field(default="127.0.0.1", description="Address `zugabe serve` listens on.")
     port: int = Field(default=5000, ge=1, le=65535, description="Port `zugabe serve` listens on.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Worker processes of `zugabe serve` (gunicorn), each with 8 request threads.",
+    )
 
     @field_validator("region_bbox", "allowed_hosts", mode="before")
     @classmethod

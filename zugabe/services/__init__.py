@@ -142,7 +142,7 @@ class Services:
             DeskService(store, policy, audit, notifications),
             InboxService(store, policy, settings),
             region.rules,
-            JobService(policy),
+            JobService(policy, store),
             mail,
             SearchService(store, definitions, reprojector, policy),
             notifications,

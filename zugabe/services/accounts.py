@@ -134,7 +134,7 @@ class AccountService:
         self.settings = settings
         self.policy = policy
         self.audit = audit
-        self.throttle = SignInThrottle(settings)
+        self.throttle = SignInThrottle(settings, store)
         self._names: dict[str, str] = {}
         self._names_at = 0.0
         self._names_lock = threading.Lock()

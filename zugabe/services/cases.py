@@ -47,7 +47,14 @@ from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
-from zugabe.storage.contract import CaseQuery, CaseSync, LayerFeature, ProjectQuery, Store
+from zugabe.storage.contract import (
+    CaseQuery,
+    CaseSync,
+    LayerFeature,
+    ProjectQuery,
+    Store,
+    StoreChange,
+)
 
 COMMENT_MAX = 5000
 
@@ -105,12 +112,10 @@ class CaseService:
     def writing(self) -> Iterator[None]:
         """Hold around the transaction that writes data and brings its cases in step.
 
-        Data and cases commit together, so no crash leaves one without the other.
-        In-process writes come one at a time, so when the store's revision has grown by
-        exactly one since the live index was made, that step is our own write and the index
-        can take it over incrementally; anything else means another process changed the
-        store, and the index is rebuilt. A write that fails is rolled back, and so is the
-        index: it may hold what was never committed.
+        Data and cases commit together, so no crash leaves one without the other. Inside it
+        the live index catches up with the store (``_current_index``), our own write
+        included. A write that fails is rolled back, and so is the index: it may hold what
+        was never committed.
         """
         with self._lock:
             try:
@@ -130,12 +135,30 @@ class CaseService:
         self._current_index()
 
     def _current_index(self) -> DetectionIndex:
-        """The live index, rebuilt first if the store changed since it was made."""
+        """The live index, brought up to the store's last revision first."""
         with self._lock:
             live = self._live
-            if live is not None and live.revision == self.store.revision():
-                return live.index
+            if live is None:
+                return self._rebuild()
+            changes = self.store.changes_since(live.revision)
+            return self._caught_up(live, changes) if changes else live.index
+
+    def _caught_up(self, live: _LiveIndex, changes: Sequence[StoreChange]) -> DetectionIndex:
+        """The live index with the projects changed since it was made reloaded by id (by
+        this process or any other: workers of one server, the CLI); a deleted one leaves it.
+
+        A layer change, a log trimmed past the index's revision or a changed project that
+        may meet a layer not loaded means a rebuild.
+        """
+        if changes[0].revision != live.revision + 1 or any(c.kind != "project" for c in changes):
             return self._rebuild()
+        ids = {int(change.ref) for change in changes}
+        saved = self.store.get_projects(sorted(ids))
+        if any(self._meets_unloaded_layer(project, live) for project in saved):
+            return self._rebuild()
+        index = live.index.updated(saved=saved, removed=ids - {p.id for p in saved})
+        self._live = _LiveIndex(index, changes[-1].revision, live.layers, live.responsible)
+        return index
 
     def _rebuild(self) -> DetectionIndex:
         """Every stored project, and the features of the layers they may meet.
@@ -144,7 +167,7 @@ class CaseService:
         million features back costs seconds, e.g. right after importing a layer into a
         region without projects yet); a later save of a project that can meet it loads it.
         """
-        revision = self.store.revision()  # read first: a change while loading forces a rebuild
+        revision = self.store.revision()  # read first: a change while loading is caught up
         projects = self.store.list_projects(ProjectQuery())
         layer_keys = {
             rule.layer
@@ -169,28 +192,9 @@ class CaseService:
             for rule in self.rules
         )
 
-    def _index_after_write(
-        self, saved: Project | None = None, removed: int | None = None
-    ) -> DetectionIndex:
-        """The live index once it holds our last project write (see ``writing``)."""
-        revision = self.store.revision()
-        live = self._live
-        if (
-            live is None
-            or revision != live.revision + 1
-            or (saved is not None and self._meets_unloaded_layer(saved, live))
-        ):
-            return self._rebuild()
-        index = live.index.updated(
-            saved=[saved] if saved else [], removed=[removed] if removed is not None else []
-        )
-        self._live = _LiveIndex(index, revision, live.layers, live.responsible)
-        return index
-
     def detect_project(self, project: Project, actor: Actor) -> DetectionRun:
         """Check one saved project and bring its cases in step (incremental)."""
-        with self._lock:
-            index = self._index_after_write(saved=project)
+        index = self._current_index()
         findings = detect_for_project(project, index, self.rules)
         scope = Subject("project", str(project.id)).key
         sync = self.store.sync_cases(
@@ -202,7 +206,7 @@ class CaseService:
         """A deleted project's cases become obsolete; their history stays."""
         with self._lock:
             if self._live is not None:
-                self._index_after_write(removed=project_id)
+                self._current_index()
         scope = Subject("project", str(project_id)).key
         return self.store.sync_cases([], scope, actor.username, project_deleted(project_id))
 

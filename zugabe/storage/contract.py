@@ -27,6 +27,7 @@ from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
+from zugabe.domain.jobs import Job
 from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 
@@ -772,6 +773,60 @@ class NotificationStore(ABC):
         longer waiting afterwards; none when that day's digest was taken already."""
 
 
+class ThrottleStore(ABC):
+    """Failed sign-ins by throttle key (an account, a client address), for the moving
+    windows of the sign-in throttle: every process on the store counts the same."""
+
+    @abstractmethod
+    def add_attempts(self, key: str, at: float, count: int, limit: int, window: float) -> bool:
+        """Record ``count`` attempts at ``at`` (seconds since the epoch) unless that would
+        make more than ``limit`` within the ``window`` seconds before ``at``; whether they
+        were recorded. Attempts older than the window are forgotten."""
+
+    @abstractmethod
+    def attempts_since(self, key: str, since: float) -> tuple[float | None, int]:
+        """The oldest attempt after ``since`` (None without any) and how many there are."""
+
+    @abstractmethod
+    def forget_attempts(self, key: str | None = None) -> None:
+        """Forget the attempts of ``key``, or (None) of every key."""
+
+
+class JobStore(ABC):
+    """Jobs run beside serving, readable by every process of the instance.
+
+    Each write commits at once and is seen by every process, also while the calling thread
+    holds a ``transaction`` (a job's own work holds one for its whole length, and reports
+    its progress from inside it).
+    """
+
+    @abstractmethod
+    def save_job(self, job: Job) -> None:
+        """Write the job as it is now (a new one or a newer state of it)."""
+
+    @abstractmethod
+    def beat_jobs(self, job_ids: Sequence[str], at: datetime) -> None:
+        """The process running these jobs is alive at ``at``."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job | None:
+        """The job as last written, None if there is none by this id."""
+
+    @abstractmethod
+    def trim_jobs(self, keep: int) -> None:
+        """Forget finished jobs but the ``keep`` newest; unfinished ones stay."""
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """One entry of the change log: revision ``revision`` wrote, updated or deleted the
+    project (``kind`` "project", ``ref`` its id) or the layer (``kind`` "layer", its key)."""
+
+    revision: int
+    kind: str
+    ref: str
+
+
 class Store(
     ProjectStore,
     LayerStore,
@@ -780,6 +835,8 @@ class Store(
     AuditStore,
     MailStore,
     NotificationStore,
+    JobStore,
+    ThrottleStore,
     ABC,
 ):
     """Everything a backend stores; ``open_store`` returns one."""
@@ -791,6 +848,14 @@ class Store(
         Each project written, updated or deleted and each layer version written or removed
         adds one, in the same transaction. Whoever keeps projects or features in memory (the
         detection index) compares it to know whether anything changed behind its back.
+        """
+
+    @abstractmethod
+    def changes_since(self, revision: int) -> list[StoreChange]:
+        """What each revision after ``revision`` changed, oldest first.
+
+        The log is bounded: when the first entry is not ``revision + 1``, older entries were
+        trimmed and the caller must start over (reload everything).
         """
 
     @abstractmethod

@@ -12,7 +12,10 @@ tests, helpers for bulk writes):
 - ``sqlite_desk``: work on cases, decisions, votes, the inbox;
 - ``sqlite_accounts``: accounts, tokens, sessions and the audit log;
 - ``sqlite_mail``: the outbox of e-mails; ``sqlite_notifications``: watch areas and
-  notifications.
+  notifications;
+- ``sqlite_changes``: the log of what each revision changed (written by triggers);
+- ``sqlite_jobs``: jobs, in a file of their own beside the store file;
+- ``sqlite_throttle``: failed sign-ins, counted for the sign-in throttle.
 
 CQL2 filters become SQL in ``sqlite_filter``.
 """
@@ -26,12 +29,15 @@ from zugabe.errors import StorageError
 from zugabe.storage.contract import Store
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_cases import SqliteCases
+from zugabe.storage.sqlite_changes import SqliteChanges
 from zugabe.storage.sqlite_desk import SqliteDesk
+from zugabe.storage.sqlite_jobs import SqliteJobs
 from zugabe.storage.sqlite_layers import SqliteLayers
 from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_projects import SqliteProjects
 from zugabe.storage.sqlite_schema import migrate, read_version, store_revision_table
+from zugabe.storage.sqlite_throttle import SqliteThrottle
 
 
 class SqliteStore(
@@ -39,9 +45,12 @@ class SqliteStore(
     SqliteLayers,
     SqliteCases,
     SqliteAccountsAndAudit,
+    SqliteChanges,
     SqliteDesk,
+    SqliteJobs,
     SqliteMail,
     SqliteNotifications,
+    SqliteThrottle,
     Store,
 ):
     """Projects, thematic layers and coordination cases in one SQLite file.

@@ -629,6 +629,54 @@ def _create_notifications(conn: Connection) -> None:
     )
 
 
+def _create_change_log(conn: Connection) -> None:
+    # What each revision changed, written by the same triggers that count revisions, so
+    # that a process whose detection index is behind reloads only the changed projects.
+    # The triggers trim the log as they write, to its last 10,000 entries: it stays bounded
+    # whoever writes, and a reader further behind finds it trimmed and starts over.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE store_changes (
+            revision INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref TEXT NOT NULL
+        )
+        """
+    )
+    for source, kind, ref in (("projects", "project", "id"), ("layers", "layer", "key")):
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            name = f"{source}_{event.lower()}_revision"
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            conn.exec_driver_sql(
+                f"""
+                CREATE TRIGGER {name} AFTER {event} ON {source}
+                BEGIN
+                    UPDATE store_revision SET revision = revision + 1 WHERE id = 1;
+                    INSERT INTO store_changes (revision, kind, ref)
+                        SELECT revision, '{kind}', {row}.{ref} FROM store_revision WHERE id = 1;
+                    DELETE FROM store_changes WHERE revision <=
+                        (SELECT revision FROM store_revision WHERE id = 1) - 10000;
+                END
+                """
+            )
+
+
+def _create_sign_in_attempts(conn: Connection) -> None:
+    # The sign-in throttle's moving windows, shared by every process on the store: one row
+    # per failed sign-in and throttle key (an account, a client address).
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE sign_in_attempts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            at REAL NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_sign_in_attempts_key_at ON sign_in_attempts (key, at)")
+    conn.exec_driver_sql("CREATE INDEX ix_sign_in_attempts_at ON sign_in_attempts (at)")
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -649,6 +697,8 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     ),
     MigrationStep(12, "the organisation responsible for a layer", _add_layer_responsibility),
     MigrationStep(13, "watch areas and notifications", _create_notifications),
+    MigrationStep(14, "a log of what each revision changed", _create_change_log),
+    MigrationStep(15, "failed sign-ins counted for the throttle", _create_sign_in_attempts),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -998,6 +1048,22 @@ store_revision_table = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("revision", Integer, nullable=False),
+)
+
+sign_in_attempts_table = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+store_changes_table = Table(
+    "store_changes",
+    metadata,
+    Column("revision", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("ref", Text, nullable=False),
 )
 
 

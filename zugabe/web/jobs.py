@@ -131,8 +131,8 @@ def openapi_paths() -> dict[str, Any]:
                         "content": {"application/json": {"schema": job}},
                     },
                     "404": {
-                        "description": "No such job of yours (jobs live in the process that "
-                        "runs them, the last 200).",
+                        "description": "No such job of yours (the last 200 finished jobs "
+                        "are kept).",
                         "content": problem,
                     },
                 },

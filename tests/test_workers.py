@@ -1,0 +1,149 @@
+"""Issue 14, item 3: ``zugabe serve --workers N`` runs N processes on one store, and each
+one's detection index stays right when another worker or the CLI writes."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ADMIN, actor_for, ensure_account, feature
+from tests.served import ZUGABE, serving, worker_of
+from tests.test_live_index import line, rules_of, sewer
+from zugabe.config import Settings
+from zugabe.domain.accounts import Scope
+from zugabe.services import Services
+
+
+class Client:
+    """One kept-alive HTTP connection, so all its requests reach the same worker."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def send(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body)
+        self.connection.request(method, path, body=data, headers=self.headers | (headers or {}))
+        response = self.connection.getresponse()
+        text = response.read()
+        return response.status, json.loads(text) if text else None
+
+    @property
+    def local_port(self) -> int:
+        assert self.connection.sock is not None
+        return int(self.connection.sock.getsockname()[1])
+
+
+def write_token(instance: Path, username: str) -> str:
+    services = Services.open(Settings(instance_path=instance))
+    try:
+        ensure_account(services, username)
+        return services.accounts.create_token(ADMIN, username, "tests", Scope.WRITE)[1]
+    finally:
+        services.close()
+
+
+def one_client_per_worker(server_pid: int, port: int, token: str) -> list[Client]:
+    """Connections until two land on different workers (the kernel picks the worker)."""
+    by_worker: dict[int, Client] = {}
+    for _ in range(50):
+        client = Client(port, token)
+        assert client.send("GET", "/api/me")[0] == 200
+        by_worker.setdefault(worker_of(server_pid, port, client.local_port), client)
+        if len(by_worker) == 2:
+            return list(by_worker.values())
+    raise AssertionError(f"50 connections all reached worker {set(by_worker)}")
+
+
+def test_two_workers_writing_in_turn_leave_the_cases_of_a_fresh_batch_run(
+    demo_instance: Path,
+) -> None:
+    token = write_token(demo_instance, "h.planner")
+    admin_token = write_token(demo_instance, "r.admin")  # the account of the batch runs
+    with serving(demo_instance, ["--workers", "2"]) as (server, port):
+        a, b = one_client_per_worker(server.pid, port, token)
+        status, road = a.send("POST", "/api/projects", feature(line(0)))
+        assert status == 201, road
+        # Worker b has not seen the road: its index catches up before detecting.
+        status, trench = b.send("POST", "/api/projects", sewer())
+        assert status == 201, trench
+        assert f"project:{road['id']}" in str(rules_of(trench))
+        far = a.send("POST", "/api/projects", sewer(0.05))[1]
+        assert far["cases"] == []
+        moved = b.send("PATCH", f"/api/projects/{far['id']}", {"geometry": line(0.0001)})[1]
+        assert f"project:{road['id']}" in str(rules_of(moved))
+        # The CLI (another process with its own store connection) saves one too.
+        cli = Services.open(Settings(instance_path=demo_instance))
+        try:
+            [beside] = cli.projects.create_many([sewer(0.0002)], actor_for(cli, "h.planner"))
+        finally:
+            cli.close()
+        assert b.send("DELETE", f"/api/projects/{trench['id']}")[0] == 204
+        status, again = a.send("PUT", f"/api/projects/{road['id']}", feature(line(0)))
+        assert status == 200, again
+        met = str(rules_of(again))
+        assert f"project:{far['id']}" in met and f"project:{beside.id}" in met
+        assert f"project:{trench['id']}" not in met
+        # A batch run as a job, started through one worker and followed through the other.
+        admin = {"Authorization": f"Bearer {admin_token}", "Prefer": "respond-async"}
+        status, job = a.send("POST", "/api/cases/detect", headers=admin)
+        assert status == 202, job
+        for _ in range(400):
+            status, seen = b.send("GET", f"/api/jobs/{job['id']}", headers=admin)
+            assert status == 200, seen
+            if seen["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert seen["state"] == "done" and seen["result"]["created"] == 0, seen
+    # A fresh batch run over the store finds exactly the cases the workers left.
+    batch = subprocess.run(
+        [ZUGABE, "--instance", str(demo_instance), "--user", "r.admin", "detect", "--all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert batch.returncode == 0, batch.stderr
+    assert " 0 new cases, 0 updated, " in batch.stdout, batch.stdout
+    assert "0 reopened, 0 obsolete" in batch.stdout, batch.stdout
+
+
+def test_a_request_under_way_when_the_server_is_told_to_stop_is_answered(
+    demo_instance: Path,
+) -> None:
+    """SIGTERM (systemd's stop, a deploy's restart): no new connections, but the request a
+    worker is reading finishes and its project is stored."""
+    token = write_token(demo_instance, "h.planner")
+    body = json.dumps(feature(line(0))).encode()
+    with serving(demo_instance, ["--workers", "2"]) as (server, port):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            connection.sendall(
+                (
+                    "POST /api/projects HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                ).encode()
+                + body[:20]
+            )
+            time.sleep(1)  # a worker has taken the request and waits for the rest of it
+            server.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            connection.sendall(body[20:])
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert server.wait(timeout=30) == 0
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]
+    created = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    services = Services.open(Settings(instance_path=demo_instance))
+    try:
+        assert services.store.get_project(created["id"]) is not None
+    finally:
+        services.close()

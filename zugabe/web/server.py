@@ -1,0 +1,94 @@
+"""``zugabe serve``: the app under gunicorn, a pre-fork WSGI server, with N worker processes.
+
+Every worker is a process of its own with threads (gunicorn's ``gthread`` workers), built
+by the same app factory after the fork: its own store connections, its own detection
+index warmed up beside serving, its own mail delivery thread. Nothing lives in one worker
+only: the index catches up with the others' writes from the store's change log, jobs and
+their progress are in the store, the outbox is claimed with a lease (two workers never send
+the same mail). ``SIGTERM`` (or Ctrl-C) stops gracefully: the workers stop accepting, and
+requests under way (and a running job, within ``GRACEFUL_TIMEOUT``) finish first.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base import Worker
+
+from zugabe.errors import ConfigError
+from zugabe.services import Services
+from zugabe.services.mail import MAIL_INTERVAL
+
+THREADS = 8
+"""Request threads of each worker (as waitress had before, per process)."""
+GRACEFUL_TIMEOUT = 60
+"""Seconds a stopping worker waits for its requests and its running job to finish."""
+
+
+class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
+    """gunicorn's documented way to embed it ("custom application"): options from us, the
+    app from ``create_app`` in each worker."""
+
+    def __init__(self, overrides: Mapping[str, Any], host: str, port: int, workers: int):
+        self.overrides = overrides
+        self.options = {
+            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            "graceful_timeout": GRACEFUL_TIMEOUT,
+            "proc_name": "zugabe",
+            # The app unwraps trusted proxies itself (setting proxy_hops, ProxyFix): one
+            # place decides, so gunicorn trusts no forwarded header.
+            "forwarded_allow_ips": "",
+            # Its control socket would sit in the home folder, one for every instance of the
+            # account; operators steer with signals (systemd: reload sends HUP).
+            "control_socket_disable": True,
+            "worker_exit": _close_worker,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        """Run in each worker after the fork: nothing of the parent's store is shared."""
+        from zugabe.web import create_app
+
+        app = create_app(self.overrides)
+        start_background(app.extensions["zugabe"])
+        return app
+
+
+def start_background(services: Services) -> None:
+    """The work a serving process does beside requests: build the detection index (seconds
+    with a big store, so the first save does not wait for it), deliver mail."""
+    threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
+    if services.mail.enabled:
+        services.mail.start_background(MAIL_INTERVAL, [services.notifications.send_digests])
+
+
+def _close_worker(_arbiter: Any, worker: Worker) -> None:
+    """gunicorn's ``worker_exit`` hook: the mails being sent are recorded, a running job
+    finishes (or the arbiter ends it after ``GRACEFUL_TIMEOUT``: its work rolls back)."""
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        app.extensions["zugabe"].close()
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail at start with one line when the address cannot be listened on (gunicorn would
+    retry for seconds and then log a traceback-like error)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
