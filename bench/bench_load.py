@@ -199,7 +199,10 @@ async def client(
 ) -> None:
     """One map user: the mix of requests, one after the other, until ``until``."""
     rng = np.random.default_rng(number)
-    versions = {f["id"]: f["properties"]["version"] for f in own}
+    versions = {}  # read now: an earlier round (another worker count) has moved them
+    for feature in own:
+        async with session.get(f"{base}/api/projects/{feature['id']}") as r:
+            versions[feature["id"]] = (await r.json(content_type=None))["properties"]["version"]
     step = int(rng.integers(len(MIX)))
     while (now := time.perf_counter()) < until:
         kind = MIX[step % len(MIX)]
