@@ -6,14 +6,15 @@ random district-sized views, ZUGABE serves ≥ 1.5× the requests per second of 
 
 Data: the seeded projects of ``bench_detection.py`` (``synthetic_region``, ``--seed``), written
 (a) into ZUGABE's SQLite store in a temporary instance folder, served by ``zugabe serve``
-(gunicorn, 8 threads per worker; ``--zugabe-workers 1,2`` measures one run per number of
-worker processes) in a child process with a read token; (b)/(c) into a throwaway
-PostgreSQL 15 + PostGIS 3 cluster (``postgis_baseline.py``; table ``projects``: id, the
-attributes, geometry in EPSG:4326 with a GiST index, VACUUM ANALYZEd; rows copied with bound
-values), served by pygeoapi's PostgreSQL provider under waitress (8 threads, as one ZUGABE
-worker) and by tipg under uvicorn, each in its own venv under ``bench/.venvs``
-(``ogc_servers.py``). Storing lon/lat spares both the reprojection that ZUGABE does per
-request (it stores EPSG:25832): the comparison is their best case. All servers listen on
+(gunicorn, 8 threads per worker) in a child process with a read token; (b)/(c) into a
+throwaway PostgreSQL 15 + PostGIS 3 cluster (``postgis_baseline.py``; table ``projects``: id,
+the attributes, geometry in EPSG:4326 with a GiST index, VACUUM ANALYZEd; rows copied with
+bound values), served by pygeoapi's PostgreSQL provider under gunicorn (8 threads per worker,
+as ZUGABE) and by tipg under uvicorn, each in its own venv under ``bench/.venvs``
+(``ogc_servers.py``). ``--workers 1,2`` runs every server once with one and once with two
+worker processes, and compares them at equal counts. Storing lon/lat spares both the
+reprojection that ZUGABE does per request (it stores EPSG:25832): the comparison is their
+best case. All servers listen on
 loopback; the clients are threads of this process, each with its own keep-alive connection,
 reading whole responses.
 
@@ -27,7 +28,7 @@ If ZUGABE has no ``/ogc`` yet, it is skipped with a message and the others still
 
     .venv/bin/python bench/bench_ogcapi.py            # 50,000 projects
     .venv/bin/python bench/bench_ogcapi.py --quick    # 5,000 projects, fewer requests
-    .venv/bin/python bench/bench_ogcapi.py --servers zugabe --zugabe-workers 1,2
+    .venv/bin/python bench/bench_ogcapi.py --workers 1,2  # one and two processes each
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def zugabe_server(instance: Path, headers: dict[str, str], workers: int) -> Iter
     command = [str(zugabe), "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
     env = {"ZUGABE_INSTANCE_PATH": str(instance)}
-    name = "zugabe" if workers == 1 else f"zugabe×{workers}"
+    name = server_name("zugabe", workers)
     with running(name, command, f"http://127.0.0.1:{port}", probe="/", env=env) as server:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.request("GET", "/ogc/collections/projects?f=json", headers=headers)
@@ -274,10 +275,15 @@ def load_postgis(pg: PostgisBaseline, projects: list[Project]) -> float:
 
 
 @contextmanager
+def server_name(name: str, workers: int) -> str:
+    """A server as the figures name it: ``tipg``, or ``tipg×2`` with two worker processes."""
+    return name if workers == 1 else f"{name}×{workers}"
+
+
 def reference_servers(
-    pg: PostgisBaseline, folder: Path, which: Sequence[str]
+    pg: PostgisBaseline, folder: Path, which: Sequence[str], workers: int
 ) -> Iterator[list[Target]]:
-    """pygeoapi (PostgreSQL provider) and tipg on the PostGIS table."""
+    """pygeoapi (PostgreSQL provider) and tipg on the PostGIS table, ``workers`` processes."""
     assert pg.directory is not None
     targets: list[Target] = []
     accept = {"Accept": "application/geo+json"}
@@ -304,17 +310,18 @@ def reference_servers(
                 f"http://127.0.0.1:{port}",
                 {"projects": collection("projects", [6.9, 51.3, 7.5, 51.7], provider)},
             )
-            server: ServerProcess = stack.enter_context(start_pygeoapi(config, port, threads=8))
-            targets.append(
-                Target(server.name, "127.0.0.1", port, "/collections/projects/items", accept)
+            server: ServerProcess = stack.enter_context(
+                start_pygeoapi(config, port, threads=8, workers=workers)
             )
+            name = server_name(server.name, workers)
+            targets.append(Target(name, "127.0.0.1", port, "/collections/projects/items", accept))
         if "tipg" in which:
             port = free_port()
             url = "postgresql://postgres@127.0.0.1:5432/postgres"
-            server = stack.enter_context(start_tipg(url, port))
-            targets.append(
-                Target(server.name, "127.0.0.1", port, "/collections/public.projects/items", accept)
-            )
+            server = stack.enter_context(start_tipg(url, port, workers=workers))
+            name = server_name(server.name, workers)
+            items = "/collections/public.projects/items"
+            targets.append(Target(name, "127.0.0.1", port, items, accept))
         yield targets
 
 
@@ -330,10 +337,10 @@ def main() -> None:
     parser.add_argument("--servers", default="zugabe,pygeoapi,tipg")
     parser.add_argument("--quick", action="store_true", help="5,000 projects, 60/160 requests")
     parser.add_argument(
-        "--zugabe-workers",
+        "--workers",
         type=lambda text: [int(n) for n in text.split(",")],
         default=[1],
-        help="worker processes of zugabe serve, one run each (e.g. 1,2)",
+        help="worker processes of every server, one round each (e.g. 1,2)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -357,27 +364,31 @@ def main() -> None:
         results[target.name] = measure(target, args, boxes)
         f = results[target.name]
         print(
-            f"{target.name:9s} p50 {f.p50:7.1f} ms  p95 {f.p95:7.1f} ms  "
+            f"{target.name:11s} p50 {f.p50:7.1f} ms  p95 {f.p95:7.1f} ms  "
             f"{f.rps:6.1f} req/s ({args.clients} clients)  all {f.paged:,} in "
             f"{f.page_seconds:5.1f} s  (measured in {time.perf_counter() - started:.0f} s)",
             flush=True,
         )
 
-    with tempfile.TemporaryDirectory(prefix="zugabe-bench-ogc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="zugabe-bench-ogc-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        if "zugabe" in which:
-            instance, headers = zugabe_instance(projects, folder)
-            for workers in args.zugabe_workers:
+        instance, headers = zugabe_instance(projects, folder) if "zugabe" in which else (None, {})
+        pg = None
+        if {"pygeoapi", "tipg"} & set(which):
+            pg = stack.enter_context(
+                PostgisBaseline(
+                    parallel_workers=0,
+                    settings={"max_connections": "60", "listen_addresses": "'127.0.0.1'"},
+                )
+            )
+            print(f"postgis: loaded in {load_postgis(pg, projects):.1f} s ({pg.describe()})")
+        for workers in args.workers:
+            if instance is not None:
                 with zugabe_server(instance, headers, workers) as target:
                     if target is not None:
                         run(target)
-        if {"pygeoapi", "tipg"} & set(which):
-            with PostgisBaseline(
-                parallel_workers=0,
-                settings={"max_connections": "60", "listen_addresses": "'127.0.0.1'"},
-            ) as pg:
-                print(f"postgis: loaded in {load_postgis(pg, projects):.1f} s ({pg.describe()})")
-                with reference_servers(pg, folder, which) as targets:
+            if pg is not None:
+                with reference_servers(pg, folder, which, workers) as targets:
                     for target in targets:
                         run(target)
 
@@ -388,16 +399,16 @@ def main() -> None:
             other = results[name].matched
             differ = sum(a != b for a, b in zip(first, other, strict=True))
             print(f"views where {names[0]} and {name} return different counts: {differ}")
-    for name in names:
-        if name.startswith("zugabe×") and "zugabe" in results:
-            ratio = results[name].rps / results["zugabe"].rps
-            print(f"throughput {name} / zugabe (1 worker): {ratio:.2f}×")
-    for other, target in (("pygeoapi", 1.5), ("tipg", 1.0)):
-        if "zugabe" in results and other in results:
-            ratio = results["zugabe"].rps / results[other].rps
-            print(f"throughput ZUGABE / {other}: {ratio:.2f}× (target ≥ {target}×)")
-    if "zugabe" not in results:
-        print("ZUGABE / pygeoapi and ZUGABE / tipg: after the OGC API is merged")
+    for workers in args.workers:
+        mine = server_name("zugabe", workers)
+        for other, target in (("pygeoapi", 1.5), ("tipg", 1.0)):
+            theirs = server_name(other, workers)
+            if mine in results and theirs in results:
+                ratio = results[mine].rps / results[theirs].rps
+                print(
+                    f"throughput {mine} / {theirs}: {ratio:.2f}× (target ≥ {target}×), "
+                    f"{workers} worker process{'es' if workers > 1 else ''} each"
+                )
 
 
 if __name__ == "__main__":

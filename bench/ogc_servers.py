@@ -180,9 +180,9 @@ def collection(title: str, bbox: Sequence[float], provider: Mapping[str, Any]) -
 
 @contextmanager
 def start_pygeoapi(
-    config: Path, port: int, *, token: str | None = None, threads: int = 8
+    config: Path, port: int, *, token: str | None = None, threads: int = 8, workers: int = 1
 ) -> Iterator[ServerProcess]:
-    """pygeoapi under waitress (``serve_pygeoapi.py``), behind a bearer gate if ``token``."""
+    """pygeoapi under gunicorn (``serve_pygeoapi.py``), behind a bearer gate if ``token``."""
     python = ensure_venv("pygeoapi")
     command = [
         str(python),
@@ -192,6 +192,8 @@ def start_pygeoapi(
         str(port),
         "--threads",
         str(threads),
+        "--workers",
+        str(workers),
     ]
     if token:
         command += ["--token", token]
