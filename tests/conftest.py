@@ -6,6 +6,7 @@ Tests that read ../shared/data never skip: a missing folder is a failure.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 
 from tests.smtp_server import SmtpServer, free_port
 from zugabe.config import Settings
+from zugabe.devtools.pg_cluster import ThrowawayCluster
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import RegionSetup, Services
 from zugabe.services.accounts import AccountInput
@@ -179,6 +181,44 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+POSTGIS_TEMPLATE = "zugabe_template"
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgis_cluster() -> Iterator[ThrowawayCluster]:
+    """One throw-away PostgreSQL + PostGIS server for the session (``make postgis``), with a
+    template database migrated once: each test's database is a copy of it."""
+    import psycopg
+    from psycopg import sql
+
+    from zugabe.storage.postgis import PostgisStore
+
+    with ThrowawayCluster() as cluster:
+        with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(POSTGIS_TEMPLATE)))
+        PostgisStore(cluster.url(POSTGIS_TEMPLATE).render_as_string(False)).close()
+        yield cluster
+
+
+@pytest.fixture
+def postgis_url(postgis_cluster: ThrowawayCluster) -> Iterator[str]:
+    """The URL of a fresh, migrated PostGIS database, dropped after the test."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"test_{next(_databases)}"
+    with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(POSTGIS_TEMPLATE)
+            )
+        )
+    yield postgis_cluster.url(name).render_as_string(False)
+    with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

@@ -58,8 +58,8 @@ from zugabe.errors import BadRequest
 from zugabe.io.crs import Reprojector
 from zugabe.services.cql2 import CQL2_JSON, MAX_FILTER_LENGTH, parse_filter
 from zugabe.storage.contract import CaseQuery, LayerFeatureBatch, ProjectQuery
+from zugabe.storage.sql_dialect import like_to_glob
 from zugabe.storage.sqlite import SqliteStore
-from zugabe.storage.sqlite_filter import like_to_glob
 
 STORAGE = "http://www.opengis.net/def/crs/EPSG/0/25832"
 REPROJECTOR = Reprojector("EPSG:25832")

@@ -1,0 +1,845 @@
+"""The production store: PostgreSQL 15+ with PostGIS 3, behind the same contract.
+
+``database_url = "postgresql+psycopg://user@host/zugabe"`` selects it. The tables, columns
+and schema versions are those of the SQLite store (``postgis_schema``), so everything that
+is plain SQLAlchemy Core is shared with it: the account, audit, desk, mail and notification
+mixins, the decoding of rows, the non-spatial filters, and the case workflow's plans, which
+both stores only apply. What PostgreSQL does differently is here:
+
+- geometry lives in PostGIS columns in the storage CRS with GiST indexes; area queries,
+  CQL2's spatial functions and their counts are ``ST_Intersects``/``ST_Within``/… in the
+  same SQL statement as the listing (no R*Tree tables, no Python test per row). Geometries
+  are written as WKB through ``ST_GeomFromWKB`` and read back as (E)WKB bytes: a psycopg
+  loader turns the server's hex EWKB into bytes, so the shared row decoders see what SQLite
+  gives them;
+- writers are serialised from the start of their transaction by one advisory lock (the
+  contract's "writers are serialised"; SQLite's ``BEGIN IMMEDIATE``), readers read a
+  snapshot (``REPEATABLE READ``);
+- layer features are bulk-loaded with ``COPY``; ids come from identity columns.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+import shapely
+from psycopg.adapt import Loader
+from psycopg.types import TypeInfo
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    false,
+    func,
+    insert,
+    not_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from zugabe.domain.agreement import DecisionState
+from zugabe.domain.case_history import Event, HistoryEvent
+from zugabe.domain.cases import CaseFinding, CaseStatus
+from zugabe.domain.filters import Filter
+from zugabe.domain.project import Project, ProjectAttributes
+from zugabe.errors import ConfigError, InvalidInput, NotFound, StorageError
+from zugabe.storage.contract import (
+    CaseQuery,
+    CaseSync,
+    LayerFeature,
+    LayerFeatureBatch,
+    LayerInfo,
+    NewLayerVersion,
+    NewProject,
+    ProjectQuery,
+    Store,
+)
+from zugabe.storage.postgis_schema import migrations
+from zugabe.storage.sqlite import (
+    _BOX,
+    _OPEN_DECISION_STATES,
+    _PAYLOAD,
+    _STORED,
+    SqliteStore,
+    _archive_features,
+    _case_conditions,
+    _CaseSyncer,
+    _conditions,
+    _encode_json,
+    _encode_row,
+    _geometry_array,
+    _layer_features,
+    _layer_values,
+    _paged,
+    _PreparedFindings,
+    _project,
+    _raise_missing_or_conflict,
+    _row_values,
+)
+from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
+from zugabe.storage.sqlite_desk import SqliteDesk
+from zugabe.storage.sqlite_filter import (
+    CASE_ANY_OF,
+    Target,
+    case_operand,
+    layer_operand,
+    project_operand,
+    translate,
+)
+from zugabe.storage.sqlite_mail import SqliteMail
+from zugabe.storage.sqlite_notifications import SqliteNotifications
+from zugabe.storage.sqlite_schema import (
+    case_decisions_table,
+    case_history_table,
+    case_involvements_table,
+    cases_table,
+    layer_feature_archive_table,
+    layer_features_table,
+    layer_versions_table,
+    layers_table,
+    migrate,
+    projects_table,
+)
+
+DEFAULT_SRID = 25832
+"""The SRID of a new store's geometry columns when none is given (ETRS89 / UTM 32N)."""
+
+WRITE_LOCK = 0x5A554741
+"""The advisory lock every write transaction takes first ("ZUGA")."""
+
+_WRITE_OPTION = "zugabe_write"
+
+# What a geometry column's name leads to in each spatial test of (stored, area).
+_SPATIAL_TESTS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "s_intersects": func.ST_Intersects,
+    "s_within": func.ST_Within,  # the stored geometry lies within the area
+    "s_contains": func.ST_Contains,  # the stored geometry contains the area
+    "s_equals": func.ST_Equals,
+    "s_touches": func.ST_Touches,
+    "s_overlaps": func.ST_Overlaps,
+    "s_crosses": func.ST_Crosses,
+}
+
+
+class _WkbLoader(Loader):
+    """PostGIS geometry as EWKB bytes (the server sends hex text): what shapely reads."""
+
+    def load(self, data: Any) -> bytes:
+        return bytes.fromhex(bytes(data).decode("ascii"))
+
+
+def _on_connect(dbapi_conn: psycopg.Connection[Any], _record: Any) -> None:
+    """Read geometry columns as bytes on every new connection (once PostGIS is there)."""
+    info = TypeInfo.fetch(dbapi_conn, "geometry")
+    dbapi_conn.rollback()  # the lookup opened a transaction
+    if info is not None:
+        dbapi_conn.adapters.register_loader(info.oid, _WkbLoader)
+
+
+def _on_begin(conn: Connection) -> None:
+    """Writers queue for the one write lock before anything else (until commit)."""
+    if conn.get_execution_options().get(_WRITE_OPTION):
+        conn.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK)))
+
+
+def connect_engine(url: URL | str) -> Engine:
+    """An engine whose connections read geometry as WKB and whose writers take the lock."""
+    engine = create_engine(url, isolation_level="REPEATABLE READ")
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def writing(engine: Engine) -> Engine:
+    """The same engine whose transactions take the write lock at BEGIN (read committed:
+    with writers serialised, each statement sees every commit before it)."""
+    return engine.execution_options(**{_WRITE_OPTION: True}, isolation_level="READ COMMITTED")
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"invalid storage URL: {exc}") from exc
+    if parsed.get_backend_name() != "postgresql" or parsed.get_driver_name() != "psycopg":
+        raise ConfigError(
+            f"the PostGIS store needs a postgresql+psycopg:// URL, got scheme '{parsed.drivername}'"
+        )
+    return parsed
+
+
+def _wkb(value: bytes, srid: int) -> ColumnElement[Any]:
+    """A WKB value as a geometry of the store's SRID."""
+    return func.ST_GeomFromWKB(value, srid)
+
+
+class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
+    """Projects, layers, cases and everything else in one PostgreSQL database.
+
+    Migrates the schema when opened. ``srid``: the EPSG code of the storage CRS; a new
+    store's geometry columns get it, an existing store must have been created with it.
+    """
+
+    def __init__(self, url: str, srid: int | None = None) -> None:
+        parsed = _parse(url)
+        self.where = parsed.render_as_string(hide_password=True)
+        self._engine = connect_engine(parsed)
+        self._writer = writing(self._engine)
+        self._closed = False
+        self._ambient = threading.local()  # the connection of ``transaction``, per thread
+        try:
+            self.srid = self._prepare(srid)
+            applied = migrate(self._engine, self._writer, migrations(self.srid), where=self.where)
+        except DBAPIError as exc:
+            self._engine.dispose()
+            raise StorageError(f"cannot open the store {self.where}: {exc.orig or exc}") from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+        # Connections made before PostGIS was there read geometry as text: start anew.
+        self._engine.dispose()
+        self.applied_migrations: tuple[int, ...] = tuple(applied)
+        self._targets = _Targets(self.srid)
+
+    def _prepare(self, srid: int | None) -> int:
+        """Create PostGIS if missing (needs the right to), and settle the SRID."""
+        with self._writer.begin() as conn:
+            installed = conn.execute(
+                select(func.count())
+                .select_from(text("pg_extension"))
+                .where(text("extname = 'postgis'"))
+            ).scalar_one()
+            if not installed:
+                try:
+                    with conn.begin_nested():
+                        conn.exec_driver_sql("CREATE EXTENSION postgis")
+                except DBAPIError as exc:
+                    raise ConfigError(
+                        f"the database {self.where} lacks the PostGIS extension and this "
+                        "account may not create it: run CREATE EXTENSION postgis; in it as "
+                        "its owner or a superuser"
+                    ) from exc
+            stored = (
+                conn.execute(select(func.Find_SRID("public", "projects", "geometry"))).scalar_one()
+                if self._has_projects(conn)
+                else None
+            )
+        if stored is None:
+            return srid or DEFAULT_SRID
+        if srid is not None and srid != stored:
+            raise ConfigError(
+                f"the store {self.where} keeps geometry in EPSG:{stored}, but storage_crs is "
+                f"EPSG:{srid}; set storage_crs to EPSG:{stored} (or copy the instance)"
+            )
+        return int(stored)
+
+    @staticmethod
+    def _has_projects(conn: Connection) -> bool:
+        return conn.execute(select(func.to_regclass("public.projects"))).scalar() is not None
+
+    def __repr__(self) -> str:
+        return f"PostgisStore({self.where!r})"
+
+    # The transaction plumbing and the reads and writes that are plain Core are SQLite's.
+    transaction = SqliteStore.transaction
+    _read = SqliteStore._read
+
+    def _write(self, bulk: bool = False) -> Any:
+        # ``bulk`` sizes SQLite's page cache; PostgreSQL's buffers are the server's.
+        return SqliteStore._write(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store {self.where} has been closed")
+
+    get_project = SqliteStore.get_project
+    get_projects = SqliteStore.get_projects
+    schema_version = SqliteStore.schema_version
+    revision = SqliteStore.revision
+    close = SqliteStore.close
+    layer_versions = SqliteStore.layer_versions
+    archived_layer_features = SqliteStore.archived_layer_features
+    list_layers = SqliteStore.list_layers
+    get_layer = SqliteStore.get_layer
+    get_case = SqliteStore.get_case
+    _load_case = SqliteStore._load_case
+    _cases_of_rows = SqliteStore._cases_of_rows
+    add_case_comment = SqliteStore.add_case_comment
+
+    # -- projects ------------------------------------------------------------
+
+    def add_projects(self, projects: Iterable[NewProject]) -> list[Project]:
+        stored: list[Project] = []
+        with self._write() as conn:
+            now = datetime.now(UTC)  # taken under the write lock: commit order
+            for new in projects:
+                values = _row_values(new.attributes, new.geometry)
+                values["geometry"] = _wkb(values["geometry"], self.srid)
+                result = conn.execute(
+                    insert(projects_table).values(
+                        **values,
+                        created_at=now,
+                        created_by=new.user,
+                        updated_at=now,
+                        updated_by=new.user,
+                        version=1,
+                    )
+                )
+                stored.append(
+                    Project(
+                        id=int(result.inserted_primary_key[0]),
+                        attributes=new.attributes,
+                        geometry=new.geometry,
+                        created_at=now,
+                        created_by=new.user,
+                        updated_at=now,
+                        updated_by=new.user,
+                        version=1,
+                    )
+                )
+        return stored
+
+    def update_project(
+        self,
+        project_id: int,
+        attributes: ProjectAttributes,
+        geometry: BaseGeometry,
+        user: str,
+        expected_version: int | None,
+    ) -> Project:
+        values = _row_values(attributes, geometry)
+        values["geometry"] = _wkb(values["geometry"], self.srid)
+        with self._write() as conn:
+            statement = update(projects_table).where(projects_table.c.id == project_id)
+            if expected_version is not None:
+                statement = statement.where(projects_table.c.version == expected_version)
+            result = conn.execute(
+                statement.values(
+                    **values,
+                    updated_at=datetime.now(UTC),
+                    updated_by=user,
+                    version=projects_table.c.version + 1,
+                )
+            )
+            if result.rowcount == 0:
+                _raise_missing_or_conflict(conn, project_id, expected_version)
+            row = conn.execute(
+                select(projects_table).where(projects_table.c.id == project_id)
+            ).one()
+        return _project(row)
+
+    def delete_project(self, project_id: int, user: str, expected_version: int | None) -> None:
+        with self._write() as conn:
+            statement = delete(projects_table).where(projects_table.c.id == project_id)
+            if expected_version is not None:
+                statement = statement.where(projects_table.c.version == expected_version)
+            if conn.execute(statement).rowcount == 0:
+                _raise_missing_or_conflict(conn, project_id, expected_version)
+
+    def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
+        conditions = _conditions(replace(query, area=None, filter=None))
+        if query.area is not None:
+            conditions.append(self._targets.projects.spatial("s_intersects", query.area))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, self._targets.projects))
+        return conditions
+
+    def list_projects(self, query: ProjectQuery) -> list[Project]:
+        statement = _paged(
+            select(projects_table).where(*self._project_conditions(query)),
+            projects_table.c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            rows = conn.execute(statement).all()
+        return [_project(row) for row in rows]
+
+    def count_projects(self, query: ProjectQuery) -> int:
+        statement = (
+            select(func.count()).select_from(projects_table).where(*self._project_conditions(query))
+        )
+        with self._read() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+    # -- thematic layers -----------------------------------------------------
+
+    def replace_layer(
+        self, version: NewLayerVersion, batches: Iterable[LayerFeatureBatch]
+    ) -> LayerInfo:
+        if not version.key:
+            raise InvalidInput("a layer needs a key")
+        report = _encode_json(version.report, f"the import report of layer '{version.key}'")
+        with self._write() as conn:
+            previous = conn.execute(
+                select(layers_table.c.version).where(layers_table.c.key == version.key)
+            ).scalar_one_or_none()
+            if previous is not None:
+                _archive_features(conn, version.key, previous, version.keep_earlier)
+            conn.execute(
+                delete(layer_features_table).where(layer_features_table.c.layer_key == version.key)
+            )
+            written = _FeatureCopy(conn, version.key, self.srid)
+            for batch in batches:
+                written.add(batch)
+            info = LayerInfo(
+                key=version.key,
+                version=(previous or 0) + 1,
+                feature_count=written.count,
+                extent=written.extent(),
+                source=version.source,
+                source_layer=version.source_layer,
+                source_crs=version.source_crs,
+                transformation=version.transformation,
+                imported_at=datetime.now(UTC),
+                imported_by=version.user,
+                report=version.report,
+                responsible_organisation=version.responsible_organisation,
+            )
+            values = _layer_values(info, report)
+            if previous is None:
+                conn.execute(insert(layers_table).values(**values))
+            else:
+                conn.execute(
+                    update(layers_table).where(layers_table.c.key == info.key).values(**values)
+                )
+            conn.execute(insert(layer_versions_table).values(**values))
+        return info
+
+    def _feature_conditions(
+        self, key: str, area: BaseGeometry | None, filter: Filter | None
+    ) -> list[ColumnElement[bool]]:
+        conditions = [layer_features_table.c.layer_key == key]
+        if filter is not None:
+            conditions.append(translate(filter, self._targets.layers))
+        if area is not None:
+            conditions.append(self._targets.layers.spatial("s_intersects", area))
+        return conditions
+
+    def layer_features(
+        self,
+        key: str,
+        area: BaseGeometry | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[LayerFeature]:
+        columns = layer_features_table.c
+        statement = _paged(
+            select(columns.id, columns.geometry, columns.attributes)
+            .add_columns(columns.source_row, columns.derived)
+            .where(*self._feature_conditions(key, area, filter)),
+            columns.id,
+            after_id,
+            limit,
+        )
+        with self._read() as conn:
+            result = conn.execute(statement)
+            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
+            result.close()
+        return _layer_features(rows)
+
+    def count_layer_features(
+        self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None
+    ) -> int:
+        with self._read() as conn:
+            if area is None and filter is None:
+                count = conn.execute(
+                    select(layers_table.c.feature_count).where(layers_table.c.key == key)
+                ).scalar_one_or_none()
+                return int(count or 0)
+            statement = (
+                select(func.count())
+                .select_from(layer_features_table)
+                .where(*self._feature_conditions(key, area, filter))
+            )
+            return int(conn.execute(statement).scalar_one())
+
+    def delete_layer(self, key: str, user: str) -> None:
+        with self._write() as conn:
+            exists = conn.execute(
+                select(layers_table.c.key).where(layers_table.c.key == key)
+            ).first()
+            if exists is None:
+                raise NotFound(f"layer '{key}' does not exist")
+            for table, column in (
+                (layer_features_table, layer_features_table.c.layer_key),
+                (layer_versions_table, layer_versions_table.c.key),
+                (layer_feature_archive_table, layer_feature_archive_table.c.layer_key),
+                (layers_table, layers_table.c.key),
+            ):
+                conn.execute(delete(table).where(column == key))
+
+    # -- coordination cases --------------------------------------------------
+
+    def sync_cases(
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> CaseSync:
+        prepared = _PreparedFindings.of(findings)
+        with self._write() as conn:
+            return _CaseWriter(conn, prepared, scope, user, reason, self.srid).run()
+
+    def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
+        conditions = _case_conditions(replace(query, area=None, filter=None))
+        if query.area is not None:
+            conditions.append(self._targets.cases.spatial("s_intersects", query.area))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, self._targets.cases))
+        return conditions
+
+    def list_cases(self, query: CaseQuery) -> list[Any]:
+        statement = _paged(
+            select(cases_table).where(*self._case_conditions(query)),
+            cases_table.c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            return self._cases_of_rows(conn, conn.execute(statement).all())
+
+    def count_cases(self, query: CaseQuery) -> int:
+        statement = (
+            select(func.count()).select_from(cases_table).where(*self._case_conditions(query))
+        )
+        with self._read() as conn:
+            return int(conn.execute(statement).scalar_one())
+
+
+def _spatial_test(rows: Table, srid: int) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
+    """CQL2's spatial functions (and area queries: ``s_intersects``) on a geometry column,
+    answered by PostGIS with the GiST index; ``S_DISJOINT`` is the negation of
+    ``S_INTERSECTS`` of rows that have a geometry."""
+
+    def spatial(op: str, geometry: BaseGeometry) -> ColumnElement[bool]:
+        column = rows.c.geometry
+        if geometry.is_empty:
+            return and_(column.is_not(None)) if op == "s_disjoint" else false()
+        area = func.ST_GeomFromWKB(shapely.to_wkb(geometry), srid)
+        if op == "s_disjoint":
+            return and_(column.is_not(None), not_(func.ST_Intersects(column, area)))
+        return _SPATIAL_TESTS[op](column, area)
+
+    return spatial
+
+
+class _Targets:
+    """The CQL2 targets of the three collections, for one store's SRID."""
+
+    def __init__(self, srid: int) -> None:
+        self.projects = Target(project_operand, _spatial_test(projects_table, srid))
+        self.cases = Target(case_operand, _spatial_test(cases_table, srid), CASE_ANY_OF)
+        self.layers = Target(layer_operand, _spatial_test(layer_features_table, srid))
+
+
+_COPY_FEATURES = (
+    "COPY layer_features (layer_key, attributes, geometry, derived, source_row, "
+    "min_x, min_y, max_x, max_y) FROM STDIN"
+)
+
+
+class _FeatureCopy:
+    """Writes batches of one layer with ``COPY`` (geometry as hex EWKB in the store's SRID)."""
+
+    def __init__(self, conn: Connection, key: str, srid: int) -> None:
+        self.conn = conn
+        self.key = key
+        self.srid = srid
+        self.count = 0
+        self.boxes: list[np.ndarray[Any, Any]] = []
+
+    def _ewkb(self, geometries: np.ndarray[Any, Any]) -> list[str | None]:
+        with_srid = shapely.set_srid(geometries, self.srid)
+        return shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()  # type: ignore[no-any-return]
+
+    def add(self, batch: LayerFeatureBatch) -> None:
+        geometries = _geometry_array(batch.geometries)
+        size = len(geometries)
+        source_rows = np.asarray(batch.source_rows, dtype=np.int64)
+        derived = batch.derived
+        if (
+            len(batch.attributes) != size
+            or len(source_rows) != size
+            or (derived is not None and len(derived) != size)
+        ):
+            raise ValueError(
+                "a LayerFeatureBatch needs as many attributes, source rows and derived "
+                f"geometries as geometries ({size})"
+            )
+        if size == 0:
+            return
+        bounds = shapely.bounds(geometries)
+        unusable = ~np.isfinite(bounds).all(axis=1)
+        if unusable.any():
+            row = int(source_rows[int(np.argmax(unusable))])
+            raise InvalidInput(
+                f"layer '{self.key}': the feature from source row {row} has no usable "
+                "geometry (missing, empty or with coordinates that are not finite numbers)"
+            )
+        try:
+            attributes = [_encode_row(values) for values in batch.attributes]
+        except (TypeError, ValueError):
+            for values, row in zip(batch.attributes, source_rows.tolist(), strict=True):
+                _encode_json(values, f"layer '{self.key}': the attributes of source row {row}")
+            raise
+        derived_ewkb = [None] * size if derived is None else self._ewkb(_geometry_array(derived))
+        dbapi = self.conn.connection.driver_connection
+        assert isinstance(dbapi, psycopg.Connection)
+        try:
+            with dbapi.cursor() as cursor, cursor.copy(_COPY_FEATURES) as copy:
+                for row in zip(
+                    [self.key] * size,
+                    attributes,
+                    self._ewkb(geometries),
+                    derived_ewkb,
+                    source_rows.tolist(),
+                    *(bounds[:, i].tolist() for i in range(4)),
+                    strict=True,
+                ):
+                    copy.write_row(row)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot write layer '{self.key}': {exc}") from exc
+        self.count += size
+        self.boxes.append(bounds)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        if self.count == 0:
+            return None
+        bounds = np.concatenate(self.boxes)
+        return (
+            float(bounds[:, 0].min()),
+            float(bounds[:, 1].min()),
+            float(bounds[:, 2].max()),
+            float(bounds[:, 3].max()),
+        )
+
+
+_GEOMETRY_AT = len(_STORED) + _PAYLOAD.index("geometry")
+
+
+def _stored_case_columns() -> list[ColumnElement[Any]]:
+    """What a sync compares, in the form ``_PreparedFindings`` has it: WKB, ISO dates."""
+    c = cases_table.c
+    normalised = {
+        "geometry": func.ST_AsBinary(c.geometry),
+        "window_start": cast(c.window_start, Text),
+        "window_end": cast(c.window_end, Text),
+    }
+    return [normalised.get(name, c[name]) for name in (*_STORED, *_PAYLOAD)]
+
+
+class _CaseWriter(_CaseSyncer):
+    """``sync_cases`` in PostgreSQL: the shared syncer decides (through
+    ``case_workflow.found``/``vanished``) what happens to each case; this writes it."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        prepared: _PreparedFindings,
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+        srid: int,
+    ) -> None:
+        super().__init__(conn, prepared, scope, user, reason)
+        self.srid = srid
+
+    def _stored_cases(self) -> dict[str, tuple[Any, ...]]:
+        statement = select(*_stored_case_columns())
+        if self.scope is None:
+            rows = self.conn.execute(statement).all()
+        else:
+            rows = self.conn.execute(
+                statement.where(
+                    (cases_table.c.subject_a_key == self.scope)
+                    | (cases_table.c.subject_b_key == self.scope)
+                )
+            ).all()
+            known = {row.pair_key for row in rows}
+            missing = [key for key in self.prepared.keys if key not in known]
+            if missing:
+                rows.extend(
+                    self.conn.execute(statement.where(cases_table.c.pair_key.in_(missing))).all()
+                )
+        return {row.pair_key: tuple(row) for row in rows}
+
+    def _new_ids(self, count: int) -> list[int]:
+        sequence = func.pg_get_serial_sequence(cases_table.name, "id")
+        ids = self.conn.execute(
+            select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        ).scalars()
+        return sorted(int(i) for i in ids)
+
+    def _payload_values(self, at: int) -> dict[str, Any]:
+        values = dict(
+            zip(
+                (*_PAYLOAD, *_BOX),
+                (*self.prepared.payloads[at], *self.prepared.boxes[at]),
+                strict=True,
+            )
+        )
+        values["wkb"] = values.pop("geometry")
+        return values
+
+    def _create(self, positions: list[int]) -> list[int]:
+        if not positions:
+            return []
+        ids = self._new_ids(len(positions))
+        prepared = self.prepared
+        identity = [c.name for c in cases_table.columns][2 : 2 + len(prepared.identities[0])]
+        self.conn.execute(
+            insert(cases_table).values(geometry=func.ST_GeomFromWKB(bindparam("wkb"), self.srid)),
+            [
+                {
+                    "id": case_id,
+                    "pair_key": prepared.keys[at],
+                    **dict(zip(identity, prepared.identities[at], strict=True)),
+                    **self._payload_values(at),
+                    "status": CaseStatus.OPEN.value,
+                    "status_reason": "{}",
+                    "created_at": self.stamp,
+                    "updated_at": self.stamp,
+                    "version": 1,
+                }
+                for case_id, at in zip(ids, positions, strict=True)
+            ],
+        )
+        self._involve(
+            [
+                (case_id, kind, value)
+                for case_id, at in zip(ids, positions, strict=True)
+                for kind, value in prepared.involvements[at]
+            ]
+        )
+        created = HistoryEvent(Event.CREATED)
+        self.history.extend(
+            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
+            for case_id in ids
+        )
+        return ids
+
+    def _involve(self, rows: list[tuple[int, str, str]]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(case_involvements_table),
+                [
+                    {"case_id": case_id, "kind": kind, "value": value}
+                    for case_id, kind, value in rows
+                ],
+            )
+
+    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
+        if not changed:
+            return []
+        c = cases_table.c
+        self.conn.execute(
+            update(cases_table)
+            .where(c.id == bindparam("case_id"))
+            .values(
+                {
+                    **{name: bindparam(name) for name in (*_PAYLOAD, *_BOX) if name != "geometry"},
+                    "geometry": func.ST_GeomFromWKB(bindparam("wkb"), self.srid),
+                    "updated_at": self.stamp,
+                    "version": c.version + 1,
+                }
+            ),
+            [{"case_id": row[0], **self._payload_values(at)} for at, row in changed],
+        )
+        removed: list[tuple[str, str, int]] = []
+        added: list[tuple[int, str, str]] = []
+        for at, row in changed:
+            before = set(self._involvements_of(row))
+            after = set(self.prepared.involvements[at])
+            removed.extend((kind, value, row[0]) for kind, value in before - after)
+            added.extend((row[0], kind, value) for kind, value in after - before)
+        if removed:
+            involved = case_involvements_table.c
+            self.conn.execute(
+                delete(case_involvements_table).where(
+                    involved.kind == bindparam("k"),
+                    involved.value == bindparam("v"),
+                    involved.case_id == bindparam("c"),
+                ),
+                [{"k": kind, "v": value, "c": case_id} for kind, value, case_id in removed],
+            )
+        self._involve(added)
+        return []
+
+    @staticmethod
+    def _involvements_of(row: tuple[Any, ...]) -> list[tuple[str, str]]:
+        payload = dict(zip(_PAYLOAD, row[len(_STORED) :], strict=True))
+        organisations = json.loads(payload["organisations"])
+        departments = json.loads(payload["departments"])
+        return list(
+            dict.fromkeys(
+                [("organisation", value) for value in organisations]
+                + [("department", value) for value in departments]
+            )
+        )
+
+    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+        bumped = {row[0] for _, row in changed}
+        reason = _encode_row(self.reason)
+        c = cases_table.c
+        if self.statuses:
+            self.conn.execute(
+                update(cases_table)
+                .where(c.id == bindparam("case_id"))
+                .values(
+                    status=bindparam("new_status"),
+                    status_reason=bindparam("new_reason"),
+                    updated_at=self.stamp,
+                    version=c.version + bindparam("bump"),
+                ),
+                [
+                    {
+                        "case_id": case_id,
+                        "new_status": status.value,
+                        "new_reason": reason if status is CaseStatus.OBSOLETE else "{}",
+                        "bump": 0 if case_id in bumped else 1,
+                    }
+                    for case_id, status in self.statuses
+                ],
+            )
+        if self.closed_decisions:
+            d = case_decisions_table.c
+            self.conn.execute(
+                update(case_decisions_table)
+                .where(d.case_id.in_(self.closed_decisions), d.state.in_(_OPEN_DECISION_STATES))
+                .values(state=DecisionState.REOPENED.value, closed_at=self.stamp)
+            )
+
+    def _update_rtree(self, created: list[int], moved: list[Any]) -> None:
+        """No R*Tree here (GiST follows by itself); this last step before the syncer's own
+        history write is where PostgreSQL writes the history, leaving none for it."""
+        if self.history:
+            self.conn.execute(
+                insert(case_history_table),
+                [
+                    {"case_id": case_id, "at": at, "by_user": by, "event": kind, "details": details}
+                    for case_id, at, by, kind, details in self.history
+                ],
+            )
+            self.history = []
