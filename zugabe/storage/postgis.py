@@ -281,8 +281,8 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
     list_layers = SqliteStore.list_layers
     get_layer = SqliteStore.get_layer
     get_case = SqliteStore.get_case
-    _load_case = SqliteStore._load_case
-    _cases_of_rows = SqliteStore._cases_of_rows
+    _load_case = staticmethod(SqliteStore._load_case)
+    _cases_of_rows = staticmethod(SqliteStore._cases_of_rows)
     add_case_comment = SqliteStore.add_case_comment
 
     # -- projects ------------------------------------------------------------
@@ -665,6 +665,7 @@ class _CaseWriter(_CaseSyncer):
     ) -> None:
         super().__init__(conn, prepared, scope, user, reason)
         self.srid = srid
+        self.moment = datetime.fromisoformat(self.stamp)  # the same instant, for Core
 
     def _stored_cases(self) -> dict[str, tuple[Any, ...]]:
         statement = select(*_stored_case_columns())
@@ -719,8 +720,8 @@ class _CaseWriter(_CaseSyncer):
                     **self._payload_values(at),
                     "status": CaseStatus.OPEN.value,
                     "status_reason": "{}",
-                    "created_at": self.stamp,
-                    "updated_at": self.stamp,
+                    "created_at": self.moment,
+                    "updated_at": self.moment,
                     "version": 1,
                 }
                 for case_id, at in zip(ids, positions, strict=True)
@@ -761,7 +762,7 @@ class _CaseWriter(_CaseSyncer):
                 {
                     **{name: bindparam(name) for name in (*_PAYLOAD, *_BOX) if name != "geometry"},
                     "geometry": func.ST_GeomFromWKB(bindparam("wkb"), self.srid),
-                    "updated_at": self.stamp,
+                    "updated_at": self.moment,
                     "version": c.version + 1,
                 }
             ),
@@ -810,7 +811,7 @@ class _CaseWriter(_CaseSyncer):
                 .values(
                     status=bindparam("new_status"),
                     status_reason=bindparam("new_reason"),
-                    updated_at=self.stamp,
+                    updated_at=self.moment,
                     version=c.version + bindparam("bump"),
                 ),
                 [
@@ -828,7 +829,7 @@ class _CaseWriter(_CaseSyncer):
             self.conn.execute(
                 update(case_decisions_table)
                 .where(d.case_id.in_(self.closed_decisions), d.state.in_(_OPEN_DECISION_STATES))
-                .values(state=DecisionState.REOPENED.value, closed_at=self.stamp)
+                .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
             )
 
     def _update_rtree(self, created: list[int], moved: list[Any]) -> None:
@@ -838,8 +839,14 @@ class _CaseWriter(_CaseSyncer):
             self.conn.execute(
                 insert(case_history_table),
                 [
-                    {"case_id": case_id, "at": at, "by_user": by, "event": kind, "details": details}
-                    for case_id, at, by, kind, details in self.history
+                    {
+                        "case_id": case_id,
+                        "at": self.moment,
+                        "by_user": by,
+                        "event": kind,
+                        "details": details,
+                    }
+                    for case_id, _, by, kind, details in self.history
                 ],
             )
             self.history = []
