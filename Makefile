@@ -18,6 +18,11 @@ test: install-dev system-packages browser gdal oidc qgis postgis  ## lint and ru
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	$(BIN)/pytest --store=postgis $(API_TESTS)
+
+# The API tests that run a second time against PostGIS (`--store=postgis`; the storage
+# contract runs against both stores in the first pass): about a minute more.
+API_TESTS := tests/test_api_projects.py tests/test_api_cases.py tests/test_api_layers.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -153,11 +153,27 @@ def demo_instance(demo_template: Path, instance_path: Path) -> Path:
     return instance_path
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgis"),
+        default="sqlite",
+        help="the store of the `app` fixture: the instance's SQLite file (default), or a fresh "
+        "database of the session's throw-away PostGIS cluster (`make test` runs the API "
+        "tests both ways)",
+    )
+
+
 @pytest.fixture
 def app(instance_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if "demo_instance" in request.fixturenames:  # the copy must be there before it opens
         request.getfixturevalue("demo_instance")
-    app = create_app({"instance_path": instance_path})
+    config: dict[str, Any] = {"instance_path": instance_path}
+    if request.config.getoption("store") == "postgis":
+        if "demo_instance" in request.fixturenames:
+            pytest.fail("the demo instance is an SQLite file: copy it with `zugabe store copy`")
+        config["database_url"] = request.getfixturevalue("postgis_url")
+    app = create_app(config)
     app.testing = True
     yield app
     app.extensions["zugabe"].close()
@@ -212,7 +228,7 @@ def postgis_url(postgis_cluster: ThrowawayCluster) -> Iterator[str]:
     name = f"test_{next(_databases)}"
     with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
         conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
                 sql.Identifier(name), sql.Identifier(POSTGIS_TEMPLATE)
             )
         )
