@@ -24,7 +24,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -60,43 +60,28 @@ from zugabe.domain.agreement import DecisionState
 from zugabe.domain.case_history import Event, HistoryEvent
 from zugabe.domain.cases import CaseFinding, CaseStatus
 from zugabe.domain.filters import Filter
-from zugabe.domain.project import Project, ProjectAttributes
-from zugabe.errors import ConfigError, InvalidInput, NotFound, StorageError
+from zugabe.errors import ConfigError, NotFound, StorageError
 from zugabe.storage.contract import (
     CaseQuery,
     CaseSync,
-    LayerFeature,
     LayerFeatureBatch,
-    LayerInfo,
-    NewLayerVersion,
-    NewProject,
     ProjectQuery,
-    Store,
 )
 from zugabe.storage.postgis_schema import migrations
+from zugabe.storage.sql_store import SqlStore, check_batch, extent_of
 from zugabe.storage.sqlite import (
     _BOX,
     _OPEN_DECISION_STATES,
     _PAYLOAD,
     _STORED,
     SqliteStore,
-    _archive_features,
     _case_conditions,
     _CaseSyncer,
     _conditions,
-    _encode_json,
     _encode_row,
-    _geometry_array,
-    _layer_features,
-    _layer_values,
-    _paged,
+    _involvement_pairs,
     _PreparedFindings,
-    _project,
-    _raise_missing_or_conflict,
-    _row_values,
 )
-from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
-from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_filter import (
     CASE_ANY_OF,
     Target,
@@ -105,8 +90,6 @@ from zugabe.storage.sqlite_filter import (
     project_operand,
     translate,
 )
-from zugabe.storage.sqlite_mail import SqliteMail
-from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_schema import (
     case_decisions_table,
     case_history_table,
@@ -187,12 +170,7 @@ def _parse(url: str) -> URL:
     return parsed
 
 
-def _wkb(value: bytes, srid: int) -> ColumnElement[Any]:
-    """A WKB value as a geometry of the store's SRID."""
-    return func.ST_GeomFromWKB(value, srid)
-
-
-class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
+class PostgisStore(SqlStore):
     """Projects, layers, cases and everything else in one PostgreSQL database.
 
     Migrates the schema when opened. ``srid``: the EPSG code of the storage CRS; a new
@@ -285,75 +263,19 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
     _cases_of_rows = staticmethod(SqliteStore._cases_of_rows)
     add_case_comment = SqliteStore.add_case_comment
 
-    # -- projects ------------------------------------------------------------
+    # -- what PostgreSQL does its own way ----------------------------------
 
-    def add_projects(self, projects: Iterable[NewProject]) -> list[Project]:
-        stored: list[Project] = []
-        with self._write() as conn:
-            now = datetime.now(UTC)  # taken under the write lock: commit order
-            for new in projects:
-                values = _row_values(new.attributes, new.geometry)
-                values["geometry"] = _wkb(values["geometry"], self.srid)
-                result = conn.execute(
-                    insert(projects_table).values(
-                        **values,
-                        created_at=now,
-                        created_by=new.user,
-                        updated_at=now,
-                        updated_by=new.user,
-                        version=1,
-                    )
-                )
-                stored.append(
-                    Project(
-                        id=int(result.inserted_primary_key[0]),
-                        attributes=new.attributes,
-                        geometry=new.geometry,
-                        created_at=now,
-                        created_by=new.user,
-                        updated_at=now,
-                        updated_by=new.user,
-                        version=1,
-                    )
-                )
-        return stored
+    def _geometry(self, wkb: bytes) -> Any:
+        return func.ST_GeomFromWKB(wkb, self.srid)
 
-    def update_project(
-        self,
-        project_id: int,
-        attributes: ProjectAttributes,
-        geometry: BaseGeometry,
-        user: str,
-        expected_version: int | None,
-    ) -> Project:
-        values = _row_values(attributes, geometry)
-        values["geometry"] = _wkb(values["geometry"], self.srid)
-        with self._write() as conn:
-            statement = update(projects_table).where(projects_table.c.id == project_id)
-            if expected_version is not None:
-                statement = statement.where(projects_table.c.version == expected_version)
-            result = conn.execute(
-                statement.values(
-                    **values,
-                    updated_at=datetime.now(UTC),
-                    updated_by=user,
-                    version=projects_table.c.version + 1,
-                )
-            )
-            if result.rowcount == 0:
-                _raise_missing_or_conflict(conn, project_id, expected_version)
-            row = conn.execute(
-                select(projects_table).where(projects_table.c.id == project_id)
-            ).one()
-        return _project(row)
-
-    def delete_project(self, project_id: int, user: str, expected_version: int | None) -> None:
-        with self._write() as conn:
-            statement = delete(projects_table).where(projects_table.c.id == project_id)
-            if expected_version is not None:
-                statement = statement.where(projects_table.c.version == expected_version)
-            if conn.execute(statement).rowcount == 0:
-                _raise_missing_or_conflict(conn, project_id, expected_version)
+    def _write_features(
+        self, conn: Connection, key: str, batches: Iterable[LayerFeatureBatch]
+    ) -> tuple[int, tuple[float, float, float, float] | None]:
+        conn.execute(delete(layer_features_table).where(layer_features_table.c.layer_key == key))
+        written = _FeatureCopy(conn, key, self.srid)
+        for batch in batches:
+            written.add(batch)
+        return written.count, extent_of(written.boxes)
 
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
         conditions = _conditions(replace(query, area=None, filter=None))
@@ -363,70 +285,8 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
             conditions.append(translate(query.filter, self._targets.projects))
         return conditions
 
-    def list_projects(self, query: ProjectQuery) -> list[Project]:
-        statement = _paged(
-            select(projects_table).where(*self._project_conditions(query)),
-            projects_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            rows = conn.execute(statement).all()
-        return [_project(row) for row in rows]
-
-    def count_projects(self, query: ProjectQuery) -> int:
-        statement = (
-            select(func.count()).select_from(projects_table).where(*self._project_conditions(query))
-        )
-        with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
-
-    # -- thematic layers -----------------------------------------------------
-
-    def replace_layer(
-        self, version: NewLayerVersion, batches: Iterable[LayerFeatureBatch]
-    ) -> LayerInfo:
-        if not version.key:
-            raise InvalidInput("a layer needs a key")
-        report = _encode_json(version.report, f"the import report of layer '{version.key}'")
-        with self._write() as conn:
-            previous = conn.execute(
-                select(layers_table.c.version).where(layers_table.c.key == version.key)
-            ).scalar_one_or_none()
-            if previous is not None:
-                _archive_features(conn, version.key, previous, version.keep_earlier)
-            conn.execute(
-                delete(layer_features_table).where(layer_features_table.c.layer_key == version.key)
-            )
-            written = _FeatureCopy(conn, version.key, self.srid)
-            for batch in batches:
-                written.add(batch)
-            info = LayerInfo(
-                key=version.key,
-                version=(previous or 0) + 1,
-                feature_count=written.count,
-                extent=written.extent(),
-                source=version.source,
-                source_layer=version.source_layer,
-                source_crs=version.source_crs,
-                transformation=version.transformation,
-                imported_at=datetime.now(UTC),
-                imported_by=version.user,
-                report=version.report,
-                responsible_organisation=version.responsible_organisation,
-            )
-            values = _layer_values(info, report)
-            if previous is None:
-                conn.execute(insert(layers_table).values(**values))
-            else:
-                conn.execute(
-                    update(layers_table).where(layers_table.c.key == info.key).values(**values)
-                )
-            conn.execute(insert(layer_versions_table).values(**values))
-        return info
-
     def _feature_conditions(
-        self, key: str, area: BaseGeometry | None, filter: Filter | None
+        self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
     ) -> list[ColumnElement[bool]]:
         conditions = [layer_features_table.c.layer_key == key]
         if filter is not None:
@@ -434,45 +294,6 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
         if area is not None:
             conditions.append(self._targets.layers.spatial("s_intersects", area))
         return conditions
-
-    def layer_features(
-        self,
-        key: str,
-        area: BaseGeometry | None = None,
-        after_id: int | None = None,
-        limit: int | None = None,
-        filter: Filter | None = None,
-    ) -> list[LayerFeature]:
-        columns = layer_features_table.c
-        statement = _paged(
-            select(columns.id, columns.geometry, columns.attributes)
-            .add_columns(columns.source_row, columns.derived)
-            .where(*self._feature_conditions(key, area, filter)),
-            columns.id,
-            after_id,
-            limit,
-        )
-        with self._read() as conn:
-            result = conn.execute(statement)
-            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
-            result.close()
-        return _layer_features(rows)
-
-    def count_layer_features(
-        self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None
-    ) -> int:
-        with self._read() as conn:
-            if area is None and filter is None:
-                count = conn.execute(
-                    select(layers_table.c.feature_count).where(layers_table.c.key == key)
-                ).scalar_one_or_none()
-                return int(count or 0)
-            statement = (
-                select(func.count())
-                .select_from(layer_features_table)
-                .where(*self._feature_conditions(key, area, filter))
-            )
-            return int(conn.execute(statement).scalar_one())
 
     def delete_layer(self, key: str, user: str) -> None:
         with self._write() as conn:
@@ -488,8 +309,6 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
                 (layers_table, layers_table.c.key),
             ):
                 conn.execute(delete(table).where(column == key))
-
-    # -- coordination cases --------------------------------------------------
 
     def sync_cases(
         self,
@@ -509,23 +328,6 @@ class PostgisStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotific
         if query.filter is not None:
             conditions.append(translate(query.filter, self._targets.cases))
         return conditions
-
-    def list_cases(self, query: CaseQuery) -> list[Any]:
-        statement = _paged(
-            select(cases_table).where(*self._case_conditions(query)),
-            cases_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            return self._cases_of_rows(conn, conn.execute(statement).all())
-
-    def count_cases(self, query: CaseQuery) -> int:
-        statement = (
-            select(func.count()).select_from(cases_table).where(*self._case_conditions(query))
-        )
-        with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
 
 
 def _spatial_test(rows: Table, srid: int) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
@@ -575,65 +377,29 @@ class _FeatureCopy:
         return shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()  # type: ignore[no-any-return]
 
     def add(self, batch: LayerFeatureBatch) -> None:
-        geometries = _geometry_array(batch.geometries)
-        size = len(geometries)
-        source_rows = np.asarray(batch.source_rows, dtype=np.int64)
-        derived = batch.derived
-        if (
-            len(batch.attributes) != size
-            or len(source_rows) != size
-            or (derived is not None and len(derived) != size)
-        ):
-            raise ValueError(
-                "a LayerFeatureBatch needs as many attributes, source rows and derived "
-                f"geometries as geometries ({size})"
-            )
-        if size == 0:
+        checked = check_batch(self.key, batch)
+        if checked is None:
             return
-        bounds = shapely.bounds(geometries)
-        unusable = ~np.isfinite(bounds).all(axis=1)
-        if unusable.any():
-            row = int(source_rows[int(np.argmax(unusable))])
-            raise InvalidInput(
-                f"layer '{self.key}': the feature from source row {row} has no usable "
-                "geometry (missing, empty or with coordinates that are not finite numbers)"
-            )
-        try:
-            attributes = [_encode_row(values) for values in batch.attributes]
-        except (TypeError, ValueError):
-            for values, row in zip(batch.attributes, source_rows.tolist(), strict=True):
-                _encode_json(values, f"layer '{self.key}': the attributes of source row {row}")
-            raise
-        derived_ewkb = [None] * size if derived is None else self._ewkb(_geometry_array(derived))
+        size = len(checked.geometries)
+        derived = [None] * size if checked.derived is None else self._ewkb(checked.derived)
         dbapi = self.conn.connection.driver_connection
         assert isinstance(dbapi, psycopg.Connection)
         try:
             with dbapi.cursor() as cursor, cursor.copy(_COPY_FEATURES) as copy:
                 for row in zip(
                     [self.key] * size,
-                    attributes,
-                    self._ewkb(geometries),
-                    derived_ewkb,
-                    source_rows.tolist(),
-                    *(bounds[:, i].tolist() for i in range(4)),
+                    checked.attributes,
+                    self._ewkb(checked.geometries),
+                    derived,
+                    checked.source_rows,
+                    *(checked.bounds[:, i].tolist() for i in range(4)),
                     strict=True,
                 ):
                     copy.write_row(row)
         except psycopg.Error as exc:
             raise StorageError(f"cannot write layer '{self.key}': {exc}") from exc
         self.count += size
-        self.boxes.append(bounds)
-
-    def extent(self) -> tuple[float, float, float, float] | None:
-        if self.count == 0:
-            return None
-        bounds = np.concatenate(self.boxes)
-        return (
-            float(bounds[:, 0].min()),
-            float(bounds[:, 1].min()),
-            float(bounds[:, 2].max()),
-            float(bounds[:, 3].max()),
-        )
+        self.boxes.append(checked.bounds)
 
 
 _GEOMETRY_AT = len(_STORED) + _PAYLOAD.index("geometry")
@@ -791,13 +557,8 @@ class _CaseWriter(_CaseSyncer):
     @staticmethod
     def _involvements_of(row: tuple[Any, ...]) -> list[tuple[str, str]]:
         payload = dict(zip(_PAYLOAD, row[len(_STORED) :], strict=True))
-        organisations = json.loads(payload["organisations"])
-        departments = json.loads(payload["departments"])
-        return list(
-            dict.fromkeys(
-                [("organisation", value) for value in organisations]
-                + [("department", value) for value in departments]
-            )
+        return _involvement_pairs(
+            json.loads(payload["organisations"]), json.loads(payload["departments"])
         )
 
     def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
