@@ -10,6 +10,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -219,22 +220,31 @@ def postgis_cluster() -> Iterator[ThrowawayCluster]:
         yield cluster
 
 
-@pytest.fixture
-def postgis_url(postgis_cluster: ThrowawayCluster) -> Iterator[str]:
-    """The URL of a fresh, migrated PostGIS database, dropped after the test."""
+@contextmanager
+def fresh_database(cluster: ThrowawayCluster) -> Iterator[str]:
+    """The URL of a new database copied from the migrated template, dropped afterwards."""
     import psycopg
     from psycopg import sql
 
     name = f"test_{next(_databases)}"
-    with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
+    with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
         conn.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
                 sql.Identifier(name), sql.Identifier(POSTGIS_TEMPLATE)
             )
         )
-    yield postgis_cluster.url(name).render_as_string(False)
-    with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield cluster.url(name).render_as_string(False)
+    finally:
+        with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def postgis_url(postgis_cluster: ThrowawayCluster) -> Iterator[str]:
+    """The URL of a fresh, migrated PostGIS database, dropped after the test."""
+    with fresh_database(postgis_cluster) as url:
+        yield url
 
 
 @pytest.fixture

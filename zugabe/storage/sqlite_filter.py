@@ -116,6 +116,8 @@ def _test(node: Comparison | Like | In | Between | IsNull, target: Target) -> Co
                 return _OPERATORS[op](left, right)  # type: ignore[no-any-return]
             case Like(_, pattern, casei):
                 left, _ = _sides(operand, pattern, casei)
+                if operand.json and not casei:  # the member's text, not its JSON
+                    left = json_text(left)
                 return cql_like(left, str(pattern).casefold() if casei else str(pattern))
             case In(_, values, casei):
                 pairs = [_sides(operand, v, casei) for v in values]
