@@ -268,6 +268,9 @@ class PostgisStore(SqlStore):
     def _geometry(self, wkb: bytes) -> Any:
         return func.ST_GeomFromWKB(wkb, self.srid)
 
+    def _wkb_column(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.ST_AsBinary(column)  # not the loader's EWKB: exports write it as is
+
     def _write_features(
         self, conn: Connection, key: str, batches: Iterable[LayerFeatureBatch]
     ) -> tuple[int, tuple[float, float, float, float] | None]:

@@ -23,24 +23,37 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 
 from zugabe.domain.cases import CoordinationCase
 from zugabe.domain.filters import Filter
 from zugabe.domain.project import Project, ProjectAttributes
 from zugabe.errors import InvalidInput
 from zugabe.storage.contract import (
+    PROJECT_TEXT_COLUMNS,
     CaseQuery,
     LayerFeature,
     LayerFeatureBatch,
     LayerInfo,
     NewLayerVersion,
     NewProject,
+    ProjectColumns,
     ProjectQuery,
     Store,
 )
 from zugabe.storage.sqlite import (
     _archive_features,
+    _date_column,
     _encode_json,
     _encode_row,
     _geometry_array,
@@ -50,6 +63,7 @@ from zugabe.storage.sqlite import (
     _project,
     _raise_missing_or_conflict,
     _row_values,
+    _utc_column,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_desk import SqliteDesk
@@ -145,6 +159,10 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
     ) -> None:
         """A project was added (``new``), changed, or deleted (``values`` None): keep any
         index of its own in step (none by default)."""
+
+    def _wkb_column(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """A geometry column as plain WKB when read row by row."""
+        return column
 
     @abstractmethod
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
@@ -243,6 +261,45 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
             if conn.execute(statement).rowcount == 0:
                 _raise_missing_or_conflict(conn, project_id, expected_version)
             self._project_boxes(conn, project_id, None, new=False)
+
+    def project_columns(self, query: ProjectQuery) -> ProjectColumns:
+        """One query, raw rows from the DBAPI cursor, no object per project (exports)."""
+        names = ("id", "geometry", *PROJECT_TEXT_COLUMNS, "cost_eur", "version")
+        raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored
+        columns_ = projects_table.c
+        statement = _paged(
+            select(
+                columns_.id,
+                self._wkb_column(columns_.geometry),
+                *(columns_[name] for name in names[2:]),
+                *(type_coerce(columns_[name], String) for name in raw),
+            ).where(*self._project_conditions(query)),
+            projects_table.c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            result = conn.execute(statement)
+            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
+            result.close()
+        columns = dict(zip((*names, *raw), zip(*rows, strict=True), strict=True)) if rows else {}
+
+        def column(name: str) -> tuple[Any, ...]:
+            return columns.get(name, ())
+
+        return ProjectColumns(
+            id=np.array(column("id"), dtype=np.int64),
+            wkb=np.array(column("geometry"), dtype=object),
+            text={name: np.array(column(name), dtype=object) for name in PROJECT_TEXT_COLUMNS},
+            start=_date_column(column("start_date")),
+            end=_date_column(column("end_date")),
+            cost_eur=np.array(
+                [np.nan if v is None else v for v in column("cost_eur")], dtype=float
+            ),
+            version=np.array(column("version"), dtype=np.int64),
+            created_at=_utc_column(column("created_at")),
+            updated_at=_utc_column(column("updated_at")),
+        )
 
     def list_projects(self, query: ProjectQuery) -> list[Project]:
         statement = _paged(
