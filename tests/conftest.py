@@ -10,7 +10,7 @@ import itertools
 import json
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -170,14 +170,20 @@ def app(instance_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if "demo_instance" in request.fixturenames:  # the copy must be there before it opens
         request.getfixturevalue("demo_instance")
     config: dict[str, Any] = {"instance_path": instance_path}
-    if request.config.getoption("store") == "postgis":
-        if "demo_instance" in request.fixturenames:
-            pytest.fail("the demo instance is an SQLite file: copy it with `zugabe store copy`")
-        config["database_url"] = request.getfixturevalue("postgis_url")
-    app = create_app(config)
-    app.testing = True
-    yield app
-    app.extensions["zugabe"].close()
+    with ExitStack() as stack:
+        if request.config.getoption("store") == "postgis":
+            cluster = request.getfixturevalue("postgis_cluster")
+            template = POSTGIS_TEMPLATE
+            if "demo_instance" in request.fixturenames:
+                template = request.getfixturevalue("postgis_demo_template")
+            config["database_url"] = stack.enter_context(fresh_database(cluster, template))
+            # The CLI of the same instance (``runner``) reads the environment: the same store.
+            monkeypatch = request.getfixturevalue("monkeypatch")
+            monkeypatch.setenv("ZUGABE_DATABASE_URL", config["database_url"])
+        app = create_app(config)
+        app.testing = True
+        yield app
+        app.extensions["zugabe"].close()
 
 
 @pytest.fixture
@@ -220,24 +226,51 @@ def postgis_cluster() -> Iterator[ThrowawayCluster]:
         yield cluster
 
 
+def create_database(cluster: ThrowawayCluster, name: str, template: str = POSTGIS_TEMPLATE) -> str:
+    """A new database copied from a template (by default the migrated empty one); its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    return cluster.url(name).render_as_string(False)
+
+
 @contextmanager
-def fresh_database(cluster: ThrowawayCluster) -> Iterator[str]:
-    """The URL of a new database copied from the migrated template, dropped afterwards."""
+def fresh_database(cluster: ThrowawayCluster, template: str = POSTGIS_TEMPLATE) -> Iterator[str]:
+    """The URL of a new database copied from a template, dropped afterwards."""
     import psycopg
     from psycopg import sql
 
     name = f"test_{next(_databases)}"
-    with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                sql.Identifier(name), sql.Identifier(POSTGIS_TEMPLATE)
-            )
-        )
     try:
-        yield cluster.url(name).render_as_string(False)
+        yield create_database(cluster, name, template)
     finally:
         with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def postgis_demo_template(postgis_cluster: ThrowawayCluster, demo_template: Path) -> str:
+    """A PostGIS database holding the demo town, copied once from its SQLite template with
+    ``zugabe store copy``'s code: the template of the PostGIS pass's demo instances."""
+    from zugabe.storage.copy import copy_store
+    from zugabe.storage.postgis import PostgisStore
+    from zugabe.storage.sqlite import SqliteStore
+
+    name = "zugabe_demo"
+    source = SqliteStore(f"sqlite:///{demo_template / 'zugabe.sqlite'}")
+    target = PostgisStore(create_database(postgis_cluster, name))
+    try:
+        copy_store(source, target)
+    finally:
+        source.close()
+        target.close()
+    return name
 
 
 @pytest.fixture
