@@ -7,7 +7,9 @@ A missing PostgreSQL or PostGIS fails these tests with the packages to install.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -15,8 +17,9 @@ from sqlalchemy import create_engine, text
 from zugabe.errors import ConfigError
 from zugabe.storage import open_store
 from zugabe.storage.postgis import PostgisStore
-from zugabe.storage.postgis_schema import LATEST_VERSION
+from zugabe.storage.postgis_schema import LATEST_VERSION, migrations
 from zugabe.storage.sqlite_schema import LATEST_VERSION as SQLITE_LATEST_VERSION
+from zugabe.storage.sqlite_schema import MIGRATIONS, metadata
 
 pytest.register_assert_rewrite("storage_contract")
 from storage_contract import StorageContract  # noqa: E402
@@ -71,3 +74,42 @@ def test_the_url_password_stays_out_of_errors() -> None:
     with pytest.raises(Exception) as caught:
         PostgisStore("postgresql+psycopg://someone:s3cret@/nowhere?host=/nonexistent")
     assert "s3cret" not in str(caught.value)
+
+
+def test_the_tables_are_those_of_the_sqlite_store(store: PostgisStore) -> None:
+    """The shared Core tables describe the PostGIS schema too: same tables, same columns."""
+    engine = create_engine(store._engine.url)
+    listed = text(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND table_name = :name"
+    )
+    try:
+        with engine.connect() as conn:
+            for name, table in metadata.tables.items():
+                if name.endswith("_rtree"):
+                    continue  # SQLite's R*Trees; GiST indexes here
+                columns = conn.execute(listed, {"name": name}).scalars().all()
+                assert sorted(columns) == sorted(table.columns.keys()), name
+    finally:
+        engine.dispose()
+    assert [step.version for step in migrations(25832)] == [step.version for step in MIGRATIONS]
+
+
+def test_writers_wait_for_each_other(postgis_url: str) -> None:
+    """A transaction holds the write lock from its start: a second writer waits for it."""
+    first, second = PostgisStore(postgis_url), PostgisStore(postgis_url)
+    order: list[str] = []
+    try:
+        with first.transaction():
+            first.seen_desk("a", datetime.now(UTC))
+            waiting = threading.Thread(
+                target=lambda: (second.seen_desk("b", datetime.now(UTC)), order.append("second"))
+            )
+            waiting.start()
+            waiting.join(0.5)
+            order.append("first")
+        waiting.join(10)
+        assert order == ["first", "second"]
+    finally:
+        first.close()
+        second.close()
