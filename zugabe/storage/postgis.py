@@ -28,18 +28,22 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import psycopg
 import shapely
+from psycopg import sql as pg_sql
 from psycopg.adapt import Loader
 from psycopg.types import TypeInfo
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Engine,
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     create_engine,
@@ -47,12 +51,12 @@ from sqlalchemy import (
     event,
     false,
     func,
-    insert,
     not_,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -359,9 +363,40 @@ class _Targets:
         self.layers = Target(layer_operand, _spatial_test(layer_features_table, srid))
 
 
-_COPY_FEATURES = (
-    "COPY layer_features (layer_key, attributes, geometry, derived, source_row, "
-    "min_x, min_y, max_x, max_y) FROM STDIN"
+def _copy_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Append rows with ``COPY`` (geometry as hex EWKB in the store's SRID, ``_ewkb``): bulk
+    writes without a statement per row. Names are composed as identifiers, values streamed."""
+    statement = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(map(pg_sql.Identifier, columns))
+    )
+    dbapi = conn.connection.driver_connection
+    assert isinstance(dbapi, psycopg.Connection)
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot write {table.name}: {exc}") from exc
+
+
+def _ewkb(geometries: npt.NDArray[np.object_], srid: int) -> list[str | None]:
+    """Geometries as the hex EWKB that ``COPY`` takes for a column of this SRID."""
+    with_srid = shapely.set_srid(geometries, srid)
+    return shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()  # type: ignore[no-any-return]
+
+
+_FEATURE_COLUMNS = (
+    "layer_key",
+    "attributes",
+    "geometry",
+    "derived",
+    "source_row",
+    "min_x",
+    "min_y",
+    "max_x",
+    "max_y",
 )
 
 
@@ -375,37 +410,34 @@ class _FeatureCopy:
         self.count = 0
         self.boxes: list[np.ndarray[Any, Any]] = []
 
-    def _ewkb(self, geometries: np.ndarray[Any, Any]) -> list[str | None]:
-        with_srid = shapely.set_srid(geometries, self.srid)
-        return shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()  # type: ignore[no-any-return]
-
     def add(self, batch: LayerFeatureBatch) -> None:
         checked = check_batch(self.key, batch)
         if checked is None:
             return
         size = len(checked.geometries)
-        derived = [None] * size if checked.derived is None else self._ewkb(checked.derived)
-        dbapi = self.conn.connection.driver_connection
-        assert isinstance(dbapi, psycopg.Connection)
-        try:
-            with dbapi.cursor() as cursor, cursor.copy(_COPY_FEATURES) as copy:
-                for row in zip(
-                    [self.key] * size,
-                    checked.attributes,
-                    self._ewkb(checked.geometries),
-                    derived,
-                    checked.source_rows,
-                    *(checked.bounds[:, i].tolist() for i in range(4)),
-                    strict=True,
-                ):
-                    copy.write_row(row)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot write layer '{self.key}': {exc}") from exc
+        derived = [None] * size if checked.derived is None else _ewkb(checked.derived, self.srid)
+        _copy_rows(
+            self.conn,
+            layer_features_table,
+            _FEATURE_COLUMNS,
+            zip(
+                [self.key] * size,
+                checked.attributes,
+                _ewkb(checked.geometries, self.srid),
+                derived,
+                checked.source_rows,
+                *(checked.bounds[:, i].tolist() for i in range(4)),
+                strict=True,
+            ),
+        )
         self.count += size
         self.boxes.append(checked.bounds)
 
 
-_GEOMETRY_AT = len(_STORED) + _PAYLOAD.index("geometry")
+_CASE_COLUMNS = tuple(
+    column.name for column in cases_table.columns if column.name not in ("assignee", "due_date")
+)
+"""The columns ``sync_cases`` writes when it creates a case, in table order."""
 
 
 def _stored_case_columns() -> list[ColumnElement[Any]]:
@@ -449,9 +481,10 @@ class _CaseWriter(_CaseSyncer):
             ).all()
             known = {row.pair_key for row in rows}
             missing = [key for key in self.prepared.keys if key not in known]
-            if missing:
+            if missing:  # one array parameter, however many keys
+                keys = bindparam("keys", missing, type_=ARRAY(Text))
                 rows.extend(
-                    self.conn.execute(statement.where(cases_table.c.pair_key.in_(missing))).all()
+                    self.conn.execute(statement.where(cases_table.c.pair_key == any_(keys))).all()
                 )
         return {row.pair_key: tuple(row) for row in rows}
 
@@ -478,23 +511,27 @@ class _CaseWriter(_CaseSyncer):
             return []
         ids = self._new_ids(len(positions))
         prepared = self.prepared
-        identity = [c.name for c in cases_table.columns][2 : 2 + len(prepared.identities[0])]
-        self.conn.execute(
-            insert(cases_table).values(geometry=func.ST_GeomFromWKB(bindparam("wkb"), self.srid)),
-            [
-                {
-                    "id": case_id,
-                    "pair_key": prepared.keys[at],
-                    **dict(zip(identity, prepared.identities[at], strict=True)),
-                    **self._payload_values(at),
-                    "status": CaseStatus.OPEN.value,
-                    "status_reason": "{}",
-                    "created_at": self.moment,
-                    "updated_at": self.moment,
-                    "version": 1,
-                }
+        wkb = [prepared.payloads[at][_PAYLOAD.index("geometry")] for at in positions]
+        geometry = iter(_ewkb(shapely.from_wkb(np.array(wkb, dtype=object)), self.srid))
+        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1)
+        _copy_rows(
+            self.conn,
+            cases_table,
+            _CASE_COLUMNS,
+            (
+                (
+                    case_id,
+                    prepared.keys[at],
+                    *prepared.identities[at],
+                    *(
+                        next(geometry) if name == "geometry" else value
+                        for name, value in zip(_PAYLOAD, prepared.payloads[at], strict=True)
+                    ),
+                    *prepared.boxes[at],
+                    *review,
+                )
                 for case_id, at in zip(ids, positions, strict=True)
-            ],
+            ),
         )
         self._involve(
             [
@@ -511,14 +548,7 @@ class _CaseWriter(_CaseSyncer):
         return ids
 
     def _involve(self, rows: list[tuple[int, str, str]]) -> None:
-        if rows:
-            self.conn.execute(
-                insert(case_involvements_table),
-                [
-                    {"case_id": case_id, "kind": kind, "value": value}
-                    for case_id, kind, value in rows
-                ],
-            )
+        _copy_rows(self.conn, case_involvements_table, ("case_id", "kind", "value"), rows)
 
     def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
         if not changed:
@@ -592,7 +622,10 @@ class _CaseWriter(_CaseSyncer):
             d = case_decisions_table.c
             self.conn.execute(
                 update(case_decisions_table)
-                .where(d.case_id.in_(self.closed_decisions), d.state.in_(_OPEN_DECISION_STATES))
+                .where(
+                    d.case_id == any_(bindparam("ids", self.closed_decisions, ARRAY(BigInteger))),
+                    d.state.in_(_OPEN_DECISION_STATES),
+                )
                 .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
             )
 
@@ -600,17 +633,10 @@ class _CaseWriter(_CaseSyncer):
         """No R*Tree here (GiST follows by itself); this last step before the syncer's own
         history write is where PostgreSQL writes the history, leaving none for it."""
         if self.history:
-            self.conn.execute(
-                insert(case_history_table),
-                [
-                    {
-                        "case_id": case_id,
-                        "at": self.moment,
-                        "by_user": by,
-                        "event": kind,
-                        "details": details,
-                    }
-                    for case_id, _, by, kind, details in self.history
-                ],
+            _copy_rows(
+                self.conn,
+                case_history_table,
+                ("case_id", "at", "by_user", "event", "details"),
+                self.history,
             )
             self.history = []
