@@ -15,7 +15,8 @@ both stores only apply. What PostgreSQL does differently is here:
 - writers are serialised from the start of their transaction by one advisory lock (the
   contract's "writers are serialised"; SQLite's ``BEGIN IMMEDIATE``), readers read a
   snapshot (``REPEATABLE READ``);
-- layer features are bulk-loaded with ``COPY``; ids come from identity columns.
+- layer features and new cases are bulk-loaded with ``COPY`` (geometry as hex EWKB); ids
+  come from identity columns.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    column,
     create_engine,
     delete,
     event,
@@ -53,7 +55,7 @@ from sqlalchemy import (
     func,
     not_,
     select,
-    text,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -115,7 +117,8 @@ WRITE_LOCK = 0x5A554741
 
 _WRITE_OPTION = "zugabe_write"
 
-# What a geometry column's name leads to in each spatial test of (stored, area).
+# CQL2's spatial operators (``s_intersects`` also for area queries) as PostGIS functions
+# of (stored geometry, area).
 _SPATIAL_TESTS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "s_intersects": func.ST_Intersects,
     "s_within": func.ST_Within,  # the stored geometry lies within the area
@@ -205,10 +208,11 @@ class PostgisStore(SqlStore):
     def _prepare(self, srid: int | None) -> int:
         """Create PostGIS if missing (needs the right to), and settle the SRID."""
         with self._writer.begin() as conn:
+            extensions = table("pg_extension", column("extname"))
             installed = conn.execute(
                 select(func.count())
-                .select_from(text("pg_extension"))
-                .where(text("extname = 'postgis'"))
+                .select_from(extensions)
+                .where(extensions.c.extname == "postgis")
             ).scalar_one()
             if not installed:
                 try:
