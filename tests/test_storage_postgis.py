@@ -11,9 +11,11 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
+from zugabe.devtools.pg_cluster import ThrowawayCluster
 from zugabe.errors import ConfigError
 from zugabe.storage import open_store
 from zugabe.storage.postgis import PostgisStore
@@ -113,3 +115,18 @@ def test_writers_wait_for_each_other(postgis_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_database_without_postgis_names_the_fix(postgis_cluster: ThrowawayCluster) -> None:
+    """An account that may not create the extension is told what to run, as whom."""
+    with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE planner LOGIN")
+        conn.execute("CREATE DATABASE plain TEMPLATE template0")
+    try:
+        url = postgis_cluster.url("plain").set(username="planner")
+        with pytest.raises(ConfigError, match="CREATE EXTENSION postgis"):
+            PostgisStore(url.render_as_string(False))
+    finally:
+        with psycopg.connect(**postgis_cluster.connect_kwargs(), autocommit=True) as conn:
+            conn.execute("DROP DATABASE plain WITH (FORCE)")
+            conn.execute("DROP ROLE planner")
