@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test install install-dev system-packages browser gdal oidc qgis production lint format sample-data bench clean
+.PHONY: run test install install-dev system-packages browser gdal oidc qgis production postgis lint format sample-data bench clean
 
 # A demo instance: the demo accounts' passwords are printed once by `zugabe demo`, and
 # only an instance with demo_instance set starts while they are in use.
@@ -14,10 +14,16 @@ run: install system-packages  ## create the venv, load the demo town, serve on h
 	$(BIN)/zugabe demo --source sample_data
 	ZUGABE_DEMO_INSTANCE=true $(BIN)/zugabe serve
 
-test: install-dev system-packages browser gdal oidc qgis production  ## lint and run the whole test suite, browser tests included
+test: install-dev system-packages browser gdal oidc qgis production postgis  ## lint and run the whole test suite, browser tests included
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	$(BIN)/pytest --store=postgis $(API_TESTS)
+
+# The API tests that run a second time against PostGIS (`--store=postgis`; the storage
+# contract and the CQL2 filters run against both stores in the first pass): 30 to 65 s more.
+API_TESTS := tests/test_api_projects.py tests/test_api_cases.py tests/test_api_layers.py \
+             tests/test_ogc_api.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -148,6 +154,26 @@ production: qgis
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PRODUCTION_PACKAGES) >/dev/null; \
 	  else \
 	    echo "note: install the Debian packages $(PRODUCTION_PACKAGES) for the production test (missing:$$missing)"; \
+	  fi; \
+	fi
+
+# The PostGIS store's tests (tests/test_storage_postgis.py, the API tests' PostGIS pass) start
+# a throw-away PostgreSQL 15 + PostGIS 3 cluster of their own (zugabe/devtools/pg_cluster.py):
+# Debian's server packages. Installed when we may (root with apt), else named; the tests then
+# fail with the same advice rather than skip.
+POSTGIS_PACKAGES := postgresql-15 postgresql-15-postgis-3
+POSTGIS_FILES    := /usr/lib/postgresql/15/bin/postgres \
+                    /usr/share/postgresql/15/extension/postgis.control
+
+# After production, so that `make -j test` never runs two apt-gets at once.
+postgis: production
+	@missing=""; for f in $(POSTGIS_FILES); do [ -e "$$f" ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages: $(POSTGIS_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(POSTGIS_PACKAGES) >/dev/null; \
+	  else \
+	    echo "note: install the Debian packages $(POSTGIS_PACKAGES) for the PostGIS tests (missing:$$missing)"; \
 	  fi; \
 	fi
 

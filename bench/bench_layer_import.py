@@ -13,6 +13,10 @@ modules (about 160 MB) included.
 
     .venv/bin/python bench/bench_layer_import.py [--rows 500000]
     .venv/bin/python bench/bench_layer_import.py --rows 100000 --polygons 600
+    .venv/bin/python bench/bench_layer_import.py --postgis   # into the PostGIS store
+
+``--postgis`` imports into a PostGIS store in a throw-away cluster
+(``zugabe.devtools.pg_cluster``) instead of the instance's SQLite file.
 
 The second imports 100,000 round green spaces of 600 vertices (a 0.9 GB file):
 few rows, many bytes, the worst case for memory near the default
@@ -28,13 +32,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pyogrio
 import shapely
 
 from zugabe.config import load_settings
+from zugabe.devtools.pg_cluster import ThrowawayCluster
 from zugabe.domain.accounts import Actor, Role
 from zugabe.services import Services
 
@@ -112,9 +119,10 @@ def bare_read(path: Path) -> Measured:
     return time.perf_counter() - started, len(frame), _peak_mb()
 
 
-def zugabe_import(path: Path, instance: Path, layer: str) -> Measured:
+def zugabe_import(path: Path, instance: Path, layer: str, database_url: str = "") -> Measured:
     """Seconds of the whole import, the features stored and this process's peak MB."""
-    services = Services.open(load_settings({"instance_path": instance}, {}))
+    overrides = {"instance_path": instance, "database_url": database_url}
+    services = Services.open(load_settings(overrides, {}))
     try:
         started = time.perf_counter()
         info, report = services.layers.import_file(path, layer, ACTOR)
@@ -148,8 +156,17 @@ def main() -> None:
         metavar="VERTICES",
         help="import green spaces of VERTICES vertices each instead of sewer sections",
     )
+    parser.add_argument(
+        "--postgis", action="store_true", help="import into a throw-away PostGIS store"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
+        database_url = ""
+        if args.postgis:
+            cluster = stack.enter_context(ThrowawayCluster({"shared_buffers": "1GB"}))
+            with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE zugabe")
+            database_url = cluster.url("zugabe").render_as_string(hide_password=False)
         path = Path(folder) / "layer.gpkg"
         started = time.perf_counter()
         if args.polygons:
@@ -166,11 +183,14 @@ def main() -> None:
         bare, read, bare_mb = _in_fresh_process(bare_read, path)
         assert read == args.rows
         instance = Path(folder) / "instance"
-        full, stored, import_mb = _in_fresh_process(zugabe_import, path, instance, layer)
+        full, stored, import_mb = _in_fresh_process(
+            zugabe_import, path, instance, layer, database_url
+        )
         assert stored == args.rows
     print(f"bare pyogrio.read_dataframe: {bare:6.2f} s, peak memory {bare_mb:6.0f} MB")
+    store = "PostGIS" if args.postgis else "SQLite"
     print(
-        f"zugabe layers import:        {full:6.2f} s, peak memory {import_mb:6.0f} MB "
+        f"zugabe layers import ({store}): {full:6.2f} s, peak memory {import_mb:6.0f} MB "
         f"({args.rows / full:,.0f} features/s)"
     )
     print(f"ratio import / bare read:    {full / bare:6.1f}x")

@@ -1,7 +1,7 @@
 """PostGIS baseline for bench_detection.py: the same rules as SQL on the same data.
 
-``PostgisBaseline`` starts a throwaway PostgreSQL 15 + PostGIS 3 cluster (Debian
-``postgresql-15-postgis-3``, installed with apt-get if missing and we are root), loads the
+``PostgisBaseline`` starts a throwaway PostgreSQL 15 + PostGIS 3 cluster
+(``zugabe.devtools.pg_cluster``, shared with the PostGIS store's tests), loads the
 generated projects and layer features, and runs one SQL statement per rule, generated from the
 ``Rule`` objects with every rule value bound as a query parameter::
 
@@ -33,12 +33,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +46,7 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from zugabe.devtools.pg_cluster import ThrowawayCluster
 from zugabe.domain.feature_identity import stable_ids
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
@@ -65,9 +60,6 @@ from zugabe.domain.rules import (
 from zugabe.engine.detection import BUFFER_QUAD_SEGS
 from zugabe.storage.contract import LayerFeature
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
-POSTGIS_PACKAGE = "postgresql-15-postgis-3"
 SRID = 25832
 # Column types of layer attributes. Numbers are double precision like the engine's float64
 # columns, so a condition compares exactly as the engine does.
@@ -165,39 +157,6 @@ RETURN CASE
     ELSE 0
 END;
 """
-
-
-class PostgisUnavailable(RuntimeError):
-    """PostgreSQL 15 or PostGIS is missing and cannot be installed here."""
-
-
-def ensure_postgis() -> None:
-    """Install PostGIS for PostgreSQL 15 with apt-get when missing (root only)."""
-    if not (PG_BIN / "postgres").exists():
-        raise PostgisUnavailable(
-            f"PostgreSQL 15 server binaries not found in {PG_BIN}: install the Debian "
-            f"packages postgresql-15 and {POSTGIS_PACKAGE}"
-        )
-    if POSTGIS_CONTROL.exists():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise PostgisUnavailable(
-            f"PostGIS for PostgreSQL 15 is missing ({POSTGIS_CONTROL}): install it with "
-            f"`apt-get install {POSTGIS_PACKAGE}` (as root)"
-        )
-    print(f"installing {POSTGIS_PACKAGE} with apt-get …", file=sys.stderr)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", POSTGIS_PACKAGE],
-    ):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise PostgisUnavailable(
-                f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-2000:]}"
-            )
-    if not POSTGIS_CONTROL.exists():
-        raise PostgisUnavailable(f"{POSTGIS_PACKAGE} installed, but {POSTGIS_CONTROL} is missing")
 
 
 # --------------------------------------------------------------------------- SQL building
@@ -516,10 +475,6 @@ def _chunks(n: int) -> Iterator[range]:
 # --------------------------------------------------------------------------- server
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
 class PostgisBaseline:
     """A throwaway PostgreSQL 15 + PostGIS cluster holding one benchmark's data.
 
@@ -538,29 +493,28 @@ class PostgisBaseline:
         if parallel_workers is None:
             parallel_workers = max(0, (os.cpu_count() or 1) - 1)
         self.parallel_workers = parallel_workers
-        self.settings = {
-            **SERVER_SETTINGS,
-            "max_parallel_workers_per_gather": str(parallel_workers),
-            "max_parallel_workers": str(max(2, parallel_workers)),
-            "max_worker_processes": str(max(4, parallel_workers + 2)),
-            **(settings or {}),
-        }
+        self.cluster = ThrowawayCluster(
+            {
+                **SERVER_SETTINGS,
+                "max_parallel_workers_per_gather": str(parallel_workers),
+                "max_parallel_workers": str(max(2, parallel_workers)),
+                "max_worker_processes": str(max(4, parallel_workers + 2)),
+                **(settings or {}),
+            }
+        )
         self.directory: Path | None = None
         self.conn: psycopg.Connection | None = None
         self.rule_seconds: dict[str, float] = {}
         self._layers: dict[str, tuple[sql.Identifier, bool]] = {}
         self._results: dict[str, _RuleTable] = {}
-        self._sigterm: Any = None
 
     # -- life cycle
 
     def __enter__(self) -> PostgisBaseline:
-        ensure_postgis()
-        if threading.current_thread() is threading.main_thread():
-            # A plain kill (SIGTERM) unwinds through __exit__ too, so the server is stopped.
-            self._sigterm = signal.signal(signal.SIGTERM, _terminate)
+        self.cluster.__enter__()
         try:
-            self._start()
+            self.conn = psycopg.connect(**self.cluster.connect_kwargs(), autocommit=True)
+            self.directory = self.cluster.directory
             self.db.execute("CREATE EXTENSION postgis")
             self.db.execute(_FUNCTIONS)
         except BaseException:
@@ -574,96 +528,11 @@ class PostgisBaseline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            self._stop()
-        finally:
-            if self._sigterm is not None:
-                signal.signal(signal.SIGTERM, self._sigterm)
-                self._sigterm = None
-
-    def _as_server_user(self, *command: str) -> list[str]:
-        """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
-        if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *command]
-        return list(command)
-
-    def _run(self, *command: str) -> None:
-        done = subprocess.run(
-            self._as_server_user(*command), capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"{Path(command[0]).name} failed ({done.returncode}):\n"
-                f"{done.stdout[-2000:]}{done.stderr[-2000:]}{self._log_tail()}"
-            )
-
-    def _log_tail(self) -> str:
-        log = self.directory / "server.log" if self.directory else None
-        if log is None or not log.exists():
-            return ""
-        return "\nserver log:\n" + log.read_text(errors="replace")[-2000:]
-
-    def _start(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="zugabe-postgis-"))
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
-        data = self.directory / "data"
-        self._run(
-            str(PG_BIN / "initdb"),
-            "--pgdata",
-            str(data),
-            "--username",
-            "postgres",
-            "--auth",
-            "trust",
-            "--encoding",
-            "UTF8",
-            "--locale",
-            "C",
-            "--no-sync",
-        )
-        settings = dict(self.settings)
-        settings["unix_socket_directories"] = f"'{self.directory}'"
-        if shutil.disk_usage("/dev/shm").total < (4 << 30):
-            # Small /dev/shm (containers): parallel query's shared memory goes to files.
-            settings["dynamic_shared_memory_type"] = "mmap"
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# zugabe benchmark\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        self._run(
-            str(PG_BIN / "pg_ctl"),
-            "--pgdata",
-            str(data),
-            "--log",
-            str(self.directory / "server.log"),
-            "--wait",
-            "--timeout",
-            "120",
-            "start",
-        )
-        self.conn = psycopg.connect(
-            host=str(self.directory), dbname="postgres", user="postgres", autocommit=True
-        )
-
-    def _stop(self) -> None:
-        """Stop the server if it runs (whatever state start left it in), delete the cluster."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-        if self.directory is None:
-            return
-        data = self.directory / "data"
-        try:
-            if (data / "postmaster.pid").exists():
-                # Immediate: nothing needs flushing, the cluster is deleted next.
-                self._run(
-                    str(PG_BIN / "pg_ctl"), "--pgdata", str(data), "--mode", "immediate", "stop"
-                )
-        except RuntimeError as exc:
-            print(f"warning: could not stop the benchmark server: {exc}", file=sys.stderr)
-        finally:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
+        self.directory = None
+        self.cluster.__exit__(exc_type, exc, traceback)
 
     def describe(self) -> str:
         """Versions and parallelism, for the benchmark's output."""

@@ -6,9 +6,11 @@ Tests that read ../shared/data never skip: a missing folder is a failure.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from flask.testing import FlaskClient
 
 from tests.smtp_server import SmtpServer, free_port
 from zugabe.config import Settings
+from zugabe.devtools.pg_cluster import ThrowawayCluster
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import RegionSetup, Services
 from zugabe.services.accounts import AccountInput
@@ -151,14 +154,36 @@ def demo_instance(demo_template: Path, instance_path: Path) -> Path:
     return instance_path
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgis"),
+        default="sqlite",
+        help="the store of the `app` fixture: the instance's SQLite file (default), or a fresh "
+        "database of the session's throw-away PostGIS cluster (`make test` runs the API "
+        "tests both ways)",
+    )
+
+
 @pytest.fixture
 def app(instance_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if "demo_instance" in request.fixturenames:  # the copy must be there before it opens
         request.getfixturevalue("demo_instance")
-    app = create_app({"instance_path": instance_path})
-    app.testing = True
-    yield app
-    app.extensions["zugabe"].close()
+    config: dict[str, Any] = {"instance_path": instance_path}
+    with ExitStack() as stack:
+        if request.config.getoption("store") == "postgis":
+            cluster = request.getfixturevalue("postgis_cluster")
+            template = POSTGIS_TEMPLATE
+            if "demo_instance" in request.fixturenames:
+                template = request.getfixturevalue("postgis_demo_template")
+            config["database_url"] = stack.enter_context(fresh_database(cluster, template))
+            # The CLI of the same instance (``runner``) reads the environment: the same store.
+            monkeypatch = request.getfixturevalue("monkeypatch")
+            monkeypatch.setenv("ZUGABE_DATABASE_URL", config["database_url"])
+        app = create_app(config)
+        app.testing = True
+        yield app
+        app.extensions["zugabe"].close()
 
 
 @pytest.fixture
@@ -179,6 +204,80 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+POSTGIS_TEMPLATE = "zugabe_template"
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgis_cluster() -> Iterator[ThrowawayCluster]:
+    """One throw-away PostgreSQL + PostGIS server for the session (``make postgis``), with a
+    template database migrated once: each test's database is a copy of it."""
+    import psycopg
+    from psycopg import sql
+
+    from zugabe.storage.postgis import PostgisStore
+
+    with ThrowawayCluster() as cluster:
+        with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(POSTGIS_TEMPLATE)))
+        PostgisStore(cluster.url(POSTGIS_TEMPLATE).render_as_string(False)).close()
+        yield cluster
+
+
+def create_database(cluster: ThrowawayCluster, name: str, template: str = POSTGIS_TEMPLATE) -> str:
+    """A new database copied from a template (by default the migrated empty one); its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    return cluster.url(name).render_as_string(False)
+
+
+@contextmanager
+def fresh_database(cluster: ThrowawayCluster, template: str = POSTGIS_TEMPLATE) -> Iterator[str]:
+    """The URL of a new database copied from a template, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"test_{next(_databases)}"
+    try:
+        yield create_database(cluster, name, template)
+    finally:
+        with psycopg.connect(**cluster.connect_kwargs(), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def postgis_demo_template(postgis_cluster: ThrowawayCluster, demo_template: Path) -> str:
+    """A PostGIS database holding the demo town, copied once from its SQLite template with
+    ``zugabe store copy``'s code: the template of the PostGIS pass's demo instances."""
+    from zugabe.storage.copy import copy_store
+    from zugabe.storage.postgis import PostgisStore
+    from zugabe.storage.sqlite import SqliteStore
+
+    name = "zugabe_demo"
+    source = SqliteStore(f"sqlite:///{demo_template / 'zugabe.sqlite'}")
+    target = PostgisStore(create_database(postgis_cluster, name))
+    try:
+        copy_store(source, target)
+    finally:
+        source.close()
+        target.close()
+    return name
+
+
+@pytest.fixture
+def postgis_url(postgis_cluster: ThrowawayCluster) -> Iterator[str]:
+    """The URL of a fresh, migrated PostGIS database, dropped after the test."""
+    with fresh_database(postgis_cluster) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,15 +7,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from tests.conftest import fresh_database
 from tests.storage_contract import (
     X0,
     Y0,
@@ -57,9 +58,9 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import BadRequest
 from zugabe.io.crs import Reprojector
 from zugabe.services.cql2 import CQL2_JSON, MAX_FILTER_LENGTH, parse_filter
-from zugabe.storage.contract import CaseQuery, LayerFeatureBatch, ProjectQuery
-from zugabe.storage.sqlite import SqliteStore
-from zugabe.storage.sqlite_filter import like_to_glob
+from zugabe.storage import open_store
+from zugabe.storage.contract import CaseQuery, LayerFeatureBatch, ProjectQuery, Store
+from zugabe.storage.sql_dialect import like_to_glob
 
 STORAGE = "http://www.opengis.net/def/crs/EPSG/0/25832"
 REPROJECTOR = Reprojector("EPSG:25832")
@@ -209,10 +210,23 @@ def evaluate_temporal(node: Temporal, row: dict[str, Any]) -> bool | None:
 # -- the stored rows --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
-    path: Path = tmp_path_factory.mktemp("cql2") / "zugabe.sqlite"
-    store = SqliteStore(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=["sqlite", "postgis"])
+def store(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Store]:
+    """The same rows in each store: both must answer every filter as the plain evaluation."""
+    with ExitStack() as stack:
+        if request.param == "postgis":
+            cluster = request.getfixturevalue("postgis_cluster")
+            url = stack.enter_context(fresh_database(cluster))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('cql2') / 'zugabe.sqlite'}"
+        store = open_store(url)
+        stack.callback(store.close)
+        yield _filled(store)
+
+
+def _filled(store: Store) -> Store:
     titles = ["Kanalsanierung Musterstraße", "kanal Nord", "Straßenbau Ost", "GRÜNZUG", "50%_Plan"]
     projects = []
     for n in range(30):
@@ -270,11 +284,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteStore]:
             )
         ],
     )
-    yield store
-    store.close()
+    return store
 
 
-def project_rows(store: SqliteStore) -> list[dict[str, Any]]:
+def project_rows(store: Store) -> list[dict[str, Any]]:
     rows = []
     for p in store.list_projects(ProjectQuery()):
         a = p.attributes
@@ -294,7 +307,7 @@ def project_rows(store: SqliteStore) -> list[dict[str, Any]]:
     return rows
 
 
-def case_rows(store: SqliteStore) -> list[dict[str, Any]]:
+def case_rows(store: Store) -> list[dict[str, Any]]:
     return [
         {
             "id": c.id,
@@ -316,7 +329,7 @@ def case_rows(store: SqliteStore) -> list[dict[str, Any]]:
     ]
 
 
-def layer_rows(store: SqliteStore) -> list[dict[str, Any]]:
+def layer_rows(store: Store) -> list[dict[str, Any]]:
     rows = []
     for f in store.layer_features("test_layer"):
         values = {name: f.attributes.get(name) for name in ("name", "count", "width", "public")}
@@ -441,7 +454,7 @@ def matching(
 
 
 @pytest.mark.parametrize("text", PROJECT_FILTERS)
-def test_projects_match_the_plain_evaluation(store: SqliteStore, text: str) -> None:
+def test_projects_match_the_plain_evaluation(store: Store, text: str) -> None:
     node = parse(text)
     expected = matching(project_rows(store), node)
     listed = [p.id for p in store.list_projects(ProjectQuery(filter=node))]
@@ -456,7 +469,7 @@ def test_projects_match_the_plain_evaluation(store: SqliteStore, text: str) -> N
     )
 
 
-def test_the_project_filters_are_not_trivial(store: SqliteStore) -> None:
+def test_the_project_filters_are_not_trivial(store: Store) -> None:
     """Each filter keeps some projects and drops others, so the comparison shows something
     (but those on the creation time: every project was stored a moment ago)."""
     rows = project_rows(store)
@@ -465,7 +478,7 @@ def test_the_project_filters_are_not_trivial(store: SqliteStore) -> None:
 
 
 @pytest.mark.parametrize("text", CASE_FILTERS)
-def test_cases_match_the_plain_evaluation(store: SqliteStore, text: str) -> None:
+def test_cases_match_the_plain_evaluation(store: Store, text: str) -> None:
     node = parse(text, CASES)
     many = frozenset({"organisations", "departments"})
     expected = matching(case_rows(store), node, many)
@@ -475,7 +488,7 @@ def test_cases_match_the_plain_evaluation(store: SqliteStore, text: str) -> None
 
 
 @pytest.mark.parametrize("text", LAYER_FILTERS)
-def test_layer_features_match_the_plain_evaluation(store: SqliteStore, text: str) -> None:
+def test_layer_features_match_the_plain_evaluation(store: Store, text: str) -> None:
     node = parse(text, LAYER)
     expected = matching(layer_rows(store), node)
     assert 0 < len(expected) < 20, "a filter that shows something"
@@ -489,7 +502,7 @@ def test_layer_features_match_the_plain_evaluation(store: SqliteStore, text: str
     assert store.count_layer_features("test_layer", area=area, filter=node) == len(in_area)
 
 
-def test_filter_and_the_other_query_fields_all_hold(store: SqliteStore) -> None:
+def test_filter_and_the_other_query_fields_all_hold(store: Store) -> None:
     node = parse("cost_eur > 5000")
     query = ProjectQuery(filter=node, organisations=("herne",))
     expected = [

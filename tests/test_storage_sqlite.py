@@ -414,9 +414,9 @@ def test_open_store_picks_sqlite(db_path: Path) -> None:
 
 def test_open_store_names_an_unsupported_scheme_without_the_password() -> None:
     with pytest.raises(ConfigError) as refused:
-        open_store("postgresql+psycopg://zugabe:geheim@db.example/zugabe")
+        open_store("mysql+pymysql://zugabe:geheim@db.example/zugabe")
     message = str(refused.value)
-    assert "postgresql+psycopg" in message
+    assert "mysql+pymysql" in message
     assert "geheim" not in message
 
 

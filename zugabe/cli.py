@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_context import CliContext, pass_context
 from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
+from zugabe.cli_store import store
 from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.errors import ZugabeError
@@ -52,7 +54,7 @@ def init(context: CliContext) -> None:
     with context.services() as services:
         context.warn_at_start(services)
         click.echo(
-            f"store ready: {services.settings.store_url} "
+            f"store ready: {make_url(services.settings.store_url).render_as_string()} "
             f"(schema version {services.store.schema_version()})"
         )
 
@@ -657,6 +659,7 @@ cli.add_command(audit)
 cli.add_command(rules)
 cli.add_command(mail)
 cli.add_command(inbox)
+cli.add_command(store)
 
 
 def main() -> None:

@@ -82,14 +82,14 @@ class Services:
         synergy_config = load_synergy_config(
             settings.synergy_file or default_synergy_path(), definitions
         )
-        store = open_store(settings.store_url)
+        reprojector = Reprojector(settings.storage_crs)
+        store = open_store(settings.store_url, reprojector.storage_crs.to_epsg())
         policy = Policy(
             o.key for o in vocabulary.organisations.values() if o.planners_by_department
         )
         audit = AuditService(store, policy)
         accounts = AccountService(store, vocabulary, settings, policy, audit)
         mail = MailService(store, settings)
-        reprojector = Reprojector(settings.storage_crs)
         geometry_rules = GeometryRules(settings.region_bbox, settings.max_vertices)
         notifications = NotificationService(
             store, settings, policy, audit, mail, vocabulary, definitions, reprojector

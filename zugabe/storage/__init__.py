@@ -8,11 +8,15 @@ from sqlalchemy.exc import ArgumentError
 from zugabe.errors import ConfigError
 from zugabe.storage.contract import ProjectStore, Store
 
-SUPPORTED_SCHEMES = ("sqlite",)
+SUPPORTED_SCHEMES = ("sqlite", "postgresql+psycopg")
 
 
-def open_store(url: str) -> Store:
-    """Open the backend the URL's scheme names, so configuration picks it."""
+def open_store(url: str, srid: int | None = None) -> Store:
+    """Open the backend the URL's scheme names, so configuration picks it.
+
+    ``srid``: the EPSG code of the storage CRS, for a backend whose geometry columns carry it
+    (PostGIS; the SQLite store keeps plain WKB and needs none).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -25,6 +29,10 @@ def open_store(url: str) -> Store:
         from zugabe.storage.sqlite import SqliteStore
 
         return SqliteStore(url)
+    if backend == "postgresql" and parsed.get_driver_name() == "psycopg":
+        from zugabe.storage.postgis import PostgisStore
+
+        return PostgisStore(url, srid)
     # Never echo the whole URL: it may carry a password.
     raise ConfigError(
         f"unsupported storage URL scheme '{parsed.drivername}'; "

@@ -23,13 +23,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from zugabe.domain.agreement import DecisionState
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase
 from zugabe.errors import NotFound, VersionConflict
 from zugabe.storage.contract import InboxPage, InboxQuery
+from zugabe.storage.sql_dialect import days_before, greatest, upsert
 from zugabe.storage.sqlite_cases import cases_of_rows, load_case
 from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import (
@@ -178,25 +178,13 @@ class SqliteDesk(SqliteBase):
     def seen_cases(self, username: str, case_ids: Sequence[int], at: datetime) -> None:
         if not case_ids:
             return
-        statement = sqlite_insert(case_reads_table).values(
-            [{"username": username, "case_id": case_id, "seen_at": at} for case_id in case_ids]
-        )
+        rows = [{"username": username, "case_id": case_id, "seen_at": at} for case_id in case_ids]
         with self._write() as conn:
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["username", "case_id"],
-                    set_={"seen_at": statement.excluded.seen_at},
-                )
-            )
+            upsert(conn, case_reads_table, rows, ["username", "case_id"])
 
     def seen_desk(self, username: str, at: datetime) -> None:
-        statement = sqlite_insert(desk_visits_table).values(username=username, seen_at=at)
         with self._write() as conn:
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["username"], set_={"seen_at": statement.excluded.seen_at}
-                )
-            )
+            upsert(conn, desk_visits_table, [{"username": username, "seen_at": at}], ["username"])
 
 
 def _involving(kind: str, values: Sequence[str]) -> ColumnElement[bool]:
@@ -215,7 +203,7 @@ def _unread(username: str) -> ColumnElement[bool]:
         .where(desk_visits_table.c.username == username)
         .scalar_subquery()
     )
-    seen = func.max(func.coalesce(_reads.seen_at, literal("")), func.coalesce(visit, literal("")))
+    seen = greatest(func.coalesce(_reads.seen_at, literal("")), func.coalesce(visit, literal("")))
     return _cases.updated_at > seen
 
 
@@ -231,10 +219,8 @@ def _inbox_filters(query: InboxQuery) -> list[ColumnElement[bool]]:
     if query.severities:
         conditions.append(_cases.severity.in_(query.severities))
     if query.due_by is not None:
-        derived = func.date(
-            _cases.window_start, bindparam("lead", f"-{query.due_days_before_start} days")
-        )
-        conditions.append(func.coalesce(_cases.due_date, derived) <= query.due_by.isoformat())
+        derived = days_before(_cases.window_start, bindparam("lead", query.due_days_before_start))
+        conditions.append(func.coalesce(_cases.due_date, derived) <= query.due_by)
     if query.waiting_for_vote:
         voted = select(_votes.decision_id).where(_votes.organisation == query.organisation)
         waiting = select(_decisions.case_id).where(

@@ -50,6 +50,7 @@ from zugabe.domain.filters import (
     Spatial,
     Temporal,
 )
+from zugabe.storage.sql_dialect import casefold, cql_like, json_member, json_scalar, json_text
 from zugabe.storage.sqlite_schema import (
     case_involvements_table,
     cases_table,
@@ -114,11 +115,13 @@ def _test(node: Comparison | Like | In | Between | IsNull, target: Target) -> Co
                 left, right = _sides(operand, value, casei)
                 return _OPERATORS[op](left, right)  # type: ignore[no-any-return]
             case Like(_, pattern, casei):
-                left, right = _sides(operand, pattern, casei)
-                return left.op("GLOB", is_comparison=True)(literal(like_to_glob(str(right.value))))
+                left, _ = _sides(operand, pattern, casei)
+                if operand.json and not casei:  # the member's text, not its JSON
+                    left = json_text(left)
+                return cql_like(left, str(pattern).casefold() if casei else str(pattern))
             case In(_, values, casei):
                 pairs = [_sides(operand, v, casei) for v in values]
-                return pairs[0][0].in_([right.value for _, right in pairs])
+                return pairs[0][0].in_([right for _, right in pairs])
             case Between(_, low, high):
                 left, bottom = _sides(operand, low, False)
                 return left.between(bottom, _sides(operand, high, False)[1])
@@ -133,33 +136,17 @@ def _test(node: Comparison | Like | In | Between | IsNull, target: Target) -> Co
 def _sides(operand: Operand, value: Scalar, casei: bool) -> tuple[ColumnElement[Any], Any]:
     """The column side and the bound literal, in the column's stored form."""
     expression = operand.expression
+    if operand.json:
+        if casei:
+            return casefold(json_text(expression)), literal(str(value).casefold())
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return expression, json_scalar(value.isoformat())
+        return expression, json_scalar(value)
     if casei:
-        return func.zugabe_fold(expression), literal(str(value).casefold())
-    if isinstance(value, date) and not isinstance(value, datetime):
-        if operand.timestamp:
-            return func.substr(expression, 1, 10), literal(value.isoformat())
-        if operand.json:
-            return expression, literal(value.isoformat())
+        return casefold(expression), literal(str(value).casefold())
+    if isinstance(value, date) and not isinstance(value, datetime) and operand.timestamp:
+        return func.substr(expression, 1, 10), literal(value.isoformat())
     return expression, literal(value, type_=expression.type)
-
-
-def like_to_glob(pattern: str) -> str:
-    """A CQL2 LIKE pattern (``%``, ``_``, ``\\`` escapes) as a case-sensitive GLOB.
-
-    SQLite's LIKE ignores the case of ASCII letters, CQL2's LIKE does not; GLOB
-    respects case and matches whole characters, so it is the exact translation.
-    """
-    out: list[str] = []
-    escaped = False
-    for char in pattern:
-        if escaped or char not in "%_\\":
-            out.append(f"[{char}]" if char in "*?[" else char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        else:
-            out.append("*" if char == "%" else "?")
-    return "".join(out)
 
 
 def _temporal(node: Temporal, target: Target) -> ColumnElement[bool]:
@@ -245,6 +232,4 @@ def layer_operand(name: str) -> Operand:
     """The feature's number, or an attribute from its JSON document (path bound)."""
     if name == "id":
         return Operand(layer_features_table.c.id)
-    return Operand(
-        func.json_extract(layer_features_table.c.attributes, literal(f"$.{name}")), json=True
-    )
+    return Operand(json_member(layer_features_table.c.attributes, literal(name)), json=True)

@@ -30,9 +30,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert
 
 from zugabe.domain.jobs import Job, JobState
+from zugabe.storage.sql_dialect import upsert
 from zugabe.storage.sqlite_engine import SqliteBase, connect_engine, writing
 from zugabe.storage.sqlite_schema import MigrationStep, UtcDateTime, migrate
 
@@ -87,8 +87,9 @@ class SqliteJobs(SqliteBase):
 
     _board_lock = threading.Lock()
 
-    def _board(self) -> tuple[Engine, Engine]:
-        """The jobs file's reading and writing engines, opened (and migrated) on first use."""
+    def _job_engines(self) -> tuple[Engine, Engine]:
+        """The engines that read and write jobs: here the jobs file's, opened (and migrated)
+        on first use; the PostGIS store keeps them in its database."""
         board: tuple[Engine, Engine] | None = getattr(self, "_job_board", None)
         if board is not None:
             return board
@@ -118,12 +119,11 @@ class SqliteJobs(SqliteBase):
             "result": _json(job.result),
             "problem": _json(job.problem),
         }
-        upsert = insert(jobs_table).values(id=job.id, **values)
-        with self._board()[1].begin() as conn:
-            conn.execute(upsert.on_conflict_do_update(index_elements=[_jobs.id], set_=values))
+        with self._job_engines()[1].begin() as conn:
+            upsert(conn, jobs_table, [{"id": job.id, **values}], ["id"])
 
     def beat_jobs(self, job_ids: Sequence[str], at: datetime) -> None:
-        with self._board()[1].begin() as conn:
+        with self._job_engines()[1].begin() as conn:
             conn.execute(
                 update(jobs_table)
                 .where(_jobs.id.in_(list(job_ids)), _jobs.finished_at.is_(None))
@@ -131,7 +131,7 @@ class SqliteJobs(SqliteBase):
             )
 
     def get_job(self, job_id: str) -> Job | None:
-        with self._board()[0].connect() as conn:
+        with self._job_engines()[0].connect() as conn:
             row = conn.execute(select(jobs_table).where(_jobs.id == job_id)).first()
         return None if row is None else _job(row)
 
@@ -142,7 +142,7 @@ class SqliteJobs(SqliteBase):
             .order_by(_jobs.finished_at.desc())
             .limit(keep)
         )
-        with self._board()[1].begin() as conn:
+        with self._job_engines()[1].begin() as conn:
             conn.execute(
                 delete(jobs_table).where(_jobs.finished_at.is_not(None), _jobs.id.not_in(newest))
             )
