@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shapely.geometry.base import BaseGeometry
@@ -47,6 +47,7 @@ from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
+from zugabe.services.query import matched
 from zugabe.storage.contract import (
     CaseQuery,
     CaseSync,
@@ -57,6 +58,13 @@ from zugabe.storage.contract import (
 )
 
 COMMENT_MAX = 5000
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[CoordinationCase]
+    number_matched: int
+    next_after: int | None
 
 
 @dataclass(frozen=True)
@@ -310,6 +318,18 @@ class CaseService:
     def list(self, actor: Actor, query: CaseQuery) -> tuple[list[CoordinationCase], int]:
         self.policy.require_read(actor)
         return self.store.list_cases(query), self.store.count_cases(query)
+
+    def page(self, actor: Actor, query: CaseQuery, *, limit: int, after: int | None) -> CasePage:
+        """One page of matching cases in id order, how many match, and the next cursor."""
+        self.policy.require_read(actor)
+        cases = self.store.list_cases(replace(query, after_id=after, limit=limit + 1))
+        has_more = len(cases) > limit
+        cases = cases[:limit]
+        return CasePage(
+            cases,
+            matched(cases, after, has_more, lambda: self.store.count_cases(query)),
+            cases[-1].id if has_more else None,
+        )
 
     def comment(self, case_id: int, text: Any, actor: Actor) -> None:
         self.policy.require_writer(actor)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -278,13 +278,9 @@ class OgcService:
             return ItemsPage(features, page.number_matched, page.next_after)
         if collection_id == CASES:
             query = _case_query(area, request)
-            cases, matched = services.cases.list(
-                actor, replace(query, after_id=request.after, limit=request.limit + 1)
-            )
-            shown = cases[: request.limit]
-            features = [self._case_feature(c, place) for c in shown]
-            more = len(cases) > request.limit
-            return ItemsPage(features, matched, shown[-1].id if more else None)
+            page = services.cases.page(actor, query, limit=request.limit, after=request.after)
+            features = [self._case_feature(c, place) for c in page.cases]
+            return ItemsPage(features, page.number_matched, page.next_after)
         if collection_id == SYNERGY:
             return self._synergy_page(actor, area, request, place)
         self.collection(actor, collection_id)  # a layer type with no data is no collection

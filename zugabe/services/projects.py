@@ -42,7 +42,7 @@ from zugabe.io.geojson import (
 )
 from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
-from zugabe.services.query import BBox, parse_bbox
+from zugabe.services.query import BBox, matched, parse_bbox
 from zugabe.storage.contract import NewProject, ProjectQuery, Store
 
 if TYPE_CHECKING:
@@ -403,7 +403,9 @@ class ProjectService:
         projects = projects[:limit]
         return ProjectPage(
             projects=projects,
-            number_matched=self.store.count_projects(query),
+            number_matched=matched(
+                projects, after, has_more, lambda: self.store.count_projects(query)
+            ),
             next_after=projects[-1].id if has_more else None,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from zugabe.errors import BadRequest
 
@@ -34,3 +34,11 @@ def parse_mapping(items: Iterable[str]) -> dict[str, str]:
             raise BadRequest(f"'map' must be FIELD=ATTRIBUTE, got {item!r}")
         mapping[source.strip()] = attribute.strip()
     return mapping
+
+
+def matched(
+    page: Sequence[object], after: int | None, has_more: bool, count: Callable[[], int]
+) -> int:
+    """How many match in all: a first page that holds them all counted them already (a map
+    view's page usually does), so only a longer listing asks the store to ``count``."""
+    return len(page) if after is None and not has_more else count()

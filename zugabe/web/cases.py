@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -45,13 +44,9 @@ def list_cases() -> Response:
     services = _services()
     query = parse_case_query(request.args, services.projects.reprojector)
     limit, after = page_params()
-    page_query = replace(query, after_id=after, limit=limit + 1)
-    cases, matched = services.cases.list(current_actor(), page_query)
-    has_more = len(cases) > limit
-    cases = cases[:limit]
-    lang = api_language()
-    features = services.cases.to_features(cases, lang)
-    return page_response(features, matched, cases[-1].id if has_more else None)
+    page = services.cases.page(current_actor(), query, limit=limit, after=after)
+    features = services.cases.to_features(page.cases, api_language())
+    return page_response(features, page.number_matched, page.next_after)
 
 
 @blueprint.get("/<int:case_id>")
