@@ -11,7 +11,7 @@ loopback port over a temporary instance, filled with
   projects × 1,000,000 layer features by default), its cases detected by a batch run.
 
 and stored in SQLite (``--store sqlite``, the embedded default) or PostGIS (``--store
-postgis``: a throw-away PostgreSQL 15 + PostGIS 3 cluster, the one the tests use).
+postgis``: a throw-away PostgreSQL 15 + PostGIS 3 cluster, durable, ``bench_stores.py``).
 
 ``--clients`` keep-alive clients (aiohttp, one asyncio loop in this process) each repeat, for
 ``--duration`` seconds after ``--warm-up`` unmeasured seconds, what the web map does: of
@@ -40,8 +40,6 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +50,7 @@ import pyproj
 import shapely
 import shapely.affinity
 import shapely.geometry
+from bench_stores import STORES, store_url
 from ogc_servers import free_port, running
 
 from zugabe.domain.accounts import Actor, Role, Scope
@@ -113,18 +112,18 @@ def fill_synthetic(services: Services, projects: int, features: int, seed: int) 
     services.cases.detect_everything(SYSTEM)
 
 
-def prepare(args: argparse.Namespace, folder: Path, store_url: str) -> Instance:
+def prepare(args: argparse.Namespace, folder: Path, url: str) -> Instance:
     """Fill the store, create the bench account and token, pick views and projects."""
     # The demo's accounts keep their printed passwords: only a demo instance starts so.
     env = {
         "ZUGABE_INSTANCE_PATH": str(folder),
-        "ZUGABE_DATABASE_URL": store_url,
+        "ZUGABE_DATABASE_URL": url,
         "ZUGABE_DEMO_INSTANCE": "true",
     }
     started = time.perf_counter()
     if args.town == "demo":
         fill_demo(folder, env)
-    app = create_app({"instance_path": folder, "database_url": store_url, "demo_instance": True})
+    app = create_app({"instance_path": folder, "database_url": url, "demo_instance": True})
     services: Services = app.extensions["zugabe"]
     try:
         if args.town == "synthetic":
@@ -288,22 +287,10 @@ def report(workers: int, tally: Tally, duration: float) -> None:
         print(f"    error ×{count}: {cause}")
 
 
-@contextmanager
-def store_url(kind: str, folder: Path) -> Iterator[str]:
-    """The URL of an empty store of ``kind``, alive for the ``with``."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'zugabe.sqlite'}"
-        return
-    from zugabe.storage.postgis_cluster import ThrowawayCluster
-
-    with ThrowawayCluster() as cluster:
-        yield cluster.create_database("zugabe_load")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--town", choices=("demo", "synthetic"), default="demo")
-    parser.add_argument("--store", choices=("sqlite", "postgis"), default="sqlite")
+    parser.add_argument("--store", choices=STORES, default="sqlite")
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")

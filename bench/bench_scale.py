@@ -1,6 +1,7 @@
 """Benchmark: what one machine holds — the detection index's memory and the batch run's time.
 
-For the "Scaling" section of the docs (issue 14, item 7): a store is filled with the seeded
+For the "Scaling" section of the docs (issue 14, items 5 and 7): a store (``--store sqlite``
+or ``postgis``, ``bench_stores.py``; both with ``--store sqlite,postgis``) is filled with the seeded
 synthetic region of ``bench_detection.py`` (``--projects`` × ``--features``, default 50,000 ×
 1,000,000; the point beyond the other benches: ``--projects 200000 --features 4000000``, the
 region grown to 60 × 60 km at the same density). Then a FRESH process opens that store, as a
@@ -8,13 +9,13 @@ worker does at start, and reports
 
 - its resident memory before and after building the detection index (``warm_up``): the
   index's memory, and per million layer features;
-- the batch run through the service (``detect_everything``: load, detect, write the cases),
-  timed, and the process's peak memory.
+- in another fresh process, the batch run through the service (``detect_everything``: load,
+  detect, write the cases), timed, and the process's peak memory.
 
 A fresh process, so that nothing of the filling (the generated objects, freed but kept by
 the allocator) is counted.
 
-    .venv/bin/python bench/bench_scale.py
+    .venv/bin/python bench/bench_scale.py --store sqlite,postgis
     .venv/bin/python bench/bench_scale.py --projects 200000 --features 4000000
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from bench_detection import synthetic_region
 from bench_save_http import SYSTEM, fill
+from bench_stores import STORES, store_url
 
 from zugabe.web import create_app
 
@@ -46,29 +48,33 @@ def resident_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def measure(instance: Path) -> dict[str, float]:
-    """In a fresh process: the index's memory and the batch run on the filled store."""
-    app = create_app({"instance_path": instance})
+def measure(instance: Path, url: str, what: str) -> dict[str, float]:
+    """In a fresh process on the filled store: the index's memory (``index``), or the batch
+    run with its load (``batch``; the index is not built before)."""
+    app = create_app({"instance_path": instance, "database_url": url})
     services = app.extensions["zugabe"]
     before = resident_mib()
     started = time.perf_counter()
-    services.cases.warm_up()
-    warm = time.perf_counter() - started
-    after = resident_mib()
-    started = time.perf_counter()
-    run = services.cases.detect_everything(SYSTEM)
-    batch = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if what == "index":
+        services.cases.warm_up()
+        figures = {"opened_mib": before, "index_mib": resident_mib() - before}
+    else:
+        run = services.cases.detect_everything(SYSTEM)
+        figures = {"findings": run.findings, "cases": len(run.sync.created)}
+    figures[f"{what}_s"] = time.perf_counter() - started
+    figures[f"{what}_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     services.close()
-    return {
-        "opened_mib": before,
-        "index_mib": after - before,
-        "warm_up_s": warm,
-        "batch_s": batch,
-        "findings": run.findings,
-        "cases": len(run.sync.created),
-        "peak_mib": peak,
-    }
+    return figures
+
+
+def measured(instance: Path, url: str, what: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--measure", str(instance), url, what],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -76,55 +82,62 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=50_000)
     parser.add_argument("--features", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the fresh process
+    parser.add_argument("--store", default="sqlite", help="sqlite, postgis or both: sqlite,postgis")
+    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # a fresh process
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure)))
+        instance, url, what = args.measure
+        print(json.dumps(measure(Path(instance), url, what)))
         return
+    stores = args.store.split(",")
+    if not set(stores) <= set(STORES):
+        parser.error(f"--store: one or more of {', '.join(STORES)}")
 
     scale = math.sqrt(args.projects / BASE_PROJECTS)
-    with tempfile.TemporaryDirectory(prefix="zugabe-bench-scale-") as tmp:
-        instance = Path(tmp) / "instance"
-        app = create_app({"instance_path": instance})
-        services = app.extensions["zugabe"]
-        started = time.perf_counter()
-        projects, layers = synthetic_region(
-            args.seed,
-            args.projects,
-            args.features,
-            services.vocabulary,
-            services.layers.definitions,
-            size_factor=scale,
-        )
-        generated = time.perf_counter() - started
-        started = time.perf_counter()
-        fill(services, projects, layers)
-        filled = time.perf_counter() - started
-        services.close()
-        del projects, layers
-        size = (instance / "zugabe.sqlite").stat().st_size / 2**20
-        print(
-            f"store: {args.projects:,} projects, {args.features:,} layer features, "
-            f"{30 * scale:.0f} × {30 * scale:.0f} km (generated {generated:.0f} s, written "
-            f"{filled:.0f} s; not measured), file {size:,.0f} MiB",
-            flush=True,
-        )
-        done = subprocess.run(
-            [sys.executable, __file__, "--measure", str(instance)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
-    per_million = figures["index_mib"] / (args.features / 1e6)
+    started = time.perf_counter()
+    probe = create_app({"instance_path": tempfile.mkdtemp(prefix="zugabe-probe-")})
+    services = probe.extensions["zugabe"]
+    projects, layers = synthetic_region(
+        args.seed,
+        args.projects,
+        args.features,
+        services.vocabulary,
+        services.layers.definitions,
+        size_factor=scale,
+    )
+    services.close()
     print(
-        f"fresh process after opening the store: {figures['opened_mib']:,.0f} MiB resident\n"
-        f"detection index: {figures['index_mib']:,.0f} MiB "
+        f"{args.projects:,} projects, {args.features:,} layer features, "
+        f"{30 * scale:.0f} × {30 * scale:.0f} km (generated in "
+        f"{time.perf_counter() - started:.0f} s; not measured)",
+        flush=True,
+    )
+    for kind in stores:
+        with tempfile.TemporaryDirectory(prefix="zugabe-bench-scale-") as tmp:
+            folder = Path(tmp)
+            with store_url(kind, folder) as url:
+                instance = folder / "instance"
+                app = create_app({"instance_path": instance, "database_url": url})
+                services = app.extensions["zugabe"]
+                started = time.perf_counter()
+                fill(services, projects, layers)
+                services.close()
+                print(f"{kind}: written in {time.perf_counter() - started:.0f} s (not measured)")
+                figures = measured(instance, url, "index") | measured(instance, url, "batch")
+                report(kind, figures, args.features)
+
+
+def report(kind: str, figures: dict[str, float], features: int) -> None:
+    per_million = figures["index_mib"] / (features / 1e6)
+    print(
+        f"{kind}: fresh process after opening the store: {figures['opened_mib']:,.0f} MiB\n"
+        f"{kind}: detection index: {figures['index_mib']:,.0f} MiB "
         f"({per_million:,.0f} MiB per million layer features with their projects), "
-        f"built in {figures['warm_up_s']:.1f} s\n"
-        f"batch run through the service (load, detect, write): {figures['batch_s']:.1f} s, "
-        f"{figures['findings']:,} findings, {figures['cases']:,} cases created\n"
-        f"peak resident memory of that process: {figures['peak_mib']:,.0f} MiB"
+        f"built in {figures['index_s']:.1f} s, peak {figures['index_peak_mib']:,.0f} MiB\n"
+        f"{kind}: batch run through the service (load, detect, write), another fresh "
+        f"process: {figures['batch_s']:.1f} s, {figures['findings']:,} findings, "
+        f"{figures['cases']:,} cases created, peak {figures['batch_peak_mib']:,.0f} MiB",
+        flush=True,
     )
 
 
