@@ -22,7 +22,9 @@ and one saves a project (a PUT with ``If-Match`` moving one of the client's own 
 5–50 m; detection included). Every client saves its own projects, so no save meets another
 client's, and a 412 would be an error like any other non-2xx answer or broken connection.
 All requests carry a region admin's API token. Printed per worker count: requests/s,
-p50/p95/p99 of all requests and by kind, and the errors.
+p50/p95/p99 of all requests and by kind, the errors, and the CPU the server's processes and
+the load generator used while measured (``/proc``): CPU per request, and how many of the
+machine's cores each kept busy.
 
     .venv/bin/python bench/bench_load.py                           # demo town, 1 and 2 workers
     .venv/bin/python bench/bench_load.py --town synthetic          # 50,000 × 1,000,000
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -88,6 +91,32 @@ class Tally:
 
     seconds: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)
+    server_cpu: float = 0.0  # CPU seconds of the server's processes while measured
+    client_cpu: float = 0.0  # and of this process, the load generator
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its children (gunicorn's workers)."""
+    total, tick, waiting = 0.0, os.sysconf("SC_CLK_TCK"), [pid]
+    while waiting:
+        process = Path(f"/proc/{waiting.pop()}")
+        try:
+            fields = (process / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in (process / "task").iterdir():
+                waiting.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:  # a worker that just ended
+            continue
+    return total
+
+
+async def cpu_while_measured(pid: int, measure_from: float, until: float, tally: Tally) -> None:
+    """The server's and the load generator's CPU seconds between the two moments."""
+    await asyncio.sleep(max(measure_from - time.perf_counter(), 0))
+    server, client = tree_cpu_seconds(pid), time.process_time()
+    await asyncio.sleep(max(until - time.perf_counter(), 0))
+    tally.server_cpu = tree_cpu_seconds(pid) - server
+    tally.client_cpu = time.process_time() - client
 
 
 # --------------------------------------------------------------------------- filling
@@ -237,7 +266,7 @@ async def client(
             tally.seconds[kind].append(time.perf_counter() - started)
 
 
-async def load(base: str, instance: Instance, args: argparse.Namespace) -> Tally:
+async def load(base: str, instance: Instance, args: argparse.Namespace, pid: int) -> Tally:
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=args.clients)
     headers = {"Authorization": f"Bearer {instance.secret}"}
@@ -250,6 +279,7 @@ async def load(base: str, instance: Instance, args: argparse.Namespace) -> Tally
         until = measure_from + args.duration
         per_client = max(len(instance.features) // args.clients, 1)
         await asyncio.gather(
+            cpu_while_measured(pid, measure_from, until, tally),
             *(
                 client(
                     k,
@@ -263,7 +293,7 @@ async def load(base: str, instance: Instance, args: argparse.Namespace) -> Tally
                     tally,
                 )
                 for k in range(args.clients)
-            )
+            ),
         )
     return tally
 
@@ -277,6 +307,11 @@ def report(workers: int, tally: Tally, duration: float) -> None:
         f"{workers} worker{'s' if workers > 1 else ' '}: {rps:6.1f} requests/s  "
         f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms  errors {errors}",
         flush=True,
+    )
+    print(
+        f"    server CPU {tally.server_cpu / max(len(everything), 1) * 1000:.1f} ms per request "
+        f"({tally.server_cpu / duration:.2f} cores busy); load generator "
+        f"{tally.client_cpu / duration:.2f} cores"
     )
     for kind in KINDS:
         seconds = np.array(tally.seconds[kind]) * 1000
@@ -328,8 +363,8 @@ def main() -> None:
                     str(workers),
                 ]
                 base = f"http://127.0.0.1:{port}"
-                with running("zugabe", command, base, probe="/login", env=instance.env):
-                    tally = asyncio.run(load(base, instance, args))
+                with running("zugabe", command, base, probe="/login", env=instance.env) as s:
+                    tally = asyncio.run(load(base, instance, args, s.process.pid))
                 report(workers, tally, args.duration)
 
 
