@@ -12,8 +12,8 @@ worker does at start, and reports
 - in another fresh process, the batch run through the service (``detect_everything``: load,
   detect, write the cases), timed, and the process's peak memory.
 
-A fresh process, so that nothing of the filling (the generated objects, freed but kept by
-the allocator) is counted.
+Generating and filling run in a process of their own too, so that nothing of them (the
+generated objects, freed but kept by the allocator) is counted or kept while measuring.
 
     .venv/bin/python bench/bench_scale.py --store sqlite,postgis
     .venv/bin/python bench/bench_scale.py --projects 200000 --features 4000000
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from bench_detection import synthetic_region
 from bench_save_http import SYSTEM, fill
@@ -48,9 +49,30 @@ def resident_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def fill_store(instance: Path, url: str, projects: int, features: int, seed: int) -> str:
+    """Generate the seeded region and write it into the store; what was written, and how
+    long it took (in a process of its own: the generated objects leave with it)."""
+    scale = math.sqrt(projects / BASE_PROJECTS)
+    app = create_app({"instance_path": instance, "database_url": url})
+    services = app.extensions["zugabe"]
+    started = time.perf_counter()
+    found, layers = synthetic_region(
+        seed, projects, features, services.vocabulary, services.layers.definitions, scale
+    )
+    generated = time.perf_counter() - started
+    started = time.perf_counter()
+    fill(services, found, layers)
+    services.close()
+    return (
+        f"{projects:,} projects, {features:,} layer features, {30 * scale:.0f} × "
+        f"{30 * scale:.0f} km (generated in {generated:.0f} s, written in "
+        f"{time.perf_counter() - started:.0f} s; not measured)"
+    )
+
+
 def measure(instance: Path, url: str, what: str) -> dict[str, float]:
-    """In a fresh process on the filled store: the index's memory (``index``), or the batch
-    run with its load (``batch``; the index is not built before)."""
+    """On the filled store: the index's memory (``index``), or the batch run with its load
+    (``batch``; the index is not built before)."""
     app = create_app({"instance_path": instance, "database_url": url})
     services = app.extensions["zugabe"]
     before = resident_mib()
@@ -67,14 +89,12 @@ def measure(instance: Path, url: str, what: str) -> dict[str, float]:
     return figures
 
 
-def measured(instance: Path, url: str, what: str) -> dict[str, float]:
+def in_fresh_process(*arguments: str) -> Any:
+    """This script run again with ``arguments``: the JSON its last line prints."""
     done = subprocess.run(
-        [sys.executable, __file__, "--measure", str(instance), url, what],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, __file__, *arguments], capture_output=True, text=True, check=True
     )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -83,8 +103,14 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--store", default="sqlite", help="sqlite, postgis or both: sqlite,postgis")
-    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)  # a fresh process
+    parser.add_argument("--fill", nargs=2, help=argparse.SUPPRESS)  # the fresh processes
+    parser.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.fill:
+        instance, url = args.fill
+        written = fill_store(Path(instance), url, args.projects, args.features, args.seed)
+        print(json.dumps(written))
+        return
     if args.measure:
         instance, url, what = args.measure
         print(json.dumps(measure(Path(instance), url, what)))
@@ -93,37 +119,16 @@ def main() -> None:
     if not set(stores) <= set(STORES):
         parser.error(f"--store: one or more of {', '.join(STORES)}")
 
-    scale = math.sqrt(args.projects / BASE_PROJECTS)
-    started = time.perf_counter()
-    probe = create_app({"instance_path": tempfile.mkdtemp(prefix="zugabe-probe-")})
-    services = probe.extensions["zugabe"]
-    projects, layers = synthetic_region(
-        args.seed,
-        args.projects,
-        args.features,
-        services.vocabulary,
-        services.layers.definitions,
-        size_factor=scale,
-    )
-    services.close()
-    print(
-        f"{args.projects:,} projects, {args.features:,} layer features, "
-        f"{30 * scale:.0f} × {30 * scale:.0f} km (generated in "
-        f"{time.perf_counter() - started:.0f} s; not measured)",
-        flush=True,
-    )
+    sizes = ("--projects", str(args.projects), "--features", str(args.features))
     for kind in stores:
         with tempfile.TemporaryDirectory(prefix="zugabe-bench-scale-") as tmp:
             folder = Path(tmp)
             with store_url(kind, folder) as url:
-                instance = folder / "instance"
-                app = create_app({"instance_path": instance, "database_url": url})
-                services = app.extensions["zugabe"]
-                started = time.perf_counter()
-                fill(services, projects, layers)
-                services.close()
-                print(f"{kind}: written in {time.perf_counter() - started:.0f} s (not measured)")
-                figures = measured(instance, url, "index") | measured(instance, url, "batch")
+                instance = str(folder / "instance")
+                seed = ("--seed", str(args.seed))
+                print(f"{kind}: {in_fresh_process('--fill', instance, url, *sizes, *seed)}")
+                figures = in_fresh_process("--measure", instance, url, "index")
+                figures |= in_fresh_process("--measure", instance, url, "batch")
                 report(kind, figures, args.features)
 
 
