@@ -22,7 +22,6 @@ both stores only apply. What PostgreSQL does differently is here:
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -73,9 +72,9 @@ from zugabe.storage.contract import (
     LayerFeatureBatch,
     ProjectQuery,
 )
+from zugabe.storage.feature_batches import check_batch, extent_of
 from zugabe.storage.postgis_schema import migrations
-from zugabe.storage.sql_store import SqlStore, check_batch, extent_of
-from zugabe.storage.sqlite import SqliteStore
+from zugabe.storage.sql_store import SqlStore
 from zugabe.storage.sqlite_cases import (
     _BOX,
     _OPEN_DECISION_STATES,
@@ -192,11 +191,8 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
 
     def __init__(self, url: str, srid: int | None = None) -> None:
         parsed = _parse(url)
-        self.where = parsed.render_as_string(hide_password=True)
-        self._engine = connect_engine(parsed)
-        self._writer = writing(self._engine)
-        self._closed = False
-        self._ambient = threading.local()  # the connection of ``transaction``, per thread
+        engine = connect_engine(parsed)
+        self._connected(engine, writing(engine), parsed.render_as_string(hide_password=True))
         try:
             self.srid = self._prepare(srid)
             applied = migrate(self._engine, self._writer, migrations(self.srid), where=self.where)
@@ -251,38 +247,14 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
     def __repr__(self) -> str:
         return f"PostgisStore({self.where!r})"
 
-    # The transaction plumbing and the reads and writes that are plain Core are SQLite's.
-    transaction = SqliteStore.transaction
-    _read = SqliteStore._read
-
-    def _write(self, bulk: bool = False) -> Any:
-        # ``bulk`` sizes SQLite's page cache; PostgreSQL's buffers are the server's.
-        return SqliteStore._write(self)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"the store {self.where} has been closed")
-
     def _job_engines(self) -> tuple[Engine, Engine]:
         """Jobs are read and written without the write lock: a job's progress is seen while
         its work still holds the lock (see ``SqliteJobs``)."""
         return self._engine, self._engine
 
-    get_project = SqliteStore.get_project
-    get_projects = SqliteStore.get_projects
-    schema_version = SqliteStore.schema_version
-    revision = SqliteStore.revision
-    close = SqliteStore.close
-    layer_versions = SqliteStore.layer_versions
-    archived_layer_features = SqliteStore.archived_layer_features
-    list_layers = SqliteStore.list_layers
-    get_layer = SqliteStore.get_layer
-    get_case = SqliteStore.get_case
-    add_case_comment = SqliteStore.add_case_comment
-
     # -- what PostgreSQL does its own way ----------------------------------
 
-    def _geometry(self, wkb: bytes) -> Any:
+    def _geometry(self, wkb: Any) -> Any:
         return func.ST_GeomFromWKB(wkb, self.srid)
 
     def _wkb_column(self, column: ColumnElement[Any]) -> ColumnElement[Any]:

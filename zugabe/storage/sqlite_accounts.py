@@ -28,7 +28,7 @@ from zugabe.storage.contract import (
     NewAccount,
     NewApiToken,
 )
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import (
     accounts_table,
     api_tokens_table,
@@ -41,7 +41,7 @@ _AUDIT_BATCH = 5000
 _JSON_LISTS = ("departments", "roles", "themes")
 
 
-class SqliteAccountsAndAudit(SqliteBase):
+class SqliteAccountsAndAudit(StoreConnections):
     """The ``AccountStore`` and ``AuditStore`` parts of ``SqliteStore``."""
 
     # -- accounts ---------------------------------------------------------------

@@ -1,12 +1,12 @@
-"""Coordination cases in the SQLite store: the sync of a detection run's findings,
-reading cases, and the conditions of case queries.
+"""Coordination cases in the SQLite store: the sync of a detection run's findings, and
+the conditions of case queries; reading case rows in both stores.
 
-A mixin of ``SqliteStore``. A sync writes a hundred thousand cases in a few
-seconds: the findings are checked and encoded before the write lock is taken
+A mixin of ``SqliteStore`` implementing ``SqlStore``'s case hook. A sync writes a hundred
+thousand cases in a few seconds: the findings are checked and encoded before the write lock is taken
 (``_PreparedFindings``), the stored cases are read as plain tuples from the DBAPI
 cursor, and rows go in through ``executemany``; what happens to each stored case is
 decided by ``zugabe.domain.case_workflow`` (``_CaseSyncer`` only writes it).
-``load_case`` and ``cases_of_rows`` serve the desk (``sqlite_desk``) too.
+``load_case`` and ``cases_of_rows`` serve ``SqlStore`` and the desk (``sqlite_desk``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from zugabe.domain.cases import (
     HistoryEntry,
     Subject,
 )
-from zugabe.errors import InvalidInput, NotFound
+from zugabe.errors import InvalidInput
 from zugabe.storage.contract import CaseQuery, CaseSync
 from zugabe.storage.sqlite_engine import (
     SqliteBase,
@@ -65,7 +65,6 @@ from zugabe.storage.sqlite_engine import (
     geometry_array,
     insert_rows,
     next_id,
-    paged,
     spatial_test,
 )
 from zugabe.storage.sqlite_filter import CASE_ANY_OF, Target, case_operand, translate
@@ -93,7 +92,8 @@ PAIR_KEYS_PER_QUERY = 500
 
 
 class SqliteCases(SqliteBase):
-    """The ``CaseStore`` part of ``SqliteStore``, but for the desk (``sqlite_desk``)."""
+    """What cases need of SQLite in ``SqliteStore`` (the rest is ``SqlStore``'s and the
+    desk's): the sync of findings, and area and CQL2 conditions that use the R*Tree."""
 
     def sync_cases(
         self,
@@ -110,53 +110,8 @@ class SqliteCases(SqliteBase):
             # the same pair (two web workers) cannot both create it.
             return _CaseSyncer(conn, prepared, scope, user, reason).run()
 
-    def get_case(self, case_id: int) -> CoordinationCase | None:
-        with self._read() as conn:
-            return load_case(conn, case_id)
-
-    def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
-        statement = paged(
-            select(cases_table).where(*_case_conditions(query)),
-            cases_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            return cases_of_rows(conn, conn.execute(statement).all())
-
-    def count_cases(self, query: CaseQuery) -> int:
-        statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))
-        with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
-
-    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
-        # A comment leaves the case's status and version alone (commenting must not make a
-        # colleague's pending step conflict) but is news: ``updated_at`` moves, so the case
-        # is unread again for everyone involved (see ``inbox``).
-        with self._write() as conn:
-            now = datetime.now(UTC)
-            exists = conn.execute(
-                select(cases_table.c.id).where(cases_table.c.id == case_id)
-            ).first()
-            if exists is None:
-                raise NotFound(f"case {case_id} does not exist")
-            comment_id = conn.execute(
-                insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
-            ).inserted_primary_key[0]
-            conn.execute(
-                update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now)
-            )
-            commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
-            conn.execute(
-                insert(case_history_table).values(
-                    case_id=case_id,
-                    at=now,
-                    by_user=user,
-                    event=commented.kind.value,
-                    details=commented.details_json(),
-                )
-            )
-        return Comment(id=int(comment_id), at=now, by=user, text=text)
+    def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
+        return _case_conditions(query)
 
 
 _IDENTITY = (

@@ -9,13 +9,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from zugabe.storage.contract import StoreChange
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import store_changes_table
 
 _log = store_changes_table.c
 
 
-class SqliteChanges(SqliteBase):
+class SqliteChanges(StoreConnections):
     """The ``changes_since`` part of ``SqliteStore``."""
 
     def changes_since(self, revision: int) -> list[StoreChange]:

@@ -15,6 +15,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,8 +33,9 @@ from sqlalchemy import (
 )
 
 from zugabe.domain.jobs import Job, JobState
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sql_dialect import upsert
-from zugabe.storage.sqlite_engine import SqliteBase, connect_engine, writing
+from zugabe.storage.sqlite_engine import connect_engine, writing
 from zugabe.storage.sqlite_schema import MigrationStep, UtcDateTime, migrate
 
 
@@ -82,8 +84,11 @@ jobs_table = Table(
 _jobs = jobs_table.c
 
 
-class SqliteJobs(SqliteBase):
+class SqliteJobs(StoreConnections):
     """The ``JobStore`` part of ``SqliteStore``."""
+
+    path: Path
+    """The store file (``SqliteBase``'s): the jobs file lies beside it."""
 
     _board_lock = threading.Lock()
 

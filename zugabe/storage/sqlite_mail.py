@@ -15,13 +15,13 @@ from sqlalchemy import Row, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zugabe.storage.contract import MailState, NewMail, OutboxMail
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import mail_outbox_table
 
 _outbox = mail_outbox_table.c
 
 
-class SqliteMail(SqliteBase):
+class SqliteMail(StoreConnections):
     """The ``MailStore`` part of ``SqliteStore``."""
 
     def enqueue_mail(self, mail: NewMail) -> int | None:

@@ -21,7 +21,7 @@ from zugabe.domain.notifications import (
     Notification,
     Subscriptions,
 )
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import (
     notification_settings_table,
     notifications_table,
@@ -35,7 +35,7 @@ _LISTS = ("districts", "organisations", "departments", "layers")
 """The watched things kept in ``watches``, by the ``Subscriptions`` field (= ``kind``)."""
 
 
-class SqliteNotifications(SqliteBase):
+class SqliteNotifications(StoreConnections):
     """The ``NotificationStore`` part of ``SqliteStore``."""
 
     def get_subscriptions(self, username: str) -> Subscriptions | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, select
 
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import sign_in_attempts_table
 
 _attempts = sign_in_attempts_table.c
 
 
-class SqliteThrottle(SqliteBase):
+class SqliteThrottle(StoreConnections):
     """The ``ThrottleStore`` part of ``SqliteStore``."""
 
     def add_attempts(self, key: str, at: float, count: int, limit: int, window: float) -> bool:
