@@ -21,7 +21,6 @@ both stores only apply. What PostgreSQL does differently is here:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -62,8 +61,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from zugabe.domain.agreement import DecisionState
-from zugabe.domain.case_history import Event, HistoryEvent
-from zugabe.domain.cases import CaseFinding, CaseStatus
+from zugabe.domain.cases import CaseFinding
 from zugabe.domain.filters import Filter
 from zugabe.errors import ConfigError, NotFound, StorageError
 from zugabe.storage.contract import (
@@ -77,16 +75,15 @@ from zugabe.storage.postgis_schema import migrations
 from zugabe.storage.sql_store import SqlStore
 from zugabe.storage.sqlite_cases import (
     _BOX,
+    _NEW_CASE_COLUMNS,
     _OPEN_DECISION_STATES,
     _PAYLOAD,
     _STORED,
     _case_conditions,
     _CaseSyncer,
-    _involvement_pairs,
     _PreparedFindings,
 )
 from zugabe.storage.sqlite_changes import SqliteChanges
-from zugabe.storage.sqlite_engine import encode_row
 from zugabe.storage.sqlite_filter import (
     CASE_ANY_OF,
     Target,
@@ -423,12 +420,6 @@ class _FeatureCopy:
         self.boxes.append(checked.bounds)
 
 
-_CASE_COLUMNS = tuple(
-    column.name for column in cases_table.columns if column.name not in ("assignee", "due_date")
-)
-"""The columns ``sync_cases`` writes when it creates a case, in table order."""
-
-
 def _stored_case_columns() -> list[ColumnElement[Any]]:
     """What a sync compares, in the form ``_PreparedFindings`` has it: WKB, ISO dates."""
     c = cases_table.c
@@ -442,7 +433,9 @@ def _stored_case_columns() -> list[ColumnElement[Any]]:
 
 class _CaseWriter(_CaseSyncer):
     """``sync_cases`` in PostgreSQL: the shared syncer decides (through
-    ``case_workflow.found``/``vanished``) what happens to each case; this writes it."""
+    ``case_workflow.found``/``vanished``) what happens to each case; this implements its
+    hooks for reading and writing rows (new rows with ``COPY``, changes as Core updates
+    with array or executemany parameters; geometry as WKB in the store's SRID)."""
 
     def __init__(
         self,
@@ -495,53 +488,35 @@ class _CaseWriter(_CaseSyncer):
         values["wkb"] = values.pop("geometry")
         return values
 
-    def _create(self, positions: list[int]) -> list[int]:
-        if not positions:
-            return []
-        ids = self._new_ids(len(positions))
-        prepared = self.prepared
-        wkb = [prepared.payloads[at][_PAYLOAD.index("geometry")] for at in positions]
-        geometry = iter(_ewkb(shapely.from_wkb(np.array(wkb, dtype=object)), self.srid))
-        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1)
+    def _insert_cases(self, rows: list[tuple[Any, ...]]) -> None:
+        at = _NEW_CASE_COLUMNS.index("geometry")
+        wkb = np.array([row[at] for row in rows], dtype=object)
+        ewkb = _ewkb(shapely.from_wkb(wkb), self.srid)
         _copy_rows(
             self.conn,
             cases_table,
-            _CASE_COLUMNS,
+            _NEW_CASE_COLUMNS,
             (
-                (
-                    case_id,
-                    prepared.keys[at],
-                    *prepared.identities[at],
-                    *(
-                        next(geometry) if name == "geometry" else value
-                        for name, value in zip(_PAYLOAD, prepared.payloads[at], strict=True)
-                    ),
-                    *prepared.boxes[at],
-                    *review,
-                )
-                for case_id, at in zip(ids, positions, strict=True)
+                (*row[:at], geometry, *row[at + 1 :])
+                for row, geometry in zip(rows, ewkb, strict=True)
             ),
         )
-        self._involve(
-            [
-                (case_id, kind, value)
-                for case_id, at in zip(ids, positions, strict=True)
-                for kind, value in prepared.involvements[at]
-            ]
-        )
-        created = HistoryEvent(Event.CREATED)
-        self.history.extend(
-            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
-            for case_id in ids
-        )
-        return ids
 
-    def _involve(self, rows: list[tuple[int, str, str]]) -> None:
+    def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
         _copy_rows(self.conn, case_involvements_table, ("case_id", "kind", "value"), rows)
 
-    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
-        if not changed:
-            return []
+    def _delete_involvements(self, rows: list[tuple[str, str, int]]) -> None:
+        involved = case_involvements_table.c
+        self.conn.execute(
+            delete(case_involvements_table).where(
+                involved.kind == bindparam("k"),
+                involved.value == bindparam("v"),
+                involved.case_id == bindparam("c"),
+            ),
+            [{"k": kind, "v": value, "c": case_id} for kind, value, case_id in rows],
+        )
+
+    def _write_payloads(self, updates: list[tuple[int, int]]) -> None:
         c = cases_table.c
         self.conn.execute(
             update(cases_table)
@@ -554,78 +529,41 @@ class _CaseWriter(_CaseSyncer):
                     "version": c.version + 1,
                 }
             ),
-            [{"case_id": row[0], **self._payload_values(at)} for at, row in changed],
-        )
-        removed: list[tuple[str, str, int]] = []
-        added: list[tuple[int, str, str]] = []
-        for at, row in changed:
-            before = set(self._involvements_of(row))
-            after = set(self.prepared.involvements[at])
-            removed.extend((kind, value, row[0]) for kind, value in before - after)
-            added.extend((row[0], kind, value) for kind, value in after - before)
-        if removed:
-            involved = case_involvements_table.c
-            self.conn.execute(
-                delete(case_involvements_table).where(
-                    involved.kind == bindparam("k"),
-                    involved.value == bindparam("v"),
-                    involved.case_id == bindparam("c"),
-                ),
-                [{"k": kind, "v": value, "c": case_id} for kind, value, case_id in removed],
-            )
-        self._involve(added)
-        return []
-
-    @staticmethod
-    def _involvements_of(row: tuple[Any, ...]) -> list[tuple[str, str]]:
-        payload = dict(zip(_PAYLOAD, row[len(_STORED) :], strict=True))
-        return _involvement_pairs(
-            json.loads(payload["organisations"]), json.loads(payload["departments"])
+            [{"case_id": case_id, **self._payload_values(at)} for case_id, at in updates],
         )
 
-    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
-        bumped = {row[0] for _, row in changed}
-        reason = encode_row(self.reason)
+    def _write_statuses(self, rows: list[tuple[int, str, str, int]]) -> None:
         c = cases_table.c
-        if self.statuses:
-            self.conn.execute(
-                update(cases_table)
-                .where(c.id == bindparam("case_id"))
-                .values(
-                    status=bindparam("new_status"),
-                    status_reason=bindparam("new_reason"),
-                    updated_at=self.moment,
-                    version=c.version + bindparam("bump"),
-                ),
-                [
-                    {
-                        "case_id": case_id,
-                        "new_status": status.value,
-                        "new_reason": reason if status is CaseStatus.OBSOLETE else "{}",
-                        "bump": 0 if case_id in bumped else 1,
-                    }
-                    for case_id, status in self.statuses
-                ],
+        self.conn.execute(
+            update(cases_table)
+            .where(c.id == bindparam("case_id"))
+            .values(
+                status=bindparam("new_status"),
+                status_reason=bindparam("new_reason"),
+                updated_at=self.moment,
+                version=c.version + bindparam("bump"),
+            ),
+            [
+                {"case_id": case_id, "new_status": status, "new_reason": reason, "bump": bump}
+                for case_id, status, reason, bump in rows
+            ],
+        )
+
+    def _reopen_decisions(self, case_ids: list[int]) -> None:
+        d = case_decisions_table.c
+        self.conn.execute(
+            update(case_decisions_table)
+            .where(
+                d.case_id == any_(bindparam("ids", case_ids, ARRAY(BigInteger))),
+                d.state.in_(_OPEN_DECISION_STATES),
             )
-        if self.closed_decisions:
-            d = case_decisions_table.c
-            self.conn.execute(
-                update(case_decisions_table)
-                .where(
-                    d.case_id == any_(bindparam("ids", self.closed_decisions, ARRAY(BigInteger))),
-                    d.state.in_(_OPEN_DECISION_STATES),
-                )
-                .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
-            )
+            .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
+        )
 
     def _update_rtree(self, created: list[int], moved: list[Any]) -> None:
-        """No R*Tree here (GiST follows by itself); this last step before the syncer's own
-        history write is where PostgreSQL writes the history, leaving none for it."""
-        if self.history:
-            _copy_rows(
-                self.conn,
-                case_history_table,
-                ("case_id", "at", "by_user", "event", "details"),
-                self.history,
-            )
-            self.history = []
+        """No R*Tree here: the GiST indexes follow by themselves."""
+
+    def _insert_history(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        _copy_rows(
+            self.conn, case_history_table, ("case_id", "at", "by_user", "event", "details"), rows
+        )

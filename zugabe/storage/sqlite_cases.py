@@ -393,6 +393,9 @@ _SELECT_CASE_BOXES_SQL = driver_sql(
         cases_table.c.max_y,
     ).where(cases_table.c.min_x.is_not(None))
 )
+_NEW_CASE_COLUMNS = ("id", "pair_key", *_IDENTITY, *_PAYLOAD, *_BOX, *_REVIEW)
+"""The columns a sync writes when it creates a case, in table order (no desk work yet)."""
+_NEW_CASE_ROWS = table(cases_table.name, *(column(name) for name in _NEW_CASE_COLUMNS))
 _HISTORY_ROWS = table(
     case_history_table.name,
     column("case_id"),
@@ -408,7 +411,12 @@ class _CaseSyncer:
     """One ``sync_cases`` call, inside its write transaction.
 
     What happens to each stored case is decided by ``case_workflow.found``/``vanished``;
-    this class only finds the stored cases and writes those decisions.
+    this class only finds the stored cases and writes those decisions. How rows are read
+    and written are hooks, here SQLite's (plain tuples through the DBAPI cursor and
+    ``executemany``, the R*Tree kept in step), which the PostGIS store's ``_CaseWriter``
+    replaces: ``_stored_cases``, ``_new_ids``, ``_insert_cases``, ``_insert_involvements``,
+    ``_delete_involvements``, ``_write_payloads``, ``_write_statuses``,
+    ``_reopen_decisions``, ``_update_rtree`` and ``_insert_history``.
     """
 
     def __init__(
@@ -461,7 +469,7 @@ class _CaseSyncer:
         moved = self._update(changed)
         self._set_statuses(changed)
         self._update_rtree(created, moved)
-        insert_rows(self.conn, _HISTORY_ROWS, self.history)
+        self._insert_history(self.history)
         return CaseSync(
             created=tuple(created),
             updated=tuple(sorted(updated)),
@@ -528,13 +536,10 @@ class _CaseSyncer:
     def _create(self, positions: list[int]) -> list[int]:
         if not positions:
             return []
-        first = next_id(self.conn, cases_table)
-        ids = list(range(first, first + len(positions)))
+        ids = self._new_ids(len(positions))
         prepared = self.prepared
-        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1, None, None)
-        insert_rows(
-            self.conn,
-            cases_table,
+        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1)
+        self._insert_cases(
             [
                 (
                     case_id,
@@ -545,16 +550,14 @@ class _CaseSyncer:
                     *review,
                 )
                 for case_id, at in zip(ids, positions, strict=True)
-            ],
+            ]
         )
-        insert_rows(
-            self.conn,
-            case_involvements_table,
+        self._insert_involvements(
             [
                 (case_id, kind, value)
                 for case_id, at in zip(ids, positions, strict=True)
                 for kind, value in prepared.involvements[at]
-            ],
+            ]
         )
         created = HistoryEvent(Event.CREATED)
         self.history.extend(
@@ -568,13 +571,7 @@ class _CaseSyncer:
         if not changed:
             return []
         prepared = self.prepared
-        self.conn.exec_driver_sql(
-            _UPDATE_PAYLOAD_SQL,
-            [
-                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, row[_ID])
-                for at, row in changed
-            ],
-        )
+        self._write_payloads([(row[_ID], at) for at, row in changed])
         removed: list[tuple[str, str, int]] = []
         added: list[tuple[int, str, str]] = []
         for at, row in changed:
@@ -588,8 +585,8 @@ class _CaseSyncer:
             removed.extend((kind, value, row[_ID]) for kind, value in before - after)
             added.extend((row[_ID], kind, value) for kind, value in after - before)
         if removed:
-            self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, removed)
-        insert_rows(self.conn, case_involvements_table, added)
+            self._delete_involvements(removed)
+        self._insert_involvements(added)
         return [
             (row[_ID], prepared.boxes[at])
             for at, row in changed
@@ -601,26 +598,72 @@ class _CaseSyncer:
         the version grows once per case and sync."""
         bumped = {row[_ID] for _, row in changed}
         reason = encode_row(self.reason)
-        rows = [
-            (
-                status.value,
-                reason if status is CaseStatus.OBSOLETE else "{}",
-                self.stamp,
-                0 if case_id in bumped else 1,
-                case_id,
-            )
-            for case_id, status in self.statuses
-        ]
-        if rows:
-            self.conn.exec_driver_sql(_SET_STATUS_SQL, rows)
-        if self.closed_decisions:
-            self.conn.exec_driver_sql(
-                _CLOSE_DECISIONS_SQL,
+        if self.statuses:
+            self._write_statuses(
                 [
-                    (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
-                    for case_id in self.closed_decisions
-                ],
+                    (
+                        case_id,
+                        status.value,
+                        reason if status is CaseStatus.OBSOLETE else "{}",
+                        0 if case_id in bumped else 1,
+                    )
+                    for case_id, status in self.statuses
+                ]
             )
+        if self.closed_decisions:
+            self._reopen_decisions(self.closed_decisions)
+
+    # -- how rows are written: SQLite's ----------------------------------------
+
+    def _new_ids(self, count: int) -> list[int]:
+        """Ids for this many new cases, ascending and consecutive (see ``next_id``)."""
+        first = next_id(self.conn, cases_table)
+        return list(range(first, first + count))
+
+    def _insert_cases(self, rows: list[tuple[Any, ...]]) -> None:
+        """New cases, as tuples of ``_NEW_CASE_COLUMNS``."""
+        insert_rows(self.conn, _NEW_CASE_ROWS, rows)
+
+    def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
+        """(case id, kind, value) rows."""
+        insert_rows(self.conn, case_involvements_table, rows)
+
+    def _delete_involvements(self, rows: list[tuple[str, str, int]]) -> None:
+        """(kind, value, case id) rows."""
+        self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, rows)
+
+    def _write_payloads(self, updates: list[tuple[int, int]]) -> None:
+        """(case id, position in ``prepared``): the case takes that finding's payload and
+        box; its version grows by one."""
+        prepared = self.prepared
+        self.conn.exec_driver_sql(
+            _UPDATE_PAYLOAD_SQL,
+            [
+                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, case_id)
+                for case_id, at in updates
+            ],
+        )
+
+    def _write_statuses(self, rows: list[tuple[int, str, str, int]]) -> None:
+        """(case id, status, status reason as JSON, version increment) rows."""
+        self.conn.exec_driver_sql(
+            _SET_STATUS_SQL,
+            [(status, reason, self.stamp, bump, case_id) for case_id, status, reason, bump in rows],
+        )
+
+    def _reopen_decisions(self, case_ids: list[int]) -> None:
+        """Close the open decision of each of these cases as reopened."""
+        self.conn.exec_driver_sql(
+            _CLOSE_DECISIONS_SQL,
+            [
+                (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
+                for case_id in case_ids
+            ],
+        )
+
+    def _insert_history(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        """(case id, at, by user, event, details) rows."""
+        insert_rows(self.conn, _HISTORY_ROWS, rows)
 
     def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
         """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
