@@ -143,7 +143,7 @@ class TestSqliteCasesPackedAndInSmallChunks(CaseStorageContract):
         monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", 0)
         monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_SHARE", 10**9)
         monkeypatch.setattr(sqlite_cases, "PAIR_KEYS_PER_QUERY", 2)
-        monkeypatch.setattr(sqlite_cases, "CASE_BULK_MIN", 0)
+        monkeypatch.setattr(sql_store, "CASE_BULK_MIN", 0)
         store = SqliteStore(url_for(db_path))
         yield store
         store.close()

@@ -61,12 +61,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from zugabe.domain.agreement import DecisionState
-from zugabe.domain.cases import CaseFinding
 from zugabe.domain.filters import Filter
-from zugabe.errors import ConfigError, NotFound, StorageError
+from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.contract import (
     CaseQuery,
-    CaseSync,
     LayerFeatureBatch,
     ProjectQuery,
 )
@@ -99,10 +97,7 @@ from zugabe.storage.sqlite_schema import (
     case_history_table,
     case_involvements_table,
     cases_table,
-    layer_feature_archive_table,
     layer_features_table,
-    layer_versions_table,
-    layers_table,
     migrate,
     projects_table,
 )
@@ -288,31 +283,15 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
             conditions.append(self._targets.layers.spatial("s_intersects", area))
         return conditions
 
-    def delete_layer(self, key: str, user: str) -> None:
-        with self._write() as conn:
-            exists = conn.execute(
-                select(layers_table.c.key).where(layers_table.c.key == key)
-            ).first()
-            if exists is None:
-                raise NotFound(f"layer '{key}' does not exist")
-            for table, column in (
-                (layer_features_table, layer_features_table.c.layer_key),
-                (layer_versions_table, layer_versions_table.c.key),
-                (layer_feature_archive_table, layer_feature_archive_table.c.layer_key),
-                (layers_table, layers_table.c.key),
-            ):
-                conn.execute(delete(table).where(column == key))
-
-    def sync_cases(
+    def _case_syncer(
         self,
-        findings: Sequence[CaseFinding],
+        conn: Connection,
+        prepared: _PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
-    ) -> CaseSync:
-        prepared = _PreparedFindings.of(findings)
-        with self._write() as conn:
-            return _CaseWriter(conn, prepared, scope, user, reason, self.srid).run()
+    ) -> _CaseSyncer:
+        return _CaseWriter(conn, prepared, scope, user, reason, self.srid)
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
         conditions = _case_conditions(replace(query, area=None, filter=None))

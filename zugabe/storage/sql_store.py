@@ -33,13 +33,14 @@ from sqlalchemy import (
 )
 
 from zugabe.domain.case_history import Event, HistoryEvent
-from zugabe.domain.cases import Comment, CoordinationCase
+from zugabe.domain.cases import CaseFinding, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
 from zugabe.domain.project import Project, ProjectAttributes
 from zugabe.errors import InvalidInput, NotFound
 from zugabe.storage.contract import (
     PROJECT_TEXT_COLUMNS,
     CaseQuery,
+    CaseSync,
     LayerFeature,
     LayerFeatureBatch,
     LayerInfo,
@@ -50,7 +51,12 @@ from zugabe.storage.contract import (
     Store,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
-from zugabe.storage.sqlite_cases import cases_of_rows, load_case
+from zugabe.storage.sqlite_cases import (
+    _CaseSyncer,
+    _PreparedFindings,
+    cases_of_rows,
+    load_case,
+)
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_engine import encode_json, paged
 from zugabe.storage.sqlite_layers import (
@@ -79,6 +85,10 @@ from zugabe.storage.sqlite_schema import (
     layers_table,
     projects_table,
 )
+
+CASE_BULK_MIN = 10_000
+"""Syncs of at least this many findings are bulk writes (SQLite: the big page cache of a
+layer import)."""
 
 
 class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
@@ -119,11 +129,22 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
         """WHERE terms for a layer's features meeting ``area`` and ``filter``."""
 
     @abstractmethod
+    def _case_syncer(
+        self,
+        conn: Connection,
+        prepared: _PreparedFindings,
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> _CaseSyncer:
+        """The syncer that reads and writes a ``sync_cases`` call's rows in ``conn``."""
+
+    @abstractmethod
     def _write_features(
         self, conn: Connection, key: str, batches: Iterable[LayerFeatureBatch]
     ) -> tuple[int, tuple[float, float, float, float] | None]:
         """Replace a layer's features by the batches' (``check_batch`` each); how many were
-        written and their extent."""
+        written and their extent. No batches: the layer's features are removed."""
 
     # -- projects ------------------------------------------------------------
 
@@ -329,6 +350,23 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
             conn.execute(insert(layer_versions_table).values(**values))
         return info
 
+    def delete_layer(self, key: str, user: str) -> None:
+        # ``user`` is not recorded yet: there is no audit table; the argument
+        # keeps the contract ready for one.
+        with self._write(bulk=True) as conn:
+            exists = conn.execute(
+                select(layers_table.c.key).where(layers_table.c.key == key)
+            ).first()
+            if exists is None:
+                raise NotFound(f"layer '{key}' does not exist")
+            self._write_features(conn, key, ())
+            for table, column in (
+                (layer_versions_table, layer_versions_table.c.key),
+                (layer_feature_archive_table, layer_feature_archive_table.c.layer_key),
+                (layers_table, layers_table.c.key),
+            ):
+                conn.execute(delete(table).where(column == key))
+
     def layer_versions(self, key: str) -> list[tuple[LayerInfo, bool]]:
         archive = layer_feature_archive_table.c
         with self._read() as conn:
@@ -413,6 +451,21 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
             return int(conn.execute(statement).scalar_one())
 
     # -- coordination cases --------------------------------------------------
+
+    def sync_cases(
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> CaseSync:
+        # Checked and encoded before the write lock is taken: a broken finding
+        # fails here, and the lock is held only for reading and writing rows.
+        prepared = _PreparedFindings.of(findings)
+        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
+            # Existing cases are read under the write lock, so two syncs of
+            # the same pair (two web workers) cannot both create it.
+            return self._case_syncer(conn, prepared, scope, user, reason).run()
 
     def get_case(self, case_id: int) -> CoordinationCase | None:
         with self._read() as conn:

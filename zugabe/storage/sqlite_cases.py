@@ -83,9 +83,6 @@ from zugabe.storage.sqlite_schema import (
     cases_table,
 )
 
-CASE_BULK_MIN = 10_000
-"""Syncs of at least this many findings get the big page cache of a layer import."""
-
 PAIR_KEYS_PER_QUERY = 500
 """Cases outside a sync's scope are looked up by pair key this many at a time
 (old SQLite builds allow 999 parameters per statement)."""
@@ -95,20 +92,15 @@ class SqliteCases(SqliteBase):
     """What cases need of SQLite in ``SqliteStore`` (the rest is ``SqlStore``'s and the
     desk's): the sync of findings, and area and CQL2 conditions that use the R*Tree."""
 
-    def sync_cases(
+    def _case_syncer(
         self,
-        findings: Sequence[CaseFinding],
+        conn: Connection,
+        prepared: _PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
-    ) -> CaseSync:
-        # Checked and encoded before the write lock is taken: a broken finding
-        # fails here, and the lock is held only for reading and writing rows.
-        prepared = _PreparedFindings.of(findings)
-        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
-            # Existing cases are read under the write lock, so two syncs of
-            # the same pair (two web workers) cannot both create it.
-            return _CaseSyncer(conn, prepared, scope, user, reason).run()
+    ) -> _CaseSyncer:
+        return _CaseSyncer(conn, prepared, scope, user, reason)
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
         return _case_conditions(query)

@@ -36,7 +36,6 @@ from sqlalchemy import (
 )
 
 from zugabe.domain.filters import Filter
-from zugabe.errors import NotFound
 from zugabe.storage.contract import LayerFeature, LayerFeatureBatch, LayerInfo
 from zugabe.storage.feature_batches import check_batch, extent_of
 from zugabe.storage.sqlite_engine import (
@@ -56,7 +55,6 @@ from zugabe.storage.sqlite_schema import (
     layer_features_rtree_rowid,
     layer_features_rtree_table,
     layer_features_table,
-    layer_versions_table,
     layers_table,
 )
 
@@ -82,26 +80,6 @@ class SqliteLayers(SqliteBase):
         self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
     ) -> list[ColumnElement[bool]]:
         return _feature_conditions(conn, key, area, filter)
-
-    def delete_layer(self, key: str, user: str) -> None:
-        # ``user`` is not recorded yet: there is no audit table; the argument
-        # keeps the contract ready for one.
-        with self._write(bulk=True) as conn:
-            exists = conn.execute(
-                select(layers_table.c.key).where(layers_table.c.key == key)
-            ).first()
-            if exists is None:
-                raise NotFound(f"layer '{key}' does not exist")
-            removed = _remove_features(conn, key)
-            nothing_written = _FeatureWriter(conn, key, _next_feature_id(conn))
-            _update_rtree(conn, removed, nothing_written)
-            conn.execute(delete(layer_versions_table).where(layer_versions_table.c.key == key))
-            conn.execute(
-                delete(layer_feature_archive_table).where(
-                    layer_feature_archive_table.c.layer_key == key
-                )
-            )
-            conn.execute(delete(layers_table).where(layers_table.c.key == key))
 
 
 _LAYER_TARGET = Target(
