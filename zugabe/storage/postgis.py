@@ -2,9 +2,11 @@
 
 ``database_url = "postgresql+psycopg://user@host/zugabe"`` selects it. The tables, columns
 and schema versions are those of the SQLite store (``postgis_schema``), so everything that
-is plain SQLAlchemy Core is shared with it: the account, audit, desk, mail and notification
-mixins, the decoding of rows, the non-spatial filters, and the case workflow's plans, which
-both stores only apply. What PostgreSQL does differently is here:
+is plain SQLAlchemy Core is inherited from ``SqlStore`` (``sql_store``), as the SQLite store
+inherits it: connections and transactions, projects, layers and cases, the account, audit,
+desk, mail and notification mixins, the decoding of rows, the non-spatial filters, and the
+case syncer, which applies the case workflow's plans. This module implements their hooks
+the PostgreSQL way:
 
 - geometry lives in PostGIS columns in the storage CRS with GiST indexes; area queries,
   CQL2's spatial functions and their counts are ``ST_Intersects``/``ST_Within``/… in the
@@ -266,22 +268,18 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         return written.count, extent_of(written.boxes)
 
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
-        conditions = _conditions(replace(query, area=None, filter=None))
-        if query.area is not None:
-            conditions.append(self._targets.projects.spatial("s_intersects", query.area))
-        if query.filter is not None:
-            conditions.append(translate(query.filter, self._targets.projects))
-        return conditions
+        return [
+            *_conditions(replace(query, area=None, filter=None)),
+            *_located(self._targets.projects, query.area, query.filter),
+        ]
 
     def _feature_conditions(
         self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
     ) -> list[ColumnElement[bool]]:
-        conditions = [layer_features_table.c.layer_key == key]
-        if filter is not None:
-            conditions.append(translate(filter, self._targets.layers))
-        if area is not None:
-            conditions.append(self._targets.layers.spatial("s_intersects", area))
-        return conditions
+        return [
+            layer_features_table.c.layer_key == key,
+            *_located(self._targets.layers, area, filter),
+        ]
 
     def _case_syncer(
         self,
@@ -294,12 +292,23 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         return _CaseWriter(conn, prepared, scope, user, reason, self.srid)
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
-        conditions = _case_conditions(replace(query, area=None, filter=None))
-        if query.area is not None:
-            conditions.append(self._targets.cases.spatial("s_intersects", query.area))
-        if query.filter is not None:
-            conditions.append(translate(query.filter, self._targets.cases))
-        return conditions
+        return [
+            *_case_conditions(replace(query, area=None, filter=None)),
+            *_located(self._targets.cases, query.area, query.filter),
+        ]
+
+
+def _located(
+    target: Target, area: BaseGeometry | None, filter: Filter | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a query's area (``s_intersects``) and CQL2 filter on a collection,
+    both answered in SQL with the GiST index."""
+    conditions: list[ColumnElement[bool]] = []
+    if area is not None:
+        conditions.append(target.spatial("s_intersects", area))
+    if filter is not None:
+        conditions.append(translate(filter, target))
+    return conditions
 
 
 def _spatial_test(rows: Table, srid: int) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:

@@ -5,9 +5,11 @@ both), so writing and reading projects, layer versions and cases is the same SQL
 Core; only the spatial parts differ, and those are the hooks a backend implements: how a
 WKB geometry is written (``_geometry``) and read (``_wkb_column``), what else a project
 write updates (``_project_boxes``: SQLite's R*Tree), the spatial and CQL2 conditions of
-each collection, and how a layer's features are written (``_write_features``: SQLite's
-executemany and packed R*Tree, PostgreSQL's ``COPY``). Connections and transactions are
-``sql_connections``'; each store connects and migrates its own way.
+each collection, how a layer's features are written (``_write_features``: SQLite's
+executemany and packed R*Tree, PostgreSQL's ``COPY``), and which case syncer writes a
+``sync_cases`` (``_case_syncer``: ``sqlite_cases._CaseSyncer`` or PostgreSQL's subclass).
+Connections and transactions are ``sql_connections``'; each store connects and migrates
+its own way.
 """
 
 from __future__ import annotations
