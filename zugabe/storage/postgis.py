@@ -24,7 +24,6 @@ the PostgreSQL way:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -269,7 +268,7 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
 
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
         return [
-            *_conditions(replace(query, area=None, filter=None)),
+            *_conditions(query),
             *_located(self._targets.projects, query.area, query.filter),
         ]
 
@@ -293,7 +292,7 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
         return [
-            *_case_conditions(replace(query, area=None, filter=None)),
+            *_case_conditions(query),
             *_located(self._targets.cases, query.area, query.filter),
         ]
 

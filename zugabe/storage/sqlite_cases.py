@@ -103,7 +103,12 @@ class SqliteCases(SqliteBase):
         return _CaseSyncer(conn, prepared, scope, user, reason)
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
-        return _case_conditions(query)
+        conditions = _case_conditions(query)
+        if query.area is not None:
+            conditions.extend(area_conditions(query.area, cases_table, cases_rtree_table))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, _CASE_TARGET))
+        return conditions
 
 
 _IDENTITY = (
@@ -857,7 +862,8 @@ def _involves(kind: str, values: tuple[str, ...]) -> ColumnElement[bool]:
 
 
 def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
-    """WHERE terms for the filters of a case query (paging is the caller's)."""
+    """WHERE terms for the non-spatial filters of a case query (the area, the CQL2 filter
+    and paging are the caller's)."""
     conditions: list[ColumnElement[bool]] = []
     if query.organisations:
         conditions.append(_involves("organisation", query.organisations))
@@ -887,10 +893,6 @@ def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(cases_table.c.window_end.is_(None), cases_table.c.window_end >= query.time_from)
         )
-    if query.area is not None:
-        conditions.extend(area_conditions(query.area, cases_table, cases_rtree_table))
-    if query.filter is not None:
-        conditions.append(translate(query.filter, _CASE_TARGET))
     return conditions
 
 

@@ -79,7 +79,49 @@ class SqliteLayers(SqliteBase):
     def _feature_conditions(
         self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
     ) -> list[ColumnElement[bool]]:
-        return _feature_conditions(conn, key, area, filter)
+        """WHERE terms for a layer's features, optionally those meeting ``area`` and ``filter``.
+
+        The R*Tree holds the boxes of all layers, so for a small layer, or an
+        area around all of it, its candidates would mostly belong to other
+        layers: then the layer's own rows are scanned, their box columns first.
+        """
+        conditions = [layer_features_table.c.layer_key == key]
+        if filter is not None:
+            conditions.append(translate(filter, _LAYER_TARGET))
+        if area is None:
+            return conditions
+        if area.is_empty:
+            return [false()]
+        layer = conn.execute(
+            select(
+                layers_table.c.feature_count,
+                layers_table.c.min_x,
+                layers_table.c.min_y,
+                layers_table.c.max_x,
+                layers_table.c.max_y,
+            ).where(layers_table.c.key == key)
+        ).first()
+        if layer is None or layer.feature_count == 0:
+            return [false()]
+        min_x, min_y, max_x, max_y = area.bounds
+        around_all = (
+            min_x <= layer.min_x
+            and min_y <= layer.min_y
+            and max_x >= layer.max_x
+            and max_y >= layer.max_y
+        )
+        if layer.feature_count > LAYER_SCAN_MAX and not around_all:
+            return conditions + area_conditions(
+                area, layer_features_table, layer_features_rtree_table
+            )
+        return [
+            *conditions,
+            layer_features_table.c.max_x >= min_x,
+            layer_features_table.c.min_x <= max_x,
+            layer_features_table.c.max_y >= min_y,
+            layer_features_table.c.min_y <= max_y,
+            func.zugabe_intersects(layer_features_table.c.geometry, shapely.to_wkb(area)) == 1,
+        ]
 
 
 _LAYER_TARGET = Target(
@@ -259,52 +301,6 @@ def _rebuild_rtree(conn: Connection, written: _FeatureWriter) -> None:
         ids,
         boxes,
     )
-
-
-def _feature_conditions(
-    conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None = None
-) -> list[ColumnElement[bool]]:
-    """WHERE terms for a layer's features, optionally those meeting ``area`` and ``filter``.
-
-    The R*Tree holds the boxes of all layers, so for a small layer, or an
-    area around all of it, its candidates would mostly belong to other
-    layers: then the layer's own rows are scanned, their box columns first.
-    """
-    conditions = [layer_features_table.c.layer_key == key]
-    if filter is not None:
-        conditions.append(translate(filter, _LAYER_TARGET))
-    if area is None:
-        return conditions
-    if area.is_empty:
-        return [false()]
-    layer = conn.execute(
-        select(
-            layers_table.c.feature_count,
-            layers_table.c.min_x,
-            layers_table.c.min_y,
-            layers_table.c.max_x,
-            layers_table.c.max_y,
-        ).where(layers_table.c.key == key)
-    ).first()
-    if layer is None or layer.feature_count == 0:
-        return [false()]
-    min_x, min_y, max_x, max_y = area.bounds
-    around_all = (
-        min_x <= layer.min_x
-        and min_y <= layer.min_y
-        and max_x >= layer.max_x
-        and max_y >= layer.max_y
-    )
-    if layer.feature_count > LAYER_SCAN_MAX and not around_all:
-        return conditions + area_conditions(area, layer_features_table, layer_features_rtree_table)
-    return [
-        *conditions,
-        layer_features_table.c.max_x >= min_x,
-        layer_features_table.c.min_x <= max_x,
-        layer_features_table.c.max_y >= min_y,
-        layer_features_table.c.min_y <= max_y,
-        func.zugabe_intersects(layer_features_table.c.geometry, shapely.to_wkb(area)) == 1,
-    ]
 
 
 def _layer_values(info: LayerInfo, report: str) -> dict[str, Any]:

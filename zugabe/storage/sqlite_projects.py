@@ -58,7 +58,12 @@ class SqliteProjects(SqliteBase):
             conn.execute(update(rtree).where(rtree.c.id == project_id).values(**_bounds(values)))
 
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
-        return _conditions(query)
+        conditions = _conditions(query)
+        if query.area is not None:
+            conditions.extend(area_conditions(query.area))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, _PROJECT_TARGET))
+        return conditions
 
 
 def _row_values(attributes: ProjectAttributes, geometry: BaseGeometry) -> dict[str, Any]:
@@ -147,7 +152,8 @@ def _raise_missing_or_conflict(
 
 
 def _conditions(query: ProjectQuery) -> list[ColumnElement[bool]]:
-    """WHERE terms for the filters of a query (paging is the caller's)."""
+    """WHERE terms for the non-spatial filters of a query (the area, the CQL2 filter and
+    paging are the caller's)."""
     conditions: list[ColumnElement[bool]] = []
     if query.organisations:
         conditions.append(projects_table.c.organisation.in_(query.organisations))
@@ -169,10 +175,6 @@ def _conditions(query: ProjectQuery) -> list[ColumnElement[bool]]:
         conditions.append(
             projects_table.c.title_folded.contains(query.text.casefold(), autoescape=True)
         )
-    if query.area is not None:
-        conditions.extend(area_conditions(query.area))
-    if query.filter is not None:
-        conditions.append(translate(query.filter, _PROJECT_TARGET))
     return conditions
 
 
