@@ -1,9 +1,9 @@
 """Accounts, API tokens, browser sessions and the audit log of the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections,
-so these writes join a ``transaction`` like every other write. The audit chain
-is sealed here under the write lock (``BEGIN IMMEDIATE``), so two writers can
-never both append after the same entry.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so these writes join a ``transaction`` like every other
+write. The audit chain is sealed here under the write lock (``BEGIN IMMEDIATE``), so two
+writers can never both append after the same entry.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The change log of the SQLite store: what each revision changed.
 
-A mixin of ``SqliteStore``. The log is written by triggers (migration 14), whoever
-writes; this part only reads it, for processes whose detection index is behind.
+A mixin of both stores (``SqliteStore`` and ``PostgisStore``). The log is written by
+triggers (migration 14), whoever writes; this part only reads it, for processes whose
+detection index is behind.
 """
 
 from __future__ import annotations

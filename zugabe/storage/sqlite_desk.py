@@ -1,8 +1,9 @@
 """The coordination desk in the SQLite store: work on cases, decisions, votes, reads.
 
-A mixin of ``SqliteStore``. It writes what ``zugabe.domain.case_workflow`` planned and
-decides nothing itself: the status, assignee, due date, decision and vote of one step,
-with its history events, in one transaction guarded by the case's version.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core). It writes what
+``zugabe.domain.case_workflow`` planned and decides nothing itself: the status, assignee,
+due date, decision and vote of one step, with its history events, in one transaction
+guarded by the case's version.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """Jobs of the SQLite store, in a file of their own beside the store file.
 
-A mixin of ``SqliteStore``. SQLite has one writer per file, and a job's work holds the
-store's write lock for its whole length (a layer import is one transaction) while it
-reports progress: in the store file, that progress would wait for the job's own commit.
-So jobs live in ``<store>-jobs.sqlite``, with its own engine and schema steps: any process
-writes and reads them at any time. Jobs are short-lived and rebuilt by nobody: the file
-needs no backup, and a lost one only forgets finished jobs.
+A mixin of both stores; ``PostgisStore`` keeps the jobs in its database instead, written
+without the store's write lock (its ``_job_engines``). SQLite has one writer
+per file, and a job's work holds the store's write lock for its whole length (a layer
+import is one transaction) while it reports progress: in the store file, that progress
+would wait for the job's own commit. So jobs live in ``<store>-jobs.sqlite``, with its own
+engine and schema steps: any process writes and reads them at any time. Jobs are
+short-lived and rebuilt by nobody: the file needs no backup, and a lost one only forgets
+finished jobs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The outbox of e-mails in the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections, so a
-mail queued inside ``transaction`` commits (or rolls back) with the change it reports.
-Claiming takes the write lock (``BEGIN IMMEDIATE``), so two senders — the server's
-background thread and ``zugabe mail send-due`` — never take the same mail.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so a mail queued inside ``transaction`` commits (or
+rolls back) with the change it reports. Claiming takes the write lock (``BEGIN
+IMMEDIATE``), so two senders — the server's background thread and ``zugabe mail send-due``
+— never take the same mail.
 """
 
 from __future__ import annotations

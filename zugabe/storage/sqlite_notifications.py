@@ -1,7 +1,8 @@
 """Watch areas and notifications in the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections, so the
-notifications of a change commit (or roll back) with it inside ``transaction``.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so the notifications of a change commit (or roll back)
+with it inside ``transaction``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Failed sign-ins of the SQLite store, counted for the sign-in throttle.
 
-A mixin of ``SqliteStore``: every worker process of the server reads and writes the same
-rows, so the limits hold for the instance, not per process. Adding takes the write lock
-(``BEGIN IMMEDIATE``), so counting and recording are one step for every process.
+A mixin of both stores (``SqliteStore`` and ``PostgisStore``): every worker process of the
+server reads and writes the same rows, so the limits hold for the instance, not per
+process. Adding takes the write lock (``BEGIN IMMEDIATE``), so counting and recording are
+one step for every process.
 """
 
 from __future__ import annotations
