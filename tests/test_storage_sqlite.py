@@ -25,10 +25,10 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, insert, inspect
 
+import zugabe.storage.sql_store as sql_store
 import zugabe.storage.sqlite as sqlite_backend
 import zugabe.storage.sqlite_cases as sqlite_cases
 import zugabe.storage.sqlite_layers as sqlite_layers
-import zugabe.storage.sqlite_projects as sqlite_projects
 import zugabe.storage.sqlite_rtree as sqlite_rtree
 from zugabe.domain.agreement import DecisionKind, DecisionState
 from zugabe.domain.case_history import Event, HistoryEvent
@@ -143,7 +143,7 @@ class TestSqliteCasesPackedAndInSmallChunks(CaseStorageContract):
         monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_MIN_CHANGES", 0)
         monkeypatch.setattr(sqlite_rtree, "RTREE_REBUILD_SHARE", 10**9)
         monkeypatch.setattr(sqlite_cases, "PAIR_KEYS_PER_QUERY", 2)
-        monkeypatch.setattr(sqlite_cases, "CASE_BULK_MIN", 0)
+        monkeypatch.setattr(sql_store, "CASE_BULK_MIN", 0)
         store = SqliteStore(url_for(db_path))
         yield store
         store.close()
@@ -783,26 +783,27 @@ def test_migration_from_a_version_3_store_keeps_projects_and_layers(
         lambda reader, writer, where="": migrate(reader, writer, MIGRATIONS[:3], where),
     )
     # ... which knew no external ids of projects (step 9): it wrote and read no such column.
-    row_values, project_of = sqlite_projects._row_values, sqlite_projects._project
+    # (Patched where the shared ``SqlStore`` looks them up.)
+    row_values, project_of = sql_store._row_values, sql_store._project
     monkeypatch.setattr(
-        sqlite_projects,
+        sql_store,
         "_row_values",
         lambda *args: {k: v for k, v in row_values(*args).items() if k != "external_id"},
     )
     monkeypatch.setattr(
-        sqlite_projects, "_project", lambda row: project_of(_Before(row, "external_id", ""))
+        sql_store, "_project", lambda row: project_of(_Before(row, "external_id", ""))
     )
     # Nor did layers record their responsible organisation (step 12).
-    layer_values, layer_info = sqlite_layers._layer_values, sqlite_layers._layer_info
+    layer_values, layer_info = sql_store._layer_values, sql_store._layer_info
     monkeypatch.setattr(
-        sqlite_layers,
+        sql_store,
         "_layer_values",
         lambda *args: {
             k: v for k, v in layer_values(*args).items() if k != "responsible_organisation"
         },
     )
     monkeypatch.setattr(
-        sqlite_layers,
+        sql_store,
         "_layer_info",
         lambda row: layer_info(_Before(row, "responsible_organisation", None)),
     )

@@ -2,9 +2,11 @@
 
 ``database_url = "postgresql+psycopg://user@host/zugabe"`` selects it. The tables, columns
 and schema versions are those of the SQLite store (``postgis_schema``), so everything that
-is plain SQLAlchemy Core is shared with it: the account, audit, desk, mail and notification
-mixins, the decoding of rows, the non-spatial filters, and the case workflow's plans, which
-both stores only apply. What PostgreSQL does differently is here:
+is plain SQLAlchemy Core is inherited from ``SqlStore`` (``sql_store``), as the SQLite store
+inherits it: connections and transactions, projects, layers and cases, the account, audit,
+desk, mail and notification mixins, the decoding of rows, the non-spatial filters, and the
+case syncer, which applies the case workflow's plans. This module implements their hooks
+the PostgreSQL way:
 
 - geometry lives in PostGIS columns in the storage CRS with GiST indexes; area queries,
   CQL2's spatial functions and their counts are ``ST_Intersects``/``ST_Within``/… in the
@@ -21,10 +23,7 @@ both stores only apply. What PostgreSQL does differently is here:
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -63,31 +62,27 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from zugabe.domain.agreement import DecisionState
-from zugabe.domain.case_history import Event, HistoryEvent
-from zugabe.domain.cases import CaseFinding, CaseStatus
 from zugabe.domain.filters import Filter
-from zugabe.errors import ConfigError, NotFound, StorageError
+from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.contract import (
     CaseQuery,
-    CaseSync,
     LayerFeatureBatch,
     ProjectQuery,
 )
+from zugabe.storage.feature_batches import check_batch, extent_of
 from zugabe.storage.postgis_schema import migrations
-from zugabe.storage.sql_store import SqlStore, check_batch, extent_of
-from zugabe.storage.sqlite import SqliteStore
+from zugabe.storage.sql_store import SqlStore
 from zugabe.storage.sqlite_cases import (
     _BOX,
+    _NEW_CASE_COLUMNS,
     _OPEN_DECISION_STATES,
     _PAYLOAD,
     _STORED,
     _case_conditions,
     _CaseSyncer,
-    _involvement_pairs,
     _PreparedFindings,
 )
 from zugabe.storage.sqlite_changes import SqliteChanges
-from zugabe.storage.sqlite_engine import encode_row
 from zugabe.storage.sqlite_filter import (
     CASE_ANY_OF,
     Target,
@@ -103,10 +98,7 @@ from zugabe.storage.sqlite_schema import (
     case_history_table,
     case_involvements_table,
     cases_table,
-    layer_feature_archive_table,
     layer_features_table,
-    layer_versions_table,
-    layers_table,
     migrate,
     projects_table,
 )
@@ -192,11 +184,8 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
 
     def __init__(self, url: str, srid: int | None = None) -> None:
         parsed = _parse(url)
-        self.where = parsed.render_as_string(hide_password=True)
-        self._engine = connect_engine(parsed)
-        self._writer = writing(self._engine)
-        self._closed = False
-        self._ambient = threading.local()  # the connection of ``transaction``, per thread
+        engine = connect_engine(parsed)
+        self._connected(engine, writing(engine), parsed.render_as_string(hide_password=True))
         try:
             self.srid = self._prepare(srid)
             applied = migrate(self._engine, self._writer, migrations(self.srid), where=self.where)
@@ -251,38 +240,14 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
     def __repr__(self) -> str:
         return f"PostgisStore({self.where!r})"
 
-    # The transaction plumbing and the reads and writes that are plain Core are SQLite's.
-    transaction = SqliteStore.transaction
-    _read = SqliteStore._read
-
-    def _write(self, bulk: bool = False) -> Any:
-        # ``bulk`` sizes SQLite's page cache; PostgreSQL's buffers are the server's.
-        return SqliteStore._write(self)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"the store {self.where} has been closed")
-
     def _job_engines(self) -> tuple[Engine, Engine]:
         """Jobs are read and written without the write lock: a job's progress is seen while
         its work still holds the lock (see ``SqliteJobs``)."""
         return self._engine, self._engine
 
-    get_project = SqliteStore.get_project
-    get_projects = SqliteStore.get_projects
-    schema_version = SqliteStore.schema_version
-    revision = SqliteStore.revision
-    close = SqliteStore.close
-    layer_versions = SqliteStore.layer_versions
-    archived_layer_features = SqliteStore.archived_layer_features
-    list_layers = SqliteStore.list_layers
-    get_layer = SqliteStore.get_layer
-    get_case = SqliteStore.get_case
-    add_case_comment = SqliteStore.add_case_comment
-
     # -- what PostgreSQL does its own way ----------------------------------
 
-    def _geometry(self, wkb: bytes) -> Any:
+    def _geometry(self, wkb: Any) -> Any:
         return func.ST_GeomFromWKB(wkb, self.srid)
 
     def _wkb_column(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -302,56 +267,47 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         return written.count, extent_of(written.boxes)
 
     def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
-        conditions = _conditions(replace(query, area=None, filter=None))
-        if query.area is not None:
-            conditions.append(self._targets.projects.spatial("s_intersects", query.area))
-        if query.filter is not None:
-            conditions.append(translate(query.filter, self._targets.projects))
-        return conditions
+        return [
+            *_conditions(query),
+            *_located(self._targets.projects, query.area, query.filter),
+        ]
 
     def _feature_conditions(
         self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
     ) -> list[ColumnElement[bool]]:
-        conditions = [layer_features_table.c.layer_key == key]
-        if filter is not None:
-            conditions.append(translate(filter, self._targets.layers))
-        if area is not None:
-            conditions.append(self._targets.layers.spatial("s_intersects", area))
-        return conditions
+        return [
+            layer_features_table.c.layer_key == key,
+            *_located(self._targets.layers, area, filter),
+        ]
 
-    def delete_layer(self, key: str, user: str) -> None:
-        with self._write() as conn:
-            exists = conn.execute(
-                select(layers_table.c.key).where(layers_table.c.key == key)
-            ).first()
-            if exists is None:
-                raise NotFound(f"layer '{key}' does not exist")
-            for table, column in (
-                (layer_features_table, layer_features_table.c.layer_key),
-                (layer_versions_table, layer_versions_table.c.key),
-                (layer_feature_archive_table, layer_feature_archive_table.c.layer_key),
-                (layers_table, layers_table.c.key),
-            ):
-                conn.execute(delete(table).where(column == key))
-
-    def sync_cases(
+    def _case_syncer(
         self,
-        findings: Sequence[CaseFinding],
+        conn: Connection,
+        prepared: _PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
-    ) -> CaseSync:
-        prepared = _PreparedFindings.of(findings)
-        with self._write() as conn:
-            return _CaseWriter(conn, prepared, scope, user, reason, self.srid).run()
+    ) -> _CaseSyncer:
+        return _CaseWriter(conn, prepared, scope, user, reason, self.srid)
 
     def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
-        conditions = _case_conditions(replace(query, area=None, filter=None))
-        if query.area is not None:
-            conditions.append(self._targets.cases.spatial("s_intersects", query.area))
-        if query.filter is not None:
-            conditions.append(translate(query.filter, self._targets.cases))
-        return conditions
+        return [
+            *_case_conditions(query),
+            *_located(self._targets.cases, query.area, query.filter),
+        ]
+
+
+def _located(
+    target: Target, area: BaseGeometry | None, filter: Filter | None
+) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a query's area (``s_intersects``) and CQL2 filter on a collection,
+    both answered in SQL with the GiST index."""
+    conditions: list[ColumnElement[bool]] = []
+    if area is not None:
+        conditions.append(target.spatial("s_intersects", area))
+    if filter is not None:
+        conditions.append(translate(filter, target))
+    return conditions
 
 
 def _spatial_test(rows: Table, srid: int) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
@@ -451,12 +407,6 @@ class _FeatureCopy:
         self.boxes.append(checked.bounds)
 
 
-_CASE_COLUMNS = tuple(
-    column.name for column in cases_table.columns if column.name not in ("assignee", "due_date")
-)
-"""The columns ``sync_cases`` writes when it creates a case, in table order."""
-
-
 def _stored_case_columns() -> list[ColumnElement[Any]]:
     """What a sync compares, in the form ``_PreparedFindings`` has it: WKB, ISO dates."""
     c = cases_table.c
@@ -470,7 +420,9 @@ def _stored_case_columns() -> list[ColumnElement[Any]]:
 
 class _CaseWriter(_CaseSyncer):
     """``sync_cases`` in PostgreSQL: the shared syncer decides (through
-    ``case_workflow.found``/``vanished``) what happens to each case; this writes it."""
+    ``case_workflow.found``/``vanished``) what happens to each case; this implements its
+    hooks for reading and writing rows (new rows with ``COPY``, changes as Core updates
+    with array or executemany parameters; geometry as WKB in the store's SRID)."""
 
     def __init__(
         self,
@@ -523,53 +475,35 @@ class _CaseWriter(_CaseSyncer):
         values["wkb"] = values.pop("geometry")
         return values
 
-    def _create(self, positions: list[int]) -> list[int]:
-        if not positions:
-            return []
-        ids = self._new_ids(len(positions))
-        prepared = self.prepared
-        wkb = [prepared.payloads[at][_PAYLOAD.index("geometry")] for at in positions]
-        geometry = iter(_ewkb(shapely.from_wkb(np.array(wkb, dtype=object)), self.srid))
-        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1)
+    def _insert_cases(self, rows: list[tuple[Any, ...]]) -> None:
+        at = _NEW_CASE_COLUMNS.index("geometry")
+        wkb = np.array([row[at] for row in rows], dtype=object)
+        ewkb = _ewkb(shapely.from_wkb(wkb), self.srid)
         _copy_rows(
             self.conn,
             cases_table,
-            _CASE_COLUMNS,
+            _NEW_CASE_COLUMNS,
             (
-                (
-                    case_id,
-                    prepared.keys[at],
-                    *prepared.identities[at],
-                    *(
-                        next(geometry) if name == "geometry" else value
-                        for name, value in zip(_PAYLOAD, prepared.payloads[at], strict=True)
-                    ),
-                    *prepared.boxes[at],
-                    *review,
-                )
-                for case_id, at in zip(ids, positions, strict=True)
+                (*row[:at], geometry, *row[at + 1 :])
+                for row, geometry in zip(rows, ewkb, strict=True)
             ),
         )
-        self._involve(
-            [
-                (case_id, kind, value)
-                for case_id, at in zip(ids, positions, strict=True)
-                for kind, value in prepared.involvements[at]
-            ]
-        )
-        created = HistoryEvent(Event.CREATED)
-        self.history.extend(
-            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
-            for case_id in ids
-        )
-        return ids
 
-    def _involve(self, rows: list[tuple[int, str, str]]) -> None:
+    def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
         _copy_rows(self.conn, case_involvements_table, ("case_id", "kind", "value"), rows)
 
-    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[Any]:
-        if not changed:
-            return []
+    def _delete_involvements(self, rows: list[tuple[str, str, int]]) -> None:
+        involved = case_involvements_table.c
+        self.conn.execute(
+            delete(case_involvements_table).where(
+                involved.kind == bindparam("k"),
+                involved.value == bindparam("v"),
+                involved.case_id == bindparam("c"),
+            ),
+            [{"k": kind, "v": value, "c": case_id} for kind, value, case_id in rows],
+        )
+
+    def _write_payloads(self, updates: list[tuple[int, int]]) -> None:
         c = cases_table.c
         self.conn.execute(
             update(cases_table)
@@ -582,78 +516,41 @@ class _CaseWriter(_CaseSyncer):
                     "version": c.version + 1,
                 }
             ),
-            [{"case_id": row[0], **self._payload_values(at)} for at, row in changed],
-        )
-        removed: list[tuple[str, str, int]] = []
-        added: list[tuple[int, str, str]] = []
-        for at, row in changed:
-            before = set(self._involvements_of(row))
-            after = set(self.prepared.involvements[at])
-            removed.extend((kind, value, row[0]) for kind, value in before - after)
-            added.extend((row[0], kind, value) for kind, value in after - before)
-        if removed:
-            involved = case_involvements_table.c
-            self.conn.execute(
-                delete(case_involvements_table).where(
-                    involved.kind == bindparam("k"),
-                    involved.value == bindparam("v"),
-                    involved.case_id == bindparam("c"),
-                ),
-                [{"k": kind, "v": value, "c": case_id} for kind, value, case_id in removed],
-            )
-        self._involve(added)
-        return []
-
-    @staticmethod
-    def _involvements_of(row: tuple[Any, ...]) -> list[tuple[str, str]]:
-        payload = dict(zip(_PAYLOAD, row[len(_STORED) :], strict=True))
-        return _involvement_pairs(
-            json.loads(payload["organisations"]), json.loads(payload["departments"])
+            [{"case_id": case_id, **self._payload_values(at)} for case_id, at in updates],
         )
 
-    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
-        bumped = {row[0] for _, row in changed}
-        reason = encode_row(self.reason)
+    def _write_statuses(self, rows: list[tuple[int, str, str, int]]) -> None:
         c = cases_table.c
-        if self.statuses:
-            self.conn.execute(
-                update(cases_table)
-                .where(c.id == bindparam("case_id"))
-                .values(
-                    status=bindparam("new_status"),
-                    status_reason=bindparam("new_reason"),
-                    updated_at=self.moment,
-                    version=c.version + bindparam("bump"),
-                ),
-                [
-                    {
-                        "case_id": case_id,
-                        "new_status": status.value,
-                        "new_reason": reason if status is CaseStatus.OBSOLETE else "{}",
-                        "bump": 0 if case_id in bumped else 1,
-                    }
-                    for case_id, status in self.statuses
-                ],
+        self.conn.execute(
+            update(cases_table)
+            .where(c.id == bindparam("case_id"))
+            .values(
+                status=bindparam("new_status"),
+                status_reason=bindparam("new_reason"),
+                updated_at=self.moment,
+                version=c.version + bindparam("bump"),
+            ),
+            [
+                {"case_id": case_id, "new_status": status, "new_reason": reason, "bump": bump}
+                for case_id, status, reason, bump in rows
+            ],
+        )
+
+    def _reopen_decisions(self, case_ids: list[int]) -> None:
+        d = case_decisions_table.c
+        self.conn.execute(
+            update(case_decisions_table)
+            .where(
+                d.case_id == any_(bindparam("ids", case_ids, ARRAY(BigInteger))),
+                d.state.in_(_OPEN_DECISION_STATES),
             )
-        if self.closed_decisions:
-            d = case_decisions_table.c
-            self.conn.execute(
-                update(case_decisions_table)
-                .where(
-                    d.case_id == any_(bindparam("ids", self.closed_decisions, ARRAY(BigInteger))),
-                    d.state.in_(_OPEN_DECISION_STATES),
-                )
-                .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
-            )
+            .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
+        )
 
     def _update_rtree(self, created: list[int], moved: list[Any]) -> None:
-        """No R*Tree here (GiST follows by itself); this last step before the syncer's own
-        history write is where PostgreSQL writes the history, leaving none for it."""
-        if self.history:
-            _copy_rows(
-                self.conn,
-                case_history_table,
-                ("case_id", "at", "by_user", "event", "details"),
-                self.history,
-            )
-            self.history = []
+        """No R*Tree here: the GiST indexes follow by themselves."""
+
+    def _insert_history(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        _copy_rows(
+            self.conn, case_history_table, ("case_id", "at", "by_user", "event", "details"), rows
+        )

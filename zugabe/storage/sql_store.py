@@ -3,30 +3,29 @@
 Both stores have the same tables and columns (``sqlite_schema``'s Core tables describe
 both), so writing and reading projects, layer versions and cases is the same SQLAlchemy
 Core; only the spatial parts differ, and those are the hooks a backend implements: how a
-WKB geometry is written (``_geometry``), what else a project write updates (``_project_boxes``:
-SQLite's R*Tree), the spatial and CQL2 conditions of each collection, and how a layer's
-features are written (``_write_features``: SQLite's packed R*Tree, PostgreSQL's ``COPY``).
-
-The SQLite store still has its own copies of these methods (``zugabe/storage/sqlite.py``,
-being split into modules while this base was written); it is to inherit them from here.
+WKB geometry is written (``_geometry``) and read (``_wkb_column``), what else a project
+write updates (``_project_boxes``: SQLite's R*Tree), the spatial and CQL2 conditions of
+each collection, how a layer's features are written (``_write_features``: SQLite's
+executemany and packed R*Tree, PostgreSQL's ``COPY``), and which case syncer writes a
+``sync_cases`` (``_case_syncer``: ``sqlite_cases._CaseSyncer`` or PostgreSQL's subclass).
+Connections and transactions are ``sql_connections``'; each store connects and migrates
+its own way.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
-import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
+    bindparam,
     delete,
     func,
     insert,
@@ -35,13 +34,15 @@ from sqlalchemy import (
     update,
 )
 
-from zugabe.domain.cases import CoordinationCase
+from zugabe.domain.case_history import Event, HistoryEvent
+from zugabe.domain.cases import CaseFinding, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
 from zugabe.domain.project import Project, ProjectAttributes
-from zugabe.errors import InvalidInput
+from zugabe.errors import InvalidInput, NotFound
 from zugabe.storage.contract import (
     PROJECT_TEXT_COLUMNS,
     CaseQuery,
+    CaseSync,
     LayerFeature,
     LayerFeatureBatch,
     LayerInfo,
@@ -52,13 +53,24 @@ from zugabe.storage.contract import (
     Store,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
-from zugabe.storage.sqlite_cases import cases_of_rows
+from zugabe.storage.sqlite_cases import (
+    _CaseSyncer,
+    _PreparedFindings,
+    cases_of_rows,
+    load_case,
+)
 from zugabe.storage.sqlite_desk import SqliteDesk
-from zugabe.storage.sqlite_engine import encode_json, encode_row, geometry_array, paged
-from zugabe.storage.sqlite_layers import _archive_features, _layer_features, _layer_values
+from zugabe.storage.sqlite_engine import encode_json, paged
+from zugabe.storage.sqlite_layers import (
+    _archive_features,
+    _layer_features,
+    _layer_info,
+    _layer_values,
+)
 from zugabe.storage.sqlite_mail import SqliteMail
 from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_projects import (
+    VALUES_PER_QUERY,
     _date_column,
     _project,
     _raise_missing_or_conflict,
@@ -66,88 +78,32 @@ from zugabe.storage.sqlite_projects import (
     _utc_column,
 )
 from zugabe.storage.sqlite_schema import (
+    case_comments_table,
+    case_history_table,
     cases_table,
+    layer_feature_archive_table,
     layer_features_table,
     layer_versions_table,
     layers_table,
     projects_table,
 )
 
-
-@dataclass(frozen=True)
-class CheckedBatch:
-    """A ``LayerFeatureBatch`` checked and encoded for writing, column by column."""
-
-    geometries: npt.NDArray[np.object_]
-    bounds: npt.NDArray[np.float64]
-    """min_x, min_y, max_x, max_y per feature, all finite."""
-    attributes: list[str]
-    """JSON text per feature."""
-    source_rows: list[int]
-    derived: npt.NDArray[np.object_] | None
-
-
-def check_batch(key: str, batch: LayerFeatureBatch) -> CheckedBatch | None:
-    """A batch ready to write (None if empty); ``InvalidInput`` for a feature without a usable
-    geometry, ``ValueError``/``TypeError`` for columns of unequal length or non-JSON values."""
-    geometries = geometry_array(batch.geometries)
-    size = len(geometries)
-    source_rows = np.asarray(batch.source_rows, dtype=np.int64)
-    derived = batch.derived
-    if (
-        len(batch.attributes) != size
-        or len(source_rows) != size
-        or (derived is not None and len(derived) != size)
-    ):
-        raise ValueError(
-            "a LayerFeatureBatch needs as many attributes, source rows and derived "
-            f"geometries as geometries ({size})"
-        )
-    if size == 0:
-        return None
-    bounds = shapely.bounds(geometries)
-    unusable = ~np.isfinite(bounds).all(axis=1)
-    if unusable.any():
-        row = int(source_rows[int(np.argmax(unusable))])
-        raise InvalidInput(
-            f"layer '{key}': the feature from source row {row} has no usable "
-            "geometry (missing, empty or with coordinates that are not finite numbers)"
-        )
-    try:
-        attributes = [encode_row(values) for values in batch.attributes]
-    except (TypeError, ValueError):
-        for values, row in zip(batch.attributes, source_rows.tolist(), strict=True):
-            encode_json(values, f"layer '{key}': the attributes of source row {row}")
-        raise
-    return CheckedBatch(
-        geometries,
-        bounds,
-        attributes,
-        source_rows.tolist(),
-        None if derived is None else geometry_array(derived),
-    )
-
-
-def extent_of(bounds: list[npt.NDArray[np.float64]]) -> tuple[float, float, float, float] | None:
-    """The box around the bounds of every batch written (None: nothing written)."""
-    if not bounds:
-        return None
-    joined = np.concatenate(bounds)
-    return (
-        float(joined[:, 0].min()),
-        float(joined[:, 1].min()),
-        float(joined[:, 2].max()),
-        float(joined[:, 3].max()),
-    )
+CASE_BULK_MIN = 10_000
+"""Syncs of at least this many findings are bulk writes (SQLite: the big page cache of a
+layer import)."""
 
 
 class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
-    """Projects, layers and cases in SQL tables, the spatial parts left to the backend."""
+    """Projects, layers and cases in SQL tables, the spatial parts left to the backend.
+
+    With the account, desk, mail and notification mixins, which are plain Core already.
+    """
 
     # -- what a backend does its own way ----------------------------------------
 
-    def _geometry(self, wkb: bytes) -> Any:
-        """The value (or SQL expression) a geometry column is written with."""
+    def _geometry(self, wkb: Any) -> Any:
+        """The value (or SQL expression) a geometry column is written with, from WKB bytes
+        or a bind parameter of them."""
         return wkb
 
     def _project_boxes(
@@ -175,30 +131,47 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
         """WHERE terms for a layer's features meeting ``area`` and ``filter``."""
 
     @abstractmethod
+    def _case_syncer(
+        self,
+        conn: Connection,
+        prepared: _PreparedFindings,
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> _CaseSyncer:
+        """The syncer that reads and writes a ``sync_cases`` call's rows in ``conn``."""
+
+    @abstractmethod
     def _write_features(
         self, conn: Connection, key: str, batches: Iterable[LayerFeatureBatch]
     ) -> tuple[int, tuple[float, float, float, float] | None]:
         """Replace a layer's features by the batches' (``check_batch`` each); how many were
-        written and their extent."""
+        written and their extent. No batches: the layer's features are removed."""
 
     # -- projects ------------------------------------------------------------
 
     def add_projects(self, projects: Iterable[NewProject]) -> list[Project]:
         stored: list[Project] = []
+        # One statement, values as parameters: an import of thousands of projects should
+        # not build SQL per row.
+        statement = insert(projects_table).values(geometry=self._geometry(bindparam("wkb")))
         with self._write() as conn:
             now = datetime.now(UTC)  # taken under the write lock: commit order
+            # The iterable is consumed inside the transaction: if it raises,
+            # the exception leaves the block and everything is rolled back.
             for new in projects:
                 values = _row_values(new.attributes, new.geometry)
-                values["geometry"] = self._geometry(values["geometry"])
+                values["wkb"] = values.pop("geometry")
                 result = conn.execute(
-                    insert(projects_table).values(
+                    statement,
+                    {
                         **values,
-                        created_at=now,
-                        created_by=new.user,
-                        updated_at=now,
-                        updated_by=new.user,
-                        version=1,
-                    )
+                        "created_at": now,
+                        "created_by": new.user,
+                        "updated_at": now,
+                        "updated_by": new.user,
+                        "version": 1,
+                    },
                 )
                 project_id = int(result.inserted_primary_key[0])
                 self._project_boxes(conn, project_id, values, new=True)
@@ -215,6 +188,29 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
                     )
                 )
         return stored
+
+    def get_project(self, project_id: int) -> Project | None:
+        with self._read() as conn:
+            row = conn.execute(
+                select(projects_table).where(projects_table.c.id == project_id)
+            ).first()
+        return _project(row) if row is not None else None
+
+    def get_projects(
+        self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
+    ) -> list[Project]:
+        columns = projects_table.c
+        found: dict[int, Project] = {}
+        with self._read() as conn:
+            for column, values in (
+                (columns.id, list(ids)),
+                (columns.external_id, list(external_ids)),
+            ):
+                for start in range(0, len(values), VALUES_PER_QUERY):
+                    chunk = values[start : start + VALUES_PER_QUERY]
+                    rows = conn.execute(select(projects_table).where(column.in_(chunk))).all()
+                    found.update((row.id, _project(row)) for row in rows)
+        return [found[key] for key in sorted(found)]
 
     def update_project(
         self,
@@ -247,6 +243,8 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
         return _project(row)
 
     def delete_project(self, project_id: int, user: str, expected_version: int | None) -> None:
+        # ``user`` is not recorded yet: there is no audit table; the argument
+        # keeps the contract ready for one.
         with self._write() as conn:
             statement = delete(projects_table).where(projects_table.c.id == project_id)
             if expected_version is not None:
@@ -258,7 +256,7 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
     def project_columns(self, query: ProjectQuery) -> ProjectColumns:
         """One query, raw rows from the DBAPI cursor, no object per project (exports)."""
         names = ("id", "geometry", *PROJECT_TEXT_COLUMNS, "cost_eur", "version")
-        raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored
+        raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored text
         columns_ = projects_table.c
         statement = paged(
             select(
@@ -320,7 +318,7 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
         if not version.key:
             raise InvalidInput("a layer needs a key")
         report = encode_json(version.report, f"the import report of layer '{version.key}'")
-        with self._write() as conn:
+        with self._write(bulk=True) as conn:
             previous = conn.execute(
                 select(layers_table.c.version).where(layers_table.c.key == version.key)
             ).scalar_one_or_none()
@@ -338,7 +336,8 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
                 source_layer=version.source_layer,
                 source_crs=version.source_crs,
                 transformation=version.transformation,
-                imported_at=datetime.now(UTC),  # under the write lock: commit order
+                # When the version is complete; under the write lock, so in commit order.
+                imported_at=datetime.now(UTC),
                 imported_by=version.user,
                 report=version.report,
                 responsible_organisation=version.responsible_organisation,
@@ -352,6 +351,66 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
                 )
             conn.execute(insert(layer_versions_table).values(**values))
         return info
+
+    def delete_layer(self, key: str, user: str) -> None:
+        # ``user`` is not recorded yet: there is no audit table; the argument
+        # keeps the contract ready for one.
+        with self._write(bulk=True) as conn:
+            exists = conn.execute(
+                select(layers_table.c.key).where(layers_table.c.key == key)
+            ).first()
+            if exists is None:
+                raise NotFound(f"layer '{key}' does not exist")
+            self._write_features(conn, key, ())
+            for table, column in (
+                (layer_versions_table, layer_versions_table.c.key),
+                (layer_feature_archive_table, layer_feature_archive_table.c.layer_key),
+                (layers_table, layers_table.c.key),
+            ):
+                conn.execute(delete(table).where(column == key))
+
+    def layer_versions(self, key: str) -> list[tuple[LayerInfo, bool]]:
+        archive = layer_feature_archive_table.c
+        with self._read() as conn:
+            rows = conn.execute(
+                select(layer_versions_table)
+                .where(layer_versions_table.c.key == key)
+                .order_by(layer_versions_table.c.version.desc())
+            ).all()
+            kept = set(
+                conn.execute(
+                    select(archive.version).distinct().where(archive.layer_key == key)
+                ).scalars()
+            )
+        if not rows:
+            raise NotFound(f"layer '{key}' does not exist")
+        current = rows[0].version
+        return [(_layer_info(row), row.version in kept or row.version == current) for row in rows]
+
+    def archived_layer_features(self, key: str, version: int) -> list[LayerFeature]:
+        archive = layer_feature_archive_table.c
+        with self._read() as conn:
+            result = conn.execute(
+                select(archive.id, archive.geometry, archive.attributes)
+                .add_columns(archive.source_row, archive.derived)
+                .where(archive.layer_key == key, archive.version == version)
+                .order_by(archive.id)
+            )
+            rows = result.cursor.fetchall()
+            result.close()
+        if not rows:
+            raise NotFound(f"the features of version {version} of layer '{key}' are not kept")
+        return _layer_features(rows)
+
+    def list_layers(self) -> list[LayerInfo]:
+        with self._read() as conn:
+            rows = conn.execute(select(layers_table).order_by(layers_table.c.key)).all()
+        return [_layer_info(row) for row in rows]
+
+    def get_layer(self, key: str) -> LayerInfo | None:
+        with self._read() as conn:
+            row = conn.execute(select(layers_table).where(layers_table.c.key == key)).first()
+        return _layer_info(row) if row is not None else None
 
     def layer_features(
         self,
@@ -381,6 +440,7 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
     ) -> int:
         with self._read() as conn:
             if area is None and filter is None:
+                # Kept with the layer, so counting half a million features is free.
                 count = conn.execute(
                     select(layers_table.c.feature_count).where(layers_table.c.key == key)
                 ).scalar_one_or_none()
@@ -393,6 +453,25 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
             return int(conn.execute(statement).scalar_one())
 
     # -- coordination cases --------------------------------------------------
+
+    def sync_cases(
+        self,
+        findings: Sequence[CaseFinding],
+        scope: str | None,
+        user: str,
+        reason: dict[str, Any],
+    ) -> CaseSync:
+        # Checked and encoded before the write lock is taken: a broken finding
+        # fails here, and the lock is held only for reading and writing rows.
+        prepared = _PreparedFindings.of(findings)
+        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
+            # Existing cases are read under the write lock, so two syncs of
+            # the same pair (two web workers) cannot both create it.
+            return self._case_syncer(conn, prepared, scope, user, reason).run()
+
+    def get_case(self, case_id: int) -> CoordinationCase | None:
+        with self._read() as conn:
+            return load_case(conn, case_id)
 
     def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
         statement = paged(
@@ -410,3 +489,32 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
         )
         with self._read() as conn:
             return int(conn.execute(statement).scalar_one())
+
+    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
+        # A comment leaves the case's status and version alone (commenting must not make a
+        # colleague's pending step conflict) but is news: ``updated_at`` moves, so the case
+        # is unread again for everyone involved (see ``inbox``).
+        with self._write() as conn:
+            now = datetime.now(UTC)
+            exists = conn.execute(
+                select(cases_table.c.id).where(cases_table.c.id == case_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"case {case_id} does not exist")
+            comment_id = conn.execute(
+                insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
+            ).inserted_primary_key[0]
+            conn.execute(
+                update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now)
+            )
+            commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
+            conn.execute(
+                insert(case_history_table).values(
+                    case_id=case_id,
+                    at=now,
+                    by_user=user,
+                    event=commented.kind.value,
+                    details=commented.details_json(),
+                )
+            )
+        return Comment(id=int(comment_id), at=now, by=user, text=text)

@@ -1,18 +1,18 @@
 """The embedded default store: one SQLite file, nothing to install but pip.
 
-``SqliteStore`` opens the file, migrates its schema (``sqlite_schema``) and is made of
-one mixin per concept, each in a module of its own on the shared ``SqliteBase``
-(``sqlite_engine``: connections, WAL, ``BEGIN IMMEDIATE``, the registered spatial
-tests, helpers for bulk writes):
+``SqliteStore`` opens the file, migrates its schema (``sqlite_schema``) and is the
+shared ``SqlStore`` (``sql_store``: projects, layers and cases in plain Core, with the
+account, desk, mail and notification mixins) with SQLite's spatial hooks, one mixin per
+concept on ``SqliteBase`` (``sqlite_engine``: the file's connections, WAL, ``BEGIN
+IMMEDIATE``, the registered spatial tests, helpers for bulk writes):
 
-- ``sqlite_projects``: projects;
-- ``sqlite_layers``: thematic layers, their versions and bulk imports, with the packed
-  R*Tree build in ``sqlite_rtree``;
-- ``sqlite_cases``: the sync of coordination cases, reading and listing them;
-- ``sqlite_desk``: work on cases, decisions, votes, the inbox;
-- ``sqlite_accounts``: accounts, tokens, sessions and the audit log;
-- ``sqlite_mail``: the outbox of e-mails; ``sqlite_notifications``: watch areas and
-  notifications;
+- ``sqlite_projects``: the projects R*Tree kept in step, project conditions;
+- ``sqlite_layers``: bulk feature writes with the packed R*Tree build of
+  ``sqlite_rtree``, feature conditions, deleting a layer;
+- ``sqlite_cases``: the sync of coordination cases, case conditions;
+
+and the mixins the PostGIS store shares as they are:
+
 - ``sqlite_changes``: the log of what each revision changed (written by triggers);
 - ``sqlite_jobs``: jobs, in a file of their own beside the store file;
 - ``sqlite_throttle``: failed sign-ins, counted for the sign-in throttle.
@@ -22,21 +22,16 @@ CQL2 filters become SQL in ``sqlite_filter``.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from zugabe.errors import StorageError
-from zugabe.storage.contract import Store
-from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
+from zugabe.storage.sql_store import SqlStore
 from zugabe.storage.sqlite_cases import SqliteCases
 from zugabe.storage.sqlite_changes import SqliteChanges
-from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_jobs import SqliteJobs
 from zugabe.storage.sqlite_layers import SqliteLayers
-from zugabe.storage.sqlite_mail import SqliteMail
-from zugabe.storage.sqlite_notifications import SqliteNotifications
 from zugabe.storage.sqlite_projects import SqliteProjects
-from zugabe.storage.sqlite_schema import migrate, read_version, store_revision_table
+from zugabe.storage.sqlite_schema import migrate
 from zugabe.storage.sqlite_throttle import SqliteThrottle
 
 
@@ -44,14 +39,10 @@ class SqliteStore(
     SqliteProjects,
     SqliteLayers,
     SqliteCases,
-    SqliteAccountsAndAudit,
     SqliteChanges,
-    SqliteDesk,
     SqliteJobs,
-    SqliteMail,
-    SqliteNotifications,
     SqliteThrottle,
-    Store,
+    SqlStore,
 ):
     """Projects, thematic layers and coordination cases in one SQLite file.
 
@@ -73,15 +64,3 @@ class SqliteStore(
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"
-
-    def schema_version(self) -> int:
-        with self._read() as conn:
-            return read_version(conn)
-
-    def revision(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute(select(store_revision_table.c.revision)).scalar_one())
-
-    def close(self) -> None:
-        self._closed = True
-        self._engine.dispose()

@@ -1,9 +1,9 @@
 """Accounts, API tokens, browser sessions and the audit log of the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections,
-so these writes join a ``transaction`` like every other write. The audit chain
-is sealed here under the write lock (``BEGIN IMMEDIATE``), so two writers can
-never both append after the same entry.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so these writes join a ``transaction`` like every other
+write. The audit chain is sealed here under the write lock (``BEGIN IMMEDIATE``), so two
+writers can never both append after the same entry.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from zugabe.storage.contract import (
     NewAccount,
     NewApiToken,
 )
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import (
     accounts_table,
     api_tokens_table,
@@ -41,7 +41,7 @@ _AUDIT_BATCH = 5000
 _JSON_LISTS = ("departments", "roles", "themes")
 
 
-class SqliteAccountsAndAudit(SqliteBase):
+class SqliteAccountsAndAudit(StoreConnections):
     """The ``AccountStore`` and ``AuditStore`` parts of ``SqliteStore``."""
 
     # -- accounts ---------------------------------------------------------------

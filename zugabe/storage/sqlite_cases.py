@@ -1,12 +1,12 @@
-"""Coordination cases in the SQLite store: the sync of a detection run's findings,
-reading cases, and the conditions of case queries.
+"""Coordination cases in the SQLite store: the sync of a detection run's findings, and
+the conditions of case queries; reading case rows in both stores.
 
-A mixin of ``SqliteStore``. A sync writes a hundred thousand cases in a few
-seconds: the findings are checked and encoded before the write lock is taken
+A mixin of ``SqliteStore`` implementing ``SqlStore``'s case hook. A sync writes a hundred
+thousand cases in a few seconds: the findings are checked and encoded before the write lock is taken
 (``_PreparedFindings``), the stored cases are read as plain tuples from the DBAPI
 cursor, and rows go in through ``executemany``; what happens to each stored case is
 decided by ``zugabe.domain.case_workflow`` (``_CaseSyncer`` only writes it).
-``load_case`` and ``cases_of_rows`` serve the desk (``sqlite_desk``) too.
+``load_case`` and ``cases_of_rows`` serve ``SqlStore`` and the desk (``sqlite_desk``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from zugabe.domain.cases import (
     HistoryEntry,
     Subject,
 )
-from zugabe.errors import InvalidInput, NotFound
+from zugabe.errors import InvalidInput
 from zugabe.storage.contract import CaseQuery, CaseSync
 from zugabe.storage.sqlite_engine import (
     SqliteBase,
@@ -65,7 +65,6 @@ from zugabe.storage.sqlite_engine import (
     geometry_array,
     insert_rows,
     next_id,
-    paged,
     spatial_test,
 )
 from zugabe.storage.sqlite_filter import CASE_ANY_OF, Target, case_operand, translate
@@ -84,79 +83,32 @@ from zugabe.storage.sqlite_schema import (
     cases_table,
 )
 
-CASE_BULK_MIN = 10_000
-"""Syncs of at least this many findings get the big page cache of a layer import."""
-
 PAIR_KEYS_PER_QUERY = 500
 """Cases outside a sync's scope are looked up by pair key this many at a time
 (old SQLite builds allow 999 parameters per statement)."""
 
 
 class SqliteCases(SqliteBase):
-    """The ``CaseStore`` part of ``SqliteStore``, but for the desk (``sqlite_desk``)."""
+    """What cases need of SQLite in ``SqliteStore`` (the rest is ``SqlStore``'s and the
+    desk's): the sync of findings, and area and CQL2 conditions that use the R*Tree."""
 
-    def sync_cases(
+    def _case_syncer(
         self,
-        findings: Sequence[CaseFinding],
+        conn: Connection,
+        prepared: _PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
-    ) -> CaseSync:
-        # Checked and encoded before the write lock is taken: a broken finding
-        # fails here, and the lock is held only for reading and writing rows.
-        prepared = _PreparedFindings.of(findings)
-        with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
-            # Existing cases are read under the write lock, so two syncs of
-            # the same pair (two web workers) cannot both create it.
-            return _CaseSyncer(conn, prepared, scope, user, reason).run()
+    ) -> _CaseSyncer:
+        return _CaseSyncer(conn, prepared, scope, user, reason)
 
-    def get_case(self, case_id: int) -> CoordinationCase | None:
-        with self._read() as conn:
-            return load_case(conn, case_id)
-
-    def list_cases(self, query: CaseQuery) -> list[CoordinationCase]:
-        statement = paged(
-            select(cases_table).where(*_case_conditions(query)),
-            cases_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            return cases_of_rows(conn, conn.execute(statement).all())
-
-    def count_cases(self, query: CaseQuery) -> int:
-        statement = select(func.count()).select_from(cases_table).where(*_case_conditions(query))
-        with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
-
-    def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
-        # A comment leaves the case's status and version alone (commenting must not make a
-        # colleague's pending step conflict) but is news: ``updated_at`` moves, so the case
-        # is unread again for everyone involved (see ``inbox``).
-        with self._write() as conn:
-            now = datetime.now(UTC)
-            exists = conn.execute(
-                select(cases_table.c.id).where(cases_table.c.id == case_id)
-            ).first()
-            if exists is None:
-                raise NotFound(f"case {case_id} does not exist")
-            comment_id = conn.execute(
-                insert(case_comments_table).values(case_id=case_id, at=now, by_user=user, text=text)
-            ).inserted_primary_key[0]
-            conn.execute(
-                update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now)
-            )
-            commented = HistoryEvent(Event.COMMENTED, {"comment": int(comment_id)})
-            conn.execute(
-                insert(case_history_table).values(
-                    case_id=case_id,
-                    at=now,
-                    by_user=user,
-                    event=commented.kind.value,
-                    details=commented.details_json(),
-                )
-            )
-        return Comment(id=int(comment_id), at=now, by=user, text=text)
+    def _case_conditions(self, query: CaseQuery) -> list[ColumnElement[bool]]:
+        conditions = _case_conditions(query)
+        if query.area is not None:
+            conditions.extend(area_conditions(query.area, cases_table, cases_rtree_table))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, _CASE_TARGET))
+        return conditions
 
 
 _IDENTITY = (
@@ -438,6 +390,9 @@ _SELECT_CASE_BOXES_SQL = driver_sql(
         cases_table.c.max_y,
     ).where(cases_table.c.min_x.is_not(None))
 )
+_NEW_CASE_COLUMNS = ("id", "pair_key", *_IDENTITY, *_PAYLOAD, *_BOX, *_REVIEW)
+"""The columns a sync writes when it creates a case, in table order (no desk work yet)."""
+_NEW_CASE_ROWS = table(cases_table.name, *(column(name) for name in _NEW_CASE_COLUMNS))
 _HISTORY_ROWS = table(
     case_history_table.name,
     column("case_id"),
@@ -453,7 +408,12 @@ class _CaseSyncer:
     """One ``sync_cases`` call, inside its write transaction.
 
     What happens to each stored case is decided by ``case_workflow.found``/``vanished``;
-    this class only finds the stored cases and writes those decisions.
+    this class only finds the stored cases and writes those decisions. How rows are read
+    and written are hooks, here SQLite's (plain tuples through the DBAPI cursor and
+    ``executemany``, the R*Tree kept in step), which the PostGIS store's ``_CaseWriter``
+    replaces: ``_stored_cases``, ``_new_ids``, ``_insert_cases``, ``_insert_involvements``,
+    ``_delete_involvements``, ``_write_payloads``, ``_write_statuses``,
+    ``_reopen_decisions``, ``_update_rtree`` and ``_insert_history``.
     """
 
     def __init__(
@@ -506,7 +466,7 @@ class _CaseSyncer:
         moved = self._update(changed)
         self._set_statuses(changed)
         self._update_rtree(created, moved)
-        insert_rows(self.conn, _HISTORY_ROWS, self.history)
+        self._insert_history(self.history)
         return CaseSync(
             created=tuple(created),
             updated=tuple(sorted(updated)),
@@ -573,13 +533,10 @@ class _CaseSyncer:
     def _create(self, positions: list[int]) -> list[int]:
         if not positions:
             return []
-        first = next_id(self.conn, cases_table)
-        ids = list(range(first, first + len(positions)))
+        ids = self._new_ids(len(positions))
         prepared = self.prepared
-        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1, None, None)
-        insert_rows(
-            self.conn,
-            cases_table,
+        review = (CaseStatus.OPEN.value, "{}", self.stamp, self.stamp, 1)
+        self._insert_cases(
             [
                 (
                     case_id,
@@ -590,16 +547,14 @@ class _CaseSyncer:
                     *review,
                 )
                 for case_id, at in zip(ids, positions, strict=True)
-            ],
+            ]
         )
-        insert_rows(
-            self.conn,
-            case_involvements_table,
+        self._insert_involvements(
             [
                 (case_id, kind, value)
                 for case_id, at in zip(ids, positions, strict=True)
                 for kind, value in prepared.involvements[at]
-            ],
+            ]
         )
         created = HistoryEvent(Event.CREATED)
         self.history.extend(
@@ -613,13 +568,7 @@ class _CaseSyncer:
         if not changed:
             return []
         prepared = self.prepared
-        self.conn.exec_driver_sql(
-            _UPDATE_PAYLOAD_SQL,
-            [
-                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, row[_ID])
-                for at, row in changed
-            ],
-        )
+        self._write_payloads([(row[_ID], at) for at, row in changed])
         removed: list[tuple[str, str, int]] = []
         added: list[tuple[int, str, str]] = []
         for at, row in changed:
@@ -633,8 +582,8 @@ class _CaseSyncer:
             removed.extend((kind, value, row[_ID]) for kind, value in before - after)
             added.extend((row[_ID], kind, value) for kind, value in after - before)
         if removed:
-            self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, removed)
-        insert_rows(self.conn, case_involvements_table, added)
+            self._delete_involvements(removed)
+        self._insert_involvements(added)
         return [
             (row[_ID], prepared.boxes[at])
             for at, row in changed
@@ -646,26 +595,72 @@ class _CaseSyncer:
         the version grows once per case and sync."""
         bumped = {row[_ID] for _, row in changed}
         reason = encode_row(self.reason)
-        rows = [
-            (
-                status.value,
-                reason if status is CaseStatus.OBSOLETE else "{}",
-                self.stamp,
-                0 if case_id in bumped else 1,
-                case_id,
-            )
-            for case_id, status in self.statuses
-        ]
-        if rows:
-            self.conn.exec_driver_sql(_SET_STATUS_SQL, rows)
-        if self.closed_decisions:
-            self.conn.exec_driver_sql(
-                _CLOSE_DECISIONS_SQL,
+        if self.statuses:
+            self._write_statuses(
                 [
-                    (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
-                    for case_id in self.closed_decisions
-                ],
+                    (
+                        case_id,
+                        status.value,
+                        reason if status is CaseStatus.OBSOLETE else "{}",
+                        0 if case_id in bumped else 1,
+                    )
+                    for case_id, status in self.statuses
+                ]
             )
+        if self.closed_decisions:
+            self._reopen_decisions(self.closed_decisions)
+
+    # -- how rows are written: SQLite's ----------------------------------------
+
+    def _new_ids(self, count: int) -> list[int]:
+        """Ids for this many new cases, ascending and consecutive (see ``next_id``)."""
+        first = next_id(self.conn, cases_table)
+        return list(range(first, first + count))
+
+    def _insert_cases(self, rows: list[tuple[Any, ...]]) -> None:
+        """New cases, as tuples of ``_NEW_CASE_COLUMNS``."""
+        insert_rows(self.conn, _NEW_CASE_ROWS, rows)
+
+    def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
+        """(case id, kind, value) rows."""
+        insert_rows(self.conn, case_involvements_table, rows)
+
+    def _delete_involvements(self, rows: list[tuple[str, str, int]]) -> None:
+        """(kind, value, case id) rows."""
+        self.conn.exec_driver_sql(_DELETE_INVOLVEMENT_SQL, rows)
+
+    def _write_payloads(self, updates: list[tuple[int, int]]) -> None:
+        """(case id, position in ``prepared``): the case takes that finding's payload and
+        box; its version grows by one."""
+        prepared = self.prepared
+        self.conn.exec_driver_sql(
+            _UPDATE_PAYLOAD_SQL,
+            [
+                (*prepared.payloads[at], *prepared.boxes[at], self.stamp, 1, case_id)
+                for case_id, at in updates
+            ],
+        )
+
+    def _write_statuses(self, rows: list[tuple[int, str, str, int]]) -> None:
+        """(case id, status, status reason as JSON, version increment) rows."""
+        self.conn.exec_driver_sql(
+            _SET_STATUS_SQL,
+            [(status, reason, self.stamp, bump, case_id) for case_id, status, reason, bump in rows],
+        )
+
+    def _reopen_decisions(self, case_ids: list[int]) -> None:
+        """Close the open decision of each of these cases as reopened."""
+        self.conn.exec_driver_sql(
+            _CLOSE_DECISIONS_SQL,
+            [
+                (DecisionState.REOPENED.value, self.stamp, case_id, *_OPEN_DECISION_STATES)
+                for case_id in case_ids
+            ],
+        )
+
+    def _insert_history(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        """(case id, at, by user, event, details) rows."""
+        insert_rows(self.conn, _HISTORY_ROWS, rows)
 
     def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
         """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
@@ -867,7 +862,8 @@ def _involves(kind: str, values: tuple[str, ...]) -> ColumnElement[bool]:
 
 
 def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
-    """WHERE terms for the filters of a case query (paging is the caller's)."""
+    """WHERE terms for the non-spatial filters of a case query (the area, the CQL2 filter
+    and paging are the caller's)."""
     conditions: list[ColumnElement[bool]] = []
     if query.organisations:
         conditions.append(_involves("organisation", query.organisations))
@@ -897,10 +893,6 @@ def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
         conditions.append(
             or_(cases_table.c.window_end.is_(None), cases_table.c.window_end >= query.time_from)
         )
-    if query.area is not None:
-        conditions.extend(area_conditions(query.area, cases_table, cases_rtree_table))
-    if query.filter is not None:
-        conditions.append(translate(query.filter, _CASE_TARGET))
     return conditions
 
 

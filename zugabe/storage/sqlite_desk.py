@@ -1,8 +1,9 @@
 """The coordination desk in the SQLite store: work on cases, decisions, votes, reads.
 
-A mixin of ``SqliteStore``. It writes what ``zugabe.domain.case_workflow`` planned and
-decides nothing itself: the status, assignee, due date, decision and vote of one step,
-with its history events, in one transaction guarded by the case's version.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core). It writes what
+``zugabe.domain.case_workflow`` planned and decides nothing itself: the status, assignee,
+due date, decision and vote of one step, with its history events, in one transaction
+guarded by the case's version.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus, CoordinationCase
 from zugabe.errors import NotFound, VersionConflict
 from zugabe.storage.contract import InboxPage, InboxQuery
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sql_dialect import days_before, greatest, upsert
 from zugabe.storage.sqlite_cases import cases_of_rows, load_case
-from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_schema import (
     case_decisions_table,
     case_history_table,
@@ -49,7 +50,7 @@ _reads = case_reads_table.c
 _SEVERITY_RANK = case((_cases.severity == "high", 0), (_cases.severity == "medium", 1), else_=2)
 
 
-class SqliteDesk(SqliteBase):
+class SqliteDesk(StoreConnections):
     """The desk part of ``SqliteStore``'s ``CaseStore``."""
 
     def apply_case_work(

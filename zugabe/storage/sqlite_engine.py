@@ -12,9 +12,8 @@ write survives a power cut), and ``BEGIN IMMEDIATE`` for writes (a writer
 takes the write lock up front and waits for it, instead of failing on a
 lock upgrade halfway through).
 
-``SqliteBase`` holds the engines and gives every mixin of ``SqliteStore`` its
-``_read``/``_write`` connections and ``transaction``: a mixin inherits them
-instead of assuming that the class it is mixed into defines them.
+``SqliteBase`` connects to the store file and hands its engines to the connection
+plumbing both stores share (``sql_connections``).
 """
 
 from __future__ import annotations
@@ -24,10 +23,9 @@ import itertools
 import json
 import json.encoder
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +55,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql.expression import TableClause
 
 from zugabe.errors import ConfigError, StorageError
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table, sqlite_sequence
 
 BUSY_TIMEOUT_MS = 5000
@@ -417,11 +416,14 @@ def geometry_array(geometries: Sequence[BaseGeometry | None]) -> npt.NDArray[np.
     return array
 
 
-class SqliteBase:
-    """The connections of a store file, shared by the mixins of ``SqliteStore``.
+class SqliteBase(StoreConnections):
+    """The connections of a store file, for the parts of ``SqliteStore`` that are SQLite's.
 
     Connects to the file (creating its folder) but does not migrate: ``SqliteStore`` does.
+    A bulk write gets a big page cache (``_large_cache``).
     """
+
+    _driver_errors = (sqlite3.Error,)
 
     def __init__(self, url: str) -> None:
         parsed, self.path = database_path(url)
@@ -431,62 +433,8 @@ class SqliteBase:
             raise StorageError(
                 f"cannot create the folder for the store {self.path}: {exc}"
             ) from exc
-        self._engine = connect_engine(parsed)
-        self._writer = writing(self._engine)
-        self._closed = False
-        self._ambient = threading.local()  # the connection of ``transaction``, per thread
+        engine = connect_engine(parsed)
+        self._connected(engine, writing(engine), str(self.path))
 
-    @contextmanager
-    def transaction(self, *, bulk: bool = False) -> Iterator[None]:
-        """This thread's writes and reads in one write transaction (see the contract)."""
-        if getattr(self._ambient, "conn", None) is not None:
-            yield
-            return
-        with self._write(bulk) as conn:
-            self._ambient.conn = conn
-            try:
-                yield
-            finally:
-                self._ambient.conn = None
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        self._check_open()
-        ambient = getattr(self._ambient, "conn", None)
-        if ambient is not None:  # inside ``transaction``: see our own writes
-            yield ambient
-            return
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except DBAPIError as exc:
-            raise StorageError(f"cannot read the store: {exc.orig or exc}") from exc
-        except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
-            raise StorageError(f"cannot read the store: {exc}") from exc
-
-    @contextmanager
-    def _write(self, bulk: bool = False) -> Iterator[Connection]:
-        """A write transaction; ``bulk`` gives it a big page cache for a layer.
-
-        Inside ``transaction`` the ambient one is used: it commits (or rolls back) as one.
-        """
-        self._check_open()
-        ambient = getattr(self._ambient, "conn", None)
-        if ambient is not None:
-            yield ambient
-            return
-        try:
-            if not bulk:
-                with self._writer.begin() as conn:
-                    yield conn
-                return
-            with self._writer.connect() as conn, _large_cache(conn), conn.begin():
-                yield conn
-        except DBAPIError as exc:
-            raise StorageError(f"cannot write the store: {exc.orig or exc}") from exc
-        except sqlite3.Error as exc:  # from the DBAPI cursor used for bulk reads
-            raise StorageError(f"cannot write the store: {exc}") from exc
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StorageError(f"the store {self.path} has been closed")
+    def _bulk(self, conn: Connection) -> AbstractContextManager[None]:
+        return _large_cache(conn)

@@ -1,11 +1,13 @@
 """Jobs of the SQLite store, in a file of their own beside the store file.
 
-A mixin of ``SqliteStore``. SQLite has one writer per file, and a job's work holds the
-store's write lock for its whole length (a layer import is one transaction) while it
-reports progress: in the store file, that progress would wait for the job's own commit.
-So jobs live in ``<store>-jobs.sqlite``, with its own engine and schema steps: any process
-writes and reads them at any time. Jobs are short-lived and rebuilt by nobody: the file
-needs no backup, and a lost one only forgets finished jobs.
+A mixin of both stores; ``PostgisStore`` keeps the jobs in its database instead, written
+without the store's write lock (its ``_job_engines``). SQLite has one writer
+per file, and a job's work holds the store's write lock for its whole length (a layer
+import is one transaction) while it reports progress: in the store file, that progress
+would wait for the job's own commit. So jobs live in ``<store>-jobs.sqlite``, with its own
+engine and schema steps: any process writes and reads them at any time. Jobs are
+short-lived and rebuilt by nobody: the file needs no backup, and a lost one only forgets
+finished jobs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,8 +35,9 @@ from sqlalchemy import (
 )
 
 from zugabe.domain.jobs import Job, JobState
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sql_dialect import upsert
-from zugabe.storage.sqlite_engine import SqliteBase, connect_engine, writing
+from zugabe.storage.sqlite_engine import connect_engine, writing
 from zugabe.storage.sqlite_schema import MigrationStep, UtcDateTime, migrate
 
 
@@ -82,8 +86,11 @@ jobs_table = Table(
 _jobs = jobs_table.c
 
 
-class SqliteJobs(SqliteBase):
+class SqliteJobs(StoreConnections):
     """The ``JobStore`` part of ``SqliteStore``."""
+
+    path: Path
+    """The store file (``SqliteBase``'s): the jobs file lies beside it."""
 
     _board_lock = threading.Lock()
 

@@ -1,10 +1,10 @@
-"""Thematic layers in the SQLite store: versions, the archive kept for a rollback,
-bulk feature writes, and the layer R*Tree kept in step.
+"""Thematic layers in the SQLite store: bulk feature writes, the layer R*Tree kept in
+step, and the rows of layers, versions and the archive kept for a rollback in both stores.
 
-A mixin of ``SqliteStore``. Layers are written in bulk (half a million sewer
-sections in a few seconds): whole batches go through shapely's vectorised
-functions and the DBAPI's ``executemany`` with statements compiled once from
-Core. Inserting into an R*Tree costs about 10 µs per row inside SQLite, so a
+A mixin of ``SqliteStore`` implementing ``SqlStore``'s layer hooks. Layers are written
+in bulk (half a million sewer sections in a few seconds): whole batches go through
+shapely's vectorised functions and the DBAPI's ``executemany`` with statements compiled
+once from Core. Inserting into an R*Tree costs about 10 µs per row inside SQLite, so a
 large import does not insert into it row by row: it rebuilds the whole tree,
 packed (``sqlite_rtree``), in the same transaction.
 """
@@ -16,7 +16,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -34,19 +33,15 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    update,
 )
 
 from zugabe.domain.filters import Filter
-from zugabe.errors import InvalidInput, NotFound
-from zugabe.storage.contract import LayerFeature, LayerFeatureBatch, LayerInfo, NewLayerVersion
+from zugabe.storage.contract import LayerFeature, LayerFeatureBatch, LayerInfo
+from zugabe.storage.feature_batches import check_batch, extent_of
 from zugabe.storage.sqlite_engine import (
     SqliteBase,
     area_conditions,
     driver_sql,
-    encode_json,
-    encode_row,
-    geometry_array,
     insert_rows,
     next_id,
     spatial_test,
@@ -60,7 +55,6 @@ from zugabe.storage.sqlite_schema import (
     layer_features_rtree_rowid,
     layer_features_rtree_table,
     layer_features_table,
-    layer_versions_table,
     layers_table,
 )
 
@@ -69,157 +63,65 @@ LAYER_SCAN_MAX = 5_000
 
 
 class SqliteLayers(SqliteBase):
-    """The ``LayerStore`` part of ``SqliteStore``."""
+    """What layers need of SQLite in ``SqliteStore`` (the rest is ``SqlStore``'s): bulk
+    feature writes with the layer R*Tree kept in step, and area conditions that use it."""
 
-    def replace_layer(
-        self, version: NewLayerVersion, batches: Iterable[LayerFeatureBatch]
-    ) -> LayerInfo:
-        if not version.key:
-            raise InvalidInput("a layer needs a key")
-        report = encode_json(version.report, f"the import report of layer '{version.key}'")
-        with self._write(bulk=True) as conn:
-            previous = conn.execute(
-                select(layers_table.c.version).where(layers_table.c.key == version.key)
-            ).scalar_one_or_none()
-            if previous is not None:
-                _archive_features(conn, version.key, previous, version.keep_earlier)
-            removed = _remove_features(conn, version.key)
-            written = _FeatureWriter(conn, version.key, _next_feature_id(conn))
-            # The iterable is consumed inside the transaction: if it raises
-            # (or the process dies), nothing of the new version is committed.
-            for batch in batches:
-                written.add(batch)
-            _update_rtree(conn, removed, written)
-            # When the version is complete; under the write lock, so in commit order.
-            imported_at = datetime.now(UTC)
-            info = LayerInfo(
-                key=version.key,
-                version=(previous or 0) + 1,
-                feature_count=written.count,
-                extent=written.extent(),
-                source=version.source,
-                source_layer=version.source_layer,
-                source_crs=version.source_crs,
-                transformation=version.transformation,
-                imported_at=imported_at,
-                imported_by=version.user,
-                report=version.report,
-                responsible_organisation=version.responsible_organisation,
+    def _write_features(
+        self, conn: Connection, key: str, batches: Iterable[LayerFeatureBatch]
+    ) -> tuple[int, tuple[float, float, float, float] | None]:
+        removed = _remove_features(conn, key)
+        written = _FeatureWriter(conn, key, _next_feature_id(conn))
+        for batch in batches:
+            written.add(batch)
+        _update_rtree(conn, removed, written)
+        return written.count, extent_of(written.boxes)
+
+    def _feature_conditions(
+        self, conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None
+    ) -> list[ColumnElement[bool]]:
+        """WHERE terms for a layer's features, optionally those meeting ``area`` and ``filter``.
+
+        The R*Tree holds the boxes of all layers, so for a small layer, or an
+        area around all of it, its candidates would mostly belong to other
+        layers: then the layer's own rows are scanned, their box columns first.
+        """
+        conditions = [layer_features_table.c.layer_key == key]
+        if filter is not None:
+            conditions.append(translate(filter, _LAYER_TARGET))
+        if area is None:
+            return conditions
+        if area.is_empty:
+            return [false()]
+        layer = conn.execute(
+            select(
+                layers_table.c.feature_count,
+                layers_table.c.min_x,
+                layers_table.c.min_y,
+                layers_table.c.max_x,
+                layers_table.c.max_y,
+            ).where(layers_table.c.key == key)
+        ).first()
+        if layer is None or layer.feature_count == 0:
+            return [false()]
+        min_x, min_y, max_x, max_y = area.bounds
+        around_all = (
+            min_x <= layer.min_x
+            and min_y <= layer.min_y
+            and max_x >= layer.max_x
+            and max_y >= layer.max_y
+        )
+        if layer.feature_count > LAYER_SCAN_MAX and not around_all:
+            return conditions + area_conditions(
+                area, layer_features_table, layer_features_rtree_table
             )
-            values = _layer_values(info, report)
-            if previous is None:
-                conn.execute(insert(layers_table).values(**values))
-            else:
-                conn.execute(
-                    update(layers_table).where(layers_table.c.key == info.key).values(**values)
-                )
-            conn.execute(insert(layer_versions_table).values(**values))
-        return info
-
-    def layer_versions(self, key: str) -> list[tuple[LayerInfo, bool]]:
-        archive = layer_feature_archive_table.c
-        with self._read() as conn:
-            rows = conn.execute(
-                select(layer_versions_table)
-                .where(layer_versions_table.c.key == key)
-                .order_by(layer_versions_table.c.version.desc())
-            ).all()
-            kept = set(
-                conn.execute(
-                    select(archive.version).distinct().where(archive.layer_key == key)
-                ).scalars()
-            )
-        if not rows:
-            raise NotFound(f"layer '{key}' does not exist")
-        current = rows[0].version
-        return [(_layer_info(row), row.version in kept or row.version == current) for row in rows]
-
-    def archived_layer_features(self, key: str, version: int) -> list[LayerFeature]:
-        archive = layer_feature_archive_table.c
-        with self._read() as conn:
-            result = conn.execute(
-                select(archive.id, archive.geometry, archive.attributes)
-                .add_columns(archive.source_row, archive.derived)
-                .where(archive.layer_key == key, archive.version == version)
-                .order_by(archive.id)
-            )
-            rows = result.cursor.fetchall()
-            result.close()
-        if not rows:
-            raise NotFound(f"the features of version {version} of layer '{key}' are not kept")
-        return _layer_features(rows)
-
-    def list_layers(self) -> list[LayerInfo]:
-        with self._read() as conn:
-            rows = conn.execute(select(layers_table).order_by(layers_table.c.key)).all()
-        return [_layer_info(row) for row in rows]
-
-    def get_layer(self, key: str) -> LayerInfo | None:
-        with self._read() as conn:
-            row = conn.execute(select(layers_table).where(layers_table.c.key == key)).first()
-        return _layer_info(row) if row is not None else None
-
-    def layer_features(
-        self,
-        key: str,
-        area: BaseGeometry | None = None,
-        after_id: int | None = None,
-        limit: int | None = None,
-        filter: Filter | None = None,
-    ) -> list[LayerFeature]:
-        columns = layer_features_table.c
-        with self._read() as conn:
-            statement = (
-                select(columns.id, columns.geometry, columns.attributes)
-                .add_columns(columns.source_row, columns.derived)
-                .where(*_feature_conditions(conn, key, area, filter))
-                .order_by(columns.id)
-            )
-            if after_id is not None:
-                statement = statement.where(columns.id > after_id)
-            if limit is not None:
-                statement = statement.limit(limit)
-            result = conn.execute(statement)
-            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
-            result.close()
-        return _layer_features(rows)
-
-    def count_layer_features(
-        self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None
-    ) -> int:
-        with self._read() as conn:
-            if area is None and filter is None:
-                # Kept with the layer, so counting half a million features is free.
-                count = conn.execute(
-                    select(layers_table.c.feature_count).where(layers_table.c.key == key)
-                ).scalar_one_or_none()
-                return int(count or 0)
-            statement = (
-                select(func.count())
-                .select_from(layer_features_table)
-                .where(*_feature_conditions(conn, key, area, filter))
-            )
-            return int(conn.execute(statement).scalar_one())
-
-    def delete_layer(self, key: str, user: str) -> None:
-        # ``user`` is not recorded yet: there is no audit table; the argument
-        # keeps the contract ready for one.
-        with self._write(bulk=True) as conn:
-            exists = conn.execute(
-                select(layers_table.c.key).where(layers_table.c.key == key)
-            ).first()
-            if exists is None:
-                raise NotFound(f"layer '{key}' does not exist")
-            removed = _remove_features(conn, key)
-            nothing_written = _FeatureWriter(conn, key, _next_feature_id(conn))
-            _update_rtree(conn, removed, nothing_written)
-            conn.execute(delete(layer_versions_table).where(layer_versions_table.c.key == key))
-            conn.execute(
-                delete(layer_feature_archive_table).where(
-                    layer_feature_archive_table.c.layer_key == key
-                )
-            )
-            conn.execute(delete(layers_table).where(layers_table.c.key == key))
+        return [
+            *conditions,
+            layer_features_table.c.max_x >= min_x,
+            layer_features_table.c.min_x <= max_x,
+            layer_features_table.c.max_y >= min_y,
+            layer_features_table.c.min_y <= max_y,
+            func.zugabe_intersects(layer_features_table.c.geometry, shapely.to_wkb(area)) == 1,
+        ]
 
 
 _LAYER_TARGET = Target(
@@ -316,74 +218,34 @@ class _FeatureWriter:
     """Bounds (min_x, min_y, max_x, max_y) per batch, kept for the R*Tree."""
 
     def add(self, batch: LayerFeatureBatch) -> None:
-        geometries = geometry_array(batch.geometries)
-        size = len(geometries)
-        source_rows = np.asarray(batch.source_rows, dtype=np.int64)
-        derived = batch.derived
-        if (
-            len(batch.attributes) != size
-            or len(source_rows) != size
-            or (derived is not None and len(derived) != size)
-        ):
-            raise ValueError(
-                "a LayerFeatureBatch needs as many attributes, source rows and derived "
-                f"geometries as geometries ({size})"
-            )
-        if size == 0:
+        checked = check_batch(self.key, batch)
+        if checked is None:
             return
-        bounds = shapely.bounds(geometries)
-        unusable = ~np.isfinite(bounds).all(axis=1)
-        if unusable.any():
-            row = int(source_rows[int(np.argmax(unusable))])
-            raise InvalidInput(
-                f"layer '{self.key}': the feature from source row {row} has no usable "
-                "geometry (missing, empty or with coordinates that are not finite numbers)"
-            )
+        size = len(checked.geometries)
         derived_wkb: list[bytes | None] = (
-            [None] * size if derived is None else shapely.to_wkb(geometry_array(derived)).tolist()
+            [None] * size if checked.derived is None else shapely.to_wkb(checked.derived).tolist()
         )
         start = self.first_id + self.count
         rows = list(
             zip(
                 range(start, start + size),
                 itertools.repeat(self.key, size),
-                self._attributes_json(batch.attributes, source_rows),
-                shapely.to_wkb(geometries).tolist(),
+                checked.attributes,
+                shapely.to_wkb(checked.geometries).tolist(),
                 derived_wkb,
-                source_rows.tolist(),
-                *(bounds[:, i].tolist() for i in range(4)),
+                checked.source_rows,
+                *(checked.bounds[:, i].tolist() for i in range(4)),
                 strict=True,
             )
         )
         insert_rows(self.conn, layer_features_table, rows)
         self.count += size
-        self.boxes.append(bounds)
-
-    def _attributes_json(
-        self, attributes: Sequence[dict[str, Any]], source_rows: npt.NDArray[np.int64]
-    ) -> list[str]:
-        try:
-            return [encode_row(values) for values in attributes]
-        except (TypeError, ValueError):
-            for values, row in zip(attributes, source_rows.tolist(), strict=True):
-                encode_json(values, f"layer '{self.key}': the attributes of source row {row}")
-            raise
+        self.boxes.append(checked.bounds)
 
     def bounds(self) -> npt.NDArray[np.float64]:
         if not self.boxes:
             return np.empty((0, 4))
         return np.concatenate(self.boxes)
-
-    def extent(self) -> tuple[float, float, float, float] | None:
-        if self.count == 0:
-            return None
-        bounds = self.bounds()
-        return (
-            float(bounds[:, 0].min()),
-            float(bounds[:, 1].min()),
-            float(bounds[:, 2].max()),
-            float(bounds[:, 3].max()),
-        )
 
 
 def _update_rtree(conn: Connection, removed: _Removal, written: _FeatureWriter) -> None:
@@ -439,52 +301,6 @@ def _rebuild_rtree(conn: Connection, written: _FeatureWriter) -> None:
         ids,
         boxes,
     )
-
-
-def _feature_conditions(
-    conn: Connection, key: str, area: BaseGeometry | None, filter: Filter | None = None
-) -> list[ColumnElement[bool]]:
-    """WHERE terms for a layer's features, optionally those meeting ``area`` and ``filter``.
-
-    The R*Tree holds the boxes of all layers, so for a small layer, or an
-    area around all of it, its candidates would mostly belong to other
-    layers: then the layer's own rows are scanned, their box columns first.
-    """
-    conditions = [layer_features_table.c.layer_key == key]
-    if filter is not None:
-        conditions.append(translate(filter, _LAYER_TARGET))
-    if area is None:
-        return conditions
-    if area.is_empty:
-        return [false()]
-    layer = conn.execute(
-        select(
-            layers_table.c.feature_count,
-            layers_table.c.min_x,
-            layers_table.c.min_y,
-            layers_table.c.max_x,
-            layers_table.c.max_y,
-        ).where(layers_table.c.key == key)
-    ).first()
-    if layer is None or layer.feature_count == 0:
-        return [false()]
-    min_x, min_y, max_x, max_y = area.bounds
-    around_all = (
-        min_x <= layer.min_x
-        and min_y <= layer.min_y
-        and max_x >= layer.max_x
-        and max_y >= layer.max_y
-    )
-    if layer.feature_count > LAYER_SCAN_MAX and not around_all:
-        return conditions + area_conditions(area, layer_features_table, layer_features_rtree_table)
-    return [
-        *conditions,
-        layer_features_table.c.max_x >= min_x,
-        layer_features_table.c.min_x <= max_x,
-        layer_features_table.c.max_y >= min_y,
-        layer_features_table.c.min_y <= max_y,
-        func.zugabe_intersects(layer_features_table.c.geometry, shapely.to_wkb(area)) == 1,
-    ]
 
 
 def _layer_values(info: LayerInfo, report: str) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The outbox of e-mails in the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections, so a
-mail queued inside ``transaction`` commits (or rolls back) with the change it reports.
-Claiming takes the write lock (``BEGIN IMMEDIATE``), so two senders — the server's
-background thread and ``zugabe mail send-due`` — never take the same mail.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so a mail queued inside ``transaction`` commits (or
+rolls back) with the change it reports. Claiming takes the write lock (``BEGIN
+IMMEDIATE``), so two senders — the server's background thread and ``zugabe mail send-due``
+— never take the same mail.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from sqlalchemy import Row, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zugabe.storage.contract import MailState, NewMail, OutboxMail
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import mail_outbox_table
 
 _outbox = mail_outbox_table.c
 
 
-class SqliteMail(SqliteBase):
+class SqliteMail(StoreConnections):
     """The ``MailStore`` part of ``SqliteStore``."""
 
     def enqueue_mail(self, mail: NewMail) -> int | None:

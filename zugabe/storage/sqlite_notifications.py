@@ -1,7 +1,8 @@
 """Watch areas and notifications in the SQLite store.
 
-A mixin of ``SqliteStore``: it uses the store's ``_read``/``_write`` connections, so the
-notifications of a change commit (or roll back) with it inside ``transaction``.
+A mixin of ``SqlStore``, so of both stores (the SQL is plain Core): it uses the store's
+``_read``/``_write`` connections, so the notifications of a change commit (or roll back)
+with it inside ``transaction``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from zugabe.domain.notifications import (
     Notification,
     Subscriptions,
 )
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import (
     notification_settings_table,
     notifications_table,
@@ -35,7 +36,7 @@ _LISTS = ("districts", "organisations", "departments", "layers")
 """The watched things kept in ``watches``, by the ``Subscriptions`` field (= ``kind``)."""
 
 
-class SqliteNotifications(SqliteBase):
+class SqliteNotifications(StoreConnections):
     """The ``NotificationStore`` part of ``SqliteStore``."""
 
     def get_subscriptions(self, username: str) -> Subscriptions | None:

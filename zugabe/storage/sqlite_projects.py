@@ -1,14 +1,15 @@
-"""Projects in the SQLite store: add, read, update, delete, list, count, export columns.
+"""Projects in the SQLite store, and the rows of projects in both stores.
 
-A mixin of ``SqliteStore``. Every write keeps ``projects_rtree`` in step in the same
-transaction, and an update or delete with an expected version is guarded by it
-(a lost update becomes a ``VersionConflict``).
+A mixin of ``SqliteStore`` implementing ``SqlStore``'s project hooks: every write keeps
+``projects_rtree`` in step in the same transaction, and area queries ask it for
+candidates. The helpers below (a project as column values and back, the guard of a
+versioned write, the non-spatial conditions of a query) serve the PostGIS store too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,24 +21,20 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
-    String,
     delete,
-    func,
     insert,
     or_,
     select,
-    type_coerce,
     update,
 )
 
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
-from zugabe.storage.contract import PROJECT_TEXT_COLUMNS, NewProject, ProjectColumns, ProjectQuery
-from zugabe.storage.sqlite_engine import SqliteBase, area_conditions, paged, spatial_test
+from zugabe.storage.contract import ProjectQuery
+from zugabe.storage.sqlite_engine import SqliteBase, area_conditions, spatial_test
 from zugabe.storage.sqlite_filter import Target, project_operand, translate
 from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table
 
-_INSERT_PROJECT = insert(projects_table)
 _INSERT_BOX = insert(projects_rtree_table)
 
 
@@ -46,165 +43,27 @@ VALUES_PER_QUERY = 500
 
 
 class SqliteProjects(SqliteBase):
-    """The ``ProjectStore`` part of ``SqliteStore``."""
+    """What projects need of SQLite in ``SqliteStore`` (the rest is ``SqlStore``'s): the
+    R*Tree kept in step with every write, and area and CQL2 conditions that use it."""
 
-    def add_projects(self, projects: Iterable[NewProject]) -> list[Project]:
-        stored: list[Project] = []
-        with self._write() as conn:
-            now = datetime.now(UTC)  # taken under the write lock: commit order
-            # The iterable is consumed inside the transaction: if it raises,
-            # the exception leaves the block and everything is rolled back.
-            for new in projects:
-                values = _row_values(new.attributes, new.geometry)
-                # Statements built once, values as parameters: an import of
-                # thousands of projects should not rebuild SQL per row.
-                result = conn.execute(
-                    _INSERT_PROJECT,
-                    {
-                        **values,
-                        "created_at": now,
-                        "created_by": new.user,
-                        "updated_at": now,
-                        "updated_by": new.user,
-                        "version": 1,
-                    },
-                )
-                project_id = int(result.inserted_primary_key[0])
-                conn.execute(_INSERT_BOX, {"id": project_id, **_bounds(values)})
-                stored.append(
-                    Project(
-                        id=project_id,
-                        attributes=new.attributes,
-                        geometry=new.geometry,
-                        created_at=now,
-                        created_by=new.user,
-                        updated_at=now,
-                        updated_by=new.user,
-                        version=1,
-                    )
-                )
-        return stored
+    def _project_boxes(
+        self, conn: Connection, project_id: int, values: dict[str, Any] | None, *, new: bool
+    ) -> None:
+        rtree = projects_rtree_table
+        if values is None:
+            conn.execute(delete(rtree).where(rtree.c.id == project_id))
+        elif new:
+            conn.execute(_INSERT_BOX, {"id": project_id, **_bounds(values)})
+        else:
+            conn.execute(update(rtree).where(rtree.c.id == project_id).values(**_bounds(values)))
 
-    def get_project(self, project_id: int) -> Project | None:
-        with self._read() as conn:
-            row = conn.execute(
-                select(projects_table).where(projects_table.c.id == project_id)
-            ).first()
-        return _project(row) if row is not None else None
-
-    def get_projects(
-        self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
-    ) -> list[Project]:
-        columns = projects_table.c
-        found: dict[int, Project] = {}
-        with self._read() as conn:
-            for column, values in (
-                (columns.id, list(ids)),
-                (columns.external_id, list(external_ids)),
-            ):
-                for start in range(0, len(values), VALUES_PER_QUERY):
-                    chunk = values[start : start + VALUES_PER_QUERY]
-                    rows = conn.execute(select(projects_table).where(column.in_(chunk))).all()
-                    found.update((row.id, _project(row)) for row in rows)
-        return [found[key] for key in sorted(found)]
-
-    def update_project(
-        self,
-        project_id: int,
-        attributes: ProjectAttributes,
-        geometry: BaseGeometry,
-        user: str,
-        expected_version: int | None,
-    ) -> Project:
-        values = _row_values(attributes, geometry)
-        with self._write() as conn:
-            statement = update(projects_table).where(projects_table.c.id == project_id)
-            if expected_version is not None:
-                statement = statement.where(projects_table.c.version == expected_version)
-            result = conn.execute(
-                statement.values(
-                    **values,
-                    updated_at=datetime.now(UTC),
-                    updated_by=user,
-                    version=projects_table.c.version + 1,
-                )
-            )
-            if result.rowcount == 0:
-                _raise_missing_or_conflict(conn, project_id, expected_version)
-            conn.execute(
-                update(projects_rtree_table)
-                .where(projects_rtree_table.c.id == project_id)
-                .values(**_bounds(values))
-            )
-            row = conn.execute(
-                select(projects_table).where(projects_table.c.id == project_id)
-            ).one()
-        return _project(row)
-
-    def delete_project(self, project_id: int, user: str, expected_version: int | None) -> None:
-        # ``user`` is not recorded yet: there is no audit table; the argument
-        # keeps the contract ready for one.
-        with self._write() as conn:
-            statement = delete(projects_table).where(projects_table.c.id == project_id)
-            if expected_version is not None:
-                statement = statement.where(projects_table.c.version == expected_version)
-            if conn.execute(statement).rowcount == 0:
-                _raise_missing_or_conflict(conn, project_id, expected_version)
-            conn.execute(
-                delete(projects_rtree_table).where(projects_rtree_table.c.id == project_id)
-            )
-
-    def list_projects(self, query: ProjectQuery) -> list[Project]:
-        statement = paged(
-            select(projects_table).where(*_conditions(query)),
-            projects_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            rows = conn.execute(statement).all()
-        return [_project(row) for row in rows]
-
-    def count_projects(self, query: ProjectQuery) -> int:
-        statement = select(func.count()).select_from(projects_table).where(*_conditions(query))
-        with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
-
-    def project_columns(self, query: ProjectQuery) -> ProjectColumns:
-        """One query, raw rows from the DBAPI cursor, no object per project (exports)."""
-        names = ("id", "geometry", *PROJECT_TEXT_COLUMNS, "cost_eur", "version")
-        raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored text
-        statement = paged(
-            select(
-                *(projects_table.c[name] for name in names),
-                *(type_coerce(projects_table.c[name], String) for name in raw),
-            ).where(*_conditions(query)),
-            projects_table.c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            result = conn.execute(statement)
-            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
-            result.close()
-        columns = dict(zip((*names, *raw), zip(*rows, strict=True), strict=True)) if rows else {}
-
-        def column(name: str) -> tuple[Any, ...]:
-            return columns.get(name, ())
-
-        return ProjectColumns(
-            id=np.array(column("id"), dtype=np.int64),
-            wkb=np.array(column("geometry"), dtype=object),
-            text={name: np.array(column(name), dtype=object) for name in PROJECT_TEXT_COLUMNS},
-            start=_date_column(column("start_date")),
-            end=_date_column(column("end_date")),
-            cost_eur=np.array(
-                [np.nan if v is None else v for v in column("cost_eur")], dtype=float
-            ),
-            version=np.array(column("version"), dtype=np.int64),
-            created_at=_utc_column(column("created_at")),
-            updated_at=_utc_column(column("updated_at")),
-        )
+    def _project_conditions(self, query: ProjectQuery) -> list[ColumnElement[bool]]:
+        conditions = _conditions(query)
+        if query.area is not None:
+            conditions.extend(area_conditions(query.area))
+        if query.filter is not None:
+            conditions.append(translate(query.filter, _PROJECT_TARGET))
+        return conditions
 
 
 def _row_values(attributes: ProjectAttributes, geometry: BaseGeometry) -> dict[str, Any]:
@@ -293,7 +152,8 @@ def _raise_missing_or_conflict(
 
 
 def _conditions(query: ProjectQuery) -> list[ColumnElement[bool]]:
-    """WHERE terms for the filters of a query (paging is the caller's)."""
+    """WHERE terms for the non-spatial filters of a query (the area, the CQL2 filter and
+    paging are the caller's)."""
     conditions: list[ColumnElement[bool]] = []
     if query.organisations:
         conditions.append(projects_table.c.organisation.in_(query.organisations))
@@ -315,10 +175,6 @@ def _conditions(query: ProjectQuery) -> list[ColumnElement[bool]]:
         conditions.append(
             projects_table.c.title_folded.contains(query.text.casefold(), autoescape=True)
         )
-    if query.area is not None:
-        conditions.extend(area_conditions(query.area))
-    if query.filter is not None:
-        conditions.append(translate(query.filter, _PROJECT_TARGET))
     return conditions
 
 

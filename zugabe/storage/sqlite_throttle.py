@@ -1,21 +1,22 @@
 """Failed sign-ins of the SQLite store, counted for the sign-in throttle.
 
-A mixin of ``SqliteStore``: every worker process of the server reads and writes the same
-rows, so the limits hold for the instance, not per process. Adding takes the write lock
-(``BEGIN IMMEDIATE``), so counting and recording are one step for every process.
+A mixin of both stores (``SqliteStore`` and ``PostgisStore``): every worker process of the
+server reads and writes the same rows, so the limits hold for the instance, not per
+process. Adding takes the write lock (``BEGIN IMMEDIATE``), so counting and recording are
+one step for every process.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, select
 
-from zugabe.storage.sqlite_engine import SqliteBase
+from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import sign_in_attempts_table
 
 _attempts = sign_in_attempts_table.c
 
 
-class SqliteThrottle(SqliteBase):
+class SqliteThrottle(StoreConnections):
     """The ``ThrottleStore`` part of ``SqliteStore``."""
 
     def add_attempts(self, key: str, at: float, count: int, limit: int, window: float) -> bool:
