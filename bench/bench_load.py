@@ -13,8 +13,10 @@ loopback port over a temporary instance, filled with
 and stored in SQLite (``--store sqlite``, the embedded default) or PostGIS (``--store
 postgis``: a throw-away PostgreSQL 15 + PostGIS 3 cluster, durable, ``bench_stores.py``).
 
-``--clients`` keep-alive clients (aiohttp, one asyncio loop in this process) each repeat, for
-``--duration`` seconds after ``--warm-up`` unmeasured seconds, what the web map does: of
+Once every worker has built its detection index (``/health``; with 1,000,000 features that
+takes each worker some seconds), ``--clients`` keep-alive clients (aiohttp, one asyncio loop
+in this process) each repeat, for ``--duration`` seconds after ``--warm-up`` unmeasured
+seconds, what the web map does: of
 every ten requests three read the projects of a district-sized view (2 × 2 km,
 ``/api/projects?bbox=…&limit=1000``), three the project points of a view
 (``/api/projects/points``), three the cases of a view (``/api/cases?bbox=…&limit=1000``),
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,6 +301,23 @@ async def load(base: str, instance: Instance, args: argparse.Namespace, pid: int
     return tally
 
 
+def wait_until_warm(base: str, workers: int, timeout: float = 900) -> float:
+    """Seconds until every worker has built its detection index (a worker builds it beside
+    serving at its start; measuring then would count that): ``/health`` on new connections,
+    which the kernel spreads over the workers, says "warm" 3 × ``workers`` times in a row."""
+    started = time.perf_counter()
+    in_a_row = 0
+    while in_a_row < 3 * workers:
+        if time.perf_counter() - started > timeout:
+            raise RuntimeError(f"the workers were not warm after {timeout:.0f} s")
+        with urllib.request.urlopen(f"{base}/health", timeout=60) as answer:
+            warm = json.load(answer)["checks"]["detection_index"] == "warm"
+        in_a_row = in_a_row + 1 if warm else 0
+        if not warm:
+            time.sleep(0.5)
+    return time.perf_counter() - started
+
+
 def report(workers: int, tally: Tally, duration: float) -> None:
     everything = [s for kind in KINDS for s in tally.seconds[kind]]
     errors = sum(tally.errors.values())
@@ -364,6 +384,8 @@ def main() -> None:
                 ]
                 base = f"http://127.0.0.1:{port}"
                 with running("zugabe", command, base, probe="/login", env=instance.env) as s:
+                    warming = wait_until_warm(base, workers)
+                    print(f"{workers} worker(s) warm after {warming:.1f} s", flush=True)
                     tally = asyncio.run(load(base, instance, args, s.process.pid))
                 report(workers, tally, args.duration)
 

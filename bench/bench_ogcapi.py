@@ -274,12 +274,12 @@ def load_postgis(pg: PostgisBaseline, projects: list[Project]) -> float:
     return time.perf_counter() - started
 
 
-@contextmanager
 def server_name(name: str, workers: int) -> str:
     """A server as the figures name it: ``tipg``, or ``tipg×2`` with two worker processes."""
     return name if workers == 1 else f"{name}×{workers}"
 
 
+@contextmanager
 def reference_servers(
     pg: PostgisBaseline, folder: Path, which: Sequence[str], workers: int
 ) -> Iterator[list[Target]]:
