@@ -378,7 +378,7 @@ def main() -> None:
             pg = stack.enter_context(
                 PostgisBaseline(
                     parallel_workers=0,
-                    settings={"max_connections": "60", "listen_addresses": "'127.0.0.1'"},
+                    settings={"max_connections": "200", "listen_addresses": "'127.0.0.1'"},
                 )
             )
             print(f"postgis: loaded in {load_postgis(pg, projects):.1f} s ({pg.describe()})")
