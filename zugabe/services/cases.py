@@ -402,8 +402,7 @@ class CaseService:
         f = case.finding
         rule = self.rule_by_id.get(f.rule_id)
         due = due_date(case, self.due_days_before_start)
-        shown = _shown_geometry(case)
-        if geometry is None and shown is not None:
+        if geometry is None and (shown := _shown_geometry(case)) is not None:
             geometry = geometry_to_json(self.reprojector.to_wgs84(shown))
         body: dict[str, Any] = {
             "type": "Feature",
