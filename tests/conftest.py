@@ -68,7 +68,16 @@ def default_document() -> dict[str, Any]:
     gives it: what tests parametrised by operation are collected from."""
     settings = Settings()
     region = RegionSetup.load(settings)
-    return json.loads(json.dumps(build_openapi(region.vocabulary, region.definitions, settings)))
+    return json.loads(
+        json.dumps(
+            build_openapi(
+                region.vocabulary,
+                region.definitions,
+                [rule.id for rule in region.rules.rules],
+                settings,
+            )
+        )
+    )
 
 
 ADMIN = Actor.system("test.admin", roles=frozenset({Role.REGION_ADMIN}))

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from pyproj import CRS
 
 from tests.conftest import VALID_FEATURE
+from zugabe.domain.project import Status
 from zugabe.storage.contract import ProjectQuery
 
 ITEMS = "/ogc/collections/projects/items"
@@ -165,6 +166,49 @@ def test_a_cql2_filter_is_answered_by_the_store_and_its_queryables_are_described
         query_string={"filter": "S_INTERSECTS(geometry, POINT(0 0))"},
     ).get_json()
     assert trees["numberMatched"] == 0
+
+
+def test_property_parameters_and_the_drafts_filter_lang_filter_too(
+    demo: FlaskClient, app: Flask
+) -> None:
+    """Part 1's property filter (``status=planning``) and the drafts' ``cql-text`` (what
+    GDAL sends) select what the CQL2 filter does; the description declares both under the
+    collection's own path, in the OpenAPI 3.0 type GDAL accepts."""
+    stored = app.extensions["zugabe"].store.list_projects(ProjectQuery())
+    herne_planned = {
+        p.id
+        for p in stored
+        if p.attributes.organisation == "herne" and p.attributes.status.value == "planning"
+    }
+    both = demo.get(
+        "/ogc/collections/projects/items",
+        query_string={"status": "planning", "organisation": "herne", "limit": 1000},
+    ).get_json()
+    assert {f["id"] for f in both["features"]} == herne_planned
+    draft = demo.get(
+        "/ogc/collections/projects/items",
+        query_string={
+            "filter": "organisation = 'herne'",
+            "filter-lang": "cql-text",
+            "status": "planning",
+            "limit": 1000,
+        },
+    ).get_json()
+    assert {f["id"] for f in draft["features"]} == herne_planned
+    third = demo.get("/ogc/collections/trees/items?limit=3").get_json()["features"][2]["id"]
+    tree = demo.get("/ogc/collections/trees/items", query_string={"id": third}).get_json()
+    assert [f["id"] for f in tree["features"]] == [third]
+    wrong = demo.get("/ogc/collections/projects/items", query_string={"cost_eur": "lots"})
+    assert wrong.status_code == 400 and "cost_eur" in wrong.get_json()["detail"]
+    grid = demo.get("/ogc/collections/synergy/items", query_string={"status": "planning"})
+    assert grid.status_code == 400 and "status" in grid.get_json()["detail"]
+
+    description = demo.get("/ogc/api")
+    assert description.headers["Content-Type"] == "application/vnd.oai.openapi+json;version=3.0"
+    own = description.get_json()["paths"]["/collections/projects/items"]["get"]
+    names = {p["name"]: p["schema"] for p in own["parameters"]}
+    assert names["status"]["enum"] == [s.value for s in Status]
+    assert "cql-text" in names["filter-lang"]["enum"] and "geometry" not in names
 
 
 def test_part4_takes_the_geometry_in_another_crs_of_the_collection(

@@ -9,8 +9,10 @@ bearer token. GDAL 3.6 (Debian 12) has no open option for Part 2's ``crs`` (3.7 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +82,11 @@ def _read_all(live: Live, collection: str, tmp_path: Path) -> dict[str, object]:
     return json.loads(out.read_text())
 
 
-def _api_ids(live: Live, path: str) -> list[int]:
+def _api_ids(live: Live, path: str, **params: str) -> list[int]:
     """The ids the JSON API lists, page by page."""
     ids, url = [], f"{live.url}{path}?limit=1000"
+    for name, value in params.items():
+        url += f"&{name}={value}"
     while url:
         body = requests.get(url, headers=live.headers(), timeout=30).json()
         ids += [f["id"] for f in body["features"]]
@@ -125,6 +129,75 @@ def test_items_in_epsg_25832_are_the_stored_coordinates(live: Live) -> None:
     for feature in response.json()["features"]:
         served = shapely.geometry.shape(feature["geometry"])
         assert shapely.equals_exact(served, stored[feature["id"]], tolerance=1e-3)
+
+
+def _fetched(stderr: str) -> list[str]:
+    """The URLs a GDAL run with ``--debug on`` (``CPL_DEBUG``) says it fetched."""
+    start = "HTTP: Fetch("
+    return [line[len(start) : -1] for line in stderr.splitlines() if line.startswith(start)]
+
+
+def test_ogr2ogr_sends_its_where_clause_to_the_server_as_a_filter(
+    live: Live, tmp_path: Path
+) -> None:
+    """Debian's GDAL reads from the API description that the server filters the projects'
+    properties (``filter-lang`` and a parameter per queryable) and sends the where clause
+    as CQL text: only the matching projects come over the wire."""
+    out = tmp_path / "planning.geojson"
+    done = subprocess.run(
+        [
+            *("ogr2ogr", "--debug", "on", "-preserve_fid", "-f", "GeoJSON", str(out)),
+            *(f"OAPIF:{live.url}/ogc", "projects"),
+            *("-where", "status = 'planning' AND organisation = 'herne'"),
+            *("--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {live.token}"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pages = [url for url in _fetched(done.stderr) if "/collections/projects/items?" in url]
+    filtered = [url for url in pages if "filter=" in url]
+    assert filtered and all("filter-lang=cql-text" in url for url in filtered), pages
+    assert pages[-len(filtered) :] == filtered, "after the schema's sample, only filtered pages"
+    served = sorted(f["id"] for f in json.loads(out.read_text())["features"])
+    wanted = _api_ids(live, "/api/projects", status="planning", organisation="herne")
+    assert served == wanted and 0 < len(wanted) < len(_api_ids(live, "/api/projects"))
+
+
+def test_gdal_312_filters_numbers_and_text_on_the_server(live: Live) -> None:
+    """GDAL's newest OAPIF driver (3.12, bundled with pyogrio; in its own process, as a
+    client is) pushes a comparison of numbers and a LIKE down as well."""
+    where = "cost_eur >= 500000 AND title LIKE '%straße%'"
+    script = (
+        "import json, sys, pyogrio\n"
+        "frame = pyogrio.read_dataframe(sys.argv[1], layer='projects', where=sys.argv[2], "
+        "fid_as_index=True)\n"
+        "print(json.dumps(sorted(int(i) for i in frame.index)))\n"
+    )
+    environment = {
+        "PATH": os.environ["PATH"],
+        "GDAL_HTTP_AUTH": "BEARER",
+        "GDAL_HTTP_BEARER": live.token,
+        "CPL_DEBUG": "ON",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, f"OAPIF:{live.url}/ogc", where],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pages = [url for url in _fetched(done.stderr) if "/collections/projects/items?" in url]
+    assert any("cost_eur%20%3E%3D%20500000" in url and "LIKE" in url for url in pages), pages
+    stored = live.services.store.list_projects(ProjectQuery())
+    wanted = sorted(
+        p.id
+        for p in stored
+        if (p.attributes.cost_eur or 0) >= 500_000 and "straße" in p.attributes.title
+    )
+    assert wanted and json.loads(done.stdout) == wanted
 
 
 def test_owslib_reads_and_writes_a_project_and_the_cases_follow(live: Live) -> None:

@@ -62,6 +62,13 @@ def row(anonymous: int, default: int, **others: int) -> dict[str, int]:
 
 
 READ = row(401, 200)
+FILTERABLE = (
+    *("projects", "cases", "cso_catchments", "disconnection_potential", "districts"),
+    *("green_roof_potential", "green_spaces", "heat_stress", "heavy_rain_hazard", "manholes"),
+    *("sewer_sections", "stormwater_basins", "streets", "trees", "water_bodies"),
+)
+"""The collections with items of their own path (property parameters): projects, cases
+and the demo town's layers."""
 PAGE = row(302, 200)  # an HTML page: signed out, to the login page
 PUBLIC = row(200, 200)
 
@@ -142,6 +149,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "getOgcCollections": READ,
     "getOgcCollection": READ,
     "getOgcItems": READ,
+    **{f"getOgcItemsOf_{collection}": READ for collection in FILTERABLE},
+    "getOgcItemsOf_discharge_points": row(401, 404),  # a layer type without data
     "getOgcQueryables": READ,
     "getOgcItem": READ,
     "createOgcProject": row(401, 403, planner=201, region_admin=201),
@@ -333,7 +342,11 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "getOgcConformance": ("GET", "/ogc/conformance", {}),
         "getOgcCollections": ("GET", "/ogc/collections", {}),
         "getOgcCollection": ("GET", "/ogc/collections/trees", {}),
-        "getOgcItems": ("GET", "/ogc/collections/projects/items?limit=2", {}),
+        "getOgcItems": ("GET", "/ogc/collections/synergy/items?limit=2", {}),
+        **{
+            f"getOgcItemsOf_{collection}": ("GET", f"/ogc/collections/{collection}/items?id=1", {})
+            for collection in (*FILTERABLE, "discharge_points")
+        },
         "getOgcQueryables": ("GET", "/ogc/collections/projects/queryables", {}),
         "getOgcItem": ("GET", "/ogc/collections/projects/items/1", {}),
         "createOgcProject": ("POST", "/ogc/collections/projects/items", {"json": VALID_FEATURE}),

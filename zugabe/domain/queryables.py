@@ -234,6 +234,19 @@ def layer_queryables(definition: LayerDefinition) -> Queryables:
     )
 
 
+def collection_queryables(
+    vocabulary: Vocabulary, rule_ids: Iterable[str], definitions: Mapping[str, LayerDefinition]
+) -> dict[str, Queryables]:
+    """The queryables of every filterable collection (projects, cases, each layer type), by
+    collection id: what the OGC API serves and what its OpenAPI document declares."""
+    every = [
+        project_queryables(vocabulary),
+        case_queryables(vocabulary, rule_ids),
+        *(layer_queryables(definition) for definition in definitions.values()),
+    ]
+    return {queryables.collection: queryables for queryables in every}
+
+
 def queryables_json(
     queryables: Queryables, *, schema_id: str, title: str, lang: str = "en"
 ) -> dict[str, Any]:

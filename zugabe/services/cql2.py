@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ MAX_IN_VALUES = 1_000
 CQL2_TEXT = "cql2-text"
 CQL2_JSON = "cql2-json"
 FILTER_LANGS = (CQL2_TEXT, CQL2_JSON)
+DRAFT_LANGS = {"cql-text": CQL2_TEXT, "cql-json": CQL2_JSON}
+"""The names of the drafts of Part 3, still sent by GDAL's OAPIF driver (3.12 included):
+read as the standard's encodings, whose syntax the drafts' clients write."""
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -105,15 +108,32 @@ def filter_crs_uris(reprojector: Reprojector) -> tuple[str, ...]:
 
 
 def parse_filter(
-    text: str,
+    text: str | None,
     queryables: Queryables,
     reprojector: Reprojector,
     *,
     lang: str = CQL2_TEXT,
     filter_crs: str | None = None,
+    equal: Mapping[str, str] | None = None,
 ) -> Filter:
-    """The filter of a request (``filter``, ``filter-lang``, ``filter-crs``), checked
-    against ``queryables``, its geometry in the storage CRS; ``BadRequest`` otherwise."""
+    """The filter of a request (``filter``, ``filter-lang``, ``filter-crs``) and its
+    property parameters (``equal``: each queryable equals the value), all of which must
+    hold, checked against ``queryables``, geometry in the storage CRS; ``BadRequest``
+    otherwise."""
+    predicates = [_equality(queryables, name, value) for name, value in (equal or {}).items()]
+    if text is not None:
+        predicates.append(_canonical(text, lang, filter_crs, reprojector))
+    if not predicates:
+        raise BadRequest("no filter: give 'filter' or a queryable as a query parameter")
+    crs = filter_crs or CRS84
+    walker = _Walker(queryables, lambda g: _to_storage(g, crs, reprojector))
+    tree = predicates[0] if len(predicates) == 1 else {"op": "and", "args": predicates}
+    return walker.predicate(tree, 0)
+
+
+def _canonical(text: str, lang: str, filter_crs: str | None, reprojector: Reprojector) -> Any:
+    """The ``filter`` text as canonical cql2-json, its language and CRS checked."""
+    lang = DRAFT_LANGS.get(lang, lang)
     if lang not in FILTER_LANGS:
         raise BadRequest(f"'filter-lang' must be one of {', '.join(FILTER_LANGS)}, got {lang!r}")
     crs = filter_crs or CRS84
@@ -124,8 +144,30 @@ def parse_filter(
         )
     if len(text) > MAX_FILTER_LENGTH:
         raise BadRequest(f"'filter' is {len(text)} characters long, at most {MAX_FILTER_LENGTH}")
-    canonical = _parse_text(text) if lang == CQL2_TEXT else _parse_json(text)
-    return _Walker(queryables, lambda g: _to_storage(g, crs, reprojector)).predicate(canonical, 0)
+    return _parse_text(text) if lang == CQL2_TEXT else _parse_json(text)
+
+
+def _equality(queryables: Queryables, name: str, value: str) -> Any:
+    """A property parameter (OGC API – Features Part 1, 7.15.6: ``name=value``) as the
+    canonical ``name = value``, the value typed as the queryable is."""
+    queryable = queryables.get(name)
+    if queryable is None or queryable.kind == "geometry":
+        raise BadRequest(f"{name!r} is not a queryable to compare with a value")
+    literal: Any = value
+    try:
+        if queryable.kind == "integer":
+            literal = int(value)
+        elif queryable.kind == "number":
+            literal = float(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name!r} takes a number, got {value[:40]!r}") from exc
+    if queryable.kind == "boolean":
+        if value not in ("true", "false"):
+            raise BadRequest(f"{name!r} takes true or false, got {value[:40]!r}")
+        literal = value == "true"
+    elif queryable.kind in ("date", "timestamp") and _moment_of(value) is None:
+        raise BadRequest(f"{name!r} takes a date (YYYY-MM-DD), got {value[:40]!r}")
+    return {"op": "=", "args": [{"property": name}, literal]}
 
 
 def _parse_text(text: str) -> Any:

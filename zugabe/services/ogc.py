@@ -32,12 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor
 from zugabe.domain.filters import Filter
-from zugabe.domain.queryables import (
-    Queryables,
-    case_queryables,
-    layer_queryables,
-    project_queryables,
-)
+from zugabe.domain.queryables import Queryables, collection_queryables
 from zugabe.engine.synergy import SynergyResult
 from zugabe.errors import BadRequest, NotFound
 from zugabe.io.crs import CRS84_CRS, CRS84_URI, crs_uri
@@ -50,6 +45,12 @@ if TYPE_CHECKING:
 
 PROJECTS, CASES, SYNERGY = "projects", "cases", "synergy"
 WRITABLE = frozenset({PROJECTS})
+ITEMS_PARAMETERS = frozenset(
+    {"bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang", "filter-crs"}
+    | {"limit", "after", "f", "lang"}
+)
+"""The items parameters of Parts 1–3: a queryable of the same name is not filtered on by
+a property parameter (a layer attribute called ``datetime`` takes a CQL2 filter)."""
 """Collections that take Part 4 writes; the others answer 405."""
 _OPEN = ".."
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt].*)?")
@@ -105,6 +106,9 @@ class OgcService:
         self._crs = {uri: CRS84_CRS if uri == CRS84_URI else CRS(uri) for uri in self.crs_uris}
         self._extents: dict[str, _Cached] = {}
         self._synergy = _Cached()
+        self._queryables = collection_queryables(
+            services.vocabulary, services.cases.rule_by_id, services.layers.definitions
+        )
 
     # ------------------------------------------------------------ collections
 
@@ -229,30 +233,36 @@ class OgcService:
             period=parse_datetime(params["datetime"]) if params.get("datetime") else None,
             limit=limit,
             after=after,
-            filter=self._filter(collection_id, params) if params.get("filter") else None,
+            filter=self._filter(collection_id, params),
         )
 
-    def _filter(self, collection_id: str, params: Mapping[str, str]) -> Filter:
+    def _filter(self, collection_id: str, params: Mapping[str, str]) -> Filter | None:
+        """The CQL2 ``filter`` and Part 1's property parameters (``status=planning``: the
+        queryable equals the value), all of which must hold; None when there are none."""
+        queryables = self._queryables.get(collection_id)
+        equal = {
+            name: value
+            for name, value in params.items()
+            if name not in ITEMS_PARAMETERS and queryables and queryables.get(name)
+        }
+        if not params.get("filter") and not equal:
+            return None
         if collection_id == SYNERGY:
             raise BadRequest("the synergy grid is computed, not stored: it takes no 'filter'")
         return parse_filter(
-            params["filter"],
+            params.get("filter"),
             self.queryables(collection_id),
             self.reprojector,
             lang=params.get("filter-lang", CQL2_TEXT),
             filter_crs=params.get("filter-crs"),
+            equal=equal,
         )
 
     def queryables(self, collection_id: str) -> Queryables:
         """What a filter of the collection may name (its queryables document, its SQL)."""
-        services = self.services
-        if collection_id == PROJECTS:
-            return project_queryables(services.vocabulary)
-        if collection_id == CASES:
-            return case_queryables(services.vocabulary, services.cases.rule_by_id)
-        if collection_id == SYNERGY or collection_id not in services.layers.definitions:
+        if collection_id not in self._queryables:
             raise NotFound(f"the collection {collection_id!r} has no queryables")
-        return layer_queryables(services.layers.definitions[collection_id])
+        return self._queryables[collection_id]
 
     def crs_of(self, uri: str | None, name: str) -> CRS:
         if not uri:

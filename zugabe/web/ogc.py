@@ -9,6 +9,7 @@ validation, problems, policy and ETags.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,12 +20,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from pyproj.exceptions import ProjError
 
 from zugabe.config import Settings
-from zugabe.domain.queryables import FILTER_CONFORMANCE, queryables_json
+from zugabe.domain.queryables import FILTER_CONFORMANCE, Queryables, queryables_json
 from zugabe.errors import BadRequest, FieldError, InvalidInput
 from zugabe.io.crs import CRS84_CRS, CRS84_URI
 from zugabe.services import Services
-from zugabe.services.cql2 import FILTER_LANGS, MAX_FILTER_LENGTH
-from zugabe.services.ogc import SYNERGY, WRITABLE, Collection, OgcService
+from zugabe.services.cql2 import DRAFT_LANGS, FILTER_LANGS, MAX_FILTER_LENGTH
+from zugabe.services.ogc import ITEMS_PARAMETERS, SYNERGY, WRITABLE, Collection, OgcService
 from zugabe.web.api import expected_version, json_body, page_params, project_etag
 from zugabe.web.apidoc import GEOJSON, LANGUAGE, MAX_ID, PROJECT_PATCH, paging, problem, query, ref
 from zugabe.web.auth import current_actor
@@ -137,7 +138,8 @@ def api_description() -> Response:
     """The OGC part of the OpenAPI document, as OpenAPI 3.0 with its server at ``/ogc``."""
     document = current_app.extensions["zugabe_ogc_openapi"]
     response = jsonify(document | {"servers": [{"url": _url("ogc.landing_page")}]})
-    response.mimetype = "application/vnd.oai.openapi+json"
+    # the type the landing page's link names, version included: GDAL refuses it without
+    response.headers["Content-Type"] = OPENAPI_30
     return response
 
 
@@ -352,8 +354,14 @@ _MOMENT = (
 _END = rf"(?:{_MOMENT}|\.\.)?"
 
 
-def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]) -> dict[str, Any]:
-    """The ``/ogc`` operations, for the one document that ``parameters`` checks against."""
+def openapi_paths(
+    settings: Settings, crs_uris: list[str], filterable: Mapping[str, Queryables]
+) -> dict[str, Any]:
+    """The ``/ogc`` operations, for the one document that ``parameters`` checks against.
+
+    Besides the generic items path, each filterable collection has its own, which also
+    declares a parameter per queryable (Part 1's property filter, ``status=planning``):
+    how GDAL and QGIS learn what they may ask the server to filter on."""
     fmt = query(
         "f",
         "json (default for clients) or html (default for browsers).",
@@ -369,7 +377,7 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
         "in": "path",
         "required": True,
         "description": "projects, cases, synergy, or a layer key (404 until its data is stored).",
-        "schema": {"type": "string", "enum": ["projects", "cases", *layer_keys, "synergy"]},
+        "schema": {"type": "string", "enum": [*filterable, SYNERGY]},
     }
     feature_id = {
         "name": "feature_id",
@@ -445,8 +453,9 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
         ),
         query(
             "filter-lang",
-            "cql2-text (default) or cql2-json.",
-            {"type": "string", "enum": list(FILTER_LANGS)},
+            "cql2-text (default) or cql2-json; the drafts' names cql-text and cql-json "
+            "(which GDAL sends) are read as these.",
+            {"type": "string", "enum": [*FILTER_LANGS, *DRAFT_LANGS]},
         ),
         query(
             "filter-crs",
@@ -482,7 +491,19 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
         },
         "304": {"description": "Unchanged since the ETag in If-None-Match."},
     }
-    return {
+    own_items = {
+        f"/ogc/collections/{collection}/items": {
+            "get": items["get"]
+            | {
+                "operationId": f"getOgcItemsOf_{collection}",
+                "summary": f"A page of {collection}, filtered by property parameters too",
+                "parameters": [*items["get"]["parameters"], *_property_parameters(found)],
+            }
+        }
+        for collection, found in filterable.items()
+    }
+    projects_items = own_items.pop("/ogc/collections/projects/items")
+    return own_items | {
         "/ogc": read("getOgcLandingPage", "OGC API – Features: landing page"),
         "/ogc/conformance": read("getOgcConformance", "Conformance classes declared"),
         "/ogc/api": {
@@ -511,7 +532,8 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
             "parameters": [collection_id, feature_id],
             **one,
         },
-        "/ogc/collections/projects/items": {
+        "/ogc/collections/projects/items": projects_items
+        | {
             "post": {
                 "summary": "Create a project (Part 4); detection runs, the cases are linked",
                 "operationId": "createOgcProject",
@@ -564,6 +586,26 @@ def openapi_paths(settings: Settings, crs_uris: list[str], layer_keys: list[str]
             },
         },
     }
+
+
+def _property_parameters(queryables: Queryables) -> list[dict[str, Any]]:
+    """A query parameter per queryable that is no geometry nor named like a parameter of
+    Parts 1–3: the items whose property equals the value (all given must hold)."""
+    return [
+        query(
+            found.name,
+            f"Items whose {found.name} equals this value"
+            + (" (any of its values)" if found.many else "")
+            + "; several such parameters and `filter` must all hold.",
+            {
+                key: value
+                for key, value in found.schema("en").items()
+                if key in ("type", "format", "enum")
+            },
+        )
+        for found in queryables.properties
+        if found.kind != "geometry" and found.name not in ITEMS_PARAMETERS
+    ]
 
 
 def ogc_document(spec: dict[str, Any]) -> dict[str, Any]:

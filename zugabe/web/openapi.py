@@ -6,7 +6,7 @@ it is valid and that every route of the app is described.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from zugabe import __version__
@@ -20,6 +20,7 @@ from zugabe.domain.project import (
     TITLE_MAX,
     Status,
 )
+from zugabe.domain.queryables import collection_queryables
 from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.io.geojson import READ_ONLY_PROPERTIES
@@ -92,9 +93,12 @@ def _feature(description: str) -> dict[str, Any]:
 
 
 def build_openapi(
-    vocabulary: Vocabulary, definitions: Mapping[str, LayerDefinition], settings: Settings
+    vocabulary: Vocabulary,
+    definitions: Mapping[str, LayerDefinition],
+    rule_ids: Iterable[str],
+    settings: Settings,
 ) -> dict[str, Any]:
-    """The document for this region's vocabulary, layer types and settings."""
+    """The document for this region's vocabulary, layer types, rules and settings."""
     project_id = {
         "name": "project_id",
         "in": "path",
@@ -643,7 +647,13 @@ def build_openapi(
         | signin.openapi_paths()
         | health.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
-        | ogc.openapi_paths(settings, ogc_crs_uris(settings), sorted(definitions))
+        | ogc.openapi_paths(
+            settings,
+            ogc_crs_uris(settings),
+            collection_queryables(
+                vocabulary, rule_ids, {key: definitions[key] for key in sorted(definitions)}
+            ),
+        )
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)

@@ -76,9 +76,20 @@ def register(app: Flask, spec: Mapping[str, Any]) -> None:
         if rule is None:  # no route: a 404 or 405 follows
             return
         path = document_path(rule.rule)
-        declared = operations.get((path, "GET" if request.method == "HEAD" else request.method))
+        method = "GET" if request.method == "HEAD" else request.method
+        # a path the document spells out for these values (/ogc/collections/trees/items)
+        # declares more than the template's
+        concrete = _filled(path, request.view_args or {})
+        declared = operations.get((concrete, method), operations.get((path, method)))
         if declared is not None and path not in OPEN_QUERY:
             check_query(request.args, declared)
+
+
+def _filled(path: str, values: Mapping[str, Any]) -> str:
+    """The path template with the route's values in place of its variables."""
+    for name, value in values.items():
+        path = path.replace(f"{{{name}}}", str(value))
+    return path
 
 
 def check_query(args: MultiDict[str, str], declared: Mapping[str, Schema]) -> None:
