@@ -39,6 +39,7 @@ from zugabe.web import (
     reports,
     search,
     signin,
+    strategies,
 )
 from zugabe.web.apidoc import (
     GEOJSON,
@@ -642,6 +643,7 @@ def build_openapi(
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
         | health.openapi_paths()
+        | strategies.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
         | ogc.openapi_paths(settings, ogc_crs_uris(settings), sorted(definitions))
     )
