@@ -421,7 +421,7 @@ class StrategyService:
         hotspots = _geometries(hot)
         planned, _done = self._projects(COOLING_MEASURES)  # what is still to come
         if len(planned):
-            reach = shapely.buffer(shapely.union_all(planned), COOLING_REACH_M)
+            reach = shapely.buffer(shapely.union_all(planned), COOLING_REACH_M, quad_segs=16)
             shapely.prepare(reach)
             reached = shapely.intersection(hotspots, reach)
         else:
