@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN, SAMPLE_DATA, client_as, feature
+from zugabe.cli import cli
 from zugabe.config import load_settings
 from zugabe.services import Services
 from zugabe.services.strategies import (
@@ -404,3 +406,23 @@ def test_a_district_without_a_city_counts_alone(services: Services, tmp_path: Pa
     hot = heat[heat.stress_class >= HOTSPOT_CLASS].geometry
     town = shapely.union_all([f.geometry for f in services.store.layer_features("districts")])
     assert total == pytest.approx(float(np.sum(hot.intersection(town).area)), rel=1e-6)
+
+
+def test_the_command_line_writes_the_same_tables(
+    reader: FlaskClient, demo_instance: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    out = tmp_path / "csv"
+    result = runner.invoke(cli, ["--instance", str(demo_instance), "strategies", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    for chart in CHARTS:
+        written = (out / f"zugabe-strategies-{chart}.csv").read_bytes()
+        assert written == reader.get(f"/strategies/{chart}.csv?lang=de").data
+    english = runner.invoke(
+        cli, ["--instance", str(demo_instance), "strategies", "cooling", "--lang", "en"]
+    )
+    assert english.exit_code == 0, english.output
+    assert english.output.splitlines()[:2] == [
+        "# cooling",
+        reader.get("/strategies/cooling.csv?lang=en").get_data(as_text=True).splitlines()[0],
+    ]
