@@ -356,6 +356,7 @@ class StrategyService:
 
     def compute(self, actor: Actor, revision: int) -> Dashboard:
         """Every chart from the store, without the cache (the bench times this)."""
+        self.policy.require_read(actor)
         cities = self.cities()
         charts = {
             "green-roofs": self.green_roofs(cities),
@@ -521,7 +522,7 @@ class StrategyService:
             sources = sorted({c.source for c in self.synergy.config.criteria} - {"projects"})
             return Chart("attention", "city", (), (), missing=tuple(sources))
         cells = result.cells[result.attention]
-        planned, _done = self._projects(tuple(self.vocabulary.measure_types))
+        planned, _done = self._projects(())  # of every measure type
         with_projects = np.zeros(len(cells), dtype=bool)
         met: list[set[int]] = [set() for _ in cities]
         where = unit_of_points(cells, cities)
