@@ -122,7 +122,7 @@ BAR_COLORS = ("#9e9e9e", "#e69f00", "#009e73")  # potential, planned, done (Okab
 MARKS = {
     "planned": "#e69f00",
     "done": "#009e73",
-    "hotspot": "#d55e00",  # a heat-stress hotspot
+    "hotspot": "#882255",  # a heat-stress hotspot (Paul Tol's wine: apart from the orange)
     "served": "#0072b2",  # an attention area with a planned project
     "unserved": "#cc79a7",  # an attention area without one
 }
@@ -683,7 +683,7 @@ class StrategyService:
                         color,
                         1.5,
                         fill=color,
-                        fill_opacity=0.6,
+                        fill_opacity=0.3 if kind == "hotspot" else 0.6,
                         radius=3,
                         attrs={"class": f"mark {kind}"},
                     )
