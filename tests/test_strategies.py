@@ -29,6 +29,7 @@ from flask.testing import FlaskClient
 from tests.conftest import ADMIN, SAMPLE_DATA, client_as, feature
 from zugabe.cli import cli
 from zugabe.config import load_settings
+from zugabe.io.report_graphics import BarGroup, Series, render_bar_chart
 from zugabe.services import Services
 from zugabe.services.strategies import (
     CHARTS,
@@ -426,3 +427,20 @@ def test_the_command_line_writes_the_same_tables(
         "# cooling",
         reader.get("/strategies/cooling.csv?lang=en").get_data(as_text=True).splitlines()[0],
     ]
+
+
+def test_a_bar_chart_escapes_its_words_and_draws_no_bar_for_a_missing_value() -> None:
+    chart = render_bar_chart(
+        [BarGroup(XSS, (10.0, float("nan")), ("10", "–")), BarGroup("B", (5.0, 0.0), ("5", "0"))],
+        [Series("potential", "Potenzial <m²>", "#9e9e9e"), Series("done", "done", "#009e73")],
+        label="Diagramm & Test",
+    )
+    root = ET.fromstring(str(chart))  # well-formed: every word escaped
+    bars = {
+        (r.get("data-group"), r.get("data-series")): float(r.get("width") or 0)
+        for r in root.iter("{http://www.w3.org/2000/svg}rect")
+        if r.get("data-series") and r.get("data-group")
+    }
+    assert bars[(XSS, "potential")] == 2 * bars[("B", "potential")] > 0  # one scale from zero
+    assert bars[(XSS, "done")] == bars[("B", "done")] == 0
+    assert XSS not in str(chart) and root.get("aria-label") == "Diagramm & Test"
