@@ -21,6 +21,7 @@ from zugabe.domain.cases import LIVE_STATUSES
 from zugabe.domain.rules import RELATIONS, SEVERITIES
 from zugabe.errors import ZugabeError
 from zugabe.io.layer_files import CsvOptions
+from zugabe.io.report_tables import write_csv
 from zugabe.services.demo import (
     create_demo_accounts,
     demo_actor,
@@ -30,6 +31,7 @@ from zugabe.services.demo import (
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
+from zugabe.services.strategies import CHARTS
 from zugabe.storage.contract import CaseQuery
 
 
@@ -405,6 +407,40 @@ def synergy(
     if output is not None:
         output.write_text(json.dumps(collection, ensure_ascii=False) + "\n", "utf-8")
         click.echo(f"grid written to {output}", err=True)
+
+
+# -- strategies dashboard (issue 15) -----------------------------------------------------
+
+
+@cli.command()
+@click.argument("charts", nargs=-1, type=click.Choice(CHARTS))
+@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for zugabe-strategies-<chart>.csv (default: every table on stdout).",
+)
+@pass_context
+def strategies(
+    context: CliContext, charts: tuple[str, ...], lang: str, output: Path | None
+) -> None:
+    """The strategies dashboard's tables as CSV (all four charts unless named), as
+    /strategies/<chart>.csv gives them."""
+    with context.services() as services:
+        dashboard = services.strategies.dashboard(context.actor(services, write=False))
+        tables = {
+            key: services.strategies.table(dashboard.charts[key], lang) for key in charts or CHARTS
+        }
+    for key, (header, rows) in tables.items():
+        text = write_csv(header, rows)
+        if output is None:
+            click.echo(f"# {key}")
+            click.echo(text.decode("utf-8"), nl=False)
+        else:
+            output.mkdir(parents=True, exist_ok=True)
+            (output / f"zugabe-strategies-{key}.csv").write_bytes(text)
+            click.echo(f"{key} written to {output / f'zugabe-strategies-{key}.csv'}", err=True)
 
 
 # -- reports (issue 6) -------------------------------------------------------------------

@@ -17,7 +17,8 @@
 const ZugabeMap = (() => {
   const TEXTS = {
     de: {
-      switch: "English", api_docs: "API", sign_out: "Abmelden", sign_in: "Anmelden",
+      switch: "English", api_docs: "API", strategies: "Strategien", sign_out: "Abmelden",
+      sign_in: "Anmelden",
       signed_in_as: "Angemeldet als {username}", not_signed_in: "Nicht angemeldet",
       reload: "Neu laden", close: "Schließen", filters: "Filter", layers: "Themenkarten",
       organisation: "Organisation", department: "Fachbereich", status: "Status",
@@ -75,7 +76,8 @@ const ZugabeMap = (() => {
       kind_project: "Maßnahme", show_map: "Karte", show_list: "Liste",
     },
     en: {
-      switch: "Deutsch", api_docs: "API", sign_out: "Sign out", sign_in: "Sign in",
+      switch: "Deutsch", api_docs: "API", strategies: "Strategies", sign_out: "Sign out",
+      sign_in: "Sign in",
       signed_in_as: "Signed in as {username}", not_signed_in: "Not signed in",
       reload: "Reload", close: "Close", filters: "Filters", layers: "Thematic layers",
       organisation: "Organisation", department: "Department", status: "Status",

@@ -60,7 +60,7 @@ TREE_TARGET = 1400  # street trees in the register, about
 # The properties of each layer file, in this order; every name is an attribute of the layer's
 # definition in ``layers/<key>.toml``. Attributes the demo has no data for are left out.
 PROPERTIES: dict[str, tuple[str, ...]] = {
-    "districts": ("district_id", "name", "level", "population"),
+    "districts": ("district_id", "name", "municipality", "level", "population"),
     "streets": ("street_id", "name", "category", "surface", "last_resurfacing_year"),
     "water_bodies": ("water_id", "name", "water_type", "water_order", "maintainer"),
     "sewer_sections": (
@@ -1613,6 +1613,7 @@ class _Builder:
                 d.geometry,
                 district_id=f"{AGS[d.city]}-{counters[d.city]:02d}",
                 name=d.name,
+                municipality=d.city.title(),
                 level="sub_district",
                 population=int(round(d.geometry.area / 1e6 * per_km2, -1)),
             )

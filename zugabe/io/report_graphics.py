@@ -462,3 +462,80 @@ def shared_period(
         return None
     start, end = max(starts), min(ends)
     return (start, end) if start <= end else None
+
+
+# ------------------------------------------------------------------------------ bar chart
+
+BARS_WIDTH = 800
+BARS_LABEL_WIDTH = 240
+BARS_VALUE_WIDTH = 90  # room for the printed value after the longest bar
+BAR_HEIGHT = 13
+BAR_GAP = 10  # between two groups
+BARS_LEGEND = 24
+
+
+@dataclass(frozen=True)
+class Series:
+    """One kind of bar in every group (potential, planned, built, …)."""
+
+    key: str
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class BarGroup:
+    """A row label (a city, a catchment) and one value per series, with its printed text."""
+
+    label: str
+    values: tuple[float, ...]
+    texts: tuple[str, ...]
+
+
+def render_bar_chart(groups: Sequence[BarGroup], series: Sequence[Series], *, label: str) -> Markup:
+    """Horizontal grouped bars on one linear scale from zero, a legend above, each bar's value
+    printed after it; NaN values draw no bar. ``label`` is the picture's accessible name."""
+    top = BARS_LEGEND + 6
+    group_height = BAR_HEIGHT * len(series) + BAR_GAP
+    height = top + group_height * max(len(groups), 1)
+    left, right = BARS_LABEL_WIDTH, BARS_WIDTH - BARS_VALUE_WIDTH
+    finite = [v for g in groups for v in g.values if math.isfinite(v)]
+    largest = max(finite, default=0.0) or 1.0
+    parts = []
+    x = 4.0
+    for s in series:
+        parts.append(
+            f'<g class="legend-item" data-series="{escape(s.key)}">'
+            f'<rect x="{_num(x)}" y="6" width="12" height="12" fill="{escape(s.color)}"/>'
+            f'<text x="{_num(x + 16)}" y="16">{escape(s.label)}</text></g>'
+        )
+        x += 28 + len(s.label) * 6.6
+    for row, group in enumerate(groups):
+        y0 = top + row * group_height
+        parts.append(
+            f'<text class="group-label" x="{left - 8}" y="{_num(y0 + group_height / 2 - 2)}" '
+            f'text-anchor="end" dominant-baseline="central">{escape(_clipped(group.label, 34))}'
+            f"<title>{escape(group.label)}</title></text>"
+        )
+        for index, s in enumerate(series):
+            value, text = group.values[index], group.texts[index]
+            y = y0 + index * BAR_HEIGHT
+            width = (right - left) * max(value, 0.0) / largest if math.isfinite(value) else 0.0
+            parts.append(
+                f'<rect class="bar-value" data-series="{escape(s.key)}" '
+                f'data-group="{escape(group.label)}" data-value="{value:g}" x="{left}" '
+                f'y="{_num(y + 1)}" width="{_num(width)}" height="{BAR_HEIGHT - 2}" '
+                f'fill="{escape(s.color)}"><title>{escape(s.label)}: {escape(text)}</title></rect>'
+                f'<text class="bar-text" x="{_num(left + width + 4)}" '
+                f'y="{_num(y + BAR_HEIGHT - 3)}" font-size="10">{escape(text)}</text>'
+            )
+    parts.append(
+        f'<path d="M{left},{top - 2} V{height}" stroke="#444" stroke-width="1" fill="none"/>'
+    )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="bar-chart" role="img" '
+        f'viewBox="0 0 {BARS_WIDTH} {height}" aria-label="{escape(label)}" '
+        'font-family="sans-serif" font-size="12">'
+        f"{''.join(parts)}</svg>"
+    )
+    return Markup(svg)

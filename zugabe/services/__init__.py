@@ -29,6 +29,7 @@ from zugabe.services.mail import MailService
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectService
 from zugabe.services.search import SearchService
+from zugabe.services.strategies import StrategyService
 from zugabe.services.synergy import SynergyService
 from zugabe.storage import open_store
 from zugabe.storage.contract import Store
@@ -74,6 +75,7 @@ class Services:
     mail: MailService
     search: SearchService
     notifications: NotificationService
+    strategies: StrategyService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -128,6 +130,7 @@ class Services:
             reprojector,
             cases,
         )
+        synergy = SynergyService(store, projects, synergy_config, settings)
         return cls(
             settings,
             vocabulary,
@@ -137,7 +140,7 @@ class Services:
             accounts,
             projects,
             layers,
-            SynergyService(store, projects, synergy_config, settings),
+            synergy,
             cases,
             DeskService(store, policy, audit, notifications),
             InboxService(store, policy, settings),
@@ -146,6 +149,7 @@ class Services:
             mail,
             SearchService(store, definitions, reprojector, policy),
             notifications,
+            StrategyService(store, policy, vocabulary, synergy),
         )
 
     def start_warnings(self) -> list[str]:

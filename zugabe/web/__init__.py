@@ -36,6 +36,7 @@ from zugabe.web import (
     search,
     security,
     signin,
+    strategies,
     synergy,
     webmap,
 )
@@ -98,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs.blueprint)
     app.register_blueprint(webmap.blueprint)
     app.register_blueprint(reports.blueprint)
+    app.register_blueprint(strategies.blueprint)
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
     app.register_blueprint(jobs.blueprint)

@@ -40,6 +40,7 @@ from zugabe.web import (
     reports,
     search,
     signin,
+    strategies,
 )
 from zugabe.web.apidoc import (
     GEOJSON,
@@ -646,6 +647,7 @@ def build_openapi(
         | accounts.openapi_paths(vocabulary, settings)
         | signin.openapi_paths()
         | health.openapi_paths()
+        | strategies.openapi_paths()
         | notifications.openapi_paths(settings, vocabulary, definitions)
         | ogc.openapi_paths(
             settings,

@@ -31,7 +31,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # still not run anything.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 
-_templates = Environment(
+page_templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=True,
     undefined=StrictUndefined,
@@ -56,7 +56,9 @@ def render_report(
     if fmt == "html":
         page = reports.page(report, lang, url)
         template = "report_project.html" if report.kind == "project" else "report_cases.html"
-        html = _templates.get_template(template).render(page=page, t=reports.labels(lang), nav=nav)
+        html = page_templates.get_template(template).render(
+            page=page, t=reports.labels(lang), nav=nav
+        )
         return html.encode("utf-8"), "text/html; charset=utf-8"
     header, rows = reports.case_table(report, lang)
     if fmt == "csv":
