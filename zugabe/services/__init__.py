@@ -20,8 +20,10 @@ from zugabe.io.crs import Reprojector, region_crs_warning
 from zugabe.io.geojson import GeometryRules
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
+from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.cases import CaseService
 from zugabe.services.desk import DeskService
+from zugabe.services.good_practice import GoodPracticeService
 from zugabe.services.inbox import InboxService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
@@ -74,6 +76,7 @@ class Services:
     mail: MailService
     search: SearchService
     notifications: NotificationService
+    good_practice: GoodPracticeService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -146,6 +149,15 @@ class Services:
             mail,
             SearchService(store, definitions, reprojector, policy),
             notifications,
+            GoodPracticeService(
+                store,
+                policy,
+                audit,
+                vocabulary,
+                SubjectDescriber(store, definitions),
+                region.rules,
+                reprojector,
+            ),
         )
 
     def start_warnings(self) -> list[str]:
