@@ -96,3 +96,27 @@ def test_two_organisations_release_an_example_that_the_public_then_sees(
     expect(public.locator(".photos img")).to_have_js_property("naturalWidth", 360)
     expect(public.locator("table.facts")).to_contain_text("Früh gemeinsam ausschreiben.")
     expect(public.locator("table.facts")).to_contain_text("Stadt Bochum")
+
+
+def test_the_map_popup_shows_user_text_as_text(page: Page, live_server: LiveServer) -> None:
+    """A title made of markup is shown as those characters in the marker's popup."""
+    services = live_server.services
+    project = copy.deepcopy(VALID_FEATURE)
+    project["properties"] |= {"status": "done", "title": "Mulde"}
+    created = services.projects.create(project, ADMIN_ACTOR)
+    evil = '<img src="/x-injected" onerror="document.title=1">Mulde'
+    body = {"title": evil, "description": "<b>fett</b>"}
+    example = services.good_practice.propose(created.id, body, ADMIN_ACTOR)
+    ensure_account(live_server, "h.coordinator")
+    account = services.store.find_account("h.coordinator")
+    assert account is not None
+    coordinator = Actor.of(account, via="cli", address=None)
+    assert services.good_practice.vote(example.id, "agree", "", coordinator).public
+
+    page.goto(f"{live_server.url}/good-practice?lang=en")
+    expect(page.locator("#gp-map")).to_have_attribute("data-loaded", "1")
+    page.locator(".leaflet-marker-icon").click()
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup.locator("a")).to_have_text(evil)
+    expect(page.locator("img[src='/x-injected']")).to_have_count(0)
+    expect(page.locator("ul.examples")).to_contain_text("<b>fett</b>")
