@@ -41,6 +41,7 @@ from shapely.geometry import (
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain import case_workflow
+from zugabe.domain import good_practice as gp
 from zugabe.domain.accounts import Role, Scope
 from zugabe.domain.agreement import DecisionKind, DecisionState, VoteChoice
 from zugabe.domain.audit import AuditEvent, verify_chain
@@ -55,6 +56,14 @@ from zugabe.domain.case_history import (
 )
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
+from zugabe.domain.good_practice import (
+    ExampleContent,
+    ExampleState,
+    GoodPractice,
+    NewGoodPractice,
+    RealisedSynergy,
+    Round,
+)
 from zugabe.domain.i18n import Lang
 from zugabe.domain.jobs import Job, JobState
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
@@ -73,6 +82,7 @@ from zugabe.storage.contract import (
     NewApiToken,
     NewLayerVersion,
     NewMail,
+    NewPhoto,
     NewProject,
     ProjectQuery,
     ProjectStore,
@@ -2381,6 +2391,93 @@ class MailStorageContract:
         assert len(store.list_mail(10)) == 1
 
 
+class GoodPracticeContract:
+    """Good-practice examples: a proposal, its rounds of votes, its photos as blobs."""
+
+    def _proposed(self, store: Store) -> GoodPractice:
+        synergy = RealisedSynergy(
+            case_id=7,
+            rule_id="road_works_sewer_bundle",
+            relation="synergy",
+            partner={"de": "Kanal Bahnhofstraße", "en": "Kanal Bahnhofstraße"},
+            organisations=("bochum", "herne"),
+            decision_kind="bundle_works",
+            decision_text="Einmal öffnen.",
+        )
+        content = ExampleContent(
+            "Bahnhofstraße", "Kanal und Fahrbahn", 1250000.5, "netto", "Früh reden.",
+            "Tiefbauamt", ("road_renewal", "sewer_rehabilitation"),
+        )  # fmt: skip
+        example = NewGoodPractice(
+            12, "herne", "road_renewal", line((0, 0), (40, 5)), content,
+            Round(("bochum", "herne"), (synergy,)),
+        )  # fmt: skip
+        return store.add_good_practice(example, "h.planner")
+
+    def test_a_proposal_round_trips(self, store: Store) -> None:
+        example = self._proposed(store)
+        assert store.get_good_practice(example.id) == example
+        assert store.good_practice_of_project(12) == example
+        assert (example.state.value, example.round, example.version) == ("proposed", 1, 1)
+        assert example.content.costs_eur == 1250000.5
+        assert example.synergies[0].partner["de"] == "Kanal Bahnhofstraße"
+        assert example.geometry.equals(line((0, 0), (40, 5)))
+        assert is_utc(example.proposed_at) and example.proposed_by == "h.planner"
+        assert store.get_good_practice(example.id + 1) is None
+        assert store.good_practice_of_project(13) is None
+
+    def test_votes_count_per_round_and_the_version_guards(self, store: Store) -> None:
+        example = self._proposed(store)
+        work = gp.vote(example, "herne", "agree", "")
+        voted = store.apply_good_practice_work(example.id, work, "h.coordinator", 1)
+        assert [v.organisation for v in voted.votes] == ["herne"]
+        assert voted.waiting_for() == ("bochum",)
+        with pytest.raises(VersionConflict):
+            store.apply_good_practice_work(example.id, work, "h.coordinator", 1)
+        released = store.apply_good_practice_work(
+            example.id, gp.vote(voted, "bochum", "agree", ""), "b.coordinator", voted.version
+        )
+        assert released.state is ExampleState.RELEASED and released.released_at is not None
+        assert store.list_good_practices((ExampleState.RELEASED,)) == [released]
+        assert store.list_good_practices((ExampleState.PROPOSED,)) == []
+        again = store.apply_good_practice_work(
+            example.id,
+            gp.revise(released, None, Round(("herne",), ()), None),
+            "h.planner",
+            released.version,
+        )
+        assert (again.state, again.round, again.votes, again.involved) == (
+            ExampleState.PROPOSED, 2, (), ("herne",),
+        )  # fmt: skip
+        assert again.released_at is None
+        withdrawn = store.apply_good_practice_work(
+            example.id, gp.withdraw(again, "Privatgrund"), "h.coordinator", again.version
+        )
+        assert (withdrawn.withdrawn_by, withdrawn.withdraw_reason) == (
+            "h.coordinator",
+            "Privatgrund",
+        )
+
+    def test_photos_are_kept_as_blobs_with_their_thumbnails(self, store: Store) -> None:
+        example = self._proposed(store)
+        image, thumb = bytes(range(256)) * 40, b"\xff\xd8thumb"
+        photo = store.add_good_practice_photo(
+            example.id,
+            NewPhoto(image, thumb, "image/png", 640, 480, "Mulde", kept_location=True),
+            "h.planner",
+        )
+        assert (photo.caption, photo.size, photo.kept_location) == ("Mulde", len(image), True)
+        assert store.get_good_practice(example.id).photos == (photo,)
+        full = store.good_practice_photo(photo.id, thumbnail=False)
+        small = store.good_practice_photo(photo.id, thumbnail=True)
+        assert (full.example_id, full.media_type, full.data) == (example.id, "image/png", image)
+        assert (small.media_type, small.data) == ("image/jpeg", thumb)
+        assert store.delete_good_practice_photo(example.id + 1, photo.id) is False
+        assert store.delete_good_practice_photo(example.id, photo.id) is True
+        assert store.good_practice_photo(photo.id, thumbnail=False) is None
+        assert store.get_good_practice(example.id).photos == ()
+
+
 class StorageContract(
     LayerStorageContract,
     CaseStorageContract,
@@ -2389,6 +2486,7 @@ class StorageContract(
     JobContract,
     AccountStorageContract,
     MailStorageContract,
+    GoodPracticeContract,
 ):
     """Behaviour shared by all backends; subclasses provide ``store``."""
 

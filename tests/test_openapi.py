@@ -93,9 +93,10 @@ def test_operations_that_need_an_account_say_401_and_403(client: FlaskClient) ->
     guarded = 0
     for path, method, operation in operations(spec):
         security = operation.get("security", spec["security"])
-        if {} in security:  # open to anyone: the description, sign-in, unsubscribe, health
+        if {} in security:  # open: the description, sign-in, unsubscribe, health, good practice
             open_paths = ("/api/openapi.json", "/api/docs", "/ogc/api", "/health")
-            assert path in open_paths or path.startswith(("/login", "/logout", "/unsubscribe/")), (
+            public = ("/login", "/logout", "/unsubscribe/", "/good-practice")
+            assert path in open_paths or path.startswith(public), (
                 method,
                 path,
             )

@@ -28,9 +28,10 @@ from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN, VALID_FEATURE, client_as, ensure_account
 from zugabe.config import secret_key
-from zugabe.domain.accounts import Scope
+from zugabe.domain.accounts import Actor, Scope
 from zugabe.domain.cases import CaseStatus
 from zugabe.domain.notifications import UNSUBSCRIBE
+from zugabe.io.photos import demo_photo
 from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.services.mail import unsubscribe_token
@@ -160,6 +161,25 @@ EXPECTED: dict[str, dict[str, int]] = {
     "patchOgcProject": row(401, 403, planner=200, region_admin=200),
     "deleteOgcProject": row(401, 403, planner=204, region_admin=204),
     "getOgcAPIDescription": PUBLIC,
+    # good practice: proposed and changed by planners and coordinators of an organisation
+    # involved, released by a coordinator of each (one vote), withdrawn by a coordinator;
+    # released examples are public (page, GeoJSON, feed, photos)
+    "listGoodPractice": READ,
+    "getGoodPractice": READ,
+    "proposeGoodPractice": row(401, 403, planner=201, coordinator=201, region_admin=201),
+    "reviseGoodPractice": row(401, 403, planner=200, coordinator=200, region_admin=200),
+    "addGoodPracticePhoto": row(401, 403, planner=201, coordinator=201, region_admin=201),
+    "deleteGoodPracticePhoto": row(401, 403, planner=200, coordinator=200, region_admin=200),
+    "voteOnGoodPractice": row(401, 403, coordinator=201),
+    "withdrawGoodPractice": row(401, 403, coordinator=200, region_admin=200),
+    "getGoodPracticePage": PUBLIC,
+    "getGoodPracticeExamplePage": PUBLIC,
+    "getGoodPracticeGeoJSON": PUBLIC,
+    "getGoodPracticeFeed": PUBLIC,
+    "getGoodPracticePhoto": PUBLIC,
+    "getGoodPracticeThumbnail": PUBLIC,
+    "getGoodPracticeProposePage": PAGE,
+    "getGoodPracticeReviewPage": PAGE,
     # pages and documents anyone may see
     "getMap": PAGE,
     "getOpenAPI": PUBLIC,
@@ -210,6 +230,13 @@ class World:
         target = "open" if case.status is CaseStatus.IN_COORDINATION else "in_coordination"
         return case.id, target
 
+    def done_project(self) -> int:
+        """A fresh finished Herne project, not yet proposed as good practice."""
+        self.counter += 1
+        doc = copy.deepcopy(VALID_FEATURE)
+        doc["properties"].update(title=f"Fertig {self.counter}", status="done")
+        return self.services.projects.create(doc, ADMIN).id
+
     def own_token_id(self, actor: str) -> int:
         """A token of the acting account to revoke (the anonymous caller gets one of r.admin)."""
         username = ACTORS[actor] or "r.admin"
@@ -223,6 +250,26 @@ class World:
     def admin_job(self) -> str:
         """A finished job of a region admin (no other account may read it)."""
         return self.services.jobs.start(ADMIN, "cases.detect_all", "*", lambda _p: {}).id
+
+    def good_practice(self, *, photo: bool = False, released: bool = False) -> tuple[int, int]:
+        """A fresh example of a finished Herne project (involving Herne only), proposed or
+        released, and the id of its photo (0 without)."""
+        self.counter += 1
+        doc = copy.deepcopy(VALID_FEATURE)
+        doc["properties"].update(title=f"Beispiel {self.counter}", status="done")
+        project = self.services.projects.create(doc, ADMIN)
+        good = self.services.good_practice
+        body = {"title": f"Beispiel {self.counter}", "description": "Matrix"}
+        example = good.propose(project.id, body, ADMIN)
+        if photo:
+            example = good.add_photo(example.id, demo_photo(1, "Matrix"), "", False, ADMIN, None)
+        if released:
+            coordinator = self.services.store.find_account("h.coordinator")
+            assert coordinator is not None
+            example = good.vote(
+                example.id, "agree", "", Actor.of(coordinator, via="cli", address=None)
+            )
+        return example.id, example.photos[0].id if example.photos else 0
 
     def ensure_layer(self, key: str) -> None:
         if self.services.store.get_layer(key) is None:
@@ -255,6 +302,11 @@ def _request(operation: str, world: World, actor: str) -> Request:
     desk = operation in _DESK
     case_id, target = world.herne_case(operation) if "Case" in operation or desk else (0, "")
     project_id = world.herne_project() if operation in _FRESH_PROJECT else 1
+    example, photo = (0, 0)
+    if "GoodPractice" in operation and operation not in _NO_EXAMPLE:
+        example, photo = world.good_practice(
+            photo=operation in _EXAMPLE_PHOTO, released=operation in _RELEASED_EXAMPLE
+        )
     fixed: dict[str, Request] = {
         "listProjects": ("GET", "/api/projects?organisation=herne&limit=5", {}),
         "listProjectPoints": ("GET", "/api/projects/points?organisation=herne", {}),
@@ -366,6 +418,54 @@ def _request(operation: str, world: World, actor: str) -> Request:
         ),
         "deleteOgcProject": ("DELETE", f"/ogc/collections/projects/items/{project_id}", {}),
         "getOgcAPIDescription": ("GET", "/ogc/api", {}),
+        "listGoodPractice": ("GET", "/api/good-practice?state=proposed", {}),
+        "getGoodPractice": ("GET", f"/api/good-practice/{example}", {}),
+        "proposeGoodPractice": (
+            "POST",
+            "/api/good-practice",
+            {"json": {"project_id": world.done_project(), "title": "T", "description": "D"}},
+        ),
+        "reviseGoodPractice": (
+            "PATCH",
+            f"/api/good-practice/{example}",
+            {"json": {"lessons": "Früh reden."}},
+        ),
+        "addGoodPracticePhoto": (
+            "POST",
+            f"/api/good-practice/{example}/photos",
+            {"data": {"file": (io.BytesIO(demo_photo(2, "M")), "m.jpg")}},
+        ),
+        "deleteGoodPracticePhoto": (
+            "DELETE",
+            f"/api/good-practice/{example}/photos/{photo}",
+            {},
+        ),
+        "voteOnGoodPractice": (
+            "POST",
+            f"/api/good-practice/{example}/votes",
+            {"json": {"vote": "agree"}},
+        ),
+        "withdrawGoodPractice": (
+            "POST",
+            f"/api/good-practice/{example}/withdrawal",
+            {"json": {"reason": "Matrix"}},
+        ),
+        "getGoodPracticePage": ("GET", "/good-practice?lang=en", {"headers": HTML}),
+        "getGoodPracticeExamplePage": ("GET", f"/good-practice/{example}", {"headers": HTML}),
+        "getGoodPracticeGeoJSON": ("GET", "/good-practice.geojson?city=herne", {}),
+        "getGoodPracticeFeed": ("GET", "/good-practice.atom", {}),
+        "getGoodPracticePhoto": ("GET", f"/good-practice/photos/{photo}", {}),
+        "getGoodPracticeThumbnail": ("GET", f"/good-practice/photos/{photo}/thumbnail", {}),
+        "getGoodPracticeProposePage": (
+            "GET",
+            "/good-practice/propose?project=1",
+            {"headers": HTML},
+        ),
+        "getGoodPracticeReviewPage": (
+            "GET",
+            f"/good-practice/{example}/review",
+            {"headers": HTML},
+        ),
         "getMap": ("GET", "/", {"headers": HTML}),
         "getOpenAPI": ("GET", "/api/openapi.json", {}),
         "getHealth": ("GET", "/health", {}),
@@ -394,6 +494,21 @@ _FRESH_PROJECT = {
     "deleteOgcProject",
 }
 _DESK = {"proposeDecision", "withdrawProposal", "voteOnCase"}
+_NO_EXAMPLE = {
+    "listGoodPractice",
+    "proposeGoodPractice",
+    "getGoodPracticePage",
+    "getGoodPracticeGeoJSON",
+    "getGoodPracticeFeed",
+    "getGoodPracticeProposePage",
+}
+_EXAMPLE_PHOTO = {"deleteGoodPracticePhoto", "getGoodPracticePhoto", "getGoodPracticeThumbnail"}
+_RELEASED_EXAMPLE = {
+    "withdrawGoodPractice",
+    "getGoodPracticeExamplePage",
+    "getGoodPracticePhoto",
+    "getGoodPracticeThumbnail",
+}
 
 
 def _project_csv() -> dict[str, Any]:

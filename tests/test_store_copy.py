@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from tests.conftest import client_as
+from tests.test_good_practice import CONTENT, _agreed_pair, _release, _upload
 from zugabe.cli import cli
+from zugabe.io.photos import demo_photo
 from zugabe.storage import open_store
 from zugabe.storage.contract import CaseQuery
 from zugabe.storage.copy import COPIED_TABLES
@@ -83,3 +85,34 @@ def test_every_table_but_the_index_and_version_records_is_copied() -> None:
     names = {table.name for table in COPIED_TABLES}
     assert {"projects", "layer_features", "cases", "case_history", "audit_log"} <= names
     assert not {name for name in names if name.endswith("_rtree")}
+
+
+def test_good_practice_photos_move_to_postgis_with_their_example(
+    instance_path: Path, postgis_url: str, runner: CliRunner
+) -> None:
+    """Photos are blobs in the store: the copy carries them byte for byte."""
+    app = create_app({"instance_path": instance_path})
+    pair = _agreed_pair(app)
+    example = (
+        pair["h.planner"]
+        .post("/api/good-practice", json={"project_id": pair.project, **CONTENT})
+        .get_json()
+    )
+    photo = _upload(pair, example["id"], demo_photo(4, "Kopie")).get_json()["photos"][0]
+    _release(pair, example["id"])
+    before = pair["anonymous"].get(photo["url"]).data
+    app.extensions["zugabe"].close()
+
+    result = runner.invoke(cli, ["store", "copy", _sqlite_url(instance_path), postgis_url])
+    assert result.exit_code == 0, result.output
+    copied = create_app({"instance_path": instance_path, "database_url": postgis_url})
+    try:
+        anonymous = copied.test_client()
+        assert anonymous.get(photo["url"]).data == before
+        titles = [
+            f["properties"]["title"]
+            for f in anonymous.get("/good-practice.geojson").get_json()["features"]
+        ]
+        assert titles == [CONTENT["title"]]
+    finally:
+        copied.extensions["zugabe"].close()

@@ -28,6 +28,7 @@ from zugabe.services.demo import (
     load_demo_layers,
     load_demo_projects,
 )
+from zugabe.services.demo_good_practice import load_demo_good_practice
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
@@ -128,6 +129,9 @@ def demo(context: CliContext, source: Path | None) -> None:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
             click.echo("store already has projects; demo projects not loaded again")
+        examples = load_demo_good_practice(services)
+        if examples:
+            click.echo(f"good practice: {examples} examples released (/good-practice)")
         live = services.cases.list(actor, CaseQuery(statuses=LIVE_STATUSES, limit=1))[1]
         click.echo(f"coordination cases: {live} live")
 

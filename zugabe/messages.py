@@ -251,6 +251,86 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "say what should change in the proposal",
         "de": "Bitte sagen, was sich am Vorschlag ändern soll.",
     },
+    # Good-practice examples (zugabe.domain.good_practice) and their photos (zugabe.io.photos).
+    "good_practice.not_text": {"en": "'{field}' must be text", "de": "{field} muss ein Text sein."},
+    "good_practice.empty": {
+        "en": "'{field}' must not be empty",
+        "de": "{field} darf nicht leer sein.",
+    },
+    "good_practice.too_long": {
+        "en": "'{field}' has more than {limit} characters",
+        "de": "{field} hat mehr als {limit} Zeichen.",
+    },
+    "good_practice.unknown_field": {
+        "en": "unknown field {key}; allowed: {allowed}",
+        "de": "Unbekanntes Feld {key}; erlaubt: {allowed}",
+    },
+    "good_practice.costs": {
+        "en": "'costs_eur' must be a number of euros, 0 or more (or null), not {value}",
+        "de": "Die Kosten müssen ein Betrag in Euro ab 0 sein (oder leer), nicht {value}.",
+    },
+    "good_practice.tags": {
+        "en": "'tags' must be a list of at most 10 measure types: {allowed}",
+        "de": "Die Schlagworte sind eine Liste von höchstens 10 Maßnahmenarten: {allowed}",
+    },
+    "good_practice.not_done": {
+        "en": "project {project} is not finished (status {status}): only a finished project "
+        "(done) can be proposed as good practice",
+        "de": "Maßnahme {project} ist nicht abgeschlossen (Status {status}): nur "
+        "abgeschlossene Maßnahmen können als gutes Beispiel vorgeschlagen werden.",
+    },
+    "good_practice.exists": {
+        "en": "project {project} already is good-practice example {example}; change that one",
+        "de": "Maßnahme {project} ist schon gutes Beispiel {example}; bitte jenes ändern.",
+    },
+    "good_practice.no_proposal": {
+        "en": "good-practice example {example} has no proposal waiting for votes",
+        "de": "Zu gutem Beispiel {example} wartet kein Vorschlag auf Stimmen.",
+    },
+    "good_practice.vote_not_involved": {
+        "en": "only the organisations involved in good-practice example {example} vote "
+        "({involved})",
+        "de": "Über das gute Beispiel {example} stimmen nur die beteiligten Organisationen ab "
+        "({involved}).",
+    },
+    "good_practice.withdrawn_already": {
+        "en": "good-practice example {example} is withdrawn already",
+        "de": "Das gute Beispiel {example} ist schon zurückgezogen.",
+    },
+    "good_practice.withdraw_reason": {
+        "en": "withdrawing needs a reason",
+        "de": "Das Zurückziehen braucht eine Begründung.",
+    },
+    "good_practice.photos_max": {
+        "en": "good-practice example {example} has {max} photos already, the most allowed",
+        "de": "Das gute Beispiel {example} hat schon {max} Fotos, mehr sind nicht erlaubt.",
+    },
+    "good_practice.field.text": {"en": "text", "de": "ein Text"},
+    "good_practice.field.unknown": {"en": "unknown field", "de": "unbekanntes Feld"},
+    "good_practice.field.costs": {
+        "en": "a number of euros, 0 or more",
+        "de": "ein Betrag in Euro ab 0",
+    },
+    "good_practice.field.tags": {
+        "en": "a list of measure types",
+        "de": "eine Liste von Maßnahmenarten",
+    },
+    "photo.not_image": {
+        "en": "the file is not a JPEG or PNG image (its content was checked, not its name)",
+        "de": "Die Datei ist kein JPEG- oder PNG-Bild (geprüft wurde ihr Inhalt, nicht ihr Name).",
+    },
+    "photo.broken": {
+        "en": "the image is truncated or damaged and cannot be read to its end",
+        "de": "Das Bild ist abgeschnitten oder beschädigt und lässt sich nicht ganz lesen.",
+    },
+    "photo.too_large": {
+        "en": "the photo is larger than {limit} MB",
+        "de": "Das Foto ist größer als {limit} MB.",
+    },
+    "photo.too_many_pixels": {
+        "en": "the image has more than {limit} megapixels",
+        "de": "Das Bild hat mehr als {limit} Megapixel.",
+    },
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

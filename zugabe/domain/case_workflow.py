@@ -15,13 +15,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from zugabe.domain.accounts import Account
-from zugabe.domain.agreement import DecisionKind, DecisionState, VoteChoice
+from zugabe.domain.agreement import (
+    TEXT_MAX,
+    DecisionKind,
+    DecisionState,
+    VoteChoice,
+    VoteOutcome,
+    cast_vote,
+)
 from zugabe.domain.case_history import Event, HistoryEvent
 from zugabe.domain.cases import REVIEW_TRANSITIONS, CaseStatus, CoordinationCase
 from zugabe.errors import Conflict, FieldError, InvalidInput
 from zugabe.messages import Message
 
-TEXT_MAX = 5000
 MEASURES_MAX = 50
 DEFAULT_DUE_DAYS_BEFORE_START = 42
 """Six weeks before the earlier start: time to agree before the street is opened."""
@@ -204,57 +210,34 @@ def withdraw(case: CoordinationCase) -> CaseWork:
 
 def vote(case: CoordinationCase, organisation: str | None, choice: str, reason: str) -> CaseWork:
     """One organisation's vote on the waiting proposal: the last agreement agrees the
-    case, an objection sends the proposal back."""
+    case, an objection sends the proposal back (``agreement.cast_vote`` counts)."""
     decision = case.decision
     if case.status is not CaseStatus.PROPOSED or decision is None:
         raise Conflict(message=Message("case.no_proposal", {"case": case.id}))
-    try:
-        vote_choice = VoteChoice(choice)
-    except ValueError:
-        choices = ", ".join(v.value for v in VoteChoice)
-        raise InvalidInput(
-            message=Message("case.unknown_vote", {"value": choice}),
-            field_errors=[FieldError.coded("/vote", "case.field.allowed", allowed=choices)],
-        ) from None
     involved = case.finding.organisations
-    if organisation is None or organisation not in involved:
-        raise Conflict(
-            message=Message(
-                "case.vote_not_involved", {"case": case.id, "involved": ", ".join(involved) or "–"}
-            )
-        )
-    if organisation in decision.voted():
-        earlier = next(v for v in decision.votes if v.organisation == organisation)
-        raise Conflict(
-            message=Message(
-                "case.voted_already",
-                {
-                    "organisation": organisation,
-                    "choice": earlier.choice.value,
-                    "at": f"{earlier.at:%Y-%m-%d %H:%M}",
-                },
-            )
-        )
-    reason = reason.strip()
-    if vote_choice is VoteChoice.OBJECT and not reason:
-        raise InvalidInput(
-            message=Message("case.objection_reason"),
-            field_errors=[FieldError.coded("/reason", "case.field.reason")],
-        )
-    _not_too_long("/reason", reason)
-    cast = NewVote(decision.id, organisation, vote_choice, reason)
+    ballot = cast_vote(
+        decision.votes,
+        involved,
+        organisation,
+        choice,
+        reason,
+        Message(
+            "case.vote_not_involved", {"case": case.id, "involved": ", ".join(involved) or "–"}
+        ),
+    )
+    cast = NewVote(decision.id, ballot.organisation, ballot.choice, ballot.reason)
     voted = HistoryEvent(
         Event.VOTED,
         {
             "decision": decision.id,
-            "organisation": organisation,
-            "choice": vote_choice.value,
-            "reason": reason,
+            "organisation": ballot.organisation,
+            "choice": ballot.choice.value,
+            "reason": ballot.reason,
         },
     )
-    if vote_choice is VoteChoice.OBJECT:
+    if ballot.outcome is VoteOutcome.SENT_BACK:
         back = HistoryEvent(
-            Event.SENT_BACK, {"decision": decision.id, "organisation": organisation}
+            Event.SENT_BACK, {"decision": decision.id, "organisation": ballot.organisation}
         )
         return CaseWork(
             events=(voted, back),
@@ -262,7 +245,7 @@ def vote(case: CoordinationCase, organisation: str | None, choice: str, reason: 
             decision_state=DecisionState.SENT_BACK,
             vote=cast,
         )
-    if set(decision.waiting_for(involved)) == {organisation}:
+    if ballot.outcome is VoteOutcome.AGREED:
         agreed = HistoryEvent(Event.AGREED, {"decision": decision.id})
         return CaseWork(
             events=(voted, agreed),

@@ -130,6 +130,16 @@ class Policy:
                 f"({', '.join(organisations) or 'none'}), voting for that organisation",
             )
 
+    # ------------------------------------------------------------ good practice
+
+    def require_good_practice_edit(
+        self, actor: Actor, organisations: Iterable[str], what: str
+    ) -> None:
+        """Propose or change a good-practice example: a planner or coordinator of an
+        organisation involved in it (a region admin too). Votes: ``require_case_vote``;
+        withdrawing: ``require_case_review`` — the same rights as on a case."""
+        self.require_case_comment(actor, organisations, what)
+
     def require_region_admin(self, actor: Actor, what: str) -> None:
         """Region-wide operations: the batch detection run, vocabulary, rules."""
         self._require_write_scope(actor)

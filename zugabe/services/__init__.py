@@ -20,8 +20,10 @@ from zugabe.io.crs import Reprojector, region_crs_warning
 from zugabe.io.geojson import GeometryRules
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
+from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.cases import CaseService
 from zugabe.services.desk import DeskService
+from zugabe.services.good_practice import GoodPracticeService
 from zugabe.services.inbox import InboxService
 from zugabe.services.jobs import JobService
 from zugabe.services.layers import LayerService
@@ -76,6 +78,7 @@ class Services:
     search: SearchService
     notifications: NotificationService
     strategies: StrategyService
+    good_practice: GoodPracticeService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -150,6 +153,15 @@ class Services:
             SearchService(store, definitions, reprojector, policy),
             notifications,
             StrategyService(store, policy, vocabulary, synergy),
+            GoodPracticeService(
+                store,
+                policy,
+                audit,
+                vocabulary,
+                SubjectDescriber(store, definitions),
+                region.rules,
+                reprojector,
+            ),
         )
 
     def start_warnings(self) -> list[str]:

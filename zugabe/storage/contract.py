@@ -27,6 +27,13 @@ from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
+from zugabe.domain.good_practice import (
+    ExampleState,
+    ExampleWork,
+    GoodPractice,
+    NewGoodPractice,
+    Photo,
+)
 from zugabe.domain.jobs import Job
 from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
@@ -818,6 +825,66 @@ class JobStore(ABC):
 
 
 @dataclass(frozen=True)
+class NewPhoto:
+    """A photo checked and cleaned (``zugabe.io.photos``), ready to store with its thumbnail."""
+
+    image: bytes
+    thumbnail: bytes
+    media_type: str
+    width: int
+    height: int
+    caption: str
+    kept_location: bool
+
+
+@dataclass(frozen=True)
+class PhotoFile:
+    """A stored photo's bytes (or its thumbnail's), and the example it belongs to."""
+
+    example_id: int
+    media_type: str
+    data: bytes
+
+
+class GoodPracticeStore(ABC):
+    """Good-practice examples, their votes and photos (blobs in the store: one backup, one
+    ``zugabe store copy`` and one transaction hold an example and its pictures together).
+
+    The store writes what ``zugabe.domain.good_practice`` planned and decides nothing.
+    """
+
+    @abstractmethod
+    def add_good_practice(self, example: NewGoodPractice, user: str) -> GoodPractice:
+        """Store a proposal (state proposed, round 1)."""
+
+    @abstractmethod
+    def get_good_practice(self, example_id: int) -> GoodPractice | None: ...
+
+    @abstractmethod
+    def good_practice_of_project(self, project_id: int) -> GoodPractice | None: ...
+
+    @abstractmethod
+    def list_good_practices(self, states: Sequence[ExampleState] = ()) -> list[GoodPractice]:
+        """Examples in these states (all without), newest release or proposal first."""
+
+    @abstractmethod
+    def apply_good_practice_work(
+        self, example_id: int, work: ExampleWork, user: str, expected_version: int
+    ) -> GoodPractice:
+        """Write one step, guarded by the version it was planned from (``VersionConflict``)."""
+
+    @abstractmethod
+    def add_good_practice_photo(self, example_id: int, photo: NewPhoto, user: str) -> Photo: ...
+
+    @abstractmethod
+    def delete_good_practice_photo(self, example_id: int, photo_id: int) -> bool:
+        """Whether the example had that photo."""
+
+    @abstractmethod
+    def good_practice_photo(self, photo_id: int, *, thumbnail: bool) -> PhotoFile | None: ...
+
+
+@dataclass(frozen=True)
 class StoreChange:
     """One entry of the change log: revision ``revision`` wrote, updated or deleted the
     project (``kind`` "project", ``ref`` its id) or the layer (``kind`` "layer", its key)."""
@@ -837,6 +904,7 @@ class Store(
     NotificationStore,
     JobStore,
     ThrottleStore,
+    GoodPracticeStore,
     ABC,
 ):
     """Everything a backend stores; ``open_store`` returns one."""

@@ -61,6 +61,7 @@ from zugabe.storage.sqlite_cases import (
 )
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_engine import encode_json, paged
+from zugabe.storage.sqlite_good_practice import SqliteGoodPractice
 from zugabe.storage.sqlite_layers import (
     _archive_features,
     _layer_features,
@@ -93,10 +94,18 @@ CASE_BULK_MIN = 10_000
 layer import)."""
 
 
-class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
+class SqlStore(
+    SqliteAccountsAndAudit,
+    SqliteDesk,
+    SqliteMail,
+    SqliteNotifications,
+    SqliteGoodPractice,
+    Store,
+):
     """Projects, layers and cases in SQL tables, the spatial parts left to the backend.
 
-    With the account, desk, mail and notification mixins, which are plain Core already.
+    With the account, desk, mail, notification and good-practice mixins, which are plain
+    Core already.
     """
 
     # -- what a backend does its own way ----------------------------------------

@@ -677,6 +677,81 @@ def _create_sign_in_attempts(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_sign_in_attempts_at ON sign_in_attempts (at)")
 
 
+def _create_good_practice(conn: Connection) -> None:
+    # Good-practice examples (``zugabe.domain.good_practice``): the content, the round of
+    # votes (who votes: ``involved``; on which synergies: a JSON snapshot of the agreed
+    # cases), the project's geometry (WKB, storage CRS) for the public map, the votes of
+    # every round, and the photos with their thumbnails as blobs (they go with the store
+    # into every backup and copy).
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE good_practices (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            project_id INTEGER NOT NULL UNIQUE,
+            organisation TEXT NOT NULL,
+            measure_type TEXT NOT NULL,
+            geometry BLOB NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            costs_eur REAL,
+            costs_note TEXT NOT NULL,
+            lessons TEXT NOT NULL,
+            contacts TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            state TEXT NOT NULL,
+            round INTEGER NOT NULL,
+            involved TEXT NOT NULL,
+            synergies TEXT NOT NULL,
+            proposed_by TEXT NOT NULL,
+            proposed_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            released_at TEXT,
+            withdrawn_by TEXT,
+            withdrawn_at TEXT,
+            withdraw_reason TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    conn.exec_driver_sql("CREATE INDEX ix_good_practices_state ON good_practices (state)")
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE good_practice_votes (
+            example_id INTEGER NOT NULL REFERENCES good_practices (id),
+            round INTEGER NOT NULL,
+            organisation TEXT NOT NULL,
+            choice TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            by_user TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (example_id, round, organisation)
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE good_practice_photos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            example_id INTEGER NOT NULL REFERENCES good_practices (id),
+            caption TEXT NOT NULL,
+            media_type TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            kept_location INTEGER NOT NULL,
+            image BLOB NOT NULL,
+            thumbnail BLOB NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_good_practice_photos_example_id ON good_practice_photos (example_id)"
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -699,6 +774,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(13, "watch areas and notifications", _create_notifications),
     MigrationStep(14, "a log of what each revision changed", _create_change_log),
     MigrationStep(15, "failed sign-ins counted for the throttle", _create_sign_in_attempts),
+    MigrationStep(16, "good-practice examples, their votes and photos", _create_good_practice),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -1190,6 +1266,67 @@ notifications_table = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("read_at", UtcDateTime),
     Column("mail_pending", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+good_practices_table = Table(
+    "good_practices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, nullable=False, unique=True),
+    Column("organisation", Text, nullable=False),
+    Column("measure_type", Text, nullable=False),
+    Column("geometry", LargeBinary, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("costs_eur", Float),
+    Column("costs_note", Text, nullable=False),
+    Column("lessons", Text, nullable=False),
+    Column("contacts", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("state", Text, nullable=False, index=True),
+    Column("round", Integer, nullable=False),
+    Column("involved", Text, nullable=False),
+    Column("synergies", Text, nullable=False),
+    Column("proposed_by", Text, nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("released_at", UtcDateTime),
+    Column("withdrawn_by", Text),
+    Column("withdrawn_at", UtcDateTime),
+    Column("withdraw_reason", Text, nullable=False, server_default=""),
+    sqlite_autoincrement=True,
+)
+
+good_practice_votes_table = Table(
+    "good_practice_votes",
+    metadata,
+    Column("example_id", Integer, ForeignKey("good_practices.id"), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("organisation", Text, primary_key=True),
+    Column("choice", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+good_practice_photos_table = Table(
+    "good_practice_photos",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("example_id", Integer, ForeignKey("good_practices.id"), nullable=False, index=True),
+    Column("caption", Text, nullable=False),
+    Column("media_type", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("kept_location", Integer, nullable=False),
+    Column("image", LargeBinary, nullable=False),
+    Column("thumbnail", LargeBinary, nullable=False),
+    Column("added_by", Text, nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
 )
 

@@ -22,6 +22,7 @@ from zugabe.web import (
     desk,
     docs,
     exports,
+    good_practice,
     health,
     imports,
     inbox,
@@ -107,6 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(ogc.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(good_practice.blueprint)
     return app
 
 

@@ -31,6 +31,7 @@ from zugabe.web import (
     accounts,
     desk,
     exports,
+    good_practice,
     health,
     imports,
     inbox,
@@ -656,6 +657,7 @@ def build_openapi(
                 vocabulary, rule_ids, {key: definitions[key] for key in sorted(definitions)}
             ),
         )
+        | good_practice.openapi_paths()
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
@@ -911,7 +913,14 @@ PUBLIC_PATHS = frozenset(
         "/unsubscribe/{token}",
         "/ogc/api",
         "/health",
+        # The released good-practice examples: published for everyone (zugabe.web.good_practice).
+        "/good-practice",
+        "/good-practice/{example_id}",
+        "/good-practice.geojson",
+        "/good-practice.atom",
+        "/good-practice/photos/{photo_id}",
+        "/good-practice/photos/{photo_id}/thumbnail",
     }
 )
-"""What anyone may read, signed in or not: the description of the API itself, and
-whether the service is up."""
+"""What anyone may read, signed in or not: the description of the API itself, whether the
+service is up, and what the region publishes."""
