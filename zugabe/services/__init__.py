@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zugabe.config import Settings
+from zugabe.domain.checklist import Checklist, default_checklist_path, load_checklist
 from zugabe.domain.layers import LayerDefinition, default_layers_folder, load_layer_definitions
 from zugabe.domain.policy import Policy
 from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
@@ -21,6 +22,7 @@ from zugabe.io.geojson import GeometryRules
 from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.cases import CaseService
+from zugabe.services.checklists import ChecklistService
 from zugabe.services.desk import DeskService
 from zugabe.services.inbox import InboxService
 from zugabe.services.jobs import JobService
@@ -36,12 +38,13 @@ from zugabe.storage.contract import Store
 
 @dataclass(frozen=True)
 class RegionSetup:
-    """What the region's files declare — vocabulary, layer definitions, rules — checked
-    without opening the store, so ``zugabe rules check`` reads no data."""
+    """What the region's files declare — vocabulary, layer definitions, rules, the checklist —
+    checked without opening the store, so ``zugabe rules check`` reads no data."""
 
     vocabulary: Vocabulary
     definitions: Mapping[str, LayerDefinition]
     rules: RuleSet
+    checklist: Checklist
 
     @classmethod
     def load(cls, settings: Settings) -> RegionSetup:
@@ -52,7 +55,8 @@ class RegionSetup:
         )
         definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
         rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
-        return cls(vocabulary, definitions, rules)
+        checklist = load_checklist(settings.checklist_file or default_checklist_path(), definitions)
+        return cls(vocabulary, definitions, rules, checklist)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class Services:
     mail: MailService
     search: SearchService
     notifications: NotificationService
+    checklists: ChecklistService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -146,6 +151,7 @@ class Services:
             mail,
             SearchService(store, definitions, reprojector, policy),
             notifications,
+            ChecklistService(store, region.checklist, definitions, vocabulary, policy, audit),
         )
 
     def start_warnings(self) -> list[str]:

@@ -59,6 +59,7 @@ from zugabe.storage.sqlite_cases import (
     cases_of_rows,
     load_case,
 )
+from zugabe.storage.sqlite_checklists import SqliteChecklists
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_engine import encode_json, paged
 from zugabe.storage.sqlite_layers import (
@@ -93,10 +94,17 @@ CASE_BULK_MIN = 10_000
 layer import)."""
 
 
-class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotifications, Store):
+class SqlStore(
+    SqliteAccountsAndAudit,
+    SqliteDesk,
+    SqliteMail,
+    SqliteNotifications,
+    SqliteChecklists,
+    Store,
+):
     """Projects, layers and cases in SQL tables, the spatial parts left to the backend.
 
-    With the account, desk, mail and notification mixins, which are plain Core already.
+    With the account, desk, mail, notification and checklist mixins, plain Core already.
     """
 
     # -- what a backend does its own way ----------------------------------------
@@ -252,6 +260,7 @@ class SqlStore(SqliteAccountsAndAudit, SqliteDesk, SqliteMail, SqliteNotificatio
             if conn.execute(statement).rowcount == 0:
                 _raise_missing_or_conflict(conn, project_id, expected_version)
             self._project_boxes(conn, project_id, None, new=False)
+            self._delete_checklist_answers(conn, project_id)
 
     def project_columns(self, query: ProjectQuery) -> ProjectColumns:
         """One query, raw rows from the DBAPI cursor, no object per project (exports)."""

@@ -28,6 +28,7 @@ from zugabe.services.ogc import ogc_crs_uris
 from zugabe.services.synergy import MAX_CELLS
 from zugabe.web import (
     accounts,
+    checklists,
     desk,
     exports,
     health,
@@ -633,6 +634,7 @@ def build_openapi(
     # blueprints that describe their own paths
     spec["paths"] |= (
         reports.openapi_paths()
+        | checklists.openapi_paths()
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()
