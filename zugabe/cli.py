@@ -12,6 +12,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from zugabe.cli_accounts import audit, tokens, users
+from zugabe.cli_checklist import checklist
 from zugabe.cli_context import CliContext, pass_context
 from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
@@ -27,6 +28,7 @@ from zugabe.services.demo import (
     load_demo_layers,
     load_demo_projects,
 )
+from zugabe.services.demo_checklists import load_demo_checklists
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
 from zugabe.services.query import parse_bbox, parse_mapping
@@ -126,6 +128,9 @@ def demo(context: CliContext, source: Path | None) -> None:
             click.echo(f"demo town loaded: {loaded} projects from {folder}")
         else:
             click.echo("store already has projects; demo projects not loaded again")
+        filled = load_demo_checklists(services)
+        if filled:
+            click.echo(f"demo checklists: {filled} development plans answered")
         live = services.cases.list(actor, CaseQuery(statuses=LIVE_STATUSES, limit=1))[1]
         click.echo(f"coordination cases: {live} live")
 
@@ -657,6 +662,7 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(rules)
+cli.add_command(checklist)
 cli.add_command(mail)
 cli.add_command(inbox)
 cli.add_command(store)

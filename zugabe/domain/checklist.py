@@ -207,8 +207,16 @@ def parse_checklist(
     theme_keys = {theme.key for theme in themes}
     evidence_list = parser.listed("evidence", data.get("evidence", []), parser.evidence)
     evidence = {spec.key: spec for spec in evidence_list}
+    # Items are checked against every evidence declared, a broken one included: its own
+    # problem is reported once, not again at each item using it.
+    raw_evidence = data.get("evidence", [])
+    declared = (
+        {e["key"] for e in raw_evidence if isinstance(e, dict) and isinstance(e.get("key"), str)}
+        if isinstance(raw_evidence, list)
+        else set()
+    )
     items = parser.listed(
-        "items", data.get("items"), lambda where, raw: parser.item(where, raw, theme_keys, evidence)
+        "items", data.get("items"), lambda where, raw: parser.item(where, raw, theme_keys, declared)
     )
     for what, keys in (
         ("themes", [t.key for t in themes]),
@@ -354,7 +362,7 @@ class _ChecklistParser(_RuleParser):
         where: str,
         raw: Mapping[str, Any],
         themes: set[str],
-        evidence: Mapping[str, EvidenceSpec],
+        evidence: set[str],
     ) -> ChecklistItem | None:
         self.unknown_keys(where, raw, _ITEM_KEYS)
         item_id = self.identifier(f"{where}: id", raw.get("id"))
