@@ -520,7 +520,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "item": "Punkt",
         "theme": "Thema",
         "relevance": "Relevanz",
-        "clear": "keine Antwort",
+        "no_answer": "keine Antwort",
         "problems": "Nicht gespeichert:",
     },
     "en": {
@@ -566,7 +566,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "item": "Item",
         "theme": "Theme",
         "relevance": "Relevance",
-        "clear": "no answer",
+        "no_answer": "no answer",
         "problems": "Not saved:",
     },
 }

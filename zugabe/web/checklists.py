@@ -101,13 +101,21 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
 
 
 def render_checklist_page(
-    project_id: int, lang: str, errors: list[dict[str, str]] | None = None, status: int = 200
+    project_id: int,
+    lang: str,
+    errors: list[dict[str, str]] | None = None,
+    submitted: dict[str, Any] | None = None,
 ) -> Response:
+    """The page; after a refused form (``submitted``), with what was sent, not lost."""
     services = _services()
     state = services.checklists.of_project(current_actor(), project_id)
     view = checklist_view(
         services.checklists.checklist, state, lang, services.accounts.display_name
     )
+    for theme in view["themes"] if submitted is not None else ():
+        for row in theme["items"]:
+            sent = submitted.get(row["id"])  # type: ignore[union-attr]
+            row["answer"], row["note"] = (sent["answer"], sent["note"]) if sent else (None, "")
     extra = {"lang": "en"} if lang == "en" else {}
     nav = {
         "switch": url_for(
@@ -120,7 +128,7 @@ def render_checklist_page(
     }
     return _page(
         "checklist_page.html",
-        status,
+        422 if errors else 200,
         view=view,
         lang=lang,
         t=TEXTS[lang],
@@ -157,7 +165,7 @@ def answer_checklist_form(project_id: int) -> Response | WerkzeugResponse:
         )
     except InvalidInput as exc:
         errors = [e.as_dict(lang) for e in exc.field_errors]
-        return render_checklist_page(project_id, lang, errors, 422)
+        return render_checklist_page(project_id, lang, errors, given)
     extra = {"lang": "en"} if lang == "en" else {}
     return redirect(url_for("checklists.checklist_page", project_id=project_id, **extra), 303)
 
