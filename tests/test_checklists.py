@@ -374,7 +374,8 @@ def test_who_may_answer_and_read(demo_instance: Path, app: Flask) -> None:
     assert app.test_client().get(url).status_code == 401
     assert client_as(app, "r.admin").patch(url, json=change).status_code == 200
     road = client_as(app, "r.admin").get("/api/projects/1/checklist")
-    assert road.status_code == 404 and "not a development plan" in road.get_json()["detail"]
+    assert road.status_code == 409 and "not a development plan" in road.get_json()["detail"]
+    assert client_as(app, "r.admin").get("/api/projects/99999/checklist").status_code == 404
 
 
 def test_the_page_form_answers_and_shows_the_new_score(demo_instance: Path, app: Flask) -> None:
@@ -503,4 +504,4 @@ def test_deleting_a_plan_deletes_its_answers(demo_instance: Path, app: Flask) ->
     assert services.store.checklist_answers([created["id"]])
     assert client.delete(f"/api/projects/{created['id']}").status_code == 204
     assert services.store.checklist_answers([created["id"]]) == {}
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 404  # no such project any more

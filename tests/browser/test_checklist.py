@@ -106,3 +106,16 @@ def test_the_fact_sheet_of_a_plan_prints_its_checklist_on_a4(
         "table.checklist", "ts => ts.map(t => [t.scrollWidth, t.clientWidth])"
     )
     assert widths and all(scroll <= client + 1 for scroll, client in widths), widths
+
+
+def test_the_map_links_a_plan_to_its_checklist(demo_server: LiveServer, page: Page) -> None:
+    plan = _plan(demo_server, "Brückenfeld-Mitte")
+    sign_in(page, demo_server, "h.planner", next="/")
+    page.evaluate(f"ZugabeMap.showProject({plan})")
+    link = page.locator("#checklist-link")
+    expect(link).to_be_visible()
+    expect(link).to_have_text("Checkliste")
+    expect(link).to_have_attribute("href", f"/checklists/projects/{plan}?lang=de")
+    page.evaluate("ZugabeMap.showProject(1)")  # a road renewal: no checklist
+    expect(page.locator("#project-title")).not_to_contain_text("Brückenfeld")
+    expect(link).to_be_hidden()

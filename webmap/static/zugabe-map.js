@@ -29,6 +29,7 @@ const ZugabeMap = (() => {
       new_status: "Neuer Status", change_status: "Status ändern",
       comments: "Kommentare", comment: "Kommentar", add_comment: "Kommentar hinzufügen",
       history: "Verlauf", legend: "Legende", fact_sheet: "Projektkennblatt",
+      checklist: "Checkliste",
       draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
         "(Linie, Fläche oder Punkt) oder klicken Sie eine Maßnahme an.",
       view_hint: "Klicken Sie eine Maßnahme oder einen Koordinierungsfall an, um Einzelheiten zu sehen.",
@@ -87,6 +88,7 @@ const ZugabeMap = (() => {
       new_status: "New status", change_status: "Change status",
       comments: "Comments", comment: "Comment", add_comment: "Add comment",
       history: "History", legend: "Legend", fact_sheet: "Fact sheet",
+      checklist: "Checklist",
       draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
         "point), or click a project.",
       view_hint: "Click a project or a coordination case to see its details.",
@@ -879,6 +881,9 @@ const ZugabeMap = (() => {
     const p = feature.properties;
     $("project-title").textContent = p.title;
     $("fact-sheet").href = `/reports/projects/${feature.id}?lang=${state.lang}`;
+    // A development plan has the water-sensitive planning checklist.
+    $("checklist-link").hidden = p.measure_type !== "development_plan";
+    $("checklist-link").href = `/checklists/projects/${feature.id}?lang=${state.lang}`;
     const data = $("project-data");
     data.replaceChildren();
     const rows = [

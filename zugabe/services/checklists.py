@@ -35,7 +35,7 @@ from zugabe.domain.layers import LayerDefinition, Text
 from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import FieldError, InvalidInput, NotFound, VersionConflict
+from zugabe.errors import Conflict, FieldError, InvalidInput, NotFound, VersionConflict
 from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
 from zugabe.storage.contract import LayerFeature, ProjectQuery, Store
@@ -227,7 +227,8 @@ class ChecklistService:
         if project is None:
             raise NotFound(message=Message("project.not_found", {"id": str(project_id)}))
         if project.attributes.measure_type != PLAN_MEASURE_TYPE:
-            raise NotFound(message=Message("checklist.not_a_plan", {"id": str(project_id)}))
+            # The project is there; its measure type has no checklist (it would, changed).
+            raise Conflict(message=Message("checklist.not_a_plan", {"id": str(project_id)}))
         return project
 
     def _assemble(

@@ -10,13 +10,21 @@ shows after every save.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zugabe.domain.checklist import ANSWERS, RELEVANCES
+from zugabe.config import Settings
+from zugabe.domain.checklist import (
+    ANSWERS,
+    RELEVANCES,
+    default_checklist_path,
+    load_checklist,
+)
+from zugabe.domain.layers import LayerDefinition
 from zugabe.errors import InvalidInput, VersionConflict
 from zugabe.io.report_tables import CSV_MIMETYPE, write_csv
 from zugabe.services import Services
@@ -275,8 +283,10 @@ def checklist_overview_csv() -> Response:
 # ------------------------------------------------------------------ description
 
 
-def openapi_paths() -> dict[str, Any]:
-    """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
+def openapi_paths(settings: Settings, definitions: Mapping[str, LayerDefinition]) -> dict[str, Any]:
+    """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``); the
+    item ids are the configured checklist's (checked at start already)."""
+    checklist = load_checklist(settings.checklist_file or default_checklist_path(), definitions)
     project_id = {
         "name": "project_id",
         "in": "path",
@@ -301,6 +311,8 @@ def openapi_paths() -> dict[str, Any]:
                 "description": "Required (not blank) with not_applicable: why it does not apply.",
             },
         },
+        "if": {"properties": {"answer": {"const": "not_applicable"}}},
+        "then": {"required": ["note"], "properties": {"note": apidoc.NOT_BLANK}},
     }
     body = {
         "type": "object",
@@ -311,6 +323,7 @@ def openapi_paths() -> dict[str, Any]:
                 "type": "object",
                 "description": "Item ids of the checklist (GET lists them) to their answer; "
                 "null clears an answer.",
+                "propertyNames": {"enum": [item.id for item in checklist.items]},
                 "additionalProperties": {"oneOf": [answer, {"type": "null"}]},
             }
         },
@@ -368,7 +381,8 @@ def openapi_paths() -> dict[str, Any]:
         "headers": etag,
         "content": {"application/json": {"schema": checklist}},
     }
-    missing = apidoc.problem("No project with this id, or it is not a development plan.")
+    missing = apidoc.problem("No project with this id.")
+    not_a_plan = apidoc.problem("The project is not a development plan: it has no checklist.")
     stale = apidoc.problem("If-Match names answers that changed since.")
     invalid = apidoc.problem("An answer was refused; `errors` names each. Nothing was stored.")
     if_match = {
@@ -385,7 +399,13 @@ def openapi_paths() -> dict[str, Any]:
             "operationId": operation,
             "parameters": [if_match],
             "requestBody": apidoc.json_request(body),
-            "responses": {"200": found, "404": missing, "412": stale, "422": invalid},
+            "responses": {
+                "200": found,
+                "404": missing,
+                "409": not_a_plan,
+                "412": stale,
+                "422": invalid,
+            },
         }
 
     html = {"text/html": {"schema": text}}
@@ -403,7 +423,7 @@ def openapi_paths() -> dict[str, Any]:
             "get": {
                 "summary": "The checklist of a development plan [Checkliste]",
                 "operationId": "getProjectChecklist",
-                "responses": {"200": found, "404": missing},
+                "responses": {"200": found, "404": missing, "409": not_a_plan},
             },
             "put": write(
                 "Answer the checklist: the answers given replace all", "replaceProjectChecklist"
@@ -421,6 +441,7 @@ def openapi_paths() -> dict[str, Any]:
                 "responses": {
                     "200": {"description": "The page.", "content": html},
                     "404": missing,
+                    "409": not_a_plan,
                 },
             },
             "post": {
@@ -434,6 +455,7 @@ def openapi_paths() -> dict[str, Any]:
                 "responses": {
                     "303": {"description": "Saved: back to the page."},
                     "404": missing,
+                    "409": not_a_plan,
                     "412": stale,
                     "422": {
                         "description": "The page again, naming the refused answers.",

@@ -634,7 +634,7 @@ def build_openapi(
     # blueprints that describe their own paths
     spec["paths"] |= (
         reports.openapi_paths()
-        | checklists.openapi_paths()
+        | checklists.openapi_paths(settings, definitions)
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()
