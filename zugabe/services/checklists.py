@@ -620,7 +620,11 @@ def checklist_view(
                     "evidence_label": getattr(s.evidence.spec.label, lang) if s.evidence else None,
                     "evidence": evidence_text(s.evidence, lang) if s.evidence else None,
                     "answer": answer.answer if answer else None,
-                    "answer_label": t[answer.answer] if answer else t["unanswered"],
+                    "answer_label": t[answer.answer]
+                    if answer
+                    else "–"
+                    if s.relevance == "not_relevant"
+                    else t["unanswered"],
                     "note": answer.note if answer else "",
                     "answered": t["saved_by"].format(
                         who=name(answer.answered_by),
