@@ -108,7 +108,9 @@ def test_the_fact_sheet_of_a_plan_prints_its_checklist_on_a4(
     assert widths and all(scroll <= client + 1 for scroll, client in widths), widths
 
 
-def test_the_map_links_a_plan_to_its_checklist(demo_server: LiveServer, page: Page) -> None:
+def test_the_map_links_a_plan_to_its_checklist_and_the_overview(
+    demo_server: LiveServer, page: Page
+) -> None:
     plan = _plan(demo_server, "Brückenfeld-Mitte")
     sign_in(page, demo_server, "h.planner", next="/")
     page.evaluate(f"ZugabeMap.showProject({plan})")
@@ -116,6 +118,9 @@ def test_the_map_links_a_plan_to_its_checklist(demo_server: LiveServer, page: Pa
     expect(link).to_be_visible()
     expect(link).to_have_text("Checkliste")
     expect(link).to_have_attribute("href", f"/checklists/projects/{plan}?lang=de")
+    overview = page.locator("#checklist-overview")
+    expect(overview).to_have_attribute("href", "/reports/checklists?lang=de")
+    expect(overview).to_have_text("Wassersensible Bebauungspläne der Region")
     page.evaluate("ZugabeMap.showProject(1)")  # a road renewal: no checklist
     expect(page.locator("#project-title")).not_to_contain_text("Brückenfeld")
     expect(link).to_be_hidden()

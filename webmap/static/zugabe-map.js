@@ -40,6 +40,7 @@ const ZugabeMap = (() => {
       outputs: "Berichte und Export", organisation_report: "Bericht der Organisation",
       export_gpkg: "GeoPackage für QGIS", export_projects: "Maßnahmen als CSV",
       export_cases: "Koordinierungsfälle als CSV",
+      checklist_overview: "Wassersensible Bebauungspläne der Region",
       deleted: "Gelöscht: {title}.", confirm_delete: "Maßnahme „{title}“ wirklich löschen?",
       stale: "Diese Maßnahme wurde inzwischen von jemand anderem geändert. Laden Sie die " +
         "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
@@ -99,6 +100,7 @@ const ZugabeMap = (() => {
       outputs: "Reports and exports", organisation_report: "Report of the organisation",
       export_gpkg: "GeoPackage for QGIS", export_projects: "Projects as CSV",
       export_cases: "Coordination cases as CSV",
+      checklist_overview: "Water-sensitive development plans of the region",
       deleted: "Deleted: {title}.", confirm_delete: "Really delete the project “{title}”?",
       stale: "Someone else changed this project in the meantime. Reload the current " +
         "version and enter your change again.",
@@ -547,6 +549,7 @@ const ZugabeMap = (() => {
     };
     select.addEventListener("change", update);
     update();
+    $("checklist-overview").href = `/reports/checklists?lang=${state.lang}`;
   }
 
   /** The case filters: relation, status and the years, which apply to cases too. */

@@ -151,7 +151,7 @@ class Services:
             mail,
             SearchService(store, definitions, reprojector, policy),
             notifications,
-            ChecklistService(store, region.checklist, definitions, vocabulary, policy, audit),
+            ChecklistService(store, region.checklist, definitions, policy, audit),
         )
 
     def start_warnings(self) -> list[str]:

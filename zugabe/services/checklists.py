@@ -34,7 +34,6 @@ from zugabe.domain.checklist import (
 from zugabe.domain.layers import LayerDefinition, Text
 from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
-from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import Conflict, FieldError, InvalidInput, NotFound, VersionConflict
 from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
@@ -155,14 +154,12 @@ class ChecklistService:
         store: Store,
         checklist: Checklist,
         definitions: Mapping[str, LayerDefinition],
-        vocabulary: Vocabulary,
         policy: Policy,
         audit: AuditService,
     ) -> None:
         self.store = store
         self.checklist = checklist
         self.definitions = definitions
-        self.vocabulary = vocabulary
         self.policy = policy
         self.audit = audit
         self._evidence: dict[tuple[int, int, int], dict[str, Evidence]] = {}
