@@ -56,6 +56,7 @@ from zugabe.domain.case_history import (
 )
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, CoordinationCase, Subject
+from zugabe.domain.checklist import ChecklistAnswer
 from zugabe.domain.good_practice import (
     ExampleContent,
     ExampleState,
@@ -590,6 +591,59 @@ class ThrottleContract:
         assert store.attempts_since("account/b", 0.0)[1] == 3
         store.forget_attempts()
         assert store.attempts_since("account/b", 0.0) == (None, 0)
+
+
+class ChecklistContract:
+    """``ChecklistStore``: answers to a development plan's checklist, one per project and item."""
+
+    def test_checklist_answers_are_written_replaced_cleared_and_go_with_their_project(
+        self, store: Store
+    ) -> None:
+        first, second = store.add_projects([new(), new()])
+        at = datetime(2026, 12, 6, 13, 30, 15, 123456, tzinfo=UTC)
+        store.save_checklist_answers(
+            first.id,
+            [
+                ChecklistAnswer("green_roofs", "fulfilled", "Extensiv, 10 cm", "alice", at),
+                ChecklistAnswer("tree_planting", "planned", "", "alice", at),
+            ],
+        )
+        store.save_checklist_answers(
+            second.id, [ChecklistAnswer("green_roofs", "not_applicable", "Kein Dach", "bob", at)]
+        )
+        later = at + timedelta(hours=1)
+        store.save_checklist_answers(
+            first.id,
+            [ChecklistAnswer("tree_planting", "fulfilled", "Ein Baum je Grundstück", "bob", later)],
+            cleared=["green_roofs"],
+        )
+        answers = store.checklist_answers([first.id, second.id, 999_999])
+        assert answers == {
+            first.id: {
+                "tree_planting": ChecklistAnswer(
+                    "tree_planting", "fulfilled", "Ein Baum je Grundstück", "bob", later
+                )
+            },
+            second.id: {
+                "green_roofs": ChecklistAnswer(
+                    "green_roofs", "not_applicable", "Kein Dach", "bob", at
+                )
+            },
+        }
+        assert is_utc(answers[first.id]["tree_planting"].answered_at)
+        assert store.checklist_answers([]) == {}
+        store.delete_project(second.id, "alice", None)
+        assert set(store.checklist_answers([first.id, second.id])) == {first.id}
+
+    def test_checklist_answers_roll_back_with_their_transaction(self, store: Store) -> None:
+        [plan] = store.add_projects([new()])
+        at = datetime(2026, 12, 6, tzinfo=UTC)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.save_checklist_answers(
+                plan.id, [ChecklistAnswer("green_roofs", "fulfilled", "", "alice", at)]
+            )
+            raise RuntimeError("the audit entry failed")
+        assert store.checklist_answers([plan.id]) == {}
 
 
 class JobContract:
@@ -2483,6 +2537,7 @@ class StorageContract(
     CaseStorageContract,
     RevisionContract,
     ThrottleContract,
+    ChecklistContract,
     JobContract,
     AccountStorageContract,
     MailStorageContract,

@@ -27,10 +27,12 @@ def test_demo_loads_once(runner: CliRunner, tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     expected = len(json.loads((SAMPLE_DATA / "projects.geojson").read_text())["features"])
     assert f"demo town loaded: {expected} projects" in first.output
+    assert "demo checklists: 2 development plans answered" in first.output
     again = runner.invoke(cli, args)
     assert again.exit_code == 0
     assert "not loaded again" in again.output
     assert "demo layer" not in again.output
+    assert "demo checklists" not in again.output  # answered once, not again
     listed = runner.invoke(cli, ["--instance", str(tmp_path), "projects", "list"])
     assert listed.output.strip().endswith(f"{expected} projects")
 

@@ -35,7 +35,7 @@ from zugabe.io.photos import demo_photo
 from zugabe.services import Services
 from zugabe.services.demo import load_demo_layers, load_demo_projects
 from zugabe.services.mail import unsubscribe_token
-from zugabe.storage.contract import CaseQuery
+from zugabe.storage.contract import CaseQuery, ProjectQuery
 from zugabe.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +123,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "getAreaReportCases": READ,
     "getStrategiesPage": PAGE,
     "getStrategyChartCSV": READ,
+    # the checklist of a development plan: planners of the plan's organisation answer
+    "getProjectChecklist": READ,
+    "replaceProjectChecklist": row(401, 403, planner=200, region_admin=200),
+    "answerProjectChecklist": row(401, 403, planner=200, region_admin=200),
+    "getChecklistPage": PAGE,
+    "answerChecklistForm": row(401, 403, planner=303, region_admin=303),
+    "getChecklistOverview": PAGE,
+    "getChecklistOverviewCSV": READ,
     "exportGeoPackage": READ,
     "exportProjectsGeoJSON": READ,
     "exportProjectsCSV": READ,
@@ -209,6 +217,13 @@ class World:
         doc = copy.deepcopy(VALID_FEATURE)
         doc["properties"]["title"] = f"Matrix {self.counter}"
         return self.services.projects.create(doc, ADMIN).id
+
+    def herne_plan(self) -> int:
+        """Herne's development plan "Brückenfeld-Mitte" of the demo town."""
+        plans = self.services.store.list_projects(
+            ProjectQuery(organisations=("herne",), measure_types=("development_plan",))
+        )
+        return plans[0].id
 
     def herne_case(self, operation: str = "") -> tuple[int, str]:
         """A case involving Herne and another organisation but not Bochum (so Herne's vote
@@ -366,6 +381,29 @@ def _request(operation: str, world: World, actor: str) -> Request:
         "getAreaReportCases": ("GET", "/reports/area/cases.csv?district=05916000-01", {}),
         "getStrategiesPage": ("GET", "/strategies", {"headers": HTML}),
         "getStrategyChartCSV": ("GET", "/strategies/green-roofs.csv", {}),
+        "getProjectChecklist": ("GET", f"/api/projects/{world.herne_plan()}/checklist", {}),
+        "replaceProjectChecklist": (
+            "PUT",
+            f"/api/projects/{world.herne_plan()}/checklist",
+            {"json": {"answers": {"green_roofs": {"answer": "planned"}}}},
+        ),
+        "answerProjectChecklist": (
+            "PATCH",
+            f"/api/projects/{world.herne_plan()}/checklist",
+            {"json": {"answers": {"green_roofs": {"answer": "fulfilled", "note": "ok"}}}},
+        ),
+        "getChecklistPage": (
+            "GET",
+            f"/checklists/projects/{world.herne_plan()}",
+            {"headers": HTML},
+        ),
+        "answerChecklistForm": (
+            "POST",
+            f"/checklists/projects/{world.herne_plan()}",
+            {"data": {"answer__green_roofs": "planned"}},
+        ),
+        "getChecklistOverview": ("GET", "/reports/checklists", {"headers": HTML}),
+        "getChecklistOverviewCSV": ("GET", "/reports/checklists.csv", {}),
         "exportGeoPackage": ("GET", "/api/export.gpkg?layers=none&synergy=false", {}),
         "exportProjectsGeoJSON": ("GET", "/api/export/projects.geojson?organisation=herne", {}),
         "exportProjectsCSV": ("GET", "/api/export/projects.csv?organisation=herne", {}),

@@ -12,6 +12,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from zugabe.cli_accounts import audit, tokens, users
+from zugabe.cli_checklist import checklist
 from zugabe.cli_context import CliContext, pass_context
 from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
@@ -28,6 +29,7 @@ from zugabe.services.demo import (
     load_demo_layers,
     load_demo_projects,
 )
+from zugabe.services.demo_checklists import load_demo_checklists
 from zugabe.services.demo_good_practice import load_demo_good_practice
 from zugabe.services.layers import ImportReport
 from zugabe.services.projects import LIST_FILTERS, ProjectFilter
@@ -132,6 +134,9 @@ def demo(context: CliContext, source: Path | None) -> None:
         examples = load_demo_good_practice(services)
         if examples:
             click.echo(f"good practice: {examples} examples released (/good-practice)")
+        filled = load_demo_checklists(services)
+        if filled:
+            click.echo(f"demo checklists: {filled} development plans answered")
         live = services.cases.list(actor, CaseQuery(statuses=LIVE_STATUSES, limit=1))[1]
         click.echo(f"coordination cases: {live} live")
 
@@ -697,6 +702,7 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(rules)
+cli.add_command(checklist)
 cli.add_command(mail)
 cli.add_command(inbox)
 cli.add_command(store)

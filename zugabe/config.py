@@ -75,6 +75,11 @@ class Settings(BaseModel):
     synergy_file: Path | None = Field(
         default=None, description="Synergy grid criteria (TOML); empty: layers/rules/synergy.toml."
     )
+    checklist_file: Path | None = Field(
+        default=None,
+        description="Checklist for water-sensitive development plans (TOML); empty: "
+        "layers/checklists/water_sensitive_plan.toml.",
+    )
     max_upload_bytes: int = Field(
         default=512 * 1024 * 1024, ge=1024, description="Largest layer file upload, in bytes."
     )
@@ -316,7 +321,12 @@ class Settings(BaseModel):
         return value
 
     @field_validator(
-        "vocabulary_file", "layers_folder", "rules_file", "synergy_file", mode="before"
+        "vocabulary_file",
+        "layers_folder",
+        "rules_file",
+        "synergy_file",
+        "checklist_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:

@@ -331,6 +331,31 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "en": "the image has more than {limit} megapixels",
         "de": "Das Bild hat mehr als {limit} Megapixel.",
     },
+    # The checklist of a development plan (zugabe.services.checklists).
+    "checklist.not_a_plan": {
+        "en": "project {id} is not a development plan: it has no checklist",
+        "de": "Die Maßnahme {id} ist kein Bebauungsplan und hat keine Checkliste.",
+    },
+    "checklist.not_saved": {
+        "en": "the checklist was not saved: {count} answer(s) have problems",
+        "de": "Die Checkliste wurde nicht gespeichert: {count} Antwort(en) fehlerhaft.",
+    },
+    "checklist.unknown_item": {
+        "en": "unknown checklist item {item}",
+        "de": "Unbekannter Prüfpunkt {item}",
+    },
+    "checklist.bad_answer": {
+        "en": "answer with one of: {allowed}",
+        "de": "Bitte eine dieser Antworten geben: {allowed}",
+    },
+    "checklist.note_needed": {
+        "en": "say in the note why the item does not apply",
+        "de": "Bitte in der Notiz begründen, warum der Punkt nicht zutrifft.",
+    },
+    "checklist.note_too_long": {
+        "en": "longer than {limit} characters",
+        "de": "länger als {limit} Zeichen",
+    },
 }
 
 FIELD_LABELS: dict[str, dict[str, str]] = {

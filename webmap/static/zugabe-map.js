@@ -30,6 +30,7 @@ const ZugabeMap = (() => {
       new_status: "Neuer Status", change_status: "Status ändern",
       comments: "Kommentare", comment: "Kommentar", add_comment: "Kommentar hinzufügen",
       history: "Verlauf", legend: "Legende", fact_sheet: "Projektkennblatt",
+      checklist: "Checkliste",
       draw_hint: "Zeichnen Sie eine Maßnahme mit den Werkzeugen links oben auf der Karte " +
         "(Linie, Fläche oder Punkt) oder klicken Sie eine Maßnahme an.",
       view_hint: "Klicken Sie eine Maßnahme oder einen Koordinierungsfall an, um Einzelheiten zu sehen.",
@@ -40,6 +41,7 @@ const ZugabeMap = (() => {
       outputs: "Berichte und Export", organisation_report: "Bericht der Organisation",
       export_gpkg: "GeoPackage für QGIS", export_projects: "Maßnahmen als CSV",
       export_cases: "Koordinierungsfälle als CSV",
+      checklist_overview: "Wassersensible Bebauungspläne der Region",
       deleted: "Gelöscht: {title}.", confirm_delete: "Maßnahme „{title}“ wirklich löschen?",
       stale: "Diese Maßnahme wurde inzwischen von jemand anderem geändert. Laden Sie die " +
         "aktuelle Fassung neu und tragen Sie Ihre Änderung erneut ein.",
@@ -89,6 +91,7 @@ const ZugabeMap = (() => {
       new_status: "New status", change_status: "Change status",
       comments: "Comments", comment: "Comment", add_comment: "Add comment",
       history: "History", legend: "Legend", fact_sheet: "Fact sheet",
+      checklist: "Checklist",
       draw_hint: "Draw a project with the tools at the top left of the map (line, area or " +
         "point), or click a project.",
       view_hint: "Click a project or a coordination case to see its details.",
@@ -99,6 +102,7 @@ const ZugabeMap = (() => {
       outputs: "Reports and exports", organisation_report: "Report of the organisation",
       export_gpkg: "GeoPackage for QGIS", export_projects: "Projects as CSV",
       export_cases: "Coordination cases as CSV",
+      checklist_overview: "Water-sensitive development plans of the region",
       deleted: "Deleted: {title}.", confirm_delete: "Really delete the project “{title}”?",
       stale: "Someone else changed this project in the meantime. Reload the current " +
         "version and enter your change again.",
@@ -547,6 +551,7 @@ const ZugabeMap = (() => {
     };
     select.addEventListener("change", update);
     update();
+    $("checklist-overview").href = `/reports/checklists?lang=${state.lang}`;
   }
 
   /** The case filters: relation, status and the years, which apply to cases too. */
@@ -881,6 +886,9 @@ const ZugabeMap = (() => {
     const p = feature.properties;
     $("project-title").textContent = p.title;
     $("fact-sheet").href = `/reports/projects/${feature.id}?lang=${state.lang}`;
+    // A development plan has the water-sensitive planning checklist.
+    $("checklist-link").hidden = p.measure_type !== "development_plan";
+    $("checklist-link").href = `/checklists/projects/${feature.id}?lang=${state.lang}`;
     const data = $("project-data");
     data.replaceChildren();
     const rows = [

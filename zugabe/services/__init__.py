@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zugabe.config import Settings
+from zugabe.domain.checklist import Checklist, default_checklist_path, load_checklist
 from zugabe.domain.layers import LayerDefinition, default_layers_folder, load_layer_definitions
 from zugabe.domain.policy import Policy
 from zugabe.domain.rules import RuleSet, default_rules_path, load_rules
@@ -22,6 +23,7 @@ from zugabe.services.accounts import AccountService
 from zugabe.services.audit import AuditService
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.cases import CaseService
+from zugabe.services.checklists import ChecklistService
 from zugabe.services.desk import DeskService
 from zugabe.services.good_practice import GoodPracticeService
 from zugabe.services.inbox import InboxService
@@ -39,12 +41,13 @@ from zugabe.storage.contract import Store
 
 @dataclass(frozen=True)
 class RegionSetup:
-    """What the region's files declare — vocabulary, layer definitions, rules — checked
-    without opening the store, so ``zugabe rules check`` reads no data."""
+    """What the region's files declare — vocabulary, layer definitions, rules, the checklist —
+    checked without opening the store, so ``zugabe rules check`` reads no data."""
 
     vocabulary: Vocabulary
     definitions: Mapping[str, LayerDefinition]
     rules: RuleSet
+    checklist: Checklist
 
     @classmethod
     def load(cls, settings: Settings) -> RegionSetup:
@@ -55,7 +58,8 @@ class RegionSetup:
         )
         definitions = load_layer_definitions(settings.layers_folder or default_layers_folder())
         rules = load_rules(settings.rules_file or default_rules_path(), vocabulary, definitions)
-        return cls(vocabulary, definitions, rules)
+        checklist = load_checklist(settings.checklist_file or default_checklist_path(), definitions)
+        return cls(vocabulary, definitions, rules, checklist)
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Services:
     notifications: NotificationService
     strategies: StrategyService
     good_practice: GoodPracticeService
+    checklists: ChecklistService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -162,6 +167,7 @@ class Services:
                 region.rules,
                 reprojector,
             ),
+            ChecklistService(store, region.checklist, definitions, policy, audit),
         )
 
     def start_warnings(self) -> list[str]:

@@ -48,6 +48,8 @@ from zugabe.io.report_graphics import (
 )
 from zugabe.io.report_tables import Cell
 from zugabe.services.cases import parse_case_query
+from zugabe.services.checklists import PLAN_MEASURE_TYPE, checklist_view
+from zugabe.services.checklists import TEXTS as CHECKLIST_TEXTS
 from zugabe.services.query import BBox, parse_bbox
 from zugabe.storage.contract import CaseQuery, ProjectQuery
 
@@ -612,7 +614,23 @@ class ReportService:
             unlabelled=", ".join(picture.unlabelled) if picture else "",
             timeline=self._timeline(report, t),
             legend=self._legend(report, t),
+            **self._checklist(subject, t, link),
         )
+
+    def _checklist(
+        self, subject: Project | None, t: Labels, link: Callable[[str, str], str | None]
+    ) -> dict[str, Any]:
+        """A development plan's fact sheet shows its checklist (and links its answer page)."""
+        if subject is None or subject.attributes.measure_type != PLAN_MEASURE_TYPE:
+            return {}
+        service = self.services.checklists
+        state = service.of_project(self.actor, subject.id)
+        view = checklist_view(service.checklist, state, t.lang, self.services.accounts.display_name)
+        return {
+            "checklist": view,
+            "checklist_texts": CHECKLIST_TEXTS[t.lang],
+            "checklist_url": link("checklist", str(subject.id)),
+        }
 
     def case_table(self, report: Report, lang: str) -> tuple[list[str], list[list[Cell]]]:
         """The case list as header and rows for CSV and XLSX (dates as dates, numbers as
@@ -1161,6 +1179,9 @@ class ReportPage:
     unlabelled: str  # labels that found no room on the map, listed below it
     timeline: Markup | None
     legend: list[tuple[str, str, str]]
+    checklist: dict[str, Any] | None = None  # a development plan's checklist (fact sheet)
+    checklist_texts: dict[str, str] | None = None
+    checklist_url: str | None = None
 
 
 def _project_id(subject: Subject) -> int | None:

@@ -26,6 +26,7 @@ from zugabe.domain.accounts import Account, Role, Scope
 from zugabe.domain.audit import AuditEntry, AuditEvent
 from zugabe.domain.case_workflow import CaseWork
 from zugabe.domain.cases import CaseFinding, CaseStatus, Comment, CoordinationCase
+from zugabe.domain.checklist import ChecklistAnswer
 from zugabe.domain.filters import Filter
 from zugabe.domain.good_practice import (
     ExampleState,
@@ -799,6 +800,24 @@ class ThrottleStore(ABC):
         """Forget the attempts of ``key``, or (None) of every key."""
 
 
+class ChecklistStore(ABC):
+    """Planners' answers to the checklist of a development plan, one per project and item."""
+
+    @abstractmethod
+    def checklist_answers(
+        self, project_ids: Sequence[int]
+    ) -> dict[int, dict[str, ChecklistAnswer]]:
+        """The stored answers of these projects, by project id and item id (projects without
+        any are left out)."""
+
+    @abstractmethod
+    def save_checklist_answers(
+        self, project_id: int, answers: Sequence[ChecklistAnswer], cleared: Sequence[str] = ()
+    ) -> None:
+        """Write these answers of the project (replacing earlier ones of the same items) and
+        forget those of the ``cleared`` items, in one transaction."""
+
+
 class JobStore(ABC):
     """Jobs run beside serving, readable by every process of the instance.
 
@@ -905,6 +924,7 @@ class Store(
     JobStore,
     ThrottleStore,
     GoodPracticeStore,
+    ChecklistStore,
     ABC,
 ):
     """Everything a backend stores; ``open_store`` returns one."""

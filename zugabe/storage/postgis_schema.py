@@ -590,6 +590,23 @@ def _create_good_practice(conn: Connection, srid: int) -> None:
     )
 
 
+def _create_checklist_answers(conn: Connection, srid: int) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE checklist_answers (
+            project_id bigint NOT NULL,
+            item text NOT NULL,
+            answer text NOT NULL,
+            note text NOT NULL,
+            answered_by text NOT NULL,
+            answered_at text NOT NULL,
+            PRIMARY KEY (project_id, item)
+        )
+        """,
+    )
+
+
 _STEPS: tuple[tuple[int, str, _Step], ...] = (
     (1, "projects table", _create_projects),
     (2, "GiST index on project geometries", _index_projects),
@@ -607,6 +624,7 @@ _STEPS: tuple[tuple[int, str, _Step], ...] = (
     (14, "a log of what each revision changed", _create_change_log),
     (15, "failed sign-ins counted for the throttle; jobs", _create_sign_in_attempts_and_jobs),
     (16, "good-practice examples, their votes and photos", _create_good_practice),
+    (17, "answers to the checklists of development plans", _create_checklist_answers),
 )
 
 

@@ -59,6 +59,7 @@ from zugabe.storage.sqlite_cases import (
     cases_of_rows,
     load_case,
 )
+from zugabe.storage.sqlite_checklists import SqliteChecklists
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_engine import encode_json, paged
 from zugabe.storage.sqlite_good_practice import SqliteGoodPractice
@@ -100,12 +101,14 @@ class SqlStore(
     SqliteMail,
     SqliteNotifications,
     SqliteGoodPractice,
+    SqliteChecklists,
     Store,
 ):
     """Projects, layers and cases in SQL tables, the spatial parts left to the backend.
 
     With the account, desk, mail, notification and good-practice mixins, which are plain
     Core already.
+    With the account, desk, mail, notification and checklist mixins, plain Core already.
     """
 
     # -- what a backend does its own way ----------------------------------------
@@ -261,6 +264,7 @@ class SqlStore(
             if conn.execute(statement).rowcount == 0:
                 _raise_missing_or_conflict(conn, project_id, expected_version)
             self._project_boxes(conn, project_id, None, new=False)
+            self._delete_checklist_answers(conn, project_id)
 
     def project_columns(self, query: ProjectQuery) -> ProjectColumns:
         """One query, raw rows from the DBAPI cursor, no object per project (exports)."""

@@ -752,6 +752,24 @@ def _create_good_practice(conn: Connection) -> None:
     )
 
 
+def _create_checklist_answers(conn: Connection) -> None:
+    # Planners' answers to the checklist of a development plan: one row per project and item
+    # (the item ids are the checklist file's); deleted with their project.
+    conn.exec_driver_sql(
+        """
+        CREATE TABLE checklist_answers (
+            project_id INTEGER NOT NULL,
+            item TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            note TEXT NOT NULL,
+            answered_by TEXT NOT NULL,
+            answered_at TEXT NOT NULL,
+            PRIMARY KEY (project_id, item)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(1, "projects table", _create_projects),
     MigrationStep(2, "bounding-box spatial index for projects", _create_projects_rtree),
@@ -775,6 +793,7 @@ MIGRATIONS: tuple[MigrationStep, ...] = (
     MigrationStep(14, "a log of what each revision changed", _create_change_log),
     MigrationStep(15, "failed sign-ins counted for the throttle", _create_sign_in_attempts),
     MigrationStep(16, "good-practice examples, their votes and photos", _create_good_practice),
+    MigrationStep(17, "answers to the checklists of development plans", _create_checklist_answers),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -1328,6 +1347,16 @@ good_practice_photos_table = Table(
     Column("added_by", Text, nullable=False),
     Column("added_at", UtcDateTime, nullable=False),
     sqlite_autoincrement=True,
+)
+checklist_answers_table = Table(
+    "checklist_answers",
+    metadata,
+    Column("project_id", Integer, primary_key=True),
+    Column("item", Text, primary_key=True),
+    Column("answer", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("answered_by", Text, nullable=False),
+    Column("answered_at", UtcDateTime, nullable=False),
 )
 
 # SQLite's own tables, written by the store only to bulk-load the R*Tree

@@ -19,6 +19,7 @@ from zugabe.web import (
     api,
     auth,
     cases,
+    checklists,
     desk,
     docs,
     exports,
@@ -101,6 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webmap.blueprint)
     app.register_blueprint(reports.blueprint)
     app.register_blueprint(strategies.blueprint)
+    app.register_blueprint(checklists.blueprint)
     app.register_blueprint(exports.blueprint)
     app.register_blueprint(imports.blueprint)
     app.register_blueprint(jobs.blueprint)

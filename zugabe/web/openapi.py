@@ -29,6 +29,7 @@ from zugabe.services.ogc import ogc_crs_uris
 from zugabe.services.synergy import MAX_CELLS
 from zugabe.web import (
     accounts,
+    checklists,
     desk,
     exports,
     good_practice,
@@ -639,6 +640,7 @@ def build_openapi(
     # blueprints that describe their own paths
     spec["paths"] |= (
         reports.openapi_paths()
+        | checklists.openapi_paths(settings, definitions)
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()

@@ -95,6 +95,8 @@ def _answer(
     def url(kind: str, key: str) -> str:
         if kind == "project":
             return url_for("reports.project_report", project_id=int(key), **extra)
+        if kind == "checklist":
+            return url_for("checklists.checklist_page", project_id=int(key), **extra)
         return url_for(f"reports.{kind}_report", key=key, **extra)
 
     nav = {
