@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zugabe.config import Settings
+from zugabe.domain.agreement import VoteChoice
 from zugabe.domain.project import Status
 from zugabe.services.projects import SEARCH_MAX
 from zugabe.services.synergy import MAX_CELL_SIZE_M
@@ -29,6 +30,22 @@ _SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 """What Python's ``str.strip`` removes, spelt out: ``\\s`` differs between regex dialects."""
 NOT_BLANK: Schema = {"type": "string", "pattern": f"[^{_SPACE}]"}
 """Text with something in it besides white space."""
+
+
+def vote_body(reason: Schema) -> Schema:
+    """One organisation's vote, on a case's proposal or a good-practice example: agree, or
+    object with a ``reason`` (which then must not be blank)."""
+    return {
+        "type": "object",
+        "required": ["vote"],
+        "additionalProperties": False,
+        "properties": {
+            "vote": {"type": "string", "enum": [v.value for v in VoteChoice]},
+            "reason": reason,
+        },
+        "if": {"properties": {"vote": {"const": VoteChoice.OBJECT.value}}},
+        "then": {"required": ["reason"], "properties": {"reason": NOT_BLANK}},
+    }
 
 
 def ref(name: str) -> dict[str, str]:

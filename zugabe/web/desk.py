@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from zugabe.domain.agreement import DecisionKind, VoteChoice
+from zugabe.domain.agreement import DecisionKind
 from zugabe.domain.case_workflow import MEASURES_MAX, TEXT_MAX
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.services import Services
 from zugabe.web.api import expected_version, json_object
-from zugabe.web.apidoc import NOT_BLANK, json_request, problem
+from zugabe.web.apidoc import NOT_BLANK, json_request, problem, vote_body
 from zugabe.web.auth import current_actor
 from zugabe.web.cases import case_response
 
@@ -208,17 +208,7 @@ def openapi_paths() -> dict[str, Any]:
                 "Agree or object for your organisation (one organisation, one vote)",
                 "voteOnCase",
                 201,
-                {
-                    "type": "object",
-                    "required": ["vote"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "vote": {"type": "string", "enum": [v.value for v in VoteChoice]},
-                        "reason": text,
-                    },
-                    "if": {"properties": {"vote": {"const": VoteChoice.OBJECT.value}}},
-                    "then": {"required": ["reason"], "properties": {"reason": NOT_BLANK}},
-                },
+                vote_body(text),
             ),
         },
     }

@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from zugabe.domain.agreement import VoteChoice
 from zugabe.domain.good_practice import (
     CAPTION_MAX,
     NOTE_MAX,
@@ -31,7 +30,7 @@ from zugabe.io.photos import MAX_BYTES
 from zugabe.services import Services
 from zugabe.services.good_practice import PublicFilter
 from zugabe.web.api import expected_version, json_object
-from zugabe.web.apidoc import NOT_BLANK, json_request, problem, query
+from zugabe.web.apidoc import NOT_BLANK, json_request, problem, query, vote_body
 from zugabe.web.auth import current_actor
 from zugabe.web.language import api_language, page_language
 
@@ -615,19 +614,7 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Agree or object for your organisation (one organisation, one vote)",
                 "operationId": "voteOnGoodPractice",
-                "requestBody": json_request(
-                    {
-                        "type": "object",
-                        "required": ["vote"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "vote": {"type": "string", "enum": [v.value for v in VoteChoice]},
-                            "reason": text,
-                        },
-                        "if": {"properties": {"vote": {"const": VoteChoice.OBJECT.value}}},
-                        "then": {"required": ["reason"], "properties": {"reason": NOT_BLANK}},
-                    }
-                ),
+                "requestBody": json_request(vote_body(text)),
                 "responses": {"201": answer, "404": missing, "409": state, "422": invalid},
             },
         },
