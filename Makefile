@@ -21,9 +21,10 @@ test: install-dev system-packages browser gdal oidc qgis production postgis  ## 
 	$(BIN)/pytest --store=postgis $(API_TESTS)
 
 # The API tests that run a second time against PostGIS (`--store=postgis`; the storage
-# contract and the CQL2 filters run against both stores in the first pass): 30 to 65 s more.
+# contract and the CQL2 filters run against both stores in the first pass): 60 to 120 s more.
 API_TESTS := tests/test_api_projects.py tests/test_api_cases.py tests/test_api_layers.py \
-             tests/test_ogc_api.py
+             tests/test_ogc_api.py tests/test_checklists.py tests/test_good_practice.py \
+             tests/test_strategies.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
