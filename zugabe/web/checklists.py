@@ -39,7 +39,7 @@ from zugabe.web import apidoc
 from zugabe.web.api import json_object
 from zugabe.web.auth import current_actor
 from zugabe.web.language import page_language
-from zugabe.web.reports import CSP, _templates
+from zugabe.web.reports import CSP, page_templates
 
 blueprint = Blueprint("checklists", __name__)
 
@@ -102,7 +102,7 @@ def answer_checklist(project_id: int) -> Response:
 
 
 def _page(template: str, status: int = 200, **values: Any) -> Response:
-    html = _templates.get_template(template).render(**values)
+    html = page_templates.get_template(template).render(**values)
     response = Response(html, status=status, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = CSP + "; form-action 'self'"
     return response
