@@ -5,17 +5,22 @@ GeoJSON and Atom feed that show released examples and nothing else."""
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
 from tests.conftest import client_as, feature
+from zugabe.cli import cli
+from zugabe.errors import Forbidden, InvalidInput, NotFound
 from zugabe.io.photos import demo_photo
 
 SEWER_LINE = {
@@ -342,3 +347,45 @@ def test_the_public_page_filters_escapes_and_speaks_both_languages(app: Flask) -
     assert "Straßen- und Kanalbau bündeln" in anonymous.get(
         "/good-practice?synergy=road_works_sewer_bundle&lang=de"
     ).get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_the_cli_lists_shows_and_withdraws_as_the_api_does(
+    pair: Pair, instance_path: Path, runner: CliRunner
+) -> None:
+    example = _propose(pair)
+    _release(pair, example["id"])
+    instance = ["--instance", str(instance_path)]
+
+    def zugabe(*args: str, user: str | None = None) -> Result:
+        return runner.invoke(cli, [*instance, *(["--user", user] if user else []), *args])
+
+    listed = zugabe("good-practice", "list")
+    assert listed.exit_code == 0, listed.output
+    assert "released" in listed.output and CONTENT["title"] in listed.output
+    assert zugabe("good-practice", "list", "--state", "proposed").output == ""
+    assert zugabe("good-practice", "list", "--state", "gone").exit_code == 2
+    api = pair["h.viewer"].get(f"/api/good-practice/{example['id']}").get_json()
+    shown = zugabe("good-practice", "show", str(example["id"]), "--json")
+    assert json.loads(shown.output) == api
+    assert json.loads(zugabe("good-practice", "list", "--json").output) == [api]
+    text = zugabe("good-practice", "show", str(example["id"]), "--lang", "en").output
+    assert f"good-practice example {example['id']}: {CONTENT['title']}" in text
+    assert "state: released" in text and "vote: bochum agree by b.coordinator" in text
+    assert "synergy: Bundle road and sewer works" in text and CONTENT["lessons"] in text
+    assert isinstance(zugabe("good-practice", "show", "999").exception, NotFound)
+
+    withdraw = ("good-practice", "withdraw", str(example["id"]), "--reason")
+    assert "changes need an author" in zugabe(*withdraw, "Privatgrund").output
+    assert isinstance(zugabe(*withdraw, "x", user="h.planner").exception, Forbidden)
+    assert isinstance(zugabe(*withdraw, " ", user="b.coordinator").exception, InvalidInput)
+    withdrawn = zugabe(*withdraw, "Foto zeigt Privatgrund.", user="b.coordinator")
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert "withdrawn: Foto zeigt Privatgrund." in withdrawn.output
+    assert _public(pair["anonymous"], CONTENT["title"]) == NOWHERE
+    audit = pair["r.admin"].get("/api/audit?action=good_practice.withdraw").get_json()
+    entry = audit["entries"][0]
+    assert entry["actor"] == "b.coordinator" and entry["address"].startswith("cli:")
+    assert entry["after"]["withdraw_reason"] == "Foto zeigt Privatgrund."

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from zugabe.cli_accounts import audit, tokens, users
 from zugabe.cli_checklist import checklist
 from zugabe.cli_context import CliContext, pass_context
+from zugabe.cli_good_practice import good_practice
 from zugabe.cli_inbox import inbox
 from zugabe.cli_mail import mail
 from zugabe.cli_rules import rules
@@ -703,6 +704,7 @@ cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(rules)
 cli.add_command(checklist)
+cli.add_command(good_practice)
 cli.add_command(mail)
 cli.add_command(inbox)
 cli.add_command(store)

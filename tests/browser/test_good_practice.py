@@ -64,7 +64,10 @@ def test_two_organisations_release_an_example_that_the_public_then_sees(
     photo = tmp_path / "mulde.jpg"
     photo.write_bytes(demo_photo(3, "Mulde"))
 
-    sign_in(page, live_server, "h.planner", next=f"/good-practice/propose?project={project}")
+    sign_in(page, live_server, "h.planner")  # the map's header links proposing
+    page.get_by_role("link", name="Vorschlagen").click()
+    page.wait_for_url(f"{live_server.url}/good-practice/propose")
+    page.fill("input[name=project_id]", str(project))
     page.fill("input[name=title]", TITLE)
     page.fill("textarea[name=description]", "Die Straße wurde nur einmal geöffnet.")
     page.fill("input[name=costs_eur]", "1250000")
@@ -96,6 +99,14 @@ def test_two_organisations_release_an_example_that_the_public_then_sees(
     expect(public.locator(".photos img")).to_have_js_property("naturalWidth", 360)
     expect(public.locator("table.facts")).to_contain_text("Früh gemeinsam ausschreiben.")
     expect(public.locator("table.facts")).to_contain_text("Stadt Bochum")
+
+    viewer = new_page()  # may read, not propose: the map links the public page only
+    sign_in(viewer, live_server, "h.viewer")
+    expect(viewer.locator("#account-name")).to_be_visible()
+    expect(viewer.locator("#good-practice-propose")).to_be_hidden()
+    viewer.get_by_role("link", name="Gute Beispiele").click()
+    viewer.wait_for_url(f"{live_server.url}/good-practice")
+    expect(viewer.locator("ul.examples")).to_contain_text(TITLE)
 
 
 def test_the_map_popup_shows_user_text_as_text(page: Page, live_server: LiveServer) -> None:

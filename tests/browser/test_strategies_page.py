@@ -1,14 +1,21 @@
 """The strategies dashboard in chromium: a reader sees the four charts with their bars and maps,
-drawn on the server and nothing loaded from elsewhere, and switches the page to English."""
+drawn on the server and nothing loaded from elsewhere, switches the page to English, and prints
+it on A4 for the annual forum."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 
 from tests.browser.conftest import LiveServer, sign_in
 
+MM = 96 / 25.4  # CSS pixels per millimetre
+PRINTABLE_WIDTH = (297 - 2 * 10) * MM  # A4 landscape less the print stylesheet's 10 mm margins
+POINT_MM = 25.4 / 72  # millimetres per PDF point
 GERMAN = ["Gründächer", "Kühlung", "Abkopplung", "Aufmerksamkeitsräume"]
 ENGLISH = ["Green roofs", "Cooling", "Rainwater disconnection", "Attention areas"]
 
@@ -48,3 +55,35 @@ def test_a_reader_sees_the_charts_and_switches_the_language(
 
     page.get_by_role("link", name="Deutsch").click()
     expect(page.get_by_role("heading", level=2)).to_have_text(GERMAN)
+
+
+def test_the_dashboard_prints_on_a4_landscape(demo_server: LiveServer, page: Page) -> None:
+    """Printed as the browser does (the page's own @page size): A4 landscape, every chart
+    with its title, the navigation and download links left off, nothing wider than the paper."""
+    sign_in(page, demo_server, "h.viewer", next="/strategies")
+    pdf = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True, print_background=True)))
+    assert len(pdf.pages) <= 4, len(pdf.pages)  # at most a page per chart
+    for printed in pdf.pages:  # 297 × 210 mm, within a point's rounding
+        box = printed.mediabox
+        size = (float(box.width) * POINT_MM, float(box.height) * POINT_MM)
+        assert abs(size[0] - 297) < 1 and abs(size[1] - 210) < 1, size
+    text = "".join(p.extract_text() for p in pdf.pages)
+    assert "Strategien der Region auf einen Blick" in text
+    assert all(title in text for title in GERMAN), text[:2000]
+    assert "Karte:" in text and "Herne" in text  # the maps' captions and the tables
+    assert "CSV" not in text  # the download links are for the screen
+
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": round(PRINTABLE_WIDTH), "height": 1000})
+    widths: dict[str, Any] = page.evaluate(
+        """() => ({
+            page: document.documentElement.scrollWidth,
+            widest: Math.max(...[...document.querySelectorAll('section, figure, svg, table')]
+                .map(e => e.getBoundingClientRect().right)),
+            overflowing: [...document.querySelectorAll('td, th')]
+                .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.textContent.trim()),
+        })"""
+    )
+    assert widths["page"] <= PRINTABLE_WIDTH + 0.5, widths
+    assert widths["widest"] <= PRINTABLE_WIDTH + 0.5, widths
+    assert widths["overflowing"] == [], widths

@@ -18,7 +18,7 @@ const ZugabeMap = (() => {
   const TEXTS = {
     de: {
       switch: "English", api_docs: "API", strategies: "Strategien", sign_out: "Abmelden",
-      sign_in: "Anmelden",
+      sign_in: "Anmelden", good_practice: "Gute Beispiele", good_practice_propose: "Vorschlagen",
       signed_in_as: "Angemeldet als {username}", not_signed_in: "Nicht angemeldet",
       reload: "Neu laden", close: "Schließen", filters: "Filter", layers: "Themenkarten",
       organisation: "Organisation", department: "Fachbereich", status: "Status",
@@ -79,7 +79,7 @@ const ZugabeMap = (() => {
     },
     en: {
       switch: "Deutsch", api_docs: "API", strategies: "Strategies", sign_out: "Sign out",
-      sign_in: "Sign in",
+      sign_in: "Sign in", good_practice: "Good practice", good_practice_propose: "Propose",
       signed_in_as: "Signed in as {username}", not_signed_in: "Not signed in",
       reload: "Reload", close: "Close", filters: "Filters", layers: "Thematic layers",
       organisation: "Organisation", department: "Department", status: "Status",
@@ -348,6 +348,8 @@ const ZugabeMap = (() => {
     if (failed) { sayProblem(failed); return; }
     state.me = me.data;
     showAccount();
+    // Proposing good practice: the rights of commenting a case (the server still checks).
+    $("good-practice-propose").hidden = !permissions().comment_cases;
     const mayCreate = Boolean(permissions().create_projects);
     if (mayCreate && state.drawControl) state.drawControl.addTo(map);
     else if (mayCreate) for (const node of document.querySelectorAll(".leaflet-draw")) node.hidden = false;

@@ -16,16 +16,15 @@ the vocabulary, the relevance and the score.
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from zugabe.domain.layers import LayerDefinition, Text, default_layers_folder
-from zugabe.domain.rules import Condition, _display, _RuleParser
-from zugabe.errors import ConfigError
+from zugabe.domain.rules import Condition, LayerConditionChecker
+from zugabe.domain.toml_checks import known, read_toml, refuse
 
 ANSWERS = ("fulfilled", "planned", "not_applicable")
 """A planner's answer to an item: the plan fulfils it, will (a later step), or it does not
@@ -184,15 +183,7 @@ def default_checklist_path() -> Path:
 
 def load_checklist(path: Path, layer_definitions: Mapping[str, LayerDefinition]) -> Checklist:
     """Read and check a checklist file; every problem raises one ``ConfigError``."""
-    source = _display(path)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"checklist file {source}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"checklist file {source}: is not UTF-8 text ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"checklist file {source}: not valid TOML ({exc})") from exc
+    source, data = read_toml(path, "checklist file")
     return parse_checklist(data, source=source, layer_definitions=layer_definitions)
 
 
@@ -226,25 +217,20 @@ def parse_checklist(
         for key in {k for k in keys if keys.count(k) > 1}:
             parser.problem(what, f"'{key}' is declared twice")
     if parser.problems:
-        count = f"{len(parser.problems)} problem{'s' if len(parser.problems) > 1 else ''}"
-        raise ConfigError(
-            f"checklist file {source}: {count}\n" + "\n".join(f"  {p}" for p in parser.problems)
-        )
+        raise refuse("checklist file", source, parser.problems)
     return Checklist(source, title, tuple(themes), evidence, tuple(items))
 
 
-class _ChecklistParser(_RuleParser):
-    """The rule parser's pieces (texts, choices, numbers, layer conditions), for checklists."""
-
-    def __init__(self, layer_definitions: Mapping[str, LayerDefinition]) -> None:
-        super().__init__(vocabulary=None, layer_definitions=layer_definitions)  # type: ignore[arg-type]
+class _ChecklistParser(LayerConditionChecker):
+    """Checks a checklist with the pieces rules use (texts, choices, numbers, layer
+    conditions); its fields are named 'entry: field'."""
 
     def unknown_keys(self, where: str, table: Mapping[str, Any], allowed: frozenset[str]) -> None:
         for key in table:
             if key not in allowed:
                 self.problem(
                     f"{where}: {key}" if where else key,
-                    f"unknown field; allowed: {_known(allowed)}",
+                    f"unknown field; allowed: {known(allowed)}",
                 )
 
     def listed(self, where: str, raw: object, parse: Any) -> list[Any]:
@@ -287,9 +273,7 @@ class _ChecklistParser(_RuleParser):
         layer = raw.get("layer")
         definition = self.layers.get(layer) if isinstance(layer, str) else None
         if definition is None:
-            self.problem(
-                f"{where}: layer", f"unknown layer {layer!r}; known: {_known(self.layers)}"
-            )
+            self.problem(f"{where}: layer", f"unknown layer {layer!r}; known: {known(self.layers)}")
         conditions = []
         raw_where = raw.get("where", [])
         if not isinstance(raw_where, list):
@@ -368,7 +352,7 @@ class _ChecklistParser(_RuleParser):
         item_id = self.identifier(f"{where}: id", raw.get("id"))
         theme = raw.get("theme")
         if theme not in themes:
-            self.problem(f"{where}: theme", f"unknown theme {theme!r}; declared: {_known(themes)}")
+            self.problem(f"{where}: theme", f"unknown theme {theme!r}; declared: {known(themes)}")
         question = self.text(f"{where}: question", raw.get("question"))
         why = self.text(f"{where}: why", raw.get("why"))
         legal = raw.get("legal")
@@ -384,7 +368,7 @@ class _ChecklistParser(_RuleParser):
         key = raw.get("evidence")
         if key is not None and key not in evidence:
             self.problem(
-                f"{where}: evidence", f"unknown evidence {key!r}; declared: {_known(evidence)}"
+                f"{where}: evidence", f"unknown evidence {key!r}; declared: {known(evidence)}"
             )
         required = self.threshold(f"{where}: required", raw.get("required"))
         recommended = self.threshold(f"{where}: recommended", raw.get("recommended"))
@@ -418,7 +402,3 @@ class _ChecklistParser(_RuleParser):
             self.problem(f"{where}.value", f"must be a number, got {value!r}")
             return None
         return Threshold(operator, float(value))
-
-
-def _known(values: Sequence[str] | Mapping[str, Any] | set[str]) -> str:
-    return ", ".join(sorted(values)) or "(none)"

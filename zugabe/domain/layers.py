@@ -335,10 +335,10 @@ def load_layer_definitions(folder: Path) -> dict[str, LayerDefinition]:
     so a broken folder is fixed in one round rather than one error at a time.
     """
     if not folder.is_dir():
-        raise ConfigError(f"layer folder {_display(folder)}: not found")
+        raise ConfigError(f"layer folder {display_path(folder)}: not found")
     paths = sorted(folder.glob("*.toml"))
     if not paths:
-        raise ConfigError(f"layer folder {_display(folder)}: holds no *.toml layer definitions")
+        raise ConfigError(f"layer folder {display_path(folder)}: holds no *.toml layer definitions")
     definitions: dict[str, LayerDefinition] = {}
     problems: list[str] = []
     for path in paths:
@@ -350,8 +350,8 @@ def load_layer_definitions(folder: Path) -> dict[str, LayerDefinition]:
         if definition.key in definitions:
             other = definitions[definition.key].source_path
             problems.append(
-                f"{_display(path)}: key '{definition.key}' is already declared in "
-                f"{_display(other) if other else 'another file'}"
+                f"{display_path(path)}: key '{definition.key}' is already declared in "
+                f"{display_path(other) if other else 'another file'}"
             )
             continue
         definitions[definition.key] = definition
@@ -362,7 +362,7 @@ def load_layer_definitions(folder: Path) -> dict[str, LayerDefinition]:
 
 def load_layer_definition(path: Path) -> LayerDefinition:
     """Read and check one layer file."""
-    source = _display(path)
+    source = display_path(path)
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
@@ -385,7 +385,7 @@ def parse_layer_definition(
     return definition
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """A path as short as it can be while still telling the user which file is meant."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))

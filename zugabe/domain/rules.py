@@ -23,8 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,8 +31,8 @@ from typing import Any, ClassVar
 
 from zugabe.domain.layers import AttributeSpec, LayerDefinition, Text, default_layers_folder
 from zugabe.domain.project import ProjectAttributes, Status
+from zugabe.domain.toml_checks import TomlChecker, known, read_toml, refuse
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.errors import ConfigError
 
 RELATIONS = ("conflict", "synergy", "note")
 SEVERITIES = ("low", "medium", "high")
@@ -351,15 +350,7 @@ def load_rules(
     path: Path, vocabulary: Vocabulary, layer_definitions: Mapping[str, LayerDefinition]
 ) -> RuleSet:
     """Read and check a rule file; every problem raises one ``ConfigError`` naming them all."""
-    source = _display(path)
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"rule file {source}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"rule file {source}: is not UTF-8 text ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"rule file {source}: not valid TOML ({exc})") from exc
+    source, data = read_toml(path, "rule file")
     return parse_rules(
         data, source=source, vocabulary=vocabulary, layer_definitions=layer_definitions
     )
@@ -401,71 +392,104 @@ def parse_rules(
         seen[rule.id] = index
         rules.append(rule)
     if problems:
-        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        raise ConfigError(f"rule file {source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
+        raise refuse("rule file", source, problems)
     return RuleSet(source, tuple(rules))
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+class LayerConditionChecker(TomlChecker):
+    """Checks conditions on a layer's attributes (``{ attribute, operator, value }``)
+    against the layer definitions: the ``where`` of a rule's layer subject and of a
+    checklist's evidence."""
+
+    def __init__(self, layer_definitions: Mapping[str, LayerDefinition]) -> None:
+        super().__init__()
+        self.layers = layer_definitions
+
+    def condition(
+        self, where: str, raw: object, definition: LayerDefinition | None
+    ) -> Condition | None:
+        """One condition of a ``where`` list; ``definition`` None: the layer is unknown
+        (already reported), so only the condition's own form is checked."""
+        if not isinstance(raw, dict):
+            self.problem(where, 'must be a table { attribute = "…", operator = "<=", value = … }')
+            return None
+        self.unknown_keys(where, raw, _CONDITION_KEYS)
+        for required in ("attribute", "operator", "value"):
+            if required not in raw:
+                self.problem(f"{where}.{required}", "is required")
+        if any(required not in raw for required in ("attribute", "operator", "value")):
+            return None
+        attribute, operator, value = raw["attribute"], raw["operator"], raw["value"]
+        if operator not in OPERATORS:
+            self.problem(f"{where}.operator", f"{operator!r} is not one of {' '.join(OPERATORS)}")
+            return None
+        spec = None
+        if definition is not None:
+            try:
+                spec = definition.attribute(attribute)
+            except KeyError:
+                self.problem(
+                    f"{where}.attribute",
+                    f"layer '{definition.key}' has no attribute {attribute!r}; "
+                    f"its attributes: {', '.join(definition.attribute_names)}",
+                )
+        if operator == "in":
+            if not isinstance(value, list) or not value:
+                self.problem(f"{where}.value", "operator 'in' needs a non-empty list")
+                return None
+            values: tuple[Any, ...] = tuple(value)
+        else:
+            values = (value,)
+        kinds = {value_kind(v) for v in values}
+        if None in kinds or len(kinds) != 1:
+            self.problem(
+                f"{where}.value",
+                f"{value!r}: use numbers, text, true/false or dates, one kind per condition",
+            )
+            return None
+        if spec is not None:
+            self.fits(where, spec, operator, values)
+        return Condition(attribute, operator, values if operator == "in" else values[0])
+
+    def fits(self, where: str, spec: AttributeSpec, operator: str, values: tuple) -> None:
+        """A condition must compare like with like, or it could never hold."""
+        wanted = {"integer": "number", "real": "number", "string": "text", "boolean": "bool"}
+        kind = wanted.get(spec.type, spec.type)
+        if value_kind(values[0]) != kind:
+            self.problem(
+                f"{where}.value",
+                f"attribute '{spec.name}' is {spec.type}; {list(values)!r} does not compare "
+                "with it",
+            )
+            return
+        if operator in ("<", "<=", ">", ">=") and kind in ("text", "bool"):
+            self.problem(f"{where}.operator", f"'{operator}' does not order {spec.type} values")
+            return
+        if spec.allowed:
+            for item in values:
+                if item not in spec.allowed:
+                    self.problem(
+                        f"{where}.value",
+                        f"{item!r} is not a value of '{spec.name}' "
+                        f"({', '.join(map(str, spec.allowed))})",
+                    )
 
 
-def _known(values: Sequence[str] | Mapping[str, Any]) -> str:
-    return ", ".join(sorted(values))
-
-
-class _RuleParser:
+class _RuleParser(LayerConditionChecker):
     """Parses one rule, collecting problems as 'field: what is wrong'."""
 
     def __init__(
         self, vocabulary: Vocabulary, layer_definitions: Mapping[str, LayerDefinition]
     ) -> None:
+        super().__init__(layer_definitions)
         self.vocabulary = vocabulary
-        self.layers = layer_definitions
-        self.problems: list[str] = []
         self.missing: list[MissingKeys] = []
-
-    def problem(self, where: str, text: str) -> None:
-        self.problems.append(f"{where}: {text}")
-
-    def unknown_keys(self, where: str, table: Mapping[str, Any], allowed: frozenset[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                prefix = f"{where}." if where else ""
-                self.problem(f"{prefix}{key}", f"unknown field; allowed: {_known(allowed)}")
-
-    # -- pieces
-
-    def text(self, where: str, value: object) -> Text:
-        if (
-            not isinstance(value, dict)
-            or set(value) != {"de", "en"}
-            or not all(isinstance(v, str) and v.strip() for v in value.values())
-        ):
-            self.problem(where, 'needs { de = "…", en = "…" }, both non-empty')
-            return Text("", "")
-        return Text(value["de"], value["en"])
-
-    def choice(self, where: str, value: object, allowed: Sequence[str]) -> str:
-        if value not in allowed:
-            self.problem(where, f"{value!r} is not one of {', '.join(allowed)}")
-            return allowed[0]
-        return str(value)
-
-    def flag(self, where: str, value: object) -> bool:
-        if not isinstance(value, bool):
-            self.problem(where, f"must be true or false, got {value!r}")
-            return False
-        return value
 
     def keys(
         self,
         where: str,
         value: object,
-        known: Mapping[str, Any],
+        keys_known: Mapping[str, Any],
         what: str,
         *,
         of_vocabulary: bool = True,
@@ -475,29 +499,13 @@ class _RuleParser:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.problem(where, f"must be a list of {what} keys")
             return ()
-        unknown = tuple(dict.fromkeys(item for item in value if item not in known))
+        unknown = tuple(dict.fromkeys(item for item in value if item not in keys_known))
         if unknown and of_vocabulary:
             self.missing.append(MissingKeys(where, unknown))
         elif unknown:
             for item in unknown:
-                self.problem(where, f"unknown {what} '{item}'; known: {_known(known)}")
+                self.problem(where, f"unknown {what} '{item}'; known: {known(keys_known)}")
         return tuple(dict.fromkeys(value))
-
-    def number(
-        self, where: str, value: object, *, positive: bool = False, whole: bool = False
-    ) -> float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)  # type: ignore[arg-type]
-        if ok and whole:
-            ok = float(value).is_integer()  # type: ignore[arg-type]
-        if ok:
-            ok = value > 0 if positive else value >= 0  # type: ignore[operator]
-        if not ok:
-            sign = "greater than 0" if positive else "0 or more"
-            kind = "a whole number" if whole else "a number"
-            self.problem(where, f"must be {kind} {sign}, got {value!r}")
-            return 1.0
-        return float(value)  # type: ignore[arg-type]
 
     # -- rule
 
@@ -644,7 +652,7 @@ class _RuleParser:
         key = value.get("layer")
         definition = self.layers.get(key) if isinstance(key, str) else None
         if definition is None:
-            self.problem(f"{where}.layer", f"unknown layer {key!r}; known: {_known(self.layers)}")
+            self.problem(f"{where}.layer", f"unknown layer {key!r}; known: {known(self.layers)}")
         use_derived = self.flag(f"{where}.use_derived", value.get("use_derived", False))
         if use_derived and definition is not None and definition.derived is None:
             self.problem(f"{where}.use_derived", f"layer '{key}' declares no [derived] geometry")
@@ -660,73 +668,6 @@ class _RuleParser:
         if definition is None:
             return None
         return LayerSelector(definition.key, tuple(conditions), use_derived)
-
-    def condition(
-        self, where: str, raw: object, definition: LayerDefinition | None
-    ) -> Condition | None:
-        if not isinstance(raw, dict):
-            self.problem(where, 'must be a table { attribute = "…", operator = "<=", value = … }')
-            return None
-        self.unknown_keys(where, raw, _CONDITION_KEYS)
-        for required in ("attribute", "operator", "value"):
-            if required not in raw:
-                self.problem(f"{where}.{required}", "is required")
-        if any(required not in raw for required in ("attribute", "operator", "value")):
-            return None
-        attribute, operator, value = raw["attribute"], raw["operator"], raw["value"]
-        if operator not in OPERATORS:
-            self.problem(f"{where}.operator", f"{operator!r} is not one of {' '.join(OPERATORS)}")
-            return None
-        spec = None
-        if definition is not None:
-            try:
-                spec = definition.attribute(attribute)
-            except KeyError:
-                self.problem(
-                    f"{where}.attribute",
-                    f"layer '{definition.key}' has no attribute {attribute!r}; "
-                    f"its attributes: {', '.join(definition.attribute_names)}",
-                )
-        if operator == "in":
-            if not isinstance(value, list) or not value:
-                self.problem(f"{where}.value", "operator 'in' needs a non-empty list")
-                return None
-            values: tuple[Any, ...] = tuple(value)
-        else:
-            values = (value,)
-        kinds = {value_kind(v) for v in values}
-        if None in kinds or len(kinds) != 1:
-            self.problem(
-                f"{where}.value",
-                f"{value!r}: use numbers, text, true/false or dates, one kind per condition",
-            )
-            return None
-        if spec is not None:
-            self.fits(where, spec, operator, values)
-        return Condition(attribute, operator, values if operator == "in" else values[0])
-
-    def fits(self, where: str, spec: AttributeSpec, operator: str, values: tuple) -> None:
-        """A condition must compare like with like, or it could never hold."""
-        wanted = {"integer": "number", "real": "number", "string": "text", "boolean": "bool"}
-        kind = wanted.get(spec.type, spec.type)
-        if value_kind(values[0]) != kind:
-            self.problem(
-                f"{where}.value",
-                f"attribute '{spec.name}' is {spec.type}; {list(values)!r} does not compare "
-                "with it",
-            )
-            return
-        if operator in ("<", "<=", ">", ">=") and kind in ("text", "bool"):
-            self.problem(f"{where}.operator", f"'{operator}' does not order {spec.type} values")
-            return
-        if spec.allowed:
-            for item in values:
-                if item not in spec.allowed:
-                    self.problem(
-                        f"{where}.value",
-                        f"{item!r} is not a value of '{spec.name}' "
-                        f"({', '.join(map(str, spec.allowed))})",
-                    )
 
     # -- tests
 

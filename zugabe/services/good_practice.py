@@ -264,6 +264,62 @@ class GoodPracticeService:
         term = terms.get(key)
         return getattr(term, lang) if term is not None else key
 
+    def to_json(self, example: GoodPractice) -> dict[str, Any]:
+        """An example with its round, votes and history, as readers see it: the API's
+        answer and ``zugabe good-practice … --json``."""
+        content = example.content
+        return {
+            "id": example.id,
+            "project_id": example.project_id,
+            "state": example.state.value,
+            "round": example.round,
+            "version": example.version,
+            "title": content.title,
+            "description": content.description,
+            "costs_eur": content.costs_eur,
+            "costs_note": content.costs_note,
+            "lessons": content.lessons,
+            "contacts": content.contacts,
+            "tags": list(content.tags),
+            "organisation": example.organisation,
+            "measure_type": example.measure_type,
+            "city": self.city(example),
+            "involved": list(example.involved),
+            "waiting_for": list(example.waiting_for()),
+            "votes": [
+                {
+                    "organisation": v.organisation,
+                    "vote": v.choice.value,
+                    "reason": v.reason,
+                    "by": v.by,
+                    "at": v.at.isoformat(),
+                }
+                for v in example.votes
+            ],
+            "synergies": [s.as_json() for s in example.synergies],
+            "photos": [
+                {
+                    "id": p.id,
+                    "caption": p.caption,
+                    "media_type": p.media_type,
+                    "width": p.width,
+                    "height": p.height,
+                    "size": p.size,
+                    "kept_location": p.kept_location,
+                    "url": f"/good-practice/photos/{p.id}",
+                    "thumbnail": f"/good-practice/photos/{p.id}/thumbnail",
+                }
+                for p in example.photos
+            ],
+            "proposed_by": example.proposed_by,
+            "proposed_at": example.proposed_at.isoformat(),
+            "released_at": example.released_at.isoformat() if example.released_at else None,
+            "withdrawn_by": example.withdrawn_by,
+            "withdrawn_at": example.withdrawn_at.isoformat() if example.withdrawn_at else None,
+            "withdraw_reason": example.withdraw_reason or None,
+            "geometry": self.geometry_json(example),
+        }
+
     def public_json(self, example: GoodPractice, lang: str, base_url: str) -> dict[str, Any]:
         """An example as the public sees it (GeoJSON properties, the page, the feed)."""
         content = example.content

@@ -32,7 +32,7 @@ from zugabe.services.good_practice import PublicFilter
 from zugabe.web.api import expected_version, json_object
 from zugabe.web.apidoc import NOT_BLANK, json_request, problem, query, vote_body
 from zugabe.web.auth import current_actor
-from zugabe.web.language import api_language, page_language
+from zugabe.web.language import page_language
 
 blueprint = Blueprint("good_practice", __name__)
 
@@ -213,7 +213,7 @@ def review_page(example_id: int) -> str:
         "good_practice_example.html",
         lang=lang,
         example=shown,
-        review=_example_json(example, lang)
+        review=services.good_practice.to_json(example)
         | {"may_vote": services.policy.may_vote_case(actor, example.involved)},
     )
 
@@ -221,64 +221,8 @@ def review_page(example_id: int) -> str:
 # ------------------------------------------------------------------ signed in: API
 
 
-def _example_json(example: GoodPractice, lang: str) -> dict[str, Any]:
-    good = _services().good_practice
-    content = example.content
-    return {
-        "id": example.id,
-        "project_id": example.project_id,
-        "state": example.state.value,
-        "round": example.round,
-        "version": example.version,
-        "title": content.title,
-        "description": content.description,
-        "costs_eur": content.costs_eur,
-        "costs_note": content.costs_note,
-        "lessons": content.lessons,
-        "contacts": content.contacts,
-        "tags": list(content.tags),
-        "organisation": example.organisation,
-        "measure_type": example.measure_type,
-        "city": good.city(example),
-        "involved": list(example.involved),
-        "waiting_for": list(example.waiting_for()),
-        "votes": [
-            {
-                "organisation": v.organisation,
-                "vote": v.choice.value,
-                "reason": v.reason,
-                "by": v.by,
-                "at": v.at.isoformat(),
-            }
-            for v in example.votes
-        ],
-        "synergies": [s.as_json() for s in example.synergies],
-        "photos": [
-            {
-                "id": p.id,
-                "caption": p.caption,
-                "media_type": p.media_type,
-                "width": p.width,
-                "height": p.height,
-                "size": p.size,
-                "kept_location": p.kept_location,
-                "url": f"/good-practice/photos/{p.id}",
-                "thumbnail": f"/good-practice/photos/{p.id}/thumbnail",
-            }
-            for p in example.photos
-        ],
-        "proposed_by": example.proposed_by,
-        "proposed_at": example.proposed_at.isoformat(),
-        "released_at": example.released_at.isoformat() if example.released_at else None,
-        "withdrawn_by": example.withdrawn_by,
-        "withdrawn_at": example.withdrawn_at.isoformat() if example.withdrawn_at else None,
-        "withdraw_reason": example.withdraw_reason or None,
-        "geometry": good.geometry_json(example),
-    }
-
-
 def _answer(example: GoodPractice, status: int = 200) -> Response:
-    response = jsonify(_example_json(example, api_language()))
+    response = jsonify(_services().good_practice.to_json(example))
     response.status_code = status
     response.set_etag(f"v{example.version}")
     return response
@@ -290,7 +234,7 @@ def list_examples() -> Response:
     state = request.args.get("state")
     states = (ExampleState(state),) if state else ()
     examples = _services().good_practice.list(current_actor(), states)
-    return jsonify([_example_json(e, api_language()) for e in examples])
+    return jsonify([_services().good_practice.to_json(e) for e in examples])
 
 
 @blueprint.post("/api/good-practice")
