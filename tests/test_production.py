@@ -37,6 +37,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from zugabe.config import Settings
+from zugabe.io.photos import MAX_BYTES as PHOTO_MAX_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -587,13 +588,20 @@ def test_nginx_takes_bodies_as_large_as_zugabe_does(client: FlaskClient) -> None
         if isinstance(operation, dict)
         and "multipart/form-data" in str(operation.get("requestBody"))
     ]
-    assert sorted(upload_paths) == ["/api/layers/trees", "/api/projects/import"]
-    for path in upload_paths:
+    large = ["/api/layers/trees", "/api/projects/import"]
+    assert sorted(upload_paths) == ["/api/good-practice/{example_id}/photos", *large]
+    assert settings.max_request_bytes > PHOTO_MAX_BYTES  # a photo fits the server's limit
+    for path in large:
         assert any(
             re.search(pattern, path) if kind == "~" else pattern == path
             for kind, pattern in (location.split(" ", 1) for location in locations)
         ), path
-    for path in ["/api/projects", "/api/layers/trees/rollback", "/ogc/collections/projects/items"]:
+    for path in [
+        "/api/projects",
+        "/api/layers/trees/rollback",
+        "/ogc/collections/projects/items",
+        "/api/good-practice/1/photos",
+    ]:
         assert not any(re.search(p.split(" ", 1)[1], path) for p in locations if p[0] == "~")
 
 

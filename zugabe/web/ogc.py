@@ -498,6 +498,8 @@ def openapi_paths(
                 "operationId": f"getOgcItemsOf_{collection}",
                 "summary": f"A page of {collection}, filtered by property parameters too",
                 "parameters": [*items["get"]["parameters"], *_property_parameters(found)],
+                "responses": items["get"]["responses"]
+                | {"404": problem("A layer type whose data is not stored (yet).")},
             }
         }
         for collection, found in filterable.items()
