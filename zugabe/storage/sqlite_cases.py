@@ -557,10 +557,8 @@ class _CaseSyncer:
             ]
         )
         created = HistoryEvent(Event.CREATED)
-        self.history.extend(
-            (case_id, self.stamp, self.user, created.kind.value, created.details_json())
-            for case_id in ids
-        )
+        event, details = created.kind.value, created.details_json()
+        self.history.extend((case_id, self.stamp, self.user, event, details) for case_id in ids)
         return ids
 
     def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
