@@ -1608,6 +1608,24 @@ def test_a_big_batch_sync(store: SqliteStore, db_path: Path) -> None:
     assert store.count_cases(CaseQuery()) == count
 
 
+def test_a_failed_big_sync_leaves_the_case_indexes(
+    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The indexes dropped for a bulk insert come back with the rollback."""
+    before = case_indexes(db_path)
+    real_insert = sqlite_cases.insert_rows
+
+    def insert_then_fail(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        real_insert(conn, table, rows)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(sqlite_cases, "insert_rows", insert_then_fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        case_sync(store, random_findings(12_000, seed=6))
+    assert case_indexes(db_path) == before
+    assert store.count_cases(CaseQuery()) == 0
+
+
 def test_the_change_log_keeps_its_last_ten_thousand_entries(store: SqliteStore) -> None:
     start = store.revision()
     store.add_projects([new(at(i % 100, i // 100)) for i in range(10_005)])
