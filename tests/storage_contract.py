@@ -379,6 +379,30 @@ class LayerStorageContract:
         assert store.layer_features("sewer_sections") == []
         assert store.layer_features("sewer_sections", area=square(-5, -5, 5, 5)) == []
 
+    def test_feature_columns_hold_the_layer_features(self, store: Store) -> None:
+        """What a detection index loads in bulk is what ``layer_features`` gives one by one."""
+        trees = [at(5, 5), at(1, 1), at(9, 2)]
+        zones = [square(3, 3, 7, 7), None, square(8, 1, 10, 3)]
+        attributes = [{"crown_m": 2.0}, {"crown_m": None}, {"crown_m": 1.0, "name": "Linde"}]
+        store.replace_layer(layer_version("trees"), [batch(trees, attributes, 4, derived=zones)])
+        store.replace_layer(layer_version("districts"), [batch([square(0, 0, 1, 1)])])
+
+        columns = store.layer_feature_columns("trees")
+        features = store.layer_features("trees")
+        assert len(columns) == 3
+        assert columns.ids.tolist() == feature_ids(features) == sorted(columns.ids.tolist())
+        rebuilt = columns.features()
+        assert [f.attributes for f in rebuilt] == [f.attributes for f in features]
+        assert [f.source_row for f in rebuilt] == [f.source_row for f in features] == [4, 5, 6]
+        for mine, theirs in zip(rebuilt, features, strict=True):
+            assert mine.id == theirs.id
+            assert mine.geometry.equals_exact(theirs.geometry, 0.0)
+            assert (mine.derived is None) == (theirs.derived is None)
+            assert mine.derived is None or mine.derived.equals_exact(theirs.derived, 0.0)
+        assert columns.position(features[1].id) == 1
+        assert columns.position(max(feature_ids(features)) + 1000) is None
+        assert len(store.layer_feature_columns("sewer_sections")) == 0
+
     def test_empty_layer_is_allowed(self, store: Store) -> None:
         info = store.replace_layer(layer_version(), [])
         assert info.feature_count == 0

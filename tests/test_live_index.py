@@ -167,4 +167,4 @@ def test_a_layer_changed_by_another_process_makes_the_index_rebuild(
     ours.cases.warm_up()
     live = ours.cases._live
     assert live is not None and live.index._base is not built.index._base
-    assert len(live.index.layers["trees"].items) == ours.store.count_layer_features("trees")
+    assert len(live.index.layers["trees"]) == ours.store.count_layer_features("trees")

@@ -1541,6 +1541,14 @@ def random_findings(count: int, seed: int) -> list[CaseFinding]:
     ]
 
 
+def case_indexes(path: Path) -> list[tuple[str, str]]:
+    with raw(path) as conn:
+        return conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cases' "
+            "ORDER BY name"
+        ).fetchall()
+
+
 def case_rtree_depth(path: Path) -> int:
     with raw(path) as conn:
         data = conn.execute("SELECT data FROM cases_rtree_node WHERE nodeno = 1").fetchone()[0]
@@ -1551,11 +1559,18 @@ def test_a_big_batch_sync(store: SqliteStore, db_path: Path) -> None:
     """Bulk paths: a packed R*Tree, page-sized pair-key lookups, many changes at once."""
     count = 12_000  # above CASE_BULK_MIN and RTREE_REBUILD_MIN_CHANGES
     findings = random_findings(count, seed=5)
+    indexes_before = case_indexes(db_path)
     result = case_sync(store, findings)
     ids = result.created
     assert len(ids) == count
     assert ids == tuple(range(ids[0], ids[0] + count))
     assert_spatial_indexes_sound(db_path)
+    # Built again after the bulk insert (the UNIQUE pair key's kept), holding every new case.
+    assert case_indexes(db_path) == indexes_before
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert store.count_cases(CaseQuery(rule_ids=("rule-1",))) == count // 4
+    assert store.count_cases(CaseQuery(statuses=(CaseStatus.OPEN,))) == count
     assert case_rtree_depth(db_path) == 2  # packed, 12,000 boxes at 51 per node
 
     rng = np.random.default_rng(8)
@@ -1591,6 +1606,24 @@ def test_a_big_batch_sync(store: SqliteStore, db_path: Path) -> None:
     assert result.created == ()
     assert len(result.unchanged) == len(outside)
     assert store.count_cases(CaseQuery()) == count
+
+
+def test_a_failed_big_sync_leaves_the_case_indexes(
+    store: SqliteStore, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The indexes dropped for a bulk insert come back with the rollback."""
+    before = case_indexes(db_path)
+    real_insert = sqlite_cases.insert_rows
+
+    def insert_then_fail(conn: Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+        real_insert(conn, table, rows)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(sqlite_cases, "insert_rows", insert_then_fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        case_sync(store, random_findings(12_000, seed=6))
+    assert case_indexes(db_path) == before
+    assert store.count_cases(CaseQuery()) == 0
 
 
 def test_the_change_log_keeps_its_last_ten_thousand_entries(store: SqliteStore) -> None:

@@ -16,16 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import shapely
 
 from zugabe.storage.contract import LayerFeature
 
 DUPLICATE_EXAMPLES = 10  # repeated ids named in an import report
-
-
-def id_value(attributes: dict[str, Any], id_attribute: str | None) -> str | None:
-    """The feature's id as text, None when the layer has none or the value is empty."""
-    return id_text(attributes.get(id_attribute)) if id_attribute else None
 
 
 def id_text(value: Any) -> str | None:
@@ -34,31 +31,52 @@ def id_text(value: Any) -> str | None:
 
 
 def stable_ids(items: Sequence[LayerFeature], id_attribute: str | None) -> list[str]:
-    """A reference per feature that the same feature keeps in the next import.
+    """A reference per feature that the same feature keeps in the next import (see
+    ``stable_refs``)."""
+    geometries = np.empty(len(items), dtype=object)
+    geometries[:] = [f.geometry for f in items]
+    return stable_refs([f.attributes for f in items], geometries, id_attribute)
+
+
+def stable_refs(
+    attributes: Sequence[dict[str, Any]],
+    geometries: npt.NDArray[np.object_],
+    id_attribute: str | None,
+) -> list[str]:
+    """A reference per feature (its attributes and geometry, in stored order) that the
+    same feature keeps in the next import.
 
     The id where it is unique; else ``<id>@<geometry digest>`` (``@<digest>`` without an
-    id); exact twins (same id and geometry) are numbered in their stored order.
+    id); exact twins (same id and geometry) are numbered in their stored order. The
+    geometries that need a digest are encoded in one call (a layer may hold a million).
     """
-    ids = [id_value(f.attributes, id_attribute) for f in items]
+    if not id_attribute:
+        ids: list[str | None] = [None] * len(attributes)
+    else:
+        ids = [id_text(a.get(id_attribute)) for a in attributes]
     counts = Counter(ids)
-    refs: list[str] = []
-    for value, feature in zip(ids, items, strict=True):
-        if value is not None and counts[value] == 1:
-            refs.append(value)
-        else:
-            refs.append(f"{value or ''}@{_geometry_digest(feature.geometry)}")
+    refs: list[str | None] = [
+        value if value is not None and counts[value] == 1 else None for value in ids
+    ]
+    digested = [position for position, ref in enumerate(refs) if ref is None]
+    wkb = shapely.to_wkb(geometries[digested]).tolist() if digested else []
+    for position, encoded in zip(digested, wkb, strict=True):
+        refs[position] = f"{ids[position] or ''}@{_digest(encoded)}"
     twins = Counter(refs)
-    seen: Counter[str] = Counter()
-    for position, ref in enumerate(refs):
+    seen: Counter[str | None] = Counter()
+    result: list[str] = []
+    for ref in refs:
+        assert ref is not None
         if twins[ref] > 1:
             seen[ref] += 1
-            refs[position] = f"{ref}#{seen[ref]}"
-    return refs
+            ref = f"{ref}#{seen[ref]}"
+        result.append(ref)
+    return result
 
 
-def _geometry_digest(geometry: shapely.Geometry) -> str:
-    """12 hex digits of the geometry's WKB: equal for the same coordinates."""
-    return hashlib.blake2b(shapely.to_wkb(geometry), digest_size=6).hexdigest()
+def _digest(wkb: bytes) -> str:
+    """12 hex digits of a geometry's WKB: equal for the same coordinates."""
+    return hashlib.blake2b(wkb, digest_size=6).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -291,8 +291,10 @@ class Rule:
         """The message in ``lang`` ("de" or "en") with its placeholders filled in."""
         template = self.message.de if lang == "de" else self.message.en
         return "".join(
-            literal if name is None else literal + format_value(values.get(name))
-            for literal, name in _template_parts(template)
+            [
+                literal if name is None else literal + format_value(values.get(name))
+                for literal, name in _template_parts(template)
+            ]
         )
 
 
@@ -311,6 +313,8 @@ def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
 
 def format_value(value: object) -> str:
     """A value as a message shows it: metres and days rounded, dates ISO, missing as '–'."""
+    if type(value) is str:  # the common case first: a batch run formats millions
+        return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, bool):

@@ -41,7 +41,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.cases import Subject, pair_key
-from zugabe.domain.feature_identity import stable_ids
+from zugabe.domain.feature_identity import stable_refs
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import (
@@ -54,7 +54,7 @@ from zugabe.domain.rules import (
     TemporalTest,
     value_kind,
 )
-from zugabe.storage.contract import LayerFeature
+from zugabe.storage.contract import LayerFeature, LayerFeatureColumns
 
 # Day numbers (date.toordinal) of open window ends: far outside any real date.
 OPEN_START = -(1 << 40)
@@ -182,35 +182,47 @@ class _Projects:
 class _Layer:
     """The features of one layer: geometries, derived geometries, attribute columns, trees."""
 
-    def __init__(self, key: str, features: Iterable[LayerFeature], id_attribute: str | None):
+    def __init__(
+        self,
+        key: str,
+        features: LayerFeatureColumns | Iterable[LayerFeature],
+        id_attribute: str | None,
+    ):
         self.key = key
-        self.items = tuple(sorted(features, key=lambda f: f.id))
-        n = len(self.items)
-        self.feature_ids = np.fromiter((f.id for f in self.items), dtype=np.int64, count=n)
-        self.position = {f.id: i for i, f in enumerate(self.items)}
-        self.geoms = np.empty(n, dtype=object)
-        self.geoms[:] = [f.geometry for f in self.items]
+        if not isinstance(features, LayerFeatureColumns):
+            features = LayerFeatureColumns.of(features)
+        self.features = features
+        self.feature_ids = features.ids
+        self.geoms = features.geometries
         # A feature without a derived geometry is tested with its own.
-        self.derived = np.empty(n, dtype=object)
-        self.derived[:] = [f.geometry if f.derived is None else f.derived for f in self.items]
-        self.stable_ids = stable_ids(self.items, id_attribute)
+        self.derived = features.derived.copy()
+        plain = shapely.is_missing(self.derived)
+        self.derived[plain] = self.geoms[plain]
+        self.stable_ids = stable_refs(features.attributes, self.geoms, id_attribute)
         self._by_stable_id: dict[str, int] | None = None
         self._columns: dict[tuple[str, str], np.ndarray] = {}
         self._text_codes: dict[str, dict[Any, int]] = {}
         self._subsets: dict[tuple[LayerSelector, str | None], tuple[np.ndarray, Any]] = {}
 
+    def __len__(self) -> int:
+        return len(self.feature_ids)
+
+    def feature(self, feature_id: int) -> LayerFeature | None:
+        position = self.features.position(feature_id)
+        return None if position is None else self.features.feature(position)
+
     def by_stable_id(self, ref: str) -> LayerFeature | None:
         if self._by_stable_id is None:
             self._by_stable_id = {ref: i for i, ref in enumerate(self.stable_ids)}
         position = self._by_stable_id.get(ref)
-        return None if position is None else self.items[position]
+        return None if position is None else self.features.feature(position)
 
     def column(self, attribute: str, kind: str) -> np.ndarray:
         """One attribute as an array: float64 with NaN for missing, or int codes for text."""
         cached = self._columns.get((attribute, kind))
         if cached is not None:
             return cached
-        raw = [f.attributes.get(attribute) for f in self.items]
+        raw = [a.get(attribute) for a in self.features.attributes]
         if kind == "text":
             lookup = self._text_codes.setdefault(attribute, {})
             column = np.fromiter(
@@ -267,7 +279,7 @@ class _Layer:
         cached = self._subsets.get(key)
         if cached is not None:
             return cached
-        mask = np.ones(len(self.items), dtype=bool)
+        mask = np.ones(len(self), dtype=bool)
         for condition in selector.where:
             mask &= self.condition_mask(condition)
         if year_attribute is not None:
@@ -328,7 +340,7 @@ class DetectionIndex:
     def __init__(
         self,
         projects: Iterable[Project],
-        layers: Mapping[str, Iterable[LayerFeature]] | None = None,
+        layers: Mapping[str, LayerFeatureColumns | Iterable[LayerFeature]] | None = None,
         *,
         layer_definitions: Mapping[str, LayerDefinition] | None = None,
         rules: Sequence[Rule] = (),
@@ -416,9 +428,7 @@ class DetectionIndex:
 
     def feature(self, layer: str, feature_id: int) -> LayerFeature | None:
         table = self.layers.get(layer)
-        if table is None or feature_id not in table.position:
-            return None
-        return table.items[table.position[feature_id]]
+        return None if table is None else table.feature(feature_id)
 
     def feature_by_ref(self, layer: str, ref: str) -> LayerFeature | None:
         """The feature a case names by its stable reference (``Subject.ref``)."""
@@ -733,7 +743,7 @@ def _findings(hits: _Hits) -> list[Finding]:
             subject_b = Subject("project", str(b.id))
         else:
             subject_b = Subject(
-                "layer", b_table.stable_ids[b_pos], b_table.key, b_table.items[b_pos].id
+                "layer", b_table.stable_ids[b_pos], b_table.key, int(b_table.feature_ids[b_pos])
             )
         units = (a_unit, b_unit)
         if units not in involved:

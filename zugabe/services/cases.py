@@ -182,7 +182,7 @@ class CaseService:
             for rule in self.rules
             if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
         }
-        layers = {key: self.store.layer_features(key) for key in sorted(layer_keys)}
+        layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
         index = DetectionIndex(
             projects, layers, layer_definitions=self.definitions, rules=self.rules
         )
@@ -252,9 +252,16 @@ class CaseService:
     def _case_findings(
         self, findings: Sequence[Finding], index: DetectionIndex
     ) -> list[CaseFinding]:
-        return [self._case_finding(f, index) for f in findings]
+        # Few distinct involvements recur across a batch run's many findings.
+        units: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        return [self._case_finding(f, index, units) for f in findings]
 
-    def _case_finding(self, finding: Finding, index: DetectionIndex) -> CaseFinding:
+    def _case_finding(
+        self,
+        finding: Finding,
+        index: DetectionIndex,
+        units: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]],
+    ) -> CaseFinding:
         rule = self.rule_by_id[finding.rule_id]
         a = index.project(int(finding.subject_a.ref))
         b = self._subject_object(finding.subject_b, index)
@@ -263,9 +270,14 @@ class CaseService:
         values = message_values(finding, a, b, layer_title=layer_title, wanted=rule.placeholders)
         # The organisation answering for a layer's data is involved in its features' cases.
         responsible = self._live.responsible.get(rule.layer) if rule.layer and self._live else None
-        involved = {o for o, _d in finding.involved if o}
-        organisations = sorted(involved | {responsible} if responsible else involved)
-        departments = sorted({d for _o, d in finding.involved if d})
+        who = units.get((finding.involved, responsible))
+        if who is None:
+            involved = {o for o, _d in finding.involved if o}
+            who = units[(finding.involved, responsible)] = (
+                tuple(sorted(involved | {responsible} if responsible else involved)),
+                tuple(sorted({d for _o, d in finding.involved if d})),
+            )
+        organisations, departments = who
         windows = [p.attributes for p in (a, b) if isinstance(p, Project)]
         starts = [w.start for w in windows]
         ends = [w.end for w in windows]
@@ -284,8 +296,8 @@ class CaseService:
                 "overlap_days": finding.overlap_days,
                 "gap_months": finding.gap_months,
             },
-            organisations=tuple(organisations),
-            departments=tuple(departments),
+            organisations=organisations,
+            departments=departments,
             message={"de": rule.render("de", values), "en": rule.render("en", values)},
             window_start=min(starts) if starts and None not in starts else None,
             window_end=max(ends) if ends and None not in ends else None,

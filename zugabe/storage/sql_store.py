@@ -45,6 +45,7 @@ from zugabe.storage.contract import (
     CaseSync,
     LayerFeature,
     LayerFeatureBatch,
+    LayerFeatureColumns,
     LayerInfo,
     NewLayerVersion,
     NewProject,
@@ -65,6 +66,7 @@ from zugabe.storage.sqlite_engine import encode_json, paged
 from zugabe.storage.sqlite_good_practice import SqliteGoodPractice
 from zugabe.storage.sqlite_layers import (
     _archive_features,
+    _layer_columns,
     _layer_features,
     _layer_info,
     _layer_values,
@@ -433,6 +435,20 @@ class SqlStore(
         limit: int | None = None,
         filter: Filter | None = None,
     ) -> list[LayerFeature]:
+        return _layer_features(self._feature_rows(key, area, after_id, limit, filter))
+
+    def layer_feature_columns(self, key: str) -> LayerFeatureColumns:
+        return _layer_columns(self._feature_rows(key))
+
+    def _feature_rows(
+        self,
+        key: str,
+        area: BaseGeometry | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+        filter: Filter | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """(id, geometry, attributes, source_row, derived) of a layer's features, by id."""
         columns = layer_features_table.c
         with self._read() as conn:
             statement = paged(
@@ -446,7 +462,7 @@ class SqlStore(
             result = conn.execute(statement)
             rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
             result.close()
-        return _layer_features(rows)
+        return rows
 
     def count_layer_features(
         self, key: str, area: BaseGeometry | None = None, filter: Filter | None = None

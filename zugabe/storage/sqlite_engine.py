@@ -367,6 +367,27 @@ def insert_rows(conn: Connection, table: TableClause, rows: list[tuple[Any, ...]
 
 
 @contextmanager
+def indexes_rebuilt(conn: Connection, table: TableClause) -> Iterator[None]:
+    """Drop the table's own secondary indexes for a bulk insert and build them again after,
+    in the same transaction: SQLite builds an index by sorting, several times faster than
+    as many inserts at random places (a batch run's quarter of a million cases). UNIQUE
+    and PRIMARY KEY constraints stay, so they are still checked row by row."""
+    dbapi = conn.connection.driver_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    indexes = dbapi.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL",  # indexes behind constraints have none
+        (table.name,),
+    ).fetchall()
+    quote = sqlite_dialect.dialect().identifier_preparer.quote
+    for name, _sql in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
+    yield
+    for _name, sql in indexes:
+        conn.exec_driver_sql(sql)
+
+
+@contextmanager
 def _large_cache(conn: Connection) -> Iterator[None]:
     """Give this pooled connection a big page cache for one bulk write only.
 
