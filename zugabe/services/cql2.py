@@ -56,6 +56,8 @@ MAX_DEPTH = 24
 MAX_TEXT_DEPTH = 10
 """Nesting of parentheses in cql2-text (a MULTIPOLYGON in NOT (… AND …) takes 6)."""
 MAX_IN_VALUES = 1_000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+"""What an integer property holds in either store: a literal beyond is refused, not sent."""
 
 CQL2_TEXT = "cql2-text"
 CQL2_JSON = "cql2-json"
@@ -352,7 +354,11 @@ class _Walker:
         value = _scalar(node)
         if kind in ("integer", "number") and _is_number(value):
             if kind == "integer" and isinstance(value, float) and value.is_integer():
-                return int(value)
+                value = int(value)
+            if kind == "integer" and not _INT64_MIN <= value <= _INT64_MAX:
+                raise BadRequest(
+                    f"'filter': {name!r} holds whole numbers of 64 bits, got {_shown(node)}"
+                )
             return value  # type: ignore[return-value]
         if kind == "boolean" and isinstance(value, bool):
             return value
