@@ -71,6 +71,10 @@ class ExampleContent:
     contacts: str = ""
     tags: tuple[str, ...] = ()
 
+    def as_json(self) -> dict[str, Any]:
+        """The fields by name (``tags`` as a list): what the API shows and the store keeps."""
+        return {name: getattr(self, name) for name in CONTENT_FIELDS} | {"tags": list(self.tags)}
+
 
 CONTENT_FIELDS = ("title", "description", "costs_eur", "costs_note", "lessons", "contacts", "tags")
 

@@ -41,15 +41,7 @@ _PHOTO_META = [c for c in good_practice_photos_table.c if c.name not in ("image"
 
 
 def _content_values(content: ExampleContent) -> dict[str, Any]:
-    return {
-        "title": content.title,
-        "description": content.description,
-        "costs_eur": content.costs_eur,
-        "costs_note": content.costs_note,
-        "lessons": content.lessons,
-        "contacts": content.contacts,
-        "tags": json.dumps(list(content.tags)),
-    }
+    return content.as_json() | {"tags": json.dumps(list(content.tags))}
 
 
 def _synergies_json(synergies: Sequence[RealisedSynergy]) -> str:
