@@ -200,9 +200,12 @@ def test_property_parameters_and_the_drafts_filter_lang_filter_too(
     assert [f["id"] for f in tree["features"]] == [third]
     wrong = demo.get("/ogc/collections/projects/items", query_string={"cost_eur": "lots"})
     assert wrong.status_code == 400 and "cost_eur" in wrong.get_json()["detail"]
-    for query in ({"id": "7" * 40}, {"filter": f"id = {'7' * 40}"}):  # found by the fuzzer
+    for query, said in [  # found by the fuzzer: 500s before
+        ({"id": "7" * 40}, "'id' must be between"),
+        ({"filter": f"id = {'7' * 40}"}, "'id' holds whole numbers of 64 bits"),
+    ]:
         huge = demo.get("/ogc/collections/trees/items", query_string=query)
-        assert huge.status_code == 400 and "64 bits" in huge.get_json()["detail"]
+        assert huge.status_code == 400 and said in huge.get_json()["detail"]
     grid = demo.get("/ogc/collections/synergy/items", query_string={"status": "planning"})
     assert grid.status_code == 400 and "status" in grid.get_json()["detail"]
 

@@ -47,6 +47,8 @@ CONFORMANCE = [
 ]
 """What ZUGABE declares, Part 3's filtering classes included (``FILTER_CONFORMANCE``)."""
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+"""What a whole-number property holds in either store."""
 
 
 def _services() -> Services:
@@ -603,7 +605,8 @@ def _property_parameters(queryables: Queryables) -> list[dict[str, Any]]:
                 key: value
                 for key, value in found.schema("en").items()
                 if key in ("type", "format", "enum")
-            },
+            }
+            | (INT64 if found.kind == "integer" else {}),
         )
         for found in queryables.properties
         if found.kind != "geometry" and found.name not in ITEMS_PARAMETERS
