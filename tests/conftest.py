@@ -74,6 +74,7 @@ def default_document() -> dict[str, Any]:
                 region.vocabulary,
                 region.definitions,
                 [rule.id for rule in region.rules.rules],
+                region.checklist,
                 settings,
             )
         )

@@ -84,7 +84,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["zugabe_ogc"] = OgcService(services)
     app.extensions["zugabe_health"] = HealthService(services.store, services.cases)
     app.extensions["zugabe_openapi"] = build_openapi(
-        services.vocabulary, services.layers.definitions, services.cases.rule_by_id, settings
+        services.vocabulary,
+        services.layers.definitions,
+        services.cases.rule_by_id,
+        services.checklists.checklist,
+        settings,
     )
     app.extensions["zugabe_ogc_openapi"] = ogc.ogc_document(app.extensions["zugabe_openapi"])
     parameters.register(app, app.extensions["zugabe_openapi"])

@@ -10,21 +10,13 @@ shows after every save.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from zugabe.config import Settings
-from zugabe.domain.checklist import (
-    ANSWERS,
-    RELEVANCES,
-    default_checklist_path,
-    load_checklist,
-)
-from zugabe.domain.layers import LayerDefinition
+from zugabe.domain.checklist import ANSWERS, RELEVANCES, Checklist
 from zugabe.errors import InvalidInput, VersionConflict
 from zugabe.io.report_tables import CSV_MIMETYPE, write_csv
 from zugabe.services import Services
@@ -283,10 +275,9 @@ def checklist_overview_csv() -> Response:
 # ------------------------------------------------------------------ description
 
 
-def openapi_paths(settings: Settings, definitions: Mapping[str, LayerDefinition]) -> dict[str, Any]:
+def openapi_paths(checklist: Checklist) -> dict[str, Any]:
     """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``); the
-    item ids are the configured checklist's (checked at start already)."""
-    checklist = load_checklist(settings.checklist_file or default_checklist_path(), definitions)
+    item ids are those of the region's checklist, loaded and checked at start."""
     project_id = {
         "name": "project_id",
         "in": "path",

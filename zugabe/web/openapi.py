@@ -12,6 +12,7 @@ from typing import Any
 from zugabe import __version__
 from zugabe.config import Settings
 from zugabe.domain.cases import LIVE_STATUSES, CaseStatus
+from zugabe.domain.checklist import Checklist
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import (
     CONTACT_MAX,
@@ -99,9 +100,11 @@ def build_openapi(
     vocabulary: Vocabulary,
     definitions: Mapping[str, LayerDefinition],
     rule_ids: Iterable[str],
+    checklist: Checklist,
     settings: Settings,
 ) -> dict[str, Any]:
-    """The document for this region's vocabulary, layer types, rules and settings."""
+    """The document for this region's vocabulary, layer types, rules, checklist and
+    settings."""
     project_id = {
         "name": "project_id",
         "in": "path",
@@ -640,7 +643,7 @@ def build_openapi(
     # blueprints that describe their own paths
     spec["paths"] |= (
         reports.openapi_paths()
-        | checklists.openapi_paths(settings, definitions)
+        | checklists.openapi_paths(checklist)
         | exports.openapi_paths(definitions)
         | imports.openapi_paths()
         | desk.openapi_paths()
