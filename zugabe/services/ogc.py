@@ -45,13 +45,13 @@ if TYPE_CHECKING:
 
 PROJECTS, CASES, SYNERGY = "projects", "cases", "synergy"
 WRITABLE = frozenset({PROJECTS})
+"""Collections that take Part 4 writes; the others answer 405."""
 ITEMS_PARAMETERS = frozenset(
     {"bbox", "bbox-crs", "crs", "datetime", "filter", "filter-lang", "filter-crs"}
     | {"limit", "after", "f", "lang"}
 )
 """The items parameters of Parts 1–3: a queryable of the same name is not filtered on by
 a property parameter (a layer attribute called ``datetime`` takes a CQL2 filter)."""
-"""Collections that take Part 4 writes; the others answer 405."""
 _OPEN = ".."
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt].*)?")
 
