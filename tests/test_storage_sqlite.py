@@ -6,6 +6,7 @@ one file, and a writer killed mid-transaction.
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -1632,3 +1634,114 @@ def test_the_change_log_keeps_its_last_ten_thousand_entries(store: SqliteStore) 
     changes = store.changes_since(0)
     assert len(changes) == 10_000
     assert changes[0].revision == start + 6 and changes[-1].revision == store.revision()
+
+
+# -- the writers' queue ----------------------------------------------------
+
+HOLDING_WRITER = """
+import sys
+
+from shapely.geometry import Point
+
+from zugabe.domain.project import ProjectAttributes
+from zugabe.storage.contract import NewProject
+from zugabe.storage.sqlite import SqliteStore
+
+store = SqliteStore(sys.argv[1])
+attributes = ProjectAttributes(title="anderer Prozess", organisation="o", department="d",
+                               measure_type="m")
+with store.transaction():
+    store.add_projects([NewProject(attributes, Point(370_000, 5_710_000).buffer(5), "writer")])
+    print("HOLDING", flush=True)
+    sys.stdin.readline()  # until the test says so
+store.close()
+"""
+
+
+@contextmanager
+def writer_in_another_process(url: str) -> Iterator[subprocess.Popen[str]]:
+    """A process inside a write transaction of the store until its stdin gets a line."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLDING_WRITER), url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line.strip() == "HOLDING", child.stderr.read() if child.stderr else ""
+        yield child
+    finally:
+        child.kill()
+        child.communicate(timeout=30)
+
+
+def test_a_writer_waits_for_another_process_and_writes_once_it_is_done(db_path: Path) -> None:
+    url = url_for(db_path)
+    store = SqliteStore(url)
+    done: list[object] = []
+    try:
+        with writer_in_another_process(url) as child:
+            writer = threading.Thread(
+                target=lambda: done.append(store.add_projects([new(at(5, 5), title="hier")]))
+            )
+            writer.start()
+            writer.join(timeout=1.0)
+            assert writer.is_alive() and done == []  # queued behind the other process
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.wait(timeout=30) == 0
+            writer.join(timeout=30)
+        assert len(done) == 1
+        titles = {p.attributes.title for p in store.list_projects(ProjectQuery())}
+        assert titles == {"anderer Prozess", "hier"}
+    finally:
+        store.close()
+
+
+def test_a_writer_gives_up_after_the_busy_timeout_and_writes_nothing(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = url_for(db_path)
+    store = SqliteStore(url)
+    monkeypatch.setattr(store._writers, "timeout", 0.3)
+    try:
+        with writer_in_another_process(url), pytest.raises(StorageError) as refused:
+            store.add_projects([new(at(5, 5), title="hier")])
+        assert str(refused.value) == (
+            "cannot write the store: another writer has held it for more than 0.3 s"
+        )
+        assert [p.attributes.title for p in store.list_projects(ProjectQuery())] == []
+    finally:
+        store.close()
+
+
+def test_a_forked_process_queues_behind_its_parent(db_path: Path) -> None:
+    """A worker forked from a process that had written takes the queue's lock through a
+    descriptor of its own: one inherited would share the parent's lock."""
+    store = SqliteStore(url_for(db_path))
+    store.add_projects([new(at(1, 1))])  # the parent has opened the lock file
+    store._writers.timeout = 0.3
+    answers = multiprocessing.get_context("fork").SimpleQueue()
+
+    def child() -> None:
+        try:
+            with store._writers.turn():
+                answers.put("took it")
+        except StorageError:
+            answers.put("waited")
+
+    try:
+        with store._writers.turn():
+            forked = multiprocessing.get_context("fork").Process(target=child)
+            forked.start()
+            forked.join(timeout=30)
+        assert answers.get() == "waited"
+        forked = multiprocessing.get_context("fork").Process(target=child)
+        forked.start()
+        forked.join(timeout=30)
+        assert answers.get() == "took it"
+    finally:
+        store.close()

@@ -42,6 +42,11 @@ class StoreConnections:
         """What a bulk write sets on its connection until it ends (nothing by default)."""
         return nullcontext()
 
+    def _writer_turn(self) -> AbstractContextManager[None]:
+        """Held before a write transaction begins: waits for the store's other writers
+        (nothing by default: the database server queues them at the write lock)."""
+        return nullcontext()
+
     @contextmanager
     def transaction(self, *, bulk: bool = False) -> Iterator[None]:
         """This thread's writes and reads in one write transaction (see the contract)."""
@@ -82,12 +87,13 @@ class StoreConnections:
             yield ambient
             return
         try:
-            if not bulk:
-                with self._writer.begin() as conn:
+            with self._writer_turn():
+                if not bulk:
+                    with self._writer.begin() as conn:
+                        yield conn
+                    return
+                with self._writer.connect() as conn, self._bulk(conn), conn.begin():
                     yield conn
-                return
-            with self._writer.connect() as conn, self._bulk(conn), conn.begin():
-                yield conn
         except DBAPIError as exc:
             raise StorageError(f"cannot write the store: {exc.orig or exc}") from exc
         except self._driver_errors as exc:

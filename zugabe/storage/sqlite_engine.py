@@ -61,6 +61,7 @@ from sqlalchemy.sql.expression import TableClause
 from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table, sqlite_sequence
+from zugabe.storage.sqlite_writer_queue import WriterQueue
 
 BUSY_TIMEOUT_MS = 5000
 """How long a writer waits for another writer before giving up."""
@@ -456,6 +457,14 @@ class SqliteBase(StoreConnections):
             ) from exc
         engine = connect_engine(parsed)
         self._connected(engine, writing(engine), str(self.path))
+        self._writers = WriterQueue(self.path, BUSY_TIMEOUT_MS / 1000)
 
     def _bulk(self, conn: Connection) -> AbstractContextManager[None]:
         return _large_cache(conn)
+
+    def _writer_turn(self) -> AbstractContextManager[None]:
+        return self._writers.turn()
+
+    def close(self) -> None:
+        super().close()
+        self._writers.close()
