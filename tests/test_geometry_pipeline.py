@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 
+import numpy as np
+import orjson
 import pyogrio
 import shapely
 from flask import Flask
 from flask.testing import FlaskClient
 from pyproj import Transformer
+from shapely.geometry import mapping
 
 from tests.conftest import feature, token_for
+from zugabe.io.geojson import geometries_to_fragments, geometries_to_json
 from zugabe.web import create_app
 
 EARTH_METRES_PER_DEGREE = 111_320
@@ -84,3 +90,41 @@ def test_koeln_districts_load_through_the_api(
     listed = client.get("/api/projects?bbox=6.95,50.93,6.97,50.95").get_json()
     titles = {f["properties"]["title"] for f in listed["features"]}
     assert titles == {"Klimaanpassungskonzept Innenstadt"}
+
+
+PAGE_OF_EVERY_KIND = [
+    "POINT (7.2319909123 51.5115558)",
+    "LINESTRING (7.1 51.1, 7.123456789 51.2)",
+    "POLYGON ((7 51, 7.1 51, 7.1 51.1, 7 51), (7.01 51.01, 7.02 51.01, 7.02 51.02, 7.01 51.01))",
+    "MULTIPOINT ((7.1 51.2), (7.3 51.4))",
+    "MULTILINESTRING ((7 51, 7.1 51.1), (7.2 51.2, 7.3 51.3, 7.4 51.4))",
+    "MULTIPOLYGON (((7 51, 7.1 51, 7.1 51.1, 7 51)), ((7.5 51.5, 7.6 51.5, 7.6 51.6, 7.5 51.5)))",
+    "GEOMETRYCOLLECTION (POINT (7.1 51.2), LINESTRING (7 51, 7.2 51.2))",
+    "POLYGON EMPTY",
+    "POINT (7.2 51.3)",
+]
+
+
+def test_a_page_of_geometries_is_written_as_shapely_maps_it_rounded_to_a_centimetre() -> None:
+    """The page writer (GEOS's arrays, orjson) gives what ``mapping`` gives, type by type,
+    with the fewest digits that read back the same coordinate."""
+    page = np.array([shapely.from_wkt(w) for w in PAGE_OF_EVERY_KIND] + [None], dtype=object)
+    rounded = shapely.transform(page, lambda c: np.round(c, 7))
+    expected = [None if g is None else json.loads(json.dumps(mapping(g))) for g in rounded]
+    assert geometries_to_json(page) == expected
+    sent = orjson.dumps(geometries_to_fragments(page)).decode()
+    assert json.loads(sent) == expected
+    assert "7.1234568," in sent and "51.5115558]" in sent
+    assert not re.search(r"\d\.\d{8,}", sent)  # no 51.511555799999996
+
+
+def test_the_list_and_the_single_project_give_the_same_geometry(client: FlaskClient) -> None:
+    sent = [[7.218765432, 51.541234567], [7.2191234567, 51.5419876543], [7.22011, 51.54233]]
+    body = client.post(
+        "/api/projects", json=feature({"type": "LineString", "coordinates": sent})
+    ).get_json()
+    single = client.get(f"/api/projects/{body['id']}").get_json()["geometry"]
+    listed = client.get("/api/projects?bbox=7.2,51.5,7.3,51.6")
+    [found] = [f for f in listed.get_json()["features"] if f["id"] == body["id"]]
+    assert found["geometry"] == single
+    assert not re.search(rb"\d\.\d{8,}", listed.data)

@@ -7,6 +7,7 @@ then on the shapely geometry for topology (self-intersections, with where).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
@@ -36,6 +38,8 @@ COORDINATE_DEPTH = {
 READ_ONLY_PROPERTIES = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
 OUTPUT_DECIMALS = 7  # about 1 cm in lon/lat
 MAX_ERRORS = 10  # a geometry with thousands of bad points gets the first few
+PlacedGeometry = dict[str, Any] | orjson.Fragment
+"""A GeoJSON geometry placed by the caller: a dict, or its text (``geometries_to_fragments``)."""
 
 
 @dataclass(frozen=True)
@@ -276,18 +280,78 @@ class _Summary:
 
 def geometry_to_json(geometry: BaseGeometry) -> dict[str, Any]:
     """A lon/lat shapely geometry as a GeoJSON dict, rounded to about 1 cm."""
-    rounded = shapely.transform(geometry, lambda c: np.round(c, OUTPUT_DECIMALS))
-    return mapping(rounded)
+    return geometries_to_json(np.array([geometry], dtype=object))[0]  # type: ignore[return-value]
 
 
 def geometries_to_json(geometries: npt.NDArray[np.object_]) -> list[dict[str, Any] | None]:
-    """``geometry_to_json`` of a page of geometries, rounded in one pass."""
+    """``geometry_to_json`` of a page of geometries, rounded in one pass: GEOS writes their
+    GeoJSON texts in one vectorised call and orjson reads them back in one (several times
+    faster than shapely's ``mapping``, which builds a tuple per coordinate in Python)."""
+    texts = [t or "null" for t in _geojson_texts(geometries)]
+    return orjson.loads("[" + ",".join(texts) + "]")  # type: ignore[no-any-return]
+
+
+def geometries_to_fragments(
+    geometries: npt.NDArray[np.object_],
+) -> list[orjson.Fragment | None]:
+    """``geometries_to_json`` for a page that goes out as JSON as it is (a map view's list):
+    the GeoJSON texts GEOS wrote, which orjson copies into the response without reading
+    them. Reading the floats back cost a map view's page of projects a third of its time."""
+    return [None if t is None else orjson.Fragment(t) for t in _geojson_texts(geometries)]
+
+
+def _geojson_texts(geometries: npt.NDArray[np.object_]) -> list[str | None]:
+    """The GeoJSON text of each lon/lat geometry, rounded to about 1 cm.
+
+    Written type by type from shapely's ragged arrays (one coordinate array and its offsets
+    per type), each ring or line a numpy slice that orjson writes in C with the shortest
+    digits that read back the same double, as it writes a float anywhere else. (GEOS's own
+    GeoJSON writer prints some rounded values with 17 digits, 51.511555799999996.) What the
+    arrays cannot hold (a collection, an empty geometry, 2D and 3D mixed) goes through
+    ``mapping``.
+    """
     rounded = shapely.transform(geometries, lambda c: np.round(c, OUTPUT_DECIMALS))
-    return [mapping(g) if g is not None else None for g in rounded]
+    texts: list[str | None] = [None] * len(rounded)
+    type_ids = shapely.get_type_id(rounded)
+    for type_id in np.unique(type_ids[type_ids >= 0]):
+        where = np.flatnonzero(type_ids == type_id)
+        group = rounded[where]
+        name = _RAGGED_TYPES.get(int(type_id))
+        with_z = shapely.has_z(group)
+        if name is None or shapely.is_empty(group).any() or with_z.any() != with_z.all():
+            written = [orjson.dumps(mapping(g)).decode() for g in group]
+        else:
+            _kind, coords, offsets = shapely.to_ragged_array(group, include_z=bool(with_z[0]))
+            written = [f'{{"type":"{name}","coordinates":{c}}}' for c in _nested(coords, offsets)]
+        for k, text in zip(where, written, strict=True):
+            texts[k] = text
+    return texts
+
+
+_RAGGED_TYPES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint"}
+_RAGGED_TYPES |= {5: "MultiLineString", 6: "MultiPolygon"}
+"""shapely's type ids of the geometries ``to_ragged_array`` writes, and their GeoJSON type."""
+
+
+def _nested(
+    coords: npt.NDArray[np.float64], offsets: tuple[npt.NDArray[np.int64], ...]
+) -> list[str]:
+    """The coordinates' JSON of each geometry of one type: positions (a point), or each
+    line or ring a slice of ``coords``, joined level by level as ``offsets`` nest them."""
+    if not offsets:  # points
+        return [orjson.dumps(c, option=orjson.OPT_SERIALIZE_NUMPY).decode() for c in coords]
+    first = offsets[0]
+    level = [
+        orjson.dumps(coords[a:b], option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        for a, b in itertools.pairwise(first)
+    ]
+    for outer in offsets[1:]:
+        level = ["[" + ",".join(level[a:b]) + "]" for a, b in itertools.pairwise(outer)]
+    return level
 
 
 def project_to_feature(
-    project: Project, reprojector: Reprojector, geometry: dict[str, Any] | None = None
+    project: Project, reprojector: Reprojector, geometry: PlacedGeometry | None = None
 ) -> dict[str, Any]:
     """A stored project as an RFC 7946 Feature; ``geometry`` as GeoJSON where the caller
     placed it already (a page reprojected at once, another CRS)."""

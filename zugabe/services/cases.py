@@ -42,7 +42,7 @@ from zugabe.domain.vocabulary import Vocabulary
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import CRS84_CRS, Reprojector
-from zugabe.io.geojson import geometries_to_json, geometry_to_json
+from zugabe.io.geojson import PlacedGeometry, geometries_to_fragments, geometry_to_json
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
@@ -124,8 +124,14 @@ class CaseService:
         the live index catches up with the store (``_current_index``), our own write
         included. A write that fails is rolled back, and so is the index: it may hold what
         was never committed.
+
+        A built index first catches up with the other processes' writes here, before the
+        transaction takes the store's write lock: under it, only what was written in
+        between is left, so the other writers do not wait for a catch-up.
         """
         with self._lock:
+            if self._live is not None:
+                self._current_index()
             try:
                 yield
             except BaseException:
@@ -387,10 +393,11 @@ class CaseService:
     def to_features(
         self, cases: Sequence[CoordinationCase], lang: str = "en"
     ) -> list[dict[str, Any]]:
-        """A page of cases as Features (``to_json``), their geometries reprojected at once:
-        one call into PROJ for the page, not one per case."""
+        """A page of cases as Features (``to_json``) for a list sent as JSON, their
+        geometries reprojected at once (one call into PROJ for the page, not one per case)
+        as GeoJSON text that orjson copies."""
         shown = [_shown_geometry(c) for c in cases]
-        placed = geometries_to_json(
+        placed = geometries_to_fragments(
             self.reprojector.many_to_crs([g for g in shown if g is not None], CRS84_CRS)
         )
         geometries = iter(placed)
@@ -405,7 +412,7 @@ class CaseService:
         *,
         detail: bool = False,
         lang: str = "en",
-        geometry: dict[str, Any] | None = None,
+        geometry: PlacedGeometry | None = None,
     ) -> dict[str, Any]:
         """A case as GeoJSON Feature: the overlap geometry, lon/lat, with its desk state
         (assignee, due date, the decision and its votes); detail adds both subjects'

@@ -32,7 +32,7 @@ from zugabe.errors import BadRequest, Conflict, FieldError, InvalidInput, NotFou
 from zugabe.io.crs import CRS84_CRS, Reprojector
 from zugabe.io.geojson import (
     GeometryRules,
-    geometries_to_json,
+    geometries_to_fragments,
     not_saved,
     project_to_feature,
     raise_invalid,
@@ -450,11 +450,12 @@ class ProjectService:
     def to_features(
         self, projects: Sequence[Project], crs: CRS = CRS84_CRS
     ) -> list[dict[str, Any]]:
-        """A page of projects as Features in ``crs``, reprojected at once (lists, OGC items)."""
+        """A page of projects as Features in ``crs``, reprojected at once, for a list sent
+        as JSON (API lists, OGC items): the geometries are GeoJSON text orjson copies."""
         placed = self.reprojector.many_to_crs([p.geometry for p in projects], crs)
         return [
             project_to_feature(p, self.reprojector, g)
-            for p, g in zip(projects, geometries_to_json(placed), strict=True)
+            for p, g in zip(projects, geometries_to_fragments(placed), strict=True)
         ]
 
     def query(self, f: ProjectFilter) -> ProjectQuery:

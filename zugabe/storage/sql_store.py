@@ -77,6 +77,7 @@ from zugabe.storage.sqlite_projects import (
     VALUES_PER_QUERY,
     _date_column,
     _project,
+    _projects,
     _raise_missing_or_conflict,
     _row_values,
     _utc_column,
@@ -223,7 +224,7 @@ class SqlStore(
                 for start in range(0, len(values), VALUES_PER_QUERY):
                     chunk = values[start : start + VALUES_PER_QUERY]
                     rows = conn.execute(select(projects_table).where(column.in_(chunk))).all()
-                    found.update((row.id, _project(row)) for row in rows)
+                    found.update((p.id, p) for p in _projects(rows))
         return [found[key] for key in sorted(found)]
 
     def update_project(
@@ -316,7 +317,7 @@ class SqlStore(
         )
         with self._read() as conn:
             rows = conn.execute(statement).all()
-        return [_project(row) for row in rows]
+        return _projects(rows)
 
     def count_projects(self, query: ProjectQuery) -> int:
         statement = (

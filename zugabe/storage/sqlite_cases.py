@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import shapely
 from sqlalchemy import (
     ColumnElement,
@@ -737,12 +738,13 @@ def _cases(
     history: tuple[HistoryEntry, ...] = (),
 ) -> list[CoordinationCase]:
     """Stored cases decoded column by column: one WKB decode and one JSON parse per
-    column for a page, not one per case and column (a map view lists a few hundred)."""
+    column for a page, not one per case and column (a map view lists a few hundred).
+    The JSON columns are ZUGABE's own (no number beyond orjson's 64 bits)."""
     if not rows:
         return []
     geometries = shapely.from_wkb(np.array([row.geometry for row in rows], dtype=object))
     decoded = {
-        name: json.loads("[" + ",".join(getattr(row, name) for row in rows) + "]")
+        name: orjson.loads("[" + ",".join(getattr(row, name) for row in rows) + "]")
         for name in _JSON_COLUMNS
     }
     return [

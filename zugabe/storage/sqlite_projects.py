@@ -99,28 +99,38 @@ def _bounds(values: dict[str, Any]) -> dict[str, float]:
 
 
 def _project(row: Row[Any]) -> Project:
-    return Project(
-        id=row.id,
-        attributes=ProjectAttributes(
-            title=row.title,
-            organisation=row.organisation,
-            department=row.department,
-            measure_type=row.measure_type,
-            status=Status(row.status),
-            start=row.start_date,
-            end=row.end_date,
-            description=row.description,
-            contact=row.contact,
-            cost_eur=row.cost_eur,
-            external_id=row.external_id,
-        ),
-        geometry=shapely.from_wkb(row.geometry),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-        version=row.version,
-    )
+    return _projects([row])[0]
+
+
+def _projects(rows: Sequence[Row[Any]]) -> list[Project]:
+    """Stored projects, their geometries decoded in one vectorised call (a map view's page
+    of a few hundred, or every project for the detection index)."""
+    geometries = shapely.from_wkb(np.array([row.geometry for row in rows], dtype=object))
+    return [
+        Project(
+            id=row.id,
+            attributes=ProjectAttributes(
+                title=row.title,
+                organisation=row.organisation,
+                department=row.department,
+                measure_type=row.measure_type,
+                status=Status(row.status),
+                start=row.start_date,
+                end=row.end_date,
+                description=row.description,
+                contact=row.contact,
+                cost_eur=row.cost_eur,
+                external_id=row.external_id,
+            ),
+            geometry=geometry,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+            version=row.version,
+        )
+        for row, geometry in zip(rows, geometries, strict=True)
+    ]
 
 
 def _date_column(values: Sequence[str | None]) -> npt.NDArray[np.datetime64]:
