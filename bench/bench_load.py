@@ -31,6 +31,7 @@ machine's cores each kept busy.
     .venv/bin/python bench/bench_load.py                           # demo town, 1 and 2 workers
     .venv/bin/python bench/bench_load.py --town synthetic          # 50,000 × 1,000,000
     .venv/bin/python bench/bench_load.py --store postgis --workers 2
+    .venv/bin/python bench/bench_load.py --threads 8 --workers 3     # 8 threads per worker
     .venv/bin/python bench/bench_load.py --quick                   # 20 clients, 15 s
 """
 
@@ -59,6 +60,7 @@ import shapely.geometry
 from bench_stores import STORES, store_url
 from ogc_servers import free_port, running
 
+from zugabe.config import Settings
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import Services
 from zugabe.services.accounts import AccountInput
@@ -347,6 +349,9 @@ def main() -> None:
     parser.add_argument("--town", choices=("demo", "synthetic"), default="demo")
     parser.add_argument("--store", choices=STORES, default="sqlite")
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
+    parser.add_argument(
+        "--threads", type=int, help="request threads per worker (default: the setting's)"
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--warm-up", type=float, default=5.0, help="unmeasured seconds first")
@@ -365,10 +370,11 @@ def main() -> None:
         with store_url(args.store, Path(tmp)) as url:
             instance = prepare(args, folder, url)
             print(instance.description)
+            threads = args.threads or Settings.model_fields["threads"].default
             print(
                 f"{args.clients} clients, {args.duration:.0f} s measured after "
-                f"{args.warm_up:.0f} s warm-up; 30 % projects, 30 % points, 30 % cases by "
-                "district-sized view, 10 % saves"
+                f"{args.warm_up:.0f} s warm-up, {threads} request threads per worker; 30 % "
+                "projects, 30 % points, 30 % cases by district-sized view, 10 % saves"
             )
             for workers in worker_counts:
                 port = free_port()
@@ -381,6 +387,7 @@ def main() -> None:
                     str(port),
                     "--workers",
                     str(workers),
+                    *(["--threads", str(args.threads)] if args.threads else []),
                 ]
                 base = f"http://127.0.0.1:{port}"
                 with running("zugabe", command, base, probe="/login", env=instance.env) as s:

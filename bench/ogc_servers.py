@@ -19,6 +19,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 BENCH = Path(__file__).resolve().parent
 VENVS = BENCH / ".venvs"
@@ -67,15 +68,23 @@ class ServerProcess:
 
 
 def wait_until_up(
-    process: subprocess.Popen[bytes], url: str, headers: Mapping[str, str], timeout: float
+    process: subprocess.Popen[bytes],
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    output: IO[bytes] | None = None,
 ) -> None:
-    """Poll ``url`` until it answers (any HTTP status); fail with the server's output if the
-    process exits first."""
+    """Poll ``url`` until it answers (any HTTP status); fail with the server's output (in
+    ``output``) if the process exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{output[-3000:]}")
+            said = b""
+            if output is not None:
+                output.seek(0)
+                said = output.read()
+            text = said.decode(errors="replace")
+            raise RuntimeError(f"{url}: server exited ({process.returncode}):\n{text[-3000:]}")
         try:
             request = urllib.request.Request(url, headers=dict(headers))
             with urllib.request.urlopen(request, timeout=5):
@@ -99,28 +108,29 @@ def running(
     headers: Mapping[str, str] | None = None,
     timeout: float = 120,
 ) -> Iterator[ServerProcess]:
-    """Start ``command``, wait until ``url + probe`` answers, stop the process at the end."""
-    process = subprocess.Popen(
-        list(command),
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_until_up(process, url + probe, headers or {}, timeout)
-        # Nobody reads the output from now on: let it go, so a chatty server never blocks.
-        if process.stdout is not None:
-            process.stdout.close()
-            process.stdout = None
-        yield ServerProcess(name, url, process)
-    finally:
-        process.terminate()
+    """Start ``command``, wait until ``url + probe`` answers, stop the process at the end.
+
+    The server's output (its access log: a line per request) goes to a temporary file, as
+    it would go to the journal: written, never blocking, and at hand if the server fails.
+    """
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            list(command),
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            wait_until_up(process, url + probe, headers or {}, timeout, output)
+            yield ServerProcess(name, url, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 # --------------------------------------------------------------------------- pygeoapi

@@ -71,10 +71,21 @@ def init(context: CliContext) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
-    help="Worker processes, each with 8 threads (default: setting workers).",
+    help="Worker processes (default: setting workers).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    help="Request threads of each worker process (default: setting threads).",
 )
 @pass_context
-def serve(context: CliContext, host: str | None, port: int | None, workers: int | None) -> None:
+def serve(
+    context: CliContext,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    threads: int | None,
+) -> None:
     """Serve the web map and the API with gunicorn, a production pre-fork WSGI server."""
     from zugabe.web import create_app
     from zugabe.web.security import setup_access_log
@@ -89,14 +100,16 @@ def serve(context: CliContext, host: str | None, port: int | None, workers: int 
         services.close()  # each worker opens the store for itself after the fork
     host, port = host or settings.host, port or settings.port
     workers = workers or settings.workers
+    threads = threads or settings.threads
     check_address(host, port)
     if settings.access_log:
         setup_access_log()  # the workers inherit it
     click.echo(
         f"ZUGABE serving on http://{host}:{port} with {workers} worker "
-        f"process{'es' if workers > 1 else ''} (Ctrl-C stops)"
+        f"process{'es' if workers > 1 else ''} of {threads} thread{'s' if threads > 1 else ''} "
+        "(Ctrl-C stops)"
     )
-    Server(context.overrides, host, port, workers).run()
+    Server(context.overrides, host, port, workers, threads).run()
 
 
 @cli.command()

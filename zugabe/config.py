@@ -279,7 +279,17 @@ class Settings(BaseModel):
         default=1,
         ge=1,
         le=64,
-        description="Worker processes of `zugabe serve` (gunicorn), each with 8 request threads.",
+        description="Worker processes of `zugabe serve` (gunicorn), each with `threads` request "
+        "threads.",
+    )
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Request threads of each worker process of `zugabe serve`. Python runs one "
+        "thread of a process at a time: more threads let a worker wait for the store or a slow "
+        "client while another request runs, but make the running ones take turns (two served "
+        "the load bench best, see docs/administrators.md#several-worker-processes).",
     )
 
     @field_validator("region_bbox", "allowed_hosts", mode="before")

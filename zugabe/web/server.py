@@ -1,6 +1,6 @@
 """``zugabe serve``: the app under gunicorn, a pre-fork WSGI server, with N worker processes.
 
-Every worker is a process of its own with threads (gunicorn's ``gthread`` workers), built
+Every worker is a process of its own with a few threads (gunicorn's ``gthread`` workers), built
 by the same app factory after the fork: its own store connections, its own detection
 index warmed up beside serving, its own mail delivery thread. Nothing lives in one worker
 only: the index catches up with the others' writes from the store's change log, jobs and
@@ -24,8 +24,6 @@ from zugabe.errors import ConfigError
 from zugabe.services import Services
 from zugabe.services.mail import MAIL_INTERVAL
 
-THREADS = 8
-"""Request threads of each worker (as waitress had before, per process)."""
 GRACEFUL_TIMEOUT = 60
 """Seconds a stopping worker waits for its requests and its running job to finish."""
 
@@ -34,13 +32,15 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
     """gunicorn's documented way to embed it ("custom application"): options from us, the
     app from ``create_app`` in each worker."""
 
-    def __init__(self, overrides: Mapping[str, Any], host: str, port: int, workers: int):
+    def __init__(
+        self, overrides: Mapping[str, Any], host: str, port: int, workers: int, threads: int
+    ):
         self.overrides = overrides
         self.options = {
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
             "worker_class": "gthread",
-            "threads": THREADS,
+            "threads": threads,
             "graceful_timeout": GRACEFUL_TIMEOUT,
             "proc_name": "zugabe",
             # The app unwraps trusted proxies itself (setting proxy_hops, ProxyFix): one
