@@ -6,13 +6,13 @@ random district-sized views, ZUGABE serves ≥ 1.5× the requests per second of 
 
 Data: the seeded projects of ``bench_detection.py`` (``synthetic_region``, ``--seed``), written
 (a) into ZUGABE's SQLite store in a temporary instance folder, served by ``zugabe serve``
-(gunicorn, 8 threads per worker) in a child process with a read token; (b)/(c) into a
-throwaway PostgreSQL 15 + PostGIS 3 cluster (``postgis_baseline.py``; table ``projects``: id,
-the attributes, geometry in EPSG:4326 with a GiST index, VACUUM ANALYZEd; rows copied with
-bound values), served by pygeoapi's PostgreSQL provider under gunicorn (8 threads per worker,
-as ZUGABE) and by tipg under uvicorn, each in its own venv under ``bench/.venvs``
-(``ogc_servers.py``). ``--workers 1,2`` runs every server once with one and once with two
-worker processes, and compares them at equal counts. Storing lon/lat spares both the
+(gunicorn, its default request threads per worker) in a child process with a read token;
+(b)/(c) into a throwaway PostgreSQL 15 + PostGIS 3 cluster (``postgis_baseline.py``; table
+``projects``: id, the attributes, geometry in EPSG:4326 with a GiST index, VACUUM ANALYZEd;
+rows copied with bound values), served by pygeoapi's PostgreSQL provider under gunicorn (as
+many threads per worker as ZUGABE) and by tipg under uvicorn, each in its own venv under
+``bench/.venvs`` (``ogc_servers.py``). ``--workers 1,2`` runs every server once with one and
+once with two worker processes, and compares them at equal counts. Storing lon/lat spares both the
 reprojection that ZUGABE does per request (it stores EPSG:25832): the comparison is their
 best case. All servers listen on
 loopback; the clients are threads of this process, each with its own keep-alive connection,
@@ -62,6 +62,7 @@ from ogc_servers import (
 from postgis_baseline import PostgisBaseline
 from psycopg import sql
 
+from zugabe.config import Settings
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.domain.project import Project
 from zugabe.services import Services
@@ -72,6 +73,7 @@ from zugabe.web import create_app
 SYSTEM = Actor.system("bench", roles=frozenset({Role.REGION_ADMIN}))
 VIEW = 2_000.0  # metres: a district of the demo town
 LIMIT = 1000
+ZUGABE_THREADS = Settings.model_fields["threads"].default  # pygeoapi gets as many
 TO_LONLAT = pyproj.Transformer.from_crs(25832, 4326, always_xy=True)
 
 
@@ -311,7 +313,7 @@ def reference_servers(
                 {"projects": collection("projects", [6.9, 51.3, 7.5, 51.7], provider)},
             )
             server: ServerProcess = stack.enter_context(
-                start_pygeoapi(config, port, threads=8, workers=workers)
+                start_pygeoapi(config, port, threads=ZUGABE_THREADS, workers=workers)
             )
             name = server_name(server.name, workers)
             targets.append(Target(name, "127.0.0.1", port, "/collections/projects/items", accept))

@@ -73,6 +73,7 @@ from zugabe.storage.contract import (
     AuditQuery,
     BrowserSession,
     CaseQuery,
+    CaseStamp,
     CaseSync,
     InboxPage,
     InboxQuery,
@@ -2084,6 +2085,32 @@ class CaseStorageContract:
             for case_id in sorted(world.values())
         ]
         assert store.count_cases(CaseQuery()) == len(world)
+
+    def test_case_stamps_tell_each_write_of_a_listed_case(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        query = CaseQuery(area=self.CASE_AREA, after_id=min(world.values()), limit=3)
+        listed = store.list_cases(query)
+        assert store.case_stamps(query) == [
+            CaseStamp(c.id, c.version, c.updated_at) for c in listed
+        ]
+        case_id = world["road×sewer"]
+        [before] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        store.add_case_comment(case_id, "x", "anna")  # no new version, but a new state
+        [commented] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        assert commented.version == before.version and commented.updated_at > before.updated_at
+        moved = replace(case_of(store, case_id).finding, geometry=at(5_000, 5_000))
+        sync(store, [moved], scope="project:0")
+        [recomputed] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        assert recomputed.version > commented.version
+        assert recomputed.updated_at > commented.updated_at
+
+    def test_cases_by_id(self, store: Store, world: dict[str, int]) -> None:
+        wanted = (world["far note"], world["road×tree"], 10**9)
+        assert case_ids(store.list_cases(CaseQuery(ids=wanted))) == sorted(wanted[:2])
+        both = CaseQuery(ids=wanted, relations=("conflict",))
+        assert case_ids(store.list_cases(both)) == [world["road×tree"]]
+        assert store.count_cases(both) == 1
 
     @pytest.mark.parametrize(
         ("query", "expected"),

@@ -6,11 +6,16 @@ import io
 import json
 from typing import Any
 
+import orjson
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from shapely.geometry import shape
 
-from tests.conftest import client_as, feature
+import zugabe.services.accounts as accounts_service
+from tests.conftest import actor_for, client_as, feature
+from zugabe.services import Services
+from zugabe.storage.contract import CaseQuery
 
 LINE = {"type": "LineString", "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411]]}
 
@@ -190,3 +195,55 @@ def test_case_detail_shows_a_layer_feature_with_its_derived_zone(client: FlaskCl
     assert client.delete("/api/layers/trees").status_code == 204
     gone = client.get(f"/api/cases/{case['id']}").get_json()["subjects"][1]
     assert gone["ref"] == "HER-0042" and gone["geometry"] is None
+
+
+def test_the_case_list_shows_each_change_at_once_whoever_made_it(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listed case is kept rendered by its stored state (``RenderedCases``): a step at
+    the desk, a comment, a recomputation and a renamed assignee show in the next list,
+    made through this process or another (a second ``Services`` on the store, as a second
+    worker)."""
+    monkeypatch.setattr(accounts_service, "_NAMES_TTL_S", 0.0)  # names read on every use
+    road, sewer = road_and_sewer(client)
+    case_id = next(
+        c["id"] for c in sewer["cases"] if c["properties"]["rule"] == "road_works_sewer_bundle"
+    )
+
+    def listed() -> dict[str, Any]:
+        page = client.get("/api/cases?bbox=7.20,51.53,7.22,51.55").get_json()["features"]
+        return next(f for f in page if f["id"] == case_id)
+
+    first = listed()
+    assert listed() == first  # kept: the same again
+    other = Services.open(app.extensions["zugabe"].settings)
+    try:
+        coordinator = actor_for(other, "h.coordinator")
+        other.desk.assign(case_id, "h.coordinator", coordinator, first["properties"]["version"])
+        assigned = listed()["properties"]
+        assert assigned["assignee"] == "h.coordinator"
+        assert assigned["version"] == first["properties"]["version"] + 1
+        account = other.store.find_account("h.coordinator")
+        assert account is not None
+        other.store.update_account(account.id, {"display_name": "Hanna Umbenannt"})
+        assert listed()["properties"]["assignee_name"] == "Hanna Umbenannt"
+        other.cases.comment(case_id, "Termin steht", coordinator)
+        assert listed()["properties"]["updated_at"] > assigned["updated_at"]
+    finally:
+        other.close()
+    # Recomputed here: the road gets another title, which the case's message names.
+    road_now = client.get(f"/api/projects/{road['id']}")
+    renamed = feature(LINE, title="Fahrbahnerneuerung Ringstraße Nord")
+    saved = client.put(
+        f"/api/projects/{road['id']}", json=renamed, headers={"If-Match": road_now.headers["ETag"]}
+    )
+    assert saved.status_code == 200, saved.get_json()
+    now = listed()
+    assert "Ringstraße Nord" in now["properties"]["message"]["de"]
+    assert "Ringstraße Nord" not in first["properties"]["message"]["de"]
+    fresh = Services.open(app.extensions["zugabe"].settings)  # renders it anew
+    try:
+        [case] = fresh.store.list_cases(CaseQuery(ids=(case_id,)))
+        assert orjson.loads(orjson.dumps(fresh.cases.to_features([case], "en")[0])) == now
+    finally:
+        fresh.close()

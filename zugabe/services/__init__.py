@@ -112,6 +112,7 @@ class Services:
             policy,
             audit,
             accounts.display_name,
+            accounts.names_generation,
             vocabulary,
             settings.case_due_days_before_start,
             notifications,

@@ -136,6 +136,7 @@ class AccountService:
         self.audit = audit
         self.throttle = SignInThrottle(settings, store)
         self._names: dict[str, str] = {}
+        self._names_generation = 0
         self._names_at = 0.0
         self._names_lock = threading.Lock()
         self._recent = RecentLookups()
@@ -522,10 +523,23 @@ class AccountService:
     def display_name(self, username: str) -> str:
         """The display name of a username for histories; the username if unknown."""
         with self._names_lock:
-            if time.monotonic() - self._names_at > _NAMES_TTL_S:
-                self._names = {a.username: a.display_name for a in self.store.list_accounts()}
-                self._names_at = time.monotonic()
-            return self._names.get(username, username)
+            return self._current_names().get(username, username)
+
+    def names_generation(self) -> int:
+        """Grows whenever the display names read from the store change: a text that shows
+        names (a rendered case) is current as long as this stays the same."""
+        with self._names_lock:
+            self._current_names()
+            return self._names_generation
+
+    def _current_names(self) -> dict[str, str]:
+        """The display names, read again when older than ``_NAMES_TTL_S`` (under the lock)."""
+        if time.monotonic() - self._names_at > _NAMES_TTL_S:
+            names = {a.username: a.display_name for a in self.store.list_accounts()}
+            if names != self._names:
+                self._names, self._names_generation = names, self._names_generation + 1
+            self._names_at = time.monotonic()
+        return self._names
 
     def _accounts_changed(self) -> None:
         """An account, token or session changed here: forget what was read before."""

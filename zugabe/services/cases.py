@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from shapely.geometry.base import BaseGeometry
 
 from zugabe.domain.accounts import Actor
@@ -48,6 +49,7 @@ from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
 from zugabe.services.query import matched
+from zugabe.services.rendered_cases import RenderedCases
 from zugabe.storage.contract import (
     CaseQuery,
     CaseSync,
@@ -63,6 +65,15 @@ COMMENT_MAX = 5000
 @dataclass(frozen=True)
 class CasePage:
     cases: list[CoordinationCase]
+    number_matched: int
+    next_after: int | None
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of cases as a list sends them: each Feature's JSON (``page_features``)."""
+
+    features: list[orjson.Fragment]
     number_matched: int
     next_after: int | None
 
@@ -95,6 +106,7 @@ class CaseService:
         policy: Policy,
         audit: AuditService,
         display_name: Callable[[str], str],
+        names_generation: Callable[[], int],
         vocabulary: Vocabulary,
         due_days_before_start: int,
         notifications: NotificationService,
@@ -107,6 +119,8 @@ class CaseService:
         self.policy = policy
         self.audit = audit
         self.display_name = display_name  # username -> the name histories show
+        self.names_generation = names_generation  # grows when display names change
+        self._rendered = RenderedCases()
         self.rules = tuple(rules)
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
@@ -347,6 +361,42 @@ class CaseService:
             cases,
             matched(cases, after, has_more, lambda: self.store.count_cases(query)),
             cases[-1].id if has_more else None,
+        )
+
+    def page_features(
+        self, actor: Actor, query: CaseQuery, *, limit: int, after: int | None, lang: str
+    ) -> FeaturePage:
+        """``page`` as the list sends it, each case's Feature (``to_features``) as JSON.
+
+        Only the cases whose stored state (``CaseStamp``) or shown display names changed
+        since this process last listed them are read whole and rendered again
+        (``RenderedCases``); the others are taken as rendered then.
+        """
+        self.policy.require_read(actor)
+        stamps = self.store.case_stamps(replace(query, after_id=after, limit=limit + 1))
+        has_more = len(stamps) > limit
+        stamps = stamps[:limit]
+        generation = self.names_generation()
+        keys = [(s.id, s.version, s.updated_at, lang, generation) for s in stamps]
+        found = self._rendered.get_many(keys)
+        missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
+        if missing:
+            fresh = self.store.list_cases(CaseQuery(ids=missing))
+            rendered = {
+                case.id: ((case.id, case.version, case.updated_at, lang, generation), feature)
+                for case, feature in zip(
+                    fresh,
+                    (orjson.Fragment(orjson.dumps(f)) for f in self.to_features(fresh, lang)),
+                    strict=True,
+                )
+            }
+            self._rendered.put_many(rendered.values())
+            # a case written since its stamp was read is sent as it is now
+            found = [f or rendered[s.id][1] for s, f in zip(stamps, found, strict=True)]
+        return FeaturePage(
+            [f for f in found if f is not None],
+            matched(stamps, after, has_more, lambda: self.store.count_cases(query)),
+            stamps[-1].id if has_more else None,
         )
 
     def comment(self, case_id: int, text: Any, actor: Actor) -> None:

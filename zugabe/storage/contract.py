@@ -400,9 +400,11 @@ class CaseQuery:
     feature; ``area`` (storage CRS) those whose overlap geometry intersects
     it; ``time_from``/``time_to`` those whose window overlaps the period;
     ``filter`` is CQL2 on the case queryables (a case's organisations and
-    departments: any of them), translated into the store's own query.
+    departments: any of them), translated into the store's own query; ``ids``
+    (when given) only these cases.
     """
 
+    ids: tuple[int, ...] = ()
     organisations: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     relations: tuple[str, ...] = ()
@@ -416,6 +418,17 @@ class CaseQuery:
     filter: Filter | None = None
     after_id: int | None = None
     limit: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseStamp:
+    """A stored case's state, told apart cheaply: every write of a case row (a
+    recomputation, a step at the desk, a vote, a comment) moves its ``updated_at``, and
+    all but a comment its ``version``."""
+
+    id: int
+    version: int
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -498,6 +511,10 @@ class CaseStore(ABC):
     @abstractmethod
     def count_cases(self, query: CaseQuery) -> int:
         """How many cases match, ignoring ``after_id`` and ``limit``."""
+
+    @abstractmethod
+    def case_stamps(self, query: CaseQuery) -> list[CaseStamp]:
+        """``list_cases`` without the cases: what identifies each one's stored state."""
 
     @abstractmethod
     def apply_case_work(

@@ -42,6 +42,7 @@ from zugabe.errors import InvalidInput, NotFound
 from zugabe.storage.contract import (
     PROJECT_TEXT_COLUMNS,
     CaseQuery,
+    CaseStamp,
     CaseSync,
     LayerFeature,
     LayerFeatureBatch,
@@ -512,6 +513,18 @@ class SqlStore(
         )
         with self._read() as conn:
             return cases_of_rows(conn, conn.execute(statement).all())
+
+    def case_stamps(self, query: CaseQuery) -> list[CaseStamp]:
+        c = cases_table.c
+        statement = paged(
+            select(c.id, c.version, c.updated_at).where(*self._case_conditions(query)),
+            c.id,
+            query.after_id,
+            query.limit,
+        )
+        with self._read() as conn:
+            rows = conn.execute(statement).all()
+        return [CaseStamp(row.id, row.version, row.updated_at) for row in rows]
 
     def count_cases(self, query: CaseQuery) -> int:
         statement = (

@@ -874,6 +874,8 @@ def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
     """WHERE terms for the non-spatial filters of a case query (the area, the CQL2 filter
     and paging are the caller's)."""
     conditions: list[ColumnElement[bool]] = []
+    if query.ids:
+        conditions.append(cases_table.c.id.in_(query.ids))
     if query.organisations:
         conditions.append(_involves("organisation", query.organisations))
     if query.departments:

@@ -8,6 +8,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import orjson
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from zugabe.domain.cases import CoordinationCase
@@ -174,7 +175,9 @@ def project_points() -> Response:
     )
 
 
-def page_response(features: list[dict[str, Any]], matched: int, next_after: int | None) -> Response:
+def page_response(
+    features: Sequence[dict[str, Any] | orjson.Fragment], matched: int, next_after: int | None
+) -> Response:
     """A page of a listing as a FeatureCollection with OGC-style ``self``/``next`` links.
 
     The ``next`` link repeats the request's own parameters with the cursor

@@ -44,9 +44,10 @@ def list_cases() -> Response:
     services = _services()
     query = parse_case_query(request.args, services.projects.reprojector)
     limit, after = page_params()
-    page = services.cases.page(current_actor(), query, limit=limit, after=after)
-    features = services.cases.to_features(page.cases, api_language())
-    return page_response(features, page.number_matched, page.next_after)
+    page = services.cases.page_features(
+        current_actor(), query, limit=limit, after=after, lang=api_language()
+    )
+    return page_response(page.features, page.number_matched, page.next_after)
 
 
 @blueprint.get("/<int:case_id>")
