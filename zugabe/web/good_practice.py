@@ -20,17 +20,19 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from zugabe.domain.good_practice import (
     CAPTION_MAX,
     NOTE_MAX,
+    TAGS_MAX,
     TEXT_MAX,
     TITLE_MAX,
     ExampleState,
     GoodPractice,
 )
+from zugabe.domain.vocabulary import Vocabulary
 from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.photos import MAX_BYTES
 from zugabe.services import Services
 from zugabe.services.good_practice import PublicFilter
 from zugabe.web.api import expected_version, json_object
-from zugabe.web.apidoc import NOT_BLANK, json_request, problem, query, vote_body
+from zugabe.web.apidoc import MAX_ID, NOT_BLANK, json_request, problem, query, vote_body
 from zugabe.web.auth import current_actor
 from zugabe.web.language import page_language
 
@@ -241,7 +243,11 @@ def list_examples() -> Response:
 def propose() -> Response:
     body = json_object(("project_id", *CONTENT))
     project_id = body.pop("project_id", None)
-    if not isinstance(project_id, int) or isinstance(project_id, bool):
+    if (
+        not isinstance(project_id, int)
+        or isinstance(project_id, bool)
+        or not 1 <= project_id <= MAX_ID
+    ):
         raise InvalidInput(
             "'project_id' must be the number of a finished project",
             field_errors=[FieldError("/project_id", "a project number")],
@@ -334,8 +340,9 @@ def withdraw(example_id: int) -> Response:
 # ------------------------------------------------------------------ OpenAPI
 
 
-def openapi_paths() -> dict[str, Any]:
-    """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``)."""
+def openapi_paths(vocabulary: Vocabulary) -> dict[str, Any]:
+    """This module's paths of the OpenAPI document (merged by ``zugabe.web.openapi``); the
+    tags are the region's measure types."""
     example_id = {
         "name": "example_id",
         "in": "path",
@@ -366,7 +373,11 @@ def openapi_paths() -> dict[str, Any]:
         "costs_note": {"type": "string", "maxLength": NOTE_MAX},
         "lessons": text,
         "contacts": text,
-        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+        "tags": {
+            "type": "array",
+            "items": {"type": "string", "enum": sorted(vocabulary.measure_types)},
+            "maxItems": TAGS_MAX,
+        },
     }
     answer = {"description": "The example, with its version as ETag."}
     page_answer = {"description": "An HTML page.", "content": {"text/html": {}}}
@@ -472,7 +483,9 @@ def openapi_paths() -> dict[str, Any]:
                         "type": "object",
                         "required": ["project_id", "title", "description"],
                         "additionalProperties": False,
-                        "properties": {"project_id": {"type": "integer"}}
+                        "properties": {
+                            "project_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+                        }
                         | content_properties
                         | {
                             "title": NOT_BLANK | {"maxLength": TITLE_MAX},

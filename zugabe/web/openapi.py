@@ -662,7 +662,7 @@ def build_openapi(
                 vocabulary, rule_ids, {key: definitions[key] for key in sorted(definitions)}
             ),
         )
-        | good_practice.openapi_paths()
+        | good_practice.openapi_paths(vocabulary)
     )
     _declare_security(spec, settings)
     _declare_common_responses(spec)
