@@ -1724,9 +1724,11 @@ def test_a_forked_process_queues_behind_its_parent(db_path: Path) -> None:
     store = SqliteStore(url_for(db_path))
     store.add_projects([new(at(1, 1))])  # the parent has opened the lock file
     store._writers.timeout = 0.3
-    answers = multiprocessing.get_context("fork").SimpleQueue()
+    fork = multiprocessing.get_context("fork")
+    answers, go = fork.SimpleQueue(), fork.Event()
 
     def child() -> None:
+        go.wait(30)
         try:
             with store._writers.turn():
                 answers.put("took it")
@@ -1734,13 +1736,16 @@ def test_a_forked_process_queues_behind_its_parent(db_path: Path) -> None:
             answers.put("waited")
 
     try:
+        forked = fork.Process(target=child)
+        forked.start()  # forked while nobody writes: its own threads' lock is free
         with store._writers.turn():
-            forked = multiprocessing.get_context("fork").Process(target=child)
-            forked.start()
+            go.set()
             forked.join(timeout=30)
         assert answers.get() == "waited"
-        forked = multiprocessing.get_context("fork").Process(target=child)
+        go.clear()
+        forked = fork.Process(target=child)
         forked.start()
+        go.set()
         forked.join(timeout=30)
         assert answers.get() == "took it"
     finally:
