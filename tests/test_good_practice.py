@@ -214,8 +214,8 @@ def test_only_a_finished_project_and_only_by_an_organisation_involved(app: Flask
     done = admin.post("/api/projects", json=feature(title="Fertig", status="done")).get_json()
     other = planner.post("/api/good-practice", json={"project_id": done["id"], **CONTENT})
     assert other.status_code == 403  # Bochum is not involved in a Herne project alone
-    mine = client_as(app, "h.planner").post(
-        "/api/good-practice", json={"project_id": done["id"], **CONTENT}
+    mine = client_as(app, "h.planner").post(  # a whole number, as JSON Schema counts
+        "/api/good-practice", json={"project_id": float(done["id"]), **CONTENT}
     )
     assert mine.get_json()["involved"] == ["herne"]
     twice = admin.post("/api/good-practice", json={"project_id": done["id"], **CONTENT})
