@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from shapely.geometry import shape
 import zugabe.services.accounts as accounts_service
 from tests.conftest import actor_for, client_as, feature
 from zugabe.services import Services
+from zugabe.services.rendered_cases import RenderedCases
 from zugabe.storage.contract import CaseQuery
 
 LINE = {"type": "LineString", "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411]]}
@@ -247,3 +249,16 @@ def test_the_case_list_shows_each_change_at_once_whoever_made_it(
         assert orjson.loads(orjson.dumps(fresh.cases.to_features([case], "en")[0])) == now
     finally:
         fresh.close()
+
+
+def test_a_process_keeps_the_cases_it_listed_last_up_to_its_capacity() -> None:
+    """The rendered cases are bounded: the least recently listed go first."""
+    rendered = RenderedCases(capacity=2)
+    at = datetime(2026, 12, 6, tzinfo=UTC)
+    a, b, c = ((case_id, 1, at, "de", 1) for case_id in (1, 2, 3))
+    rendered.put_many([(a, orjson.Fragment(b'"a"')), (b, orjson.Fragment(b'"b"'))])
+    assert rendered.get_many([a]) != [None]  # listed again: now the most recent
+    rendered.put_many([(c, orjson.Fragment(b'"c"'))])
+    kept = rendered.get_many([a, b, c])
+    assert [f is not None for f in kept] == [True, False, True]
+    assert orjson.dumps(kept) == b'["a",null,"c"]'

@@ -17,7 +17,7 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 
 from tests.conftest import feature, token_for
-from zugabe.io.geojson import geometries_to_fragments, geometries_to_json
+from zugabe.io.geojson import geometries_to_fragments, geometry_to_json
 from zugabe.web import create_app
 
 EARTH_METRES_PER_DEGREE = 111_320
@@ -111,7 +111,7 @@ def test_a_page_of_geometries_is_written_as_shapely_maps_it_rounded_to_a_centime
     page = np.array([shapely.from_wkt(w) for w in PAGE_OF_EVERY_KIND] + [None], dtype=object)
     rounded = shapely.transform(page, lambda c: np.round(c, 7))
     expected = [None if g is None else json.loads(json.dumps(mapping(g))) for g in rounded]
-    assert geometries_to_json(page) == expected
+    assert [None if g is None else geometry_to_json(g) for g in page] == expected
     sent = orjson.dumps(geometries_to_fragments(page)).decode()
     assert json.loads(sent) == expected
     assert "7.1234568," in sent and "51.5115558]" in sent

@@ -280,35 +280,30 @@ class _Summary:
 
 def geometry_to_json(geometry: BaseGeometry) -> dict[str, Any]:
     """A lon/lat shapely geometry as a GeoJSON dict, rounded to about 1 cm."""
-    return geometries_to_json(np.array([geometry], dtype=object))[0]  # type: ignore[return-value]
-
-
-def geometries_to_json(geometries: npt.NDArray[np.object_]) -> list[dict[str, Any] | None]:
-    """``geometry_to_json`` of a page of geometries, rounded in one pass: GEOS writes their
-    GeoJSON texts in one vectorised call and orjson reads them back in one (several times
-    faster than shapely's ``mapping``, which builds a tuple per coordinate in Python)."""
-    texts = [t or "null" for t in _geojson_texts(geometries)]
-    return orjson.loads("[" + ",".join(texts) + "]")  # type: ignore[no-any-return]
+    [text] = _geojson_texts(np.array([geometry], dtype=object))
+    return orjson.loads(text or "null")  # type: ignore[no-any-return]
 
 
 def geometries_to_fragments(
     geometries: npt.NDArray[np.object_],
 ) -> list[orjson.Fragment | None]:
-    """``geometries_to_json`` for a page that goes out as JSON as it is (a map view's list):
-    the GeoJSON texts GEOS wrote, which orjson copies into the response without reading
-    them. Reading the floats back cost a map view's page of projects a third of its time."""
+    """``geometry_to_json`` of a page that goes out as JSON as it is (a map view's list),
+    rounded in one pass: the GeoJSON texts, which orjson copies into the response without
+    reading them (reading the floats back cost a map view's page of projects a third of
+    its time)."""
     return [None if t is None else orjson.Fragment(t) for t in _geojson_texts(geometries)]
 
 
 def _geojson_texts(geometries: npt.NDArray[np.object_]) -> list[str | None]:
     """The GeoJSON text of each lon/lat geometry, rounded to about 1 cm.
 
-    Written type by type from shapely's ragged arrays (one coordinate array and its offsets
-    per type), each ring or line a numpy slice that orjson writes in C with the shortest
-    digits that read back the same double, as it writes a float anywhere else. (GEOS's own
-    GeoJSON writer prints some rounded values with 17 digits, 51.511555799999996.) What the
-    arrays cannot hold (a collection, an empty geometry, 2D and 3D mixed) goes through
-    ``mapping``.
+    Several times faster than shapely's ``mapping``, which builds a tuple per coordinate in
+    Python: written type by type from shapely's ragged arrays (one coordinate array and its
+    offsets per type), each ring or line a numpy slice that orjson writes in C with the
+    shortest digits that read back the same double, as it writes a float anywhere else.
+    (GEOS's own GeoJSON writer prints some rounded values with 17 digits,
+    51.511555799999996.) What the arrays cannot hold (a collection, an empty geometry, 2D
+    and 3D mixed) goes through ``mapping``.
     """
     rounded = shapely.transform(geometries, lambda c: np.round(c, OUTPUT_DECIMALS))
     texts: list[str | None] = [None] * len(rounded)

@@ -382,17 +382,14 @@ class CaseService:
         missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
         if missing:
             fresh = self.store.list_cases(CaseQuery(ids=missing))
-            rendered = {
-                case.id: ((case.id, case.version, case.updated_at, lang, generation), feature)
-                for case, feature in zip(
-                    fresh,
-                    (orjson.Fragment(orjson.dumps(f)) for f in self.to_features(fresh, lang)),
-                    strict=True,
-                )
-            }
-            self._rendered.put_many(rendered.values())
-            # a case written since its stamp was read is sent as it is now
-            found = [f or rendered[s.id][1] for s, f in zip(stamps, found, strict=True)]
+            features = [orjson.Fragment(orjson.dumps(f)) for f in self.to_features(fresh, lang)]
+            self._rendered.put_many(
+                ((c.id, c.version, c.updated_at, lang, generation), feature)
+                for c, feature in zip(fresh, features, strict=True)
+            )
+            # A case written since its stamp was read is sent as it is now.
+            by_id = {c.id: feature for c, feature in zip(fresh, features, strict=True)}
+            found = [f or by_id.get(s.id) for s, f in zip(stamps, found, strict=True)]
         return FeaturePage(
             [f for f in found if f is not None],
             matched(stamps, after, has_more, lambda: self.store.count_cases(query)),

@@ -48,6 +48,3 @@ class RenderedCases:
             self._entries.update(items)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -109,8 +109,8 @@ def ids_or_all(name: str, most: int) -> list[int] | None:
     if "all" in body:
         return None
     raw = body[name]
-    parsed = [json_integer(v) for v in raw] if isinstance(raw, list) else [None]
-    if len(parsed) > most or any(i is None or not 1 <= i <= MAX_ID for i in parsed):
+    parsed = [json_id(v) for v in raw] if isinstance(raw, list) else [None]
+    if len(parsed) > most or any(i is None for i in parsed):
         raise InvalidInput(
             f"'{name}' must be a list of at most {most} ids",
             field_errors=[FieldError(f"/{name}", "a list of ids")],
@@ -125,6 +125,13 @@ def json_integer(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
+
+
+def json_id(value: Any) -> int | None:
+    """A JSON number that can be an id (a whole number from 1 to the store's 64 bits), else
+    None."""
+    number = json_integer(value)
+    return number if number is not None and 1 <= number <= MAX_ID else None
 
 
 def json_pointer(*names: str) -> str:

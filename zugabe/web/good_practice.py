@@ -31,7 +31,7 @@ from zugabe.errors import FieldError, InvalidInput
 from zugabe.io.photos import MAX_BYTES
 from zugabe.services import Services
 from zugabe.services.good_practice import PublicFilter
-from zugabe.web.api import expected_version, json_integer, json_object
+from zugabe.web.api import expected_version, json_id, json_object
 from zugabe.web.apidoc import MAX_ID, NOT_BLANK, json_request, problem, query, vote_body
 from zugabe.web.auth import current_actor
 from zugabe.web.language import page_language
@@ -242,8 +242,8 @@ def list_examples() -> Response:
 @blueprint.post("/api/good-practice")
 def propose() -> Response:
     body = json_object(("project_id", *CONTENT))
-    project_id = json_integer(body.pop("project_id", None))
-    if project_id is None or not 1 <= project_id <= MAX_ID:
+    project_id = json_id(body.pop("project_id", None))
+    if project_id is None:
         raise InvalidInput(
             "'project_id' must be the number of a finished project",
             field_errors=[FieldError("/project_id", "a project number")],
