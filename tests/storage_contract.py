@@ -73,7 +73,6 @@ from zugabe.storage.contract import (
     AuditQuery,
     BrowserSession,
     CaseQuery,
-    CaseStamp,
     CaseSync,
     InboxPage,
     InboxQuery,
@@ -88,6 +87,7 @@ from zugabe.storage.contract import (
     NewProject,
     ProjectQuery,
     ProjectStore,
+    RowStamp,
     Store,
 )
 
@@ -2091,9 +2091,7 @@ class CaseStorageContract:
     ) -> None:
         query = CaseQuery(area=self.CASE_AREA, after_id=min(world.values()), limit=3)
         listed = store.list_cases(query)
-        assert store.case_stamps(query) == [
-            CaseStamp(c.id, c.version, c.updated_at) for c in listed
-        ]
+        assert store.case_stamps(query) == [RowStamp(c.id, c.version, c.updated_at) for c in listed]
         case_id = world["road×sewer"]
         [before] = store.case_stamps(CaseQuery(ids=(case_id,)))
         store.add_case_comment(case_id, "x", "anna")  # no new version, but a new state
@@ -3109,6 +3107,19 @@ class StorageContract(
 
     def test_schema_version_is_positive(self, store: ProjectStore) -> None:
         assert store.schema_version() >= 1
+
+    def test_project_stamps_tell_each_write_of_a_listed_project(self, store: ProjectStore) -> None:
+        added = store.add_projects([new(at(10 * i, 0), title=f"p{i}") for i in range(4)])
+        query = ProjectQuery(area=square(-1, -1, 25, 1), after_id=added[0].id, limit=5)
+        listed = store.list_projects(query)
+        assert ids(listed) == ids(added[1:3])
+        assert store.project_stamps(query) == [
+            RowStamp(p.id, p.version, p.updated_at) for p in listed
+        ]
+        changed = store.update_project(added[1].id, attributes(title="neu"), at(10, 0), "bob", 1)
+        [stamp, _] = store.project_stamps(query)
+        assert (stamp.version, stamp.updated_at) == (2, changed.updated_at)
+        assert stamp.updated_at > listed[0].updated_at
 
     # -- columns (exports) ---------------------------------------------------
 

@@ -16,7 +16,7 @@ from shapely.geometry import shape
 import zugabe.services.accounts as accounts_service
 from tests.conftest import actor_for, client_as, feature
 from zugabe.services import Services
-from zugabe.services.rendered_cases import RenderedCases
+from zugabe.services.rendered_features import RenderedFeatures
 from zugabe.storage.contract import CaseQuery
 
 LINE = {"type": "LineString", "coordinates": [[7.2101, 51.5402], [7.2135, 51.5411]]}
@@ -202,7 +202,7 @@ def test_case_detail_shows_a_layer_feature_with_its_derived_zone(client: FlaskCl
 def test_the_case_list_shows_each_change_at_once_whoever_made_it(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A listed case is kept rendered by its stored state (``RenderedCases``): a step at
+    """A listed case is kept rendered by its stored state (``RenderedFeatures``): a step at
     the desk, a comment, a recomputation and a renamed assignee show in the next list,
     made through this process or another (a second ``Services`` on the store, as a second
     worker)."""
@@ -253,7 +253,7 @@ def test_the_case_list_shows_each_change_at_once_whoever_made_it(
 
 def test_a_process_keeps_the_cases_it_listed_last_up_to_its_capacity() -> None:
     """The rendered cases are bounded: the least recently listed go first."""
-    rendered = RenderedCases(capacity=2)
+    rendered = RenderedFeatures(capacity=2)
     at = datetime(2026, 12, 6, tzinfo=UTC)
     a, b, c = ((case_id, 1, at, "de", 1) for case_id in (1, 2, 3))
     rendered.put_many([(a, orjson.Fragment(b'"a"')), (b, orjson.Fragment(b'"b"'))])

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import VALID_FEATURE, client_as, feature
+from tests.conftest import VALID_FEATURE, actor_for, client_as, feature
 from zugabe.domain.accounts import Scope
+from zugabe.services import Services
 
 
 def create(client: FlaskClient, doc: dict[str, Any]) -> dict[str, Any]:
@@ -333,3 +334,32 @@ def test_vocabulary_has_labels_for_the_map(client: FlaskClient) -> None:
     assert "sewer_rehabilitation" in departments["drainage"]["measure_types"]
     statuses = [s["key"] for s in vocab["statuses"]]
     assert statuses == ["idea", "planning", "approved", "under_construction", "done", "cancelled"]
+
+
+def test_the_project_list_shows_each_change_at_once_whoever_made_it(app: Flask) -> None:
+    """A listed project is kept rendered by its stored state (``RenderedFeatures``): a
+    change or a deletion through another process (a second ``Services`` on the store, as a
+    second worker) shows in the next list."""
+    client = client_as(app, "h.planner")
+    kept, changing = create(client, VALID_FEATURE), create(client, feature(title="Alt"))
+
+    def listed() -> dict[int, dict[str, Any]]:
+        page = client.get("/api/projects?limit=1000").get_json()["features"]
+        return {f["id"]: f for f in page}
+
+    first = listed()
+    assert listed() == first  # kept: the same again
+    other = Services.open(app.extensions["zugabe"].settings)
+    try:
+        planner = actor_for(other, "h.planner")
+        other.projects.patch(changing["id"], {"properties": {"title": "Neu"}}, planner, 1)
+        now = listed()
+        assert now[changing["id"]]["properties"]["title"] == "Neu"
+        assert now[changing["id"]]["properties"]["version"] == 2
+        assert now[kept["id"]] == first[kept["id"]]
+        other.projects.delete(changing["id"], planner, 2)
+        assert changing["id"] not in listed()
+    finally:
+        other.close()
+    single = client.get(f"/api/projects/{kept['id']}").get_json()
+    assert single | {"cases": None} == listed()[kept["id"]] | {"cases": None}

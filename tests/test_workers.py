@@ -18,6 +18,7 @@ from tests.test_live_index import line, rules_of, sewer
 from zugabe.config import Settings
 from zugabe.domain.accounts import Scope
 from zugabe.services import Services
+from zugabe.web.server import KEEPALIVE_REQUESTS
 
 
 class Client:
@@ -147,3 +148,24 @@ def test_a_request_under_way_when_the_server_is_told_to_stop_is_answered(
         assert services.store.get_project(created["id"]) is not None
     finally:
         services.close()
+
+
+def test_a_kept_alive_connection_is_closed_after_its_twentieth_request(
+    demo_instance: Path,
+) -> None:
+    """So that its client connects again, to the worker that accepts first: connections do
+    not stay piled on one busy worker (``RebalancingWorker``)."""
+    with serving(demo_instance, ["--workers", "2"]) as (_server, port):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for number in range(1, KEEPALIVE_REQUESTS + 1):
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+            assert response.status == 200
+            response.read()
+            assert response.will_close == (number == KEEPALIVE_REQUESTS), number
+            if number == 1:
+                kept = connection.sock
+        assert connection.sock is None  # closed after the last answer
+        assert kept is not None and kept.fileno() == -1
+        connection.request("GET", "/health")  # http.client connects again
+        assert connection.getresponse().status == 200

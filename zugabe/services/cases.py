@@ -49,12 +49,13 @@ from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
 from zugabe.services.query import matched
-from zugabe.services.rendered_cases import RenderedCases
+from zugabe.services.rendered_features import FeaturePage, RenderedFeatures
 from zugabe.storage.contract import (
     CaseQuery,
     CaseSync,
     LayerFeature,
     ProjectQuery,
+    RowStamp,
     Store,
     StoreChange,
 )
@@ -65,15 +66,6 @@ COMMENT_MAX = 5000
 @dataclass(frozen=True)
 class CasePage:
     cases: list[CoordinationCase]
-    number_matched: int
-    next_after: int | None
-
-
-@dataclass(frozen=True)
-class FeaturePage:
-    """A page of cases as a list sends them: each Feature's JSON (``page_features``)."""
-
-    features: list[orjson.Fragment]
     number_matched: int
     next_after: int | None
 
@@ -120,7 +112,7 @@ class CaseService:
         self.audit = audit
         self.display_name = display_name  # username -> the name histories show
         self.names_generation = names_generation  # grows when display names change
-        self._rendered = RenderedCases()
+        self._rendered = RenderedFeatures()
         self.rules = tuple(rules)
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
@@ -368,32 +360,26 @@ class CaseService:
     ) -> FeaturePage:
         """``page`` as the list sends it, each case's Feature (``to_features``) as JSON.
 
-        Only the cases whose stored state (``CaseStamp``) or shown display names changed
+        Only the cases whose stored state (``RowStamp``) or shown display names changed
         since this process last listed them are read whole and rendered again
-        (``RenderedCases``); the others are taken as rendered then.
+        (``RenderedFeatures``); the others are taken as rendered then.
         """
         self.policy.require_read(actor)
-        stamps = self.store.case_stamps(replace(query, after_id=after, limit=limit + 1))
-        has_more = len(stamps) > limit
-        stamps = stamps[:limit]
-        generation = self.names_generation()
-        keys = [(s.id, s.version, s.updated_at, lang, generation) for s in stamps]
-        found = self._rendered.get_many(keys)
-        missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
-        if missing:
-            fresh = self.store.list_cases(CaseQuery(ids=missing))
-            features = [orjson.Fragment(orjson.dumps(f)) for f in self.to_features(fresh, lang)]
-            self._rendered.put_many(
-                ((c.id, c.version, c.updated_at, lang, generation), feature)
-                for c, feature in zip(fresh, features, strict=True)
-            )
-            # A case written since its stamp was read is sent as it is now.
-            by_id = {c.id: feature for c, feature in zip(fresh, features, strict=True)}
-            found = [f or by_id.get(s.id) for s, f in zip(stamps, found, strict=True)]
-        return FeaturePage(
-            [f for f in found if f is not None],
-            matched(stamps, after, has_more, lambda: self.store.count_cases(query)),
-            stamps[-1].id if has_more else None,
+
+        def render(ids: tuple[int, ...]) -> list[tuple[RowStamp, orjson.Fragment]]:
+            fresh = self.store.list_cases(CaseQuery(ids=ids))
+            return [
+                (RowStamp(c.id, c.version, c.updated_at), orjson.Fragment(orjson.dumps(f)))
+                for c, f in zip(fresh, self.to_features(fresh, lang), strict=True)
+            ]
+
+        return self._rendered.page(
+            self.store.case_stamps(replace(query, after_id=after, limit=limit + 1)),
+            limit=limit,
+            after=after,
+            shaped_by=(lang, self.names_generation()),
+            render=render,
+            count=lambda: self.store.count_cases(query),
         )
 
     def comment(self, case_id: int, text: Any, actor: Actor) -> None:

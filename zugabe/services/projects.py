@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -43,7 +44,8 @@ from zugabe.io.geojson import (
 from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.query import BBox, matched, parse_bbox
-from zugabe.storage.contract import NewProject, ProjectQuery, Store
+from zugabe.services.rendered_features import FeaturePage, RenderedFeatures
+from zugabe.storage.contract import NewProject, ProjectQuery, RowStamp, Store
 
 if TYPE_CHECKING:
     from zugabe.services.cases import CaseService, DetectionRun
@@ -157,6 +159,7 @@ class ProjectService:
         self.reprojector = reprojector  # the one of every service: lon/lat <-> storage CRS
         self.rules = geometry_rules
         self.cases = cases  # saving a project runs detection through it
+        self._rendered = RenderedFeatures()
 
     def create(self, feature: Any, actor: Actor) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
@@ -395,9 +398,7 @@ class ProjectService:
     ) -> ProjectPage:
         """``list`` for a store query built elsewhere (the OGC API's box in any CRS)."""
         self.policy.require_read(actor)
-        limit = self.settings.page_size if limit is None else limit
-        if not 1 <= limit <= self.settings.max_page_size:
-            raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
+        limit = self._page_size(limit)
         projects = self.store.list_projects(replace(query, after_id=after, limit=limit + 1))
         has_more = len(projects) > limit
         projects = projects[:limit]
@@ -408,6 +409,45 @@ class ProjectService:
             ),
             next_after=projects[-1].id if has_more else None,
         )
+
+    def list_features(
+        self,
+        actor: Actor,
+        project_filter: ProjectFilter,
+        *,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> FeaturePage:
+        """``list`` as the API sends it, each project's Feature (``to_features``) as JSON.
+
+        Only the projects whose stored state (``RowStamp``) changed since this process last
+        listed them are read whole and rendered again (``RenderedFeatures``).
+        """
+        self.policy.require_read(actor)
+        limit = self._page_size(limit)
+        query = self.query(project_filter)
+
+        def render(ids: tuple[int, ...]) -> list[tuple[RowStamp, orjson.Fragment]]:
+            fresh = self.store.get_projects(ids)
+            return [
+                (RowStamp(p.id, p.version, p.updated_at), orjson.Fragment(orjson.dumps(f)))
+                for p, f in zip(fresh, self.to_features(fresh), strict=True)
+            ]
+
+        return self._rendered.page(
+            self.store.project_stamps(replace(query, after_id=after, limit=limit + 1)),
+            limit=limit,
+            after=after,
+            shaped_by=(),
+            render=render,
+            count=lambda: self.store.count_projects(query),
+        )
+
+    def _page_size(self, limit: int | None) -> int:
+        limit = self.settings.page_size if limit is None else limit
+        if not 1 <= limit <= self.settings.max_page_size:
+            raise BadRequest(f"'limit' must be between 1 and {self.settings.max_page_size}")
+        return limit
 
     def points(self, actor: Actor, project_filter: ProjectFilter) -> list[ProjectPoint]:
         """Every matching project as one point on it, in id order: what a map shows, as

@@ -165,6 +165,10 @@ class ProjectStore(ABC):
         """The project with this id, or None."""
 
     @abstractmethod
+    def project_stamps(self, query: ProjectQuery) -> list[RowStamp]:
+        """``list_projects`` without the projects: what identifies each one's stored state."""
+
+    @abstractmethod
     def get_projects(
         self, ids: Sequence[int] = (), external_ids: Sequence[str] = ()
     ) -> list[Project]:
@@ -421,10 +425,10 @@ class CaseQuery:
 
 
 @dataclass(frozen=True)
-class CaseStamp:
-    """A stored case's state, told apart cheaply: every write of a case row (a
-    recomputation, a step at the desk, a vote, a comment) moves its ``updated_at``, and
-    all but a comment its ``version``."""
+class RowStamp:
+    """A stored project's or case's state, told apart cheaply: every write of its row moves
+    its ``updated_at`` (of a case: a recomputation, a step at the desk, a vote, a comment),
+    and all but a comment its ``version``."""
 
     id: int
     version: int
@@ -513,7 +517,7 @@ class CaseStore(ABC):
         """How many cases match, ignoring ``after_id`` and ``limit``."""
 
     @abstractmethod
-    def case_stamps(self, query: CaseQuery) -> list[CaseStamp]:
+    def case_stamps(self, query: CaseQuery) -> list[RowStamp]:
         """``list_cases`` without the cases: what identifies each one's stored state."""
 
     @abstractmethod

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     String,
+    Table,
     bindparam,
     delete,
     func,
@@ -42,7 +43,6 @@ from zugabe.errors import InvalidInput, NotFound
 from zugabe.storage.contract import (
     PROJECT_TEXT_COLUMNS,
     CaseQuery,
-    CaseStamp,
     CaseSync,
     LayerFeature,
     LayerFeatureBatch,
@@ -52,6 +52,7 @@ from zugabe.storage.contract import (
     NewProject,
     ProjectColumns,
     ProjectQuery,
+    RowStamp,
     Store,
 )
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
@@ -320,6 +321,26 @@ class SqlStore(
             rows = conn.execute(statement).all()
         return _projects(rows)
 
+    def project_stamps(self, query: ProjectQuery) -> list[RowStamp]:
+        return self._stamps(
+            projects_table, self._project_conditions(query), query.after_id, query.limit
+        )
+
+    def _stamps(
+        self,
+        rows: Table,
+        conditions: list[ColumnElement[bool]],
+        after_id: int | None,
+        limit: int | None,
+    ) -> list[RowStamp]:
+        c = rows.c
+        statement = paged(
+            select(c.id, c.version, c.updated_at).where(*conditions), c.id, after_id, limit
+        )
+        with self._read() as conn:
+            found = conn.execute(statement).all()
+        return [RowStamp(row.id, row.version, row.updated_at) for row in found]
+
     def count_projects(self, query: ProjectQuery) -> int:
         statement = (
             select(func.count()).select_from(projects_table).where(*self._project_conditions(query))
@@ -514,17 +535,8 @@ class SqlStore(
         with self._read() as conn:
             return cases_of_rows(conn, conn.execute(statement).all())
 
-    def case_stamps(self, query: CaseQuery) -> list[CaseStamp]:
-        c = cases_table.c
-        statement = paged(
-            select(c.id, c.version, c.updated_at).where(*self._case_conditions(query)),
-            c.id,
-            query.after_id,
-            query.limit,
-        )
-        with self._read() as conn:
-            rows = conn.execute(statement).all()
-        return [CaseStamp(row.id, row.version, row.updated_at) for row in rows]
+    def case_stamps(self, query: CaseQuery) -> list[RowStamp]:
+        return self._stamps(cases_table, self._case_conditions(query), query.after_id, query.limit)
 
     def count_cases(self, query: CaseQuery) -> int:
         statement = (

@@ -166,9 +166,10 @@ def list_projects() -> Response:
     services = _services()
     project_filter = ProjectFilter.from_params(request.args)
     limit, after = page_params()
-    page = services.projects.list(current_actor(), project_filter, limit=limit, after=after)
-    features = services.projects.to_features(page.projects)
-    return page_response(features, page.number_matched, page.next_after)
+    page = services.projects.list_features(
+        current_actor(), project_filter, limit=limit, after=after
+    )
+    return page_response(page.features, page.number_matched, page.next_after)
 
 
 @blueprint.get("/projects/points")

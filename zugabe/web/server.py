@@ -1,12 +1,13 @@
 """``zugabe serve``: the app under gunicorn, a pre-fork WSGI server, with N worker processes.
 
-Every worker is a process of its own with a few threads (gunicorn's ``gthread`` workers), built
-by the same app factory after the fork: its own store connections, its own detection
-index warmed up beside serving, its own mail delivery thread. Nothing lives in one worker
-only: the index catches up with the others' writes from the store's change log, jobs and
-their progress are in the store, the outbox is claimed with a lease (two workers never send
-the same mail). ``SIGTERM`` (or Ctrl-C) stops gracefully: the workers stop accepting, and
-requests under way (and a running job, within ``GRACEFUL_TIMEOUT``) finish first.
+Every worker is a process of its own with a few threads (gunicorn's ``gthread`` workers,
+``RebalancingWorker``), built by the same app factory after the fork: its own store
+connections, its own detection index warmed up beside serving, its own mail delivery thread.
+Nothing lives in one worker only: the index catches up with the others' writes from the
+store's change log, jobs and their progress are in the store, the outbox is claimed with a
+lease (two workers never send the same mail). ``SIGTERM`` (or Ctrl-C) stops gracefully: the
+workers stop accepting, and requests under way (and a running job, within
+``GRACEFUL_TIMEOUT``) finish first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
+from gunicorn.workers.gthread import ThreadWorker
 
 from zugabe.errors import ConfigError
 from zugabe.services import Services
@@ -26,6 +28,29 @@ from zugabe.services.mail import MAIL_INTERVAL
 
 GRACEFUL_TIMEOUT = 60
 """Seconds a stopping worker waits for its requests and its running job to finish."""
+
+KEEPALIVE_REQUESTS = 20
+"""Requests a kept-alive connection serves before the worker closes it (as nginx's
+``keepalive_requests``, Apache's ``MaxKeepAliveRequests``); see ``RebalancingWorker``."""
+
+
+class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints
+    """gunicorn's ``gthread`` worker that closes a kept-alive connection after
+    ``KEEPALIVE_REQUESTS`` requests ("Connection: close" on the last answer).
+
+    A connection stays with the worker that accepted it, and each worker accepts whatever
+    arrives while it looks: 50 map users connecting at once split unevenly, and the busier
+    worker's users wait longer for as long as their connections last (p50 70 ms, p95 376 ms
+    in one run of ``bench/bench_load.py``). A client reconnects at once, and the new
+    connection goes to the worker that accepts it first, the one with time to spare: the
+    load evens out within seconds. Reconnecting on loopback or behind nginx costs less than
+    a millisecond every 20 requests.
+    """
+
+    def handle_request(self, req: Any, conn: Any) -> Any:
+        if req.req_number >= KEEPALIVE_REQUESTS:
+            req.must_close = True
+        return super().handle_request(req, conn)
 
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
@@ -39,7 +64,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
         self.options = {
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
+            "worker_class": RebalancingWorker,
             "threads": threads,
             "graceful_timeout": GRACEFUL_TIMEOUT,
             "proc_name": "zugabe",

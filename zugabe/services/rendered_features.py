@@ -1,0 +1,96 @@
+"""Features as a list sends them, kept in each process by their stored state.
+
+A map view lists a few dozen projects and a few hundred cases, and rendering them (reading
+whole rows, building the objects, placing their geometries in lon/lat, wording cases,
+writing JSON) was most of what the server spent on a map user. Projects and cases change
+far less often than they are looked at, and every write of their rows moves the row's
+``updated_at`` (``RowStamp``): so a feature rendered once is kept, keyed by its stamp and
+whatever else shaped it (a case's language and the display names it shows), and rendered
+again only when one of them changed. Nothing here is ever out of date, so no process needs
+to tell another: a write anywhere changes the key.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from zugabe.services.query import matched
+from zugabe.storage.contract import RowStamp
+
+RenderedKey = tuple[Hashable, ...]
+"""Row id, version, updated_at, then what else shaped the feature."""
+
+CAPACITY = 20_000
+"""Rendered features kept per process and kind (a project about 1 kB, a case about
+1.5 kB: some 20–30 MB), the least recently listed dropped first."""
+
+Render = Callable[[tuple[int, ...]], Sequence[tuple[RowStamp, orjson.Fragment]]]
+"""Reads the rows with these ids as they are now and renders them: (stamp, Feature JSON)."""
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of a list as it is sent: each Feature's JSON."""
+
+    features: list[orjson.Fragment]
+    number_matched: int
+    next_after: int | None
+
+
+class RenderedFeatures:
+    """A bounded map of ``RenderedKey`` → a Feature as JSON, shared by the threads of a
+    process."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[RenderedKey, orjson.Fragment] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def page(
+        self,
+        stamps: Sequence[RowStamp],
+        *,
+        limit: int,
+        after: int | None,
+        shaped_by: tuple[Hashable, ...],
+        render: Render,
+        count: Callable[[], int],
+    ) -> FeaturePage:
+        """The page of ``stamps`` (read with ``limit + 1`` to tell whether more follow):
+        the features kept in the same state taken as they are, the others read and rendered
+        by ``render`` and kept. ``shaped_by`` completes the key (language, names)."""
+        has_more = len(stamps) > limit
+        stamps = stamps[:limit]
+        found = self.get_many([(s.id, s.version, s.updated_at, *shaped_by) for s in stamps])
+        missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
+        if missing:
+            fresh = render(missing)
+            self.put_many(((s.id, s.version, s.updated_at, *shaped_by), f) for s, f in fresh)
+            # A row written since its stamp was read is sent as it is now; one deleted since,
+            # not at all.
+            by_id = {s.id: feature for s, feature in fresh}
+            found = [f or by_id.get(s.id) for s, f in zip(stamps, found, strict=True)]
+        return FeaturePage(
+            [f for f in found if f is not None],
+            matched(stamps, after, has_more, count),
+            stamps[-1].id if has_more else None,
+        )
+
+    def get_many(self, keys: Sequence[RenderedKey]) -> list[orjson.Fragment | None]:
+        with self._lock:
+            found = [self._entries.get(key) for key in keys]
+            for key, feature in zip(keys, found, strict=True):
+                if feature is not None:
+                    self._entries.move_to_end(key)
+            return found
+
+    def put_many(self, items: Iterable[tuple[RenderedKey, orjson.Fragment]]) -> None:
+        with self._lock:
+            self._entries.update(items)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
