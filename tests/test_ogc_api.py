@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 import shapely.geometry
@@ -12,8 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pyproj import CRS
 
-from tests.conftest import VALID_FEATURE
+from tests.conftest import VALID_FEATURE, actor_for
 from zugabe.domain.project import Status
+from zugabe.services import Services
 from zugabe.storage.contract import ProjectQuery
 
 ITEMS = "/ogc/collections/projects/items"
@@ -233,3 +235,35 @@ def test_part4_takes_the_geometry_in_another_crs_of_the_collection(
     assert stored.equals_exact(lonlat, 1e-6)
     unknown = demo.post(ITEMS, json=doc, headers={"Content-Crs": "<EPSG:3857>"})
     assert unknown.status_code == 400 and "Content-Crs" in unknown.get_json()["detail"]
+
+
+def test_items_in_two_crs_are_kept_apart_and_show_each_change(
+    demo: FlaskClient, app: Flask
+) -> None:
+    """The projects' items are kept rendered per CRS (``RenderedFeatures``): asked in
+    CRS84 and in EPSG:25832 one after the other, each answer keeps its own coordinates,
+    and a change made through another process (a second ``Services``) shows in both."""
+    epsg_25832 = "http://www.opengis.net/def/crs/EPSG/0/25832"
+
+    def first_item(crs: str | None = None) -> dict[str, Any]:
+        query = f"{ITEMS}?limit=1" + (f"&crs={epsg_25832}" if crs else "")
+        answer = demo.get(query)
+        assert answer.status_code == 200
+        return answer.get_json()["features"][0]
+
+    lonlat, utm = first_item(), first_item(epsg_25832)
+    assert lonlat["id"] == utm["id"]
+    assert first_item() == lonlat and first_item(epsg_25832) == utm  # kept: the same again
+    x, y = shapely.geometry.shape(utm["geometry"]).representative_point().coords[0]
+    assert 300_000 < x < 500_000 and 5_600_000 < y < 5_800_000  # metres, not degrees
+    assert shapely.geometry.shape(lonlat["geometry"]).within(shapely.geometry.box(6, 51, 8, 52))
+    other = Services.open(app.extensions["zugabe"].settings)
+    try:
+        editor = actor_for(other, "r.admin")
+        version = lonlat["properties"]["version"]
+        other.projects.patch(lonlat["id"], {"properties": {"title": "Neu"}}, editor, version)
+    finally:
+        other.close()
+    for crs in (None, epsg_25832):
+        now = first_item(crs)
+        assert (now["properties"]["title"], now["properties"]["version"]) == ("Neu", version + 1)

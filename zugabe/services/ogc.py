@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
@@ -73,7 +74,7 @@ class ItemsRequest:
 
 @dataclass(frozen=True)
 class ItemsPage:
-    features: list[dict[str, Any]]
+    features: Sequence[dict[str, Any] | orjson.Fragment]
     matched: int
     next_after: int | None
 
@@ -271,8 +272,11 @@ class OgcService:
             raise BadRequest(f"'{name}' must be one of {', '.join(self.crs_uris)}, got {uri!r}")
         return self._crs[uri]
 
-    def items(self, actor: Actor, collection_id: str, request: ItemsRequest) -> ItemsPage:
-        """One page of a collection, in id order, geometry in ``request.crs``."""
+    def items(
+        self, actor: Actor, collection_id: str, request: ItemsRequest, *, as_json: bool = False
+    ) -> ItemsPage:
+        """One page of a collection, in id order, geometry in ``request.crs``; ``as_json``:
+        the projects as JSON to send as they are (kept rendered), not as dicts to show."""
         services = self.services
         area = (
             self.reprojector.box_to_storage(request.bbox, request.bbox_crs or CRS84_CRS)
@@ -280,6 +284,15 @@ class OgcService:
             else None
         )
         place = self._placer(request.crs)
+        if collection_id == PROJECTS and as_json:
+            rendered = services.projects.page_features(
+                actor,
+                _project_query(area, request),
+                limit=request.limit,
+                after=request.after,
+                crs=request.crs,
+            )
+            return ItemsPage(rendered.features, rendered.number_matched, rendered.next_after)
         if collection_id == PROJECTS:
             page = services.projects.page(
                 actor, _project_query(area, request), limit=request.limit, after=request.after

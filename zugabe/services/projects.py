@@ -54,6 +54,11 @@ if TYPE_CHECKING:
 SEARCH_MAX = 200
 """Longest title search (``q``): a search, not a document."""
 LIST_FILTERS = ("bbox", "organisation", "department", "measure_type", "status", "from", "to", "q")
+PROJECTS_KEPT = 60_000
+"""Rendered projects kept per process (about 1 kB each: some 60 MB): all of a region's
+tens of thousands of projects, so that a map or QGIS panning over the region finds them
+rendered. A cache smaller than what is read in turn would keep nothing that is read again
+(cases are ten times as many: ``rendered_features.CAPACITY`` of them are kept)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ class ProjectService:
         self.reprojector = reprojector  # the one of every service: lon/lat <-> storage CRS
         self.rules = geometry_rules
         self.cases = cases  # saving a project runs detection through it
-        self._rendered = RenderedFeatures()
+        self._rendered = RenderedFeatures(PROJECTS_KEPT)
 
     def create(self, feature: Any, actor: Actor) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
@@ -418,27 +423,39 @@ class ProjectService:
         limit: int | None = None,
         after: int | None = None,
     ) -> FeaturePage:
-        """``list`` as the API sends it, each project's Feature (``to_features``) as JSON.
+        """``list`` as the API sends it, each project's Feature as JSON (``page_features``)."""
+        return self.page_features(actor, self.query(project_filter), limit=limit, after=after)
+
+    def page_features(
+        self,
+        actor: Actor,
+        query: ProjectQuery,
+        *,
+        limit: int | None = None,
+        after: int | None,
+        crs: CRS = CRS84_CRS,
+    ) -> FeaturePage:
+        """``page`` as a list sends it, each project's Feature (``to_features``, geometry in
+        ``crs``) as JSON.
 
         Only the projects whose stored state (``RowStamp``) changed since this process last
-        listed them are read whole and rendered again (``RenderedFeatures``).
+        listed them in ``crs`` are read whole and rendered again (``RenderedFeatures``).
         """
         self.policy.require_read(actor)
         limit = self._page_size(limit)
-        query = self.query(project_filter)
 
         def render(ids: tuple[int, ...]) -> list[tuple[RowStamp, orjson.Fragment]]:
             fresh = self.store.get_projects(ids)
             return [
                 (RowStamp(p.id, p.version, p.updated_at), orjson.Fragment(orjson.dumps(f)))
-                for p, f in zip(fresh, self.to_features(fresh), strict=True)
+                for p, f in zip(fresh, self.to_features(fresh, crs), strict=True)
             ]
 
         return self._rendered.page(
             self.store.project_stamps(replace(query, after_id=after, limit=limit + 1)),
             limit=limit,
             after=after,
-            shaped_by=(),
+            shaped_by=(crs.srs,),
             render=render,
             count=lambda: self.store.count_projects(query),
         )

@@ -211,7 +211,7 @@ def items(collection_id: str) -> Response:
     ogc = _ogc()
     limit, after = page_params()
     asked = ogc.parse_items(collection_id, request.args, limit, after)
-    page = ogc.items(current_actor(), collection_id, asked)
+    page = ogc.items(current_actor(), collection_id, asked, as_json=not _html())
     links = _self_links("Items")
     if page.next_after is not None:
         params = {k: v for k, v in request.args.items() if k not in ("after", "f")}
