@@ -274,7 +274,8 @@ async def client(
 async def load(base: str, instance: Instance, args: argparse.Namespace, pid: int) -> Tally:
     tally = Tally()
     connector = aiohttp.TCPConnector(limit=args.clients)
-    headers = {"Authorization": f"Bearer {instance.secret}"}
+    # The map asks in its page's language (German unless its user switched).
+    headers = {"Authorization": f"Bearer {instance.secret}", "Accept-Language": "de"}
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(
         connector=connector, headers=headers, timeout=timeout
@@ -304,16 +305,18 @@ async def load(base: str, instance: Instance, args: argparse.Namespace, pid: int
 
 
 def wait_until_warm(base: str, workers: int, timeout: float = 900) -> float:
-    """Seconds until every worker has built its detection index (a worker builds it beside
-    serving at its start; measuring then would count that): ``/health`` on new connections,
-    which the kernel spreads over the workers, says "warm" 3 × ``workers`` times in a row."""
+    """Seconds until every worker has built its detection index and rendered the newest
+    cases (a worker does both beside serving at its start; measuring then would count
+    that): ``/health`` on new connections, which the kernel spreads over the workers, says
+    "warm" for both 3 × ``workers`` times in a row."""
     started = time.perf_counter()
     in_a_row = 0
     while in_a_row < 3 * workers:
         if time.perf_counter() - started > timeout:
             raise RuntimeError(f"the workers were not warm after {timeout:.0f} s")
         with urllib.request.urlopen(f"{base}/health", timeout=60) as answer:
-            warm = json.load(answer)["checks"]["detection_index"] == "warm"
+            checks = json.load(answer)["checks"]
+        warm = checks["detection_index"] == checks["rendered_cases"] == "warm"
         in_a_row = in_a_row + 1 if warm else 0
         if not warm:
             time.sleep(0.5)

@@ -262,3 +262,29 @@ def test_a_process_keeps_the_cases_it_listed_last_up_to_its_capacity() -> None:
     kept = rendered.get_many([a, b, c])
     assert [f is not None for f in kept] == [True, False, True]
     assert orjson.dumps(kept) == b'["a",null,"c"]'
+
+
+def test_the_cases_a_starting_worker_renders_ahead_are_those_the_map_is_sent(
+    demo_instance: object, app: Flask, client: FlaskClient
+) -> None:
+    """``warm_up`` (what ``zugabe serve`` does at start) renders the newest cases in the
+    map's language: the map then gets them as a fresh rendering would word them, and a
+    reader in English gets them rendered in English."""
+    services: Services = app.extensions["zugabe"]
+    services.cases.warm_up()
+    assert services.cases.rendered_ahead
+
+    def listed(lang: str) -> list[dict[str, Any]]:
+        answer = client.get("/api/cases?limit=1000", headers={"Accept-Language": lang})
+        assert answer.status_code == 200
+        return answer.get_json()["features"]
+
+    german, english = listed("de"), listed("en")
+    assert len(german) > 100 and [f["id"] for f in german] == [f["id"] for f in english]
+    fresh = Services.open(services.settings)
+    try:
+        cases = fresh.store.list_cases(CaseQuery(ids=tuple(f["id"] for f in german)))
+        for lang, sent in (("de", german), ("en", english)):
+            assert orjson.loads(orjson.dumps(fresh.cases.to_features(cases, lang))) == sent
+    finally:
+        fresh.close()

@@ -22,11 +22,17 @@ def test_ready_without_signing_in(app: Flask, anonymous: FlaskClient) -> None:
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.get_json() == {
         "status": "ok",
-        "checks": {"store": "ok", "schema": "current", "detection_index": "cold"},
+        "checks": {
+            "store": "ok",
+            "schema": "current",
+            "detection_index": "cold",
+            "rendered_cases": "cold",
+        },
     }
     services: Services = app.extensions["zugabe"]
     services.cases.warm_up()  # what `zugabe serve` does in the background at start
-    assert anonymous.get("/health").get_json()["checks"]["detection_index"] == "warm"
+    checks = anonymous.get("/health").get_json()["checks"]
+    assert (checks["detection_index"], checks["rendered_cases"]) == ("warm", "warm")
 
 
 def test_a_bad_store_makes_it_unready_without_details(app: Flask, anonymous: FlaskClient) -> None:
@@ -35,7 +41,12 @@ def test_a_bad_store_makes_it_unready_without_details(app: Flask, anonymous: Fla
     assert answer.status_code == 503
     assert answer.get_json() == {
         "status": "unavailable",
-        "checks": {"store": "unreachable", "schema": "unknown", "detection_index": "cold"},
+        "checks": {
+            "store": "unreachable",
+            "schema": "unknown",
+            "detection_index": "cold",
+            "rendered_cases": "cold",
+        },
     }
     assert "sqlite" not in answer.get_data(as_text=True).lower()  # no path, no backend
 
@@ -58,4 +69,5 @@ def test_a_store_migrated_by_a_newer_zugabe_makes_it_unready(
         "store": "ok",
         "schema": "changed",
         "detection_index": "cold",
+        "rendered_cases": "cold",
     }

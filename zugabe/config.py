@@ -292,6 +292,15 @@ class Settings(BaseModel):
         "the load bench best, see docs/administrators.md#several-worker-processes).",
     )
 
+    rendered_cases: int = Field(
+        default=300_000,
+        ge=0,
+        description="Coordination cases each worker process keeps rendered as the case list "
+        "sends them (about 1.7 kB each: 300,000 take some 0.5 GB). At its start a worker "
+        "renders the newest of them in German, the map's language, after its detection "
+        "index; a case is rendered again only when it changed. 0 keeps none.",
+    )
+
     @field_validator("region_bbox", "allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

@@ -116,6 +116,7 @@ class Services:
             vocabulary,
             settings.case_due_days_before_start,
             notifications,
+            settings.rendered_cases,
         )
         projects = ProjectService(
             store,

@@ -28,6 +28,9 @@ class Health:
     detection_index: str
     """``warm``, or ``cold``: the first save builds it (seconds in a big region); this
     does not make the process unready."""
+    rendered_cases: str
+    """``warm``: the newest cases are rendered for the map (after the index); ``cold``: a
+    map view renders the cases it shows first. Neither makes the process unready."""
 
     @property
     def ready(self) -> bool:
@@ -40,6 +43,7 @@ class Health:
                 "store": self.store,
                 "schema": self.schema,
                 "detection_index": self.detection_index,
+                "rendered_cases": self.rendered_cases,
             },
         }
 
@@ -52,11 +56,12 @@ class HealthService:
 
     def check(self) -> Health:
         index = "warm" if self.cases.index_warm else "cold"
+        rendered = "warm" if self.cases.rendered_ahead else "cold"
         try:
             version = self.store.schema_version()
         except Exception as exc:  # whatever the backend raises: not ready
             log.warning("health: the store did not answer (%s)", type(exc).__name__)
-            return Health("unreachable", "unknown", index)
+            return Health("unreachable", "unknown", index, rendered)
         if version != self.schema_at_open:
             log.warning(
                 "health: the store's schema changed from version %d to %d since this "
@@ -64,5 +69,5 @@ class HealthService:
                 self.schema_at_open,
                 version,
             )
-            return Health("ok", "changed", index)
-        return Health("ok", "current", index)
+            return Health("ok", "changed", index, rendered)
+        return Health("ok", "current", index, rendered)

@@ -44,7 +44,7 @@ from zugabe.io.geojson import (
 from zugabe.messages import Message
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.query import BBox, matched, parse_bbox
-from zugabe.services.rendered_features import FeaturePage, RenderedFeatures
+from zugabe.services.rendered_features import FeaturePage, RenderedFeatures, kept_json
 from zugabe.storage.contract import NewProject, ProjectQuery, RowStamp, Store
 
 if TYPE_CHECKING:
@@ -447,7 +447,7 @@ class ProjectService:
         def render(ids: tuple[int, ...]) -> list[tuple[RowStamp, orjson.Fragment]]:
             fresh = self.store.get_projects(ids)
             return [
-                (RowStamp(p.id, p.version, p.updated_at), orjson.Fragment(orjson.dumps(f)))
+                (RowStamp(p.id, p.version, p.updated_at), kept_json(f))
                 for p, f in zip(fresh, self.to_features(fresh, crs), strict=True)
             ]
 

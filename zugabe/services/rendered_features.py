@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -26,11 +27,18 @@ RenderedKey = tuple[Hashable, ...]
 """Row id, version, updated_at, then what else shaped the feature."""
 
 CAPACITY = 20_000
-"""Rendered features kept per process and kind (a project about 1 kB, a case about
-1.5 kB: some 20–30 MB), the least recently listed dropped first."""
+"""Rendered features kept per process unless the owner says otherwise (the projects
+``PROJECTS_KEPT``, the cases the setting ``rendered_cases``), the least recently listed
+dropped first."""
 
 Render = Callable[[tuple[int, ...]], Sequence[tuple[RowStamp, orjson.Fragment]]]
 """Reads the rows with these ids as they are now and renders them: (stamp, Feature JSON)."""
+
+
+def kept_json(feature: Any) -> orjson.Fragment:
+    """A feature's JSON to keep: orjson's output holds a buffer of some 8 kB whatever its
+    length (a case's 1.2 kB of JSON took 8 kB of memory), so it is copied to its length."""
+    return orjson.Fragment(bytes(memoryview(orjson.dumps(feature))))
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class RenderedFeatures:
         missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
         if missing:
             fresh = render(missing)
-            self.put_many(((s.id, s.version, s.updated_at, *shaped_by), f) for s, f in fresh)
+            self.keep(fresh, shaped_by)
             # A row written since its stamp was read is sent as it is now; one deleted since,
             # not at all.
             by_id = {s.id: feature for s, feature in fresh}
@@ -80,6 +88,12 @@ class RenderedFeatures:
             matched(stamps, after, has_more, count),
             stamps[-1].id if has_more else None,
         )
+
+    def keep(
+        self, rendered: Iterable[tuple[RowStamp, orjson.Fragment]], shaped_by: tuple[Hashable, ...]
+    ) -> None:
+        """Keep features rendered from rows in the state of their stamps."""
+        self.put_many(((s.id, s.version, s.updated_at, *shaped_by), f) for s, f in rendered)
 
     def get_many(self, keys: Sequence[RenderedKey]) -> list[orjson.Fragment | None]:
         with self._lock:
