@@ -150,19 +150,26 @@ def test_a_request_under_way_when_the_server_is_told_to_stop_is_answered(
         services.close()
 
 
-def test_a_kept_alive_connection_is_closed_after_its_twentieth_request(
+def test_a_kept_alive_connection_is_closed_after_its_twentieth_request_without_a_body(
     demo_instance: Path,
 ) -> None:
     """So that its client connects again, to the worker that accepts first: connections do
     not stay piled on one busy worker (``RebalancingWorker``)."""
     with serving(demo_instance, ["--workers", "2"]) as (_server, port):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for number in range(1, KEEPALIVE_REQUESTS + 1):
-            connection.request("GET", "/health")
-            response = connection.getresponse()
-            assert response.status == 200
+        for number in range(1, KEEPALIVE_REQUESTS + 2):
+            if number == KEEPALIVE_REQUESTS:
+                # A request with a body is answered on an open connection: closing it after
+                # refusing an upload would cut off the client still sending it.
+                connection.request("POST", "/api/projects", body=b"{}")
+                response = connection.getresponse()
+                assert response.status == 415  # no JSON content type: refused
+            else:
+                connection.request("GET", "/health")
+                response = connection.getresponse()
+                assert response.status == 200
             response.read()
-            assert response.will_close == (number == KEEPALIVE_REQUESTS), number
+            assert response.will_close == (number == KEEPALIVE_REQUESTS + 1), number
             if number == 1:
                 kept = connection.sock
         assert connection.sock is None  # closed after the last answer

@@ -36,7 +36,8 @@ KEEPALIVE_REQUESTS = 20
 
 class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's ``gthread`` worker that closes a kept-alive connection after
-    ``KEEPALIVE_REQUESTS`` requests ("Connection: close" on the last answer).
+    ``KEEPALIVE_REQUESTS`` requests ("Connection: close" on the answer to the first request
+    without a body from then on).
 
     A connection stays with the worker that accepted it, and each worker accepts whatever
     arrives while it looks: 50 map users connecting at once split unevenly, and the busier
@@ -48,9 +49,19 @@ class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no 
     """
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        if req.req_number >= KEEPALIVE_REQUESTS:
+        if req.req_number >= KEEPALIVE_REQUESTS and not _has_body(req):
             req.must_close = True
         return super().handle_request(req, conn)
+
+
+def _has_body(req: Any) -> bool:
+    """Whether a request (gunicorn's) sends a body. Only a request without one closes its
+    connection: closing right after refusing a large upload would cut off nginx or the
+    client still sending it, which would then see a reset instead of the answer."""
+    return any(
+        name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0")
+        for name, value in req.headers
+    )
 
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
