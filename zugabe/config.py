@@ -296,7 +296,7 @@ class Settings(BaseModel):
         default=300_000,
         ge=0,
         description="Coordination cases each worker process keeps rendered as the case list "
-        "sends them (about 1.7 kB each: 300,000 take some 0.5 GB). At its start a worker "
+        "sends them (about 1 kB each: 300,000 take some 0.3 GB). At its start a worker "
         "renders the newest of them in German, the map's language, after its detection "
         "index; a case is rendered again only when it changed. 0 keeps none.",
     )

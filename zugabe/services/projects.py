@@ -58,7 +58,7 @@ PROJECTS_KEPT = 60_000
 """Rendered projects kept per process (about 1 kB each: some 60 MB): all of a region's
 tens of thousands of projects, so that a map or QGIS panning over the region finds them
 rendered. A cache smaller than what is read in turn would keep nothing that is read again
-(cases are ten times as many: ``rendered_features.CAPACITY`` of them are kept)."""
+(cases, five times as many, are kept up to the setting ``rendered_cases``)."""
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,6 @@ from zugabe.storage.contract import RowStamp
 RenderedKey = tuple[Hashable, ...]
 """Row id, version, updated_at, then what else shaped the feature."""
 
-CAPACITY = 20_000
-"""Rendered features kept per process unless the owner says otherwise (the projects
-``PROJECTS_KEPT``, the cases the setting ``rendered_cases``), the least recently listed
-dropped first."""
-
 Render = Callable[[tuple[int, ...]], Sequence[tuple[RowStamp, orjson.Fragment]]]
 """Reads the rows with these ids as they are now and renders them: (stamp, Feature JSON)."""
 
@@ -52,9 +47,10 @@ class FeaturePage:
 
 class RenderedFeatures:
     """A bounded map of ``RenderedKey`` → a Feature as JSON, shared by the threads of a
-    process."""
+    process; beyond ``capacity`` the least recently listed are dropped (the projects keep
+    ``PROJECTS_KEPT``, the cases the setting ``rendered_cases``)."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[RenderedKey, orjson.Fragment] = OrderedDict()
         self._lock = threading.Lock()
@@ -71,7 +67,7 @@ class RenderedFeatures:
     ) -> FeaturePage:
         """The page of ``stamps`` (read with ``limit + 1`` to tell whether more follow):
         the features kept in the same state taken as they are, the others read and rendered
-        by ``render`` and kept. ``shaped_by`` completes the key (language, names)."""
+        by ``render`` and kept. ``shaped_by`` completes the key (language, names, CRS)."""
         has_more = len(stamps) > limit
         stamps = stamps[:limit]
         found = self.get_many([(s.id, s.version, s.updated_at, *shaped_by) for s in stamps])
