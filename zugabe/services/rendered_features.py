@@ -70,7 +70,7 @@ class RenderedFeatures:
         by ``render`` and kept. ``shaped_by`` completes the key (language, names, CRS)."""
         has_more = len(stamps) > limit
         stamps = stamps[:limit]
-        found = self.get_many([(s.id, s.version, s.updated_at, *shaped_by) for s in stamps])
+        found = self.get_many([(*s, *shaped_by) for s in stamps])
         missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
         if missing:
             fresh = render(missing)
@@ -89,7 +89,7 @@ class RenderedFeatures:
         self, rendered: Iterable[tuple[RowStamp, orjson.Fragment]], shaped_by: tuple[Hashable, ...]
     ) -> None:
         """Keep features rendered from rows in the state of their stamps."""
-        self.put_many(((s.id, s.version, s.updated_at, *shaped_by), f) for s, f in rendered)
+        self.put_many(((*s, *shaped_by), f) for s, f in rendered)
 
     def get_many(self, keys: Sequence[RenderedKey]) -> list[orjson.Fragment | None]:
         with self._lock:

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -424,11 +424,10 @@ class CaseQuery:
     limit: int | None = None
 
 
-@dataclass(frozen=True)
-class RowStamp:
+class RowStamp(NamedTuple):
     """A stored project's or case's state, told apart cheaply: every write of its row moves
     its ``updated_at`` (of a case: a recomputation, a step at the desk, a vote, a comment),
-    and all but a comment its ``version``."""
+    and all but a comment its ``version``. A tuple: a map view reads a thousand at once."""
 
     id: int
     version: int

@@ -15,7 +15,8 @@ its own way.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +56,7 @@ from zugabe.storage.contract import (
     RowStamp,
     Store,
 )
+from zugabe.storage.paging import paged
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_cases import (
     _CaseSyncer,
@@ -64,7 +66,7 @@ from zugabe.storage.sqlite_cases import (
 )
 from zugabe.storage.sqlite_checklists import SqliteChecklists
 from zugabe.storage.sqlite_desk import SqliteDesk
-from zugabe.storage.sqlite_engine import encode_json, paged
+from zugabe.storage.sqlite_engine import encode_json
 from zugabe.storage.sqlite_good_practice import SqliteGoodPractice
 from zugabe.storage.sqlite_layers import (
     _archive_features,
@@ -98,6 +100,13 @@ from zugabe.storage.sqlite_schema import (
 CASE_BULK_MIN = 10_000
 """Syncs of at least this many findings are bulk writes (SQLite: the big page cache of a
 layer import)."""
+
+
+Conditions = Callable[[BaseGeometry | None], list[ColumnElement[bool]]]
+"""A listing's WHERE terms with this area instead of the query's (None: no area)."""
+
+Listing = ProjectQuery | CaseQuery
+"""A query that lists rows: its area, cursor and limit."""
 
 
 class SqlStore(
@@ -276,21 +285,16 @@ class SqlStore(
         names = ("id", "geometry", *PROJECT_TEXT_COLUMNS, "cost_eur", "version")
         raw = ("start_date", "end_date", "created_at", "updated_at")  # as stored text
         columns_ = projects_table.c
-        statement = paged(
-            select(
-                columns_.id,
-                self._wkb_column(columns_.geometry),
-                *(columns_[name] for name in names[2:]),
-                *(type_coerce(columns_[name], String) for name in raw),
-            ).where(*self._project_conditions(query)),
-            projects_table.c.id,
-            query.after_id,
-            query.limit,
+        selected = (
+            columns_.id,
+            self._wkb_column(columns_.geometry),
+            *(columns_[name] for name in names[2:]),
+            *(type_coerce(columns_[name], String) for name in raw),
         )
         with self._read() as conn:
-            result = conn.execute(statement)
-            rows = result.cursor.fetchall()  # plain tuples: no per-row result processing
-            result.close()
+            rows = self._listed_rows(
+                conn, projects_table, selected, self._project_listing(query), query
+            )
         columns = dict(zip((*names, *raw), zip(*rows, strict=True), strict=True)) if rows else {}
 
         def column(name: str) -> tuple[Any, ...]:
@@ -322,31 +326,47 @@ class SqlStore(
         return _projects(rows)
 
     def project_stamps(self, query: ProjectQuery) -> list[RowStamp]:
-        return self._stamps(
-            projects_table, self._project_conditions(query), query.after_id, query.limit
-        )
+        return self._stamps(projects_table, self._project_listing(query), query)
 
-    def _stamps(
-        self,
-        rows: Table,
-        conditions: list[ColumnElement[bool]],
-        after_id: int | None,
-        limit: int | None,
-    ) -> list[RowStamp]:
+    def _stamps(self, rows: Table, conditions: Conditions, query: Listing) -> list[RowStamp]:
         c = rows.c
-        statement = paged(
-            select(c.id, c.version, c.updated_at).where(*conditions), c.id, after_id, limit
-        )
+        selected = (c.id, c.version, type_coerce(c.updated_at, String))  # as stored text
         with self._read() as conn:
-            found = conn.execute(statement).all()
-        return [RowStamp(row.id, row.version, row.updated_at) for row in found]
+            found = self._listed_rows(conn, rows, selected, conditions, query)
+        return [RowStamp(id_, version, datetime.fromisoformat(at)) for id_, version, at in found]
 
     def count_projects(self, query: ProjectQuery) -> int:
-        statement = (
-            select(func.count()).select_from(projects_table).where(*self._project_conditions(query))
-        )
         with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
+            return self._counted_rows(conn, projects_table, self._project_listing(query), query)
+
+    def _project_listing(self, query: ProjectQuery) -> Conditions:
+        return lambda area: self._project_conditions(replace(query, area=area))
+
+    def _listed_rows(
+        self,
+        conn: Connection,
+        rows: Table,
+        columns: Sequence[ColumnElement[Any]],
+        conditions: Conditions,
+        query: Listing,
+    ) -> list[tuple[Any, ...]]:
+        """A listing's ``columns`` as plain tuples (no per-row result processing), in id
+        order and paged as the query asks, the rows meeting ``conditions(query.area)``.
+        SQLite's store tests the area after the statement instead (``SqliteStore``)."""
+        statement = paged(
+            select(*columns).where(*conditions(query.area)), rows.c.id, query.after_id, query.limit
+        )
+        result = conn.execute(statement)
+        found = result.cursor.fetchall()
+        result.close()
+        return found
+
+    def _counted_rows(
+        self, conn: Connection, rows: Table, conditions: Conditions, query: Listing
+    ) -> int:
+        """How many rows meet ``conditions(query.area)``, paging aside."""
+        statement = select(func.count()).select_from(rows).where(*conditions(query.area))
+        return int(conn.execute(statement).scalar_one())
 
     # -- thematic layers -----------------------------------------------------
 
@@ -536,14 +556,14 @@ class SqlStore(
             return cases_of_rows(conn, conn.execute(statement).all())
 
     def case_stamps(self, query: CaseQuery) -> list[RowStamp]:
-        return self._stamps(cases_table, self._case_conditions(query), query.after_id, query.limit)
+        return self._stamps(cases_table, self._case_listing(query), query)
 
     def count_cases(self, query: CaseQuery) -> int:
-        statement = (
-            select(func.count()).select_from(cases_table).where(*self._case_conditions(query))
-        )
         with self._read() as conn:
-            return int(conn.execute(statement).scalar_one())
+            return self._counted_rows(conn, cases_table, self._case_listing(query), query)
+
+    def _case_listing(self, query: CaseQuery) -> Conditions:
+        return lambda area: self._case_conditions(replace(query, area=area))
 
     def add_case_comment(self, case_id: int, text: str, user: str) -> Comment:
         # A comment leaves the case's status and version alone (commenting must not make a

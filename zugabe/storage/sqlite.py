@@ -6,6 +6,9 @@ account, desk, mail and notification mixins) with SQLite's spatial hooks, one mi
 concept on ``SqliteBase`` (``sqlite_engine``: the file's connections, WAL, ``BEGIN
 IMMEDIATE``, the registered spatial tests, helpers for bulk writes):
 
+- ``sqlite_area``: area queries, the R*Tree's candidates and the exact test; a map view's
+  listings (``_listed_rows``, ``_counted_rows``) test it after the statement;
+
 - ``sqlite_projects``: the projects R*Tree kept in step, project conditions;
 - ``sqlite_layers``: bulk feature writes with the packed R*Tree build of
   ``sqlite_rtree``, feature conditions, deleting a layer;
@@ -22,10 +25,15 @@ CQL2 filters become SQL in ``sqlite_filter``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
 from zugabe.errors import StorageError
-from zugabe.storage.sql_store import SqlStore
+from zugabe.storage.sql_store import Conditions, Listing, SqlStore
+from zugabe.storage.sqlite_area import rows_in_area
 from zugabe.storage.sqlite_cases import SqliteCases
 from zugabe.storage.sqlite_changes import SqliteChanges
 from zugabe.storage.sqlite_jobs import SqliteJobs
@@ -61,6 +69,27 @@ class SqliteStore(
             raise
         self.applied_migrations: tuple[int, ...] = tuple(applied)
         """Schema versions applied by this open (empty when already current)."""
+
+    def _listed_rows(
+        self,
+        conn: Connection,
+        rows: Table,
+        columns: Sequence[ColumnElement[Any]],
+        conditions: Conditions,
+        query: Listing,
+    ) -> list[tuple[Any, ...]]:
+        if query.area is None:
+            return super()._listed_rows(conn, rows, columns, conditions, query)
+        return rows_in_area(
+            conn, rows, columns, conditions(None), query.area, query.after_id, query.limit
+        )
+
+    def _counted_rows(
+        self, conn: Connection, rows: Table, conditions: Conditions, query: Listing
+    ) -> int:
+        if query.area is None:
+            return super()._counted_rows(conn, rows, conditions, query)
+        return len(rows_in_area(conn, rows, (rows.c.id,), conditions(None), query.area, None, None))
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"

@@ -57,9 +57,9 @@ from zugabe.domain.cases import (
 )
 from zugabe.errors import InvalidInput
 from zugabe.storage.contract import CaseQuery, CaseSync
+from zugabe.storage.sqlite_area import area_conditions, spatial_test
 from zugabe.storage.sqlite_engine import (
     SqliteBase,
-    area_conditions,
     driver_sql,
     encode_json,
     encode_row,
@@ -67,7 +67,6 @@ from zugabe.storage.sqlite_engine import (
     indexes_rebuilt,
     insert_rows,
     next_id,
-    spatial_test,
 )
 from zugabe.storage.sqlite_filter import CASE_ANY_OF, Target, case_operand, translate
 from zugabe.storage.sqlite_rtree import rebuild_may_pay, rebuild_pays, write_packed_rtree

@@ -31,26 +31,17 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import shapely
-import shapely.errors
-import shapely.prepared
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
     Executable,
-    Select,
     Table,
-    and_,
     bindparam,
     create_engine,
     event,
-    false,
     func,
     insert,
-    not_,
-    or_,
     select,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -60,7 +51,8 @@ from sqlalchemy.sql.expression import TableClause
 
 from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.sql_connections import StoreConnections
-from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table, sqlite_sequence
+from zugabe.storage.sqlite_area import AREA_TESTS, AreaTest
+from zugabe.storage.sqlite_schema import sqlite_sequence
 from zugabe.storage.sqlite_writer_queue import WriterQueue
 
 BUSY_TIMEOUT_MS = 5000
@@ -124,49 +116,6 @@ def _row_json_encoder() -> Callable[[Any], str]:
 encode_row = _row_json_encoder()
 
 
-AREA_TESTS: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
-    # name of the SQL function → the test of (area, stored geometry)
-    "zugabe_intersects": shapely.intersects,
-    "zugabe_s_within": shapely.contains,  # the stored geometry lies within the area
-    "zugabe_s_contains": shapely.within,  # the stored geometry contains the area
-    "zugabe_s_equals": shapely.equals,
-    "zugabe_s_touches": shapely.touches,
-    "zugabe_s_overlaps": shapely.overlaps,
-    "zugabe_s_crosses": shapely.crosses,
-}
-"""The exact spatial tests a query can ask for (``zugabe_intersects`` for area queries,
-the others for CQL2's spatial functions); each implies that the boxes meet."""
-
-
-class _AreaTest:
-    """SQL function ``name(geometry_wkb, area_wkb)`` → 1 or 0, one of ``AREA_TESTS``.
-
-    One instance per connection and test (a connection serves one thread at a time),
-    remembering the last decoded and prepared area: a query passes the same
-    area for every candidate row, so it is parsed once, not once per row.
-    """
-
-    def __init__(self, test: Callable[[BaseGeometry, BaseGeometry], bool]) -> None:
-        self._test = test
-        self._area_wkb: bytes | None = None
-        self._area: BaseGeometry | None = None
-
-    def __call__(self, geometry_wkb: bytes | None, area_wkb: bytes | None) -> int:
-        if geometry_wkb is None or area_wkb is None:
-            return 0
-        if self._area is None or area_wkb != self._area_wkb:
-            area = shapely.from_wkb(area_wkb)
-            shapely.prepare(area)
-            self._area_wkb, self._area = area_wkb, area
-        geometry = shapely.from_wkb(geometry_wkb)
-        try:
-            return int(self._test(self._area, geometry))
-        except shapely.errors.GEOSException:
-            # Invalid input (e.g. a self-intersecting import) can make GEOS
-            # give up; answer for the repaired shapes rather than fail the query.
-            return int(self._test(shapely.make_valid(self._area), shapely.make_valid(geometry)))
-
-
 def _fold(text: object) -> object:
     """SQL function ``zugabe_fold(text)``: Unicode case folding (SQLite's ``lower`` knows
     ASCII only), for CQL2's ``CASEI``."""
@@ -209,7 +158,7 @@ def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     finally:
         cursor.close()
     for name, test in AREA_TESTS.items():
-        dbapi_conn.create_function(name, 2, _AreaTest(test), deterministic=True)
+        dbapi_conn.create_function(name, 2, AreaTest(test), deterministic=True)
     dbapi_conn.create_function("zugabe_fold", 1, _fold, deterministic=True)
 
 
@@ -257,73 +206,6 @@ def database_path(url: str) -> tuple[URL, Path]:
     if database.startswith("file:"):
         raise ConfigError("SQLite URI file names are not supported; give a plain path")
     return parsed, Path(database)
-
-
-def paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: int | None) -> Any:
-    """Order by id and page with a cursor: the same for every listing."""
-    statement = statement.order_by(id_column)
-    if after_id is not None:
-        statement = statement.where(id_column > after_id)
-    if limit is not None:
-        statement = statement.limit(limit)
-    return statement
-
-
-def area_conditions(
-    area: BaseGeometry,
-    rows: Table = projects_table,
-    rtree: Table = projects_rtree_table,
-    test: str = "zugabe_intersects",
-) -> list[ColumnElement[bool]]:
-    """Bounding-box candidates from the R*Tree, then the exact ``test``
-    (one of ``AREA_TESTS``, each true only where the boxes meet), last."""
-    if area.is_empty:
-        return [false()]
-    min_x, min_y, max_x, max_y = area.bounds
-    candidates = select(rtree.c.id).where(
-        rtree.c.max_x >= min_x,
-        rtree.c.min_x <= max_x,
-        rtree.c.max_y >= min_y,
-        rtree.c.min_y <= max_y,
-    )
-    exact = getattr(func, test)(rows.c.geometry, shapely.to_wkb(area)) == 1
-    inner = _inner_box(area) if test == "zugabe_intersects" else None
-    if inner is not None:
-        # A row whose box lies inside the area meets it: no geometry to decode. With a map
-        # view over 10,000 projects that is most of them.
-        x0, y0, x1, y1 = inner
-        inside = and_(
-            rows.c.min_x >= x0, rows.c.max_x <= x1, rows.c.min_y >= y0, rows.c.max_y <= y1
-        )
-        exact = or_(inside, exact)
-    return [rows.c.id.in_(candidates), exact]
-
-
-def spatial_test(rows: Table, rtree: Table) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
-    """CQL2's spatial functions on ``rows``: the R*Tree's candidates and the exact test;
-    ``S_DISJOINT`` is the negation of ``S_INTERSECTS`` (of rows that have a geometry)."""
-
-    def spatial(op: str, geometry: BaseGeometry) -> ColumnElement[bool]:
-        if op == "s_disjoint":
-            meets = and_(*area_conditions(geometry, rows, rtree))
-            return and_(rows.c.geometry.is_not(None), not_(meets))
-        test = "zugabe_intersects" if op == "s_intersects" else f"zugabe_{op}"
-        return and_(*area_conditions(geometry, rows, rtree, test))
-
-    return spatial
-
-
-def _inner_box(area: BaseGeometry) -> tuple[float, float, float, float] | None:
-    """An axis-aligned box inside ``area``: its bounds shrunk until contained, if that comes
-    soon (a reprojected lon/lat box is a slightly turned rectangle; a district is not)."""
-    min_x, min_y, max_x, max_y = area.bounds
-    prepared = shapely.prepared.prep(area)
-    for share in (0.0, 0.005, 0.01, 0.02, 0.05):
-        dx, dy = (max_x - min_x) * share, (max_y - min_y) * share
-        box = (min_x + dx, min_y + dy, max_x - dx, max_y - dy)
-        if prepared.contains(shapely.box(*box)):
-            return box
-    return None
 
 
 def driver_sql(statement: Executable) -> str:

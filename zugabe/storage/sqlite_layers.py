@@ -43,14 +43,8 @@ from zugabe.storage.contract import (
     LayerInfo,
 )
 from zugabe.storage.feature_batches import check_batch, extent_of
-from zugabe.storage.sqlite_engine import (
-    SqliteBase,
-    area_conditions,
-    driver_sql,
-    insert_rows,
-    next_id,
-    spatial_test,
-)
+from zugabe.storage.sqlite_area import area_conditions, spatial_test
+from zugabe.storage.sqlite_engine import SqliteBase, driver_sql, insert_rows, next_id
 from zugabe.storage.sqlite_filter import Target, layer_operand, translate
 from zugabe.storage.sqlite_rtree import rebuild_pays, write_packed_rtree
 from zugabe.storage.sqlite_schema import (

@@ -31,7 +31,8 @@ from sqlalchemy import (
 from zugabe.domain.project import Project, ProjectAttributes, Status
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
 from zugabe.storage.contract import ProjectQuery
-from zugabe.storage.sqlite_engine import SqliteBase, area_conditions, spatial_test
+from zugabe.storage.sqlite_area import area_conditions, spatial_test
+from zugabe.storage.sqlite_engine import SqliteBase
 from zugabe.storage.sqlite_filter import Target, project_operand, translate
 from zugabe.storage.sqlite_schema import projects_rtree_table, projects_table
 
