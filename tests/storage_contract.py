@@ -2091,15 +2091,17 @@ class CaseStorageContract:
     ) -> None:
         query = CaseQuery(area=self.CASE_AREA, after_id=min(world.values()), limit=3)
         listed = store.list_cases(query)
-        assert store.case_stamps(query) == [RowStamp(c.id, c.version, c.updated_at) for c in listed]
+        stamps = store.case_stamps(query)
+        assert stamps.rows == [RowStamp(c.id, c.version, c.updated_at) for c in listed]
+        assert stamps.matched is None  # not a first page: the count is asked for
         case_id = world["road×sewer"]
-        [before] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        [before] = store.case_stamps(CaseQuery(ids=(case_id,))).rows
         store.add_case_comment(case_id, "x", "anna")  # no new version, but a new state
-        [commented] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        [commented] = store.case_stamps(CaseQuery(ids=(case_id,))).rows
         assert commented.version == before.version and commented.updated_at > before.updated_at
         moved = replace(case_of(store, case_id).finding, geometry=at(5_000, 5_000))
         sync(store, [moved], scope="project:0")
-        [recomputed] = store.case_stamps(CaseQuery(ids=(case_id,)))
+        [recomputed] = store.case_stamps(CaseQuery(ids=(case_id,))).rows
         assert recomputed.version > commented.version
         assert recomputed.updated_at > commented.updated_at
 
@@ -3113,11 +3115,11 @@ class StorageContract(
         query = ProjectQuery(area=square(-1, -1, 25, 1), after_id=added[0].id, limit=5)
         listed = store.list_projects(query)
         assert ids(listed) == ids(added[1:3])
-        assert store.project_stamps(query) == [
+        assert store.project_stamps(query).rows == [
             RowStamp(p.id, p.version, p.updated_at) for p in listed
         ]
         changed = store.update_project(added[1].id, attributes(title="neu"), at(10, 0), "bob", 1)
-        [stamp, _] = store.project_stamps(query)
+        [stamp, _] = store.project_stamps(query).rows
         assert (stamp.version, stamp.updated_at) == (2, changed.updated_at)
         assert stamp.updated_at > listed[0].updated_at
 

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, insert, inspect
 
 import zugabe.storage.sql_store as sql_store
 import zugabe.storage.sqlite as sqlite_backend
+import zugabe.storage.sqlite_area as sqlite_area
 import zugabe.storage.sqlite_cases as sqlite_cases
 import zugabe.storage.sqlite_layers as sqlite_layers
 import zugabe.storage.sqlite_rtree as sqlite_rtree
@@ -163,6 +164,77 @@ class TestSqliteLayersUpdatingTheIndexRowByRow(LayerStorageContract):
         yield store
         store.close()
         assert_spatial_indexes_sound(db_path)
+
+
+class TestSqliteAreaListingsInSmallReads(StorageContract):
+    """The project contract again, area listings reading two candidates at a time."""
+
+    @pytest.fixture
+    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
+        monkeypatch.setattr(sqlite_area, "CANDIDATES_PER_READ", 2)
+        store = SqliteStore(url_for(db_path))
+        yield store
+        store.close()
+
+
+class TestSqliteCaseAreaListingsInSmallReads(CaseStorageContract):
+    """The case contract again, area listings reading two candidates at a time."""
+
+    @pytest.fixture
+    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
+        monkeypatch.setattr(sqlite_area, "CANDIDATES_PER_READ", 2)
+        store = SqliteStore(url_for(db_path))
+        yield store
+        store.close()
+
+
+@pytest.mark.parametrize("per_read", [3, 5_000])
+def test_area_listings_tested_after_the_statement_find_what_meets_the_area(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, per_read: int
+) -> None:
+    """Stamps, columns and counts of an area (the exact test after the statement, read in
+    steps) list exactly the projects that meet it, on every page, with a filter."""
+    monkeypatch.setattr(sqlite_area, "CANDIDATES_PER_READ", per_read)
+    rng = np.random.default_rng(7)
+    shapes: list[BaseGeometry] = []
+    for x, y in rng.uniform(0, 400, (120, 2)):
+        kind = len(shapes) % 3
+        if kind == 0:
+            shapes.append(at(x, y))
+        elif kind == 1:  # long diagonal lines: their boxes meet the area, many lines do not
+            shapes.append(shapely.LineString([at(x, y), at(x + 150, y - 150)]))
+        else:
+            shapes.append(square(x, y, x + 30, y + 5))
+    status = ["idea", "planning"]
+    added = store.add_projects(
+        [new(shape, status=status[i % 2]) for i, shape in enumerate(shapes)]  # type: ignore[arg-type]
+    )
+    turned = shapely.affinity.rotate(square(100, 100, 300, 300), 20)  # inner box: not all
+    for area in (turned, square(100, 100, 300, 300), square(1000, 1000, 1001, 1001)):
+        meets = shapely.intersects(area, shapes)
+        boxes_meet = shapely.intersects(area, shapely.envelope(shapes))
+        if area is turned:
+            assert (boxes_meet & ~meets).sum() > 5  # the exact test decides
+        for statuses in ((), ("planning",)):
+            wanted = [
+                p.id
+                for i, (p, hit) in enumerate(zip(added, meets, strict=True))
+                if hit and (not statuses or status[i % 2] in statuses)
+            ]
+            query = ProjectQuery(area=area, statuses=statuses)  # type: ignore[arg-type]
+            assert store.count_projects(query) == len(wanted)
+            assert list(store.project_columns(query).id) == wanted
+            first = store.project_stamps(replace(query, limit=7))
+            assert first.matched == len(wanted)
+            listed, after = [s.id for s in first.rows], None
+            while len(listed) % 7 == 0 and listed:
+                after = listed[-1]
+                page = store.project_stamps(replace(query, after_id=after, limit=7))
+                assert page.matched is None  # a later page does not count
+                if not page.rows:
+                    break
+                listed += [s.id for s in page.rows]
+            assert listed == wanted
 
 
 def raw(path: Path) -> sqlite3.Connection:

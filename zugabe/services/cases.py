@@ -167,7 +167,7 @@ class CaseService:
         the first map views do not pay for them either: a dense view's page of 1,000
         cases takes a tenth of a second to render, and one kept, a hundredth."""
         self._current_index()
-        stamps = self.store.case_stamps(CaseQuery())
+        stamps = self.store.case_stamps(CaseQuery()).rows
         newest = stamps[len(stamps) - min(len(stamps), self._rendered.capacity) :]
         for start in range(0, len(newest), RENDER_AHEAD_PAGE):
             ids = tuple(s.id for s in newest[start : start + RENDER_AHEAD_PAGE])

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from zugabe.services.query import matched
-from zugabe.storage.contract import RowStamp
+from zugabe.storage.contract import RowStamp, Stamps
 
 RenderedKey = tuple[Hashable, ...]
 """Row id, version, updated_at, then what else shaped the feature."""
@@ -57,7 +57,7 @@ class RenderedFeatures:
 
     def page(
         self,
-        stamps: Sequence[RowStamp],
+        stamps: Stamps,
         *,
         limit: int,
         after: int | None,
@@ -67,22 +67,23 @@ class RenderedFeatures:
     ) -> FeaturePage:
         """The page of ``stamps`` (read with ``limit + 1`` to tell whether more follow):
         the features kept in the same state taken as they are, the others read and rendered
-        by ``render`` and kept. ``shaped_by`` completes the key (language, names, CRS)."""
-        has_more = len(stamps) > limit
-        stamps = stamps[:limit]
-        found = self.get_many([(*s, *shaped_by) for s in stamps])
-        missing = tuple(s.id for s, feature in zip(stamps, found, strict=True) if feature is None)
+        by ``render`` and kept. ``shaped_by`` completes the key (language, names, CRS);
+        ``count`` is asked how many match unless the stamps tell."""
+        has_more = len(stamps.rows) > limit
+        page = stamps.rows[:limit]
+        found = self.get_many([(*s, *shaped_by) for s in page])
+        missing = tuple(s.id for s, feature in zip(page, found, strict=True) if feature is None)
         if missing:
             fresh = render(missing)
             self.keep(fresh, shaped_by)
             # A row written since its stamp was read is sent as it is now; one deleted since,
             # not at all.
             by_id = {s.id: feature for s, feature in fresh}
-            found = [f or by_id.get(s.id) for s, f in zip(stamps, found, strict=True)]
+            found = [f or by_id.get(s.id) for s, f in zip(page, found, strict=True)]
         return FeaturePage(
             [f for f in found if f is not None],
-            matched(stamps, after, has_more, count),
-            stamps[-1].id if has_more else None,
+            matched(page, after, has_more, count) if stamps.matched is None else stamps.matched,
+            page[-1].id if has_more else None,
         )
 
     def keep(

@@ -165,7 +165,7 @@ class ProjectStore(ABC):
         """The project with this id, or None."""
 
     @abstractmethod
-    def project_stamps(self, query: ProjectQuery) -> list[RowStamp]:
+    def project_stamps(self, query: ProjectQuery) -> Stamps:
         """``list_projects`` without the projects: what identifies each one's stored state."""
 
     @abstractmethod
@@ -435,6 +435,15 @@ class RowStamp(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Stamps:
+    """The stamps of a listing, and how many rows match in all where the store learnt it
+    on the way (SQLite tests every candidate of an area for a first page), else None."""
+
+    rows: list[RowStamp]
+    matched: int | None = None
+
+
+@dataclass(frozen=True)
 class InboxQuery:
     """One person's inbox: the cases involving their organisation, most urgent first
     (the earlier start of the two subjects, then severity, then id); ``statuses``
@@ -516,7 +525,7 @@ class CaseStore(ABC):
         """How many cases match, ignoring ``after_id`` and ``limit``."""
 
     @abstractmethod
-    def case_stamps(self, query: CaseQuery) -> list[RowStamp]:
+    def case_stamps(self, query: CaseQuery) -> Stamps:
         """``list_cases`` without the cases: what identifies each one's stored state."""
 
     @abstractmethod

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select
+
+
+class ListedRows(NamedTuple):
+    """A page of a listing as plain tuples, and how many rows match in all where that was
+    learnt while reading it (None: ask ``count``)."""
+
+    rows: list[tuple[Any, ...]]
+    matched: int | None = None
 
 
 def paged(statement: Select[Any], id_column: Any, after_id: int | None, limit: int | None) -> Any:

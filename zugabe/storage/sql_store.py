@@ -54,9 +54,10 @@ from zugabe.storage.contract import (
     ProjectColumns,
     ProjectQuery,
     RowStamp,
+    Stamps,
     Store,
 )
-from zugabe.storage.paging import paged
+from zugabe.storage.paging import ListedRows, paged
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
 from zugabe.storage.sqlite_cases import (
     _CaseSyncer,
@@ -294,7 +295,7 @@ class SqlStore(
         with self._read() as conn:
             rows = self._listed_rows(
                 conn, projects_table, selected, self._project_listing(query), query
-            )
+            ).rows
         columns = dict(zip((*names, *raw), zip(*rows, strict=True), strict=True)) if rows else {}
 
         def column(name: str) -> tuple[Any, ...]:
@@ -325,15 +326,18 @@ class SqlStore(
             rows = conn.execute(statement).all()
         return _projects(rows)
 
-    def project_stamps(self, query: ProjectQuery) -> list[RowStamp]:
+    def project_stamps(self, query: ProjectQuery) -> Stamps:
         return self._stamps(projects_table, self._project_listing(query), query)
 
-    def _stamps(self, rows: Table, conditions: Conditions, query: Listing) -> list[RowStamp]:
+    def _stamps(self, rows: Table, conditions: Conditions, query: Listing) -> Stamps:
         c = rows.c
         selected = (c.id, c.version, type_coerce(c.updated_at, String))  # as stored text
         with self._read() as conn:
             found = self._listed_rows(conn, rows, selected, conditions, query)
-        return [RowStamp(id_, version, datetime.fromisoformat(at)) for id_, version, at in found]
+        return Stamps(
+            [RowStamp(id_, version, datetime.fromisoformat(at)) for id_, version, at in found.rows],
+            found.matched,
+        )
 
     def count_projects(self, query: ProjectQuery) -> int:
         with self._read() as conn:
@@ -349,7 +353,7 @@ class SqlStore(
         columns: Sequence[ColumnElement[Any]],
         conditions: Conditions,
         query: Listing,
-    ) -> list[tuple[Any, ...]]:
+    ) -> ListedRows:
         """A listing's ``columns`` as plain tuples (no per-row result processing), in id
         order and paged as the query asks, the rows meeting ``conditions(query.area)``.
         SQLite's store tests the area after the statement instead (``SqliteStore``)."""
@@ -359,7 +363,7 @@ class SqlStore(
         result = conn.execute(statement)
         found = result.cursor.fetchall()
         result.close()
-        return found
+        return ListedRows(found)
 
     def _counted_rows(
         self, conn: Connection, rows: Table, conditions: Conditions, query: Listing
@@ -555,7 +559,7 @@ class SqlStore(
         with self._read() as conn:
             return cases_of_rows(conn, conn.execute(statement).all())
 
-    def case_stamps(self, query: CaseQuery) -> list[RowStamp]:
+    def case_stamps(self, query: CaseQuery) -> Stamps:
         return self._stamps(cases_table, self._case_listing(query), query)
 
     def count_cases(self, query: CaseQuery) -> int:

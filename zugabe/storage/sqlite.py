@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
 from zugabe.errors import StorageError
+from zugabe.storage.paging import ListedRows
 from zugabe.storage.sql_store import Conditions, Listing, SqlStore
 from zugabe.storage.sqlite_area import rows_in_area
 from zugabe.storage.sqlite_cases import SqliteCases
@@ -77,7 +78,7 @@ class SqliteStore(
         columns: Sequence[ColumnElement[Any]],
         conditions: Conditions,
         query: Listing,
-    ) -> list[tuple[Any, ...]]:
+    ) -> ListedRows:
         if query.area is None:
             return super()._listed_rows(conn, rows, columns, conditions, query)
         return rows_in_area(
@@ -89,7 +90,9 @@ class SqliteStore(
     ) -> int:
         if query.area is None:
             return super()._counted_rows(conn, rows, conditions, query)
-        return len(rows_in_area(conn, rows, (rows.c.id,), conditions(None), query.area, None, None))
+        listed = rows_in_area(conn, rows, (rows.c.id,), conditions(None), query.area, None, 0)
+        assert listed.matched is not None  # a first page counts
+        return listed.matched
 
     def __repr__(self) -> str:
         return f"SqliteStore({str(self.path)!r})"

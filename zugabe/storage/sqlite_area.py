@@ -42,6 +42,7 @@ from sqlalchemy import (
     true,
 )
 
+from zugabe.storage.paging import ListedRows
 from zugabe.storage.sqlite_schema import (
     cases_rtree_table,
     cases_table,
@@ -55,9 +56,8 @@ RTREES: dict[str, Table] = {
 }
 """The R*Tree of each table whose listings ``rows_in_area`` serves."""
 
-CANDIDATES_PER_READ = 2_000
-"""At least this many candidates are read at a time (twice a page, if more): a map view's
-page then usually needs one statement, and a listing of everything reads in steps."""
+CANDIDATES_PER_READ = 5_000
+"""Candidates read at a time: a map view's in one statement, a region's in steps."""
 
 AREA_TESTS: dict[str, Callable[[BaseGeometry, BaseGeometry], bool]] = {
     # name of the SQL function → the test of (area, stored geometry)
@@ -126,40 +126,46 @@ def rows_in_area(
     area: BaseGeometry,
     after_id: int | None,
     limit: int | None,
-) -> list[tuple[Any, ...]]:
+) -> ListedRows:
     """The ``columns`` of the ``rows`` that meet ``conditions`` and ``area``, in id order
     after ``after_id``, at most ``limit``: plain tuples from the DBAPI cursor.
 
     The R*Tree's candidates are read in id order, each with its geometry where its box
-    does not lie inside the area, and those are tested at once; more candidates are read
-    until the page is full (all of them in one transaction, so the page is one state).
+    does not lie inside the area, and those are tested at once, in one transaction (the
+    page is one state). A first page (no ``after_id``) tests every candidate and tells how
+    many meet in all: when the page is not the whole list, that count is asked for next
+    (a map view's ``numberMatched``), and it comes for the reading of the rest. A later
+    page reads until it is full.
     """
     if area.is_empty:
-        return []
+        return ListedRows([], 0 if after_id is None else None)
     inside = _inside(area, rows)
     to_test = case((inside, null()), else_=rows.c.geometry)
     statement = select(*columns, case((inside, true()), else_=false()), to_test).where(
         *conditions, _box_candidates(area, rows, RTREES[rows.name])
     )
-    per_read = CANDIDATES_PER_READ if limit is None else max(2 * limit, CANDIDATES_PER_READ)
     prepared = _prepared(shapely.to_wkb(area))
     found: list[tuple[Any, ...]] = []
-    cursor = after_id
-    while limit is None or len(found) < limit:
-        step = statement.order_by(rows.c.id).limit(per_read)
+    matched, cursor = 0, after_id
+    while True:
+        step = statement.order_by(rows.c.id).limit(CANDIDATES_PER_READ)
         if cursor is not None:
             step = step.where(rows.c.id > cursor)
         result = conn.execute(step)
         candidates = result.cursor.fetchall()  # plain tuples: no per-row result processing
         result.close()
-        if not candidates:
-            break
         meets = _meets(prepared, [c[-1] for c in candidates], [c[-2] for c in candidates])
-        found.extend(c[:-2] for c, hit in zip(candidates, meets, strict=True) if hit)
-        if len(candidates) < per_read:
+        matched += int(meets.sum())
+        wanted = len(candidates) if limit is None else limit - len(found)
+        if wanted > 0:
+            hits = np.flatnonzero(meets)[:wanted]
+            found.extend(candidates[i][:-2] for i in hits)
+        if len(candidates) < CANDIDATES_PER_READ:
+            break
+        if after_id is not None and limit is not None and len(found) >= limit:
             break
         cursor = candidates[-1][0]
-    return found if limit is None else found[:limit]
+    return ListedRows(found, matched if after_id is None else None)
 
 
 def spatial_test(rows: Table, rtree: Table) -> Callable[[str, BaseGeometry], ColumnElement[bool]]:
