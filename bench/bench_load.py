@@ -76,6 +76,7 @@ REPO = Path(__file__).resolve().parent.parent
 ZUGABE = Path(sys.executable).parent / "zugabe"
 
 KINDS = ("projects", "points", "cases", "save")
+WARMED_UP = ("detection_index", "rendered_projects", "rendered_cases")  # checks of /health
 MIX = ("projects",) * 3 + ("points",) * 3 + ("cases",) * 3 + ("save",)
 
 
@@ -305,10 +306,10 @@ async def load(base: str, instance: Instance, args: argparse.Namespace, pid: int
 
 
 def wait_until_warm(base: str, workers: int, timeout: float = 900) -> float:
-    """Seconds until every worker has built its detection index and rendered the newest
-    cases (a worker does both beside serving at its start; measuring then would count
-    that): ``/health`` on new connections, which the kernel spreads over the workers, says
-    "warm" for both 3 × ``workers`` times in a row."""
+    """Seconds until every worker has built its detection index and rendered the projects
+    and the newest cases (a worker does that beside serving at its start; measuring then
+    would count it): ``/health`` on new connections, which the kernel spreads over the
+    workers, says "warm" for all three 3 × ``workers`` times in a row."""
     started = time.perf_counter()
     in_a_row = 0
     while in_a_row < 3 * workers:
@@ -316,7 +317,7 @@ def wait_until_warm(base: str, workers: int, timeout: float = 900) -> float:
             raise RuntimeError(f"the workers were not warm after {timeout:.0f} s")
         with urllib.request.urlopen(f"{base}/health", timeout=60) as answer:
             checks = json.load(answer)["checks"]
-        warm = checks["detection_index"] == checks["rendered_cases"] == "warm"
+        warm = all(checks[name] == "warm" for name in WARMED_UP)
         in_a_row = in_a_row + 1 if warm else 0
         if not warm:
             time.sleep(0.5)

@@ -132,7 +132,7 @@ def main() -> None:
         run = services.cases.detect_everything(SYSTEM)
         batch = time.perf_counter() - started
         started = time.perf_counter()
-        services.cases.warm_up()
+        services.cases.build_index()
         warm = time.perf_counter() - started
         print(
             f"store: {args.projects:,} projects, {args.features:,} layer features "

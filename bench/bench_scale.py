@@ -7,7 +7,7 @@ synthetic region of ``bench_detection.py`` (``--projects`` × ``--features``, de
 region grown to 60 × 60 km at the same density). Then a FRESH process opens that store, as a
 worker does at start, and reports
 
-- its resident memory before and after building the detection index (``warm_up``): the
+- its resident memory before and after building the detection index (``build_index``): the
   index's memory, and per million layer features;
 - in another fresh process, the batch run through the service (``detect_everything``: load,
   detect, write the cases), timed, and the process's peak memory.
@@ -78,7 +78,7 @@ def measure(instance: Path, url: str, what: str) -> dict[str, float]:
     before = resident_mib()
     started = time.perf_counter()
     if what == "index":
-        services.cases.warm_up()
+        services.cases.build_index()
         figures = {"opened_mib": before, "index_mib": resident_mib() - before}
     else:
         run = services.cases.detect_everything(SYSTEM)

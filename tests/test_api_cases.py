@@ -267,11 +267,11 @@ def test_a_process_keeps_the_cases_it_listed_last_up_to_its_capacity() -> None:
 def test_the_cases_a_starting_worker_renders_ahead_are_those_the_map_is_sent(
     demo_instance: object, app: Flask, client: FlaskClient
 ) -> None:
-    """``warm_up`` (what ``zugabe serve`` does at start) renders the newest cases in the
-    map's language: the map then gets them as a fresh rendering would word them, and a
+    """``render_ahead`` (what ``zugabe serve`` does at start) renders the newest cases in
+    the map's language: the map then gets them as a fresh rendering would word them, and a
     reader in English gets them rendered in English."""
     services: Services = app.extensions["zugabe"]
-    services.cases.warm_up()
+    services.cases.render_ahead()
     assert services.cases.rendered_ahead
 
     def listed(lang: str) -> list[dict[str, Any]]:

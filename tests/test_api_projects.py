@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from tests.conftest import VALID_FEATURE, actor_for, client_as, feature
 from zugabe.domain.accounts import Scope
 from zugabe.services import Services
+from zugabe.storage.contract import ProjectQuery
 
 
 def create(client: FlaskClient, doc: dict[str, Any]) -> dict[str, Any]:
@@ -363,3 +365,25 @@ def test_the_project_list_shows_each_change_at_once_whoever_made_it(app: Flask) 
         other.close()
     single = client.get(f"/api/projects/{kept['id']}").get_json()
     assert single | {"cases": None} == listed()[kept["id"]] | {"cases": None}
+
+
+def test_the_projects_a_starting_worker_renders_ahead_are_those_a_list_sends(app: Flask) -> None:
+    """``render_ahead`` (what ``zugabe serve`` does at start) keeps every project rendered in
+    lon/lat, as a list then finds it, and as a fresh rendering would send it."""
+    client = client_as(app, "h.planner")
+    for i in range(3):
+        create(client, feature(title=f"Vorhaben {i}"))
+    services: Services = app.extensions["zugabe"]
+    services.projects.render_ahead()
+    assert services.projects.rendered_ahead
+    stamps = services.store.project_stamps(ProjectQuery()).rows
+    kept = services.projects._rendered.get_many([(*s, "OGC:CRS84") for s in stamps])
+    assert len(stamps) >= 3 and None not in kept
+    listed = client.get("/api/projects?limit=1000").get_json()["features"]
+    assert orjson.loads(orjson.dumps(kept)) == listed
+    fresh = Services.open(services.settings)
+    try:
+        projects = fresh.store.get_projects([f["id"] for f in listed])
+        assert orjson.loads(orjson.dumps(fresh.projects.to_features(projects))) == listed
+    finally:
+        fresh.close()

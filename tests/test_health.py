@@ -26,13 +26,15 @@ def test_ready_without_signing_in(app: Flask, anonymous: FlaskClient) -> None:
             "store": "ok",
             "schema": "current",
             "detection_index": "cold",
+            "rendered_projects": "cold",
             "rendered_cases": "cold",
         },
     }
     services: Services = app.extensions["zugabe"]
-    services.cases.warm_up()  # what `zugabe serve` does in the background at start
+    services.warm_up()  # what `zugabe serve` does in the background at start
     checks = anonymous.get("/health").get_json()["checks"]
-    assert (checks["detection_index"], checks["rendered_cases"]) == ("warm", "warm")
+    warmed = ("detection_index", "rendered_projects", "rendered_cases")
+    assert [checks[name] for name in warmed] == ["warm"] * 3
 
 
 def test_a_bad_store_makes_it_unready_without_details(app: Flask, anonymous: FlaskClient) -> None:
@@ -45,6 +47,7 @@ def test_a_bad_store_makes_it_unready_without_details(app: Flask, anonymous: Fla
             "store": "unreachable",
             "schema": "unknown",
             "detection_index": "cold",
+            "rendered_projects": "cold",
             "rendered_cases": "cold",
         },
     }
@@ -69,5 +72,6 @@ def test_a_store_migrated_by_a_newer_zugabe_makes_it_unready(
         "store": "ok",
         "schema": "changed",
         "detection_index": "cold",
+        "rendered_projects": "cold",
         "rendered_cases": "cold",
     }

@@ -52,7 +52,7 @@ def test_saves_edits_and_deletes_leave_what_a_batch_run_finds(
     app: Flask, client: FlaskClient
 ) -> None:
     services: Services = app.extensions["zugabe"]
-    services.cases.warm_up()
+    services.cases.build_index()
     road = client.post("/api/projects", json=feature(line(0))).get_json()
     first = client.post("/api/projects", json=sewer()).get_json()
     # These two loaded the layers a road or a sewer may meet (an empty region loaded none).
@@ -80,7 +80,7 @@ def test_a_project_saved_by_another_process_is_seen_by_the_next_save(
     app: Flask, client: FlaskClient, instance_path: Path
 ) -> None:
     ours: Services = app.extensions["zugabe"]
-    ours.cases.warm_up()
+    ours.cases.build_index()
     client.post("/api/projects", json=sewer(0.05))  # the live index is in use
     other = Services.open(Settings(instance_path=instance_path))
     try:
@@ -164,7 +164,7 @@ def test_a_layer_changed_by_another_process_makes_the_index_rebuild(
         )
     finally:
         other.close()
-    ours.cases.warm_up()
+    ours.cases.build_index()
     live = ours.cases._live
     assert live is not None and live.index._base is not built.index._base
     assert len(live.index.layers["trees"]) == ours.store.count_layer_features("trees")

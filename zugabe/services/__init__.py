@@ -186,6 +186,14 @@ class Services:
             warnings.append(crs)
         return warnings
 
+    def warm_up(self) -> None:
+        """What a serving process prepares at its start, in the background: the detection
+        index (for the first save), then the projects and the newest cases rendered for
+        the map (for the first views)."""
+        self.cases.build_index()
+        self.projects.render_ahead()
+        self.cases.render_ahead()
+
     def close(self) -> None:
         self.mail.close()  # the mails being sent are recorded first
         self.jobs.close()  # a running job finishes (and commits or rolls back) first

@@ -63,8 +63,6 @@ from zugabe.storage.contract import (
 COMMENT_MAX = 5000
 MAP_LANGUAGE = "de"
 """The language the map asks in unless its user switched: the cases rendered ahead."""
-RENDER_AHEAD_PAGE = 1000
-"""Cases read and rendered at a time when rendering ahead."""
 
 
 @dataclass(frozen=True)
@@ -157,22 +155,24 @@ class CaseService:
 
     @property
     def rendered_ahead(self) -> bool:
-        """Whether the newest cases are rendered (``warm_up``)."""
+        """Whether the newest cases are rendered (``render_ahead``)."""
         return self._rendered_ahead
 
-    def warm_up(self) -> None:
+    def build_index(self) -> None:
         """Build the live index now (the server does it at start, in the background), so
-        the first save does not pay for loading every project and layer feature; then
-        render the newest cases, as many as are kept, in the map's language (German), so
-        the first map views do not pay for them either: a dense view's page of 1,000
-        cases takes a tenth of a second to render, and one kept, a hundredth."""
+        the first save does not pay for loading every project and layer feature."""
         self._current_index()
-        stamps = self.store.case_stamps(CaseQuery()).rows
-        newest = stamps[len(stamps) - min(len(stamps), self._rendered.capacity) :]
-        for start in range(0, len(newest), RENDER_AHEAD_PAGE):
-            ids = tuple(s.id for s in newest[start : start + RENDER_AHEAD_PAGE])
-            shaped_by = (MAP_LANGUAGE, self.names_generation())
-            self._rendered.keep(self._rendered_cases(ids, MAP_LANGUAGE), shaped_by)
+
+    def render_ahead(self) -> None:
+        """Render the newest cases, as many as are kept, in the map's language (German), so
+        the first map views do not pay for them (the server does it at start, after the
+        index): a dense view's page of 1,000 cases takes a tenth of a second to render,
+        and one kept, a hundredth."""
+        self._rendered.keep_newest(
+            self.store.case_stamps(CaseQuery()).rows,
+            lambda ids: self._rendered_cases(ids, MAP_LANGUAGE),
+            (MAP_LANGUAGE, self.names_generation()),
+        )
         self._rendered_ahead = True
 
     def _current_index(self) -> DetectionIndex:

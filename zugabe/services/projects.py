@@ -165,6 +165,7 @@ class ProjectService:
         self.rules = geometry_rules
         self.cases = cases  # saving a project runs detection through it
         self._rendered = RenderedFeatures(PROJECTS_KEPT)
+        self._rendered_ahead = False
 
     def create(self, feature: Any, actor: Actor) -> Project:
         """Check a GeoJSON Feature and store it; nothing is stored if any check fails."""
@@ -443,22 +444,40 @@ class ProjectService:
         """
         self.policy.require_read(actor)
         limit = self._page_size(limit)
-
-        def render(ids: tuple[int, ...]) -> list[tuple[RowStamp, orjson.Fragment]]:
-            fresh = self.store.get_projects(ids)
-            return [
-                (RowStamp(p.id, p.version, p.updated_at), kept_json(f))
-                for p, f in zip(fresh, self.to_features(fresh, crs), strict=True)
-            ]
-
         return self._rendered.page(
             self.store.project_stamps(replace(query, after_id=after, limit=limit + 1)),
             limit=limit,
             after=after,
             shaped_by=(crs.srs,),
-            render=render,
+            render=lambda ids: self._rendered_projects(ids, crs),
             count=lambda: self.store.count_projects(query),
         )
+
+    @property
+    def rendered_ahead(self) -> bool:
+        """Whether the newest projects are rendered (``render_ahead``)."""
+        return self._rendered_ahead
+
+    def render_ahead(self) -> None:
+        """Render the newest projects, as many as are kept, in lon/lat (the map's and the
+        API's default), so the first map views do not pay for them (the server does it at
+        start, after the detection index): 50,000 take some seconds."""
+        self._rendered.keep_newest(
+            self.store.project_stamps(ProjectQuery()).rows,
+            lambda ids: self._rendered_projects(ids, CRS84_CRS),
+            (CRS84_CRS.srs,),
+        )
+        self._rendered_ahead = True
+
+    def _rendered_projects(
+        self, ids: tuple[int, ...], crs: CRS
+    ) -> list[tuple[RowStamp, orjson.Fragment]]:
+        """The projects with these ids as they are now, each as a list sends it in ``crs``."""
+        fresh = self.store.get_projects(ids)
+        return [
+            (RowStamp(p.id, p.version, p.updated_at), kept_json(f))
+            for p, f in zip(fresh, self.to_features(fresh, crs), strict=True)
+        ]
 
     def _page_size(self, limit: int | None) -> int:
         limit = self.settings.page_size if limit is None else limit

@@ -23,6 +23,9 @@ import orjson
 from zugabe.services.query import matched
 from zugabe.storage.contract import RowStamp, Stamps
 
+RENDER_AHEAD_PAGE = 1000
+"""Rows read and rendered at a time when rendering ahead (``keep_newest``)."""
+
 RenderedKey = tuple[Hashable, ...]
 """Row id, version, updated_at, then what else shaped the feature."""
 
@@ -85,6 +88,17 @@ class RenderedFeatures:
             matched(page, after, has_more, count) if stamps.matched is None else stamps.matched,
             page[-1].id if has_more else None,
         )
+
+    def keep_newest(
+        self, stamps: Sequence[RowStamp], render: Render, shaped_by: tuple[Hashable, ...]
+    ) -> None:
+        """Render and keep the newest of these rows (the highest ids), as many as are kept,
+        ``RENDER_AHEAD_PAGE`` at a time: what a starting server does, so that the first map
+        views find them rendered."""
+        newest = stamps[len(stamps) - min(len(stamps), self.capacity) :]
+        for start in range(0, len(newest), RENDER_AHEAD_PAGE):
+            ids = tuple(s.id for s in newest[start : start + RENDER_AHEAD_PAGE])
+            self.keep(render(ids), shaped_by)
 
     def keep(
         self, rendered: Iterable[tuple[RowStamp, orjson.Fragment]], shaped_by: tuple[Hashable, ...]

@@ -82,7 +82,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.configure(app, settings)
     auth.register(app)
     app.extensions["zugabe_ogc"] = OgcService(services)
-    app.extensions["zugabe_health"] = HealthService(services.store, services.cases)
+    app.extensions["zugabe_health"] = HealthService(
+        services.store, services.projects, services.cases
+    )
     app.extensions["zugabe_openapi"] = build_openapi(
         services.vocabulary,
         services.layers.definitions,

@@ -52,12 +52,19 @@ def openapi_paths() -> dict[str, Any]:
                         "description": "`cold`: the first save builds it first (seconds in "
                         "a big region); the process is ready all the same.",
                     },
+                    "rendered_projects": {
+                        "type": "string",
+                        "enum": ["warm", "cold"],
+                        "description": "`warm`: the projects are rendered for the map (after "
+                        "the detection index); `cold`: a map view renders the projects it "
+                        "shows first. The process is ready all the same.",
+                    },
                     "rendered_cases": {
                         "type": "string",
                         "enum": ["warm", "cold"],
                         "description": "`warm`: the newest cases are rendered for the map "
-                        "(after the detection index); `cold`: a map view renders the cases "
-                        "it shows first. The process is ready all the same.",
+                        "(after the projects); `cold`: a map view renders the cases it shows "
+                        "first. The process is ready all the same.",
                     },
                 },
             },

@@ -103,9 +103,10 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
 
 
 def start_background(services: Services) -> None:
-    """The work a serving process does beside requests: build the detection index (seconds
-    with a big store, so the first save does not wait for it), deliver mail."""
-    threading.Thread(target=services.cases.warm_up, name="detection-index", daemon=True).start()
+    """The work a serving process does beside requests: warm up (``Services.warm_up``: the
+    detection index and the rendered features, seconds with a big store, so the first save
+    and the first map views do not wait for them), deliver mail."""
+    threading.Thread(target=services.warm_up, name="warm-up", daemon=True).start()
     if services.mail.enabled:
         services.mail.start_background(MAIL_INTERVAL, [services.notifications.send_digests])
 
