@@ -3166,3 +3166,26 @@ class StorageContract(
             assert columns.version.tolist() == [p.version for p in listed]
             moments = [p.updated_at.replace(tzinfo=None) for p in listed]
             assert columns.updated_at.astype("datetime64[us]").tolist() == moments
+
+    def test_project_shapes_are_the_columns_a_map_shows(self, store: ProjectStore) -> None:
+        added = store.add_projects(
+            [
+                new(at(10, 10), organisation="a", department="strasse", status="idea"),
+                new(line((0, 0), (30, 5)), organisation="b", department="kanal"),
+                new(at(5_000, 5_000), organisation="a"),
+            ]
+        )
+        for query in (
+            ProjectQuery(),
+            ProjectQuery(area=square(-1, -1, 60, 60)),
+            ProjectQuery(area=square(-1, -1, 60, 60), organisations=("b",)),
+            ProjectQuery(after_id=added[0].id, limit=1),
+            ProjectQuery(organisations=("nobody",)),
+        ):
+            columns, shapes = store.project_columns(query), store.project_shapes(query)
+            assert shapes.id.tolist() == columns.id.tolist()
+            assert shapes.wkb.tolist() == columns.wkb.tolist()
+            for name in ("organisation", "department", "status"):
+                assert getattr(shapes, name).tolist() == columns.text[name].tolist()
+        near = store.project_shapes(ProjectQuery(area=square(-1, -1, 60, 60)))
+        assert near.organisation.tolist() == ["a", "b"] and near.status[0] == "idea"

@@ -46,7 +46,7 @@ from zugabe.storage.contract import (
     ProjectQuery,
 )
 from zugabe.storage.sqlite import SqliteStore
-from zugabe.storage.sqlite_engine import BUSY_TIMEOUT_MS, connect_engine, writing
+from zugabe.storage.sqlite_engine import BUSY_TIMEOUT_MS, MMAP_BYTES, connect_engine, writing
 from zugabe.storage.sqlite_schema import (
     LATEST_VERSION,
     MIGRATIONS,
@@ -535,6 +535,7 @@ def test_connections_use_wal_and_durable_settings(store: SqliteStore, db_path: P
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+            assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == MMAP_BYTES
     finally:
         engine.dispose()
 

@@ -489,20 +489,20 @@ class ProjectService:
         """Every matching project as one point on it, in id order: what a map shows, as
         clusters, where drawing each geometry would be too much (zoomed out, 10,000 projects).
 
-        Read column by column (``project_columns``): no project object per row.
+        Read column by column (``project_shapes``): no project object per row.
         """
         self.policy.require_read(actor)
-        columns = self.store.project_columns(self.query(project_filter))
-        if not len(columns):
+        shapes = self.store.project_shapes(self.query(project_filter))
+        if not len(shapes):
             return []
-        inside = shapely.point_on_surface(shapely.from_wkb(columns.wkb))
+        inside = shapely.point_on_surface(shapely.from_wkb(shapes.wkb))
         lonlat = self.reprojector.coordinates_to_wgs84(shapely.get_coordinates(inside))
         rows = zip(
-            columns.id.tolist(),
+            shapes.id.tolist(),
             np.round(lonlat, 6).tolist(),
-            columns.text["organisation"].tolist(),
-            columns.text["department"].tolist(),
-            columns.text["status"].tolist(),
+            shapes.organisation.tolist(),
+            shapes.department.tolist(),
+            shapes.status.tolist(),
             strict=True,
         )
         return [

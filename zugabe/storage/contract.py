@@ -146,6 +146,22 @@ class ProjectColumns:
         )
 
 
+@dataclass(frozen=True)
+class ProjectShapes:
+    """Matching projects as a map shows them from afar, column by column in id order: the
+    stored geometry (WKB) and what a point is coloured by. ``ProjectColumns`` narrowed to
+    five columns: a map asks for them on every move."""
+
+    id: npt.NDArray[np.int64]
+    wkb: npt.NDArray[np.object_]
+    organisation: npt.NDArray[np.object_]
+    department: npt.NDArray[np.object_]
+    status: npt.NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+
 class ProjectStore(ABC):
     """Persistent, transactional registry of projects.
 
@@ -206,6 +222,15 @@ class ProjectStore(ABC):
     def project_columns(self, query: ProjectQuery) -> ProjectColumns:
         """``list_projects`` column by column; a backend overrides it with a faster read."""
         return ProjectColumns.of(self.list_projects(query))
+
+    def project_shapes(self, query: ProjectQuery) -> ProjectShapes:
+        """``project_columns`` narrowed to what a map's points show; a backend overrides it
+        with a narrower read."""
+        columns = self.project_columns(query)
+        text = columns.text
+        return ProjectShapes(
+            columns.id, columns.wkb, text["organisation"], text["department"], text["status"]
+        )
 
     @abstractmethod
     def schema_version(self) -> int:

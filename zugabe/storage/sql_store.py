@@ -53,6 +53,7 @@ from zugabe.storage.contract import (
     NewProject,
     ProjectColumns,
     ProjectQuery,
+    ProjectShapes,
     RowStamp,
     Stamps,
     Store,
@@ -313,6 +314,20 @@ class SqlStore(
             version=np.array(column("version"), dtype=np.int64),
             created_at=_utc_column(column("created_at")),
             updated_at=_utc_column(column("updated_at")),
+        )
+
+    def project_shapes(self, query: ProjectQuery) -> ProjectShapes:
+        """Five columns, raw rows from the DBAPI cursor (a map's points, on every move)."""
+        c = projects_table.c
+        selected = (c.id, self._wkb_column(c.geometry), c.organisation, c.department, c.status)
+        with self._read() as conn:
+            rows = self._listed_rows(
+                conn, projects_table, selected, self._project_listing(query), query
+            ).rows
+        id_, wkb, organisation, department, status = zip(*rows, strict=True) if rows else [()] * 5
+        return ProjectShapes(
+            np.array(id_, dtype=np.int64),
+            *(np.array(column, dtype=object) for column in (wkb, organisation, department, status)),
         )
 
     def list_projects(self, query: ProjectQuery) -> list[Project]:
