@@ -150,7 +150,7 @@ def test_a_request_under_way_when_the_server_is_told_to_stop_is_answered(
         services.close()
 
 
-def test_a_kept_alive_connection_is_closed_after_its_twentieth_request_without_a_body(
+def test_a_kept_alive_connection_is_closed_after_its_fifth_request_without_a_body(
     demo_instance: Path,
 ) -> None:
     """So that its client connects again, to the worker that accepts first: connections do
