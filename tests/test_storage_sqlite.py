@@ -166,8 +166,8 @@ class TestSqliteLayersUpdatingTheIndexRowByRow(LayerStorageContract):
         assert_spatial_indexes_sound(db_path)
 
 
-class TestSqliteAreaListingsInSmallReads(StorageContract):
-    """The project contract again, area listings reading two candidates at a time."""
+class _AreaListingsInSmallReads:
+    """A contract again, SQLite's area listings reading two candidates at a time."""
 
     @pytest.fixture
     def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
@@ -177,15 +177,12 @@ class TestSqliteAreaListingsInSmallReads(StorageContract):
         store.close()
 
 
-class TestSqliteCaseAreaListingsInSmallReads(CaseStorageContract):
-    """The case contract again, area listings reading two candidates at a time."""
+class TestSqliteAreaListingsInSmallReads(_AreaListingsInSmallReads, StorageContract):
+    """The project contract, area listings reading two candidates at a time."""
 
-    @pytest.fixture
-    def store(self, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteStore]:
-        monkeypatch.setattr(sqlite_area, "CANDIDATES_PER_READ", 2)
-        store = SqliteStore(url_for(db_path))
-        yield store
-        store.close()
+
+class TestSqliteCaseAreaListingsInSmallReads(_AreaListingsInSmallReads, CaseStorageContract):
+    """The case contract, area listings reading two candidates at a time."""
 
 
 @pytest.mark.parametrize("per_read", [3, 5_000])
