@@ -10,7 +10,8 @@ worker does at start, and reports
 - its resident memory before and after building the detection index (``build_index``): the
   index's memory, and per million layer features;
 - in another fresh process, the batch run through the service (``detect_everything``: load,
-  detect, write the cases), timed, and the process's peak memory.
+  detect, write the cases), timed, and the process's peak resident memory (which counts the
+  pages of the store it read through SQLite's memory map).
 
 Generating and filling run in a process of their own too, so that nothing of them (the
 generated objects, freed but kept by the allocator) is counted or kept while measuring.
@@ -42,11 +43,13 @@ BASE_PROJECTS = 50_000  # the density of bench_detection's 30 × 30 km region
 
 
 def resident_mib() -> float:
-    """This process's resident memory now (VmRSS), MiB."""
+    """The memory this process holds of its own now (RssAnon), MiB: not the pages of the
+    store file it read through SQLite's memory map (``sqlite_engine.MMAP_BYTES``), which
+    are the operating system's file cache, shared by every process reading the store."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith("RssAnon:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError("no RssAnon in /proc/self/status")
 
 
 def fill_store(instance: Path, url: str, projects: int, features: int, seed: int) -> str:
@@ -135,7 +138,8 @@ def main() -> None:
 def report(kind: str, figures: dict[str, float], features: int) -> None:
     per_million = figures["index_mib"] / (features / 1e6)
     print(
-        f"{kind}: fresh process after opening the store: {figures['opened_mib']:,.0f} MiB\n"
+        f"{kind}: fresh process after opening the store: {figures['opened_mib']:,.0f} MiB "
+        "of its own (peaks: resident, with the pages of the store read)\n"
         f"{kind}: detection index: {figures['index_mib']:,.0f} MiB "
         f"({per_million:,.0f} MiB per million layer features with their projects), "
         f"built in {figures['index_s']:.1f} s, peak {figures['index_peak_mib']:,.0f} MiB\n"
