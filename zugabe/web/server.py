@@ -1,9 +1,10 @@
 """``zugabe serve``: the app under gunicorn, a pre-fork WSGI server, with N worker processes.
 
 Every worker is a process of its own with a few threads (gunicorn's ``gthread`` workers,
-``RebalancingWorker``), built by the same app factory after the fork: its own store
-connections, its own detection index warmed up beside serving, its own mail delivery thread.
-Nothing lives in one worker only: the index catches up with the others' writes from the
+balanced between each other: ``zugabe.web.worker``), built by the same app factory after
+the fork: its own store connections, its own detection index warmed up beside serving, its
+own mail delivery thread. Nothing lives in one worker only (the loads the workers balance
+by are a hint, lost with no harm): the index catches up with the others' writes from the
 store's change log, jobs and their progress are in the store, the outbox is claimed with a
 lease (two workers never send the same mail). ``SIGTERM`` (or Ctrl-C) stops gracefully: the
 workers stop accepting, and requests under way (and a running job, within
@@ -20,50 +21,14 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
-from gunicorn.workers.gthread import ThreadWorker
 
 from zugabe.errors import ConfigError
 from zugabe.services import Services
 from zugabe.services.mail import MAIL_INTERVAL
+from zugabe.web.worker import RebalancingWorker, WorkerLoads
 
 GRACEFUL_TIMEOUT = 60
 """Seconds a stopping worker waits for its requests and its running job to finish."""
-
-KEEPALIVE_REQUESTS = 5
-"""Requests a kept-alive connection serves before the worker closes it (as nginx's
-``keepalive_requests``, Apache's ``MaxKeepAliveRequests``); see ``RebalancingWorker``."""
-
-
-class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no type hints
-    """gunicorn's ``gthread`` worker that closes a kept-alive connection after
-    ``KEEPALIVE_REQUESTS`` requests ("Connection: close" on the answer to the first request
-    without a body from then on).
-
-    A connection stays with the worker that accepted it, and each worker accepts whatever
-    arrives while it looks: 50 map users connecting at once split unevenly, and the busier
-    worker's users wait longer for as long as their connections last (p50 70 ms, p95 376 ms
-    in one run of ``bench/bench_load.py``). A client reconnects at once, and the new
-    connection goes to the worker that accepts it first, the one with time to spare: the
-    load evens out within seconds. Reconnecting on loopback or behind nginx costs less than
-    a millisecond every 5 requests. After 20 requests, the medians of the bench's 50 users
-    still lay 2 to 2.5 times apart (the closing worker, awake, often took its client back);
-    after 5, 1.4 to 1.6 times.
-    """
-
-    def handle_request(self, req: Any, conn: Any) -> Any:
-        if req.req_number >= KEEPALIVE_REQUESTS and not _has_body(req):
-            req.must_close = True
-        return super().handle_request(req, conn)
-
-
-def _has_body(req: Any) -> bool:
-    """Whether a request (gunicorn's) sends a body. Only a request without one closes its
-    connection: closing right after refusing a large upload would cut off nginx or the
-    client still sending it, which would then see a reset instead of the answer."""
-    return any(
-        name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0")
-        for name, value in req.headers
-    )
 
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
@@ -74,6 +39,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
         self, overrides: Mapping[str, Any], host: str, port: int, workers: int, threads: int
     ):
         self.overrides = overrides
+        loads = WorkerLoads()  # before the fork: shared by the arbiter's children
         self.options = {
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
@@ -88,6 +54,8 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
             # account; operators steer with signals (systemd: reload sends HUP).
             "control_socket_disable": True,
             "worker_exit": _close_worker,
+            "pre_fork": loads.assign,
+            "child_exit": loads.release,
         }
         super().__init__()
 
