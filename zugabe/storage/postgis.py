@@ -128,6 +128,12 @@ _SPATIAL_TESTS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 }
 
 
+NO_PARALLEL_QUERY = "SET max_parallel_workers_per_gather = 0"
+"""ZUGABE's statements are a map view's rows, a page, one project: with 50,000 projects
+PostgreSQL planned a view's case count with a parallel worker, and starting it took 10 ms
+of a statement that scans 1.5 ms (the load bench's case lists 80 ms on the server)."""
+
+
 class _WkbLoader(Loader):
     """PostGIS geometry as EWKB bytes (the server sends hex text): what shapely reads."""
 
@@ -136,9 +142,11 @@ class _WkbLoader(Loader):
 
 
 def _on_connect(dbapi_conn: psycopg.Connection[Any], _record: Any) -> None:
-    """Read geometry columns as bytes on every new connection (once PostGIS is there)."""
+    """Read geometry columns as bytes on every new connection (once PostGIS is there), and
+    plan every statement without parallel workers (``NO_PARALLEL_QUERY``)."""
     info = TypeInfo.fetch(dbapi_conn, "geometry")
-    dbapi_conn.rollback()  # the lookup opened a transaction
+    dbapi_conn.execute(NO_PARALLEL_QUERY)
+    dbapi_conn.commit()  # the lookup opened a transaction; the setting stays for the session
     if info is not None:
         dbapi_conn.adapters.register_loader(info.oid, _WkbLoader)
 
