@@ -2086,6 +2086,17 @@ class CaseStorageContract:
         ]
         assert store.count_cases(CaseQuery()) == len(world)
 
+    def test_a_first_page_of_an_area_tells_how_many_cases_match(
+        self, store: Store, world: dict[str, int]
+    ) -> None:
+        """So that a map view's list need not count them again (``RenderedFeatures``)."""
+        matching = store.count_cases(CaseQuery(area=self.CASE_AREA))
+        assert matching >= 2
+        first = store.case_stamps(CaseQuery(area=self.CASE_AREA, limit=1))
+        assert (len(first.rows), first.matched) == (1, matching)
+        outside = store.case_stamps(CaseQuery(area=square(2000, 2000, 2001, 2001), limit=1))
+        assert (outside.rows, outside.matched) == ([], 0)
+
     def test_case_stamps_tell_each_write_of_a_listed_case(
         self, store: Store, world: dict[str, int]
     ) -> None:
@@ -3109,6 +3120,13 @@ class StorageContract(
 
     def test_schema_version_is_positive(self, store: ProjectStore) -> None:
         assert store.schema_version() >= 1
+
+    def test_a_first_page_of_an_area_tells_how_many_projects_match(
+        self, store: ProjectStore
+    ) -> None:
+        store.add_projects([new(at(10 * i, 0), title=f"p{i}") for i in range(4)])
+        first = store.project_stamps(ProjectQuery(area=square(-1, -1, 25, 1), limit=2))
+        assert (len(first.rows), first.matched) == (2, 3)
 
     def test_project_stamps_tell_each_write_of_a_listed_project(self, store: ProjectStore) -> None:
         added = store.add_projects([new(at(10 * i, 0), title=f"p{i}") for i in range(4)])

@@ -371,14 +371,24 @@ class SqlStore(
     ) -> ListedRows:
         """A listing's ``columns`` as plain tuples (no per-row result processing), in id
         order and paged as the query asks, the rows meeting ``conditions(query.area)``.
-        SQLite's store tests the area after the statement instead (``SqliteStore``)."""
+        SQLite's store tests the area after the statement instead (``SqliteStore``).
+
+        The first page of an area counts its matches on the way (a window count): the
+        index finds every row in the area and sorts them by id anyway, so the count costs
+        nothing more, where asking ``count`` would find them all again. Without an area
+        the id order stops after a page, which a count over all rows would undo.
+        """
+        counted = query.area is not None and query.after_id is None
+        listed = (*columns, func.count().over()) if counted else columns
         statement = paged(
-            select(*columns).where(*conditions(query.area)), rows.c.id, query.after_id, query.limit
+            select(*listed).where(*conditions(query.area)), rows.c.id, query.after_id, query.limit
         )
         result = conn.execute(statement)
         found = result.cursor.fetchall()
         result.close()
-        return ListedRows(found)
+        if not counted:
+            return ListedRows(found)
+        return ListedRows([row[:-1] for row in found], found[0][-1] if found else 0)
 
     def _counted_rows(
         self, conn: Connection, rows: Table, conditions: Conditions, query: Listing
