@@ -195,6 +195,28 @@ def test_a_new_connection_goes_to_the_worker_with_fewer_requests_in_hand(
         assert busy not in reached, (busy, reached)
 
 
+def test_a_reload_replaces_the_workers_and_each_new_one_takes_connections(
+    demo_instance: Path,
+) -> None:
+    """SIGHUP (systemd's reload): new workers start and the old ones stop; requests are
+    answered throughout, and both new workers take connections (they got slots for their
+    loads, and the stopping ones are not compared with)."""
+    token = write_token(demo_instance, "h.planner")
+    with serving(demo_instance, ["--workers", "2"]) as (server, port):
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        old = {int(pid) for pid in children.read_text().split()}
+        server.send_signal(signal.SIGHUP)
+        reached: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(reached - old) < 2 and time.monotonic() < deadline:
+            client = Client(port, token)
+            assert client.send("GET", "/api/me")[0] == 200
+            reached.add(worker_of(server.pid, port, client.local_port))
+            client.connection.close()
+            time.sleep(0.05)
+        assert len(reached - old) == 2, (old, reached)
+
+
 def test_workers_compare_loads_only_with_workers_that_accept() -> None:
     """A booting worker, a stopping one or one at its connection limit has no requests in
     hand but must not look like the least busy: the others would stop accepting."""
