@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
-import selectors
 import time
 from functools import cached_property
 from typing import Any
@@ -88,10 +87,10 @@ class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no 
 
     Why: 50 map users connecting at once split unevenly, and the busier worker's users
     wait longer for as long as their connections last (p50 70 ms, p95 376 ms in one run of
-    ``bench/bench_load.py``). Closing after 5 requests (the first request without a body
-    from then on) lets a client reconnect at once, which costs less than a millisecond on
-    loopback or behind nginx; the new connection goes to a worker with no more requests in
-    hand than the others, not to whichever looked first.
+    ``bench/bench_load.py``). Closing after 5 requests lets a client reconnect at once,
+    which costs less than a millisecond on loopback or behind nginx; the new connection
+    goes to a worker with no more requests in hand than the others, not to whichever
+    looked first.
     """
 
     loads: WorkerLoads | None = None
@@ -103,13 +102,14 @@ class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no 
         super().init_process()
 
     def handle_request(self, req: Any, conn: Any) -> Any:
-        if req.req_number >= KEEPALIVE_REQUESTS and not _has_body(req):
+        if req.req_number >= KEEPALIVE_REQUESTS:
             req.must_close = True
         return super().handle_request(req, conn)
 
     def _keepalive_after(self, conn: Any, keepalive: bool) -> bool:
         """Read the rest of a body the answer did not need (a refused upload: 403, 415),
-        up to the largest upload nginx lets through, whether the connection stays or not.
+        up to the largest upload nginx lets through, whether the connection stays or not
+        (so a connection may close after any request, an upload's too).
 
         gunicorn reads at most 64 KiB of it and then closes: the kernel answers the bytes
         still arriving with a reset, and nginx, still sending the upload it had taken,
@@ -160,22 +160,4 @@ class RebalancingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no 
 
     def _accept_if_shortest(self) -> None:
         wanted = self._may_accept and (self.loads is None or self.loads.is_shortest(self.load_slot))
-        if wanted == self._accepting:
-            return
-        for listener in self.sockets:
-            if wanted:
-                listener.setblocking(False)
-                self.poller.register(listener, selectors.EVENT_READ, self.accept)
-            else:
-                self.poller.unregister(listener)
-        self._accepting = wanted
-
-
-def _has_body(req: Any) -> bool:
-    """Whether a request (gunicorn's) sends a body. Only a request without one closes its
-    connection: closing right after refusing a large upload would cut off nginx or the
-    client still sending it, which would then see a reset instead of the answer."""
-    return any(
-        name == "TRANSFER-ENCODING" or (name == "CONTENT-LENGTH" and value.strip() != "0")
-        for name, value in req.headers
-    )
+        super().set_accept_enabled(wanted)  # gunicorn's: (un)registers the listeners
