@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from tests.browser.conftest import LiveServer, PageGuard, sign_in
+from tests.browser.test_webmap import idle
 from zugabe.storage.contract import ProjectQuery
 
 A4_POINTS = (595.92, 842.88)
@@ -113,6 +114,7 @@ def test_the_map_links_a_plan_to_its_checklist_and_the_overview(
 ) -> None:
     plan = _plan(demo_server, "Brückenfeld-Mitte")
     sign_in(page, demo_server, "h.planner", next="/")
+    idle(page)  # the map has set itself up (showProject draws into its layers)
     page.evaluate(f"ZugabeMap.showProject({plan})")
     link = page.locator("#checklist-link")
     expect(link).to_be_visible()
