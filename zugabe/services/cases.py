@@ -46,6 +46,7 @@ from zugabe.io.crs import CRS84_CRS, Reprojector
 from zugabe.io.geojson import PlacedGeometry, geometries_to_fragments, geometry_to_json
 from zugabe.services.audit import AuditService, Change
 from zugabe.services.case_subjects import SubjectDescriber
+from zugabe.services.collector_pause import collector_paused
 from zugabe.services.notifications import NotificationService
 from zugabe.services.projects import ProjectFilter
 from zugabe.services.query import matched
@@ -208,24 +209,25 @@ class CaseService:
         million features back costs seconds, e.g. right after importing a layer into a
         region without projects yet); a later save of a project that can meet it loads it.
         """
-        revision = self.store.revision()  # read first: a change while loading is caught up
-        projects = self.store.list_projects(ProjectQuery())
-        layer_keys = {
-            rule.layer
-            for rule in self.rules
-            if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
-        }
-        layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
-        index = DetectionIndex(
-            projects, layers, layer_definitions=self.definitions, rules=self.rules
-        )
-        responsible = {
-            info.key: info.responsible_organisation
-            for info in self.store.list_layers()
-            if info.responsible_organisation
-        }
-        self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
-        return index
+        with collector_paused():  # millions of objects, none in a cycle
+            revision = self.store.revision()  # read first: a change while loading is caught up
+            projects = self.store.list_projects(ProjectQuery())
+            layer_keys = {
+                rule.layer
+                for rule in self.rules
+                if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
+            }
+            layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
+            index = DetectionIndex(
+                projects, layers, layer_definitions=self.definitions, rules=self.rules
+            )
+            responsible = {
+                info.key: info.responsible_organisation
+                for info in self.store.list_layers()
+                if info.responsible_organisation
+            }
+            self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
+            return index
 
     def _meets_unloaded_layer(self, project: Project, live: _LiveIndex) -> bool:
         return any(
@@ -275,11 +277,12 @@ class CaseService:
         """Every pair under every rule; cases created, updated, obsoleted (after a layer
         import or a bulk import, whose own permission was checked; inside their
         transaction, within ``writing``)."""
-        index = self._current_index()  # rebuilt when the store changed (an import did)
-        findings = detect_all(index, self.rules)
-        sync = self.store.sync_cases(
-            self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
-        )
+        with collector_paused():
+            index = self._current_index()  # rebuilt when the store changed (an import did)
+            findings = detect_all(index, self.rules)
+            sync = self.store.sync_cases(
+                self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
+            )
         return DetectionRun(len(findings), sync)
 
     def _case_findings(

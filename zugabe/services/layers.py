@@ -40,6 +40,7 @@ from zugabe.io.layer_files import (
     option_name,
 )
 from zugabe.services.audit import AuditService, Change
+from zugabe.services.collector_pause import collector_paused
 from zugabe.storage.contract import (
     LayerFeature,
     LayerFeatureBatch,
@@ -140,6 +141,7 @@ class LayerService:
                 f"unknown layer '{key}'; layers: {', '.join(sorted(self.definitions))}"
             ) from None
 
+    @collector_paused()  # a million features' values and geometries
     def import_file(
         self,
         path: Path,
