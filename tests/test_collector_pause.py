@@ -1,6 +1,7 @@
 """Issue 14, item 5: the cyclic garbage collector is paused while the detection index is
-built, during a batch run and a layer import (millions of objects, none in a cycle: 4 s of
-the 50,000-project batch run), and runs again after, also when the work fails."""
+built, during a batch run, a layer import and a worker's warm-up (millions of objects, none
+in a cycle: 4 s of the 50,000-project batch run), and runs again after, also when the work
+fails."""
 
 from __future__ import annotations
 
@@ -107,5 +108,15 @@ def test_a_layer_import_runs_no_collection_and_leaves_the_collector_on(app: Flas
             SAMPLE_DATA / "layers" / "trees.geojson", "trees", ADMIN
         )
     assert report.accepted == info.feature_count > 1000
+    assert started in ([], [0])
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("demo_instance")
+def test_a_workers_warm_up_runs_no_collection_and_leaves_the_collector_on(app: Flask) -> None:
+    services: Services = app.extensions["zugabe"]
+    with collections_counted() as started:
+        services.warm_up()
+    assert services.cases.index_warm and services.cases.rendered_ahead
     assert started in ([], [0])
     assert gc.isenabled()

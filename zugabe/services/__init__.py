@@ -24,6 +24,7 @@ from zugabe.services.audit import AuditService
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.cases import CaseService
 from zugabe.services.checklists import ChecklistService
+from zugabe.services.collector_pause import collector_paused
 from zugabe.services.desk import DeskService
 from zugabe.services.good_practice import GoodPracticeService
 from zugabe.services.inbox import InboxService
@@ -190,9 +191,10 @@ class Services:
         """What a serving process prepares at its start, in the background: the detection
         index (for the first save), then the projects and the newest cases rendered for
         the map (for the first views)."""
-        self.cases.build_index()
-        self.projects.render_ahead()
-        self.cases.render_ahead()
+        with collector_paused():  # the requests served meanwhile keep their cycles a while
+            self.cases.build_index()
+            self.projects.render_ahead()
+            self.cases.render_ahead()
 
     def close(self) -> None:
         self.mail.close()  # the mails being sent are recorded first

@@ -1,12 +1,14 @@
 """Python's cyclic garbage collector paused while a bulk operation builds millions of objects.
 
-Building the detection index, turning a batch run's findings into cases and importing a layer
-allocate millions of objects (projects, layer columns, findings, rows) that form no reference
-cycles. Every few hundred allocations start a collection, and the full ones walk every object
-alive, the detection index included: at 50,000 projects × 1,000,000 layer features that was
-4 s of a 33 s batch run (``bench/bench_scale.py``), and 0.8 s of a 500,000-row layer import
-(``bench/bench_layer_import.py``). Reference counting still frees what these operations drop;
-only cycles made meanwhile, by them or by other threads, wait until the pause ends.
+Building the detection index, turning a batch run's findings into cases, importing a layer
+and a worker's warm-up allocate millions of objects (projects, layer columns, findings, rows,
+rendered features) that form no reference cycles. Every few hundred allocations start a
+collection, and the full ones walk every object alive, the detection index included: at
+50,000 projects × 1,000,000 layer features that was 4 s of a 34 s batch run
+(``bench/bench_scale.py``) and 4 s of a worker's 26 s warm-up with 258,889 cases, and 0.8 s
+of a 500,000-row layer import (``bench/bench_layer_import.py``). Reference counting still
+frees what these operations drop; only cycles made meanwhile, by them or by other threads
+(requests served during a warm-up), wait until the pause ends.
 """
 
 from __future__ import annotations
