@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import ADMIN_ACTOR, LiveServer, PageGuard, ensure_account, sign_in
 from tests.conftest import VALID_FEATURE
@@ -201,3 +201,29 @@ def test_a_cases_address_opens_it_on_the_map(live_server: LiveServer, page: Page
     expect(page.locator("#case-detail")).to_be_visible()
     expect(page.locator("#case-title")).to_contain_text(f"Fall {case_id}")
     expect(page.locator("#inbox-count")).to_be_hidden()  # opened, so seen
+
+
+def test_a_late_answer_does_not_replace_the_filtered_inbox(
+    live_server: LiveServer, page: Page
+) -> None:
+    """Opening the inbox asks for it, and a filter chosen at once asks again: on a slow
+    connection the first answer may come last, and must not bring back what the filter
+    leaves out (it did, in a clone's test run)."""
+    case_id = shared_case(live_server)  # a synergy
+    open_desk(page, live_server, "b.coordinator")
+    expect(page.locator("#inbox-count")).to_have_text("1 neu")
+    held: list[Route] = []
+    page.route(
+        lambda url: "/api/inbox?" in url and "relation=" not in url,
+        lambda route: held.append(route),
+    )
+    page.click("#inbox-count")  # opens the inbox, which asks for its list: held back
+    while not held:
+        page.wait_for_timeout(20)
+    page.select_option("#inbox-relation", "conflict")
+    expect(page.locator("#inbox-summary")).to_have_text("0 Fälle, 1 neu")
+    with page.expect_response(lambda response: response.request == held[0].request):
+        held[0].continue_()  # the unfiltered list, now
+    page.wait_for_timeout(300)  # its answer handled
+    expect(page.locator("#inbox-summary")).to_have_text("0 Fälle, 1 neu")
+    expect(page.locator(f"#inbox-list li[data-case-id='{case_id}']")).to_have_count(0)

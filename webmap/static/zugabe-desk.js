@@ -107,8 +107,11 @@ const ZugabeDesk = (() => {
     loadInbox();
   }
 
+  let inboxAsked = 0; // the number of the latest inbox request, so that late answers are dropped
+
   /** The inbox with its filters; the header's count says how many cases are new. */
   async function loadInbox() {
+    const asked = ++inboxAsked;
     const params = new URLSearchParams({ limit: "100" });
     if ($("inbox-assigned").checked) params.set("assigned", "me");
     if ($("inbox-unread").checked) params.set("unread", "true");
@@ -118,7 +121,9 @@ const ZugabeDesk = (() => {
     if ($("inbox-severity").value) params.set("severity", $("inbox-severity").value);
     if ($("inbox-department").checked) params.set("scope", "department");
     const response = await app.api("GET", `/api/inbox?${params}`);
-    if (response.status !== 200) return;
+    // Opening the inbox and choosing a filter right after ask twice: the first answer may
+    // come last, and must not replace the filtered list.
+    if (asked !== inboxAsked || response.status !== 200) return;
     const page = response.data;
     const count = $("inbox-count");
     count.textContent = app.format(t.new_cases, { n: page.unread });
