@@ -187,14 +187,14 @@ class Services:
             warnings.append(crs)
         return warnings
 
+    @collector_paused()  # the requests served meanwhile keep their cycles a while
     def warm_up(self) -> None:
         """What a serving process prepares at its start, in the background: the detection
         index (for the first save), then the projects and the newest cases rendered for
         the map (for the first views)."""
-        with collector_paused():  # the requests served meanwhile keep their cycles a while
-            self.cases.build_index()
-            self.projects.render_ahead()
-            self.cases.render_ahead()
+        self.cases.build_index()
+        self.projects.render_ahead()
+        self.cases.render_ahead()
 
     def close(self) -> None:
         self.mail.close()  # the mails being sent are recorded first

@@ -202,6 +202,7 @@ class CaseService:
         self._live = _LiveIndex(index, changes[-1].revision, live.layers, live.responsible)
         return index
 
+    @collector_paused()  # millions of objects, none in a cycle
     def _rebuild(self) -> DetectionIndex:
         """Every stored project, and the features of the layers they may meet.
 
@@ -209,25 +210,24 @@ class CaseService:
         million features back costs seconds, e.g. right after importing a layer into a
         region without projects yet); a later save of a project that can meet it loads it.
         """
-        with collector_paused():  # millions of objects, none in a cycle
-            revision = self.store.revision()  # read first: a change while loading is caught up
-            projects = self.store.list_projects(ProjectQuery())
-            layer_keys = {
-                rule.layer
-                for rule in self.rules
-                if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
-            }
-            layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
-            index = DetectionIndex(
-                projects, layers, layer_definitions=self.definitions, rules=self.rules
-            )
-            responsible = {
-                info.key: info.responsible_organisation
-                for info in self.store.list_layers()
-                if info.responsible_organisation
-            }
-            self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
-            return index
+        revision = self.store.revision()  # read first: a change while loading is caught up
+        projects = self.store.list_projects(ProjectQuery())
+        layer_keys = {
+            rule.layer
+            for rule in self.rules
+            if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
+        }
+        layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
+        index = DetectionIndex(
+            projects, layers, layer_definitions=self.definitions, rules=self.rules
+        )
+        responsible = {
+            info.key: info.responsible_organisation
+            for info in self.store.list_layers()
+            if info.responsible_organisation
+        }
+        self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
+        return index
 
     def _meets_unloaded_layer(self, project: Project, live: _LiveIndex) -> bool:
         return any(
@@ -273,16 +273,16 @@ class CaseService:
         with self.writing():
             return self.detect_project(project, actor)
 
+    @collector_paused()
     def detect_everything(self, actor: Actor) -> DetectionRun:
         """Every pair under every rule; cases created, updated, obsoleted (after a layer
         import or a bulk import, whose own permission was checked; inside their
         transaction, within ``writing``)."""
-        with collector_paused():
-            index = self._current_index()  # rebuilt when the store changed (an import did)
-            findings = detect_all(index, self.rules)
-            sync = self.store.sync_cases(
-                self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
-            )
+        index = self._current_index()  # rebuilt when the store changed (an import did)
+        findings = detect_all(index, self.rules)
+        sync = self.store.sync_cases(
+            self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
+        )
         return DetectionRun(len(findings), sync)
 
     def _case_findings(
