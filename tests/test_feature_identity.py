@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from shapely.geometry import Point
 
 from tests.conftest import ADMIN
 from zugabe.domain.cases import CaseStatus
 from zugabe.domain.feature_identity import stable_ids
 from zugabe.services import Services
-from zugabe.storage.contract import CaseQuery
+from zugabe.storage.contract import CaseQuery, LayerFeature
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 TREES = SAMPLE / "layers" / "trees.geojson"
@@ -95,3 +96,24 @@ def test_changing_one_tree_changes_only_its_cases(demo: Services, tmp_path: Path
     assert changed and changed <= mine | {k for k in after if k.endswith(f"trees:{ref}")}
     for key in mine & after.keys():  # the same cases, brought in step
         assert after[key][0] == before[key][0]
+
+
+def test_a_feature_is_named_by_its_id_only_where_the_id_is_its_own() -> None:
+    """A register whose ids are all unique and present is named by them as they are; one
+    missing or repeated id leaves the others named by their id and gives that feature a
+    reference of its own (id, if any, and a digest of its geometry)."""
+
+    def register(*ids: Any) -> list[LayerFeature]:
+        return [
+            LayerFeature(n + 1, Point(n, 0), {"tree_id": value}, n + 1, None)
+            for n, value in enumerate(ids)
+        ]
+
+    assert stable_ids(register("B-1", 2, "B-3"), "tree_id") == ["B-1", "2", "B-3"]
+    missing = stable_ids(register("B-1", "", "B-3"), "tree_id")
+    assert missing[0] == "B-1" and missing[2] == "B-3"
+    assert missing[1].startswith("@") and len(missing[1]) == 13
+    repeated = stable_ids(register("B-1", "B-1", "B-3"), "tree_id")
+    assert repeated[2] == "B-3"
+    assert repeated[0].startswith("B-1@") and repeated[1].startswith("B-1@")
+    assert repeated[0] != repeated[1]  # told apart by their geometry

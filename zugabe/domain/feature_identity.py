@@ -14,7 +14,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,8 @@ def stable_refs(
         ids: list[str | None] = [None] * len(attributes)
     else:
         ids = [id_text(a.get(id_attribute)) for a in attributes]
+        if None not in ids and len(set(ids)) == len(ids):
+            return cast("list[str]", ids)  # every feature has its own id: the usual register
     counts = Counter(ids)
     refs: list[str | None] = [
         value if value is not None and counts[value] == 1 else None for value in ids
