@@ -61,13 +61,14 @@ import shapely.affinity
 import shapely.geometry
 from bench_stores import STORES, store_url
 from ogc_servers import free_port, running
-from sqlalchemy import create_engine
 
 from zugabe.config import Settings
 from zugabe.domain.accounts import Actor, Role, Scope
 from zugabe.services import Services
 from zugabe.services.accounts import AccountInput
+from zugabe.storage import open_store
 from zugabe.storage.contract import CaseQuery, ProjectQuery
+from zugabe.storage.postgis import PostgisStore
 from zugabe.web import create_app
 
 SYSTEM = Actor.system("bench", roles=frozenset({Role.REGION_ADMIN}))
@@ -201,12 +202,12 @@ def settle(url: str) -> None:
     autovacuum's first pass over the million and a half rows just written (cases, their
     involvements and history) runs within the measured minute, and the first reads set the
     rows' hint bits, writing their pages again."""
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    store = open_store(url)
+    assert isinstance(store, PostgisStore)
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("VACUUM (ANALYZE)")
+        store.vacuum()
     finally:
-        engine.dispose()
+        store.close()
 
 
 def district_views(

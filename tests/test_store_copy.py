@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import update
+from sqlalchemy import create_engine, text, update
 
 from tests.conftest import client_as
 from tests.test_good_practice import CONTENT, _agreed_pair, _release, _upload
@@ -57,6 +57,34 @@ def test_the_demo_town_moves_to_postgis_whole(
     after = {path: client.get(path).get_json() for path in before}
     copied.extensions["zugabe"].close()
     assert after == before
+
+
+def test_a_copy_is_vacuumed_and_analysed_for_its_first_users(
+    demo_instance: Path, postgis_url: str, runner: CliRunner
+) -> None:
+    """A copy is a bulk load: the target gets its planner statistics and visibility map at
+    once, not from autovacuum while the first users work."""
+    result = runner.invoke(cli, ["store", "copy", _sqlite_url(demo_instance), postgis_url])
+    assert result.exit_code == 0, result.output
+    assert "vacuumed and analysed" in result.output
+    engine = create_engine(postgis_url)
+    try:
+        with engine.connect() as conn:
+            done = conn.execute(
+                text(
+                    "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL "
+                    "FROM pg_stat_user_tables WHERE relname IN ('projects', 'cases', "
+                    "'case_involvements', 'layer_features')"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(done) == [
+        ("case_involvements", True, True),
+        ("cases", True, True),
+        ("layer_features", True, True),
+        ("projects", True, True),
+    ]
 
 
 def test_a_copy_refuses_a_target_that_is_not_empty(

@@ -8,6 +8,7 @@ the target (PostGIS ``geometry``) take the source's WKB through ``ST_GeomFromWKB
 Everything is written in one transaction of the target, which must be empty; afterwards the
 target's id counters are moved past the source's, the row counts of every table are compared
 and the target's audit chain is verified, so a copy either is complete and checked or fails.
+A checked copy is vacuumed and analysed, as after any bulk load.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def copy_store(source: SqliteStore, target: PostgisStore) -> CopyReport:
         raise StorageError(f"the copied audit chain is broken: {audit.problem}")
     if target.audit_head() != source.audit_head():
         raise StorageError("the copied audit chain ends elsewhere than the source's")
+    target.vacuum()  # a bulk load: statistics and visibility before the first users
     return CopyReport(rows, audit)
 
 
