@@ -82,7 +82,12 @@ def copy_store(source: SqliteStore, target: PostgisStore) -> CopyReport:
         raise StorageError(f"the copied audit chain is broken: {audit.problem}")
     if target.audit_head() != source.audit_head():
         raise StorageError("the copied audit chain ends elsewhere than the source's")
-    target.vacuum()  # a bulk load: statistics and visibility before the first users
+    try:
+        target.vacuum()  # a bulk load: statistics and visibility before the first users
+    except StorageError as exc:  # the copy is committed: say so, not only what failed
+        raise StorageError(
+            f"the copy is complete and checked, but {exc}; run VACUUM (ANALYZE) in it"
+        ) from exc
     return CopyReport(rows, audit)
 
 

@@ -253,6 +253,7 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         PostgreSQL's documentation advises: else autovacuum's first pass over the new rows
         runs while the first users work, and the map answered a quarter slower until it had
         (``bench/bench_load.py``, 50,000 projects). Outside any transaction, as VACUUM must."""
+        self._check_open()
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
