@@ -80,7 +80,10 @@ class Subject:
 
 def pair_key(rule_id: str, a: Subject, b: Subject) -> str:
     """A case's identity: the rule and both subjects in a fixed order."""
-    first, second = sorted((a, b), key=Subject.sort_key)
+    if a.kind == "project" and (b.kind != "project" or int(a.ref) <= int(b.ref)):
+        first, second = a, b  # already in order, as nearly every finding has them
+    else:
+        first, second = sorted((a, b), key=Subject.sort_key)
     return f"{rule_id}|{first.key}|{second.key}"
 
 

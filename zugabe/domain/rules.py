@@ -289,13 +289,23 @@ class Rule:
 
     def render(self, lang: str, values: Mapping[str, object]) -> str:
         """The message in ``lang`` ("de" or "en") with its placeholders filled in."""
-        template = self.message.de if lang == "de" else self.message.en
-        return "".join(
-            [
-                literal if name is None else literal + format_value(values.get(name))
-                for literal, name in _template_parts(template)
-            ]
-        )
+        parts = _template_parts(self.message.de if lang == "de" else self.message.en)
+        shown = {name: format_value(values.get(name)) for _, name in parts if name is not None}
+        return _filled(parts, shown)
+
+    def messages(self, values: Mapping[str, object]) -> dict[str, str]:
+        """The message in both languages, each value formatted once for the two (a batch
+        run fills a quarter of a million)."""
+        shown = {name: format_value(values.get(name)) for name in self.placeholders}
+        return {
+            "de": _filled(_template_parts(self.message.de), shown),
+            "en": _filled(_template_parts(self.message.en), shown),
+        }
+
+
+def _filled(parts: tuple[tuple[str, str | None], ...], shown: Mapping[str, str]) -> str:
+    """A split template (``_template_parts``) with its placeholders' text put in."""
+    return "".join([literal if name is None else literal + shown[name] for literal, name in parts])
 
 
 @functools.lru_cache(maxsize=1024)

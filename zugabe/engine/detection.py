@@ -30,11 +30,11 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import shapely
@@ -45,8 +45,6 @@ from zugabe.domain.feature_identity import stable_refs
 from zugabe.domain.layers import LayerDefinition
 from zugabe.domain.project import Project
 from zugabe.domain.rules import (
-    PROJECT_DATE_FIELDS,
-    PROJECT_FIELDS,
     Condition,
     LayerSelector,
     ProjectSelector,
@@ -715,56 +713,213 @@ def _involved(
     return tuple(dict.fromkeys(entries))
 
 
-def _findings(hits: _Hits) -> list[Finding]:
-    rule = hits.rule
-    a_items = hits.a_table.items
-    b_table = hits.b_table
-    result = []
-    # Few distinct department pairs recur across many findings.
-    involved: dict[tuple[tuple[str, str], tuple[str, str] | None], tuple] = {}
-    columns = zip(
-        hits.a_pos.tolist(),
-        hits.b_pos.tolist(),
-        hits.geoms,
-        hits.area.tolist(),
-        hits.length.tolist(),
-        hits.distance.tolist(),
-        hits.overlap_days.tolist(),
-        hits.gap_months.tolist(),
-        strict=True,
-    )
-    for a_pos, b_pos, geom, area, length, distance, days, gap in columns:
-        a = a_items[a_pos]
-        a_unit = (a.attributes.organisation, a.attributes.department)
-        b_unit: tuple[str, str] | None = None
-        if isinstance(b_table, _Projects):
-            b = b_table.items[b_pos]
-            b_unit = (b.attributes.organisation, b.attributes.department)
-            subject_b = Subject("project", str(b.id))
-        else:
-            subject_b = Subject(
-                "layer", b_table.stable_ids[b_pos], b_table.key, int(b_table.feature_ids[b_pos])
-            )
-        units = (a_unit, b_unit)
-        if units not in involved:
-            involved[units] = _involved(rule, a_unit, b_unit)
-        result.append(
+_Subject = TypeVar("_Subject", Project, LayerFeature)
+Involved = tuple[tuple[str | None, str | None], ...]
+"""(organisation, department) pairs a finding involves; None where the rule cannot tell."""
+
+
+@dataclass(frozen=True)
+class RuleFindings:
+    """The findings of one rule as columns, ordered by subject a, then b (as ``detect_all``
+    orders them): a batch run turns a quarter of a million findings into cases, and one
+    ``Finding`` with two ``Subject`` objects each would cost more than the cases.
+
+    Subject b is a project (``b_projects``) or a feature of ``layer`` (``b_refs``, its
+    stored row ``b_feature_ids`` and its attributes ``b_attributes``). Measures as in
+    ``Finding``; ``overlap_days`` and ``gap_months`` are None where ``Finding``'s are.
+    """
+
+    rule: Rule
+    a: list[Project]
+    b_projects: list[Project] | None
+    layer: str | None
+    b_refs: list[str]
+    b_feature_ids: list[int] | None
+    b_attributes: list[Mapping[str, Any]] | None
+    geometries: np.ndarray
+    area: list[float]
+    length: list[float]
+    distance: list[float]
+    overlap_days: list[int | None]
+    gap_months: list[int | None]
+    involved: list[Involved]
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def subject_b(self, i: int) -> Subject:
+        if self.layer is None:
+            return Subject("project", self.b_refs[i])
+        assert self.b_feature_ids is not None
+        return Subject("layer", self.b_refs[i], self.layer, self.b_feature_ids[i])
+
+    def without(self, related: set[tuple[int, str, str]]) -> RuleFindings:
+        """The findings whose (project id, layer, feature reference) is not ``related``."""
+        keep = [
+            (a.id, self.layer, ref) not in related
+            for a, ref in zip(self.a, self.b_refs, strict=True)
+        ]
+
+        def kept(values: list[Any] | None) -> Any:
+            return None if values is None else list(itertools.compress(values, keep))
+
+        return replace(
+            self,
+            a=kept(self.a),
+            b_projects=kept(self.b_projects),
+            b_refs=kept(self.b_refs),
+            b_feature_ids=kept(self.b_feature_ids),
+            b_attributes=kept(self.b_attributes),
+            geometries=self.geometries[np.array(keep, dtype=bool)],
+            area=kept(self.area),
+            length=kept(self.length),
+            distance=kept(self.distance),
+            overlap_days=kept(self.overlap_days),
+            gap_months=kept(self.gap_months),
+            involved=kept(self.involved),
+        )
+
+    def findings(self) -> list[Finding]:
+        """The findings one by one."""
+        rule = self.rule
+        return [
             Finding(
                 rule_id=rule.id,
                 relation=rule.relation,
                 severity=rule.severity,
-                subject_a=Subject("project", str(a.id)),
-                subject_b=subject_b,
-                geometry=geom,
-                overlap_area_m2=area,
-                overlap_length_m=length,
-                distance_m=distance,
-                overlap_days=None if math.isnan(days) else int(days),
-                gap_months=None if math.isnan(gap) else int(gap),
-                involved=involved[units],
+                subject_a=Subject("project", str(self.a[i].id)),
+                subject_b=self.subject_b(i),
+                geometry=self.geometries[i],
+                overlap_area_m2=self.area[i],
+                overlap_length_m=self.length[i],
+                distance_m=self.distance[i],
+                overlap_days=self.overlap_days[i],
+                gap_months=self.gap_months[i],
+                involved=self.involved[i],
+            )
+            for i in range(len(self.a))
+        ]
+
+
+def _rule_findings_of(hits: _Hits) -> RuleFindings:
+    """A rule's hits as its findings, ordered by subject a, then b."""
+    rule, b_table = hits.rule, hits.b_table
+    a_ids = hits.a_ids
+    if isinstance(b_table, _Projects):
+        order = np.lexsort((b_table.ids[hits.b_pos], a_ids))
+    else:
+        refs = np.array([b_table.stable_ids[p] for p in hits.b_pos.tolist()], dtype=str)
+        order = np.lexsort((refs, a_ids))
+    a_pos, b_pos = hits.a_pos[order].tolist(), hits.b_pos[order].tolist()
+    a_items = hits.a_table.items
+    a = [a_items[p] for p in a_pos]
+    a_units = [(p.attributes.organisation, p.attributes.department) for p in a]
+    if isinstance(b_table, _Projects):
+        b_projects = [b_table.items[p] for p in b_pos]
+        b_units: list[tuple[str, str] | None] = [
+            (p.attributes.organisation, p.attributes.department) for p in b_projects
+        ]
+        layer, refs_b, feature_ids, attributes = None, [str(p.id) for p in b_projects], None, None
+    else:
+        b_projects, b_units = None, [None] * len(b_pos)
+        layer = b_table.key
+        refs_b = [b_table.stable_ids[p] for p in b_pos]
+        feature_ids = b_table.feature_ids[b_pos].tolist()
+        features = b_table.features.attributes
+        attributes = [features[p] for p in b_pos]
+    # Few distinct department pairs recur across many findings.
+    units: dict[tuple[tuple[str, str], tuple[str, str] | None], Involved] = {}
+    involved = []
+    for pair in zip(a_units, b_units, strict=True):
+        entry = units.get(pair)
+        if entry is None:
+            entry = units[pair] = _involved(rule, *pair)
+        involved.append(entry)
+    return RuleFindings(
+        rule=rule,
+        a=a,
+        b_projects=b_projects,
+        layer=layer,
+        b_refs=refs_b,
+        b_feature_ids=feature_ids,
+        b_attributes=attributes,
+        geometries=hits.geoms[order],
+        area=hits.area[order].tolist(),
+        length=hits.length[order].tolist(),
+        distance=hits.distance[order].tolist(),
+        overlap_days=_whole_or_none(hits.overlap_days[order]),
+        gap_months=_whole_or_none(hits.gap_months[order]),
+        involved=involved,
+    )
+
+
+def _whole_or_none(values: np.ndarray) -> list[int | None]:
+    """Float values as whole numbers, NaN as None."""
+    return [None if math.isnan(v) else int(v) for v in values.tolist()]
+
+
+def _findings(hits: _Hits) -> list[Finding]:
+    return _rule_findings_of(hits).findings()
+
+
+def findings_by_rule(
+    findings: Sequence[Finding], index: DetectionIndex, rules: Sequence[Rule]
+) -> list[RuleFindings]:
+    """Findings one by one (``detect_for_project``'s) as the columns of their rules, in
+    the order of the rules and of the findings, each subject looked up in ``index``."""
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule_id, []).append(finding)
+    groups = []
+    for rule in rules:
+        found = by_rule.get(rule.id)
+        if not found:
+            continue
+        a = [_indexed(index.project(int(f.subject_a.ref)), f) for f in found]
+        b_projects = feature_ids = attributes = None
+        if rule.layer is None:
+            b_projects = [_indexed(index.project(int(f.subject_b.ref)), f) for f in found]
+        else:
+            feature_ids = [_feature_id(f) for f in found]
+            attributes = [
+                _indexed(index.feature(rule.layer, fid), f).attributes
+                for fid, f in zip(feature_ids, found, strict=True)
+            ]
+        geometries = np.empty(len(found), dtype=object)
+        geometries[:] = [f.geometry for f in found]
+        groups.append(
+            RuleFindings(
+                rule=rule,
+                a=a,
+                b_projects=b_projects,
+                layer=rule.layer,
+                b_refs=[f.subject_b.ref for f in found],
+                b_feature_ids=feature_ids,
+                b_attributes=attributes,
+                geometries=geometries,
+                area=[f.overlap_area_m2 for f in found],
+                length=[f.overlap_length_m for f in found],
+                distance=[f.distance_m for f in found],
+                overlap_days=[f.overlap_days for f in found],
+                gap_months=[f.gap_months for f in found],
+                involved=[f.involved for f in found],
             )
         )
-    return result
+    return groups
+
+
+def _feature_id(finding: Finding) -> int:
+    feature_id = finding.subject_b.feature_id
+    if feature_id is None:
+        raise LookupError(f"{finding.pair_key}: the layer feature has no stored row")
+    return feature_id
+
+
+def _indexed(subject: _Subject | None, finding: Finding) -> _Subject:
+    """A finding's subject as the index has it; the index it was found in has each."""
+    if subject is None:
+        raise LookupError(f"{finding.pair_key}: a subject is not in the index")
+    return subject
 
 
 def _one_orientation(hits: _Hits) -> _Hits:
@@ -846,7 +1001,16 @@ def _b_prefilter(rule: Rule, table: _Projects) -> np.ndarray:
 def detect_all(
     index: DetectionIndex, rules: Sequence[Rule], workers: int | None = None
 ) -> list[Finding]:
-    """Every finding of every rule over the whole index, each pair once per rule.
+    """Every finding of every rule over the whole index, each pair once per rule, in the
+    order of the rules, then of subject a and b (``detect_every_rule`` one by one)."""
+    return [f for found in detect_every_rule(index, rules, workers) for f in found.findings()]
+
+
+def detect_every_rule(
+    index: DetectionIndex, rules: Sequence[Rule], workers: int | None = None
+) -> list[RuleFindings]:
+    """The findings of each rule that fires over the whole index, as columns, in the order
+    of the rules.
 
     Rules run side by side on ``workers`` threads (default: one per CPU): GEOS and numpy
     release the GIL, so the geometry of one rule is computed while another builds its
@@ -860,24 +1024,36 @@ def detect_all(
         # Project pairs related by a rule that is not a fallback, as low·n + high positions.
         related = np.concatenate([codes for _, codes in first] or [np.empty(0, np.int64)])
         second = list(pool.map(lambda r: _rule_findings(r, index, project_set, related), fallbacks))
-    findings = [f for part, _ in first + second for f in part]
-    return _ordered(_apply_fallbacks(findings, rules), rules)
+    found = {part.rule.id: part for part, _ in first + second if part is not None and len(part)}
+    # Fallbacks between projects left out the related pairs already (``related``); those
+    # on a layer yield here to the other rules' findings of the same project and feature.
+    if any(found[rule.id].layer for rule in fallbacks if rule.id in found):
+        related_features = {
+            (a.id, part.layer, ref)
+            for part, _ in first
+            if part is not None and part.layer is not None
+            for a, ref in zip(part.a, part.b_refs, strict=True)
+        }
+        for rule in fallbacks:
+            if rule.id in found and found[rule.id].layer is not None:
+                found[rule.id] = found[rule.id].without(related_features)
+    return [found[rule.id] for rule in rules if rule.id in found and len(found[rule.id])]
 
 
 def _rule_findings(
     rule: Rule, index: DetectionIndex, project_set: _ProjectSet, related: np.ndarray | None
-) -> tuple[list[Finding], np.ndarray]:
+) -> tuple[RuleFindings | None, np.ndarray]:
     """One rule over everything; with the pair codes of the project pairs it relates.
 
     ``related``: pairs a fallback rule leaves out before computing any geometry.
     """
     projects = project_set.table
     n = len(project_set)
-    nothing = ([], np.empty(0, np.int64))
+    nothing = (None, np.empty(0, np.int64))
     a_pos = np.flatnonzero(project_set.mask(rule.a) & _a_prefilter(rule, projects))
     if not isinstance(rule.b, ProjectSelector):
         hits = _layer_candidates(rule, index, projects, a_pos)
-        return nothing if hits is None else (_findings(hits), nothing[1])
+        return nothing if hits is None else (_rule_findings_of(hits), nothing[1])
     b_mask = project_set.mask(rule.b) & _b_prefilter(rule, projects)
     if len(a_pos) == 0 or not b_mask.any():
         return nothing
@@ -891,7 +1067,7 @@ def _rule_findings(
     if related is not None and len(related):
         keep &= ~np.isin(_pair_codes(pairs_a, pairs_b, n), related)
     hits = _one_orientation(_evaluate(rule, projects, pairs_a[keep], projects, pairs_b[keep]))
-    return _findings(hits), _pair_codes(hits.a_pos, hits.b_pos, n)
+    return _rule_findings_of(hits), _pair_codes(hits.a_pos, hits.b_pos, n)
 
 
 def _project_pair_findings(
@@ -946,66 +1122,3 @@ def detect_for_project(
             if hits is not None:
                 findings += _findings(hits)
     return _ordered(_apply_fallbacks(findings, rules), rules)
-
-
-# --------------------------------------------------------------------------- messages
-
-
-def message_values(
-    finding: Finding,
-    a: Project,
-    b: Project | LayerFeature,
-    *,
-    layer_title: str | None = None,
-    wanted: Collection[str] | None = None,
-) -> dict[str, object]:
-    """The values a rule's message template may show for this finding; only the
-    ``wanted`` ones of the subjects where given (a batch run fills 250,000 messages)."""
-    values: dict[str, object] = {
-        "distance_m": finding.distance_m,
-        "overlap_m": finding.overlap_length_m,
-        "overlap_m2": finding.overlap_area_m2,
-        "overlap_days": finding.overlap_days,
-        "gap_months": finding.gap_months,
-    }
-    for prefix, subject in (("a", a), ("b", b)):
-        if isinstance(subject, Project):
-            values[f"{prefix}.id"] = subject.id
-            for name, key in _PROJECT_VALUE_KEYS[prefix]:
-                if wanted is None or key in wanted:
-                    value = getattr(subject.attributes, name)
-                    values[key] = getattr(value, "value", value)
-        else:
-            if wanted is None:
-                values.update({f"b.{k}": v for k, v in subject.attributes.items()})
-            else:
-                values.update(
-                    {k: subject.attributes.get(k[2:]) for k in wanted if k.startswith("b.")}
-                )
-            values["b.layer"] = finding.subject_b.layer
-            values["b.id"] = finding.subject_b.ref
-            name = subject.attributes.get("name")
-            shown = layer_title or finding.subject_b.layer
-            values["b.title"] = name or f"{shown} {finding.subject_b.ref}"
-    return values
-
-
-_PROJECT_VALUE_KEYS = {
-    prefix: tuple(
-        (name, f"{prefix}.{name}") for name in (*PROJECT_FIELDS[1:], *PROJECT_DATE_FIELDS)
-    )
-    for prefix in ("a", "b")
-}
-
-
-def render_message(
-    rule: Rule,
-    finding: Finding,
-    a: Project,
-    b: Project | LayerFeature,
-    lang: str = "de",
-    *,
-    layer_title: str | None = None,
-) -> str:
-    """The rule's message for this finding in ``lang``, placeholders filled in."""
-    return rule.render(lang, message_values(finding, a, b, layer_title=layer_title))

@@ -40,11 +40,18 @@ from zugabe.domain.policy import Policy
 from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule
 from zugabe.domain.vocabulary import Vocabulary
-from zugabe.engine import DetectionIndex, Finding, detect_all, detect_for_project, message_values
+from zugabe.engine import (
+    DetectionIndex,
+    RuleFindings,
+    detect_every_rule,
+    detect_for_project,
+    findings_by_rule,
+)
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import CRS84_CRS, Reprojector
 from zugabe.io.geojson import PlacedGeometry, geometries_to_fragments, geometry_to_json
 from zugabe.services.audit import AuditService, Change
+from zugabe.services.case_findings import case_findings
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.collector_pause import collector_paused
 from zugabe.services.notifications import NotificationService
@@ -54,7 +61,6 @@ from zugabe.services.rendered_features import FeaturePage, RenderedFeatures, kep
 from zugabe.storage.contract import (
     CaseQuery,
     CaseSync,
-    LayerFeature,
     ProjectQuery,
     RowStamp,
     Store,
@@ -241,7 +247,10 @@ class CaseService:
         findings = detect_for_project(project, index, self.rules)
         scope = Subject("project", str(project.id)).key
         sync = self.store.sync_cases(
-            self._case_findings(findings, index), scope, actor.username, OBSOLETE_RULE
+            self._case_findings(findings_by_rule(findings, index, self.rules)),
+            scope,
+            actor.username,
+            OBSOLETE_RULE,
         )
         return DetectionRun(len(findings), sync)
 
@@ -279,72 +288,13 @@ class CaseService:
         import or a bulk import, whose own permission was checked; inside their
         transaction, within ``writing``)."""
         index = self._current_index()  # rebuilt when the store changed (an import did)
-        findings = detect_all(index, self.rules)
-        sync = self.store.sync_cases(
-            self._case_findings(findings, index), None, actor.username, OBSOLETE_RULE
-        )
-        return DetectionRun(len(findings), sync)
+        found = self._case_findings(detect_every_rule(index, self.rules))
+        sync = self.store.sync_cases(found, None, actor.username, OBSOLETE_RULE)
+        return DetectionRun(len(found), sync)
 
-    def _case_findings(
-        self, findings: Sequence[Finding], index: DetectionIndex
-    ) -> list[CaseFinding]:
-        # Few distinct involvements recur across a batch run's many findings.
-        units: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        return [self._case_finding(f, index, units) for f in findings]
-
-    def _case_finding(
-        self,
-        finding: Finding,
-        index: DetectionIndex,
-        units: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]],
-    ) -> CaseFinding:
-        rule = self.rule_by_id[finding.rule_id]
-        a = index.project(int(finding.subject_a.ref))
-        b = self._subject_object(finding.subject_b, index)
-        assert a is not None and b is not None, finding.pair_key
-        layer_title = self.definitions[rule.layer].title.de if rule.layer else None
-        values = message_values(finding, a, b, layer_title=layer_title, wanted=rule.placeholders)
-        # The organisation answering for a layer's data is involved in its features' cases.
-        responsible = self._live.responsible.get(rule.layer) if rule.layer and self._live else None
-        who = units.get((finding.involved, responsible))
-        if who is None:
-            involved = {o for o, _d in finding.involved if o}
-            who = units[(finding.involved, responsible)] = (
-                tuple(sorted(involved | {responsible} if responsible else involved)),
-                tuple(sorted({d for _o, d in finding.involved if d})),
-            )
-        organisations, departments = who
-        windows = [p.attributes for p in (a, b) if isinstance(p, Project)]
-        starts = [w.start for w in windows]
-        ends = [w.end for w in windows]
-        return CaseFinding(
-            pair_key=finding.pair_key,
-            rule_id=finding.rule_id,
-            relation=finding.relation,
-            severity=finding.severity,
-            subject_a=finding.subject_a,
-            subject_b=finding.subject_b,
-            geometry=finding.geometry,
-            measures={
-                "overlap_area_m2": round(finding.overlap_area_m2, 2),
-                "overlap_length_m": round(finding.overlap_length_m, 2),
-                "distance_m": round(finding.distance_m, 2),
-                "overlap_days": finding.overlap_days,
-                "gap_months": finding.gap_months,
-            },
-            organisations=organisations,
-            departments=departments,
-            message={"de": rule.render("de", values), "en": rule.render("en", values)},
-            window_start=min(starts) if starts and None not in starts else None,
-            window_end=max(ends) if ends and None not in ends else None,
-        )
-
-    @staticmethod
-    def _subject_object(subject: Subject, index: DetectionIndex) -> Project | LayerFeature | None:
-        if subject.kind == "project":
-            return index.project(int(subject.ref))
-        assert subject.layer is not None and subject.feature_id is not None
-        return index.feature(subject.layer, subject.feature_id)
+    def _case_findings(self, groups: Sequence[RuleFindings]) -> list[CaseFinding]:
+        responsible = self._live.responsible if self._live else {}
+        return case_findings(groups, self.definitions, responsible)
 
     # ------------------------------------------------------------ review
 
