@@ -9,8 +9,9 @@ worker does at start, and reports
 
 - its resident memory before and after building the detection index (``build_index``): the
   index's memory, and per million layer features;
-- in another fresh process, the batch run through the service (``detect_everything``: load,
-  detect, write the cases), timed, and the process's peak resident memory (which counts the
+- in another fresh process, the batch run through the service (``batch_run``, as ``POST
+  /api/cases/detect`` and ``zugabe detect`` run it: load, detect, write the cases and the
+  audit record in one transaction), timed, and the process's peak resident memory (which counts the
   pages of the store it read through SQLite's memory map).
 
 Generating and filling run in a process of their own too, so that nothing of them (the
@@ -84,7 +85,7 @@ def measure(instance: Path, url: str, what: str) -> dict[str, float]:
         services.cases.build_index()
         figures = {"opened_mib": before, "index_mib": resident_mib() - before}
     else:
-        run = services.cases.detect_everything(SYSTEM)
+        run = services.cases.batch_run(SYSTEM)  # POST /api/cases/detect, `zugabe detect`
         figures = {"findings": run.findings, "cases": len(run.sync.created)}
     figures[f"{what}_s"] = time.perf_counter() - started
     figures[f"{what}_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1499,7 +1499,7 @@ import zugabe.storage.sqlite_engine as engine
 from zugabe.storage.contract import LayerFeatureBatch, NewLayerVersion
 
 # A small page cache, so the open transaction spills pages into the WAL file.
-engine.IMPORT_CACHE_KIB = 1024
+engine.BULK_CACHE_KIB = 1024
 store = backend.SqliteStore(sys.argv[1])
 
 

@@ -280,32 +280,33 @@ class Rule:
     @functools.cached_property
     def placeholders(self) -> frozenset[str]:
         """The values the rule's messages show, in either language: all a finding needs."""
-        return frozenset(
-            name
-            for template in (self.message.de, self.message.en)
-            for _literal, name in _template_parts(template)
-            if name is not None
-        )
+        return frozenset(self._messages[0])
+
+    @functools.cached_property
+    def _messages(self) -> tuple[tuple[str, ...], str, str]:
+        """The placeholders of both templates, and each template as a ``str.format``
+        pattern over them by position: a batch run fills a quarter of a million messages
+        in each language, one call each."""
+        names: dict[str, int] = {}
+        patterns = []
+        for template in (self.message.de, self.message.en):
+            pattern = []
+            for literal, name in _template_parts(template):
+                pattern.append(literal.replace("{", "{{").replace("}", "}}"))
+                if name is not None:
+                    pattern.append(f"{{{names.setdefault(name, len(names))}}}")
+            patterns.append("".join(pattern))
+        return tuple(names), patterns[0], patterns[1]
 
     def render(self, lang: str, values: Mapping[str, object]) -> str:
         """The message in ``lang`` ("de" or "en") with its placeholders filled in."""
-        parts = _template_parts(self.message.de if lang == "de" else self.message.en)
-        shown = {name: format_value(values.get(name)) for _, name in parts if name is not None}
-        return _filled(parts, shown)
+        return self.messages(values)[lang]
 
     def messages(self, values: Mapping[str, object]) -> dict[str, str]:
-        """The message in both languages, each value formatted once for the two (a batch
-        run fills a quarter of a million)."""
-        shown = {name: format_value(values.get(name)) for name in self.placeholders}
-        return {
-            "de": _filled(_template_parts(self.message.de), shown),
-            "en": _filled(_template_parts(self.message.en), shown),
-        }
-
-
-def _filled(parts: tuple[tuple[str, str | None], ...], shown: Mapping[str, str]) -> str:
-    """A split template (``_template_parts``) with its placeholders' text put in."""
-    return "".join([literal if name is None else literal + shown[name] for literal, name in parts])
+        """The message in both languages, each value formatted once for the two."""
+        names, de, en = self._messages
+        shown = [format_value(values.get(name)) for name in names]
+        return {"de": de.format(*shown), "en": en.format(*shown)}
 
 
 @functools.lru_cache(maxsize=1024)

@@ -265,7 +265,8 @@ class CaseService:
     def batch_run(self, actor: Actor) -> DetectionRun:
         """The batch run as a use case of its own (``POST /api/cases/detect``): region admins."""
         self.policy.require_region_admin(actor, "the batch detection run")
-        with self.writing(), self.store.transaction():
+        # A bulk write: every case may be written, with its involvements and history.
+        with self.writing(), self.store.transaction(bulk=True):
             run = self.detect_everything(actor)
             self.audit.record(
                 actor,

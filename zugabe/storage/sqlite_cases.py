@@ -18,7 +18,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -199,8 +199,9 @@ class _PreparedFindings:
         ]
         measures = _json_column(keys, [f.measures for f in findings], "measures")
         messages = _json_column(keys, [f.message for f in findings], "message")
-        # Few distinct sets of organisations and departments: encoded once each.
+        # Few distinct sets of organisations and departments, and of dates: encoded once each.
         involved: dict[tuple[tuple[str, ...], ...], tuple[str, str, list[tuple[str, str]]]] = {}
+        days: dict[date | None, str | None] = {None: None}
         identities = []
         payloads = []
         involvements = []
@@ -211,7 +212,10 @@ class _PreparedFindings:
             encoded = involved.get(who)
             if encoded is None:
                 encoded = involved[who] = _encode_involved(finding)
-            organisations, departments, pairs = encoded
+            if start not in days:
+                days[start] = start.isoformat()  # type: ignore[union-attr]
+            if end not in days:
+                days[end] = end.isoformat()  # type: ignore[union-attr]
             identities.append(
                 (
                     finding.rule_id,
@@ -231,14 +235,14 @@ class _PreparedFindings:
                     finding.severity,
                     wkb[i],
                     measures[i],
-                    organisations,
-                    departments,
+                    encoded[0],
+                    encoded[1],
                     messages[i],
-                    start.isoformat() if start is not None else None,
-                    end.isoformat() if end is not None else None,
+                    days[start],
+                    days[end],
                 )
             )
-            involvements.append(pairs)
+            involvements.append(encoded[2])
         return cls(keys, identities, payloads, boxes, involvements)
 
 

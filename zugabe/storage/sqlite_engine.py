@@ -67,10 +67,12 @@ thousand rows scattered over the file, and through the map each page is the oper
 system's cached page, not a copy in each connection's own small cache (a quarter less time
 per view with 50,000 projects). The store must be on a local disk, as WAL needs anyway."""
 
-IMPORT_CACHE_KIB = 65_536
-"""Page cache of a connection while it writes a layer (SQLite's default is
-2 MiB): index pages of a big import then stay in memory instead of being
-spilled to the WAL and read back."""
+BULK_CACHE_KIB = 262_144
+"""Page cache of a connection during a bulk write (SQLite's default is 2 MiB), filled only
+as far as the write needs: the index pages of a big layer import, and the pages of a batch
+run's quarter of a million new cases (some 350 MB), then stay in memory until the commit
+instead of being spilled to the WAL and written again (the batch run's writing 7.9 →
+7.4 s with 256 instead of 64 MiB)."""
 
 
 # Valid JSON only (no NaN), UTF-8 text as it is: attributes and reports are
@@ -287,7 +289,7 @@ def _large_cache(conn: Connection) -> Iterator[None]:
     dbapi = conn.connection.driver_connection
     assert isinstance(dbapi, sqlite3.Connection)
     before = int(dbapi.execute("PRAGMA cache_size").fetchone()[0])
-    dbapi.execute(f"PRAGMA cache_size = {-int(IMPORT_CACHE_KIB):d}")
+    dbapi.execute(f"PRAGMA cache_size = {-int(BULK_CACHE_KIB):d}")
     try:
         yield
     finally:
