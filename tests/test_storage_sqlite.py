@@ -1553,6 +1553,30 @@ def test_killed_layer_import_leaves_the_previous_version(db_path: Path) -> None:
     assert_spatial_indexes_sound(db_path)
 
 
+def test_a_bulk_writes_pages_reach_the_store_file_without_waiting_for_the_next_commit(
+    db_path: Path,
+) -> None:
+    """The commit of a bulk write does not copy its WAL into the file itself (the batch
+    run's caller waited 0.6 s for that): the store does it on a thread of its own, so the
+    file holds the new pages soon after, with no other commit and the store still open."""
+    store = SqliteStore(url_for(db_path))
+    try:
+        before = db_path.stat().st_size
+        rows = [at(i % 300, i // 300) for i in range(20_000)]
+        store.replace_layer(layer_version(), [layer_batch(rows)])
+        wal = db_path.with_name(db_path.name + "-wal")
+        assert wal.stat().st_size > 2 * 1024 * 1024  # the write went into the WAL first
+        deadline = time.monotonic() + 30
+        while db_path.stat().st_size < before + 1024 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert db_path.stat().st_size >= before + 1024 * 1024
+        assert count_rows(db_path, "layer_features") == 20_000
+    finally:
+        store.close()
+    with raw(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
 # -- coordination cases ------------------------------------------------------------
 
 CASE_TABLES = ("cases", "case_involvements", "case_comments", "case_history", "cases_rtree")

@@ -52,6 +52,7 @@ from sqlalchemy.sql.expression import TableClause
 from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.sql_connections import StoreConnections
 from zugabe.storage.sqlite_area import AREA_TESTS, AreaTest
+from zugabe.storage.sqlite_checkpoint import BackgroundCheckpoint, without_automatic_checkpoint
 from zugabe.storage.sqlite_schema import sqlite_sequence
 from zugabe.storage.sqlite_writer_queue import WriterQueue
 
@@ -280,14 +281,12 @@ def indexes_rebuilt(conn: Connection, table: TableClause) -> Iterator[None]:
 
 
 @contextmanager
-def _large_cache(conn: Connection) -> Iterator[None]:
+def _large_cache(dbapi: sqlite3.Connection) -> Iterator[None]:
     """Give this pooled connection a big page cache for one bulk write only.
 
     Set on the DBAPI connection, outside any transaction (through SQLAlchemy
     it would begin one), and restored after the commit.
     """
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
     before = int(dbapi.execute("PRAGMA cache_size").fetchone()[0])
     dbapi.execute(f"PRAGMA cache_size = {-int(BULK_CACHE_KIB):d}")
     try:
@@ -333,7 +332,8 @@ class SqliteBase(StoreConnections):
     """The connections of a store file, for the parts of ``SqliteStore`` that are SQLite's.
 
     Connects to the file (creating its folder) but does not migrate: ``SqliteStore`` does.
-    A bulk write gets a big page cache (``_large_cache``).
+    A bulk write gets a big page cache (``_large_cache``), and its pages go from the WAL
+    into the file on a thread of their own after the commit (``sqlite_checkpoint``).
     """
 
     _driver_errors = (sqlite3.Error,)
@@ -349,13 +349,20 @@ class SqliteBase(StoreConnections):
         engine = connect_engine(parsed)
         self._connected(engine, writing(engine), str(self.path))
         self._writers = WriterQueue(self.path, BUSY_TIMEOUT_MS / 1000)
+        self._checkpoint = BackgroundCheckpoint(self.path, BUSY_TIMEOUT_MS / 1000)
 
-    def _bulk(self, conn: Connection) -> AbstractContextManager[None]:
-        return _large_cache(conn)
+    @contextmanager
+    def _bulk(self, conn: Connection) -> Iterator[None]:
+        dbapi = conn.connection.driver_connection
+        assert isinstance(dbapi, sqlite3.Connection)
+        with _large_cache(dbapi), without_automatic_checkpoint(dbapi):
+            yield
+        self._checkpoint.start()  # committed: its pages go into the file meanwhile
 
     def _writer_turn(self) -> AbstractContextManager[None]:
         return self._writers.turn()
 
     def close(self) -> None:
         super().close()
+        self._checkpoint.wait()
         self._writers.close()
