@@ -62,6 +62,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from zugabe.domain.agreement import DecisionState
+from zugabe.domain.case_history import HistoryEvent
 from zugabe.domain.filters import Filter
 from zugabe.errors import ConfigError, StorageError
 from zugabe.storage.contract import (
@@ -510,6 +511,20 @@ class _CaseWriter(_CaseSyncer):
                 for row, geometry in zip(rows, ewkb, strict=True)
             ),
         )
+
+    def _involve_created(self, ids: list[int], positions: list[int]) -> None:
+        involvements = self.prepared.involvements
+        self._insert_involvements(
+            [
+                (case_id, kind, value)
+                for case_id, at in zip(ids, positions, strict=True)
+                for kind, value in involvements[at]
+            ]
+        )
+
+    def _record_created(self, ids: list[int], created: HistoryEvent) -> None:
+        event, details = created.kind.value, created.details_json()
+        self.history.extend((case_id, self.stamp, self.user, event, details) for case_id in ids)
 
     def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
         _copy_rows(self.conn, case_involvements_table, ("case_id", "kind", "value"), rows)

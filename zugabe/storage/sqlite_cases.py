@@ -40,6 +40,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -409,6 +410,44 @@ _HISTORY_ROWS = table(
 """History rows without their id, which SQLite assigns."""
 
 
+def _involvements_of_new_cases() -> str:
+    """INSERT of the involvement rows of the cases with ids from ``first`` to ``last``: an
+    'organisation' row per value of their organisations, a 'department' row per value of
+    their departments (JSON lists), a repeat once (``_involvement_pairs``)."""
+    c = cases_table.c
+    new = c.id.between(bindparam("first"), bindparam("last"))
+
+    def rows(kind: str, values: ColumnElement[Any]) -> Select[Any]:
+        listed = func.json_each(values).table_valued("value")
+        named = bindparam(f"{kind}_kind")
+        return select(c.id, named, listed.c.value).select_from(cases_table, listed).where(new)
+
+    every = union_all(rows("organisation", c.organisations), rows("department", c.departments))
+    return _positional(
+        insert(case_involvements_table)
+        .prefix_with("OR IGNORE")
+        .from_select(["case_id", "kind", "value"], every),
+        ("organisation_kind", "first", "last", "department_kind", "first", "last"),
+    )
+
+
+_INVOLVE_NEW_CASES_SQL = _involvements_of_new_cases()
+_HISTORY_OF_NEW_CASES_SQL = _positional(
+    insert(case_history_table).from_select(
+        ["case_id", "at", "by_user", "event", "details"],
+        select(
+            cases_table.c.id,
+            bindparam("at"),
+            bindparam("by_user"),
+            bindparam("event"),
+            bindparam("details"),
+        ).where(cases_table.c.id.between(bindparam("first"), bindparam("last"))),
+    ),
+    ("at", "by_user", "event", "details", "first", "last"),
+)
+"""Parameters: at, by user, event, details, then the first and last new case id."""
+
+
 class _CaseSyncer:
     """One ``sync_cases`` call, inside its write transaction.
 
@@ -416,7 +455,8 @@ class _CaseSyncer:
     this class only finds the stored cases and writes those decisions. How rows are read
     and written are hooks, here SQLite's (plain tuples through the DBAPI cursor and
     ``executemany``, the R*Tree kept in step), which the PostGIS store's ``_CaseWriter``
-    replaces: ``_stored_cases``, ``_new_ids``, ``_insert_cases``, ``_insert_involvements``,
+    replaces: ``_stored_cases``, ``_new_ids``, ``_insert_cases``, ``_involve_created``,
+    ``_record_created``, ``_insert_involvements``,
     ``_delete_involvements``, ``_write_payloads``, ``_write_statuses``,
     ``_reopen_decisions``, ``_update_rtree`` and ``_insert_history``.
     """
@@ -554,16 +594,8 @@ class _CaseSyncer:
                 for case_id, at in zip(ids, positions, strict=True)
             ]
         )
-        self._insert_involvements(
-            [
-                (case_id, kind, value)
-                for case_id, at in zip(ids, positions, strict=True)
-                for kind, value in prepared.involvements[at]
-            ]
-        )
-        created = HistoryEvent(Event.CREATED)
-        event, details = created.kind.value, created.details_json()
-        self.history.extend((case_id, self.stamp, self.user, event, details) for case_id in ids)
+        self._involve_created(ids, positions)
+        self._record_created(ids, HistoryEvent(Event.CREATED))
         return ids
 
     def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
@@ -631,6 +663,23 @@ class _CaseSyncer:
                 insert_rows(self.conn, _NEW_CASE_ROWS, rows)
         else:
             insert_rows(self.conn, _NEW_CASE_ROWS, rows)
+
+    def _involve_created(self, ids: list[int], positions: list[int]) -> None:
+        """The involvements of the new cases ``ids`` (consecutive, see ``_new_ids``), those
+        of the findings at ``positions``: made by SQLite from the organisations and
+        departments just stored with them (``_INVOLVE_NEW_CASES_SQL``), as
+        ``_involvement_pairs`` makes them, without a Python tuple per row."""
+        span = (ids[0], ids[-1])
+        self.conn.exec_driver_sql(
+            _INVOLVE_NEW_CASES_SQL, ("organisation", *span, "department", *span)
+        )
+
+    def _record_created(self, ids: list[int], created: HistoryEvent) -> None:
+        """The history entry of each new case (``ids`` consecutive), written by SQLite."""
+        self.conn.exec_driver_sql(
+            _HISTORY_OF_NEW_CASES_SQL,
+            (self.stamp, self.user, created.kind.value, created.details_json(), ids[0], ids[-1]),
+        )
 
     def _insert_involvements(self, rows: list[tuple[int, str, str]]) -> None:
         """(case id, kind, value) rows."""
