@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -298,14 +298,24 @@ class Rule:
             patterns.append("".join(pattern))
         return tuple(names), patterns[0], patterns[1]
 
+    @property
+    def message_names(self) -> tuple[str, ...]:
+        """The placeholders of both messages, in the order ``fill`` takes their values."""
+        return self._messages[0]
+
     def render(self, lang: str, values: Mapping[str, object]) -> str:
         """The message in ``lang`` ("de" or "en") with its placeholders filled in."""
         return self.messages(values)[lang]
 
     def messages(self, values: Mapping[str, object]) -> dict[str, str]:
-        """The message in both languages, each value formatted once for the two."""
-        names, de, en = self._messages
-        shown = [format_value(values.get(name)) for name in names]
+        """The message in both languages, placeholders filled in."""
+        return self.fill([values.get(name) for name in self.message_names])
+
+    def fill(self, values: Sequence[object]) -> dict[str, str]:
+        """The message in both languages from the values of ``message_names`` in that
+        order, each formatted once for the two."""
+        _, de, en = self._messages
+        shown = [format_value(value) for value in values]
         return {"de": de.format(*shown), "en": en.format(*shown)}
 
 

@@ -37,7 +37,7 @@ def _rule_cases(
     rule, layer = group.rule, group.layer
     values = MessageValues(
         wanted=rule.placeholders, layer_title=definitions[layer].title.de if layer else None
-    )
+    ).picker(rule.message_names)
     units: dict[Involved, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     b_projects = group.b_projects
     cases = []
@@ -58,7 +58,7 @@ def _rule_cases(
             group.overlap_days[i],
             group.gap_months[i],
         )
-        shown = values.of(
+        shown = values(
             measures,
             a,
             b,
@@ -85,7 +85,7 @@ def _rule_cases(
                 },
                 organisations=who[0],
                 departments=who[1],
-                message=rule.messages(shown),
+                message=rule.fill(shown),
                 window_start=start,
                 window_end=end,
             )
