@@ -1,8 +1,9 @@
 """What a case keeps of a finding (``services.case_findings``): the message a reviewer
 reads in both languages, who is involved, the shared window and the rounded measures.
 
-The conversion works out per rule what its findings share, so each test has findings of
-two rules, of layer features and of project pairs, in one call.
+The conversion works out per rule what its findings share (the values its messages show,
+the layer's title and owner), so a test with two rules checks that nothing of one rule
+reaches the cases of the other.
 """
 
 from __future__ import annotations
