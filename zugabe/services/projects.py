@@ -222,7 +222,8 @@ class ProjectService:
                 f"{attributes.organisation}/{attributes.department}",
             )
         run = None
-        with self._writing(), self.store.transaction():
+        one_new = len(drafts) == 1 and not changes  # checked alone; else a batch run
+        with self._writing(), self.store.transaction(bulk=not one_new):
             self._refuse_taken_external_ids(
                 [(d.attributes.external_id, None) for d in drafts]
                 + [(c.attributes.external_id, c.current.id) for c in changes]
@@ -243,7 +244,7 @@ class ProjectService:
                 *(_update_change(c.current, p) for c, p in zip(changes, updated, strict=True)),
             )
             written = created + updated
-            if len(written) == 1 and created:
+            if one_new:
                 run = self.cases.detect_project(created[0], actor)
             elif written:
                 run = self.cases.detect_everything(actor)  # one batch run beats many checks
