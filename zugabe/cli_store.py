@@ -10,7 +10,6 @@ from zugabe.cli_context import CliContext, pass_context
 from zugabe.config import load_settings
 from zugabe.errors import ConfigError
 from zugabe.storage import open_store
-from zugabe.storage.postgis import PostgisStore
 from zugabe.storage.sqlite import SqliteStore
 
 
@@ -35,7 +34,9 @@ def copy(context: CliContext, source_url: str, target_url: str) -> None:
     table and verifies the audit chain afterwards, then vacuums and analyses the target (a
     bulk load); the source is only read. The target's geometry columns take the instance's
     storage_crs."""
+    # Imported here: the PostGIS extra (psycopg) is installed only where PostGIS is used.
     from zugabe.storage.copy import copy_store
+    from zugabe.storage.postgis import PostgisStore
 
     srid = CRS.from_user_input(load_settings(context.overrides).storage_crs).to_epsg()
     source = open_store(source_url)
