@@ -30,6 +30,11 @@ from zugabe.web.worker import RebalancingWorker, WorkerLoads
 GRACEFUL_TIMEOUT = 60
 """Seconds a stopping worker waits for its requests and its running job to finish."""
 
+IDLE_CONNECTION_SECONDS = 2
+"""Seconds a kept-alive connection may idle before a worker closes it (gunicorn's default);
+nginx in front closes its idle connections sooner (``keepalive_timeout`` of the upstream in
+``deploy/nginx/zugabe.conf``), or a request it sends as the worker closes one fails."""
+
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's documented way to embed it ("custom application"): options from us, the
@@ -46,6 +51,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn has no type hin
             "worker_class": RebalancingWorker,
             "threads": threads,
             "graceful_timeout": GRACEFUL_TIMEOUT,
+            "keepalive": IDLE_CONNECTION_SECONDS,
             "proc_name": "zugabe",
             # The app unwraps trusted proxies itself (setting proxy_hops, ProxyFix): one
             # place decides, so gunicorn trusts no forwarded header.
