@@ -35,7 +35,7 @@ def _rule_cases(
     group: RuleFindings, definitions: Mapping[str, LayerDefinition], responsible: str | None
 ) -> list[CaseFinding]:
     rule, layer = group.rule, group.layer
-    values = MessageValues(
+    pick_values = MessageValues(
         wanted=rule.placeholders, layer_title=definitions[layer].title.de if layer else None
     ).picker(rule.message_names)
     units: dict[Involved, tuple[tuple[str, ...], tuple[str, ...]]] = {}
@@ -58,7 +58,7 @@ def _rule_cases(
             group.overlap_days[i],
             group.gap_months[i],
         )
-        shown = values(
+        shown = pick_values(
             measures,
             a,
             b,

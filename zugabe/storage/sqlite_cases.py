@@ -85,6 +85,9 @@ from zugabe.storage.sqlite_schema import (
     cases_table,
 )
 
+ORGANISATION, DEPARTMENT = "organisation", "department"
+"""The kinds of a case's involvement rows (``case_involvements.kind``)."""
+
 PAIR_KEYS_PER_QUERY = 500
 """Cases outside a sync's scope are looked up by pair key this many at a time
 (old SQLite builds allow 999 parameters per statement)."""
@@ -214,9 +217,9 @@ class _PreparedFindings:
             if encoded is None:
                 encoded = involved[who] = _encode_involved(finding)
             if start not in days:
-                days[start] = start.isoformat()  # type: ignore[union-attr]
+                days[start] = start.isoformat()
             if end not in days:
-                days[end] = end.isoformat()  # type: ignore[union-attr]
+                days[end] = end.isoformat()
             identities.append(
                 (
                     finding.rule_id,
@@ -264,8 +267,8 @@ def _involvement_pairs(
 ) -> list[tuple[str, str]]:
     return list(
         dict.fromkeys(
-            [("organisation", value) for value in organisations]
-            + [("department", value) for value in departments]
+            [(ORGANISATION, value) for value in organisations]
+            + [(DEPARTMENT, value) for value in departments]
         )
     )
 
@@ -670,9 +673,7 @@ class _CaseSyncer:
         departments just stored with them (``_INVOLVE_NEW_CASES_SQL``), as
         ``_involvement_pairs`` makes them, without a Python tuple per row."""
         span = (ids[0], ids[-1])
-        self.conn.exec_driver_sql(
-            _INVOLVE_NEW_CASES_SQL, ("organisation", *span, "department", *span)
-        )
+        self.conn.exec_driver_sql(_INVOLVE_NEW_CASES_SQL, (ORGANISATION, *span, DEPARTMENT, *span))
 
     def _record_created(self, ids: list[int], created: HistoryEvent) -> None:
         """The history entry of each new case (``ids`` consecutive), written by SQLite."""
@@ -929,9 +930,9 @@ def _case_conditions(query: CaseQuery) -> list[ColumnElement[bool]]:
     if query.ids:
         conditions.append(cases_table.c.id.in_(query.ids))
     if query.organisations:
-        conditions.append(_involves("organisation", query.organisations))
+        conditions.append(_involves(ORGANISATION, query.organisations))
     if query.departments:
-        conditions.append(_involves("department", query.departments))
+        conditions.append(_involves(DEPARTMENT, query.departments))
     for column_, values in (
         (cases_table.c.relation, query.relations),
         (cases_table.c.severity, query.severities),
