@@ -69,6 +69,7 @@ from zugabe.domain.i18n import Lang
 from zugabe.domain.jobs import Job, JobState
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
 from zugabe.errors import InvalidInput, NotFound, VersionConflict
+from zugabe.storage.case_rows import PreparedFindings
 from zugabe.storage.contract import (
     AuditQuery,
     BrowserSession,
@@ -1406,6 +1407,56 @@ class CaseStorageContract:
         with pytest.raises(ValueError, match="more than once"):
             sync(store, [finding(), finding(severity="high")])
         assert store.count_cases(CaseQuery()) == 0
+
+    def test_findings_in_parts_sync_as_at_once_and_obsolete_only_at_the_end(
+        self, store: Store
+    ) -> None:
+        """A batch run whose shares come from helper processes (``sync_case_parts``)."""
+        kept, moved = finding(P1, P2), finding(P1, SEWER, rule="x")
+        [gone, *_] = sync(store, [finding(P1, P4), kept, moved]).created
+        before = {case.finding.pair_key: case for case in everything(store)}
+        grown = replace(moved, geometry=square(0, 0, 6, 6))
+        first = [kept, finding(P2, P3)]  # the second part names the moved case:
+        second = [grown, finding(P5, SEWER, rule="x")]  # not obsolete after the first
+
+        done = store.sync_case_parts(
+            (PreparedFindings.of(part) for part in (first, second)), "engine", OBSOLETE_RULE
+        )
+
+        created = done.created
+        assert len(created) == 2 and created[0] < created[1]  # ids in the order parts came
+        assert done == replace(
+            NOTHING,
+            created=created,
+            updated=(before[grown.pair_key].id,),
+            unchanged=(before[kept.pair_key].id,),
+            obsoleted=(gone,),
+        )
+        assert [case_of(store, case_id).finding for case_id in created] == [first[1], second[1]]
+        assert case_of(store, before[grown.pair_key].id).finding == grown
+        assert case_of(store, gone).status is CaseStatus.OBSOLETE
+        # The moved case is found where it is now, the new ones where they are.
+        area = square(4.5, 4.5, 5.5, 5.5)
+        assert before[grown.pair_key].id in case_ids(store.list_cases(CaseQuery(area=area)))
+        # The same findings at once now change nothing.
+        assert sync(store, first + second) == replace(
+            NOTHING,
+            unchanged=tuple(
+                sorted((*created, before[grown.pair_key].id, before[kept.pair_key].id))
+            ),
+        )
+
+    def test_a_case_named_by_two_parts_is_refused_and_nothing_is_written(
+        self, store: Store
+    ) -> None:
+        sync(store, [finding(P1, P2)])
+        before = everything(store)
+        parts = ([finding(P1, P3), finding(P1, P2)], [finding(P1, P2, severity="high")])
+        with pytest.raises(ValueError, match=re.escape("'road_sewer|project:1|project:2' more")):
+            store.sync_case_parts(
+                (PreparedFindings.of(part) for part in parts), "engine", OBSOLETE_RULE
+            )
+        assert everything(store) == before
 
     # -- the desk: status, assignee, due date, decisions, votes ----------------
 

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ from zugabe.domain.good_practice import (
 from zugabe.domain.jobs import Job
 from zugabe.domain.notifications import NewNotification, Notification, Subscriptions
 from zugabe.domain.project import Project, ProjectAttributes, Status, attributes_to_json
+
+if TYPE_CHECKING:  # the SQL stores' encoding, a concrete module the contract does not load
+    from zugabe.storage.case_rows import PreparedFindings
 
 
 @dataclass(frozen=True)
@@ -536,6 +539,16 @@ class CaseStore(ABC):
         ``case_workflow.found``/``vanished`` decide; the store only writes it.
         Case ids are never reused and a case is never duplicated.
         """
+
+    @abstractmethod
+    def sync_case_parts(
+        self, parts: Iterable[PreparedFindings], user: str, reason: dict[str, Any]
+    ) -> CaseSync:
+        """``sync_cases`` of a batch run (no scope) whose findings come in parts, checked
+        and encoded already (``case_rows.PreparedFindings``): the shares of the rules
+        detected in helper processes. Each part is written as it comes, while later ones
+        are still being detected; the cases no part names become obsolete at the end.
+        New cases take ids in the order the parts come."""
 
     @abstractmethod
     def get_case(self, case_id: int) -> CoordinationCase | None:

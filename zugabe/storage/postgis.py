@@ -65,6 +65,7 @@ from zugabe.domain.agreement import DecisionState
 from zugabe.domain.case_history import HistoryEvent
 from zugabe.domain.filters import Filter
 from zugabe.errors import ConfigError, StorageError
+from zugabe.storage.case_rows import BOX, PAYLOAD, PreparedFindings
 from zugabe.storage.contract import (
     CaseQuery,
     LayerFeatureBatch,
@@ -74,14 +75,11 @@ from zugabe.storage.feature_batches import check_batch, extent_of
 from zugabe.storage.postgis_schema import migrations
 from zugabe.storage.sql_store import SqlStore
 from zugabe.storage.sqlite_cases import (
-    _BOX,
     _NEW_CASE_COLUMNS,
     _OPEN_DECISION_STATES,
-    _PAYLOAD,
     _STORED,
     _case_conditions,
     _CaseSyncer,
-    _PreparedFindings,
 )
 from zugabe.storage.sqlite_changes import SqliteChanges
 from zugabe.storage.sqlite_filter import (
@@ -210,29 +208,27 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         self._targets = _Targets(self.srid)
 
     def _prepare(self, srid: int | None) -> int:
-        """Create PostGIS if missing (needs the right to), and settle the SRID."""
-        with self._writer.begin() as conn:
-            extensions = table("pg_extension", column("extname"))
-            installed = conn.execute(
-                select(func.count())
-                .select_from(extensions)
-                .where(extensions.c.extname == "postgis")
-            ).scalar_one()
-            if not installed:
-                try:
-                    with conn.begin_nested():
-                        conn.exec_driver_sql("CREATE EXTENSION postgis")
-                except DBAPIError as exc:
-                    raise ConfigError(
-                        f"the database {self.where} lacks the PostGIS extension and this "
-                        "account may not create it: run CREATE EXTENSION postgis; in it as "
-                        "its owner or a superuser"
-                    ) from exc
-            stored = (
-                conn.execute(select(func.Find_SRID("public", "projects", "geometry"))).scalar_one()
-                if self._has_projects(conn)
-                else None
-            )
+        """Create PostGIS if missing (needs the right to), and settle the SRID.
+
+        A database with PostGIS is only read, so opening it takes no write lock: a batch
+        run's helper processes open the store while the run holds that lock.
+        """
+        with self._engine.connect() as conn:
+            installed = self._has_postgis(conn)
+            stored = self._stored_srid(conn) if installed else None
+        if not installed:
+            with self._writer.begin() as conn:
+                if not self._has_postgis(conn):
+                    try:
+                        with conn.begin_nested():
+                            conn.exec_driver_sql("CREATE EXTENSION postgis")
+                    except DBAPIError as exc:
+                        raise ConfigError(
+                            f"the database {self.where} lacks the PostGIS extension and this "
+                            "account may not create it: run CREATE EXTENSION postgis; in it "
+                            "as its owner or a superuser"
+                        ) from exc
+                stored = self._stored_srid(conn)
         if stored is None:
             return srid or DEFAULT_SRID
         if srid is not None and srid != stored:
@@ -243,8 +239,17 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
         return int(stored)
 
     @staticmethod
-    def _has_projects(conn: Connection) -> bool:
-        return conn.execute(select(func.to_regclass("public.projects"))).scalar() is not None
+    def _has_postgis(conn: Connection) -> bool:
+        extensions = table("pg_extension", column("extname"))
+        query = select(func.count()).select_from(extensions)
+        return bool(conn.execute(query.where(extensions.c.extname == "postgis")).scalar_one())
+
+    @staticmethod
+    def _stored_srid(conn: Connection) -> int | None:
+        """The SRID of the stored geometry, once the schema is there."""
+        if conn.execute(select(func.to_regclass("public.projects"))).scalar() is None:
+            return None
+        return conn.execute(select(func.Find_SRID("public", "projects", "geometry"))).scalar_one()
 
     def __repr__(self) -> str:
         return f"PostgisStore({self.where!r})"
@@ -306,7 +311,7 @@ class PostgisStore(SqliteChanges, SqliteThrottle, SqliteJobs, SqlStore):
     def _case_syncer(
         self,
         conn: Connection,
-        prepared: _PreparedFindings,
+        prepared: PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
@@ -431,14 +436,14 @@ class _FeatureCopy:
 
 
 def _stored_case_columns() -> list[ColumnElement[Any]]:
-    """What a sync compares, in the form ``_PreparedFindings`` has it: WKB, ISO dates."""
+    """What a sync compares, in the form ``PreparedFindings`` has it: WKB, ISO dates."""
     c = cases_table.c
     normalised = {
         "geometry": func.ST_AsBinary(c.geometry),
         "window_start": cast(c.window_start, Text),
         "window_end": cast(c.window_end, Text),
     }
-    return [normalised.get(name, c[name]) for name in (*_STORED, *_PAYLOAD)]
+    return [normalised.get(name, c[name]) for name in (*_STORED, *PAYLOAD)]
 
 
 class _CaseWriter(_CaseSyncer):
@@ -450,7 +455,7 @@ class _CaseWriter(_CaseSyncer):
     def __init__(
         self,
         conn: Connection,
-        prepared: _PreparedFindings,
+        prepared: PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
@@ -490,7 +495,7 @@ class _CaseWriter(_CaseSyncer):
     def _payload_values(self, at: int) -> dict[str, Any]:
         values = dict(
             zip(
-                (*_PAYLOAD, *_BOX),
+                (*PAYLOAD, *BOX),
                 (*self.prepared.payloads[at], *self.prepared.boxes[at]),
                 strict=True,
             )
@@ -547,7 +552,7 @@ class _CaseWriter(_CaseSyncer):
             .where(c.id == bindparam("case_id"))
             .values(
                 {
-                    **{name: bindparam(name) for name in (*_PAYLOAD, *_BOX) if name != "geometry"},
+                    **{name: bindparam(name) for name in (*PAYLOAD, *BOX) if name != "geometry"},
                     "geometry": func.ST_GeomFromWKB(bindparam("wkb"), self.srid),
                     "updated_at": self.moment,
                     "version": c.version + 1,

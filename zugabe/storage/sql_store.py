@@ -41,6 +41,7 @@ from zugabe.domain.cases import CaseFinding, Comment, CoordinationCase
 from zugabe.domain.filters import Filter
 from zugabe.domain.project import Project, ProjectAttributes
 from zugabe.errors import InvalidInput, NotFound
+from zugabe.storage.case_rows import PreparedFindings
 from zugabe.storage.contract import (
     PROJECT_TEXT_COLUMNS,
     CaseQuery,
@@ -60,12 +61,7 @@ from zugabe.storage.contract import (
 )
 from zugabe.storage.paging import ListedRows, paged
 from zugabe.storage.sqlite_accounts import SqliteAccountsAndAudit
-from zugabe.storage.sqlite_cases import (
-    _CaseSyncer,
-    _PreparedFindings,
-    cases_of_rows,
-    load_case,
-)
+from zugabe.storage.sqlite_cases import _CaseSyncer, cases_of_rows, load_case
 from zugabe.storage.sqlite_checklists import SqliteChecklists
 from zugabe.storage.sqlite_desk import SqliteDesk
 from zugabe.storage.sqlite_engine import encode_json
@@ -162,7 +158,7 @@ class SqlStore(
     def _case_syncer(
         self,
         conn: Connection,
-        prepared: _PreparedFindings,
+        prepared: PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
@@ -564,11 +560,19 @@ class SqlStore(
     ) -> CaseSync:
         # Checked and encoded before the write lock is taken: a broken finding
         # fails here, and the lock is held only for reading and writing rows.
-        prepared = _PreparedFindings.of(findings)
+        prepared = PreparedFindings.of(findings)
         with self._write(bulk=len(prepared.keys) >= CASE_BULK_MIN) as conn:
             # Existing cases are read under the write lock, so two syncs of
             # the same pair (two web workers) cannot both create it.
             return self._case_syncer(conn, prepared, scope, user, reason).run()
+
+    def sync_case_parts(
+        self, parts: Iterable[PreparedFindings], user: str, reason: dict[str, Any]
+    ) -> CaseSync:
+        remaining = iter(parts)
+        first = next(remaining, None) or PreparedFindings.of([])
+        with self._write(bulk=True) as conn:
+            return self._case_syncer(conn, first, None, user, reason).run(remaining)
 
     def get_case(self, case_id: int) -> CoordinationCase | None:
         with self._read() as conn:

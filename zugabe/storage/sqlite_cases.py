@@ -3,7 +3,7 @@ the conditions of case queries; reading case rows in both stores.
 
 A mixin of ``SqliteStore`` implementing ``SqlStore``'s case hook. A sync writes a hundred
 thousand cases in a few seconds: the findings are checked and encoded before the write lock is taken
-(``_PreparedFindings``), the stored cases are read as plain tuples from the DBAPI
+(``PreparedFindings``), the stored cases are read as plain tuples from the DBAPI
 cursor, and rows go in through ``executemany``; what happens to each stored case is
 decided by ``zugabe.domain.case_workflow`` (``_CaseSyncer`` only writes it).
 ``load_case`` and ``cases_of_rows`` serve ``SqlStore`` and the desk (``sqlite_desk``).
@@ -11,18 +11,18 @@ decided by ``zugabe.domain.case_workflow`` (``_CaseSyncer`` only writes it).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import sqlite3
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import orjson
 import shapely
 from sqlalchemy import (
@@ -56,15 +56,22 @@ from zugabe.domain.cases import (
     HistoryEntry,
     Subject,
 )
-from zugabe.errors import InvalidInput
+from zugabe.storage.case_rows import (
+    BOX,
+    DEPARTMENT,
+    IDENTITY,
+    ORGANISATION,
+    PAYLOAD,
+    Box,
+    PreparedFindings,
+    involvement_pairs,
+)
 from zugabe.storage.contract import CaseQuery, CaseSync
 from zugabe.storage.sqlite_area import area_conditions, spatial_test
 from zugabe.storage.sqlite_engine import (
     SqliteBase,
     driver_sql,
-    encode_json,
     encode_row,
-    geometry_array,
     indexes_rebuilt,
     insert_rows,
     next_id,
@@ -85,9 +92,6 @@ from zugabe.storage.sqlite_schema import (
     cases_table,
 )
 
-ORGANISATION, DEPARTMENT = "organisation", "department"
-"""The kinds of a case's involvement rows (``case_involvements.kind``)."""
-
 PAIR_KEYS_PER_QUERY = 500
 """Cases outside a sync's scope are looked up by pair key this many at a time
 (old SQLite builds allow 999 parameters per statement)."""
@@ -100,7 +104,7 @@ class SqliteCases(SqliteBase):
     def _case_syncer(
         self,
         conn: Connection,
-        prepared: _PreparedFindings,
+        prepared: PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
@@ -116,42 +120,15 @@ class SqliteCases(SqliteBase):
         return conditions
 
 
-_IDENTITY = (
-    "rule_id",
-    "subject_a_key",
-    "subject_a_kind",
-    "subject_a_ref",
-    "subject_a_layer",
-    "subject_b_key",
-    "subject_b_kind",
-    "subject_b_ref",
-    "subject_b_layer",
-)
-"""What the pair key already says: written when a case is created, never after."""
-
-_PAYLOAD = (
-    "relation",
-    "severity",
-    "geometry",
-    "measures",
-    "organisations",
-    "departments",
-    "message",
-    "window_start",
-    "window_end",
-)
-"""What recomputation may change, compared as stored (WKB, JSON and ISO text)."""
-
-_BOX = ("min_x", "min_y", "max_x", "max_y")
 _REVIEW = ("status", "status_reason", "created_at", "updated_at", "version")
 _WORK = ("assignee", "due_date")
 
 if tuple(cases_table.columns.keys()) != (
     "id",
     "pair_key",
-    *_IDENTITY,
-    *_PAYLOAD,
-    *_BOX,
+    *IDENTITY,
+    *PAYLOAD,
+    *BOX,
     *_REVIEW,
     *_WORK,
 ):
@@ -159,9 +136,6 @@ if tuple(cases_table.columns.keys()) != (
     raise RuntimeError("cases_table columns are not in the order sync_cases writes them")
 
 _DIALECT = sqlite_dialect.dialect(paramstyle="qmark")
-_Box = tuple[float, float, float, float] | tuple[None, None, None, None]
-"""min_x, min_y, max_x, max_y of an overlap geometry, or None four times."""
-_NO_BOX: _Box = (None, None, None, None)
 
 
 def _utc_text(moment: datetime) -> str:
@@ -171,143 +145,17 @@ def _utc_text(moment: datetime) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class _PreparedFindings:
-    """Findings as column values, checked and encoded before the write lock.
-
-    One entry per finding in each list, in the order of the findings.
-    """
-
-    keys: list[str]
-    identities: list[tuple[Any, ...]]
-    """Values of ``_IDENTITY``."""
-    payloads: list[tuple[Any, ...]]
-    """Values of ``_PAYLOAD``, exactly as stored."""
-    boxes: list[_Box]
-    involvements: list[list[tuple[str, str]]]
-    """(kind, value) to involve, without repeats."""
-
-    @classmethod
-    def of(cls, findings: Sequence[CaseFinding]) -> _PreparedFindings:
-        keys = [finding.pair_key for finding in findings]
-        if len(set(keys)) != len(keys):
-            twice = next(key for key, count in Counter(keys).items() if count > 1)
-            raise ValueError(f"the findings name case '{twice}' more than once")
-        geometries = geometry_array([finding.geometry for finding in findings])
-        _check_finite(geometries, keys)
-        wkb = shapely.to_wkb(geometries).tolist()
-        bounds = shapely.bounds(geometries)
-        boxed = np.isfinite(bounds).all(axis=1).tolist()
-        boxes = [
-            tuple(box) if ok else _NO_BOX for box, ok in zip(bounds.tolist(), boxed, strict=True)
-        ]
-        measures = _json_column(keys, [f.measures for f in findings], "measures")
-        messages = _json_column(keys, [f.message for f in findings], "message")
-        # Few distinct sets of organisations and departments, and of dates: encoded once each.
-        involved: dict[tuple[tuple[str, ...], ...], tuple[str, str, list[tuple[str, str]]]] = {}
-        days: dict[date | None, str | None] = {None: None}
-        identities = []
-        payloads = []
-        involvements = []
-        for i, finding in enumerate(findings):
-            a, b = finding.subject_a, finding.subject_b
-            start, end = finding.window_start, finding.window_end
-            who = (tuple(finding.organisations), tuple(finding.departments))
-            encoded = involved.get(who)
-            if encoded is None:
-                encoded = involved[who] = _encode_involved(finding)
-            if start not in days:
-                days[start] = start.isoformat()
-            if end not in days:
-                days[end] = end.isoformat()
-            identities.append(
-                (
-                    finding.rule_id,
-                    a.key,
-                    a.kind,
-                    str(a.ref),
-                    a.layer,
-                    b.key,
-                    b.kind,
-                    str(b.ref),
-                    b.layer,
-                )
-            )
-            payloads.append(
-                (
-                    finding.relation,
-                    finding.severity,
-                    wkb[i],
-                    measures[i],
-                    encoded[0],
-                    encoded[1],
-                    messages[i],
-                    days[start],
-                    days[end],
-                )
-            )
-            involvements.append(encoded[2])
-        return cls(keys, identities, payloads, boxes, involvements)
-
-
-def _encode_involved(finding: CaseFinding) -> tuple[str, str, list[tuple[str, str]]]:
-    """JSON of a finding's organisations and departments, and its involvement rows."""
-    what = f"case '{finding.pair_key}'"
-    organisations = encode_json(list(finding.organisations), f"the organisations of {what}")
-    departments = encode_json(list(finding.departments), f"the departments of {what}")
-    return (
-        organisations,
-        departments,
-        _involvement_pairs(finding.organisations, finding.departments),
-    )
-
-
-def _involvement_pairs(
-    organisations: Iterable[str], departments: Iterable[str]
-) -> list[tuple[str, str]]:
-    return list(
-        dict.fromkeys(
-            [(ORGANISATION, value) for value in organisations]
-            + [(DEPARTMENT, value) for value in departments]
-        )
-    )
-
-
-def _check_finite(geometries: npt.NDArray[np.object_], keys: list[str]) -> None:
-    """Refuse NaN or infinite coordinates anywhere, not only at the bounds.
-
-    GEOS skips a NaN vertex when it computes an envelope, so a line with one
-    in its middle has finite bounds; every coordinate is checked instead.
-    """
-    coordinates, index = shapely.get_coordinates(geometries, return_index=True)
-    broken = ~np.isfinite(coordinates).all(axis=1)
-    if broken.any():
-        key = keys[int(index[int(np.argmax(broken))])]
-        raise InvalidInput(
-            f"case '{key}': the overlap geometry has coordinates that are not finite numbers"
-        )
-
-
-def _json_column(keys: list[str], values: list[Any], what: str) -> list[str]:
-    try:
-        return [encode_row(value) for value in values]
-    except (TypeError, ValueError):
-        for key, value in zip(keys, values, strict=True):
-            encode_json(value, f"the {what} of case '{key}'")
-        raise
-
-
 _STORED = ("id", "pair_key", "status")
-"""What a sync reads of each stored case (then ``_PAYLOAD``), as plain tuples."""
+"""What a sync reads of each stored case (then ``PAYLOAD``), as plain tuples."""
 _ID, _PAIR_KEY, _STATUS = range(len(_STORED))
 _PAYLOAD_AT = len(_STORED)
-_GEOMETRY = _PAYLOAD.index("geometry")
-_ORGANISATIONS = _PAYLOAD.index("organisations")
-_DEPARTMENTS = _PAYLOAD.index("departments")
+_GEOMETRY = PAYLOAD.index("geometry")
+_ORGANISATIONS = PAYLOAD.index("organisations")
+_DEPARTMENTS = PAYLOAD.index("departments")
 
 
 def _select_stored() -> Select[Any]:
-    return select(*(cases_table.c[name] for name in (*_STORED, *_PAYLOAD)))
+    return select(*(cases_table.c[name] for name in (*_STORED, *PAYLOAD)))
 
 
 _SELECT_ALL_CASES_SQL = driver_sql(_select_stored())
@@ -340,12 +188,12 @@ _UPDATE_PAYLOAD_SQL = _positional(
     .where(cases_table.c.id == bindparam("case_id"))
     .values(
         {
-            **{name: bindparam(f"new_{name}") for name in (*_PAYLOAD, *_BOX)},
+            **{name: bindparam(f"new_{name}") for name in (*PAYLOAD, *BOX)},
             "updated_at": bindparam("new_updated_at"),
             "version": cases_table.c.version + bindparam("bump"),
         }
     ),
-    (*(f"new_{name}" for name in (*_PAYLOAD, *_BOX)), "new_updated_at", "bump", "case_id"),
+    (*(f"new_{name}" for name in (*PAYLOAD, *BOX)), "new_updated_at", "bump", "case_id"),
 )
 """Parameters: payload, box, updated_at, version increment, id."""
 
@@ -399,7 +247,7 @@ _SELECT_CASE_BOXES_SQL = driver_sql(
         cases_table.c.max_y,
     ).where(cases_table.c.min_x.is_not(None))
 )
-_NEW_CASE_COLUMNS = ("id", "pair_key", *_IDENTITY, *_PAYLOAD, *_BOX, *_REVIEW)
+_NEW_CASE_COLUMNS = ("id", "pair_key", *IDENTITY, *PAYLOAD, *BOX, *_REVIEW)
 """The columns a sync writes when it creates a case, in table order (no desk work yet)."""
 _NEW_CASE_ROWS = table(cases_table.name, *(column(name) for name in _NEW_CASE_COLUMNS))
 _HISTORY_ROWS = table(
@@ -416,7 +264,7 @@ _HISTORY_ROWS = table(
 def _involvements_of_new_cases() -> str:
     """INSERT of the involvement rows of the cases with ids from ``first`` to ``last``: an
     'organisation' row per value of their organisations, a 'department' row per value of
-    their departments (JSON lists), a repeat once (``_involvement_pairs``)."""
+    their departments (JSON lists), a repeat once (``involvement_pairs``)."""
     c = cases_table.c
     new = c.id.between(bindparam("first"), bindparam("last"))
 
@@ -451,6 +299,22 @@ _HISTORY_OF_NEW_CASES_SQL = _positional(
 """Parameters: at, by user, event, details, then the first and last new case id."""
 
 
+@dataclass
+class _Outcome:
+    """What a sync did so far, over its parts."""
+
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    reopened: list[int] = field(default_factory=list)
+    moved: list[tuple[int, Box]] = field(default_factory=list)
+    """Cases whose geometry changed, with their new box."""
+    bumped: set[int] = field(default_factory=set)
+    """Cases whose version grew with their payload."""
+    changed: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
+    """The current part's changed cases: position, stored row."""
+
+
 class _CaseSyncer:
     """One ``sync_cases`` call, inside its write transaction.
 
@@ -467,7 +331,7 @@ class _CaseSyncer:
     def __init__(
         self,
         conn: Connection,
-        prepared: _PreparedFindings,
+        prepared: PreparedFindings,
         scope: str | None,
         user: str,
         reason: dict[str, Any],
@@ -481,14 +345,46 @@ class _CaseSyncer:
         self.history: list[tuple[int, str, str, str, str]] = []
         self.statuses: list[tuple[int, CaseStatus]] = []
         self.closed_decisions: list[int] = []
+        self.rebuilding = contextlib.ExitStack()
+        """The cases' indexes, dropped for the parts' inserts until all parts are in
+        (``_insert_cases``): built once, not once per part."""
+        self.rebuilding_indexes = False
 
-    def run(self) -> CaseSync:
+    def run(self, more: Iterable[PreparedFindings] = ()) -> CaseSync:
+        """Sync the findings, and ``more`` parts of them as they come (a batch run's shares
+        detected in other processes, ``sync_case_parts``): each part is written when it
+        comes; the cases no part names become obsolete at the end."""
         stored = self._stored_cases()
+        found_keys: set[str] = set()
+        outcome = _Outcome()
+        with self.rebuilding:  # the indexes are built again once all parts are in
+            for part in itertools.chain([self.prepared], more):
+                self.prepared = part
+                if not found_keys.isdisjoint(part.keys):
+                    twice = next(key for key in part.keys if key in found_keys)
+                    raise ValueError(f"the findings name case '{twice}' more than once")
+                found_keys.update(part.keys)
+                new = self._recompute(stored, outcome)
+                outcome.created += self._create(new)
+                outcome.moved += self._update(outcome.changed)
+                outcome.bumped.update(row[_ID] for _, row in outcome.changed)
+                outcome.changed = []
+        obsolete = self._obsolete_rows(stored, found_keys)
+        self._set_statuses(outcome.bumped)
+        self._update_rtree(outcome.created, outcome.moved)
+        self._insert_history(self.history)
+        return CaseSync(
+            created=tuple(outcome.created),
+            updated=tuple(sorted(outcome.updated)),
+            unchanged=tuple(sorted(outcome.unchanged)),
+            reopened=tuple(sorted(outcome.reopened)),
+            obsoleted=tuple(sorted(obsolete)),
+        )
+
+    def _recompute(self, stored: dict[str, tuple[Any, ...]], outcome: _Outcome) -> list[int]:
+        """Apply what recomputation decides to the stored cases the current part names
+        (``outcome.changed``: those whose payload changed); the positions of its new ones."""
         new: list[int] = []  # positions in ``prepared``
-        changed: list[tuple[int, tuple[Any, ...]]] = []  # position, stored row
-        updated: list[int] = []
-        unchanged: list[int] = []
-        reopened: list[int] = []
         for position, (key, payload) in enumerate(
             zip(self.prepared.keys, self.prepared.payloads, strict=True)
         ):
@@ -502,26 +398,14 @@ class _CaseSyncer:
             status = CaseStatus(row[_STATUS])
             self._apply(case_id, found(status, changes))
             if status is CaseStatus.OBSOLETE:
-                reopened.append(case_id)
+                outcome.reopened.append(case_id)
             elif changes:
-                updated.append(case_id)
+                outcome.updated.append(case_id)
             else:
-                unchanged.append(case_id)
+                outcome.unchanged.append(case_id)
             if changes:
-                changed.append((position, row))
-        obsolete = self._obsolete_rows(stored)
-        created = self._create(new)
-        moved = self._update(changed)
-        self._set_statuses(changed)
-        self._update_rtree(created, moved)
-        self._insert_history(self.history)
-        return CaseSync(
-            created=tuple(created),
-            updated=tuple(sorted(updated)),
-            unchanged=tuple(sorted(unchanged)),
-            reopened=tuple(sorted(reopened)),
-            obsoleted=tuple(sorted(obsolete)),
-        )
+                outcome.changed.append((position, row))
+        return new
 
     def _apply(self, case_id: int, step: Recomputed) -> None:
         self.history.extend(
@@ -562,13 +446,12 @@ class _CaseSyncer:
             cursor.close()
         return {row[_PAIR_KEY]: row for row in rows}
 
-    def _obsolete_rows(self, stored: dict[str, tuple[Any, ...]]) -> list[int]:
+    def _obsolete_rows(self, stored: dict[str, tuple[Any, ...]], found_keys: set[str]) -> list[int]:
         """Cases in scope that no finding names and that are not obsolete yet.
 
         ``stored`` holds the cases in scope and those a finding names, so the
         ones no finding names are in scope.
         """
-        found_keys = set(self.prepared.keys)
         gone = [
             row
             for key, row in stored.items()
@@ -601,7 +484,7 @@ class _CaseSyncer:
         self._record_created(ids, HistoryEvent(Event.CREATED))
         return ids
 
-    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, _Box]]:
+    def _update(self, changed: list[tuple[int, tuple[Any, ...]]]) -> list[tuple[int, Box]]:
         """Write the new payload of changed cases; return those whose geometry changed."""
         if not changed:
             return []
@@ -614,7 +497,7 @@ class _CaseSyncer:
             if (old[_ORGANISATIONS], old[_DEPARTMENTS]) == (new[_ORGANISATIONS], new[_DEPARTMENTS]):
                 continue
             before = set(
-                _involvement_pairs(json.loads(old[_ORGANISATIONS]), json.loads(old[_DEPARTMENTS]))
+                involvement_pairs(json.loads(old[_ORGANISATIONS]), json.loads(old[_DEPARTMENTS]))
             )
             after = set(prepared.involvements[at])
             removed.extend((kind, value, row[_ID]) for kind, value in before - after)
@@ -628,10 +511,9 @@ class _CaseSyncer:
             if row[_PAYLOAD_AT + _GEOMETRY] != prepared.payloads[at][_GEOMETRY]
         ]
 
-    def _set_statuses(self, changed: list[tuple[int, tuple[Any, ...]]]) -> None:
+    def _set_statuses(self, bumped: set[int]) -> None:
         """Write the statuses recomputation decided and close the decisions it voided;
-        the version grows once per case and sync."""
-        bumped = {row[_ID] for _, row in changed}
+        the version grows once per case and sync (``bumped``: grown with the payload)."""
         reason = encode_row(self.reason)
         if self.statuses:
             self._write_statuses(
@@ -659,19 +541,20 @@ class _CaseSyncer:
         """New cases, as tuples of ``_NEW_CASE_COLUMNS``; with the indexes rebuilt after
         (``indexes_rebuilt``) where a packed R*Tree would pay too (many new ones, and at
         least a quarter as many as stored: a first batch run)."""
-        if rebuild_may_pay(len(rows)) and rebuild_pays(
-            len(rows), _count_rows(self.conn, cases_table)
+        if (
+            not self.rebuilding_indexes
+            and rebuild_may_pay(len(rows))
+            and rebuild_pays(len(rows), _count_rows(self.conn, cases_table))
         ):
-            with indexes_rebuilt(self.conn, cases_table):
-                insert_rows(self.conn, _NEW_CASE_ROWS, rows)
-        else:
-            insert_rows(self.conn, _NEW_CASE_ROWS, rows)
+            self.rebuilding.enter_context(indexes_rebuilt(self.conn, cases_table))
+            self.rebuilding_indexes = True
+        insert_rows(self.conn, _NEW_CASE_ROWS, rows)
 
     def _involve_created(self, ids: list[int], positions: list[int]) -> None:
         """The involvements of the new cases ``ids`` (consecutive, see ``_new_ids``), those
         of the findings at ``positions``: made by SQLite from the organisations and
         departments just stored with them (``_INVOLVE_NEW_CASES_SQL``), as
-        ``_involvement_pairs`` makes them, without a Python tuple per row."""
+        ``involvement_pairs`` makes them, without a Python tuple per row."""
         span = (ids[0], ids[-1])
         self.conn.exec_driver_sql(_INVOLVE_NEW_CASES_SQL, (ORGANISATION, *span, DEPARTMENT, *span))
 
@@ -723,7 +606,7 @@ class _CaseSyncer:
         """(case id, at, by user, event, details) rows."""
         insert_rows(self.conn, _HISTORY_ROWS, rows)
 
-    def _update_rtree(self, created: list[int], moved: list[tuple[int, _Box]]) -> None:
+    def _update_rtree(self, created: list[int], moved: list[tuple[int, Box]]) -> None:
         """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
         changes = len(created) + len(moved)
         if not changes:
@@ -774,8 +657,8 @@ def _count_rows(conn: Connection, rows: Table) -> int:
 
 
 def _decoded(payload: tuple[Any, ...]) -> dict[str, Any]:
-    """A stored payload (``_PAYLOAD``) with its JSON decoded, for ``describe_changes``."""
-    values = dict(zip(_PAYLOAD, payload, strict=True))
+    """A stored payload (``PAYLOAD``) with its JSON decoded, for ``describe_changes``."""
+    values = dict(zip(PAYLOAD, payload, strict=True))
     for name in ("measures", "organisations", "departments", "message"):
         values[name] = json.loads(values[name])
     return values
