@@ -20,7 +20,7 @@ from zugabe.domain.project import Project
 from zugabe.domain.rules import Rule, default_rules_path, load_rules
 from zugabe.domain.vocabulary import Vocabulary
 from zugabe.engine import DetectionIndex, Finding, detect_all, detect_every_rule, render_message
-from zugabe.services.case_findings import case_findings
+from zugabe.engine.case_findings import case_findings
 from zugabe.storage.contract import LayerFeature
 
 DEFINITIONS = load_layer_definitions(default_layers_folder())

@@ -292,6 +292,23 @@ class Settings(BaseModel):
         "the load bench best, see docs/administrators.md#several-worker-processes).",
     )
 
+    detection_processes: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 8),
+        ge=1,
+        le=64,
+        description="Processes a batch detection run (`zugabe detect --all`, `POST "
+        "/api/cases/detect`) detects in at once, itself included, when it has at least "
+        "`detection_processes_from` work: the rules are shared out, and each helper process "
+        "loads what its share needs from the store (one per CPU by default, at most 8; "
+        "1 detects in the run's own process only).",
+    )
+    detection_processes_from: int = Field(
+        default=300_000,
+        ge=0,
+        description="Work from which a batch run starts helper processes, in layer features "
+        "(a project counts 10): a helper takes about a second to start and load, which "
+        "a smaller region would not win back.",
+    )
     rendered_cases: int = Field(
         default=300_000,
         ge=0,

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 
 from zugabe.domain.cases import CaseFinding, Subject, pair_key
 from zugabe.domain.layers import LayerDefinition
-from zugabe.engine import Involved, MessageValues, RuleFindings
+from zugabe.engine.detection import Involved, RuleFindings
+from zugabe.engine.messages import MessageValues
 
 
 def case_findings(

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zugabe.config import Settings
+from zugabe.detection_shares import DetectionProcesses
 from zugabe.domain.checklist import Checklist, default_checklist_path, load_checklist
 from zugabe.domain.layers import LayerDefinition, default_layers_folder, load_layer_definitions
 from zugabe.domain.policy import Policy
@@ -118,6 +119,12 @@ class Services:
             settings.case_due_days_before_start,
             notifications,
             settings.rendered_cases,
+            DetectionProcesses(
+                settings.detection_processes,
+                settings.detection_processes_from,
+                settings.store_url,
+                reprojector.storage_crs.to_epsg(),
+            ),
         )
         projects = ProjectService(
             store,

@@ -7,6 +7,7 @@ identity (``CaseStore.sync_cases``) and applies the review workflow.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,16 @@ from typing import Any
 import orjson
 from shapely.geometry.base import BaseGeometry
 
+from zugabe.detection_shares import (
+    DetectionProcesses,
+    ShareRequest,
+    helpers_detecting,
+    load_index,
+    prepared_findings,
+    responsible_for,
+    share_out,
+    work_of,
+)
 from zugabe.domain.accounts import Actor
 from zugabe.domain.agreement import Decision
 from zugabe.domain.case_history import (
@@ -47,11 +58,11 @@ from zugabe.engine import (
     detect_for_project,
     findings_by_rule,
 )
+from zugabe.engine.case_findings import case_findings
 from zugabe.errors import BadRequest, FieldError, InvalidInput, NotFound
 from zugabe.io.crs import CRS84_CRS, Reprojector
 from zugabe.io.geojson import PlacedGeometry, geometries_to_fragments, geometry_to_json
 from zugabe.services.audit import AuditService, Change
-from zugabe.services.case_findings import case_findings
 from zugabe.services.case_subjects import SubjectDescriber
 from zugabe.services.collector_pause import collector_paused
 from zugabe.services.notifications import NotificationService
@@ -112,6 +123,7 @@ class CaseService:
         due_days_before_start: int,
         notifications: NotificationService,
         rendered_cases: int,
+        processes: DetectionProcesses,
     ) -> None:
         self.store = store
         self.notifications = notifications
@@ -128,6 +140,7 @@ class CaseService:
         self.rule_by_id = {rule.id: rule for rule in rules}
         self.definitions = definitions
         self.reprojector = reprojector
+        self.processes = processes
         self._lock = threading.RLock()
         self._live: _LiveIndex | None = None
 
@@ -210,29 +223,12 @@ class CaseService:
 
     @collector_paused()  # millions of objects, none in a cycle
     def _rebuild(self) -> DetectionIndex:
-        """Every stored project, and the features of the layers they may meet.
-
-        A layer no stored project can meet under any rule is not loaded (reading half a
-        million features back costs seconds, e.g. right after importing a layer into a
-        region without projects yet); a later save of a project that can meet it loads it.
-        """
+        """Every stored project, and the features of the layers they may meet
+        (``load_index``); a later save of a project that can meet a layer not loaded loads it."""
         revision = self.store.revision()  # read first: a change while loading is caught up
-        projects = self.store.list_projects(ProjectQuery())
-        layer_keys = {
-            rule.layer
-            for rule in self.rules
-            if rule.layer and any(rule.a.matches(p.attributes) for p in projects)
-        }
-        layers = {key: self.store.layer_feature_columns(key) for key in sorted(layer_keys)}
-        index = DetectionIndex(
-            projects, layers, layer_definitions=self.definitions, rules=self.rules
-        )
-        responsible = {
-            info.key: info.responsible_organisation
-            for info in self.store.list_layers()
-            if info.responsible_organisation
-        }
-        self._live = _LiveIndex(index, revision, frozenset(layer_keys), responsible)
+        index, layer_keys = load_index(self.store, self.rules, self.definitions)
+        responsible = responsible_for(self.store.list_layers())
+        self._live = _LiveIndex(index, revision, layer_keys, responsible)
         return index
 
     def _meets_unloaded_layer(self, project: Project, live: _LiveIndex) -> bool:
@@ -267,12 +263,54 @@ class CaseService:
         self.policy.require_region_admin(actor, "the batch detection run")
         # A bulk write: every case may be written, with its involvements and history.
         with self.writing(), self.store.transaction(bulk=True):
-            run = self.detect_everything(actor)
+            # Nothing is written yet in this transaction: helper processes, which read
+            # what is committed, see what it sees.
+            run = self._detect_shared(actor)
             self.audit.record(
                 actor,
                 Change("cases.detect_all", "cases", "*", None, sync_counts(run)),
             )
         return run
+
+    @collector_paused()
+    def _detect_shared(self, actor: Actor) -> DetectionRun:
+        """``detect_everything`` with the rules shared out over processes, where there is
+        enough work for more than one (``detection_shares``)."""
+        layers = self.store.list_layers()
+        work = work_of(layers, self.store.count_projects(ProjectQuery()))
+        needed = sum(work.get(key, 0) for key in {None, *(rule.layer for rule in self.rules)})
+        if self.processes.processes < 2 or needed < self.processes.from_weight:
+            return self.detect_everything(actor)
+        own, *others = share_out(self.rules, work, self.processes.processes)
+        if not others:
+            return self.detect_everything(actor)
+        responsible = responsible_for(layers)
+        requests = [
+            ShareRequest(
+                self.processes.store_url,
+                self.processes.srid,
+                self.store.revision(),
+                share,
+                dict(self.definitions),
+                responsible,
+            )
+            for share in others
+        ]
+        with helpers_detecting(requests) as helpers:
+            # A built index serves this share as it is; else only what it needs is loaded,
+            # and not kept: the next save builds the whole live index.
+            index = (
+                self._current_index()
+                if self._live
+                else load_index(self.store, own, self.definitions)[0]
+            )
+            own_found = prepared_findings(index, own, self.definitions, responsible)
+            # Ours are written while the helpers still detect; theirs as each is done.
+            parts = itertools.chain([own_found], (helper.result() for helper in helpers))
+            sync = self.store.sync_case_parts(parts, actor.username, OBSOLETE_RULE)
+        # Each finding is one case: created, or a stored one updated, unchanged or reopened.
+        found = len(sync.created) + len(sync.updated) + len(sync.unchanged) + len(sync.reopened)
+        return DetectionRun(found, sync)
 
     def recheck_project(self, actor: Actor, project_id: int) -> DetectionRun:
         """Detection for one stored project on demand (``zugabe detect --project``)."""
