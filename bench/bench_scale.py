@@ -11,8 +11,10 @@ worker does at start, and reports
   index's memory, and per million layer features;
 - in another fresh process, the batch run through the service (``batch_run``, as ``POST
   /api/cases/detect`` and ``zugabe detect`` run it: load, detect, write the cases and the
-  audit record in one transaction), timed, and the process's peak resident memory (which counts the
-  pages of the store it read through SQLite's memory map).
+  audit record in one transaction; with the default ``detection_processes``, one per CPU,
+  so its helper processes detect a share of the rules), timed, and the process's peak
+  resident memory (which counts the pages of the store it read through SQLite's memory
+  map), and its largest helper's.
 
 Generating and filling run in a process of their own too, so that nothing of them (the
 generated objects, freed but kept by the allocator) is counted or kept while measuring.
@@ -89,6 +91,10 @@ def measure(instance: Path, url: str, what: str) -> dict[str, float]:
         figures = {"findings": run.findings, "cases": len(run.sync.created)}
     figures[f"{what}_s"] = time.perf_counter() - started
     figures[f"{what}_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The batch run's helper processes (``detection_processes``): the largest one's peak.
+    figures[f"{what}_helper_peak_mib"] = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
     services.close()
     return figures
 
@@ -146,7 +152,8 @@ def report(kind: str, figures: dict[str, float], features: int) -> None:
         f"built in {figures['index_s']:.1f} s, peak {figures['index_peak_mib']:,.0f} MiB\n"
         f"{kind}: batch run through the service (load, detect, write), another fresh "
         f"process: {figures['batch_s']:.1f} s, {figures['findings']:,} findings, "
-        f"{figures['cases']:,} cases created, peak {figures['batch_peak_mib']:,.0f} MiB",
+        f"{figures['cases']:,} cases created, peak {figures['batch_peak_mib']:,.0f} MiB "
+        f"(a helper process: {figures['batch_helper_peak_mib']:,.0f} MiB)",
         flush=True,
     )
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import shapely
-from conftest import ADMIN, fresh_database
 
+from tests.conftest import ADMIN, fresh_database
 from zugabe.detection_shares import PROJECT_WEIGHT, share_out, work_of
 from zugabe.domain.cases import CoordinationCase
 from zugabe.domain.rules import ProjectSelector, default_rules_path

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from tests.conftest import ADMIN, actor_for, ensure_account, feature
 from tests.served import ZUGABE, serving, worker_of
 from tests.test_live_index import line, rules_of, sewer
@@ -76,8 +78,12 @@ def one_client_per_worker(server_pid: int, port: int, token: str) -> list[Client
 
 
 def test_two_workers_writing_in_turn_leave_the_cases_of_a_fresh_batch_run(
-    demo_instance: Path,
+    demo_instance: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The batch runs share their rules out over helper processes, as a large region's do
+    # (``detection_shares``): the server's (as a job of a worker) and the CLI's.
+    monkeypatch.setenv("ZUGABE_DETECTION_PROCESSES", "2")
+    monkeypatch.setenv("ZUGABE_DETECTION_PROCESSES_FROM", "0")
     token = write_token(demo_instance, "h.planner")
     admin_token = write_token(demo_instance, "r.admin")  # the account of the batch runs
     with serving(demo_instance, ["--workers", "2"]) as (server, port):

@@ -14,8 +14,10 @@ put into as many bins as there are processes, heaviest first, by their work: the
 features, and ``PROJECT_WEIGHT`` per project for the project pairs. The calling process
 detects the first bin itself; each other bin goes to a helper process (``detect_share``),
 which opens the store, loads what its rules need (``load_index``) and hands back its
-findings checked and encoded for the store (``PreparedFindings``). The caller writes them
-all in one transaction, in the order of the rules, as one process would.
+findings checked and encoded for the store (``PreparedFindings``). The caller writes its
+own share's cases while the helpers still detect, then each helper's as it is done, all in
+one transaction (``Store.sync_case_parts``): the cases are those one process would write,
+new ones numbered in that order.
 
 A helper reads what is committed, so only a transaction that has written nothing yet may
 use helpers: ``CaseService.batch_run``, which holds the store's write lock from its start,
@@ -168,24 +170,25 @@ def prepared_findings(
 
 class Helper:
     """A helper process detecting one share: started at once, its findings taken by
-    ``result``. Its own interpreter (``python -m`` this module), not a fork: it inherits
-    no lock another thread of a server worker held, nor open store connections, and runs
-    no caller's script again (as multiprocessing's spawn would) (``serve``). The request and the
-    findings pass through files in a private temporary folder, so neither side blocks
-    on a full pipe while the other computes."""
+    ``result``. A new interpreter running ``serve``, not a fork: it inherits no lock
+    another thread of a server worker held, nor open store connections, and runs no
+    caller's script again (as multiprocessing's spawn would). The request and the findings
+    pass through files in a private temporary folder, so neither side blocks on a full
+    pipe while the other computes."""
 
     def __init__(self, request: ShareRequest, folder: Path) -> None:
         self.folder = folder
         (folder / _REQUEST).write_bytes(pickle.dumps(request, pickle.HIGHEST_PROTOCOL))
         package_root = str(Path(__file__).resolve().parents[1])  # the zugabe we run
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _HELPER_MAIN, str(folder)],
-            env={**os.environ, "PYTHONPATH": path},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / _ERRORS).open("wb"),
-        )
+        with (folder / _ERRORS).open("wb") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _HELPER_MAIN, str(folder)],
+                env={**os.environ, "PYTHONPATH": path},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
 
     def result(self) -> PreparedFindings:
         """The share's findings, when the helper is done; its error, if it failed."""
@@ -202,7 +205,8 @@ class Helper:
         return found
 
     def stop(self) -> None:
-        """Stop the helper if it still runs (the caller failed first)."""
+        """Stop the helper if it still runs (the caller failed first); what it wrote to
+        standard error goes to ours (the server's log)."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -235,10 +239,11 @@ def helpers_detecting(requests: Sequence[ShareRequest]) -> Iterator[list[Helper]
 def serve(folder: str) -> None:
     """A helper's life: read the request, detect, leave the findings (or the error)."""
     gc.disable()  # millions of objects, none in a cycle, in a process that ends after
-    folder = Path(folder)
-    request = pickle.loads((folder / _REQUEST).read_bytes())
+    shared = Path(folder)
+    request = pickle.loads((shared / _REQUEST).read_bytes())
+    (shared / _REQUEST).unlink()  # it names the store, maybe with a password: read once
     try:
         outcome: PreparedFindings | Exception = detect_share(request)
     except ZugabeError as exc:  # a clear error for the caller to raise; others fail hard
         outcome = exc
-    (folder / _OUTCOME).write_bytes(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+    (shared / _OUTCOME).write_bytes(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
