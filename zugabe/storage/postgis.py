@@ -589,7 +589,7 @@ class _CaseWriter(_CaseSyncer):
             .values(state=DecisionState.REOPENED.value, closed_at=self.moment)
         )
 
-    def _update_rtree(self, created: list[int], moved: list[Any]) -> None:
+    def _update_rtree(self, created: list[Any], moved: list[Any]) -> None:
         """No R*Tree here: the GiST indexes follow by themselves."""
 
     def _insert_history(self, rows: list[tuple[int, str, str, str, str]]) -> None:

@@ -245,8 +245,10 @@ _SELECT_CASE_BOXES_SQL = driver_sql(
         cases_table.c.max_x,
         cases_table.c.min_y,
         cases_table.c.max_y,
-    ).where(cases_table.c.min_x.is_not(None))
+    ).where(cases_table.c.min_x.is_not(None), cases_table.c.id < bindparam("before"))
 )
+"""The boxes of the cases stored with an id below ``before``."""
+_NO_ID_ABOVE = 2**63 - 1  # SQLite's largest integer
 _NEW_CASE_COLUMNS = ("id", "pair_key", *IDENTITY, *PAYLOAD, *BOX, *_REVIEW)
 """The columns a sync writes when it creates a case, in table order (no desk work yet)."""
 _NEW_CASE_ROWS = table(cases_table.name, *(column(name) for name in _NEW_CASE_COLUMNS))
@@ -307,6 +309,8 @@ class _Outcome:
     updated: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)
     reopened: list[int] = field(default_factory=list)
+    created_boxes: list[Box] = field(default_factory=list)
+    """The boxes of the ``created`` cases, in their order."""
     moved: list[tuple[int, Box]] = field(default_factory=list)
     """Cases whose geometry changed, with their new box."""
     bumped: set[int] = field(default_factory=set)
@@ -366,12 +370,15 @@ class _CaseSyncer:
                 found_keys.update(part.keys)
                 new = self._recompute(stored, outcome)
                 outcome.created += self._create(new)
+                outcome.created_boxes += [part.boxes[at] for at in new]
                 outcome.moved += self._update(outcome.changed)
                 outcome.bumped.update(row[_ID] for _, row in outcome.changed)
                 outcome.changed = []
         obsolete = self._obsolete_rows(stored, found_keys)
         self._set_statuses(outcome.bumped)
-        self._update_rtree(outcome.created, outcome.moved)
+        self._update_rtree(
+            list(zip(outcome.created, outcome.created_boxes, strict=True)), outcome.moved
+        )
         self._insert_history(self.history)
         return CaseSync(
             created=tuple(outcome.created),
@@ -606,8 +613,9 @@ class _CaseSyncer:
         """(case id, at, by user, event, details) rows."""
         insert_rows(self.conn, _HISTORY_ROWS, rows)
 
-    def _update_rtree(self, created: list[int], moved: list[tuple[int, Box]]) -> None:
-        """Bring ``cases_rtree`` in step: row by row for a few, packed anew for many."""
+    def _update_rtree(self, created: list[tuple[int, Box]], moved: list[tuple[int, Box]]) -> None:
+        """Bring ``cases_rtree`` in step with the new cases and those whose geometry moved
+        (id and box each): row by row for a few, packed anew for many."""
         changes = len(created) + len(moved)
         if not changes:
             return
@@ -615,16 +623,7 @@ class _CaseSyncer:
         if rebuild_may_pay(changes) and rebuild_pays(
             changes, _count_rows(self.conn, cases_rtree_table)
         ):
-            cursor = self._cursor()
-            try:
-                rows = cursor.execute(_SELECT_CASE_BOXES_SQL).fetchall()
-            finally:
-                cursor.close()
-            boxes = np.fromiter(
-                itertools.chain.from_iterable(rows), dtype=np.float64, count=5 * len(rows)
-            ).reshape(-1, 5)
-            shadows = (cases_rtree_node, cases_rtree_parent, cases_rtree_rowid)
-            write_packed_rtree(self.conn, shadows, boxes[:, 0].astype(np.int64), boxes[:, 1:])
+            self._pack_rtree(created)
             return
         if moved:
             self.conn.exec_driver_sql(_DELETE_CASE_BOX_SQL, [(case_id,) for case_id, _ in moved])
@@ -647,9 +646,30 @@ class _CaseSyncer:
                         cases_table.c.max_x,
                         cases_table.c.min_y,
                         cases_table.c.max_y,
-                    ).where(cases_table.c.id >= created[0], cases_table.c.min_x.is_not(None)),
+                    ).where(cases_table.c.id >= created[0][0], cases_table.c.min_x.is_not(None)),
                 )
             )
+
+    def _pack_rtree(self, created: list[tuple[int, Box]]) -> None:
+        """The tree packed anew from every case's box: the stored ones read back (the
+        moved ones' new boxes are stored already), the new ones' from memory (their ids
+        follow every stored one's, see ``_new_ids``)."""
+        before = created[0][0] if created else _NO_ID_ABOVE
+        cursor = self._cursor()
+        try:
+            rows = cursor.execute(_SELECT_CASE_BOXES_SQL, (before,)).fetchall()
+        finally:
+            cursor.close()
+        rows += [
+            (case_id, min_x, max_x, min_y, max_y)
+            for case_id, (min_x, min_y, max_x, max_y) in created
+            if min_x is not None
+        ]
+        boxes = np.fromiter(
+            itertools.chain.from_iterable(rows), dtype=np.float64, count=5 * len(rows)
+        ).reshape(-1, 5)
+        shadows = (cases_rtree_node, cases_rtree_parent, cases_rtree_rowid)
+        write_packed_rtree(self.conn, shadows, boxes[:, 0].astype(np.int64), boxes[:, 1:])
 
 
 def _count_rows(conn: Connection, rows: Table) -> int:
