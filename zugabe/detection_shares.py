@@ -34,7 +34,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zugabe.domain.layers import LayerDefinition
@@ -62,7 +62,7 @@ class DetectionProcesses:
     from_weight: int
     """Helpers start only from this much work (layer features, ``PROJECT_WEIGHT`` per
     project): a helper takes about a second to start and load."""
-    store_url: str
+    store_url: str = field(repr=False)  # may hold a password
     srid: int | None
 
 
@@ -70,7 +70,7 @@ class DetectionProcesses:
 class ShareRequest:
     """What a helper needs to detect its share: sent to it pickled, never logged."""
 
-    store_url: str
+    store_url: str = field(repr=False)  # may hold a password
     srid: int | None
     revision: int
     """The store's revision the run reads: the helper must read the same."""

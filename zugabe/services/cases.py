@@ -285,11 +285,12 @@ class CaseService:
         if not others:
             return self.detect_everything(actor)
         responsible = responsible_for(layers)
+        revision = self.store.revision()
         requests = [
             ShareRequest(
                 self.processes.store_url,
                 self.processes.srid,
-                self.store.revision(),
+                revision,
                 share,
                 dict(self.definitions),
                 responsible,
