@@ -4,7 +4,12 @@ reading the real demo town; a helper that fails fails the run and writes nothing
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -14,7 +19,9 @@ from typing import Any
 import pytest
 import shapely
 
-from tests.conftest import ADMIN, fresh_database
+from tests.conftest import ADMIN, ensure_account, fresh_database
+from tests.served import ZUGABE
+from zugabe.config import Settings
 from zugabe.detection_shares import PROJECT_WEIGHT, share_out, work_of
 from zugabe.domain.cases import CoordinationCase
 from zugabe.domain.rules import ProjectSelector, default_rules_path
@@ -118,6 +125,81 @@ def test_a_helper_that_reads_another_store_fails_the_run_and_nothing_is_written(
     # Still usable: with its store's own address, the run goes through.
     services.cases.processes = own
     assert len(services.cases.batch_run(ADMIN).sync.unchanged) == len(before)
+
+
+def helper_processes(parent: int | None = None) -> list[int]:
+    """The detection helpers a process (this one) started that still run (``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            started_by = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if started_by == (parent or os.getpid()) and b"detection_shares import serve" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_helper_killed_midway_fails_the_run_and_nothing_is_written(open_demo: Any) -> None:
+    """A helper that dies (the kernel's out-of-memory killer, an operator) fails the run
+    with a clear error, and the run's own share, written meanwhile, is rolled back."""
+    services = open_demo("killed", SHARED)
+    before = cases(services)
+    killed: list[int] = []
+
+    def kill_the_helper() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for pid in helper_processes():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=kill_the_helper)
+    watcher.start()
+    try:
+        with pytest.raises(StorageError, match=r"helper process failed \(exit code -9\)"):
+            services.cases.batch_run(ADMIN)
+    finally:
+        watcher.join()
+    assert killed
+    assert cases(services) == before
+    assert len(services.cases.batch_run(ADMIN).sync.unchanged) == len(before)
+
+
+def test_a_helper_whose_run_is_killed_ends_and_leaves_no_files(demo_instance: Path) -> None:
+    """A run killed hard (SIGKILL: its clean-up never runs) leaves no helper detecting for
+    nobody, nor its files (which named the store) in the temporary folder."""
+    services = Services.open(Settings(instance_path=demo_instance))
+    ensure_account(services, "r.admin")
+    services.close()
+    run = subprocess.Popen(
+        [ZUGABE, "--instance", str(demo_instance), "--user", "r.admin", "detect", "--all"],
+        env={
+            **os.environ,
+            "ZUGABE_DETECTION_PROCESSES": "2",
+            "ZUGABE_DETECTION_PROCESSES_FROM": "0",
+        },
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not (helpers := helper_processes(run.pid)):
+        assert run.poll() is None and time.monotonic() < deadline, "no helper started"
+        time.sleep(0.002)
+    [helper] = helpers
+    folder = Path((Path("/proc") / str(helper) / "cmdline").read_bytes().split(b"\0")[-3].decode())
+    assert folder.parent.name.startswith("zugabe-detection-")
+
+    run.kill()
+    run.wait()
+
+    deadline = time.monotonic() + 10
+    while (Path("/proc") / str(helper)).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (Path("/proc") / str(helper)).exists(), "the helper still runs"
+    assert not folder.parent.exists()
 
 
 def test_rules_are_shared_out_whole_and_by_their_work(open_demo: Any) -> None:

@@ -29,9 +29,12 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -183,7 +186,7 @@ class Helper:
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         with (folder / _ERRORS).open("wb") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _HELPER_MAIN, str(folder)],
+                [sys.executable, "-c", _HELPER_MAIN, str(folder), str(os.getpid())],
                 env={**os.environ, "PYTHONPATH": path},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -216,7 +219,7 @@ class Helper:
 
 
 _REQUEST, _OUTCOME, _ERRORS = "request.pickle", "outcome.pickle", "errors.txt"
-_HELPER_MAIN = "import sys; from zugabe.detection_shares import serve; serve(sys.argv[1])"
+_HELPER_MAIN = "import sys; from zugabe.detection_shares import serve; serve(*sys.argv[1:])"
 
 
 @contextmanager
@@ -236,10 +239,13 @@ def helpers_detecting(requests: Sequence[ShareRequest]) -> Iterator[list[Helper]
                 helper.stop()
 
 
-def serve(folder: str) -> None:
-    """A helper's life: read the request, detect, leave the findings (or the error)."""
+def serve(folder: str, run_process: str) -> None:
+    """A helper's life: read the request, detect, leave the findings (or the error).
+    ``run_process``: the id of the run's process, which started this one."""
     gc.disable()  # millions of objects, none in a cycle, in a process that ends after
     shared = Path(folder)
+    run = int(run_process)  # not os.getppid() here: the run may be gone already
+    threading.Thread(target=_end_without, args=(run, shared.parent), daemon=True).start()
     request = pickle.loads((shared / _REQUEST).read_bytes())
     (shared / _REQUEST).unlink()  # it names the store, maybe with a password: read once
     try:
@@ -247,3 +253,22 @@ def serve(folder: str) -> None:
     except ZugabeError as exc:  # a clear error for the caller to raise; others fail hard
         outcome = exc
     (shared / _OUTCOME).write_bytes(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+    if os.getppid() != run:  # the run ended while the findings were written
+        _leave(shared.parent)
+
+
+def _end_without(run: int, folder: Path) -> None:
+    """End this helper once the run that started it is gone (killed hard, so that its own
+    clean-up never ran): no detecting for nobody, no files left behind."""
+    while os.getppid() == run:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    _leave(folder)
+
+
+def _leave(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    os._exit(1)
+
+
+ORPHAN_CHECK_SECONDS = 0.2
+"""How often a helper looks whether the run that started it is still there."""
