@@ -1,4 +1,4 @@
-"""What a case keeps of a finding (``services.case_findings``): the message a reviewer
+"""What a case keeps of a finding (``engine.case_findings``): the message a reviewer
 reads in both languages, who is involved, the shared window and the rounded measures.
 
 The conversion works out per rule what its findings share (the values its messages show,

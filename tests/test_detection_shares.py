@@ -202,12 +202,13 @@ def test_a_helper_whose_run_is_killed_ends_and_leaves_no_files(demo_instance: Pa
     assert not folder.parent.exists()
 
 
-def test_rules_are_shared_out_whole_and_by_their_work(open_demo: Any) -> None:
+def test_rules_are_shared_out_whole_and_by_their_work(demo_instance: Path) -> None:
     """Project × project rules stay together (a fallback leaves out their pairs), as do
     each layer's rules (a fallback on a layer yields to the others on it)."""
-    services = open_demo("plan", ALONE)
+    services = Services.open(Settings(instance_path=demo_instance))
     rules = services.cases.rules
     work = work_of(services.store.list_layers(), 1000)
+    services.close()
     assert work[None] == 1000 * PROJECT_WEIGHT
 
     shares = share_out(rules, work, 2)

@@ -1,6 +1,6 @@
 """A detection run's findings as the SQL stores write them: checked and encoded column
-values (``PreparedFindings``), made before the write lock is taken, or in a helper process
-(``zugabe.services.detection_shares``) and handed to ``Store.sync_cases`` as they are.
+values (``PreparedFindings``), made before the write lock is taken, or in a batch run's
+helper process (``zugabe.detection_shares``) and handed to ``Store.sync_case_parts``.
 
 Both SQL stores (SQLite and PostGIS) write these values: WKB geometry, JSON measures,
 organisations, departments and messages, ISO dates, and the involvement rows.

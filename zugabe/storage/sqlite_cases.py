@@ -315,8 +315,6 @@ class _Outcome:
     """Cases whose geometry changed, with their new box."""
     bumped: set[int] = field(default_factory=set)
     """Cases whose version grew with their payload."""
-    changed: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)
-    """The current part's changed cases: position, stored row."""
 
 
 class _CaseSyncer:
@@ -368,12 +366,11 @@ class _CaseSyncer:
                     twice = next(key for key in part.keys if key in found_keys)
                     raise ValueError(f"the findings name case '{twice}' more than once")
                 found_keys.update(part.keys)
-                new = self._recompute(stored, outcome)
+                new, changed = self._recompute(stored, outcome)
                 outcome.created += self._create(new)
                 outcome.created_boxes += [part.boxes[at] for at in new]
-                outcome.moved += self._update(outcome.changed)
-                outcome.bumped.update(row[_ID] for _, row in outcome.changed)
-                outcome.changed = []
+                outcome.moved += self._update(changed)
+                outcome.bumped.update(row[_ID] for _, row in changed)
         obsolete = self._obsolete_rows(stored, found_keys)
         self._set_statuses(outcome.bumped)
         self._update_rtree(
@@ -388,10 +385,14 @@ class _CaseSyncer:
             obsoleted=tuple(sorted(obsolete)),
         )
 
-    def _recompute(self, stored: dict[str, tuple[Any, ...]], outcome: _Outcome) -> list[int]:
-        """Apply what recomputation decides to the stored cases the current part names
-        (``outcome.changed``: those whose payload changed); the positions of its new ones."""
+    def _recompute(
+        self, stored: dict[str, tuple[Any, ...]], outcome: _Outcome
+    ) -> tuple[list[int], list[tuple[int, tuple[Any, ...]]]]:
+        """Apply what recomputation decides to the stored cases the current part names;
+        the positions of its new findings, and of those whose case's payload changed
+        (with the stored row)."""
         new: list[int] = []  # positions in ``prepared``
+        changed: list[tuple[int, tuple[Any, ...]]] = []
         for position, (key, payload) in enumerate(
             zip(self.prepared.keys, self.prepared.payloads, strict=True)
         ):
@@ -411,8 +412,8 @@ class _CaseSyncer:
             else:
                 outcome.unchanged.append(case_id)
             if changes:
-                outcome.changed.append((position, row))
-        return new
+                changed.append((position, row))
+        return new, changed
 
     def _apply(self, case_id: int, step: Recomputed) -> None:
         self.history.extend(
