@@ -23,7 +23,12 @@ from zugabe.services.collector_pause import collector_paused
 @contextmanager
 def collections_counted() -> Iterator[list[int]]:
     """The generations of the collections that start inside the ``with``: at most one of
-    the young generation when a pause ends inside it (the objects counted meanwhile)."""
+    the young generation when a pause ends inside it (the objects counted meanwhile).
+
+    It starts from a full collection: the counts the earlier tests left would otherwise
+    decide whether that one is the young generation's or an older one's (a full run of
+    the suite with other tests before it saw generation 1)."""
+    gc.collect()
     started: list[int] = []
 
     def count(phase: str, info: dict[str, Any]) -> None:
